@@ -62,11 +62,15 @@ class FaceDataset:
         if self.votes is not None:
             self.votes = np.asarray(self.votes, dtype=np.int32)
             if self.votes.shape != (n, len(self.class_names)):
-                raise ValueError(f"votes must have shape {(n, len(self.class_names))}, got {self.votes.shape}")
+                raise ValueError(
+                    f"votes must have shape {(n, len(self.class_names))}, got {self.votes.shape}"
+                )
         unknown = set(np.unique(self.splits).tolist()) - set(SPLITS)
         if unknown:
             raise ValueError(f"unknown split names {sorted(unknown)}; expected a subset of {SPLITS}")
-        if n and (self.labels.max(initial=-1) >= len(self.class_names) or self.labels.min(initial=0) < UNLABELED):
+        if n and (
+            self.labels.max(initial=-1) >= len(self.class_names) or self.labels.min(initial=0) < UNLABELED
+        ):
             raise ValueError("labels must lie in [-1, number of classes)")
 
     def __len__(self) -> int:

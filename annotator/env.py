@@ -1,0 +1,117 @@
+"""Typed helpers that read settings from environment variables.
+
+Every setting FaceLoop takes from the environment goes through one of these, so a wrong
+value fails at start-up with a message naming the variable, not later with a stack trace.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class SettingError(ValueError):
+    """An environment variable holds a value FaceLoop cannot use."""
+
+
+def get_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def get_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise SettingError(f"{name}={raw!r} is not a boolean; use one of {sorted(TRUE_WORDS | FALSE_WORDS)}")
+
+
+def get_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def get_path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser().resolve() if raw else default
+
+
+def get_database(name: str, default_sqlite_path: Path) -> dict[str, object]:
+    """Parse ``DATABASE_URL`` into Django's DATABASES entry.
+
+    Accepts ``sqlite:///relative.db``, ``sqlite:////absolute.db`` and
+    ``postgres://user:password@host:port/name`` (or ``postgresql://``). SQLite gets a busy
+    timeout and WAL journaling so concurrent annotators and the worker do not trip over locks.
+    """
+    raw = os.environ.get(name)
+    if not raw:
+        return _sqlite(default_sqlite_path)
+    url = urlparse(raw)
+    if url.scheme == "sqlite":
+        path = url.path[1:] if url.path.startswith("//") else url.path.lstrip("/")
+        if not path:
+            raise SettingError(f"{name}={raw!r} names no SQLite file")
+        return _sqlite(Path(url.netloc + "/" + path if url.netloc else path).resolve())
+    if url.scheme in {"postgres", "postgresql"}:
+        if not url.path.strip("/"):
+            raise SettingError(f"{name}={raw!r} names no database")
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(url.path.lstrip("/")),
+            "USER": unquote(url.username or ""),
+            "PASSWORD": unquote(url.password or ""),
+            "HOST": url.hostname or "",
+            "PORT": str(url.port or ""),
+            "CONN_MAX_AGE": 60,
+        }
+    raise SettingError(f"{name}={raw!r}: unsupported scheme {url.scheme!r}; use sqlite:// or postgres://")
+
+
+def _sqlite(path: Path) -> dict[str, object]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+
+
+def get_secret_key(name: str, key_file: Path) -> str:
+    """``SECRET_KEY`` from the environment, else one generated once and kept in ``key_file``."""
+    raw = os.environ.get(name)
+    if raw:
+        return raw
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def get_torch_device(name: str, default: str = "cpu") -> str:
+    """``TORCH_DEVICE``: ``cpu`` (default), ``cuda``, ``cuda:N`` or ``auto``.
+
+    Only the spelling is checked here; whether CUDA is present is checked by the worker
+    when it resolves the device (importing torch in settings would slow every request).
+    """
+    raw = os.environ.get(name, default).strip().lower()
+    if raw in {"cpu", "cuda", "auto"} or (raw.startswith("cuda:") and raw[5:].isdigit()):
+        return raw
+    raise SettingError(f"{name}={raw!r}: use cpu, cuda, cuda:N or auto")

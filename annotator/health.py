@@ -1,0 +1,75 @@
+"""``/healthz``: is each part of the stack up? Database, Redis and at least one worker.
+
+Each check is bounded by a short timeout so a dead Redis makes the endpoint answer "error"
+quickly instead of hanging a load balancer's probe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+from annotator.celery import app as celery_app
+
+CHECK_TIMEOUT_SECONDS = 1.5
+
+
+def check_database() -> dict[str, object]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"vendor": connection.vendor}
+
+
+def check_redis() -> dict[str, object]:
+    client = redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_connect_timeout=CHECK_TIMEOUT_SECONDS,
+        socket_timeout=CHECK_TIMEOUT_SECONDS,
+    )
+    try:
+        client.ping()
+        return {"version": client.info("server").get("redis_version")}
+    finally:
+        client.close()
+
+
+def check_workers() -> dict[str, object]:
+    replies = celery_app.control.ping(timeout=CHECK_TIMEOUT_SECONDS, limit=1)
+    workers = sorted(name for reply in replies or [] for name in reply)
+    if not workers:
+        raise RuntimeError("no Celery worker answered a ping")
+    return {"workers": workers}
+
+
+CHECKS: dict[str, Callable[[], dict[str, object]]] = {
+    "database": check_database,
+    "redis": check_redis,
+    "worker": check_workers,
+}
+
+
+def run_checks() -> dict[str, dict[str, object]]:
+    """Run every check; a failing one is reported with its error, never raised."""
+    results: dict[str, dict[str, object]] = {}
+    for name, check in CHECKS.items():
+        started = time.monotonic()
+        try:
+            details = check()
+            results[name] = {"ok": True, **details}
+        except Exception as error:
+            results[name] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+        results[name]["seconds"] = round(time.monotonic() - started, 3)
+    return results
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 with every part ok, else 503; the body says which part failed and why."""
+    results = run_checks()
+    healthy = all(result["ok"] for result in results.values())
+    return JsonResponse({"status": "ok" if healthy else "error", **results}, status=200 if healthy else 503)

@@ -1,0 +1,87 @@
+"""``manage.py run_stack``: Redis, a Celery worker and the web server, stopped together by Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import urllib.error
+import urllib.request
+from types import FrameType
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from annotator import processes
+
+READY_TIMEOUT_SECONDS = 180
+
+
+class Command(BaseCommand):
+    help = "Start Redis (embedded unless REDIS_URL is set), a Celery worker and the web server."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--port", type=int, default=8000, help="web server port on 127.0.0.1")
+        parser.add_argument("--queues", default="default,train", help="queues the worker consumes")
+
+    def handle(self, *args: object, port: int, queues: str, **options: object) -> None:
+        logs = settings.VAR_DIR / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        stopping = False
+
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        with processes.ProcessGroup() as group:
+            if settings.EMBEDDED_REDIS:
+                if processes.redis_answers(settings.REDIS_URL):
+                    raise CommandError(
+                        f"something already answers on {settings.REDIS_URL}; is FaceLoop running?"
+                    )
+                group.add(
+                    processes.start_redis(
+                        settings.EMBEDDED_REDIS_PORT, settings.VAR_DIR / "redis", log=logs / "redis.log"
+                    )
+                )
+                self.stdout.write(f"Redis (embedded) on {settings.REDIS_URL}")
+            elif not processes.redis_answers(settings.REDIS_URL):
+                raise CommandError(f"REDIS_URL={settings.REDIS_URL} does not answer")
+            group.add(processes.start_worker(queues=queues, log=logs / "worker.log"))
+            group.add(processes.start_web(port, log=logs / "web.log"))
+            url = f"http://127.0.0.1:{port}/"
+            self._wait_until_healthy(url, group, lambda: stopping)
+            self.stdout.write(self.style.SUCCESS(f"FaceLoop is running at {url}  (log in as demo / demo)"))
+            self.stdout.write(f"Health: {url}healthz   Logs: {logs}   Stop: Ctrl-C")
+            while not stopping:
+                exited = group.first_exited()
+                if exited is not None:
+                    raise CommandError(
+                        f"{exited.name} exited with code {exited.popen.returncode}; see {logs}"
+                    )
+                time.sleep(0.5)
+            self.stdout.write("Stopping ...")
+        self.stdout.write("Stopped.")
+
+    def _wait_until_healthy(self, url: str, group: processes.ProcessGroup, stopping) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        last = "no answer yet"
+        while time.monotonic() < deadline and not stopping():
+            exited = group.first_exited()
+            if exited is not None:
+                raise CommandError(
+                    f"{exited.name} exited with code {exited.popen.returncode} during start-up"
+                )
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=5) as response:
+                    if json.load(response)["status"] == "ok":
+                        return
+            except urllib.error.HTTPError as error:
+                last = error.read().decode(errors="replace")
+            except OSError as error:
+                last = str(error)
+            time.sleep(1)
+        if not stopping():
+            raise CommandError(f"the stack did not become healthy in {READY_TIMEOUT_SECONDS} s: {last}")

@@ -1,0 +1,15 @@
+"""Celery tasks: thin adapters that take ids, call a service or the ml_bridge, return small status."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from celery import shared_task
+from django.conf import settings
+
+
+@shared_task(name="annotator.worker_status_task", soft_time_limit=20, time_limit=30)
+def worker_status_task() -> dict[str, object]:
+    """Report which worker process ran this and how it is configured (used by checks and tests)."""
+    return {"hostname": socket.gethostname(), "pid": os.getpid(), "torch_device": settings.TORCH_DEVICE}

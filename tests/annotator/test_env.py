@@ -1,0 +1,73 @@
+"""Settings helpers parse environment variables or fail with the variable's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from annotator import env
+
+
+def test_database_defaults_to_sqlite_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    config = env.get_database("DATABASE_URL", tmp_path / "db.sqlite3")
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == str(tmp_path / "db.sqlite3")
+
+
+def test_postgres_url_is_split_into_parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://face%40loop:s%3Acret@db.example:6543/faces")
+    config = env.get_database("DATABASE_URL", tmp_path / "unused")
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"], config["NAME"]) == (
+        "face@loop",
+        "s:cret",
+        "db.example",
+        "6543",
+        "faces",
+    )
+
+
+def test_absolute_sqlite_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    assert env.get_database("DATABASE_URL", tmp_path / "unused")["NAME"] == str(tmp_path / "x.db")
+
+
+def test_unknown_database_scheme_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://x/y")
+    with pytest.raises(env.SettingError, match="DATABASE_URL"):
+        env.get_database("DATABASE_URL", tmp_path / "unused")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("yes", True), ("false", False), ("OFF", False)])
+def test_bool(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
+    monkeypatch.setenv("DEBUG", raw)
+    assert env.get_bool("DEBUG", not expected) is expected
+
+
+def test_bad_bool_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEBUG", "maybe")
+    with pytest.raises(env.SettingError, match="DEBUG"):
+        env.get_bool("DEBUG", False)
+
+
+def test_secret_key_is_generated_once_and_kept(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    key_file = tmp_path / "secret_key"
+    first = env.get_secret_key("SECRET_KEY", key_file)
+    assert len(first) > 40
+    assert env.get_secret_key("SECRET_KEY", key_file) == first
+    assert key_file.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("raw", ["cpu", "cuda", "cuda:1", "auto"])
+def test_torch_device_accepts(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("TORCH_DEVICE", raw)
+    assert env.get_torch_device("TORCH_DEVICE") == raw
+
+
+def test_torch_device_refuses_typos(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_DEVICE", "gpu")
+    with pytest.raises(env.SettingError, match="TORCH_DEVICE"):
+        env.get_torch_device("TORCH_DEVICE")

