@@ -1,4 +1,11 @@
-"""Robust image decoding: EXIF orientation, grayscale, and a decompression-bomb limit."""
+"""Robust image decoding: EXIF orientation, any pixel mode to grayscale, a decompression-bomb limit.
+
+Users bring faces as JPEGs from phones (rotated by an EXIF tag), PNGs with transparency,
+16-bit scans, palette GIFs and the occasional broken file. Every importer decodes through
+:func:`decode_grayscale`, which either returns an upright ``uint8`` grayscale array or raises
+:class:`ImageDecodeError` with a reason a user can act on, so one bad file becomes one entry
+in ``FaceDataset.problems`` instead of a crash.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,9 @@ from PIL import Image, ImageOps
 MAX_IMAGE_PIXELS = 40_000_000
 """Refuse images with more pixels than this: a face crop never needs more, a bomb always does."""
 
+ALPHA_BACKGROUND = 255
+"""Gray level that transparent pixels are composited onto (white, as image viewers show them)."""
+
 
 class ImageDecodeError(ValueError):
     """An image could not be decoded; the message says why in words a user can act on."""
@@ -20,31 +30,69 @@ class ImageDecodeError(ValueError):
 def decode_grayscale(source: str | os.PathLike[str] | bytes) -> np.ndarray:
     """Decode a file path or raw bytes into a grayscale ``uint8`` array, upright per EXIF.
 
+    The pixel count is checked from the header before any pixel is decoded, so a
+    decompression bomb costs nothing. Multi-frame files (GIF, TIFF) give their first frame.
+
     Raises:
-        ImageDecodeError: when the file is missing, corrupt, not an image, or too large.
+        ImageDecodeError: when the file is missing, empty, corrupt, truncated, not an image,
+            or larger than :data:`MAX_IMAGE_PIXELS`.
     """
-    try:
-        stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
-    except OSError as error:
-        raise ImageDecodeError(f"cannot open: {error.strerror or error}") from error
+    if isinstance(source, bytes):
+        stream: io.IOBase = io.BytesIO(source)
+    else:
+        try:
+            stream = open(source, "rb")  # noqa: SIM115 - closed by the with-block below
+        except OSError as error:
+            raise ImageDecodeError(f"cannot open: {error.strerror or error}") from error
     with stream, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        if stream.seek(0, io.SEEK_END) == 0:
+            raise ImageDecodeError("empty file (0 bytes)")
+        stream.seek(0)
         try:
             with Image.open(stream) as image:
-                width, height = image.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise ImageDecodeError(
-                        f"image is {width}x{height} pixels, more than the limit of {MAX_IMAGE_PIXELS}"
-                    )
+                _check_size(image)
                 image.load()
-                upright = ImageOps.exif_transpose(image)
-                return np.asarray(upright.convert("L"), dtype=np.uint8)
+                return to_grayscale(ImageOps.exif_transpose(image))
         except ImageDecodeError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             raise ImageDecodeError(f"decompression bomb refused: {error}") from error
-        except (OSError, SyntaxError, ValueError) as error:
-            raise ImageDecodeError(f"not a readable image: {error}") from error
+        except Image.UnidentifiedImageError:
+            raise ImageDecodeError("not an image (unknown file format)") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
+            raise ImageDecodeError(f"corrupt or truncated image: {error}") from error
+
+
+def _check_size(image: Image.Image) -> None:
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageDecodeError(f"image is {width}x{height} pixels, more than the limit of {MAX_IMAGE_PIXELS}")
+    if width == 0 or height == 0:
+        raise ImageDecodeError(f"image has no pixels ({width}x{height})")
+
+
+def to_grayscale(image: Image.Image) -> np.ndarray:
+    """Convert a decoded image of any mode to ``uint8`` luminance (ITU-R 601-2 weights).
+
+    Why not just ``convert("L")``: Pillow clips 16- and 32-bit integer images to 0-255 instead
+    of rescaling them (a 16-bit scan turns white), and it ignores alpha, so transparent
+    pixels would show whatever colour they happen to store. Here high-bit-depth images are
+    rescaled by their nominal range and alpha is composited onto :data:`ALPHA_BACKGROUND`.
+    """
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return (np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8)
+    if mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        return np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+    if mode == "P" or mode == "PA" or mode in ("LA", "La", "RGBa"):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        background = Image.new("RGBA", image.size, (ALPHA_BACKGROUND,) * 3 + (255,))
+        image = Image.alpha_composite(background, image)
+    return np.asarray(image.convert("L"), dtype=np.uint8)
 
 
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
