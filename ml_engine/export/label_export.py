@@ -1,0 +1,236 @@
+"""Label sets as CSV and JSON Lines, written and read back one row at a time.
+
+Both formats hold the same fields per face (see :mod:`ml_engine.export.label_rows` for
+``num_votes`` and ``agreement``):
+
+* CSV (UTF-8, no BOM, RFC 4180 quoting so names with commas, quotes or line breaks survive)
+  with the header ``file, label, votes_<class>... , candidates, num_votes, agreement``.
+  ``label`` is a class name or empty; ``candidates`` joins class names with ``|`` in class
+  order. The vote columns carry a ``votes_`` prefix so a class called ``file`` or ``label``
+  cannot collide with the fixed columns, and the reader recovers the class list from them.
+* JSON Lines (UTF-8, one object per line):
+  ``{"file", "label", "votes": {class: count}, "candidates": [class], "num_votes", "agreement"}``.
+
+Writers take any iterable of :class:`LabelRow` (the web app passes a database iterator), so
+a million-face export never holds its rows in memory; the file appears under its final name
+only when complete (:func:`~ml_engine.export.atomic.atomic_path`). Readers
+(:class:`LabelFile`) stream too, for the round trip and for re-importing a label set.
+Opened in a spreadsheet, a file name beginning with ``=`` may be taken for a formula: the
+exports keep names verbatim because the round trip must reproduce them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from ml_engine.export.atomic import atomic_path
+from ml_engine.export.label_rows import (
+    CANDIDATE_SEPARATOR,
+    ExportSummary,
+    LabelExportError,
+    LabelRow,
+    check_class_names,
+    check_row,
+)
+from ml_engine.export.streaming import track
+from ml_engine.progress import CancelFlag, ProgressCallback
+
+VOTE_PREFIX = "votes_"
+LEADING_COLUMNS = ("file", "label")
+TRAILING_COLUMNS = ("candidates", "num_votes", "agreement")
+
+
+def _record(row: LabelRow, class_names: tuple[str, ...]) -> dict[str, object]:
+    """The export fields of a checked row, with class names in place of indices."""
+    check_row(row, len(class_names))
+    agreement = row.agreement()
+    return {
+        "file": row.file_name,
+        "label": None if row.label is None else class_names[row.label],
+        "votes": {name: int(count) for name, count in zip(class_names, row.votes, strict=True)},
+        "candidates": [class_names[c] for c in sorted(row.candidates)],
+        "num_votes": int(row.total_votes()),
+        "agreement": None if agreement is None else round(agreement, 6),
+    }
+
+
+def write_labels_csv(
+    path: str | os.PathLike[str],
+    class_names: Sequence[str],
+    rows: Iterable[LabelRow],
+    *,
+    total: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelFlag | None = None,
+) -> ExportSummary:
+    """Write ``rows`` as a CSV label set at ``path`` (atomically).
+
+    Raises:
+        LabelExportError: for an invalid class list or row (nothing is left at ``path``).
+        Cancelled: when ``cancel`` fires (nothing is left at ``path``).
+    """
+    names = check_class_names(class_names)
+    header = [*LEADING_COLUMNS, *(VOTE_PREFIX + name for name in names), *TRAILING_COLUMNS]
+    count = 0
+    with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in track(rows, stage="export_labels_csv", total=total, progress=progress, cancel=cancel):
+            record = _record(row, names)
+            writer.writerow(
+                [
+                    record["file"],
+                    record["label"] or "",
+                    *record["votes"].values(),
+                    CANDIDATE_SEPARATOR.join(record["candidates"]),
+                    record["num_votes"],
+                    "" if record["agreement"] is None else record["agreement"],
+                ]
+            )
+            count += 1
+    return ExportSummary(str(path), count)
+
+
+def write_labels_jsonl(
+    path: str | os.PathLike[str],
+    class_names: Sequence[str],
+    rows: Iterable[LabelRow],
+    *,
+    total: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelFlag | None = None,
+) -> ExportSummary:
+    """Write ``rows`` as JSON Lines at ``path`` (atomically); same errors as :func:`write_labels_csv`."""
+    names = check_class_names(class_names)
+    count = 0
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+        for row in track(rows, stage="export_labels_jsonl", total=total, progress=progress, cancel=cancel):
+            handle.write(json.dumps(_record(row, names), ensure_ascii=False) + "\n")
+            count += 1
+    return ExportSummary(str(path), count)
+
+
+class LabelFile:
+    """A CSV or JSON Lines label-set export, read back lazily.
+
+    ``class_names`` is read on construction (the CSV header, or the first JSON line's vote
+    keys); iterating opens the file again and yields one :class:`LabelRow` per face, with
+    indices into ``class_names``, ``num_votes`` as written and an empty ``image_path``.
+
+    Raises:
+        LabelExportError: on a malformed header or row, naming the line.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], format: str | None = None) -> None:
+        self.path = Path(path)
+        self.format = format or ("jsonl" if self.path.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+        if self.format not in ("csv", "jsonl"):
+            raise ValueError(f"unknown label file format {self.format!r}; expected 'csv' or 'jsonl'")
+        self.class_names = self._read_class_names()
+        self._index = {name: i for i, name in enumerate(self.class_names)}
+
+    def __iter__(self) -> Iterator[LabelRow]:
+        return self._iter_csv() if self.format == "csv" else self._iter_jsonl()
+
+    def _read_class_names(self) -> tuple[str, ...]:
+        if self.format == "csv":
+            with open(self.path, newline="", encoding="utf-8") as handle:
+                return _class_names_from_header(next(csv.reader(handle), []), self.path)
+        with open(self.path, encoding="utf-8") as handle:
+            first = next((line for line in handle if line.strip()), None)
+        return () if first is None else tuple(_parse_json_line(first, self.path, 1)["votes"])
+
+    def _iter_csv(self) -> Iterator[LabelRow]:
+        with open(self.path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            next(reader)
+            width = len(LEADING_COLUMNS) + len(self.class_names) + len(TRAILING_COLUMNS)
+            for cells in reader:
+                where = f"{self.path} line {reader.line_num}"
+                if len(cells) != width:
+                    raise LabelExportError(f"{where}: {len(cells)} columns, expected {width}")
+                votes = cells[2 : 2 + len(self.class_names)]
+                candidates, num_votes = cells[-3], cells[-2]
+                yield self._row(
+                    where, cells[0], cells[1] or None, votes, candidates.split(CANDIDATE_SEPARATOR), num_votes
+                )
+
+    def _iter_jsonl(self) -> Iterator[LabelRow]:
+        with open(self.path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                record = _parse_json_line(line, self.path, number)
+                where = f"{self.path} line {number}"
+                if tuple(record["votes"]) != self.class_names:
+                    raise LabelExportError(
+                        f"{where}: vote classes {list(record['votes'])} differ from line 1"
+                    )
+                yield self._row(
+                    where,
+                    record["file"],
+                    record["label"],
+                    list(record["votes"].values()),
+                    record["candidates"],
+                    record["num_votes"],
+                )
+
+    def _row(
+        self, where: str, file: str, label: str | None, votes: list, candidates: list[str], num_votes: object
+    ) -> LabelRow:
+        index = self._index
+        unknown = [name for name in [label, *candidates] if name and name not in index]
+        if unknown:
+            raise LabelExportError(f"{where}: unknown class names {unknown}")
+        try:
+            counts = [int(v) for v in votes]
+            total = int(num_votes)  # type: ignore[call-overload]
+        except (TypeError, ValueError) as error:
+            raise LabelExportError(f"{where}: a vote count is not an integer ({error})") from None
+        row = LabelRow(
+            file_name=file,
+            votes=tuple(counts),
+            candidates=tuple(sorted(index[name] for name in candidates if name)),
+            label=None if not label else index[label],
+            num_votes=total,
+        )
+        try:
+            check_row(row, len(self.class_names))
+        except LabelExportError as error:
+            raise LabelExportError(f"{where}: {error}") from None
+        return row
+
+
+def _class_names_from_header(header: list[str], path: Path) -> tuple[str, ...]:
+    lead, trail = len(LEADING_COLUMNS), len(TRAILING_COLUMNS)
+    middle = header[lead:-trail] if len(header) >= lead + trail else []
+    if (
+        tuple(header[:lead]) != LEADING_COLUMNS
+        or tuple(header[-trail:]) != TRAILING_COLUMNS
+        or not middle
+        or not all(column.startswith(VOTE_PREFIX) for column in middle)
+    ):
+        raise LabelExportError(
+            f"{path}: header {header!r} is not file, label, votes_<class>..., candidates, num_votes, agreement"
+        )
+    return check_class_names([column[len(VOTE_PREFIX) :] for column in middle])
+
+
+def _parse_json_line(line: str, path: Path, number: int) -> dict:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise LabelExportError(f"{path} line {number}: not JSON ({error})") from None
+    expected = {"file", "label", "votes", "candidates", "num_votes", "agreement"}
+    if (
+        not isinstance(record, dict)
+        or set(record) != expected
+        or not isinstance(record["votes"], dict)
+        or not isinstance(record["candidates"], list)
+    ):
+        raise LabelExportError(f"{path} line {number}: expected an object with keys {sorted(expected)}")
+    return record
