@@ -1,0 +1,251 @@
+"""DRF serializers: validate input into service arguments, render rows for the API and pages."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from annotator.models import (
+    Cycle,
+    Item,
+    Job,
+    Lease,
+    Membership,
+    ModelVersion,
+    Project,
+    ProjectClass,
+    Role,
+    Split,
+    Vote,
+    VoteKind,
+)
+
+
+def media_url(name: str) -> str:
+    return reverse("media", kwargs={"path": name})
+
+
+class ProjectClassSerializer(serializers.ModelSerializer):
+    key = serializers.CharField(max_length=1, required=False, allow_blank=True)
+    color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False, allow_blank=True)
+
+    class Meta:
+        model = ProjectClass
+        fields = ["index", "name", "key", "color"]
+        read_only_fields = ["index"]
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    classes = ProjectClassSerializer(many=True)
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    votes_left = serializers.IntegerField(read_only=True)
+    my_role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "description",
+            "owner",
+            "my_role",
+            "classes",
+            "budget_votes",
+            "votes_spent",
+            "votes_left",
+            "votes_per_face",
+            "candidate_min_votes",
+            "batch_size",
+            "initial_set_size",
+            "strategy",
+            "training_mode",
+            "ssl_method",
+            "model_name",
+            "image_size",
+            "seed",
+            "lease_seconds",
+            "show_model_suggestion",
+            "created_at",
+        ]
+        read_only_fields = ["votes_spent", "created_at"]
+
+    def get_my_role(self, project: Project) -> str | None:
+        request = self.context.get("request")
+        if request is None:
+            return None
+        membership = next((m for m in project.memberships.all() if m.user_id == request.user.id), None)
+        return membership.role if membership else None
+
+
+class ProjectUpdateSerializer(ProjectSerializer):
+    """Settings only; classes are fixed once a project exists (models and votes index them)."""
+
+    classes = ProjectClassSerializer(many=True, read_only=True)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.ANNOTATOR)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "role", "quota_votes", "votes_cast", "joined_at"]
+        read_only_fields = ["votes_cast", "joined_at"]
+
+
+class MembershipUpdateSerializer(serializers.Serializer):
+    quota_votes = serializers.IntegerField(min_value=0, allow_null=True)
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    image_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Item
+        fields = [
+            "id",
+            "image_url",
+            "source_name",
+            "width",
+            "height",
+            "split",
+            "imported_label",
+            "vote_count",
+            "class_votes",
+            "label_index",
+            "candidate_set",
+            "created_at",
+        ]
+
+    def get_image_url(self, item: Item) -> str:
+        return media_url(item.image.name)
+
+
+class FaceSerializer(serializers.Serializer):
+    """A face handed to an annotator under a lease."""
+
+    lease_id = serializers.IntegerField(source="pk")
+    item = serializers.IntegerField(source="entry.item_id")
+    image_url = serializers.SerializerMethodField()
+    expires_at = serializers.DateTimeField()
+    suggestion = serializers.SerializerMethodField()
+
+    def get_image_url(self, lease: Lease) -> str:
+        return media_url(lease.entry.item.image.name)
+
+    def get_suggestion(self, lease: Lease) -> int | None:
+        """The selecting model's guess, only where the project shows it (off by default)."""
+        return lease.entry.predicted_class if self.context.get("show_suggestion") else None
+
+
+class NextFacesInputSerializer(serializers.Serializer):
+    count = serializers.IntegerField(min_value=1, max_value=5, default=3)
+
+
+class VoteInputSerializer(serializers.Serializer):
+    client_id = serializers.UUIDField()
+    item = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=VoteKind.choices)
+    classes = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list, max_length=64
+    )
+    time_spent_ms = serializers.IntegerField(min_value=0, required=False, default=0)
+
+
+class VoteSerializer(serializers.ModelSerializer):
+    annotator = serializers.CharField(source="annotator.username", read_only=True)
+    cycle = serializers.IntegerField(source="cycle.number", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Vote
+        fields = [
+            "id",
+            "client_id",
+            "item",
+            "annotator",
+            "cycle",
+            "kind",
+            "class_index",
+            "candidate_set",
+            "time_spent_ms",
+            "created_at",
+            "retracted_at",
+        ]
+
+
+class UndoSerializer(serializers.Serializer):
+    vote = VoteSerializer()
+    face = FaceSerializer(allow_null=True)
+
+
+class ImportInputSerializer(serializers.Serializer):
+    files = serializers.ListField(child=serializers.FileField(), min_length=1, max_length=5000)
+    split = serializers.ChoiceField(choices=["auto", Split.POOL, Split.TEST], default="auto")
+
+
+class CycleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Cycle
+        fields = [
+            "id",
+            "number",
+            "state",
+            "strategy",
+            "batch_size",
+            "created_at",
+            "labeling_completed_at",
+            "finished_at",
+        ]
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    cycle = serializers.IntegerField(source="cycle.number", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "version", "cycle", "labels_used", "metrics", "created_at"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "project",
+            "kind",
+            "state",
+            "stage",
+            "progress",
+            "epoch",
+            "loss",
+            "message",
+            "result",
+            "cancel_requested",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class ProgressSerializer(serializers.Serializer):
+    budget_votes = serializers.IntegerField()
+    votes_spent = serializers.IntegerField()
+    votes_left = serializers.IntegerField()
+    cycle = serializers.DictField(allow_null=True)
+    own_votes = serializers.IntegerField()
+    quota_votes = serializers.IntegerField(allow_null=True)
+
+
+class DashboardSerializer(serializers.Serializer):
+    budget = serializers.DictField()
+    pool_size = serializers.IntegerField()
+    test_size = serializers.IntegerField()
+    labels_per_class = serializers.ListField(child=serializers.DictField())
+    unsure_faces = serializers.IntegerField()
+    annotators = serializers.ListField(child=serializers.DictField())
+    agreement = serializers.DictField()
+    learning_curve = serializers.ListField(child=serializers.DictField())
+    confusion = serializers.DictField(allow_null=True)
+    cycle = serializers.DictField(allow_null=True)
+    jobs = JobSerializer(many=True)

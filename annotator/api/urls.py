@@ -1,0 +1,35 @@
+"""REST API routes (mounted under /api/ by the root URLconf)."""
+
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from annotator.api.views import labeling, projects, resources
+
+app_name = "api"
+
+project = "projects/<int:project_id>/"
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="token"),
+    path("projects/", projects.ProjectListView.as_view(), name="projects"),
+    path(project, projects.ProjectDetailView.as_view(), name="project"),
+    path(project + "start/", projects.StartLabelingView.as_view(), name="start"),
+    path(project + "next-faces/", labeling.NextFacesView.as_view(), name="next-faces"),
+    path(project + "votes/", labeling.VoteListView.as_view(), name="votes"),
+    path(project + "votes/undo/", labeling.UndoView.as_view(), name="undo"),
+    path(project + "progress/", labeling.ProgressView.as_view(), name="progress"),
+    path(project + "members/", resources.MemberListView.as_view(), name="members"),
+    path(project + "members/<int:membership_id>/", resources.MemberDetailView.as_view(), name="member"),
+    path(project + "items/", resources.ItemListView.as_view(), name="items"),
+    path(project + "items/<int:item_id>/", resources.ItemDetailView.as_view(), name="item"),
+    path(project + "imports/", resources.ImportView.as_view(), name="imports"),
+    path(project + "imports/job/", resources.ImportJobView.as_view(), name="import-job"),
+    path(project + "cycles/", resources.CycleListView.as_view(), name="cycles"),
+    path(project + "model-versions/", resources.ModelVersionListView.as_view(), name="model-versions"),
+    path(project + "jobs/", resources.ProjectJobListView.as_view(), name="project-jobs"),
+    path(project + "dashboard/", resources.DashboardView.as_view(), name="dashboard"),
+    path("jobs/<int:job_id>/", resources.JobDetailView.as_view(), name="job"),
+    path("jobs/<int:job_id>/cancel/", resources.JobCancelView.as_view(), name="job-cancel"),
+]

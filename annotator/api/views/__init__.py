@@ -1,0 +1,1 @@
+"""REST API views, by area: projects, labeling, and a project's resources."""

@@ -1,0 +1,107 @@
+"""The labeling loop: next faces, votes, undo, progress."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotator import assignment, selectors
+from annotator.api.serializers import (
+    FaceSerializer,
+    NextFacesInputSerializer,
+    ProgressSerializer,
+    UndoSerializer,
+    VoteInputSerializer,
+    VoteSerializer,
+)
+from annotator.api.views.base import CREATED, ProjectScopedView
+from annotator.models import Lease, Project
+from annotator.services import votes
+
+
+def faces_data(project: Project, leases: list[Lease]) -> list[dict]:
+    return FaceSerializer(leases, many=True, context={"show_suggestion": project.show_model_suggestion}).data
+
+
+class NextFacesView(ProjectScopedView):
+    """Your next faces from the current batch, each reserved for you under a lease.
+
+    Ask for several (``count`` up to 5) to prefetch; faces you already hold come first.
+    An empty list means the batch has no face left for you (or the budget is spent).
+    """
+
+    @extend_schema(request=NextFacesInputSerializer, responses=FaceSerializer(many=True))
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.project()
+        serializer = NextFacesInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        leases = assignment.next_faces(project, request.user, serializer.validated_data["count"])
+        return Response(faces_data(project, leases))
+
+
+class VoteListView(ProjectScopedView, generics.GenericAPIView):
+    """Cast a vote (POST) or list votes (GET: your own; owners see everyone's)."""
+
+    serializer_class = VoteSerializer
+
+    def get(self, request: Request, project_id: int) -> Response:
+        membership = self.member()
+        queryset = (
+            selectors.live_votes(membership.project).select_related("annotator", "cycle").order_by("-id")
+        )
+        if not selectors.is_owner(membership):
+            queryset = queryset.filter(annotator=request.user)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(VoteSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=VoteInputSerializer,
+        responses={
+            201: VoteSerializer,
+            200: OpenApiResponse(VoteSerializer, description="A repeated client_id: the stored vote."),
+            400: OpenApiResponse(description="Unknown class, a test face, a malformed answer."),
+            409: OpenApiResponse(description="Budget spent, quota reached, or the face is not available."),
+        },
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.project()
+        serializer = VoteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        answer = votes.Answer.parse(project, data["kind"], data["classes"])
+        result = votes.submit_vote(
+            project,
+            request.user,
+            item_id=data["item"],
+            answer=answer,
+            client_id=data["client_id"],
+            time_spent_ms=data["time_spent_ms"],
+        )
+        code = status.HTTP_200_OK if result.replayed else CREATED
+        return Response(VoteSerializer(result.vote).data, status=code)
+
+
+class UndoView(ProjectScopedView):
+    """Retract your latest vote of the current batch; the face comes back to you."""
+
+    @extend_schema(request=None, responses=UndoSerializer)
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.project()
+        vote = votes.retract_last_vote(project, request.user)
+        lease = (
+            Lease.objects.filter(project=project, annotator=request.user, entry__item_id=vote.item_id)
+            .select_related("entry__item")
+            .first()
+        )
+        face = None if lease is None else faces_data(project, [lease])[0]
+        return Response({"vote": VoteSerializer(vote).data, "face": face})
+
+
+class ProgressView(ProjectScopedView):
+    """Budget used and left, the batch's progress, your own count."""
+
+    @extend_schema(responses=ProgressSerializer)
+    def get(self, request: Request, project_id: int) -> Response:
+        return Response(selectors.labeling_progress(self.project(), request.user))

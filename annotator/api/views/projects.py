@@ -1,0 +1,52 @@
+"""Projects: list, create, read, change settings, start labeling."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotator import selectors
+from annotator.api.serializers import CycleSerializer, ProjectSerializer, ProjectUpdateSerializer
+from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
+from annotator.services import cycles, projects
+
+
+class ProjectListView(ServiceErrorsMixin, generics.ListCreateAPIView):
+    """Projects you are a member of; creating one makes you its owner."""
+
+    serializer_class = ProjectSerializer
+
+    def get_queryset(self):
+        return selectors.projects_for(self.request.user).prefetch_related("memberships")
+
+    def perform_create(self, serializer: ProjectSerializer) -> None:
+        data = dict(serializer.validated_data)
+        specs = [projects.ClassSpec(**spec) for spec in data.pop("classes")]
+        serializer.instance = projects.create_project(self.request.user, classes=specs, **data)
+
+
+class ProjectDetailView(ProjectScopedView):
+    """A project's settings: members read them, owners change them."""
+
+    @extend_schema(responses=ProjectSerializer)
+    def get(self, request: Request, project_id: int) -> Response:
+        return Response(ProjectSerializer(self.project(), context={"request": request}).data)
+
+    @extend_schema(request=ProjectUpdateSerializer, responses=ProjectSerializer)
+    def patch(self, request: Request, project_id: int) -> Response:
+        project = self.project(owner=True)
+        serializer = ProjectUpdateSerializer(project, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        project = projects.update_project(project, **serializer.validated_data)
+        return Response(ProjectSerializer(project, context={"request": request}).data)
+
+
+class StartLabelingView(ProjectScopedView):
+    """Open cycle 0 with the initial set (random, seeded). Repeating it changes nothing."""
+
+    @extend_schema(request=None, responses=CycleSerializer)
+    def post(self, request: Request, project_id: int) -> Response:
+        cycle = cycles.start_labeling(self.project(owner=True))
+        return Response(CycleSerializer(cycle).data, status=CREATED)

@@ -1,0 +1,189 @@
+"""A project's members, faces, imports, cycles, model versions, jobs and dashboard."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotator import selectors
+from annotator.api.permissions import member_or_404, owner_or_403
+from annotator.api.serializers import (
+    CycleSerializer,
+    DashboardSerializer,
+    ImportInputSerializer,
+    ItemSerializer,
+    JobSerializer,
+    MembershipSerializer,
+    MembershipUpdateSerializer,
+    ModelVersionSerializer,
+)
+from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
+from annotator.models import Item, Job, Membership, Split
+from annotator.services import imports, jobs, memberships
+
+
+class MemberListView(ProjectScopedView, generics.GenericAPIView):
+    """Members of a project (owners add users by name, with a role and an optional quota)."""
+
+    serializer_class = MembershipSerializer
+
+    def get(self, request: Request, project_id: int) -> Response:
+        queryset = self.member().project.memberships.select_related("user")
+        return self.get_paginated_response(
+            MembershipSerializer(self.paginate_queryset(queryset), many=True).data
+        )
+
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.project(owner=True)
+        serializer = MembershipSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        membership = memberships.add_member(
+            project, data["user"]["username"], data["role"], data.get("quota_votes")
+        )
+        return Response(MembershipSerializer(membership).data, status=CREATED)
+
+
+class MemberDetailView(ProjectScopedView):
+    """Change a member's quota, or remove them."""
+
+    def _membership(self, membership_id: int) -> Membership:
+        project = self.project(owner=True)
+        return get_object_or_404(
+            Membership.objects.select_related("user", "project"), pk=membership_id, project=project
+        )
+
+    @extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer)
+    def patch(self, request: Request, project_id: int, membership_id: int) -> Response:
+        membership = self._membership(membership_id)
+        serializer = MembershipUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = memberships.set_quota(membership, serializer.validated_data["quota_votes"])
+        return Response(MembershipSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, project_id: int, membership_id: int) -> Response:
+        memberships.remove_member(self._membership(membership_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ItemListView(ProjectScopedView, generics.GenericAPIView):
+    """A project's faces, filterable by ``split`` (pool or test)."""
+
+    serializer_class = ItemSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("split", str, enum=Split.values, required=False)])
+    def get(self, request: Request, project_id: int) -> Response:
+        queryset = Item.objects.filter(project=self.project()).order_by("id")
+        split = request.query_params.get("split")
+        if split:
+            queryset = queryset.filter(split=split)
+        return self.get_paginated_response(ItemSerializer(self.paginate_queryset(queryset), many=True).data)
+
+
+class ItemDetailView(ProjectScopedView):
+    @extend_schema(responses=ItemSerializer)
+    def get(self, request: Request, project_id: int, item_id: int) -> Response:
+        item = get_object_or_404(Item, pk=item_id, project=self.project())
+        return Response(ItemSerializer(item).data)
+
+
+class ImportView(ProjectScopedView):
+    """Upload images, or one zip or FER2013 CSV; returns the finished import job with its summary.
+
+    Create the job first with ``POST .../imports/job/`` and pass ``job`` to poll its progress
+    while the upload is processed; without it a job is created here.
+    """
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": ImportInputSerializer}, responses={201: JobSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.project(owner=True)
+        serializer = ImportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job_id = request.data.get("job")
+        job = (
+            get_object_or_404(Job, pk=job_id, project=project, kind="import")
+            if job_id
+            else imports.create_import_job(project)
+        )
+        imports.import_uploads(
+            project, serializer.validated_data["files"], split=serializer.validated_data["split"], job=job
+        )
+        job.refresh_from_db()
+        return Response(JobSerializer(job).data, status=CREATED)
+
+
+class ImportJobView(ProjectScopedView):
+    """Create an import job before uploading, so its progress can be polled during the upload."""
+
+    @extend_schema(request=None, responses={201: JobSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        job = imports.create_import_job(self.project(owner=True))
+        return Response(JobSerializer(job).data, status=CREATED)
+
+
+class CycleListView(ProjectScopedView, generics.GenericAPIView):
+    serializer_class = CycleSerializer
+
+    def get(self, request: Request, project_id: int) -> Response:
+        queryset = self.project().cycles.order_by("number")
+        return self.get_paginated_response(CycleSerializer(self.paginate_queryset(queryset), many=True).data)
+
+
+class ModelVersionListView(ProjectScopedView, generics.GenericAPIView):
+    serializer_class = ModelVersionSerializer
+
+    def get(self, request: Request, project_id: int) -> Response:
+        queryset = self.project().model_versions.select_related("cycle").order_by("version")
+        return self.get_paginated_response(
+            ModelVersionSerializer(self.paginate_queryset(queryset), many=True).data
+        )
+
+
+class ProjectJobListView(ProjectScopedView, generics.GenericAPIView):
+    serializer_class = JobSerializer
+
+    def get(self, request: Request, project_id: int) -> Response:
+        queryset = self.project().jobs.order_by("-created_at")
+        return self.get_paginated_response(JobSerializer(self.paginate_queryset(queryset), many=True).data)
+
+
+class DashboardView(ProjectScopedView):
+    """Budget, labels per class, annotators and agreement, learning curve, confusion, jobs."""
+
+    @extend_schema(responses=DashboardSerializer)
+    def get(self, request: Request, project_id: int) -> Response:
+        project = self.project()
+        data = selectors.dashboard(project)
+        data["jobs"] = JobSerializer(selectors.jobs_to_show(project), many=True).data
+        return Response(data)
+
+
+class JobDetailView(ServiceErrorsMixin, generics.GenericAPIView):
+    """A job's progress (any member of its project may read it)."""
+
+    serializer_class = JobSerializer
+
+    def job(self, job_id: int) -> Job:
+        job = get_object_or_404(Job, pk=job_id)
+        member_or_404(self.request, job.project_id)
+        return job
+
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(JobSerializer(self.job(job_id)).data)
+
+
+class JobCancelView(JobDetailView):
+    """Ask a job to stop (owners only); a running job stops at its next progress report."""
+
+    @extend_schema(request=None, responses=JobSerializer)
+    def post(self, request: Request, job_id: int) -> Response:
+        job = self.job(job_id)
+        owner_or_403(request, job.project_id)
+        return Response(JobSerializer(jobs.request_cancel(job)).data)

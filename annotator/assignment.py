@@ -1,0 +1,139 @@
+"""Which faces an annotator sees next: the current cycle's queue, handed out under leases.
+
+Pattern: Label Studio's ``projects/functions/next_task.py`` (anchors_tools.md §3.1), with
+counters instead of application locks. A queue entry's ``slots_taken`` (live votes plus
+open leases) only grows through ``UPDATE ... WHERE slots_taken < votes_per_face``, so no
+face is shown to more annotators than it needs votes, on SQLite and PostgreSQL alike.
+Entries are handed out in the strategy's order, which also completes partly voted faces
+first (breadth-first). Leases expire; :func:`release_expired_leases` returns their slots.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Sum
+from django.utils import timezone
+
+from annotator.models import Cycle, Lease, Project, QueueEntry, Vote
+from annotator.services.cycles import current_cycle
+
+MAX_PREFETCH = 5
+EXTRA_CANDIDATES = 10
+"""Entries to try beyond the number wanted, since others may claim some in the meantime."""
+
+
+def release_expired_leases(project: Project, now: datetime | None = None) -> int:
+    """Delete leases past their expiry and free their slots. Safe to run concurrently."""
+    now = now or timezone.now()
+    expired = Lease.objects.filter(project=project, expires_at__lte=now).values_list("id", "entry_id")
+    released = 0
+    for lease_id, entry_id in list(expired):
+        released += _release(lease_id, entry_id, Lease.objects.filter(expires_at__lte=now))
+    return released
+
+
+def release_lease(lease: Lease) -> bool:
+    """Give a face back to the queue (the annotator left or was removed)."""
+    return bool(_release(lease.pk, lease.entry_id, Lease.objects.all()))
+
+
+def _release(lease_id: int, entry_id: int, leases) -> int:
+    with transaction.atomic():
+        deleted, _ = leases.filter(pk=lease_id).delete()
+        if deleted:
+            QueueEntry.objects.filter(pk=entry_id, slots_taken__gt=0).update(slots_taken=F("slots_taken") - 1)
+    return deleted
+
+
+def open_lease_count(project: Project) -> int:
+    return Lease.objects.filter(project=project).count()
+
+
+def next_faces(project: Project, annotator: AbstractBaseUser, count: int = 1) -> list[Lease]:
+    """The annotator's next ``count`` faces of the current cycle, each under a lease.
+
+    Faces the annotator already holds come first (their leases are renewed), so asking again
+    after a reload shows the same faces. New faces are claimed only while the budget left
+    exceeds the open leases, so annotators are not shown faces nobody can pay for.
+    """
+    count = max(1, min(count, MAX_PREFETCH))
+    now = timezone.now()
+    release_expired_leases(project, now)
+    cycle = current_cycle(project)
+    if cycle is None:
+        return []
+    expires = now + timedelta(seconds=project.lease_seconds)
+    held_ids = list(
+        Lease.objects.filter(project=project, annotator=annotator, entry__cycle=cycle)
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)
+    )
+    Lease.objects.filter(pk__in=held_ids).update(expires_at=expires)
+    wanted = min(count - len(held_ids), _unreserved_budget(project))
+    if wanted > 0:
+        held_ids += [lease.pk for lease in _claim(project, cycle, annotator, wanted, expires)]
+    leases = Lease.objects.filter(pk__in=held_ids).select_related("entry__item").order_by("created_at", "id")
+    return list(leases[:count])
+
+
+def _unreserved_budget(project: Project) -> int:
+    spent = Project.objects.filter(pk=project.pk).values_list("votes_spent", "budget_votes").first()
+    if spent is None:
+        return 0
+    return spent[1] - spent[0] - open_lease_count(project)
+
+
+def _claim(
+    project: Project, cycle: Cycle, annotator: AbstractBaseUser, wanted: int, expires: datetime
+) -> list[Lease]:
+    limit = project.votes_per_face
+    answered = Vote.objects.filter(annotator=annotator, item=OuterRef("item_id"), retracted_at__isnull=True)
+    mine = Lease.objects.filter(annotator=annotator, entry=OuterRef("pk"))
+    candidates = list(
+        QueueEntry.objects.filter(cycle=cycle, slots_taken__lt=limit)
+        .exclude(Exists(answered))
+        .exclude(Exists(mine))
+        .order_by("position")
+        .values_list("id", flat=True)[: wanted + EXTRA_CANDIDATES]
+    )
+    claimed: list[Lease] = []
+    for entry_id in candidates:
+        if len(claimed) == wanted:
+            break
+        lease = _claim_entry(project, entry_id, annotator, limit, expires)
+        if lease is not None:
+            claimed.append(lease)
+    return claimed
+
+
+def _claim_entry(
+    project: Project, entry_id: int, annotator: AbstractBaseUser, limit: int, expires: datetime
+) -> Lease | None:
+    try:
+        with transaction.atomic():
+            taken = QueueEntry.objects.filter(pk=entry_id, slots_taken__lt=limit).update(
+                slots_taken=F("slots_taken") + 1
+            )
+            if not taken:
+                return None
+            return Lease.objects.create(
+                entry_id=entry_id, annotator=annotator, project=project, expires_at=expires
+            )
+    except IntegrityError:
+        return None  # the same annotator claimed it in a parallel request
+
+
+def cycle_progress(cycle: Cycle, votes_per_face: int) -> dict[str, int]:
+    """Votes received against votes needed for the cycle's batch."""
+    totals = cycle.entries.aggregate(received=Sum("votes_received"))
+    faces = cycle.entries.count()
+    complete = cycle.entries.filter(votes_received__gte=votes_per_face).count()
+    return {
+        "faces": faces,
+        "faces_complete": complete,
+        "votes_received": totals["received"] or 0,
+        "votes_needed": faces * votes_per_face,
+    }

@@ -1,0 +1,175 @@
+"""The one place where database rows become ``ml_engine`` inputs, and ``ml_engine`` outputs rows.
+
+Everything else in ``annotator`` talks plain Python and Django; only this module imports
+``ml_engine``. The functions used on the request path (vote aggregation, face encoding) load
+numpy-only parts of ``ml_engine``; nothing here imports torch at module level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ml_engine.data.dataset import UNLABELED, FaceDataset, ImportProblem
+from ml_engine.data.decoding import ImageDecodeError, decode_grayscale
+from ml_engine.labels.aggregation import agreement, candidate_sets, majority_labels
+
+MAX_STORED_SIDE = 256
+"""Faces larger than this are downscaled before storage; models train at 48 px anyway."""
+
+
+@dataclass(frozen=True)
+class EncodedFace:
+    """A face ready to store: PNG bytes, the checksum of its pixels, and its size."""
+
+    png: bytes
+    sha256: str
+    width: int
+    height: int
+
+
+def face_checksum(pixels: np.ndarray) -> str:
+    """SHA-256 of the decoded grayscale pixels (with the shape), so duplicates match across formats."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    digest = hashlib.sha256(f"{pixels.shape[0]}x{pixels.shape[1]}:".encode())
+    digest.update(pixels.tobytes())
+    return digest.hexdigest()
+
+
+def encode_pixels(pixels: np.ndarray) -> EncodedFace:
+    """Shrink a grayscale face to at most :data:`MAX_STORED_SIDE` px and encode it as PNG."""
+    image = Image.fromarray(np.asarray(pixels, dtype=np.uint8), mode="L")
+    if max(image.size) > MAX_STORED_SIDE:
+        image.thumbnail((MAX_STORED_SIDE, MAX_STORED_SIDE), Image.Resampling.LANCZOS)
+    stored = np.asarray(image)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return EncodedFace(buffer.getvalue(), face_checksum(stored), image.width, image.height)
+
+
+def encode_dataset_face(dataset: FaceDataset, index: int) -> EncodedFace:
+    """Decode face ``index`` of an imported dataset and encode it for storage.
+
+    Raises:
+        ImageDecodeError: when the file cannot be decoded.
+    """
+    return encode_pixels(dataset.load_image(index))
+
+
+def encode_upload(data: bytes) -> EncodedFace:
+    """Decode one uploaded image file (any format PIL reads) and encode it for storage.
+
+    Raises:
+        ImageDecodeError: with a reason a user can act on.
+    """
+    return encode_pixels(decode_grayscale(data))
+
+
+def read_dataset(path: str | os.PathLike[str], format: str | None, extract_to: Path | None) -> FaceDataset:
+    """Read an import file or folder in any format ``ml_engine`` knows (sniffed when ``format`` is None)."""
+    from ml_engine.data.importers import load_dataset
+
+    options: dict[str, object] = {}
+    if extract_to is not None and (format == "zip" or str(path).lower().endswith(".zip")):
+        options["extract_to"] = extract_to
+    return load_dataset(path, format, **options)
+
+
+def import_formats() -> list[str]:
+    """Names of the formats :func:`read_dataset` accepts."""
+    from ml_engine.data.importers import LOADERS
+
+    return sorted(LOADERS)
+
+
+def synthetic_faces(count: int, seed: int, image_size: int = 48) -> FaceDataset:
+    """Deterministic synthetic faces with ground-truth labels, for the demo project."""
+    from ml_engine.data.synthetic import generate_faces
+
+    generated = generate_faces(count, seed=seed, image_size=image_size)
+    return generated if isinstance(generated, FaceDataset) else generated[0]
+
+
+def aggregate_votes(class_votes: list[int], min_votes: int) -> tuple[int | None, list[int]]:
+    """A face's label and candidate set from its per-class vote counts.
+
+    The label is FERPlus' majority (more than half of the votes, ties give none; single
+    votes count, as with one vote per face); the candidate set holds the classes with at
+    least ``min_votes`` votes, falling back to the most-voted ones (seed 004 §3.1).
+    """
+    if not class_votes or sum(class_votes) == 0:
+        return None, []
+    table = np.asarray([class_votes], dtype=np.int64)
+    label = int(majority_labels(table, min_count=1)[0])
+    candidates = np.flatnonzero(candidate_sets(table, k=min_votes)[0]).tolist()
+    return (None if label == UNLABELED else label), candidates
+
+
+def vote_agreement(vote_table: list[list[int]]) -> dict[str, float | int | None]:
+    """Percent agreement and Fleiss' kappa over faces with two or more votes (Fleiss 1971)."""
+    if not vote_table:
+        return {"percent_agreement": None, "fleiss_kappa": None, "items": 0}
+    result = agreement(np.asarray(vote_table, dtype=np.int64))
+
+    def clean(value: float) -> float | None:
+        return None if np.isnan(value) else round(float(value), 4)
+
+    return {
+        "percent_agreement": clean(result.percent_agreement),
+        "fleiss_kappa": clean(result.fleiss_kappa),
+        "items": result.items,
+    }
+
+
+def items_to_dataset(
+    class_names: tuple[str, ...], rows: list[dict[str, object]], media_root: Path
+) -> FaceDataset:
+    """Build a :class:`FaceDataset` over stored faces (paths, decoded on access).
+
+    Each row carries ``id``, ``image`` (path under ``media_root``), ``split`` ("pool" or
+    "test"), ``label_index`` (aggregated; None when unlabeled), ``imported_label`` and
+    ``class_votes``. Pool faces with a label become the ``train`` split; test faces use
+    their imported label.
+    """
+    labels, splits, votes = [], [], []
+    for row in rows:
+        if row["split"] == "test":
+            labels.append(UNLABELED if row["imported_label"] is None else int(row["imported_label"]))
+            splits.append("test")
+        else:
+            label = row["label_index"]
+            labels.append(UNLABELED if label is None else int(label))
+            splits.append("pool" if label is None else "train")
+        counts = list(row["class_votes"] or [])
+        votes.append(counts + [0] * (len(class_names) - len(counts)))
+    return FaceDataset(
+        class_names=class_names,
+        names=[str(row["id"]) for row in rows],
+        images=[str(media_root / str(row["image"])) for row in rows],
+        labels=np.asarray(labels, dtype=np.int64),
+        splits=np.asarray(splits, dtype=object),
+        votes=np.asarray(votes, dtype=np.int32).reshape(len(rows), len(class_names)),
+    )
+
+
+__all__ = [
+    "EncodedFace",
+    "ImageDecodeError",
+    "ImportProblem",
+    "aggregate_votes",
+    "encode_dataset_face",
+    "encode_pixels",
+    "encode_upload",
+    "face_checksum",
+    "import_formats",
+    "items_to_dataset",
+    "read_dataset",
+    "synthetic_faces",
+    "vote_agreement",
+]

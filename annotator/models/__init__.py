@@ -1,0 +1,39 @@
+"""ORM models, one module per aggregate; import them from here."""
+
+from __future__ import annotations
+
+from annotator.models.items import Item, Split, Vote, VoteKind
+from annotator.models.jobs import ACTIVE_JOB_STATES, Job, JobKind, JobState, ModelVersion
+from annotator.models.projects import (
+    Membership,
+    Project,
+    ProjectClass,
+    Role,
+    SslMethod,
+    Strategy,
+    TrainingMode,
+)
+from annotator.models.queue import Cycle, CycleState, Lease, QueueEntry
+
+__all__ = [
+    "ACTIVE_JOB_STATES",
+    "Cycle",
+    "CycleState",
+    "Item",
+    "Job",
+    "JobKind",
+    "JobState",
+    "Lease",
+    "Membership",
+    "ModelVersion",
+    "Project",
+    "ProjectClass",
+    "QueueEntry",
+    "Role",
+    "Split",
+    "SslMethod",
+    "Strategy",
+    "TrainingMode",
+    "Vote",
+    "VoteKind",
+]

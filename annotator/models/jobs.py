@@ -1,0 +1,99 @@
+"""Trained model versions and the worker jobs that produce them (and imports, exports)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from annotator.models.projects import Project
+from annotator.models.queue import Cycle
+
+
+class ModelVersion(models.Model):
+    """One trained model of a project: where its checkpoint lies and how well it did.
+
+    ``metrics`` holds ``accuracy``, ``macro_f1``, ``per_class_recall`` (list) and
+    ``confusion`` (C x C list) on the project's test split, as ``ml_engine.evaluation``
+    computes them; it is empty when the project has no test set.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
+    cycle = models.ForeignKey(
+        Cycle, null=True, blank=True, on_delete=models.SET_NULL, related_name="model_versions"
+    )
+    version = models.PositiveIntegerField()
+    checkpoint = models.CharField(max_length=500, blank=True, help_text="Path under MEDIA_ROOT.")
+    predictions = models.CharField(max_length=500, blank=True, help_text="Bulk file of pool scores.")
+    labels_used = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "version"]
+        constraints = [models.UniqueConstraint(fields=["project", "version"], name="model_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.project} v{self.version}"
+
+
+class JobKind(models.TextChoices):
+    IMPORT = "import", "Import"
+    PRETRAIN = "pretrain", "Self-supervised pre-training"
+    TRAIN = "train", "Training"
+    SCORE = "score", "Scoring"
+    SELECT = "select", "Selection"
+    EXPORT = "export", "Export"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
+MODEL_JOB_KINDS = (JobKind.PRETRAIN, JobKind.TRAIN)
+
+
+class Job(models.Model):
+    """Background work with progress the UI can show and a flag the worker polls to cancel.
+
+    At most one pre-training or training job per project is queued or running at a time
+    (a database constraint, so the claim survives any process dying).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
+    cycle = models.ForeignKey(Cycle, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
+    stage = models.CharField(max_length=64, blank=True)
+    progress = models.FloatField(default=0.0, help_text="Fraction done, 0 to 1.")
+    epoch = models.PositiveIntegerField(null=True, blank=True)
+    loss = models.FloatField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=Q(kind__in=MODEL_JOB_KINDS, state__in=ACTIVE_JOB_STATES),
+                name="one_model_job_per_project",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_JOB_STATES

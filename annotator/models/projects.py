@@ -1,0 +1,142 @@
+"""Projects, their classes, and who may work on them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+
+class Strategy(models.TextChoices):
+    """Query strategies of seed 000 (names match ``ml_engine.strategies``' registry)."""
+
+    RANDOM = "random", "Random"
+    LEAST_CONFIDENCE = "least_confidence", "Least confidence"
+    ENTROPY = "entropy", "Entropy"
+    MARGIN = "margin", "Margin"
+    BADGE = "badge", "BADGE"
+    CORESET = "coreset", "Coreset"
+    BALD = "bald", "BALD (MC dropout)"
+    GLISTER = "glister", "GLISTER"
+    ADVERSARIAL_DEEPFOOL = "adversarial_deepfool", "Adversarial DeepFool"
+
+
+class TrainingMode(models.TextChoices):
+    SUPERVISED = "supervised", "Supervised fine-tuning"
+    PARTIAL_LABEL = "partial_label", "Partial-label learning on candidate sets"
+    SEMI_SUPERVISED = "semi_supervised", "Semi-supervised (Ada-CM)"
+    AUXILIARY_HEADS = "auxiliary_heads", "Auxiliary self-supervised heads"
+    OMNI_SUPERVISED = "omni_supervised", "Omni-supervised auxiliary samples"
+
+
+class SslMethod(models.TextChoices):
+    NONE = "none", "None"
+    SIMCLR = "simclr", "SimCLR"
+    MOCO_V2 = "moco_v2", "MoCo v2"
+    BYOL = "byol", "BYOL"
+    SWAV = "swav", "SwAV"
+    BARLOW_TWINS = "barlow_twins", "Barlow Twins"
+
+
+class Project(models.Model):
+    """A labeling effort: a pool of faces, a set of classes, a budget counted in votes.
+
+    ``votes_spent`` is a counter changed only by conditional ``UPDATE``s in
+    ``annotator.services.votes``, so it can never pass ``budget_votes``.
+    """
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_projects"
+    )
+    budget_votes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    votes_spent = models.PositiveIntegerField(default=0)
+    votes_per_face = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    candidate_min_votes = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text="A class enters a face's candidate set with at least this many votes (seed 004).",
+    )
+    batch_size = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1)])
+    initial_set_size = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1)])
+    strategy = models.CharField(max_length=32, choices=Strategy.choices, default=Strategy.LEAST_CONFIDENCE)
+    training_mode = models.CharField(
+        max_length=32, choices=TrainingMode.choices, default=TrainingMode.SUPERVISED
+    )
+    ssl_method = models.CharField(max_length=32, choices=SslMethod.choices, default=SslMethod.SIMCLR)
+    model_name = models.CharField(max_length=64, default="resnet18")
+    image_size = models.PositiveSmallIntegerField(default=48)
+    seed = models.PositiveIntegerField(default=0)
+    lease_seconds = models.PositiveIntegerField(
+        default=600, help_text="A face shown to an annotator returns to the queue after this long."
+    )
+    show_model_suggestion = models.BooleanField(
+        default=False, help_text="Off by default: showing the model's guess biases annotators."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(votes_spent__lte=F("budget_votes")), name="budget_not_overspent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def votes_left(self) -> int:
+        return max(self.budget_votes - self.votes_spent, 0)
+
+
+class ProjectClass(models.Model):
+    """One expression class of a project: its index in model outputs, shortcut key and colour."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="classes")
+    index = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=64)
+    key = models.CharField(max_length=1, help_text="Keyboard shortcut on the labeling page.")
+    color = models.CharField(
+        max_length=7, default="#4e79a7", validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use #rrggbb.")]
+    )
+
+    class Meta:
+        ordering = ["project", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "index"], name="class_index_unique"),
+            models.UniqueConstraint(fields=["project", "name"], name="class_name_unique"),
+            models.UniqueConstraint(fields=["project", "key"], name="class_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.index}: {self.name}"
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ANNOTATOR = "annotator", "Annotator"
+
+
+class Membership(models.Model):
+    """A user's role in a project and, optionally, a cap on the votes they may cast.
+
+    ``votes_cast`` is changed only by conditional ``UPDATE``s, like the project budget.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    quota_votes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no per-annotator cap.")
+    votes_cast = models.PositiveIntegerField(default=0)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "user"]
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"

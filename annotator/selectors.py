@@ -1,0 +1,172 @@
+"""Read-side queries: what a user may see, progress, and the numbers behind the dashboard. No writes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Avg, Count, Q, QuerySet
+from django.utils import timezone
+
+from annotator import ml_bridge
+from annotator.assignment import cycle_progress
+from annotator.models import (
+    ACTIVE_JOB_STATES,
+    Item,
+    Job,
+    Membership,
+    ModelVersion,
+    Project,
+    Role,
+    Split,
+    Vote,
+    VoteKind,
+)
+from annotator.services.cycles import current_cycle
+
+RECENT_JOBS = 10
+
+
+def projects_for(user: AbstractBaseUser) -> QuerySet[Project]:
+    """Projects the user is a member of (annotators see only their projects)."""
+    return Project.objects.filter(memberships__user=user).prefetch_related("classes").distinct()
+
+
+def get_membership(project_id: int, user: AbstractBaseUser) -> Membership | None:
+    return Membership.objects.select_related("project").filter(project_id=project_id, user=user).first()
+
+
+def is_owner(membership: Membership | None) -> bool:
+    return membership is not None and membership.role == Role.OWNER
+
+
+def live_votes(project: Project) -> QuerySet[Vote]:
+    return Vote.objects.filter(project=project, retracted_at__isnull=True)
+
+
+def labeling_progress(project: Project, user: AbstractBaseUser) -> dict[str, object]:
+    """What the labeling page shows: budget, the batch's progress, the annotator's own count."""
+    project.refresh_from_db(fields=["votes_spent", "budget_votes"])
+    membership = Membership.objects.filter(project=project, user=user).first()
+    cycle = current_cycle(project)
+    return {
+        "budget_votes": project.budget_votes,
+        "votes_spent": project.votes_spent,
+        "votes_left": project.votes_left,
+        "cycle": None
+        if cycle is None
+        else {"number": cycle.number, "state": cycle.state, **cycle_progress(cycle, project.votes_per_face)},
+        "own_votes": membership.votes_cast if membership else 0,
+        "quota_votes": membership.quota_votes if membership else None,
+    }
+
+
+def labels_per_class(project: Project) -> list[dict[str, object]]:
+    counts = dict(
+        Item.objects.filter(project=project, split=Split.POOL, label_index__isnull=False)
+        .values_list("label_index")
+        .annotate(n=Count("id"))
+    )
+    return [
+        {"index": c.index, "name": c.name, "color": c.color, "labels": counts.get(c.index, 0)}
+        for c in project.classes.all()
+    ]
+
+
+def annotator_stats(project: Project) -> list[dict[str, object]]:
+    """Votes, skips, seconds per vote and votes in the last hour, per annotator."""
+    hour_ago = timezone.now() - timedelta(hours=1)
+    rows = (
+        live_votes(project)
+        .values("annotator__username")
+        .annotate(
+            votes=Count("id", filter=~Q(kind=VoteKind.SKIP)),
+            skips=Count("id", filter=Q(kind=VoteKind.SKIP)),
+            unsure=Count("id", filter=Q(kind=VoteKind.UNSURE)),
+            mean_ms=Avg("time_spent_ms"),
+            last_hour=Count("id", filter=Q(created_at__gte=hour_ago) & ~Q(kind=VoteKind.SKIP)),
+        )
+        .order_by("-votes")
+    )
+    return [
+        {
+            "annotator": row["annotator__username"],
+            "votes": row["votes"],
+            "skips": row["skips"],
+            "unsure": row["unsure"],
+            "seconds_per_vote": round((row["mean_ms"] or 0) / 1000, 2),
+            "votes_last_hour": row["last_hour"],
+        }
+        for row in rows
+    ]
+
+
+def agreement(project: Project) -> dict[str, object]:
+    """Percent agreement and Fleiss' kappa over faces with two or more single-class votes."""
+    table: dict[int, list[int]] = defaultdict(lambda: [0] * project.classes.count())
+    counts = (
+        live_votes(project)
+        .filter(kind=VoteKind.LABEL)
+        .values_list("item_id", "class_index")
+        .annotate(n=Count("id"))
+    )
+    for item_id, class_index, n in counts:
+        table[item_id][class_index] += n
+    rows = [row for row in table.values() if sum(row) >= 2]
+    return ml_bridge.vote_agreement(rows)
+
+
+def learning_curve(project: Project) -> list[dict[str, object]]:
+    """One point per model version: labels used against test accuracy and macro F1."""
+    return [
+        {
+            "version": version.version,
+            "cycle": version.cycle.number if version.cycle else None,
+            "labels_used": version.labels_used,
+            "accuracy": version.metrics.get("accuracy"),
+            "macro_f1": version.metrics.get("macro_f1"),
+        }
+        for version in ModelVersion.objects.filter(project=project)
+        .select_related("cycle")
+        .order_by("version")
+    ]
+
+
+def latest_model(project: Project) -> ModelVersion | None:
+    return ModelVersion.objects.filter(project=project).order_by("-version").first()
+
+
+def jobs_to_show(project: Project) -> list[Job]:
+    """Queued and running jobs first, then the most recent finished ones."""
+    active = Job.objects.filter(project=project, state__in=ACTIVE_JOB_STATES)
+    recent = Job.objects.filter(project=project).exclude(state__in=ACTIVE_JOB_STATES)[:RECENT_JOBS]
+    return [*active, *recent]
+
+
+def dashboard(project: Project) -> dict[str, object]:
+    """Everything the dashboard draws, in one response."""
+    model = latest_model(project)
+    cycle = current_cycle(project)
+    return {
+        "budget": {"total": project.budget_votes, "spent": project.votes_spent, "left": project.votes_left},
+        "pool_size": Item.objects.filter(project=project, split=Split.POOL).count(),
+        "test_size": Item.objects.filter(project=project, split=Split.TEST).count(),
+        "labels_per_class": labels_per_class(project),
+        "unsure_faces": Item.objects.filter(
+            project=project, label_index__isnull=True, vote_count__gt=0
+        ).count(),
+        "annotators": annotator_stats(project),
+        "agreement": agreement(project),
+        "learning_curve": learning_curve(project),
+        "confusion": None
+        if model is None
+        else {
+            "version": model.version,
+            "matrix": model.metrics.get("confusion"),
+            "classes": list(project.classes.values_list("name", flat=True)),
+        },
+        "cycle": None
+        if cycle is None
+        else {"number": cycle.number, **cycle_progress(cycle, project.votes_per_face)},
+    }

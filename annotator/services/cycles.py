@@ -1,0 +1,104 @@
+"""Cycles of the loop and their queues. Issue 6's state machine extends this module.
+
+Until models select batches, the first batch is the project's initial set drawn at random
+(seeded by the project's seed) from the pool, as in seed 000's protocol.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotator.models import Cycle, CycleState, Item, ModelVersion, Project, QueueEntry, Split, Strategy
+from annotator.services.errors import Conflict
+
+
+def current_cycle(project: Project) -> Cycle | None:
+    """The cycle whose queue annotators work on now, if any."""
+    return project.cycles.filter(state=CycleState.LABELING).order_by("-number").first()
+
+
+def labeled_item_ids(project: Project) -> set[int]:
+    return set(Item.objects.filter(project=project, label_index__isnull=False).values_list("id", flat=True))
+
+
+def queued_item_ids(project: Project) -> set[int]:
+    return set(QueueEntry.objects.filter(cycle__project=project).values_list("item_id", flat=True))
+
+
+def choose_initial_set(project: Project) -> list[int]:
+    """``initial_set_size`` pool faces drawn uniformly at random with the project's seed."""
+    pool = list(
+        Item.objects.filter(project=project, split=Split.POOL).order_by("id").values_list("id", flat=True)
+    )
+    size = min(project.initial_set_size, len(pool), project.budget_votes)
+    return random.Random(project.seed).sample(pool, size)
+
+
+@transaction.atomic
+def start_labeling(project: Project) -> Cycle:
+    """Open cycle 0 with the initial set. Idempotent: a project that has cycles keeps them."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    existing = project.cycles.order_by("number").first()
+    if existing is not None:
+        return existing
+    chosen = choose_initial_set(project)
+    if not chosen:
+        raise Conflict("the pool is empty: import faces first")
+    return open_cycle(project, 0, chosen, strategy=Strategy.RANDOM)
+
+
+@transaction.atomic
+def open_cycle(
+    project: Project,
+    number: int,
+    ranked_item_ids: Sequence[int],
+    *,
+    strategy: str,
+    scores: Sequence[float] | None = None,
+    predicted_classes: Sequence[int] | None = None,
+    selected_by: ModelVersion | None = None,
+) -> Cycle:
+    """Create a labeling cycle whose queue holds ``ranked_item_ids`` in that order."""
+    cycle = Cycle.objects.create(
+        project=project,
+        number=number,
+        state=CycleState.LABELING,
+        strategy=strategy,
+        selected_by=selected_by,
+        batch_size=len(ranked_item_ids),
+    )
+    QueueEntry.objects.bulk_create(
+        QueueEntry(
+            cycle=cycle,
+            item_id=item_id,
+            position=position,
+            score=None if scores is None else float(scores[position]),
+            predicted_class=None if predicted_classes is None else int(predicted_classes[position]),
+        )
+        for position, item_id in enumerate(ranked_item_ids)
+    )
+    return cycle
+
+
+def record_batch_progress(cycle: Cycle, votes_per_face: int) -> bool:
+    """Mark the batch complete once every face has its votes; True only for the call that did.
+
+    The conditional update makes this safe when the last two votes arrive together: exactly
+    one caller sees a row count of 1 and may start training (issue 6 hooks in there).
+    """
+    if cycle.entries.filter(votes_received__lt=votes_per_face).exists():
+        return False
+    return bool(
+        Cycle.objects.filter(pk=cycle.pk, labeling_completed_at__isnull=True).update(
+            labeling_completed_at=timezone.now()
+        )
+    )
+
+
+def reopen_batch(cycle: Cycle) -> None:
+    """An undo in a completed batch makes it incomplete again (only while still labeling)."""
+    Cycle.objects.filter(pk=cycle.pk, state=CycleState.LABELING).update(labeling_completed_at=None)

@@ -1,0 +1,112 @@
+"""Creating and changing projects and their classes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from annotator.models import Membership, Project, ProjectClass, Role
+from annotator.services.errors import Conflict, InvalidInput
+
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
+RESERVED_KEYS = {"u", "s", "z", " "}
+"""Keys the labeling page uses itself: unsure, skip, undo, confirm."""
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """A class as a caller describes it; missing keys and colours get defaults."""
+
+    name: str
+    key: str = ""
+    color: str = ""
+
+
+def default_class_specs(names: Sequence[str]) -> list[ClassSpec]:
+    """Number keys 1..9 then letters, and the palette's colours, in order."""
+    keys = "123456789abcdefghijklmnopqrtvwxy"
+    return [ClassSpec(name, keys[i], PALETTE[i % len(PALETTE)]) for i, name in enumerate(names)]
+
+
+def _resolved(specs: Sequence[ClassSpec]) -> list[ClassSpec]:
+    if len(specs) < 2:
+        raise InvalidInput("a project needs at least two classes")
+    defaults = default_class_specs([spec.name for spec in specs])
+    resolved = [
+        ClassSpec(spec.name.strip(), (spec.key or default.key).lower(), spec.color or default.color)
+        for spec, default in zip(specs, defaults, strict=True)
+    ]
+    names = [spec.name.lower() for spec in resolved]
+    keys = [spec.key for spec in resolved]
+    if "" in names or len(set(names)) != len(names):
+        raise InvalidInput("class names must be present and distinct")
+    if len(set(keys)) != len(keys) or any(len(key) != 1 for key in keys):
+        raise InvalidInput("class keys must be single, distinct characters")
+    if RESERVED_KEYS & set(keys):
+        raise InvalidInput(f"keys {sorted(RESERVED_KEYS)} are reserved for unsure, skip, undo and confirm")
+    return resolved
+
+
+@transaction.atomic
+def create_project(
+    owner: AbstractBaseUser, *, name: str, classes: Sequence[ClassSpec], **settings: object
+) -> Project:
+    """Create a project with its classes; the owner becomes its first member (role owner)."""
+    specs = _resolved(classes)
+    project = Project(owner=owner, name=name, **settings)
+    project.full_clean(exclude=["owner"])
+    project.save()
+    ProjectClass.objects.bulk_create(
+        ProjectClass(project=project, index=i, name=spec.name, key=spec.key, color=spec.color)
+        for i, spec in enumerate(specs)
+    )
+    Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    return project
+
+
+EDITABLE_FIELDS = {
+    "name",
+    "description",
+    "budget_votes",
+    "votes_per_face",
+    "candidate_min_votes",
+    "batch_size",
+    "initial_set_size",
+    "strategy",
+    "training_mode",
+    "ssl_method",
+    "model_name",
+    "image_size",
+    "seed",
+    "lease_seconds",
+    "show_model_suggestion",
+}
+
+
+@transaction.atomic
+def update_project(project: Project, **changes: object) -> Project:
+    """Change a project's settings. The budget can never drop below the votes already spent."""
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise InvalidInput(f"cannot change {sorted(unknown)}")
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if "budget_votes" in changes and int(changes["budget_votes"]) < project.votes_spent:
+        raise Conflict(f"{project.votes_spent} votes are already spent; the budget cannot be lower")
+    if (
+        "votes_per_face" in changes
+        and project.votes_spent
+        and changes["votes_per_face"] != project.votes_per_face
+    ):
+        raise Conflict("votes per face cannot change once labeling has started")
+    for field, value in changes.items():
+        setattr(project, field, value)
+    project.full_clean(exclude=["owner"])
+    project.save(update_fields=[*changes])
+    return project
+
+
+def class_names(project: Project) -> tuple[str, ...]:
+    return tuple(project.classes.order_by("index").values_list("name", flat=True))

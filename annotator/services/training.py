@@ -1,0 +1,230 @@
+"""The loop's engine room: when a batch is done (or an owner asks), train, score, select, repeat.
+
+State machine of a cycle (``annotator.models.CycleState``)::
+
+    labeling --batch complete--> training --> scoring --> selecting --> done
+                                                                  \\-> next cycle: labeling
+    (budget spent: the last training is the final one, and no next cycle opens)
+
+One training job per project is queued or running at a time: the claim is a row with a
+partial unique constraint (``Job.one_model_job_per_project``), so it survives any process
+dying. Celery tasks only carry the job id; everything they need is re-read here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from annotator import training_bridge
+from annotator.celery import app as celery_app
+from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, ModelVersion, Project
+from annotator.services import jobs
+from annotator.services.cycles import open_cycle
+from annotator.services.errors import Conflict
+from ml_engine.progress import CancelFlag, Cancelled, Progress, ProgressCallback
+
+logger = logging.getLogger(__name__)
+
+TRAIN_TASK = "annotator.train_cycle_task"
+TRAIN_QUEUE = "train"
+PROGRESS_INTERVAL_SECONDS = 1.0
+CYCLE_STAGES = {"train": CycleState.TRAINING, "score": CycleState.SCORING, "select": CycleState.SELECTING}
+
+
+def request_training(project: Project, cycle: Cycle | None = None, *, reason: str = "batch complete") -> Job:
+    """Queue a training job for ``project`` and send it to a worker once this transaction commits.
+
+    Raises:
+        Conflict: a training job of this project is already queued or running.
+    """
+    cycle = cycle or project.cycles.order_by("-number").first()
+    if cycle is None:
+        raise Conflict("nothing to train on yet: labeling has not started")
+    try:
+        with transaction.atomic():
+            job = jobs.create_job(project, JobKind.TRAIN, cycle=cycle, stage="queued", message=reason)
+    except IntegrityError as error:
+        raise Conflict("a training job for this project is already queued or running") from error
+    transaction.on_commit(lambda: celery_app.send_task(TRAIN_TASK, args=[job.pk], queue=TRAIN_QUEUE))
+    return job
+
+
+def on_batch_completed(cycle: Cycle) -> Job | None:
+    """The last vote of a batch arrived: close the batch and train on everything labeled.
+
+    If a "retrain now" job is already running, it queues the cycle's training when it ends
+    (:func:`record_outcome`), so the vote that completed the batch never fails for it.
+    """
+    Cycle.objects.filter(pk=cycle.pk, state=CycleState.LABELING).update(state=CycleState.TRAINING)
+    try:
+        return request_training(cycle.project, cycle)
+    except Conflict:
+        logger.info("cycle %s complete while a training job runs; it will follow that job", cycle.pk)
+        return None
+
+
+def cancel_job(job: Job) -> None:
+    """Ask a running job to stop at its next step; a queued one stops before it starts."""
+    Job.objects.filter(pk=job.pk, state__in=[JobState.QUEUED, JobState.RUNNING]).update(cancel_requested=True)
+
+
+def run_training_job(job_id: int) -> str:
+    """Do the work of one training job (called by the worker); returns the job's final state.
+
+    A redelivered job (its worker died) runs again from the start; its files are per job and
+    written atomically, and its results are recorded in one transaction, so a half-written
+    model is never referenced and nothing is recorded twice.
+    """
+    job = Job.objects.select_related("project", "cycle").get(pk=job_id)
+    if job.cancel_requested:
+        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled before it started")
+        _reopen_if_training(job.cycle)
+        return JobState.CANCELLED
+    if not jobs.start_job(job, stage="train"):
+        return Job.objects.get(pk=job_id).state
+    project = job.project
+    inputs = _cycle_inputs(project, job.cycle)
+    try:
+        outcome = training_bridge.train_score_select(
+            inputs,
+            _job_dir(project, job),
+            cycle_number=job.cycle.number,
+            device=settings.TORCH_DEVICE,
+            progress=_progress_reporter(job),
+            cancel=_cancel_flag(job),
+        )
+    except Cancelled:
+        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled by a user")
+        _reopen_if_training(job.cycle)
+        return JobState.CANCELLED
+    except Exception as error:
+        logger.exception("training job %s failed", job.pk)
+        jobs.finish_job(job.pk, JobState.FAILED, message=f"{type(error).__name__}: {error}")
+        _reopen_if_training(job.cycle)
+        return JobState.FAILED
+    record_outcome(job, outcome)
+    return JobState.SUCCEEDED
+
+
+@transaction.atomic
+def record_outcome(job: Job, outcome: training_bridge.CycleOutcome) -> ModelVersion:
+    """Store the model version, close the cycle and open the next one, all or nothing."""
+    project = Project.objects.select_for_update().get(pk=job.project_id)
+    existing = ModelVersion.objects.filter(
+        project=project, checkpoint=_relative(outcome.checkpoint_path)
+    ).first()
+    if existing is not None:
+        return existing
+    number = (ModelVersion.objects.filter(project=project).aggregate(top=Max("version"))["top"] or 0) + 1
+    version = ModelVersion.objects.create(
+        project=project,
+        cycle=job.cycle,
+        version=number,
+        checkpoint=_relative(outcome.checkpoint_path),
+        predictions=_relative(outcome.predictions_path),
+        labels_used=outcome.labels_used,
+        metrics=outcome.metrics,
+    )
+    cycle = Cycle.objects.get(pk=job.cycle_id)
+    jobs.finish_job(
+        job.pk,
+        JobState.SUCCEEDED,
+        result={"model_version": number, "next_batch": len(outcome.next_item_ids), **outcome.training},
+    )
+    if cycle.labeling_completed_at is None:
+        return version
+    if outcome.next_item_ids:
+        open_cycle(
+            project, cycle.number + 1, outcome.next_item_ids, strategy=project.strategy, selected_by=version
+        )
+    elif next_batch_size(project, cycle) > 0:
+        # The batch was completed while this job (a mid-batch retrain) ran: train again on it.
+        request_training(project, cycle, reason="batch completed during a retrain")
+        return version
+    Cycle.objects.filter(pk=cycle.pk).update(state=CycleState.DONE, finished_at=timezone.now())
+    return version
+
+
+def next_batch_size(project: Project, cycle: Cycle) -> int:
+    """Faces in the next batch: the project's batch size, capped by the votes left (0 once spent).
+
+    Only a completed batch leads to a next one; a "retrain now" mid-batch selects nothing.
+    """
+    if cycle.labeling_completed_at is None:
+        return 0
+    project.refresh_from_db(fields=["votes_spent"])
+    return min(project.batch_size, project.votes_left // project.votes_per_face)
+
+
+def _cycle_inputs(project: Project, cycle: Cycle) -> training_bridge.CycleInputs:
+    rows = list(
+        Item.objects.filter(project=project)
+        .order_by("id")
+        .values("id", "image", "split", "label_index", "imported_label", "class_votes")
+    )
+    return training_bridge.CycleInputs(
+        class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
+        rows=rows,
+        media_root=Path(settings.MEDIA_ROOT),
+        model_name=project.model_name,
+        image_size=project.image_size,
+        training_mode=project.training_mode,
+        strategy=project.strategy,
+        seed=project.seed,
+        epochs=settings.FACELOOP_TRAIN_EPOCHS,
+        next_batch_size=next_batch_size(project, cycle),
+    )
+
+
+def _progress_reporter(job: Job) -> ProgressCallback:
+    """Progress to the job row, at most once per second within an epoch (a step takes milliseconds)."""
+    last_write = 0.0
+
+    def report(progress: Progress) -> None:
+        nonlocal last_write
+        stage = progress.stage
+        if progress.step < progress.steps and time.monotonic() - last_write < PROGRESS_INTERVAL_SECONDS:
+            return
+        last_write = time.monotonic()
+        jobs.report_progress(job.pk, progress=progress.fraction, stage=stage, epoch=progress.epoch or None,
+                             loss=progress.loss)  # fmt: skip
+        if stage in CYCLE_STAGES:
+            Cycle.objects.filter(pk=job.cycle_id).exclude(state=CYCLE_STAGES[stage]).exclude(
+                labeling_completed_at__isnull=True
+            ).update(state=CYCLE_STAGES[stage])
+
+    return report
+
+
+def _cancel_flag(job: Job) -> CancelFlag:
+    """The job's cancel request, read from the database at most once per second."""
+    checked_at, cancelled = 0.0, False
+
+    def flag() -> bool:
+        nonlocal checked_at, cancelled
+        if not cancelled and time.monotonic() - checked_at >= PROGRESS_INTERVAL_SECONDS:
+            checked_at = time.monotonic()
+            cancelled = Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
+        return cancelled
+
+    return flag
+
+
+def _reopen_if_training(cycle: Cycle) -> None:
+    """After a failed or cancelled job, the batch waits in "labeling" for a retrain."""
+    Cycle.objects.filter(pk=cycle.pk).exclude(state=CycleState.DONE).update(state=CycleState.LABELING)
+
+
+def _job_dir(project: Project, job: Job) -> Path:
+    return Path(settings.MEDIA_ROOT) / "projects" / str(project.pk) / "models" / f"job-{job.pk}"
+
+
+def _relative(path: Path) -> str:
+    return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))

@@ -1,0 +1,233 @@
+"""Casting and retracting votes: the budget, quotas and votes per face hold under concurrency.
+
+Every counter moves by a conditional ``UPDATE ... WHERE`` whose row count decides, inside
+one transaction with the vote's insert, so two annotators spending the last vote at once
+cannot both succeed: one gets :class:`BudgetExhausted` and nothing of theirs is written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from annotator import ml_bridge
+from annotator.models import Cycle, Item, Lease, Membership, Project, QueueEntry, Split, Vote, VoteKind
+from annotator.services.cycles import current_cycle, record_batch_progress, reopen_batch
+from annotator.services.errors import (
+    BudgetExhausted,
+    FaceNotAvailable,
+    InvalidInput,
+    NotAllowed,
+    NothingToUndo,
+    QuotaReached,
+)
+
+MAX_TIME_SPENT_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an annotator said about a face, validated against the project's classes."""
+
+    kind: str
+    classes: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, project: Project, kind: str, classes: list[int]) -> Answer:
+        num_classes = project.classes.count()
+        if kind not in VoteKind.values:
+            raise InvalidInput(f"unknown kind {kind!r}; use one of {VoteKind.values}")
+        unknown = sorted({c for c in classes if not 0 <= c < num_classes})
+        if unknown:
+            raise InvalidInput(
+                f"unknown class index {unknown}; this project has classes 0..{num_classes - 1}"
+            )
+        chosen = tuple(sorted(set(classes)))
+        if kind == VoteKind.LABEL and len(chosen) != 1:
+            raise InvalidInput("a label vote names exactly one class")
+        if kind == VoteKind.UNSURE and len(chosen) < 2:
+            raise InvalidInput("an unsure vote names at least two plausible classes")
+        if kind == VoteKind.SKIP and chosen:
+            raise InvalidInput("a skip names no class")
+        return cls(kind, chosen)
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    vote: Vote
+    replayed: bool
+    batch_completed: bool = False
+
+
+def submit_vote(
+    project: Project,
+    annotator: AbstractBaseUser,
+    *,
+    item_id: int,
+    answer: Answer,
+    client_id: uuid.UUID,
+    time_spent_ms: int = 0,
+) -> VoteResult:
+    """Record a vote; a repeated ``client_id`` returns the stored vote (``replayed=True``).
+
+    Raises:
+        NotAllowed: the user is not a member of the project.
+        InvalidInput: the face is not in this project, or is a test face.
+        FaceNotAvailable: not in the current batch, already fully voted, or already answered.
+        BudgetExhausted, QuotaReached: no vote left to spend.
+    """
+    replay = _replay(annotator, client_id, item_id)
+    if replay is not None:
+        return replay
+    membership = Membership.objects.filter(project=project, user=annotator).first()
+    if membership is None:
+        raise NotAllowed("you are not a member of this project")
+    try:
+        with transaction.atomic():
+            vote = _record(project, membership, item_id, answer, client_id, time_spent_ms)
+    except IntegrityError as error:
+        replay = _replay(annotator, client_id, item_id)
+        if replay is not None:
+            return replay
+        raise FaceNotAvailable("you already answered this face") from error
+    completed = vote.kind != VoteKind.SKIP and record_batch_progress(vote.cycle, project.votes_per_face)
+    return VoteResult(vote, replayed=False, batch_completed=completed)
+
+
+def _replay(annotator: AbstractBaseUser, client_id: uuid.UUID, item_id: int) -> VoteResult | None:
+    existing = Vote.objects.filter(annotator=annotator, client_id=client_id).first()
+    if existing is None:
+        return None
+    if existing.item_id != item_id:
+        raise InvalidInput("this client id was already used for another face")
+    return VoteResult(existing, replayed=True)
+
+
+def _record(
+    project: Project,
+    membership: Membership,
+    item_id: int,
+    answer: Answer,
+    client_id: uuid.UUID,
+    time_spent_ms: int,
+) -> Vote:
+    item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
+    if item is None:
+        raise InvalidInput(f"face {item_id} is not in this project")
+    if item.split != Split.POOL:
+        raise InvalidInput("test faces are never labeled")
+    cycle = current_cycle(project)
+    entry = None if cycle is None else QueueEntry.objects.filter(cycle=cycle, item=item).first()
+    if entry is None:
+        raise FaceNotAvailable("this face is not in the current batch")
+    if answer.kind != VoteKind.SKIP:
+        _spend(project, membership)
+    _settle_slot(project, entry, membership.user_id, answer.kind)
+    vote = Vote.objects.create(
+        project=project,
+        item=item,
+        annotator_id=membership.user_id,
+        cycle=cycle,
+        client_id=client_id,
+        kind=answer.kind,
+        class_index=answer.classes[0] if answer.kind == VoteKind.LABEL else None,
+        candidate_set=list(answer.classes),
+        time_spent_ms=max(0, min(int(time_spent_ms), MAX_TIME_SPENT_MS)),
+    )
+    if answer.kind != VoteKind.SKIP:
+        refresh_item_label(item, project)
+    return vote
+
+
+def _spend(project: Project, membership: Membership) -> None:
+    if not Project.objects.filter(pk=project.pk, votes_spent__lt=F("budget_votes")).update(
+        votes_spent=F("votes_spent") + 1
+    ):
+        raise BudgetExhausted("the project's budget is spent")
+    within_quota = Q(quota_votes__isnull=True) | Q(votes_cast__lt=F("quota_votes"))
+    if not Membership.objects.filter(within_quota, pk=membership.pk).update(votes_cast=F("votes_cast") + 1):
+        raise QuotaReached("you have reached your vote quota for this project")
+
+
+def _settle_slot(project: Project, entry: QueueEntry, annotator_id: int, kind: str) -> None:
+    """Turn the annotator's lease into the vote's slot, or claim a free slot without one.
+
+    A skip frees the slot instead, so another annotator can answer the face.
+    """
+    held, _ = Lease.objects.filter(entry=entry, annotator_id=annotator_id).delete()
+    entries = QueueEntry.objects.filter(pk=entry.pk)
+    if kind == VoteKind.SKIP:
+        if held:
+            entries.filter(slots_taken__gt=0).update(slots_taken=F("slots_taken") - 1)
+        return
+    if not held and not entries.filter(slots_taken__lt=project.votes_per_face).update(
+        slots_taken=F("slots_taken") + 1
+    ):
+        raise FaceNotAvailable("this face already has all its votes")
+    entries.update(votes_received=F("votes_received") + 1)
+
+
+def refresh_item_label(item: Item, project: Project) -> None:
+    """Recompute a face's vote counts, label and candidate set from its live votes."""
+    counts = [0] * project.classes.count()
+    live = Vote.objects.filter(item=item, retracted_at__isnull=True).exclude(kind=VoteKind.SKIP)
+    answers = list(live.values_list("candidate_set", flat=True))
+    for classes in answers:
+        for index in classes:
+            counts[index] += 1
+    label, candidates = ml_bridge.aggregate_votes(counts, project.candidate_min_votes)
+    Item.objects.filter(pk=item.pk).update(
+        class_votes=counts, vote_count=len(answers), label_index=label, candidate_set=candidates
+    )
+
+
+def retract_last_vote(project: Project, annotator: AbstractBaseUser) -> Vote:
+    """Undo the annotator's latest vote in the current batch and give them the face back.
+
+    The vote is kept, marked retracted; the budget, quota and face counters are refunded and
+    a fresh lease keeps the face reserved for the annotator, who sees it again.
+    """
+    with transaction.atomic():
+        cycle = current_cycle(project)
+        vote = (
+            Vote.objects.select_for_update()
+            .filter(project=project, annotator=annotator, retracted_at__isnull=True)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if vote is None or cycle is None or vote.cycle_id != cycle.pk:
+            raise NothingToUndo("there is no vote of yours in the current batch to undo")
+        Vote.objects.filter(pk=vote.pk).update(retracted_at=timezone.now())
+        _refund(project, cycle, vote, annotator)
+        if vote.kind != VoteKind.SKIP:
+            refresh_item_label(vote.item, project)
+            reopen_batch(cycle)
+    vote.refresh_from_db()
+    return vote
+
+
+def _refund(project: Project, cycle: Cycle, vote: Vote, annotator: AbstractBaseUser) -> None:
+    entries = QueueEntry.objects.filter(cycle=cycle, item_id=vote.item_id)
+    if vote.kind == VoteKind.SKIP:
+        if not entries.filter(slots_taken__lt=project.votes_per_face).update(
+            slots_taken=F("slots_taken") + 1
+        ):
+            return  # someone else took the face meanwhile; the skip is undone, no lease to give
+    else:
+        Project.objects.filter(pk=project.pk, votes_spent__gt=0).update(votes_spent=F("votes_spent") - 1)
+        Membership.objects.filter(project=project, user=annotator, votes_cast__gt=0).update(
+            votes_cast=F("votes_cast") - 1
+        )
+        entries.filter(votes_received__gt=0).update(votes_received=F("votes_received") - 1)
+    Lease.objects.create(
+        entry=entries.get(),
+        annotator=annotator,
+        project=project,
+        expires_at=timezone.now() + timedelta(seconds=project.lease_seconds),
+    )

@@ -1,0 +1,88 @@
+"""factory-boy factories for the annotator's models; faces get real PNG files under MEDIA_ROOT."""
+
+from __future__ import annotations
+
+import factory
+import numpy as np
+from django.contrib.auth import get_user_model
+
+from annotator import ml_bridge
+from annotator.models import Item, Membership, Project, Role, Split
+from annotator.services import cycles, imports, projects
+
+CLASS_NAMES = ("neutral", "happiness", "surprise", "sadness")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("secret-pass")
+
+
+def make_project(owner=None, *, classes=CLASS_NAMES, **settings) -> Project:
+    """A project through the service (as the app creates them), with its classes and owner membership."""
+    owner = owner or UserFactory()
+    defaults = {"name": "Faces", "budget_votes": 20, "initial_set_size": 6, "batch_size": 6, "seed": 7}
+    return projects.create_project(
+        owner, classes=projects.default_class_specs(classes), **{**defaults, **settings}
+    )
+
+
+def add_annotator(project: Project, user=None, **fields) -> Membership:
+    user = user or UserFactory()
+    return Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR, **fields)
+
+
+def face_pixels(seed: int, size: int = 16) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)
+
+
+class ItemFactory(factory.django.DjangoModelFactory):
+    """A face with distinct random pixels, stored like an imported one."""
+
+    class Meta:
+        model = Item
+
+    project = factory.SubFactory("tests.annotator.factories.ProjectFactory")
+    split = Split.POOL
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        seed = kwargs.pop("pixel_seed", None)
+        face = ml_bridge.encode_pixels(face_pixels(seed if seed is not None else cls._counter()))
+        item = model_class(*args, sha256=face.sha256, width=face.width, height=face.height, **kwargs)
+        item.image.name = f"projects/{item.project_id}/faces/{face.sha256[:2]}/{face.sha256}.png"
+        imports._write_face(item.image.name, face.png)
+        item.save()
+        return item
+
+    _next = 10_000
+
+    @classmethod
+    def _counter(cls) -> int:
+        cls._next += 1
+        return cls._next
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return make_project(**kwargs)
+
+
+def make_labeling_project(pool: int = 10, test: int = 2, **settings) -> Project:
+    """A project with ``pool`` pool faces, ``test`` labeled test faces, and cycle 0 open."""
+    project = make_project(**settings)
+    for _ in range(pool):
+        ItemFactory(project=project)
+    for i in range(test):
+        ItemFactory(project=project, split=Split.TEST, imported_label=i % len(CLASS_NAMES))
+    cycles.start_labeling(project)
+    return project
