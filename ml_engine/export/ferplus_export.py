@@ -1,0 +1,152 @@
+"""Crowd votes as a FERPlus-style ``label.csv`` (Barsoum et al., ICMI 2016).
+
+Each headerless row is ``image name, "(0, 0, W, H)", neutral, happiness, surprise, sadness,
+anger, disgust, fear, contempt, unknown, NF``: the face box covers the whole image (FaceLoop
+faces are already cropped) and the ten columns are vote counts, the layout
+:func:`ml_engine.data.importers.ferplus.load_ferplus` and the FERPlus tools read.
+
+Class names are mapped onto the columns by name, case-insensitively, with the usual
+synonyms (``happy`` -> happiness, ``angry`` -> anger, ``not a face`` -> NF, ...). Classes with
+no FERPlus column are handled by ``unmapped``:
+
+* ``"error"`` (default): refuse the export, naming the classes. Folding, say, ``pain`` into
+  ``unknown`` changes what the votes mean, and FERPlus's majority rule then *drops* faces
+  whose winner is unknown, so this must be a deliberate choice.
+* ``"unknown"``: add their votes to the ``unknown`` column (the summary says how many).
+
+Only votes are exported; a label without votes has nothing to write, so faces with no votes
+are left out and counted (``skipped["no_votes"]``). Note that the FERPlus majority rule
+ignores single votes as outliers: a project with one vote per face reads back unlabeled;
+use the CSV or JSON Lines export for those. Image names are the cleaned, de-duplicated file
+names of :func:`~ml_engine.export.label_rows.safe_file_name`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable, Sequence
+
+from PIL import Image
+
+from ml_engine.data.importers.ferplus import VOTE_COLUMNS
+from ml_engine.export.atomic import atomic_path
+from ml_engine.export.label_rows import (
+    ExportSummary,
+    LabelExportError,
+    LabelRow,
+    check_class_names,
+    check_row,
+    safe_file_name,
+    unique_name,
+)
+from ml_engine.export.streaming import track
+from ml_engine.progress import CancelFlag, ProgressCallback
+
+UNMAPPED_POLICIES = ("error", "unknown")
+
+SYNONYMS = {
+    "happy": "happiness",
+    "joy": "happiness",
+    "surprised": "surprise",
+    "sad": "sadness",
+    "angry": "anger",
+    "disgusted": "disgust",
+    "fearful": "fear",
+    "afraid": "fear",
+    "contemptuous": "contempt",
+    "not a face": "nf",
+    "not_face": "nf",
+    "no face": "nf",
+}
+
+
+def ferplus_columns(class_names: Sequence[str], unmapped: str = "error") -> tuple[int, ...]:
+    """The FERPlus vote column (0..9) each class's votes go to.
+
+    Raises:
+        LabelExportError: for unmapped classes under ``unmapped="error"``, or two classes
+            mapped onto the same column.
+        ValueError: for an unknown ``unmapped`` policy.
+    """
+    if unmapped not in UNMAPPED_POLICIES:
+        raise ValueError(f"unmapped must be one of {UNMAPPED_POLICIES}, got {unmapped!r}")
+    by_name = {column.lower(): index for index, column in enumerate(VOTE_COLUMNS)}
+    names = check_class_names(class_names)
+    found = [by_name.get(SYNONYMS.get(name.lower(), name.lower())) for name in names]
+    missing = [name for name, column in zip(names, found, strict=True) if column is None]
+    if missing and unmapped == "error":
+        raise LabelExportError(
+            f"classes {missing} have no FERPlus column (FERPlus has {list(VOTE_COLUMNS)}); "
+            "export as CSV/JSON Lines, or pass unmapped='unknown' to count their votes as 'unknown'"
+        )
+    mapped = [column for column in found if column is not None]
+    doubled = sorted({VOTE_COLUMNS[c] for c in mapped if mapped.count(c) > 1})
+    if doubled:
+        raise LabelExportError(f"several classes map onto the FERPlus column(s) {doubled}")
+    unknown = VOTE_COLUMNS.index("unknown")
+    return tuple(unknown if column is None else column for column in found)
+
+
+def write_ferplus_label_csv(
+    path: str | os.PathLike[str],
+    class_names: Sequence[str],
+    rows: Iterable[LabelRow],
+    *,
+    unmapped: str = "error",
+    face_size: tuple[int, int] | None = None,
+    total: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelFlag | None = None,
+) -> ExportSummary:
+    """Write the faces with votes as a headerless FERPlus ``label.csv`` at ``path`` (atomically).
+
+    Args:
+        path: the ``label.csv`` to write.
+        class_names: the project's classes, in vote order.
+        rows: the faces.
+        unmapped: ``"error"`` or ``"unknown"`` (see the module docstring).
+        face_size: ``(width, height)`` of every face; ``None`` reads each image's header
+            (a face whose image cannot be read is then skipped and named in the summary).
+        total, progress, cancel: progress reporting and cancellation for background jobs.
+
+    Returns:
+        The summary; ``skipped`` counts ``"no_votes"``, ``"missing_image"`` and, under
+        ``unmapped="unknown"``, ``"votes_counted_as_unknown"`` (votes, not faces).
+    """
+    columns = ferplus_columns(class_names, unmapped)
+    unknown_classes = [i for i, c in enumerate(columns) if c == VOTE_COLUMNS.index("unknown")]
+    unknown_classes = [i for i in unknown_classes if class_names[i].lower() != "unknown"]
+    used: set[str] = set()
+    written, no_votes, folded, missing = 0, 0, 0, []
+    with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        for row in track(rows, stage="export_labels_ferplus", total=total, progress=progress, cancel=cancel):
+            check_row(row, len(columns))
+            if sum(row.votes) == 0:
+                no_votes += 1
+                continue
+            size = face_size or _image_size(row.image_path)
+            if size is None:
+                missing.append(row.file_name)
+                continue
+            counts = [0] * len(VOTE_COLUMNS)
+            for index, votes in enumerate(row.votes):
+                counts[columns[index]] += int(votes)
+            folded += sum(int(row.votes[i]) for i in unknown_classes)
+            name = unique_name(safe_file_name(row.file_name), used)
+            writer.writerow([name, f"(0, 0, {size[0]}, {size[1]})", *counts])
+            written += 1
+    counted = (("no_votes", no_votes), ("missing_image", len(missing)), ("votes_counted_as_unknown", folded))
+    return ExportSummary(str(path), written, {key: value for key, value in counted if value}, missing)
+
+
+def _image_size(image_path: str) -> tuple[int, int] | None:
+    """``(width, height)`` from the image header (no full decode); None if unreadable."""
+    if not image_path:
+        return None
+    try:
+        with Image.open(image_path) as image:
+            return image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
