@@ -148,11 +148,12 @@ class FaceTensorDataset(Dataset):
     Args:
         dataset: the faces.
         transform: :func:`train_transform` or :func:`eval_transform` (any callable mapping
-            uint8 ``(B, 1, S, S)`` to float ``(B, 1, S, S)``).
+            uint8 ``(B, 1, S, S)`` to float ``(B, 1, S, S)``), or None to yield the resized
+            uint8 pixels, e.g. to augment whole batches on the GPU as training does.
         image_size: side length ``S`` the faces are resized to.
     """
 
-    def __init__(self, dataset: FaceDataset, transform: EvalTransform, image_size: int = 48) -> None:
+    def __init__(self, dataset: FaceDataset, transform: EvalTransform | None, image_size: int = 48) -> None:
         self.dataset = dataset
         self.transform = transform
         self.image_size = image_size
@@ -172,7 +173,9 @@ class FaceTensorDataset(Dataset):
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """Transform the faces at ``indices`` as one batch (used by DataLoader's batched fetch)."""
-        images = self.transform(self._pixels(indices))
+        images = self._pixels(indices)
+        if self.transform is not None:
+            images = self.transform(images)
         index = torch.as_tensor(indices, dtype=torch.int64)
         return list(zip(images, self.labels[index], index, strict=True))
 

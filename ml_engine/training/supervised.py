@@ -1,0 +1,296 @@
+"""Supervised training of a face classifier: ``fit(config, train, val)``.
+
+Defaults follow seed 000 (ActiveFER; research/al_strategies.md §2.1): SGD with lr 0.01,
+momentum 0.9, weight decay 5e-4, batch 20 and a cosine schedule, with padded-crop and flip
+augmentation (plus a small rotation) and one normalisation for train and test. When
+``initial_weights`` are given (self-supervised pre-training) they are loaded into the
+backbone with every key checked, and only the head starts from scratch: ActiveFER's code
+re-initialised the whole network and threw the pre-training away (§2.4 item 1).
+
+The objective is pluggable: hard labels (optionally class-weighted by inverse frequency),
+per-face target distributions (``targets``, e.g. FERPlus vote distributions), or any
+:data:`~ml_engine.training.loop.TrainLoss` (``loss``), which partial-label training uses.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from ml_engine.data.dataset import FaceDataset
+from ml_engine.data.transforms import FaceTensorDataset, TrainTransform, eval_transform
+from ml_engine.device import resolve_device
+from ml_engine.evaluation import Metrics, evaluate
+from ml_engine.inference import predict
+from ml_engine.models import FaceClassifier, create_model, load_backbone_weights
+from ml_engine.progress import CancelFlag, Progress, ProgressCallback
+from ml_engine.training.loop import (
+    EarlyStopping,
+    EpochRunner,
+    TrainLoss,
+    build_scheduler,
+    hard_label_loss,
+    soft_target_loss,
+)
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one supervised training run (defaults: seed 000).
+
+    Attributes:
+        model: registry name for :func:`~ml_engine.models.create_model`.
+        model_kwargs: backbone options, e.g. ``{"stem": "compact"}``.
+        dropout: dropout before the head (needed by BALD).
+        image_size: side length of the faces in pixels.
+        epochs: maximum number of epochs.
+        batch_size: faces per step.
+        lr, momentum, weight_decay: SGD settings.
+        schedule: "cosine" (per step, to 0 at ``epochs``), "onecycle" or "constant".
+        class_weighted: weight the loss by inverse class frequency, ``n / (K n_c)``.
+        patience: stop after this many epochs without a better validation accuracy
+            (None: run all epochs); the best epoch's weights are always restored when a
+            validation set is given.
+        augment: use the training augmentation (padded crop, flip, rotation).
+        max_rotation: rotation range in degrees.
+        seed: seeds torch, numpy and Python, the initialisation, shuffling and augmentation.
+        amp: mixed precision on CUDA (ignored on the CPU).
+        num_workers: DataLoader workers on CUDA (the CPU loads in the main process).
+        eval_batch_size: batch size for validation.
+    """
+
+    model: str = "resnet18"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    dropout: float = 0.0
+    image_size: int = 48
+    epochs: int = 30
+    batch_size: int = 20
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    class_weighted: bool = False
+    patience: int | None = None
+    augment: bool = True
+    max_rotation: float = 10.0
+    seed: int = 0
+    amp: bool = True
+    num_workers: int = 4
+    eval_batch_size: int = 256
+
+
+@dataclass
+class TrainResult:
+    """The trained model (eval mode, on the training device) and what happened.
+
+    Attributes:
+        model: the classifier; with a validation set, the weights of the best epoch.
+        history: one dict per epoch: epoch, train_loss, train_accuracy, lr, seconds and,
+            with a validation set, val_accuracy and val_macro_f1.
+        metrics: summary: epochs_run, best_epoch, train_loss, images_per_second and,
+            with a validation set, val_accuracy and val_macro_f1 of the returned model.
+        validation: full validation metrics of the returned model, or None.
+    """
+
+    model: FaceClassifier
+    history: list[dict[str, float]]
+    metrics: dict[str, float]
+    validation: Metrics | None = None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA) for a reproducible run."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def class_weights(counts: np.ndarray) -> np.ndarray:
+    """Inverse-frequency weights ``n / (K n_c)`` over the ``K`` classes present; 0 for absent ones."""
+    counts = np.asarray(counts, dtype=np.float64)
+    present = counts > 0
+    weights = np.zeros_like(counts)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights
+
+
+def _training_rows(train: FaceDataset, targets: np.ndarray | None, loss: TrainLoss | None) -> np.ndarray:
+    if loss is not None:
+        return np.arange(len(train))
+    if targets is not None:
+        return np.flatnonzero(targets.sum(axis=1) > 0)
+    return np.flatnonzero(train.labels >= 0)
+
+
+def _objective(
+    config: TrainConfig,
+    train: FaceDataset,
+    rows: np.ndarray,
+    targets: np.ndarray | None,
+    device: torch.device,
+) -> TrainLoss:
+    """The built-in loss: hard-label or soft-target cross-entropy, optionally class-weighted."""
+    weights = None
+    if config.class_weighted:
+        counts = (
+            targets[rows].sum(axis=0)
+            if targets is not None
+            else np.bincount(train.labels[rows], minlength=train.num_classes)
+        )
+        weights = torch.as_tensor(class_weights(counts), dtype=torch.float32, device=device)
+    if targets is None:
+        return hard_label_loss(weights)
+    return soft_target_loss(torch.as_tensor(targets, dtype=torch.float32, device=device), weights)
+
+
+def _loader(config: TrainConfig, train: FaceDataset, rows: np.ndarray, device: torch.device) -> DataLoader:
+    """Shuffled batches of uint8 faces; augmentation runs per batch on ``device`` in the loop."""
+    faces = Subset(FaceTensorDataset(train, None, config.image_size), rows.tolist())
+    on_cuda = device.type == "cuda"
+    workers = config.num_workers if on_cuda else 0
+    return DataLoader(
+        faces,
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(config.seed),
+        num_workers=workers,
+        pin_memory=on_cuda,
+        persistent_workers=workers > 0,
+    )
+
+
+def _build_model(
+    config: TrainConfig, num_classes: int, initial_weights: dict[str, torch.Tensor] | None
+) -> FaceClassifier:
+    model = create_model(config.model, num_classes, dropout=config.dropout, **config.model_kwargs)
+    if initial_weights is not None:
+        load_backbone_weights(model, initial_weights)
+    return model
+
+
+def _validate(model: FaceClassifier, config: TrainConfig, val: FaceDataset, device: torch.device) -> Metrics:
+    outputs = predict(
+        model, val, image_size=config.image_size, device=device, batch_size=config.eval_batch_size
+    )
+    return evaluate(val.labels, outputs.probabilities, val.class_names)
+
+
+def fit(
+    config: TrainConfig,
+    train: FaceDataset,
+    val: FaceDataset | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    initial_weights: dict[str, torch.Tensor] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelFlag | None = None,
+    targets: np.ndarray | None = None,
+    loss: TrainLoss | None = None,
+) -> TrainResult:
+    """Train a new classifier on ``train``; validate on ``val`` after every epoch.
+
+    Args:
+        config: the run's settings.
+        train: training faces. With the default loss only faces with a label (>= 0) are used.
+        val: labelled validation faces for early stopping and best-epoch selection.
+        device: "cpu", "cuda" or "auto". CUDA adds AMP, DataLoader workers and pinned memory.
+        initial_weights: backbone (or full classifier) state dict, e.g. from SSL pre-training;
+            checked key by key (:func:`~ml_engine.models.load_backbone_weights`).
+        progress: called after every step (loss) and after every epoch (metrics).
+        cancel: checked before every step; raises :class:`~ml_engine.progress.Cancelled`.
+        targets: optional ``(N, C)`` target distributions for the faces of ``train`` (rows
+            summing to 1; all-zero rows are skipped); replaces the hard labels.
+        loss: optional custom objective ``loss(logits, labels, indices)`` (see
+            :data:`~ml_engine.training.loop.TrainLoss`); trains on every face of ``train``.
+
+    Returns:
+        The model, per-epoch history and summary metrics.
+    """
+    if targets is not None and loss is not None:
+        raise ValueError("pass either targets or loss, not both")
+    if targets is not None and targets.shape != (len(train), train.num_classes):
+        raise ValueError(f"targets must have shape {(len(train), train.num_classes)}, got {targets.shape}")
+    target_device = resolve_device(device)
+    rows = _training_rows(train, targets, loss)
+    if len(rows) == 0:
+        raise ValueError("no training faces: nothing is labelled")
+    seed_everything(config.seed)
+    model = _build_model(config, train.num_classes, initial_weights).to(target_device)
+    loader = _loader(config, train, rows, target_device)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    augment = (
+        TrainTransform(config.image_size, max_rotation=config.max_rotation)
+        if config.augment
+        else eval_transform(config.image_size)
+    )
+    runner = EpochRunner(
+        model=model,
+        optimizer=optimizer,
+        scheduler=build_scheduler(optimizer, config.schedule, config.epochs * len(loader)),
+        loss=loss if loss is not None else _objective(config, train, rows, targets, target_device),
+        augment=augment,
+        device=target_device,
+        amp=config.amp and target_device.type == "cuda",
+        progress=progress,
+        cancel=cancel,
+    )
+    history, stopper, validation = _run_epochs(config, runner, loader, val, loss)
+    if validation is not None:
+        stopper.restore(model)
+    model.eval()
+    return TrainResult(model, history, _summary(history, stopper, validation, len(rows)), validation)
+
+
+def _run_epochs(
+    config: TrainConfig,
+    runner: EpochRunner,
+    loader: DataLoader,
+    val: FaceDataset | None,
+    loss: TrainLoss | None,
+) -> tuple[list[dict[str, float]], EarlyStopping, Metrics | None]:
+    """Train epoch by epoch; returns the history, the early stopper and the best validation."""
+    history: list[dict[str, float]] = []
+    stopper, best = EarlyStopping(config.patience), None
+    for epoch in range(1, config.epochs + 1):
+        if hasattr(loss, "start_epoch"):
+            loss.start_epoch(epoch, config.epochs)
+        record = {"epoch": epoch, **runner.run(loader, len(loader), epoch, config.epochs)}
+        stop = False
+        if val is not None:
+            metrics = _validate(runner.model, config, val, runner.device)
+            record |= {"val_accuracy": metrics.accuracy, "val_macro_f1": metrics.macro_f1}
+            best = metrics if metrics.accuracy >= stopper.best_score else best
+            stop = stopper.update(metrics.accuracy, epoch, runner.model)
+        history.append(record)
+        if runner.progress is not None:
+            summary = {key: value for key, value in record.items() if key != "epoch"}
+            steps = len(loader)
+            runner.progress(
+                Progress("train", epoch, config.epochs, steps, steps, record["train_loss"], summary)
+            )
+        if stop:
+            break
+    return history, stopper, best
+
+
+def _summary(
+    history: list[dict[str, float]], stopper: EarlyStopping, validation: Metrics | None, faces: int
+) -> dict[str, float]:
+    seconds = sum(record["seconds"] for record in history)
+    metrics = {
+        "epochs_run": len(history),
+        "best_epoch": stopper.best_epoch if validation is not None else len(history),
+        "train_loss": history[-1]["train_loss"],
+        "seconds": seconds,
+        "images_per_second": faces * len(history) / seconds if seconds > 0 else 0.0,
+    }
+    if validation is not None:
+        metrics |= {"val_accuracy": validation.accuracy, "val_macro_f1": validation.macro_f1}
+    return metrics
