@@ -92,8 +92,7 @@ def synthetic_faces(count: int, seed: int, image_size: int = 48) -> FaceDataset:
     """Deterministic synthetic faces with ground-truth labels, for the demo project."""
     from ml_engine.data.synthetic import generate_faces
 
-    generated = generate_faces(count, seed=seed, image_size=image_size)
-    return generated if isinstance(generated, FaceDataset) else generated[0]
+    return generate_faces(count, seed=seed, size=image_size, votes_per_face=0)
 
 
 def aggregate_votes(class_votes: list[int], min_votes: int) -> tuple[int | None, list[int]]:

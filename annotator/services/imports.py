@@ -57,6 +57,8 @@ def import_path(
         try:
             dataset = ml_bridge.read_dataset(path, format, Path(scratch) / "extracted")
         except (ValueError, OSError) as error:
+            if job is not None:
+                jobs.finish_job(job.pk, JobState.FAILED, message=f"cannot read {Path(path).name}: {error}")
             raise InvalidInput(f"cannot read {Path(path).name}: {error}") from error
         return import_dataset(project, dataset, split=split, job=job)
 
@@ -202,14 +204,9 @@ def import_uploads(
         folder.mkdir()
         written = [_save_upload(folder, index, upload) for index, upload in enumerate(uploads)]
         single = written[0] if len(written) == 1 and written[0].suffix.lower() in ARCHIVE_SUFFIXES else None
-        try:
-            if single is not None:
-                return import_path(project, single, split=split, job=job)
-            return import_path(project, folder, format="folder", split=split, job=job)
-        except InvalidInput as error:
-            if job is not None:
-                jobs.finish_job(job.pk, JobState.FAILED, message=error.message)
-            raise
+        if single is not None:
+            return import_path(project, single, split=split, job=job)
+        return import_path(project, folder, format="folder", split=split, job=job)
 
 
 def _save_upload(folder: Path, index: int, upload) -> Path:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from annotator import ml_bridge
 from annotator.models import Cycle, Item, Lease, Membership, Project, QueueEntry, Split, Vote, VoteKind
+from annotator.services import training
 from annotator.services.cycles import current_cycle, record_batch_progress, reopen_batch
 from annotator.services.errors import (
     BudgetExhausted,
@@ -97,6 +98,8 @@ def submit_vote(
             return replay
         raise FaceNotAvailable("you already answered this face") from error
     completed = vote.kind != VoteKind.SKIP and record_batch_progress(vote.cycle, project.votes_per_face)
+    if completed:
+        training.on_batch_completed(vote.cycle)
     return VoteResult(vote, replayed=False, batch_completed=completed)
 
 

@@ -1,0 +1,19 @@
+"""Page routes: sign-in, the project list, and each project's labeling, dashboard and import pages."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from annotator.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.project_list, name="projects"),
+    path("projects/<int:project_id>/label/", views.label, name="label"),
+    path("projects/<int:project_id>/dashboard/", views.dashboard, name="dashboard"),
+    path("projects/<int:project_id>/import/", views.import_faces, name="import"),
+]

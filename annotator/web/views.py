@@ -1,0 +1,74 @@
+"""Pages: the project list, the labeling page, the dashboard and the import page.
+
+Pages render the frame and the project's configuration; the browser then talks to the REST
+API (session auth) for everything that changes, so the pages and the API cannot disagree.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from annotator import selectors
+from annotator.models import Membership
+from annotator.services.imports import SPLIT_MODES
+
+
+def _membership(request: HttpRequest, project_id: int, *, owner: bool = False) -> Membership:
+    membership = selectors.get_membership(project_id, request.user)
+    if membership is None:
+        raise Http404("No such project.")
+    if owner and not selectors.is_owner(membership):
+        raise PermissionDenied("Only the project's owners may do this.")
+    return membership
+
+
+def _page_config(membership: Membership) -> dict[str, object]:
+    project = membership.project
+    return {
+        "projectId": project.pk,
+        "projectName": project.name,
+        "role": membership.role,
+        "votesPerFace": project.votes_per_face,
+        "showSuggestionAllowed": project.show_model_suggestion,
+        "classes": [
+            {"index": c.index, "name": c.name, "key": c.key, "color": c.color} for c in project.classes.all()
+        ],
+    }
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    memberships = (
+        Membership.objects.filter(user=request.user)
+        .select_related("project")
+        .order_by("-project__created_at")
+    )
+    return render(request, "annotator/project_list.html", {"memberships": memberships})
+
+
+@login_required
+def label(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _membership(request, project_id)
+    return render(
+        request, "annotator/label.html", {"project": membership.project, "config": _page_config(membership)}
+    )
+
+
+@login_required
+def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _membership(request, project_id)
+    return render(
+        request,
+        "annotator/dashboard.html",
+        {"project": membership.project, "config": _page_config(membership)},
+    )
+
+
+@login_required
+def import_faces(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _membership(request, project_id, owner=True)
+    context = {"project": membership.project, "config": _page_config(membership), "split_modes": SPLIT_MODES}
+    return render(request, "annotator/import.html", context)

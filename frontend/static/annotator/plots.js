@@ -1,0 +1,146 @@
+/* Small SVG plots for the dashboard: bars, a line, a heatmap, progress bars. No library needed. */
+"use strict";
+
+window.Plots = (function () {
+  const NS = "http://www.w3.org/2000/svg";
+
+  function svg(width, height, label) {
+    const root = document.createElementNS(NS, "svg");
+    root.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    root.setAttribute("role", "img");
+    root.setAttribute("aria-label", label);
+    root.classList.add("chart");
+    const title = document.createElementNS(NS, "title");
+    title.textContent = label;
+    root.appendChild(title);
+    return root;
+  }
+
+  function add(parent, tag, attributes, text) {
+    const node = document.createElementNS(NS, tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+    if (text !== undefined) node.textContent = text;
+    parent.appendChild(node);
+    return node;
+  }
+
+  function mount(container, node) {
+    container.replaceChildren(node);
+  }
+
+  function empty(container, text) {
+    const p = document.createElement("p");
+    p.className = "muted";
+    p.textContent = text;
+    container.replaceChildren(p);
+  }
+
+  /** Horizontal bars: rows of {label, value, color, note}. */
+  function bars(container, rows, label) {
+    const rowHeight = 26;
+    const width = 420;
+    const left = 110;
+    const height = rows.length * rowHeight + 8;
+    const max = Math.max(1, ...rows.map((r) => r.value));
+    const reserve = 12 + 7 * Math.max(3, ...rows.map((r) => (r.note || String(r.value)).length));
+    const root = svg(width, height, label);
+    rows.forEach((row, i) => {
+      const y = 4 + i * rowHeight;
+      const w = ((width - left - reserve) * row.value) / max;
+      add(root, "text", { x: left - 8, y: y + 16, "text-anchor": "end", class: "axis-label" }, row.label);
+      add(root, "rect", { x: left, y: y + 3, width: Math.max(w, 1), height: rowHeight - 8, rx: 3, fill: row.color || "#4e79a7" });
+      add(root, "text", { x: left + w + 6, y: y + 16, class: "value-label" }, row.note || String(row.value));
+    });
+    mount(container, root);
+  }
+
+  /** A stacked bar of spent vs left, with the numbers. */
+  function budget(container, spent, total) {
+    const width = 420;
+    const root = svg(width, 70, `Budget: ${spent} of ${total} votes spent`);
+    const w = total ? ((width - 20) * spent) / total : 0;
+    add(root, "rect", { x: 10, y: 10, width: width - 20, height: 26, rx: 4, class: "track" });
+    add(root, "rect", { x: 10, y: 10, width: w, height: 26, rx: 4, fill: "#4e79a7" });
+    add(root, "text", { x: 10, y: 56, class: "value-label" }, `${spent} spent`);
+    add(root, "text", { x: width - 10, y: 56, "text-anchor": "end", class: "value-label" }, `${total - spent} left of ${total}`);
+    mount(container, root);
+  }
+
+  /** A line through points {x, y, label}: y in [0, 1] (accuracy), x = labels used. */
+  function line(container, series, label) {
+    const width = 640;
+    const height = 260;
+    const pad = { left: 48, right: 16, top: 12, bottom: 36 };
+    const all = series.flatMap((s) => s.points);
+    const maxX = Math.max(1, ...all.map((p) => p.x));
+    const sx = (x) => pad.left + ((width - pad.left - pad.right) * x) / maxX;
+    const sy = (y) => height - pad.bottom - (height - pad.top - pad.bottom) * y;
+    const root = svg(width, height, label);
+    for (const tick of [0, 0.25, 0.5, 0.75, 1]) {
+      add(root, "line", { x1: pad.left, x2: width - pad.right, y1: sy(tick), y2: sy(tick), class: "grid" });
+      add(root, "text", { x: pad.left - 6, y: sy(tick) + 4, "text-anchor": "end", class: "axis-label" }, `${Math.round(tick * 100)}%`);
+    }
+    add(root, "text", { x: width / 2, y: height - 6, "text-anchor": "middle", class: "axis-label" }, "labels used");
+    add(root, "text", { x: pad.left, y: height - 20, class: "axis-label" }, "0");
+    add(root, "text", { x: width - pad.right, y: height - 20, "text-anchor": "end", class: "axis-label" }, String(maxX));
+    series.forEach((s) => {
+      const points = s.points.filter((p) => p.y !== null && p.y !== undefined);
+      if (!points.length) return;
+      add(root, "polyline", { points: points.map((p) => `${sx(p.x)},${sy(p.y)}`).join(" "), fill: "none", stroke: s.color, "stroke-width": 2.5 });
+      points.forEach((p) => {
+        const dot = add(root, "circle", { cx: sx(p.x), cy: sy(p.y), r: 4, fill: s.color });
+        add(dot, "title", {}, `${s.name}: ${(p.y * 100).toFixed(1)}% with ${p.x} labels`);
+      });
+    });
+    series.forEach((s, i) => {
+      add(root, "rect", { x: pad.left + 10 + i * 120, y: pad.top, width: 12, height: 12, fill: s.color });
+      add(root, "text", { x: pad.left + 26 + i * 120, y: pad.top + 11, class: "axis-label" }, s.name);
+    });
+    mount(container, root);
+  }
+
+  /** A confusion-matrix heatmap, rows = true class, columns = predicted; shaded by row share. */
+  function heatmap(container, matrix, names, label) {
+    const n = names.length;
+    const cell = Math.min(44, Math.floor(340 / n));
+    const left = 90;
+    const top = 80;
+    const root = svg(left + n * cell + 10, top + n * cell + 24, label);
+    matrix.forEach((row, i) => {
+      const total = row.reduce((a, b) => a + b, 0) || 1;
+      row.forEach((value, j) => {
+        const share = value / total;
+        const rect = add(root, "rect", { x: left + j * cell, y: top + i * cell, width: cell - 1, height: cell - 1, fill: `rgba(78,121,167,${0.08 + 0.92 * share})` });
+        add(rect, "title", {}, `true ${names[i]}, predicted ${names[j]}: ${value}`);
+        add(root, "text", { x: left + j * cell + cell / 2, y: top + i * cell + cell / 2 + 4, "text-anchor": "middle", class: share > 0.5 ? "cell-label light" : "cell-label" }, String(value));
+      });
+      add(root, "text", { x: left - 6, y: top + i * cell + cell / 2 + 4, "text-anchor": "end", class: "axis-label" }, names[i]);
+    });
+    names.forEach((name, j) => {
+      const x = left + j * cell + cell / 2;
+      add(root, "text", { x, y: top - 6, transform: `rotate(-45 ${x} ${top - 6})`, class: "axis-label" }, name);
+    });
+    add(root, "text", { x: 4, y: 14, class: "axis-label" }, "rows: true · columns: predicted");
+    mount(container, root);
+  }
+
+  /** One progress bar per job. */
+  function jobs(container, list) {
+    if (!list.length) return empty(container, "No jobs yet.");
+    const width = 640;
+    const rowHeight = 34;
+    const root = svg(width, list.length * rowHeight + 6, "Worker jobs and their progress");
+    list.forEach((job, i) => {
+      const y = 4 + i * rowHeight;
+      const name = `${job.kind} #${job.id}`;
+      add(root, "text", { x: 0, y: y + 18, class: "axis-label" }, name);
+      add(root, "rect", { x: 120, y: y + 6, width: 360, height: 16, rx: 3, class: "track" });
+      add(root, "rect", { x: 120, y: y + 6, width: 360 * job.progress, height: 16, rx: 3, class: `job-${job.state}` });
+      const detail = [job.state, job.stage, job.epoch !== null ? `epoch ${job.epoch}` : "", job.loss !== null ? `loss ${job.loss.toFixed(3)}` : ""];
+      add(root, "text", { x: 490, y: y + 18, class: "value-label" }, `${Math.round(job.progress * 100)}% ${detail.filter(Boolean).join(" · ")}`);
+    });
+    mount(container, root);
+  }
+
+  return { bars, budget, line, heatmap, jobs, empty };
+})();

@@ -1,0 +1,128 @@
+"""The labeling page in real headless Chromium (Debian's, driven by Playwright).
+
+Log in, label five faces by keyboard, undo one, mark one unsure with two classes, skip one,
+then check the database and save a screenshot under var/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from annotator.models import Project, Vote, VoteKind
+from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    """A 1280x720 page in Debian's Chromium; never a downloaded browser."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls here are safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def shown_item(page) -> int:
+    page.wait_for_selector("#face:not([hidden])")
+    return int(page.get_attribute("#face", "data-item"))
+
+
+def next_item(page, previous: int) -> int:
+    page.wait_for_function(
+        "previous => { const f = document.getElementById('face');"
+        " return !f.hidden && f.dataset.item && Number(f.dataset.item) !== previous; }",
+        arg=previous,
+    )
+    return shown_item(page)
+
+
+def wait_for(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the database did not reach the expected state")
+        time.sleep(0.1)
+
+
+def test_label_undo_unsure_and_skip_by_keyboard(live_server, browser_page, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    project = make_labeling_project(pool=10, initial_set_size=8, budget_votes=50)
+    annotator = UserFactory(username="ann")
+    add_annotator(project, user=annotator)
+    page = browser_page
+
+    page.goto(f"{live_server.url}/accounts/login/?next=/projects/{project.pk}/label/")
+    page.fill("#id_username", "ann")
+    page.fill("#id_password", "secret-pass")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/projects/{project.pk}/label/")
+
+    labeled = {}
+    item = shown_item(page)
+    for key, class_index in zip("12341", [0, 1, 2, 3, 0], strict=True):
+        labeled[item] = class_index
+        page.keyboard.press(key)
+        item = next_item(page, item)
+    fifth = list(labeled)[-1]
+
+    page.keyboard.press("z")
+    page.wait_for_function("id => Number(document.getElementById('face').dataset.item) === id", arg=fifth)
+    page.keyboard.press("u")
+    assert page.get_attribute("#unsure", "aria-pressed") == "true"
+    page.keyboard.press("2")
+    page.keyboard.press("3")
+    page.keyboard.press("Enter")
+    skipped = next_item(page, fifth)
+    page.keyboard.press("s")
+    next_item(page, skipped)
+
+    live = Vote.objects.filter(annotator=annotator, retracted_at__isnull=True)
+    wait_for(lambda: live.count() == 6)
+    page.wait_for_function("document.getElementById('budget-text').textContent.startsWith('5 of')")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "labeling.png"))
+    page.goto(f"{live_server.url}/projects/{project.pk}/dashboard/")
+    page.wait_for_selector("#class-plot svg")
+    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+
+    labels = {v.item_id: v.class_index for v in live.filter(kind=VoteKind.LABEL)}
+    assert labels == {item_id: c for item_id, c in labeled.items() if item_id != fifth}
+    unsure = live.get(kind=VoteKind.UNSURE)
+    assert (unsure.item_id, unsure.candidate_set) == (fifth, [1, 2])
+    assert live.get(kind=VoteKind.SKIP).item_id == skipped
+    retracted = Vote.objects.get(annotator=annotator, retracted_at__isnull=False)
+    assert (retracted.item_id, retracted.class_index) == (fifth, 0)
+    assert Project.objects.get(pk=project.pk).votes_spent == 5
+    assert all(v.time_spent_ms > 0 for v in live)
+    assert shutil.disk_usage(SCREENSHOTS).free > 0 and (SCREENSHOTS / "labeling.png").stat().st_size > 10_000
+    assert os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE") == "true"
