@@ -1,0 +1,112 @@
+"""``python -m ml_engine train``: train a classifier on any supported dataset and save a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import torch
+
+from ml_engine.checkpoint import FORMAT_VERSION, read_checkpoint, save_checkpoint
+from ml_engine.cli.data import add_data_arguments, hold_out, load_cli_dataset, select_split
+from ml_engine.cli.progress_bar import ProgressBar
+from ml_engine.device import resolve_device
+from ml_engine.models.resnet import STEMS
+from ml_engine.training import TrainConfig, fit
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``train``."""
+    parser = subparsers.add_parser("train", help="train a classifier and save a checkpoint")
+    add_data_arguments(parser)
+    parser.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
+    parser.add_argument("--model", default="resnet18", help="model registry name")
+    parser.add_argument(
+        "--stem", choices=STEMS, default=None, help="ResNet stem (default: the model's default)"
+    )
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument(
+        "--schedule", choices=("cosine", "onecycle", "constant"), default=TrainConfig.schedule
+    )
+    parser.add_argument("--dropout", type=float, default=0.0, help="dropout before the head (BALD needs > 0)")
+    parser.add_argument("--image-size", type=int, default=48)
+    parser.add_argument("--class-weighted", action="store_true", help="inverse-frequency class weights")
+    parser.add_argument("--patience", type=int, default=None, help="early-stopping patience in epochs")
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.1, help="hold-out share when there is no val split"
+    )
+    parser.add_argument("--initial-weights", default=None, help="SSL or classifier checkpoint to start from")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.set_defaults(func=run)
+
+
+def initial_weights(path: str) -> tuple[dict[str, torch.Tensor], str | None, dict[str, Any]]:
+    """Backbone weights from an SSL checkpoint, a classifier checkpoint or a raw state dict.
+
+    Returns the weights and, when the file says so, the model name and kwargs they fit.
+    """
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(payload, dict) and payload.get("format") == "faceloop-ssl-checkpoint":
+        from ml_engine.ssl.checkpoint import load_pretrained_backbone
+
+        backbone = load_pretrained_backbone(path)
+        return backbone.state_dict, backbone.model_name, backbone.model_kwargs
+    if isinstance(payload, dict) and payload.get("format_version") == FORMAT_VERSION:
+        checkpoint = read_checkpoint(path)
+        return checkpoint["state_dict"], checkpoint["model_name"], checkpoint["model_kwargs"]
+    return payload, None, {}
+
+
+def _config(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, torch.Tensor] | None]:
+    model, kwargs, weights = args.model, {} if args.stem is None else {"stem": args.stem}, None
+    if args.initial_weights:
+        weights, saved_model, saved_kwargs = initial_weights(args.initial_weights)
+        if saved_model is not None:
+            model = saved_model
+            kwargs = {
+                key: value for key, value in saved_kwargs.items() if key not in ("dropout", "in_channels")
+            }
+    config = TrainConfig(
+        model=model,
+        model_kwargs=kwargs,
+        dropout=args.dropout,
+        image_size=args.image_size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        schedule=args.schedule,
+        class_weighted=args.class_weighted,
+        patience=args.patience,
+        seed=args.seed,
+    )
+    return config, weights
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, print the validation metrics and write the checkpoint."""
+    device = resolve_device(args.device)
+    dataset = load_cli_dataset(args)
+    train, train_name = select_split(dataset, ("train",))
+    val, val_name = select_split(dataset, ("val",))
+    if val_name == "all":
+        train, val = hold_out(train, args.val_fraction, args.seed) if args.val_fraction > 0 else (train, None)
+        val_name = f"{args.val_fraction:.0%} held out of {train_name}"
+    if val is not None and not (val.labels >= 0).any():
+        val = None
+    print(f"training on {int((train.labels >= 0).sum())} labelled faces; validating on {val_name}")
+    config, weights = _config(args)
+    result = fit(config, train, val, device=device, initial_weights=weights, progress=ProgressBar())
+    path = save_checkpoint(
+        args.out,
+        result.model,
+        class_names=dataset.class_names,
+        image_size=config.image_size,
+        config=config,
+        metrics=result.metrics,
+    )
+    summary = ", ".join(f"{key} {value:.4g}" for key, value in result.metrics.items())
+    print(f"{summary}\nwrote {path}")
+    return 0
