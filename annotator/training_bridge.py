@@ -1,0 +1,222 @@
+"""The training half of the ML bridge: project rows in, a trained model, pool scores and the next batch out.
+
+Workers call :func:`train_score_select` with plain values read from the database; it
+returns a :class:`CycleOutcome` of plain values and files the services then record. It
+imports torch and ``ml_engine`` lazily, so importing it costs a web request nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from annotator.ml_bridge import items_to_dataset
+
+if TYPE_CHECKING:
+    from ml_engine.data.dataset import FaceDataset
+    from ml_engine.progress import CancelFlag, ProgressCallback
+
+BALD_PASSES = 10
+"""T in seed 000's MC-dropout BALD."""
+
+MODEL_BASED_STRATEGIES = {"bald", "adversarial_deepfool"}
+
+
+@dataclass(frozen=True)
+class CycleInputs:
+    """What one training cycle needs, read from the database by the service."""
+
+    class_names: tuple[str, ...]
+    rows: list[dict[str, Any]]
+    media_root: Path
+    model_name: str
+    image_size: int
+    training_mode: str
+    strategy: str
+    seed: int
+    epochs: int
+    next_batch_size: int
+    initial_weights_path: Path | None = None
+
+
+@dataclass
+class CycleOutcome:
+    """What a cycle produced: files written, metrics, and the next batch (pool item ids, ranked)."""
+
+    checkpoint_path: Path
+    predictions_path: Path
+    labels_used: int
+    metrics: dict[str, Any]
+    training: dict[str, Any]
+    next_item_ids: list[int] = field(default_factory=list)
+
+
+def training_dataset(inputs: CycleInputs) -> FaceDataset:
+    """All project faces as one dataset: labeled pool faces are "train", the rest "pool"/"test"."""
+    return items_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
+
+
+def selection_seed(project_seed: int, cycle_number: int) -> int:
+    """The seed a cycle's selection uses, so the same inputs always give the same batch."""
+    return project_seed * 1_000 + cycle_number
+
+
+def train_score_select(
+    inputs: CycleInputs,
+    output_dir: Path,
+    *,
+    cycle_number: int,
+    device: str,
+    progress: ProgressCallback,
+    cancel: CancelFlag,
+) -> CycleOutcome:
+    """Train on every labeled face, evaluate on the test split, score the pool, pick the next batch.
+
+    Files are written atomically to ``output_dir`` under names unique to the caller's job,
+    so a retried job overwrites its own half-finished files and nothing else.
+    """
+    from ml_engine.checkpoint import save_checkpoint
+    from ml_engine.evaluation import evaluate
+    from ml_engine.inference import predict
+    from ml_engine.progress import Progress
+
+    dataset = training_dataset(inputs)
+    model, training = _train(inputs, dataset, device, progress, cancel)
+    test = dataset.split("test")
+    metrics = (
+        _metrics(
+            evaluate(
+                test.labels,
+                predict(model, test, image_size=inputs.image_size, device=device).probabilities,
+                inputs.class_names,
+            )
+        )
+        if len(test)
+        else {}
+    )
+    checkpoint_path = save_checkpoint(
+        output_dir / "model.pt", model, class_names=inputs.class_names, image_size=inputs.image_size,
+        config=training, metrics=metrics,
+    )  # fmt: skip
+    pool_rows = np.flatnonzero(dataset.splits != "test")
+    pool = dataset.subset(pool_rows)
+    passes = BALD_PASSES if inputs.strategy == "bald" else 0
+    scored = predict(model, pool, image_size=inputs.image_size, device=device, mc_dropout_passes=passes,
+                     progress=progress, cancel=cancel)  # fmt: skip
+    item_ids = np.asarray([int(name) for name in pool.names], dtype=np.int64)
+    predictions_path = write_predictions(output_dir / "pool.npz", item_ids, scored)
+    next_item_ids: list[int] = []
+    if inputs.next_batch_size > 0:
+        progress(Progress(stage="select", epoch=1, epochs=1, step=0, steps=1))
+        labeled = np.flatnonzero(pool.labels >= 0)
+        picked = select_from_predictions(
+            inputs.strategy, predictions_path, labeled, inputs.next_batch_size,
+            selection_seed(inputs.seed, cycle_number + 1), model=model, pool=pool,
+            image_size=inputs.image_size, device=device,
+        )  # fmt: skip
+        next_item_ids = item_ids[picked].tolist()
+    return CycleOutcome(
+        checkpoint_path, predictions_path, int((pool.labels >= 0).sum()), metrics, training, next_item_ids
+    )
+
+
+def _train(
+    inputs: CycleInputs, dataset: FaceDataset, device: str, progress: ProgressCallback, cancel: CancelFlag
+) -> tuple[Any, dict[str, Any]]:
+    """Fit a classifier in the project's training mode, from the pre-trained backbone when there is one."""
+    import torch
+
+    from ml_engine.training.supervised import TrainConfig, fit
+
+    config = TrainConfig(
+        model=inputs.model_name, image_size=inputs.image_size, epochs=inputs.epochs, seed=inputs.seed
+    )
+    weights = None
+    if inputs.initial_weights_path is not None:
+        weights = torch.load(inputs.initial_weights_path, map_location="cpu", weights_only=True)
+    result = fit(config, dataset, device=device, initial_weights=weights, progress=progress, cancel=cancel)
+    return result.model, {"mode": inputs.training_mode, "epochs": inputs.epochs, **result.metrics}
+
+
+def _metrics(metrics: Any) -> dict[str, Any]:
+    return {
+        "accuracy": float(metrics.accuracy),
+        "macro_f1": float(metrics.macro_f1),
+        "per_class_recall": [float(value) for value in metrics.per_class_recall],
+        "confusion": np.asarray(metrics.confusion).astype(int).tolist(),
+    }
+
+
+def write_predictions(path: Path, item_ids: np.ndarray, predictions: Any) -> Path:
+    """Store one model version's pool scores in one compressed file (not a row per number)."""
+    arrays = {
+        "item_ids": item_ids,
+        "probabilities": predictions.probabilities.astype(np.float32),
+        "embeddings": predictions.embeddings.astype(np.float32),
+    }
+    if predictions.mc_probabilities is not None:
+        arrays["mc_probabilities"] = predictions.mc_probabilities.astype(np.float32)
+    temporary = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(temporary, **arrays)
+    temporary.replace(path)
+    return path
+
+
+def read_predictions(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as stored:
+        return {name: stored[name] for name in stored.files}
+
+
+def select_from_predictions(
+    strategy: str,
+    predictions_path: Path,
+    labeled: np.ndarray,
+    batch_size: int,
+    seed: int,
+    *,
+    excluded: np.ndarray | None = None,
+    model: Any = None,
+    pool: FaceDataset | None = None,
+    image_size: int = 48,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Run the project's query strategy on stored pool scores; returns rows of the predictions file.
+
+    This is exactly what a test or a user calls to check a cycle's batch: the same file,
+    labeled rows and seed give the same picks.
+    """
+    from ml_engine.strategies import SelectionInputs, select_batch
+
+    stored = read_predictions(predictions_path)
+    selection = SelectionInputs(
+        pool_size=len(stored["item_ids"]),
+        probabilities=stored["probabilities"],
+        embeddings=stored["embeddings"],
+        mc_probabilities=stored.get("mc_probabilities"),
+        labeled=labeled,
+        excluded=np.zeros(0, dtype=np.int64) if excluded is None else excluded,
+        model=model if strategy in MODEL_BASED_STRATEGIES else None,
+        images=_image_source(pool, image_size)
+        if strategy in MODEL_BASED_STRATEGIES and pool is not None
+        else None,
+        device=device,
+    )
+    return select_batch(strategy, selection, batch_size, seed)
+
+
+def _image_source(pool: FaceDataset, image_size: int) -> Any:
+    """Pool faces as eval-transformed tensors, loaded on demand by index."""
+    import torch
+
+    from ml_engine.data.transforms import eval_transform
+
+    transform = eval_transform(image_size)
+
+    def load(indices: np.ndarray) -> torch.Tensor:
+        faces = np.stack([pool.load_image(int(index), image_size) for index in indices])
+        return transform(torch.from_numpy(faces).unsqueeze(1))
+
+    return load

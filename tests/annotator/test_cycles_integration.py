@@ -1,0 +1,172 @@
+"""The loop runs by itself: votes through the API, training on a real worker, the next batch queued.
+
+A real Redis server and real Celery worker processes; the database is shared with them, so
+these tests use ``transactional_db`` (data is committed, the worker sees it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from annotator import ml_bridge, processes, training_bridge
+from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, ModelVersion, Project, Vote
+from annotator.services import cycles, imports, projects
+from ml_engine.checkpoint import read_checkpoint
+from tests.conftest import launch_worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+POOL_SIZE, TEST_SIZE, BATCH = 160, 40, 20
+
+
+@pytest.fixture
+def worker_env() -> dict[str, str]:
+    return {"FACELOOP_TRAIN_EPOCHS": "3", "CELERY_VISIBILITY_TIMEOUT": "10"}
+
+
+@pytest.fixture
+def project(transactional_db) -> tuple[Project, dict[str, int]]:
+    """A 200-face synthetic project (small CNN, 32 px) and each face's true class by file name."""
+    owner = get_user_model().objects.create_user("owner", password="x")
+    faces = ml_bridge.synthetic_faces(POOL_SIZE + TEST_SIZE, seed=3, image_size=32)
+    created = projects.create_project(
+        owner,
+        name="loop",
+        classes=projects.default_class_specs(faces.class_names),
+        budget_votes=2 * BATCH,
+        batch_size=BATCH,
+        initial_set_size=BATCH,
+        strategy="least_confidence",
+        model_name="small_cnn",
+        image_size=32,
+    )
+    imports.import_dataset(created, faces.subset(np.arange(POOL_SIZE)), split="pool")
+    test = faces.subset(np.arange(POOL_SIZE, POOL_SIZE + TEST_SIZE))
+    test.labels = faces.labels[POOL_SIZE:]
+    imports.import_dataset(created, test, split="test")
+    return created, dict(zip(faces.names, faces.labels.tolist(), strict=True))
+
+
+def label_current_batch(client, project: Project, truth: dict[str, int]) -> int:
+    """Answer every face the API hands out with its true class; returns the number of votes."""
+    cast = 0
+    while True:
+        faces = client.post(f"/api/projects/{project.pk}/next-faces/", {"count": 5}, format="json").json()
+        if not faces:
+            return cast
+        for face in faces:
+            item = Item.objects.get(pk=face["item"])
+            vote = {
+                "client_id": str(uuid.uuid4()),
+                "item": item.pk,
+                "kind": "label",
+                "classes": [truth[item.source_name]],
+            }
+            response = client.post(f"/api/projects/{project.pk}/votes/", vote, format="json")
+            assert response.status_code == 201, response.content
+            cast += 1
+
+
+def wait_for(predicate, timeout: float, what: str, worker: processes.ManagedProcess | None = None) -> None:
+    """Wait for ``predicate``; fail at once, with the jobs and the worker log, if a job failed."""
+
+    def done() -> bool:
+        failed = Job.objects.filter(state=JobState.FAILED).first()
+        if failed is not None:
+            raise RuntimeError(f"job {failed.pk} failed: {failed.message}")
+        return predicate()
+
+    try:
+        processes.wait_until(done, timeout, what, worker)
+    except (TimeoutError, RuntimeError) as error:
+        jobs = list(Job.objects.values("kind", "state", "stage", "message", "attempts"))
+        log = worker.log.read_text()[-3000:] if worker and worker.log else ""
+        raise AssertionError(f"{error}; jobs: {jobs}\n{log}") from error
+
+
+def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -> None:
+    project, truth = project
+    client = client_for(project.owner)
+    cycles.start_labeling(project)
+
+    assert label_current_batch(client, project, truth) == BATCH
+    wait_for(lambda: Cycle.objects.filter(project=project, number=1).exists(), 180, "cycle 1", worker_process)
+
+    first = ModelVersion.objects.get(project=project, version=1)
+    stored = training_bridge.read_predictions(Path(settings.MEDIA_ROOT) / first.predictions)
+    labeled_rows = np.flatnonzero(np.isin(stored["item_ids"], list(cycles.labeled_item_ids(project))))
+    expected = training_bridge.select_from_predictions(
+        "least_confidence", Path(settings.MEDIA_ROOT) / first.predictions, labeled_rows, BATCH,
+        training_bridge.selection_seed(project.seed, 1),
+    )  # fmt: skip
+    queued = list(
+        Cycle.objects.get(project=project, number=1)
+        .entries.order_by("position")
+        .values_list("item_id", flat=True)
+    )
+    assert queued == stored["item_ids"][expected].tolist()
+    assert not set(queued) & cycles.labeled_item_ids(project)
+
+    assert label_current_batch(client, project, truth) == BATCH
+    wait_for(
+        lambda: ModelVersion.objects.filter(project=project, version=2).exists(),
+        180,
+        "model v2",
+        worker_process,
+    )
+    wait_for(
+        lambda: Cycle.objects.filter(project=project, number=1, state=CycleState.DONE).exists(),
+        30,
+        "cycle 1 done",
+    )
+
+    project.refresh_from_db()
+    assert project.votes_spent == project.budget_votes
+    assert not Cycle.objects.filter(project=project, number=2).exists()
+    assert set(Cycle.objects.filter(project=project).values_list("state", flat=True)) == {CycleState.DONE}
+    versions = list(ModelVersion.objects.filter(project=project).order_by("version"))
+    assert [v.labels_used for v in versions] == [BATCH, 2 * BATCH]
+    for version in versions:
+        checkpoint = read_checkpoint(Path(settings.MEDIA_ROOT) / version.checkpoint)
+        assert checkpoint["class_names"] == list(projects.class_names(project))
+        assert 0.0 <= version.metrics["accuracy"] <= 1.0
+        assert len(version.metrics["confusion"]) == len(checkpoint["class_names"])
+    assert Job.objects.filter(project=project, kind=JobKind.TRAIN, state=JobState.SUCCEEDED).count() == 2
+
+
+def test_worker_killed_mid_training_is_retried(project, worker_process_env, client_for, tmp_path) -> None:
+    project, truth = project
+    owner_client = client_for(project.owner)
+    cycles.start_labeling(project)
+    slow = {**worker_process_env, "FACELOOP_TRAIN_EPOCHS": "400"}
+    with processes.ProcessGroup() as group:
+        first = group.add(launch_worker(slow, tmp_path / "first.log"))
+        votes = label_current_batch(owner_client, project, truth)
+        wait_for(lambda: Job.objects.filter(project=project, state=JobState.RUNNING, epoch__gte=1).exists(), 120,
+                 "training to run", first)  # fmt: skip
+        first.kill()  # SIGKILL the whole worker: no chance to clean up or acknowledge
+        first.popen.wait(10)
+        job = Job.objects.get(project=project, kind=JobKind.TRAIN)
+        assert job.state == JobState.RUNNING
+        assert not ModelVersion.objects.filter(project=project).exists()
+
+        second = group.add(
+            launch_worker({**worker_process_env, "FACELOOP_TRAIN_EPOCHS": "2"}, tmp_path / "second.log")
+        )
+        wait_for(
+            lambda: Cycle.objects.filter(project=project, number=1).exists(), 180, "the retried job", second
+        )
+
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED
+    assert job.attempts == 2
+    version = ModelVersion.objects.get(project=project)
+    assert (Path(settings.MEDIA_ROOT) / version.checkpoint).stat().st_size > 0
+    read_checkpoint(Path(settings.MEDIA_ROOT) / version.checkpoint)
+    assert Vote.objects.filter(project=project, retracted_at__isnull=True).count() == votes == BATCH
