@@ -22,6 +22,13 @@ import numpy as np
 
 from ml_engine.data.expressions import CONFUSABLE
 
+CONFUSION_BASE = 0.0
+CONFUSION_SLOPE = 1.3
+CONFUSION_POWER = 2.5
+OCCLUSION_CONFUSION = 0.15
+RELIABILITY_BETA = (12.0, 0.6)
+"""Calibrated so that 10-vote tables match FERPlus's top-vote share (see bench/synthetic_difficulty.py)."""
+
 
 @dataclass(frozen=True)
 class AnnotatorVotes:
@@ -77,8 +84,8 @@ def perception(
     class_names: tuple[str, ...],
     *,
     occluded: np.ndarray | None = None,
-    base: float = 0.08,
-    slope: float = 0.6,
+    base: float | None = None,
+    slope: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-face vote distribution of a reliable annotator ``p`` and the drift target ``q K``."""
     n, c = len(labels), len(class_names)
@@ -87,9 +94,11 @@ def perception(
     has_blend = blend_class >= 0
     q[np.flatnonzero(has_blend), blend_class[has_blend]] += blend_weight[has_blend]
     drift = q @ confusion_kernel(class_names)
-    alpha = base + slope * (1.0 - intensity)
+    base = CONFUSION_BASE if base is None else base
+    slope = CONFUSION_SLOPE if slope is None else slope
+    alpha = base + slope * (1.0 - intensity) ** CONFUSION_POWER
     if occluded is not None:
-        alpha = alpha + 0.15 * occluded
+        alpha = alpha + OCCLUSION_CONFUSION * occluded
     alpha = np.clip(alpha, 0.0, 0.9)[:, None]
     return (1.0 - alpha) * q + alpha * drift, drift
 
@@ -121,7 +130,7 @@ def simulate_votes(
     if votes_per_face > pool:
         raise ValueError(f"votes_per_face {votes_per_face} exceeds the pool of {pool} annotators")
     p, drift = perception(labels, intensity, blend_class, blend_weight, class_names, occluded=occluded)
-    reliability = rng.beta(8.0, 1.5, pool)
+    reliability = rng.beta(*RELIABILITY_BETA, pool)
     annotators = np.argsort(rng.random((n, pool)), axis=1)[:, :votes_per_face]
     r = reliability[annotators][..., None]
     lapse = 0.5 * drift + 0.5 / c

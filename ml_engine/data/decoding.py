@@ -59,9 +59,32 @@ def decode_grayscale(source: str | os.PathLike[str] | bytes) -> np.ndarray:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             raise ImageDecodeError(f"decompression bomb refused: {error}") from error
         except Image.UnidentifiedImageError:
+            stream.seek(0)
+            kind = _format_from_signature(stream.read(16))
+            if kind is not None:
+                raise ImageDecodeError(
+                    f"corrupt or truncated {kind} file (its header is unreadable)"
+                ) from None
             raise ImageDecodeError("not an image (unknown file format)") from None
         except (OSError, SyntaxError, ValueError, EOFError) as error:
             raise ImageDecodeError(f"corrupt or truncated image: {error}") from error
+
+
+_SIGNATURES = (
+    (b"\x89PNG", "PNG"),
+    (b"\xff\xd8", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _format_from_signature(head: bytes) -> str | None:
+    """The image format a file claims by its first bytes, so a damaged image is not called 'not an image'."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
 
 
 def _check_size(image: Image.Image) -> None:

@@ -125,7 +125,7 @@ def sample_expressions(
     class_names: tuple[str, ...],
     proportions: np.ndarray,
     *,
-    blend_probability: float = 0.3,
+    blend_probability: float = 0.35,
     min_intensity: float = 0.2,
 ) -> Expressions:
     """Draw ``n`` expressions: class by proportion, intensity, blend partner and weight, AU vector.

@@ -73,7 +73,7 @@ def generate_faces(
     contempt: bool = False,
     split: str = "train",
     difficulty: Difficulty | None = None,
-    blend_probability: float = 0.3,
+    blend_probability: float = 0.35,
     min_intensity: float = 0.2,
     supersample: int = 3,
 ) -> SyntheticFaces:

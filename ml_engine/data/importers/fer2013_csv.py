@@ -102,13 +102,18 @@ def _cell(row: list[str], columns: dict[str, int], column: str) -> str:
 
 
 def _parse_pixels(text: str, side: int | None) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        values = np.fromstring(text, dtype=np.int64, sep=" ")  # fast; stops at the first bad token
     tokens = text.split()
-    if values.size != len(tokens):
-        bad = tokens[values.size]
-        raise _RowError("pixels", f"value {values.size} is {bad!r}, not an integer")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            values = np.fromstring(text, dtype=np.int64, sep=" ")  # fast path for well-formed rows
+    except ValueError:
+        values = None
+    if values is None or values.size != len(tokens):
+        bad = [(i, t) for i, t in enumerate(tokens) if not t.lstrip("-").isdigit()]
+        if not bad:
+            raise _RowError("pixels", "values could not be read as integers")
+        raise _RowError("pixels", f"value {bad[0][0]} is {bad[0][1]!r}, not an integer")
     if values.size == 0:
         raise _RowError("pixels", "empty")
     expected = side * side if side else None

@@ -5,8 +5,8 @@ headerless ``label.csv`` row is ``name, "(x, y, w, h)", neutral, happiness, surp
 sadness, anger, disgust, fear, contempt, unknown, NF``. The dataset keeps the eight emotions
 as ``class_names`` and their vote counts as ``votes``.
 
-Majority label (FERPlus ``src/ferplus.py::_process_data``, mode ``majority``): votes of 1
-are dropped as outliers; the winner is kept if it holds more than half of the remaining
+Majority label (FERPlus ``src/ferplus.py::_process_data``, mode ``majority``, computed by
+:func:`ml_engine.labels.aggregation.majority_labels`): votes of 1 are dropped as outliers; the winner is kept if it holds more than half of the remaining
 votes of all ten columns, otherwise the face gets no label (``-1``) but keeps its votes,
 so vote-based training (crossentropy, partial labels) can still use it.
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from ml_engine.data.dataset import UNLABELED, FaceDataset, ImportProblem
 from ml_engine.data.importers.image_files import list_files, split_images, verify_images
+from ml_engine.labels.aggregation import majority_labels
 
 FERPLUS_CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 VOTE_COLUMNS = (*FERPLUS_CLASSES, "unknown", "NF")
@@ -37,17 +38,14 @@ def is_ferplus_root(path: Path) -> bool:
     return any((path / folder / "label.csv").is_file() for folder in SPLIT_FOLDERS)
 
 
-def majority_labels(raw_votes: np.ndarray) -> np.ndarray:
-    """FERPlus majority labels over the ten vote columns: index 0..9, or -1 without a majority.
+def winning_columns(raw_votes: np.ndarray) -> np.ndarray:
+    """FERPlus majority over all ten vote columns: the winning column 0..9, or -1 without a majority.
 
-    Implements ``_process_data`` (mode ``majority``): counts <= 1 are zeroed, then the argmax
-    wins iff it holds more than half of what remains. Indices 8 and 9 are unknown and NF.
+    Columns 8 and 9 are unknown and NF; treating them as ordinary classes here (instead of
+    as ``other_votes``) is what lets the importer tell "no majority" from "majority says
+    not a face" and report the latter.
     """
-    votes = np.where(raw_votes <= 1, 0, raw_votes).astype(np.int64)
-    total = votes.sum(axis=1)
-    winner = votes.argmax(axis=1)
-    top = votes[np.arange(len(votes)), winner]
-    return np.where((total > 0) & (2 * top > total), winner, UNLABELED)
+    return majority_labels(raw_votes, min_count=2)
 
 
 def load_ferplus(
@@ -110,7 +108,7 @@ def _load_split(
         ok, bad, _ = verify_images(paths, root)
         problems += bad
     raw = np.array([rows[i][1] for i in ok], dtype=np.int64).reshape(-1, len(VOTE_COLUMNS))
-    winners = majority_labels(raw)
+    winners = winning_columns(raw)
     keep, notices = _unrecognised(winners, raw, [f"{folder}/{rows[i][0]}" for i in ok], keep_unrecognised)
     labels = np.where(winners >= len(FERPLUS_CLASSES), UNLABELED, winners)[keep]
     return FaceDataset(

@@ -60,7 +60,7 @@ def split_images(files: Iterable[Path], root: Path) -> tuple[list[Path], list[Im
 
 
 def verify_images(
-    paths: Sequence[Path], root: Path, *, image_size: int | None = None
+    paths: Sequence[Path], root: Path, *, image_size: int | None = None, names: Sequence[str] | None = None
 ) -> tuple[list[int], list[ImportProblem], np.ndarray | None]:
     """Decode every file once and report those that fail.
 
@@ -69,6 +69,7 @@ def verify_images(
         root: folder that problem names are made relative to.
         image_size: when given, also return the decoded faces resized to this size as one
             ``(N_ok, size, size)`` array, so a caller that wants pixels in memory decodes once.
+        names: the faces' names for problem entries (default: paths relative to ``root``).
 
     Returns:
         The indices (into ``paths``) that decoded, the problems of those that did not, and the
@@ -81,7 +82,8 @@ def verify_images(
         try:
             image = decode_grayscale(path)
         except ImageDecodeError as error:
-            problems.append(ImportProblem(_relative_name(path, root), str(error)))
+            name = _relative_name(path, root) if names is None else names[index]
+            problems.append(ImportProblem(name, str(error)))
             continue
         ok.append(index)
         if image_size is not None:

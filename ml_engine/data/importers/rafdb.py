@@ -54,7 +54,7 @@ def load_rafdb(path: str | os.PathLike[str], *, prefer: str = "aligned", verify:
         found.append((name, label, split))
     ok = list(range(len(paths)))
     if verify:
-        ok, bad, _ = verify_images(paths, root)
+        ok, bad, _ = verify_images(paths, root, names=[entry[0] for entry in found])
         problems += bad
     return FaceDataset(
         RAFDB_CLASSES,
