@@ -1,0 +1,12 @@
+"""Active-learning query strategies: one module per strategy behind one signature.
+
+``select_batch(name, inputs, batch_size, seed)`` with a :class:`SelectionInputs` of
+pool-aligned arrays returns pool indices; see :mod:`ml_engine.strategies.registry`.
+"""
+
+from __future__ import annotations
+
+from ml_engine.strategies.base import SelectionInputs
+from ml_engine.strategies.registry import DEFAULT_STRATEGY, STRATEGIES, Strategy, get_strategy, select_batch
+
+__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "SelectionInputs", "Strategy", "get_strategy", "select_batch"]

@@ -1,0 +1,20 @@
+"""Random sampling: the baseline every strategy in seed 000's Table I is compared with."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ml_engine.strategies.base import SelectionInputs, check_batch_size
+
+
+def select_random(inputs: SelectionInputs, batch_size: int, seed: int) -> np.ndarray:
+    """``batch_size`` candidates drawn uniformly without replacement.
+
+    Uses its own ``np.random.Generator`` seeded with ``seed``; the reference drew from numpy's
+    global RNG, so its picks depended on every earlier random call
+    (research/al_strategies.md §4.1).
+    """
+    check_batch_size(batch_size)
+    candidates = inputs.candidates()
+    count = min(batch_size, len(candidates))
+    return np.random.default_rng(seed).choice(candidates, size=count, replace=False).astype(np.int64)
