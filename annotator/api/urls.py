@@ -16,6 +16,7 @@ urlpatterns = [
     path("projects/", projects.ProjectListView.as_view(), name="projects"),
     path(project, projects.ProjectDetailView.as_view(), name="project"),
     path(project + "start/", projects.StartLabelingView.as_view(), name="start"),
+    path(project + "retrain/", projects.RetrainView.as_view(), name="retrain"),
     path(project + "next-faces/", labeling.NextFacesView.as_view(), name="next-faces"),
     path(project + "votes/", labeling.VoteListView.as_view(), name="votes"),
     path(project + "votes/undo/", labeling.UndoView.as_view(), name="undo"),

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 TRAIN_TASK = "annotator.train_cycle_task"
 TRAIN_QUEUE = "train"
 PROGRESS_INTERVAL_SECONDS = 1.0
+ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CYCLE_STAGES = {"train": CycleState.TRAINING, "score": CycleState.SCORING, "select": CycleState.SELECTING}
 
 
@@ -52,8 +53,21 @@ def request_training(project: Project, cycle: Cycle | None = None, *, reason: st
             job = jobs.create_job(project, JobKind.TRAIN, cycle=cycle, stage="queued", message=reason)
     except IntegrityError as error:
         raise Conflict("a training job for this project is already queued or running") from error
-    transaction.on_commit(lambda: celery_app.send_task(TRAIN_TASK, args=[job.pk], queue=TRAIN_QUEUE))
+    transaction.on_commit(lambda: _enqueue(job))
     return job
+
+
+def _enqueue(job: Job) -> None:
+    """Send the job to the ``train`` queue; if the broker is down, fail the job instead of the request.
+
+    The vote that completed the batch is already committed; an owner retries with "retrain now".
+    """
+    try:
+        celery_app.send_task(TRAIN_TASK, args=[job.pk], queue=TRAIN_QUEUE, retry_policy=ENQUEUE_RETRY_POLICY)
+    except Exception as error:
+        logger.exception("could not enqueue training job %s", job.pk)
+        jobs.finish_job(job.pk, JobState.FAILED, message=f"the job queue is unreachable: {error}")
+        _reopen_if_training(job.cycle)
 
 
 def on_batch_completed(cycle: Cycle) -> Job | None:
@@ -68,11 +82,6 @@ def on_batch_completed(cycle: Cycle) -> Job | None:
     except Conflict:
         logger.info("cycle %s complete while a training job runs; it will follow that job", cycle.pk)
         return None
-
-
-def cancel_job(job: Job) -> None:
-    """Ask a running job to stop at its next step; a queued one stops before it starts."""
-    Job.objects.filter(pk=job.pk, state__in=[JobState.QUEUED, JobState.RUNNING]).update(cancel_requested=True)
 
 
 def run_training_job(job_id: int) -> str:

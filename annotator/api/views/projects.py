@@ -8,9 +8,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator import selectors
-from annotator.api.serializers import CycleSerializer, ProjectSerializer, ProjectUpdateSerializer
+from annotator.api.serializers import (
+    CycleSerializer,
+    JobSerializer,
+    ProjectSerializer,
+    ProjectUpdateSerializer,
+)
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
-from annotator.services import cycles, projects
+from annotator.services import cycles, projects, training
 
 
 class ProjectListView(ServiceErrorsMixin, generics.ListCreateAPIView):
@@ -50,3 +55,16 @@ class StartLabelingView(ProjectScopedView):
     def post(self, request: Request, project_id: int) -> Response:
         cycle = cycles.start_labeling(self.project(owner=True))
         return Response(CycleSerializer(cycle).data, status=CREATED)
+
+
+class RetrainView(ProjectScopedView):
+    """Train now on everything labeled so far (owners only); 409 while a training job runs.
+
+    Mid-batch, the new model only refreshes the dashboard; the batch's own training still
+    follows its last vote.
+    """
+
+    @extend_schema(request=None, responses=JobSerializer)
+    def post(self, request: Request, project_id: int) -> Response:
+        job = training.request_training(self.project(owner=True), reason="retrain requested")
+        return Response(JobSerializer(job).data, status=CREATED)
