@@ -1,0 +1,90 @@
+"""Quick quality signals for embeddings on a labelled split: weighted kNN and a linear probe.
+
+Both are the standard SSL evaluations (kNN: Wu et al., "Unsupervised feature learning via
+non-parametric instance discrimination", CVPR 2018, Eq. 7-8, as in lightly's ``knn_predict``;
+linear probe: a logistic regression on frozen features). They need no fine-tuning and run in
+seconds, so a pre-training run can be judged against a randomly initialised backbone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def knn_predict(
+    train_embeddings: np.ndarray,
+    train_labels: np.ndarray,
+    test_embeddings: np.ndarray,
+    *,
+    k: int = 20,
+    temperature: float = 0.07,
+    num_classes: int | None = None,
+    chunk: int = 1024,
+) -> np.ndarray:
+    """Class scores ``(Q, C)``: each test face's k most cosine-similar training faces vote
+    with weight ``exp(cos / temperature)``."""
+    train = F.normalize(torch.as_tensor(np.asarray(train_embeddings), dtype=torch.float32), dim=1)
+    labels = torch.as_tensor(np.asarray(train_labels), dtype=torch.int64)
+    classes = int(labels.max()) + 1 if num_classes is None else num_classes
+    k = min(k, len(train))
+    scores = []
+    for start in range(0, len(test_embeddings), chunk):
+        test = F.normalize(
+            torch.as_tensor(np.asarray(test_embeddings[start : start + chunk]), dtype=torch.float32), dim=1
+        )
+        similarities, neighbours = (test @ train.T).topk(k, dim=1)
+        weights = torch.exp(similarities / temperature)
+        votes = torch.zeros(len(test), classes).scatter_add_(1, labels[neighbours], weights)
+        scores.append(votes)
+    return torch.cat(scores).numpy() if scores else np.zeros((0, classes), dtype=np.float32)
+
+
+def knn_accuracy(
+    train_emb: np.ndarray,
+    train_labels: np.ndarray,
+    test_emb: np.ndarray,
+    test_labels: np.ndarray,
+    k: int = 20,
+) -> float:
+    """Accuracy of the weighted kNN classifier (cosine, k=20, temperature 0.07)."""
+    num_classes = int(max(np.max(train_labels), np.max(test_labels))) + 1
+    scores = knn_predict(train_emb, train_labels, test_emb, k=k, num_classes=num_classes)
+    return float(np.mean(scores.argmax(axis=1) == np.asarray(test_labels)))
+
+
+def linear_probe_accuracy(
+    train_emb: np.ndarray,
+    train_labels: np.ndarray,
+    test_emb: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    steps: int = 300,
+    weight_decay: float = 1e-4,
+) -> float:
+    """Test accuracy of a multinomial logistic regression on standardised frozen features.
+
+    Full-batch L-BFGS with a strong-Wolfe line search, at most ``steps`` iterations, and an
+    L2 penalty ``weight_decay * ||W||^2``; features are standardised with training statistics.
+    """
+    train = torch.as_tensor(np.asarray(train_emb), dtype=torch.float64)
+    test = torch.as_tensor(np.asarray(test_emb), dtype=torch.float64)
+    mean, std = train.mean(0), train.std(0).clamp(min=1e-6)
+    train, test = (train - mean) / std, (test - mean) / std
+    labels = torch.as_tensor(np.asarray(train_labels), dtype=torch.int64)
+    classes = int(max(np.max(train_labels), np.max(test_labels))) + 1
+    weight = torch.zeros(train.shape[1], classes, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = F.cross_entropy(train @ weight + bias, labels) + weight_decay * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    with torch.no_grad():
+        predicted = (test @ weight + bias).argmax(dim=1).numpy()
+    return float(np.mean(predicted == np.asarray(test_labels)))
