@@ -37,7 +37,7 @@ def reference_badge(probabilities: np.ndarray, embeddings: np.ndarray, count: in
 
 
 def test_factors_are_the_autograd_gradient_of_cross_entropy():
-    probabilities, embeddings = _pool(6)
+    probabilities, _ = _pool(6)
     logits = torch.tensor(np.log(probabilities), dtype=torch.float64, requires_grad=True)
     loss = torch.nn.functional.cross_entropy(logits, logits.argmax(1), reduction="sum")
     (gradient,) = torch.autograd.grad(loss, logits)
@@ -48,7 +48,9 @@ def test_factorised_distances_equal_explicit_ones():
     probabilities, embeddings = _pool(30)
     explicit = gradient_embeddings(probabilities, embeddings)
     expected = ((explicit[:, None] - explicit[None]) ** 2).sum(-1)
-    distances = gradient_distances(torch.as_tensor(loss_gradient_factors(probabilities)), torch.as_tensor(embeddings))
+    distances = gradient_distances(
+        torch.as_tensor(loss_gradient_factors(probabilities)), torch.as_tensor(embeddings)
+    )
     got = distances(np.arange(30), np.arange(30))
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * expected.max())
 
@@ -56,7 +58,9 @@ def test_factorised_distances_equal_explicit_ones():
 def test_selection_equals_full_matrix_reference_with_the_same_seed():
     probabilities, embeddings = _pool(300, seed=3)
     for seed in (0, 7):
-        picks = select_badge(SelectionInputs(300, probabilities=probabilities, embeddings=embeddings), 40, seed)
+        picks = select_badge(
+            SelectionInputs(300, probabilities=probabilities, embeddings=embeddings), 40, seed
+        )
         assert picks.tolist() == reference_badge(probabilities, embeddings, 40, seed)
 
 
@@ -74,7 +78,9 @@ def test_first_pick_is_the_largest_gradient_and_labeled_are_skipped():
 def test_draws_are_proportional_to_squared_distance():
     # Centre 0 is the largest gradient; candidates 1..3 sit at squared gradient distances 1, 4, 9... from it.
     probabilities = np.tile([[0.5, 0.5]], (4, 1)).astype(np.float32)
-    embeddings = np.array([[10.0], [8.0], [6.0], [4.0]], dtype=np.float32)  # |a|^2 = 0.5: D^2 = 0.5 * (10 - e)^2
+    embeddings = np.array(
+        [[10.0], [8.0], [6.0], [4.0]], dtype=np.float32
+    )  # |a|^2 = 0.5: D^2 = 0.5 * (10 - e)^2
     inputs = SelectionInputs(4, probabilities=probabilities, embeddings=embeddings)
     counts = np.bincount([select_badge(inputs, 2, seed)[1] for seed in range(1500)], minlength=4)
     expected = np.array([0, 4, 16, 36]) / 56 * 1500

@@ -35,6 +35,8 @@ def test_bounds_and_selection_order():
     mean = samples.mean(axis=0).astype(np.float64)
     total = -(mean * np.log(np.where(mean > 0, mean, 1))).sum(axis=1)
     assert np.all(scores >= 0) and np.all(scores <= total + 1e-9) and np.all(total <= math.log(3) + 1e-9)
-    picks = select_bald(SelectionInputs(40, mc_probabilities=samples, labeled=np.array([int(np.argmax(scores))])), 3, 0)
+    picks = select_bald(
+        SelectionInputs(40, mc_probabilities=samples, labeled=np.array([int(np.argmax(scores))])), 3, 0
+    )
     expected = [i for i in np.argsort(-scores, kind="stable") if i != np.argmax(scores)][:3]
     assert picks.tolist() == expected

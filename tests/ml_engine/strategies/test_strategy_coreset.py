@@ -9,7 +9,9 @@ from ml_engine.strategies.base import SelectionInputs
 from ml_engine.strategies.coreset import _nearest_torch, nearest_distances, select_coreset
 
 
-def reference_k_center(points: np.ndarray, labeled: list[int], count: int, first: int | None = None) -> list[int]:
+def reference_k_center(
+    points: np.ndarray, labeled: list[int], count: int, first: int | None = None
+) -> list[int]:
     """The plain eager loop (distil's core_set.py, with chosen points masked)."""
     points = points.astype(np.float64)
     nearest = np.full(len(points), np.inf)
@@ -39,7 +41,7 @@ def test_equals_the_eager_reference_on_clustered_points():
     points = (centers[rng.integers(6, size=400)] + rng.normal(size=(400, 16))).astype(np.float32)
     labeled = [3, 17, 99]
     picks = select_coreset(SelectionInputs(400, embeddings=points, labeled=np.array(labeled)), 60, 0)
-    assert picks.tolist() == [p for p in reference_k_center(points, labeled, 60)]
+    assert picks.tolist() == reference_k_center(points, labeled, 60)
 
 
 def test_empty_labeled_set_is_deterministic_by_seed():
@@ -52,13 +54,18 @@ def test_empty_labeled_set_is_deterministic_by_seed():
 def test_duplicates_are_never_returned_twice():
     points = np.zeros((20, 3), dtype=np.float32)
     points[10:] = 1.0
-    picks = select_coreset(SelectionInputs(20, embeddings=points, labeled=np.array([0]), excluded=np.array([11])), 15, 0)
+    picks = select_coreset(
+        SelectionInputs(20, embeddings=points, labeled=np.array([0]), excluded=np.array([11])), 15, 0
+    )
     assert len(set(picks.tolist())) == 15 and not {0, 11} & set(picks.tolist())
 
 
 def test_torch_fallback_equals_faiss():
     rng = np.random.default_rng(2)
-    points, centers = rng.normal(size=(300, 8)).astype(np.float32), rng.normal(size=(20, 8)).astype(np.float32)
+    points, centers = (
+        rng.normal(size=(300, 8)).astype(np.float32),
+        rng.normal(size=(20, 8)).astype(np.float32),
+    )
     expected = ((points[:, None] - centers[None]) ** 2).sum(-1).min(1)
     np.testing.assert_allclose(nearest_distances(points, centers, torch.device("cpu")), expected, rtol=1e-4)
     np.testing.assert_allclose(_nearest_torch(points, centers, torch.device("cpu")), expected, rtol=1e-4)

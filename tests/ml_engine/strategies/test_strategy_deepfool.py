@@ -25,7 +25,12 @@ def _analytic(layer: nn.Linear, points: torch.Tensor) -> np.ndarray:
         top = logits.argmax(1)
         gaps = (logits - logits.gather(1, top[:, None])).abs()
         norms = (layer.weight[None] - layer.weight[top][:, None]).norm(dim=2)
-        return (gaps / norms).masked_fill(nn.functional.one_hot(top, logits.shape[1]).bool(), torch.inf).min(1).values.numpy()
+        return (
+            (gaps / norms)
+            .masked_fill(nn.functional.one_hot(top, logits.shape[1]).bool(), torch.inf)
+            .min(1)
+            .values.numpy()
+        )
 
 
 def test_binary_linear_model_gives_the_distance_to_the_hyperplane():
