@@ -58,6 +58,9 @@ class TrainingProvenance:
 def per_class_metrics(metrics: Mapping[str, Any], class_names: Sequence[str]) -> list[dict[str, Any]]:
     """Precision, recall, F1 and support per class from ``metrics["confusion"]`` (rows = truth).
 
+    ``F1 = 2 TP / (2 TP + FP + FN)``, which equals the harmonic mean of precision and recall
+    and stays defined (0) for a class that is never predicted, as in scikit-learn.
+
     Falls back to ``metrics["per_class_recall"]`` (a list or a name -> value dict) when no
     confusion matrix was stored; undefined values (no faces, no predictions) are ``None``.
     """
@@ -67,8 +70,7 @@ def per_class_metrics(metrics: Mapping[str, Any], class_names: Sequence[str]) ->
         true_positives, support, predicted = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             recall, precision = true_positives / support, true_positives / predicted
-            f1 = 2 * precision * recall / (precision + recall)
-        f1 = np.where((precision == 0) & (recall == 0), 0.0, f1)
+            f1 = 2 * true_positives / (support + predicted)
         columns = {"precision": precision, "recall": recall, "f1": f1, "support": support}
     else:
         recall = metrics.get("per_class_recall") or {}
