@@ -38,7 +38,7 @@ class LabelRow:
         file_name: the face's name as users know it (e.g. ``"FER2013Train/fer0000001.png"``).
         image_path: where the image file lies (used by the ImageFolder zip and for the
             FERPlus face box); empty on rows read back from a CSV or JSON Lines export.
-        votes: votes per class, in class-name order (non-negative ints).
+        votes: votes per class, in class-name order (non-negative ints; a numpy row is fine).
         candidates: indices of the classes in the face's candidate set (any order).
         label: index of the face's label, or ``None`` when it has none.
         num_votes: annotator answers; ``None`` means ``sum(votes)``.
@@ -58,7 +58,7 @@ class LabelRow:
     def agreement(self) -> float | None:
         """Share of answers for the most-voted class; ``None`` when the face has no votes."""
         total = self.total_votes()
-        return max(self.votes) / total if total > 0 and self.votes else None
+        return float(max(self.votes)) / total if total > 0 and len(self.votes) else None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ml_engine.export.label_export import LabelFile, write_labels_csv, write_labels_jsonl
@@ -195,3 +196,16 @@ def test_safe_file_name(name: str, expected: str) -> None:
 def test_safe_file_name_refuses_empty_results(name: str) -> None:
     with pytest.raises(LabelExportError):
         safe_file_name(name)
+
+
+def test_numpy_rows_from_a_bridge_are_accepted(tmp_path: Path) -> None:
+    votes = np.array([[2, 1, 0, 0], [0, 0, 0, 3]], dtype=np.int32)
+    rows = [
+        LabelRow(f"n{i}.png", "", votes[i], np.flatnonzero(votes[i] >= 1), np.int64(votes[i].argmax()))
+        for i in range(2)
+    ]
+    write_labels_jsonl(tmp_path / "n.jsonl", CLASSES, rows)
+    back = list(LabelFile(tmp_path / "n.jsonl"))
+    assert [r.votes for r in back] == [(2, 1, 0, 0), (0, 0, 0, 3)]
+    assert [r.candidates for r in back] == [(0, 1), (3,)] and [r.label for r in back] == [0, 3]
+    assert rows[0].agreement() == pytest.approx(2 / 3)
