@@ -1,0 +1,269 @@
+"""Semi-supervised training on the unlabeled pool: Ada-CM (seed 002) and its baselines.
+
+Modes (``SemiSupervisedConfig.mode``), sharing model, optimiser, steps and augmentation so a
+comparison measures only the unlabeled objective:
+
+* ``"ada_cm"`` (Li et al., CVPR 2022): each step, two weak views of an unlabeled batch give
+  ``p = (p_a + p_b) / 2`` (Eq. 6). Faces with ``max p >= T_{argmax p}`` (subset I, the
+  adaptive margin of :mod:`~ml_engine.training.adaptive_margin`) get cross-entropy on a
+  strong view against ``argmax p`` (Eq. 7); the others (subset II) get InfoNCE between the
+  two weak views' embeddings, temperature 0.07 (Eqs. 8-9). Total loss
+  ``0.5 L_CE^s + 1 L^u + 0.1 L^c`` (Eq. 10, §4.1), Adam with lr 5e-4, margins recomputed
+  from the labeled faces after every epoch.
+* ``"fixed_threshold"``: the same with a fixed threshold (0.95) and no contrastive term
+  (FixMatch, Table 1's "FT = 0.95" row).
+* ``"supervised"``: only the labeled loss (the tables' "Baseline").
+
+As in the official code, ``L^u`` is averaged over the whole unlabeled batch (Eq. 7 divides
+by the size of subset I), and all views go through the network in one forward pass (the
+code runs one pass per view, so BatchNorm statistics differ slightly). The official code
+also keeps an EMA teacher (decay 0.999) for the margins and evaluation; with the few hundred
+steps of a CPU run an EMA at 0.999 would lag far behind, so the student is used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ml_engine.data.dataset import FaceDataset
+from ml_engine.data.strong_augmentation import StrongTransform
+from ml_engine.data.transforms import FaceTensorDataset, TrainTransform
+from ml_engine.device import resolve_device
+from ml_engine.evaluation import Metrics, evaluate
+from ml_engine.inference import predict
+from ml_engine.models import FaceClassifier, create_model, load_backbone_weights
+from ml_engine.progress import CancelFlag, Progress, ProgressCallback
+from ml_engine.training.adaptive_margin import class_confidence, scheduled_margins
+from ml_engine.training.loop import EarlyStopping
+from ml_engine.training.semi_supervised_loop import SemiSupervisedEpochs, SemiSupervisedStep
+from ml_engine.training.supervised import TrainResult, seed_everything
+
+MODES = ("ada_cm", "fixed_threshold", "supervised")
+
+
+@dataclass
+class SemiSupervisedConfig:
+    """Settings of a semi-supervised run (defaults: seed 002 §4.1 and the official code).
+
+    Attributes:
+        mode: one of ``MODES``.
+        model, model_kwargs, dropout, image_size: the classifier, as in ``TrainConfig``.
+        epochs: epochs (20 in the paper).
+        steps_per_epoch: steps per epoch; None: one pass over the unlabeled pool.
+        labeled_batch_size, unlabeled_batch_size: 16 and 16 in the code (mu = 1).
+        lr, weight_decay: Adam settings (5e-4, 0).
+        loss_weights: ``(lambda_1, lambda_2, lambda_3)`` for ``L_CE^s, L^u, L^c`` (Eq. 10).
+        initial_margin: ``T0`` (0.8), also the margin floor.
+        margin_scale, margin_gamma: ``B`` (0.97) and ``gamma`` (e) of Eq. 5.
+        fixed_threshold: the threshold of the ``"fixed_threshold"`` mode (0.95).
+        temperature: InfoNCE temperature (0.07).
+        patience: early stopping on validation accuracy, as in ``TrainConfig``.
+        seed, amp, num_workers, eval_batch_size: as in ``TrainConfig``.
+    """
+
+    mode: str = "ada_cm"
+    model: str = "resnet18"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    dropout: float = 0.0
+    image_size: int = 48
+    epochs: int = 20
+    steps_per_epoch: int | None = None
+    labeled_batch_size: int = 16
+    unlabeled_batch_size: int = 16
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    loss_weights: tuple[float, float, float] = (0.5, 1.0, 0.1)
+    initial_margin: float = 0.8
+    margin_scale: float = 0.97
+    margin_gamma: float = math.e
+    fixed_threshold: float = 0.95
+    temperature: float = 0.07
+    patience: int | None = None
+    seed: int = 0
+    amp: bool = True
+    num_workers: int = 4
+    eval_batch_size: int = 256
+
+
+@dataclass
+class SemiSupervisedResult(TrainResult):
+    """``fit``'s result plus the margins.
+
+    Attributes:
+        margins: per epoch, the ``(C,)`` margins in force during that epoch (for the
+            dashboard's plot; the fixed threshold in that mode, empty for ``"supervised"``).
+        final_margins: margins computed after the last epoch, for
+            :func:`~ml_engine.training.adaptive_margin.confirmable_pseudo_labels`.
+    """
+
+    margins: list[list[float]] = field(default_factory=list)
+    final_margins: list[float] = field(default_factory=list)
+
+
+def _cycle(loader: DataLoader) -> Iterator:
+    while True:
+        yield from loader
+
+
+def _loader(
+    dataset: FaceDataset, batch_size: int, config: SemiSupervisedConfig, device: torch.device, salt: int
+):
+    workers = config.num_workers if device.type == "cuda" else 0
+    return DataLoader(
+        FaceTensorDataset(dataset, None, config.image_size),
+        batch_size=min(batch_size, len(dataset)),
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(config.seed * 1000 + salt),
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
+
+
+def _next_margins(
+    model: FaceClassifier,
+    labeled: FaceDataset,
+    epoch: int,
+    config: SemiSupervisedConfig,
+    device: torch.device,
+) -> np.ndarray:
+    """The margins for the epoch after ``epoch`` (Eqs. 4-5), from the labeled faces in eval mode."""
+    if config.mode == "fixed_threshold":
+        return np.full(labeled.num_classes, config.fixed_threshold)
+    outputs = predict(
+        model, labeled, image_size=config.image_size, device=device, batch_size=config.eval_batch_size
+    )
+    confidence = class_confidence(outputs.probabilities, labeled.labels, labeled.num_classes)
+    return scheduled_margins(
+        confidence, epoch, scale=config.margin_scale, gamma=config.margin_gamma, floor=config.initial_margin
+    )
+
+
+def _build_model(
+    config: SemiSupervisedConfig, num_classes: int, weights: dict[str, torch.Tensor] | None
+) -> FaceClassifier:
+    model = create_model(config.model, num_classes, dropout=config.dropout, **config.model_kwargs)
+    if weights is not None:
+        load_backbone_weights(model, weights)
+    return model
+
+
+def train_semi_supervised(
+    config: SemiSupervisedConfig,
+    labeled: FaceDataset,
+    unlabeled: FaceDataset | None = None,
+    val: FaceDataset | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    initial_weights: dict[str, torch.Tensor] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelFlag | None = None,
+) -> SemiSupervisedResult:
+    """Train on labeled faces plus the unlabeled pool (Ada-CM, fixed threshold, or neither).
+
+    Args:
+        config: the run's settings; ``config.mode`` picks the objective.
+        labeled: faces with labels (unlabelled ones are dropped).
+        unlabeled: the pool; its labels are never trained on, but where present they
+            measure the pseudo-labels' accuracy (``pseudo_label_accuracy`` in the history).
+            Required except in ``"supervised"`` mode.
+        val: labelled validation faces (best-epoch selection and early stopping, as ``fit``).
+        device, initial_weights, progress, cancel: as in :func:`~ml_engine.training.fit`.
+
+    Returns:
+        Model, per-epoch history (losses, confident share, pseudo-label accuracy, validation),
+        summary metrics, and the per-epoch margins.
+    """
+    if config.mode not in MODES:
+        raise ValueError(f"unknown mode {config.mode!r}; expected one of {MODES}")
+    labeled = labeled.subset(np.flatnonzero(labeled.labels >= 0))
+    if len(labeled) == 0:
+        raise ValueError("no labeled faces")
+    use_pool = config.mode != "supervised"
+    if use_pool and (unlabeled is None or len(unlabeled) == 0):
+        raise ValueError(f"mode {config.mode!r} needs unlabeled faces")
+    target = resolve_device(device)
+    seed_everything(config.seed)
+    model = _build_model(config, labeled.num_classes, initial_weights).to(target)
+    size = len(unlabeled) // config.unlabeled_batch_size if unlabeled is not None and len(unlabeled) else 0
+    steps = config.steps_per_epoch or max(size, len(labeled) // config.labeled_batch_size, 1)
+    run = SemiSupervisedEpochs(
+        step=SemiSupervisedStep(
+            model,
+            config.mode,
+            config.loss_weights,
+            config.temperature,
+            TrainTransform(config.image_size),
+            StrongTransform(config.image_size),
+        ),
+        optimizer=torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay),
+        labeled=_cycle(_loader(labeled, config.labeled_batch_size, config, target, salt=1)),
+        unlabeled=_cycle(_loader(unlabeled, config.unlabeled_batch_size, config, target, salt=2))
+        if use_pool
+        else None,
+        steps=steps,
+        epochs=config.epochs,
+        device=target,
+        amp=config.amp,
+        progress=progress,
+        cancel=cancel,
+    )
+    return _train(config, run, labeled, val)
+
+
+def _train(
+    config: SemiSupervisedConfig, run: SemiSupervisedEpochs, labeled: FaceDataset, val: FaceDataset | None
+):
+    model, device = run.step.model, run.device
+    margins = np.full(
+        labeled.num_classes, config.initial_margin if config.mode == "ada_cm" else config.fixed_threshold
+    )
+    history, used, stopper, best = [], [], EarlyStopping(config.patience), None
+    for epoch in range(1, config.epochs + 1):
+        record = {
+            "epoch": epoch,
+            **run.epoch(epoch, torch.as_tensor(margins, dtype=torch.float32, device=device)),
+        }
+        if config.mode != "supervised":
+            used.append(margins.tolist())
+            margins = _next_margins(model, labeled, epoch, config, device)
+        stop = False
+        if val is not None:
+            metrics = _validate(model, config, val, device)
+            record |= {"val_accuracy": metrics.accuracy, "val_macro_f1": metrics.macro_f1}
+            best = metrics if metrics.accuracy >= stopper.best_score else best
+            stop = stopper.update(metrics.accuracy, epoch, model)
+        history.append(record)
+        if run.progress is not None:
+            summary = {key: value for key, value in record.items() if key != "epoch"}
+            run.progress(
+                Progress("train", epoch, config.epochs, run.steps, run.steps, record["train_loss"], summary)
+            )
+        if stop:
+            break
+    if best is not None:
+        stopper.restore(model)
+    model.eval()
+    summary = {"epochs_run": len(history), "best_epoch": stopper.best_epoch if best else len(history)}
+    summary |= {"train_loss": history[-1]["train_loss"], "seconds": sum(r["seconds"] for r in history)}
+    if best is not None:
+        summary |= {"val_accuracy": best.accuracy, "val_macro_f1": best.macro_f1}
+    final = margins.tolist() if config.mode != "supervised" else []
+    return SemiSupervisedResult(model, history, summary, best, margins=used, final_margins=final)
+
+
+def _validate(
+    model: FaceClassifier, config: SemiSupervisedConfig, val: FaceDataset, device: torch.device
+) -> Metrics:
+    outputs = predict(
+        model, val, image_size=config.image_size, device=device, batch_size=config.eval_batch_size
+    )
+    return evaluate(val.labels, outputs.probabilities, val.class_names)

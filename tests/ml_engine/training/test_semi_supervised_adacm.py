@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ml_engine.data.dataset import FaceDataset
+from ml_engine.data.transforms import eval_transform
+from ml_engine.models import FaceClassifier, list_models, register_model
+from ml_engine.training import semi_supervised
+from ml_engine.training.adaptive_margin import class_confidence, confirmable_pseudo_labels, scheduled_margins
+from ml_engine.training.losses import info_nce
+from ml_engine.training.semi_supervised import SemiSupervisedConfig, train_semi_supervised
+from ml_engine.training.semi_supervised_loop import SemiSupervisedStep
+
+CLASSES = 3
+SIZE = 8
+
+
+class FirstPixels(nn.Module):
+    """A fake backbone: the normalised first ``CLASSES`` pixels of the top row are the features."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return images[:, 0, 0, :CLASSES]
+
+
+if "fixed_logits_for_tests" not in list_models():
+
+    @register_model("fixed_logits_for_tests")
+    def _fixed_logits(*, in_channels: int = 1) -> tuple[nn.Module, int]:
+        return FirstPixels(), CLASSES
+
+
+def _identity_head(model: FaceClassifier) -> FaceClassifier:
+    with torch.no_grad():
+        model.classifier.weight.copy_(torch.eye(CLASSES))
+        model.classifier.bias.zero_()
+    return model
+
+
+def _logits_of(pixels: np.ndarray) -> torch.Tensor:
+    """The fake model's logits for top-row pixels (FaceLoop's normalisation: mean .5, std .25)."""
+    return torch.as_tensor((pixels / 255.0 - 0.5) / 0.25, dtype=torch.float32)
+
+
+def _faces(top_rows: np.ndarray, labels: np.ndarray) -> FaceDataset:
+    images = np.zeros((len(top_rows), SIZE, SIZE), dtype=np.uint8)
+    images[:, 0, :CLASSES] = top_rows
+    names = [f"f{i}" for i in range(len(images))]
+    return FaceDataset(("a", "b", "c"), names, images, labels, np.array(["train"] * len(images)))
+
+
+def test_schedule_values() -> None:
+    confidence = np.array([1.0, 0.9, np.nan])
+    np.testing.assert_allclose(scheduled_margins(confidence, 1), [0.8, 0.8, 0.8])  # 0.97/1.368 < 0.8
+    expected = [max(0.8, 0.97 * c / (1 + math.exp(-3))) for c in (1.0, 0.9)] + [0.8]
+    np.testing.assert_allclose(scheduled_margins(confidence, 3), expected)
+    assert scheduled_margins(np.array([1.0]), 3)[0] == pytest.approx(0.9240, abs=1e-4)
+    assert scheduled_margins(np.array([1.0]), 50)[0] == pytest.approx(0.97)
+    assert scheduled_margins(np.array([1.0]), 2, gamma=2.0, floor=0.0)[0] == pytest.approx(0.97 / 1.25)
+    with pytest.raises(ValueError):
+        scheduled_margins(confidence, 0)
+
+
+def test_class_confidence_uses_only_correct_predictions() -> None:
+    probabilities = np.array(
+        [[0.9, 0.1, 0.0], [0.7, 0.2, 0.1], [0.6, 0.4, 0.0], [0.2, 0.3, 0.5], [0.1, 0.1, 0.8]]
+    )
+    labels = np.array([0, 0, 1, 2, -1])  # face 2 is wrong, face 4 unlabeled
+    np.testing.assert_allclose(class_confidence(probabilities, labels, 3), [0.8, np.nan, 0.5])
+
+
+def test_margins_follow_the_schedule_on_a_fixed_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Labeled faces with known logits: class a right twice, class b right once and wrong
+    # once, class c never right.
+    rows = np.array([[255, 0, 0], [200, 0, 0], [0, 255, 0], [255, 0, 0], [0, 255, 0], [0, 255, 0]])
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    probabilities = _logits_of(rows).softmax(dim=1).numpy()
+    known = [probabilities[[0, 1]].max(axis=1).mean(), probabilities[2].max(), math.nan]
+    config = SemiSupervisedConfig(
+        model="fixed_logits_for_tests",
+        image_size=SIZE,
+        epochs=4,
+        lr=0.0,
+        labeled_batch_size=3,
+        unlabeled_batch_size=3,
+    )
+    pool = _faces(rows, np.full(len(rows), -1))
+    original = semi_supervised._build_model
+    monkeypatch.setattr(semi_supervised, "_build_model", lambda *args: _identity_head(original(*args)))
+    # lr 0: the model never changes, so the margins depend only on the epoch.
+    result = train_semi_supervised(config, _faces(rows, labels), pool)
+    expected = [[0.8] * 3] + [scheduled_margins(np.array(known), epoch).tolist() for epoch in (1, 2, 3)]
+    np.testing.assert_allclose(result.margins, expected, rtol=1e-5)
+    np.testing.assert_allclose(result.final_margins, scheduled_margins(np.array(known), 4), rtol=1e-5)
+    assert result.margins[2][0] > 0.8 and result.margins[2][2] == 0.8  # schedule, and the floor
+
+
+def test_step_masks_by_class_margin_and_averages_over_the_batch() -> None:
+    model = _identity_head(FaceClassifier(FirstPixels(), CLASSES, CLASSES))
+    identity = eval_transform(SIZE)
+    step = SemiSupervisedStep(model, "ada_cm", (0.5, 1.0, 0.1), 0.07, identity, identity)
+    unlabeled_rows = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 200], [100, 100, 90]])
+    unlabeled = torch.as_tensor(_faces(unlabeled_rows, np.full(4, -1)).images[:, None])
+    labeled = torch.as_tensor(_faces(unlabeled_rows[:1], np.zeros(1)).images[:, None])
+    logits = _logits_of(unlabeled_rows)
+    confidence = logits.softmax(dim=1).max(dim=1).values
+    # margins: class a exactly at face 0's confidence (>= keeps it), class b above face 1's.
+    margins = torch.tensor([float(confidence[0]), float(confidence[1]) + 0.01, 0.5])
+    output = step(labeled, torch.zeros(1, dtype=torch.long), unlabeled, margins)
+    assert output.confident.tolist() == [True, False, True, False]
+    targets = torch.tensor([0, 1, 2, 0])
+    per_face = F.cross_entropy(logits, targets, reduction="none")
+    expected_unlabeled = (per_face[0] + per_face[2]) / 4  # divided by the batch, not by 2
+    torch.testing.assert_close(output.parts["loss_unlabeled"], expected_unlabeled)
+    expected_contrastive = info_nce(logits[[1, 3]], logits[[1, 3]], 0.07)
+    torch.testing.assert_close(output.parts["loss_contrastive"], expected_contrastive)
+    labeled_loss = F.cross_entropy(logits[:1], torch.zeros(1, dtype=torch.long))
+    total = 0.5 * labeled_loss + expected_unlabeled + 0.1 * expected_contrastive
+    torch.testing.assert_close(output.total, total)
+
+
+def test_confirmable_pseudo_labels() -> None:
+    probabilities = np.array([[0.85, 0.1, 0.05], [0.2, 0.7, 0.1], [0.05, 0.05, 0.9], [0.9, 0.05, 0.05]])
+    indices, classes = confirmable_pseudo_labels(probabilities, np.array([0.85, 0.6, 0.95]))
+    assert indices.tolist() == [3, 0, 1] and classes.tolist() == [0, 0, 1]
+    with pytest.raises(ValueError):
+        confirmable_pseudo_labels(probabilities, np.array([0.5, 0.5]))
+
+
+def _bar_faces(n: int, seed: int, labeled: bool) -> FaceDataset:
+    rng = np.random.default_rng(seed)
+    truth = np.arange(n) % 3
+    images = rng.integers(0, 60, (n, 16, 16)).astype(np.uint8)
+    for index, label in enumerate(truth):
+        images[index, 1 + 5 * label : 5 + 5 * label, 4:12] += 170
+    names = [f"f{i}" for i in range(n)]
+    return FaceDataset(("a", "b", "c"), names, images, truth, np.array(["train"] * n))
+
+
+@pytest.mark.parametrize("mode", ["ada_cm", "fixed_threshold", "supervised"])
+def test_labeled_loss_falls_in_every_mode(mode: str) -> None:
+    config = SemiSupervisedConfig(
+        mode=mode,
+        model="small_cnn",
+        model_kwargs={"width": 8},
+        image_size=16,
+        epochs=2,
+        steps_per_epoch=5,
+        labeled_batch_size=6,
+        unlabeled_batch_size=8,
+        lr=5e-3,
+    )
+    result = train_semi_supervised(
+        config, _bar_faces(12, 0, True), _bar_faces(32, 1, False), _bar_faces(12, 2, True)
+    )
+    losses = [record["loss_labeled"] for record in result.history]
+    assert losses[-1] < losses[0]
+    assert len(result.history) == 2 and "val_accuracy" in result.history[0]
+    if mode == "supervised":
+        assert result.margins == [] and "confident_fraction" not in result.history[0]
+    else:
+        assert len(result.margins) == 2 and 0.0 <= result.history[-1]["confident_fraction"] <= 1.0
+    assert ("loss_contrastive" in result.history[0]) == (mode == "ada_cm")
