@@ -122,8 +122,8 @@ def write_ferplus_label_csv(
     with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         for row in track(rows, stage="export_labels_ferplus", total=total, progress=progress, cancel=cancel):
-            check_row(row, len(columns))
-            if sum(row.votes) == 0:
+            votes, _ = check_row(row, len(columns))
+            if sum(votes) == 0:
                 no_votes += 1
                 continue
             size = face_size or _image_size(row.image_path)
@@ -131,9 +131,9 @@ def write_ferplus_label_csv(
                 missing.append(row.file_name)
                 continue
             counts = [0] * len(VOTE_COLUMNS)
-            for index, votes in enumerate(row.votes):
-                counts[columns[index]] += int(votes)
-            folded += sum(int(row.votes[i]) for i in unknown_classes)
+            for column, count in zip(columns, votes, strict=True):
+                counts[column] += count
+            folded += sum(votes[i] for i in unknown_classes)
             name = unique_name(safe_file_name(row.file_name), used)
             writer.writerow([name, f"(0, 0, {size[0]}, {size[1]})", *counts])
             written += 1

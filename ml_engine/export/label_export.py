@@ -46,15 +46,15 @@ TRAILING_COLUMNS = ("candidates", "num_votes", "agreement")
 
 def _record(row: LabelRow, class_names: tuple[str, ...]) -> dict[str, object]:
     """The export fields of a checked row, with class names in place of indices."""
-    check_row(row, len(class_names))
-    agreement = row.agreement()
+    votes, candidates = check_row(row, len(class_names))
+    total = sum(votes) if row.num_votes is None else int(row.num_votes)
     return {
         "file": row.file_name,
         "label": None if row.label is None else class_names[row.label],
-        "votes": {name: int(count) for name, count in zip(class_names, row.votes, strict=True)},
-        "candidates": [class_names[c] for c in sorted(row.candidates)],
-        "num_votes": int(row.total_votes()),
-        "agreement": None if agreement is None else round(agreement, 6),
+        "votes": dict(zip(class_names, votes, strict=True)),
+        "candidates": [class_names[c] for c in candidates],
+        "num_votes": total,
+        "agreement": round(max(votes) / total, 6) if total > 0 else None,
     }
 
 

@@ -99,25 +99,48 @@ def check_class_names(class_names: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def check_row(row: LabelRow, num_classes: int) -> None:
-    """Raise :class:`LabelExportError` naming ``row.file_name`` if any field is out of range."""
+def _integers(values: Sequence[int]) -> list[int]:
+    """``values`` as a list of Python ints; ``TypeError`` if any is not an integer (or is a bool).
+
+    Numpy rows convert with one ``tolist``; plain ints pass a cheap exact-type check, so a
+    million rows are not slowed by ``numbers.Integral``'s ABC check on every element.
+    """
+    plain = values.tolist() if hasattr(values, "tolist") else list(values)
+    if all(type(v) is int for v in plain):
+        return plain
+    if any(not isinstance(v, numbers.Integral) or isinstance(v, bool) for v in plain):
+        raise TypeError(f"not all integers: {plain}")
+    return [int(v) for v in plain]
+
+
+def check_row(row: LabelRow, num_classes: int) -> tuple[list[int], list[int]]:
+    """Validate ``row``; return its votes and its sorted candidate set as Python ints.
+
+    Raises:
+        LabelExportError: naming ``row.file_name`` and the field that is out of range.
+    """
     where = f"face {row.file_name!r}"
     if not row.file_name or "\x00" in row.file_name:
         raise LabelExportError(f"a face has an empty file name or one with a NUL byte: {row.file_name!r}")
-    if len(row.votes) != num_classes:
-        raise LabelExportError(f"{where}: {len(row.votes)} vote counts for {num_classes} classes")
-    if any(not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0 for v in row.votes):
-        raise LabelExportError(f"{where}: votes must be non-negative ints, got {list(row.votes)}")
-    if any(not 0 <= c < num_classes for c in row.candidates) or len(set(row.candidates)) != len(
-        row.candidates
+    try:
+        votes, candidates = _integers(row.votes), sorted(_integers(row.candidates))
+    except TypeError as error:
+        raise LabelExportError(f"{where}: votes and candidates must be ints ({error})") from None
+    if len(votes) != num_classes:
+        raise LabelExportError(f"{where}: {len(votes)} vote counts for {num_classes} classes")
+    if votes and min(votes) < 0:
+        raise LabelExportError(f"{where}: votes must be non-negative ints, got {votes}")
+    if candidates and (
+        candidates[0] < 0 or candidates[-1] >= num_classes or len(set(candidates)) != len(candidates)
     ):
         raise LabelExportError(
             f"{where}: candidate set {list(row.candidates)} has a duplicate or unknown class"
         )
     if row.label is not None and not 0 <= row.label < num_classes:
         raise LabelExportError(f"{where}: label {row.label} is not a class index below {num_classes}")
-    if row.num_votes is not None and not max(row.votes, default=0) <= row.num_votes:
+    if row.num_votes is not None and not max(votes, default=0) <= row.num_votes:
         raise LabelExportError(f"{where}: num_votes {row.num_votes} is below the top class's votes")
+    return votes, candidates
 
 
 def safe_file_name(name: str) -> str:
