@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 BALD_PASSES = 10
 """T in seed 000's MC-dropout BALD."""
 
-MODEL_BASED_STRATEGIES = {"bald", "adversarial_deepfool"}
+MODEL_BASED_STRATEGIES = {"deepfool"}
 
 
 @dataclass(frozen=True)
@@ -138,16 +138,31 @@ def _train(
     if inputs.initial_weights_path is not None:
         weights = torch.load(inputs.initial_weights_path, map_location="cpu", weights_only=True)
     result = fit(config, dataset, device=device, initial_weights=weights, progress=progress, cancel=cancel)
-    return result.model, {"mode": inputs.training_mode, "epochs": inputs.epochs, **result.metrics}
+    return result.model, json_safe({"mode": inputs.training_mode, "epochs": inputs.epochs, **result.metrics})
 
 
 def _metrics(metrics: Any) -> dict[str, Any]:
-    return {
-        "accuracy": float(metrics.accuracy),
-        "macro_f1": float(metrics.macro_f1),
-        "per_class_recall": [float(value) for value in metrics.per_class_recall],
-        "confusion": np.asarray(metrics.confusion).astype(int).tolist(),
-    }
+    return json_safe(
+        {
+            "accuracy": metrics.accuracy,
+            "macro_f1": metrics.macro_f1,
+            "per_class_recall": list(metrics.per_class_recall),
+            "confusion": np.asarray(metrics.confusion).astype(int).tolist(),
+        }
+    )
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON values: numpy scalars to Python, NaN and infinities (e.g. recall of an absent class) to None."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value) if np.isfinite(value) else None
+    return value
 
 
 def write_predictions(path: Path, item_ids: np.ndarray, predictions: Any) -> Path:

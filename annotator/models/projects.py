@@ -19,7 +19,7 @@ class Strategy(models.TextChoices):
     CORESET = "coreset", "Coreset"
     BALD = "bald", "BALD (MC dropout)"
     GLISTER = "glister", "GLISTER"
-    ADVERSARIAL_DEEPFOOL = "adversarial_deepfool", "Adversarial DeepFool"
+    DEEPFOOL = "deepfool", "Adversarial DeepFool"
 
 
 class TrainingMode(models.TextChoices):

@@ -109,6 +109,7 @@ def run_training_job(job_id: int) -> str:
             progress=_progress_reporter(job),
             cancel=_cancel_flag(job),
         )
+        record_outcome(job, outcome)
     except Cancelled:
         jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled by a user")
         _reopen_if_training(job.cycle)
@@ -118,7 +119,6 @@ def run_training_job(job_id: int) -> str:
         jobs.finish_job(job.pk, JobState.FAILED, message=f"{type(error).__name__}: {error}")
         _reopen_if_training(job.cycle)
         return JobState.FAILED
-    record_outcome(job, outcome)
     return JobState.SUCCEEDED
 
 
