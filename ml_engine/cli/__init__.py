@@ -13,4 +13,6 @@ COMMANDS = [
     "evaluate",
     "predict",
     "export",
+    "simulate",
+    "pretrain",
 ]

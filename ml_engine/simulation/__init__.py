@@ -1,0 +1,1 @@
+"""Pieces of the strategy-comparison simulation run by :mod:`ml_engine.simulate`."""

@@ -1,0 +1,143 @@
+"""Seed 000's active-learning loop with an oracle: the dataset's labels answer every query.
+
+Cycle 0 trains on an initial set of ``s`` faces; each of the next ``c - 1`` cycles lets the
+strategy pick ``(n - s) / (c - 1)`` more faces (n = total budget; the remainder goes to the
+first picks), retrains and evaluates on the test split (seed 000, §III-A). Every cycle
+retrains from the same starting point: the given pre-trained weights (the backbone is
+reloaded each cycle, the head starts afresh) or a fresh initialisation, as ActiveFER's
+``isreset`` did, but without its bug of wiping the pre-trained weights (research/
+al_strategies.md §2.4 item 1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from ml_engine.data.dataset import FaceDataset
+from ml_engine.evaluation import evaluate
+from ml_engine.inference import predict
+from ml_engine.progress import ProgressCallback
+from ml_engine.simulation.pool_inputs import selection_inputs
+from ml_engine.strategies import get_strategy, select_batch
+from ml_engine.training import TrainConfig, fit
+
+InitialSelection = Callable[[FaceDataset, int, int], np.ndarray]
+"""``(pool, size, seed) -> indices`` of the initial labeled set (e.g. representative picks on
+SSL embeddings); the default draws uniformly at random, as seed 000 does."""
+
+
+def random_initial_selection(pool: FaceDataset, size: int, seed: int) -> np.ndarray:
+    """``size`` pool faces uniformly at random (seed 000: ``np.random.choice`` without replacement)."""
+    return np.sort(np.random.default_rng(seed).choice(len(pool), size=size, replace=False))
+
+
+@dataclass
+class LoopSettings:
+    """One simulated annotation project.
+
+    Attributes:
+        initial_size: ``s``, faces labeled before the first training.
+        cycles: ``c``, trainings (the first on the initial set).
+        budget: ``n``, labeled faces after the last cycle's selection.
+        train: the training settings of every cycle (its ``seed`` is replaced per run).
+        device: where to train, score and select.
+        mc_passes: MC-dropout passes for BALD (T = 10 as distil).
+        strategy_options: extra keyword arguments per strategy name.
+    """
+
+    initial_size: int
+    cycles: int
+    budget: int
+    train: TrainConfig
+    device: str = "cpu"
+    mc_passes: int = 10
+    strategy_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def batch_sizes(self) -> list[int]:
+        """Faces picked before cycles ``1 .. c-1``; they sum to ``budget - initial_size``."""
+        if self.cycles < 1 or not 0 < self.initial_size <= self.budget:
+            raise ValueError("need cycles >= 1 and 0 < initial size <= budget")
+        if self.cycles == 1:
+            return []
+        base, extra = divmod(self.budget - self.initial_size, self.cycles - 1)
+        return [base + (1 if i < extra else 0) for i in range(self.cycles - 1)]
+
+
+@dataclass(frozen=True)
+class CycleRecord:
+    """The outcome of one cycle, one CSV row."""
+
+    strategy: str
+    seed: int
+    cycle: int
+    labels: int
+    accuracy: float
+    macro_f1: float
+    train_seconds: float
+    select_seconds: float
+
+
+def run_strategy(
+    pool: FaceDataset,
+    test: FaceDataset,
+    strategy: str,
+    seed: int,
+    settings: LoopSettings,
+    *,
+    initial_weights: dict[str, torch.Tensor] | None = None,
+    initial_selection: InitialSelection = random_initial_selection,
+    progress: ProgressCallback | None = None,
+) -> Iterator[CycleRecord]:
+    """Run the loop for one strategy and seed, yielding each cycle's record as it finishes.
+
+    The seed fixes the initial set (the same for every strategy), the training runs and the
+    strategy's own randomness, so strategies are compared on equal footing.
+    """
+    if settings.budget > len(pool):
+        raise ValueError(f"budget {settings.budget} exceeds the pool of {len(pool)} faces")
+    chosen = get_strategy(strategy)
+    labeled = np.asarray(initial_selection(pool, settings.initial_size, seed), dtype=np.int64)
+    sizes = settings.batch_sizes()
+    for cycle in range(settings.cycles):
+        started = time.perf_counter()
+        config = replace(settings.train, seed=seed * 1000 + cycle)
+        model = fit(
+            config,
+            pool.subset(labeled),
+            device=settings.device,
+            initial_weights=initial_weights,
+            progress=progress,
+        ).model
+        scores = predict(model, test, image_size=config.image_size, device=settings.device)
+        metrics = evaluate(test.labels, scores.probabilities, test.class_names)
+        trained, count = time.perf_counter(), len(labeled)
+        if cycle < settings.cycles - 1:
+            inputs = selection_inputs(
+                model,
+                pool,
+                labeled,
+                chosen,
+                image_size=config.image_size,
+                device=settings.device,
+                mc_passes=settings.mc_passes,
+            )
+            options = settings.strategy_options.get(strategy, {})
+            labeled = np.concatenate(
+                [labeled, select_batch(strategy, inputs, sizes[cycle], config.seed, **options)]
+            )
+        yield CycleRecord(
+            strategy,
+            seed,
+            cycle,
+            count,
+            metrics.accuracy,
+            metrics.macro_f1,
+            trained - started,
+            time.perf_counter() - trained,
+        )
