@@ -167,7 +167,10 @@ def _run_epoch(
         losses.append(loss.item())
         if progress is not None:
             progress(Progress("pretrain", epoch + 1, config.epochs, step + 1, steps, losses[-1]))
-    return float(np.mean(losses))
+    mean = float(np.mean(losses))
+    if progress is not None:
+        progress(Progress("pretrain", epoch + 1, config.epochs, steps, steps, mean, {"epoch_loss": mean}))
+    return mean
 
 
 def _use_amp(config: PretrainConfig, device: torch.device) -> bool:
@@ -193,7 +196,8 @@ def pretrain(
         config: the run's settings.
         dataset: the faces (the whole pool, labelled or not).
         device: where to train ("auto" picks CUDA when present); CUDA uses fp16 autocast with loss scaling unless ``config.amp`` is False.
-        progress: called after every step with a ``Progress(stage="pretrain")``.
+        progress: called after every step with a ``Progress(stage="pretrain")``, and at the end
+            of every epoch with the epoch's mean loss in ``metrics["epoch_loss"]``.
         cancel: checked before every step; when it returns True, :class:`Cancelled` is raised
             (the last completed epoch's checkpoint stays valid).
         checkpoint_path: where to save and resume from; ``None`` keeps nothing on disk.

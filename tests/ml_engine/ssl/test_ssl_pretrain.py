@@ -76,13 +76,13 @@ def test_cancel_then_resume_equals_an_uninterrupted_run(tmp_path, method: str) -
             pool,
             checkpoint_path=checkpoint,
             progress=steps_seen.append,
-            cancel=lambda: len(steps_seen) == 7,  # 3 steps per epoch: stop at epoch 3, step 2
+            cancel=lambda: len(steps_seen) == 9,  # 3 steps + 1 summary per epoch: stop at epoch 3, step 2
         )
     assert load_checkpoint(checkpoint)["epoch"] == 2
 
     resumed_steps: list[Progress] = []
     resumed = pretrain(config, pool, checkpoint_path=checkpoint, progress=resumed_steps.append)
-    assert [report.epoch for report in resumed_steps] == [3, 3, 3]
+    assert [report.epoch for report in resumed_steps] == [3, 3, 3, 3]  # 3 steps + the epoch summary
     assert len(resumed.losses) == 3 and resumed.losses[:2] == pytest.approx(uninterrupted.losses[:2])
     for key, value in uninterrupted.backbone_state.items():
         assert torch.allclose(resumed.backbone_state[key], value, atol=1e-6), key
@@ -99,11 +99,11 @@ def test_resuming_someone_elses_checkpoint_is_refused(tmp_path) -> None:
 def test_progress_reports_every_step_with_a_finite_loss() -> None:
     reports: list[Progress] = []
     pretrain(tiny_config("barlow_twins", epochs=1), tiny_pool(16), progress=reports.append)
-    assert [(r.stage, r.epoch, r.step, r.steps) for r in reports] == [
-        ("pretrain", 1, 1, 2),
-        ("pretrain", 1, 2, 2),
-    ]
+    steps = [(r.stage, r.epoch, r.step, r.steps) for r in reports if not r.metrics]
+    assert steps == [("pretrain", 1, 1, 2), ("pretrain", 1, 2, 2)]
     assert all(np.isfinite(r.loss) for r in reports)
+    summary = reports[-1]
+    assert summary.metrics["epoch_loss"] == pytest.approx((reports[0].loss + reports[1].loss) / 2)
 
 
 def test_no_temporary_files_are_left_next_to_the_checkpoint(tmp_path) -> None:

@@ -1,0 +1,107 @@
+"""Cold-start step 2 of the design (design.md "The loop"): pre-train, embed the pool, index it.
+
+One call that a worker or the command line runs: self-supervised pre-training on every
+face, then the embeddings of the same faces written as a memory-mapped ``.npy`` with JSON
+metadata, then a faiss index over them. Re-running it with the same folder resumes the
+pre-training from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ml_engine.data.dataset import FaceDataset
+from ml_engine.device import resolve_device
+from ml_engine.embeddings import EmbeddingsMetadata, embed_pool, file_digest, load_embeddings, names_digest
+from ml_engine.index import EmbeddingIndex
+from ml_engine.models import create_model, load_backbone_weights
+from ml_engine.progress import CancelFlag, ProgressCallback
+from ml_engine.ssl.config import PretrainConfig
+from ml_engine.ssl.pretrain import PretrainResult, pretrain
+
+CHECKPOINT_FILE = "pretrain.pt"
+INDEX_FILE = "index.faiss"
+
+
+@dataclass(frozen=True)
+class PoolArtifacts:
+    """Where the pre-training outputs are, and how training went.
+
+    Attributes:
+        checkpoint: the resumable checkpoint (also the classifier's initial weights).
+        embeddings_dir: folder with ``embeddings.npy`` and ``embeddings.json``.
+        index: the saved faiss index.
+        losses: mean loss of every epoch.
+    """
+
+    checkpoint: Path
+    embeddings_dir: Path
+    index: Path
+    losses: list[float]
+
+
+def backbone_from_result(result: PretrainResult) -> torch.nn.Module:
+    """A fresh backbone of the right architecture holding the pre-trained weights."""
+    kwargs = {key: value for key, value in result.model_kwargs.items() if key != "dropout"}
+    model = create_model(result.model_name, 1, **kwargs)
+    load_backbone_weights(model, result.backbone_state)
+    return model.backbone
+
+
+def pretrain_pool(
+    config: PretrainConfig,
+    dataset: FaceDataset,
+    out_dir: str | os.PathLike[str],
+    *,
+    device: str | torch.device = "auto",
+    progress: ProgressCallback | None = None,
+    cancel: CancelFlag | None = None,
+    batch_size: int = 512,
+) -> PoolArtifacts:
+    """Pre-train on ``dataset``, then write its embeddings and a faiss index into ``out_dir``.
+
+    Args:
+        config: pre-training settings.
+        dataset: the pool (labels are never used).
+        out_dir: output folder; an existing checkpoint there is resumed.
+        device: where to train and embed.
+        progress: receives "pretrain" then "embed" reports.
+        cancel: stops either stage with :class:`~ml_engine.progress.Cancelled`.
+        batch_size: faces per forward pass when embedding.
+    """
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(device)
+    checkpoint = folder / CHECKPOINT_FILE
+    result = pretrain(
+        config, dataset, device=device, progress=progress, cancel=cancel, checkpoint_path=checkpoint
+    )
+    metadata = EmbeddingsMetadata(
+        count=len(dataset),
+        dim=result.embedding_dim,
+        model_name=result.model_name,
+        model_kwargs=result.model_kwargs,
+        image_size=config.image_size,
+        names_sha256=names_digest(dataset.names),
+        method=config.method,
+        epochs=len(result.losses),
+        checkpoint_sha256=file_digest(checkpoint),
+    )
+    embed_pool(
+        folder,
+        backbone_from_result(result),
+        dataset,
+        metadata,
+        image_size=config.image_size,
+        device=device,
+        batch_size=batch_size,
+        progress=progress,
+        cancel=cancel,
+    )
+    vectors, _ = load_embeddings(folder, expected_names=dataset.names)
+    index = EmbeddingIndex.build(vectors).save(folder / INDEX_FILE)
+    return PoolArtifacts(checkpoint, folder, index, result.losses)

@@ -1,0 +1,33 @@
+"""``python -m ml_engine pretrain`` writes a checkpoint, embeddings and an index that fit together."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ml_engine.__main__ import main
+from ml_engine.embeddings import load_embeddings
+from ml_engine.index import EmbeddingIndex
+from ml_engine.ssl import load_pretrained_backbone
+
+
+def test_pretrain_command_writes_checkpoint_embeddings_and_index(tmp_path, capsys) -> None:
+    out = tmp_path / "ssl"
+    arguments = ["pretrain", "--data", "24", "--format", "synthetic", "--model", "small_cnn", "--image-size", "16",
+                 "--epochs", "1", "--batch-size", "8", "--out", str(out), "--device", "cpu"]  # fmt: skip
+    assert main(arguments) == 0
+    assert "losses per epoch" in capsys.readouterr().out
+    vectors, metadata = load_embeddings(out)
+    assert vectors.shape == (24, 64) and metadata.method == "simclr" and metadata.epochs == 1
+    index = EmbeddingIndex.load(out / "index.faiss", use_gpu=False)
+    assert len(index) == 24
+    _, ids = index.neighbours_of(np.arange(3), 2)
+    assert not (ids == np.arange(3)[:, None]).any()
+    classifier = load_pretrained_backbone(out / "pretrain.pt").build_classifier(7)
+    with torch.no_grad():
+        assert classifier(torch.zeros(2, 1, 16, 16)).shape == (2, 7)
+
+    longer = [*arguments]
+    longer[longer.index("--epochs") + 1] = "2"
+    assert main(longer) == 0  # resumes from the checkpoint: one more epoch
+    assert load_embeddings(out)[1].epochs == 2
