@@ -83,6 +83,7 @@ def predict(
     mc_dropout_passes: int = 0,
     progress: ProgressCallback | None = None,
     cancel: CancelFlag | None = None,
+    num_workers: int | None = None,
 ) -> Predictions:
     """Score every face of ``dataset`` (labels are ignored).
 
@@ -95,11 +96,16 @@ def predict(
         mc_dropout_passes: ``T``; when positive, also return ``(T, N, C)`` MC-dropout samples.
         progress: called after every batch with stage "score".
         cancel: checked before every batch; raises :class:`Cancelled` when set.
+        num_workers: DataLoader workers decoding faces; None: 4 on CUDA for faces stored as
+            files (decoding would otherwise starve the GPU), else 0.
     """
     target = resolve_device(device)
     model.to(target).eval()
     faces = FaceTensorDataset(dataset, eval_transform(image_size), image_size)
-    loader = DataLoader(faces, batch_size=batch_size, shuffle=False, pin_memory=target.type == "cuda")
+    on_cuda = target.type == "cuda"
+    if num_workers is None:
+        num_workers = 4 if on_cuda and not dataset.in_memory else 0
+    loader = DataLoader(faces, batch_size=batch_size, num_workers=num_workers, pin_memory=on_cuda)
     probabilities, embeddings, samples = [], [], []
     with torch.inference_mode():
         for step, (images, _, _) in enumerate(loader, start=1):

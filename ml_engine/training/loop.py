@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,6 +54,22 @@ def soft_target_loss(targets: torch.Tensor, class_weights: torch.Tensor | None =
         return -(weighted * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
 
     return loss
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA) for a reproducible run."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def class_weights(counts: np.ndarray) -> np.ndarray:
+    """Inverse-frequency weights ``n / (K n_c)`` over the ``K`` classes present; 0 for absent ones."""
+    counts = np.asarray(counts, dtype=np.float64)
+    present = counts > 0
+    weights = np.zeros_like(counts)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights
 
 
 def cosine_factor(step: int, total: int) -> float:

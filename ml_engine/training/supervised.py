@@ -14,7 +14,6 @@ per-face target distributions (``targets``, e.g. FERPlus vote distributions), or
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +33,9 @@ from ml_engine.training.loop import (
     EpochRunner,
     TrainLoss,
     build_scheduler,
+    class_weights,
     hard_label_loss,
+    seed_everything,
     soft_target_loss,
 )
 
@@ -101,22 +102,6 @@ class TrainResult:
     history: list[dict[str, float]]
     metrics: dict[str, float]
     validation: Metrics | None = None
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch (CPU and CUDA) for a reproducible run."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def class_weights(counts: np.ndarray) -> np.ndarray:
-    """Inverse-frequency weights ``n / (K n_c)`` over the ``K`` classes present; 0 for absent ones."""
-    counts = np.asarray(counts, dtype=np.float64)
-    present = counts > 0
-    weights = np.zeros_like(counts)
-    weights[present] = counts.sum() / (present.sum() * counts[present])
-    return weights
 
 
 def _training_rows(train: FaceDataset, targets: np.ndarray | None, loss: TrainLoss | None) -> np.ndarray:
@@ -215,6 +200,12 @@ def fit(
         raise ValueError("pass either targets or loss, not both")
     if targets is not None and targets.shape != (len(train), train.num_classes):
         raise ValueError(f"targets must have shape {(len(train), train.num_classes)}, got {targets.shape}")
+    if config.epochs < 1 or config.batch_size < 1:
+        raise ValueError(
+            f"epochs and batch_size must be positive, got {config.epochs} and {config.batch_size}"
+        )
+    if val is not None and not (val.labels >= 0).any():
+        raise ValueError("the validation set has no labelled faces; pass val=None to train without one")
     target_device = resolve_device(device)
     rows = _training_rows(train, targets, loss)
     if len(rows) == 0:

@@ -8,7 +8,7 @@ from ml_engine.data.dataset import FaceDataset
 from ml_engine.models import WeightsMismatchError, create_model
 from ml_engine.progress import Cancelled
 from ml_engine.training import TrainConfig, fit
-from ml_engine.training.supervised import class_weights
+from ml_engine.training.loop import class_weights
 
 
 def _faces(n: int = 40, seed: int = 0, unlabelled: int = 0) -> FaceDataset:
@@ -146,3 +146,17 @@ def test_class_weighted_loss_changes_training_on_imbalanced_data():
     plain = fit(_config(epochs=1), faces).model.classifier.weight
     weighted = fit(_config(epochs=1, class_weighted=True), faces).model.classifier.weight
     assert not torch.allclose(plain, weighted)
+
+
+def test_validation_set_without_labels_is_rejected():
+    with pytest.raises(ValueError, match="no labelled faces"):
+        fit(_config(), _faces(), _faces(n=4, unlabelled=4))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fit_on_cuda_with_amp_and_workers():
+    result = fit(_config(epochs=3, lr=0.05, num_workers=2), _faces(), _faces(seed=1), device="cuda")
+    assert next(result.model.parameters()).device.type == "cuda"
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.metrics["val_accuracy"] >= 0.9
