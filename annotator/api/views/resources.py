@@ -76,7 +76,10 @@ class ItemListView(ProjectScopedView, generics.GenericAPIView):
 
     serializer_class = ItemSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("split", str, enum=Split.values, required=False)])
+    @extend_schema(
+        operation_id="projects_items_list",
+        parameters=[OpenApiParameter("split", str, enum=Split.values, required=False)],
+    )
     def get(self, request: Request, project_id: int) -> Response:
         queryset = Item.objects.filter(project=self.project()).order_by("id")
         split = request.query_params.get("split")
