@@ -15,7 +15,9 @@ def worker_status_task() -> dict[str, object]:
     return {"hostname": socket.gethostname(), "pid": os.getpid(), "torch_device": settings.TORCH_DEVICE}
 
 
-@shared_task(name="annotator.train_cycle_task", soft_time_limit=6 * 3600 - 60, time_limit=6 * 3600)
+@shared_task(
+    name="annotator.train_cycle_task", ignore_result=True, soft_time_limit=6 * 3600 - 60, time_limit=6 * 3600
+)
 def train_cycle_task(job_id: int) -> str:
     """Train, score and select for one training job (queue ``train``); idempotent per job."""
     from annotator.services.training import run_training_job

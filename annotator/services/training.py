@@ -63,7 +63,13 @@ def _enqueue(job: Job) -> None:
     The vote that completed the batch is already committed; an owner retries with "retrain now".
     """
     try:
-        celery_app.send_task(TRAIN_TASK, args=[job.pk], queue=TRAIN_QUEUE, retry_policy=ENQUEUE_RETRY_POLICY)
+        celery_app.send_task(
+            TRAIN_TASK,
+            args=[job.pk],
+            queue=TRAIN_QUEUE,
+            ignore_result=True,
+            retry_policy=ENQUEUE_RETRY_POLICY,
+        )
     except Exception as error:
         logger.exception("could not enqueue training job %s", job.pk)
         jobs.finish_job(job.pk, JobState.FAILED, message=f"the job queue is unreachable: {error}")
