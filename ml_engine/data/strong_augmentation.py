@@ -43,7 +43,7 @@ def _blend(degenerate: torch.Tensor, images: torch.Tensor, factor: torch.Tensor)
 def _auto_contrast(images: torch.Tensor) -> torch.Tensor:
     low = images.amin(dim=(1, 2, 3), keepdim=True)
     high = images.amax(dim=(1, 2, 3), keepdim=True)
-    return (images - low) * 255.0 / (high - low).clamp_min(1.0)
+    return ((images - low) * 255.0 / (high - low).clamp_min(1.0)).clamp(0, 255)
 
 
 def _equalise(images: torch.Tensor) -> torch.Tensor:
@@ -55,7 +55,7 @@ def _equalise(images: torch.Tensor) -> torch.Tensor:
     cdf = histogram.cumsum(dim=1)
     lowest = cdf.gather(1, flat.amin(dim=1, keepdim=True))
     scale = 255.0 / (flat.shape[1] - lowest).clamp_min(1.0)
-    return ((cdf - lowest).clamp_min(0) * scale).gather(1, flat).view_as(images)
+    return ((cdf - lowest).clamp_min(0) * scale).clamp_max(255.0).gather(1, flat).view_as(images)
 
 
 def _smooth(images: torch.Tensor) -> torch.Tensor:

@@ -128,10 +128,10 @@ class PartialLabelLoss:
         return self._cross_entropy(logits, labels, indices)
 
     def disambiguated_fraction(self) -> float:
-        """Share of faces with a non-empty candidate set whose confidence is one-hot."""
-        usable = self.candidates.any(dim=1)
+        """Share of ambiguous faces (two or more candidates) whose confidence is now one-hot."""
+        ambiguous = self.candidates.sum(dim=1) >= 2
         one_hot = self.confidence.max(dim=1).values >= 1.0 - 1e-6
-        return float((one_hot & usable).sum() / usable.sum().clamp_min(1))
+        return float((one_hot & ambiguous).sum() / ambiguous.sum().clamp_min(1))
 
 
 @dataclass

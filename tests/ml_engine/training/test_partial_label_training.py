@@ -86,6 +86,7 @@ def test_partial_label_training_disambiguates_and_loss_falls() -> None:
     ambiguous = np.arange(len(truth)) % 2 == 0
     # started at 50/50 between the true and the wrong class; revision moved it to the truth
     assert (confidence[ambiguous].argmax(axis=1) == truth[ambiguous]).mean() >= 0.8
+    assert result.history[0]["disambiguated"] == 0.0  # warm-up epoch: nothing revised yet
     assert result.metrics["disambiguated"] > 0
     assert [record["epoch"] for record in result.history] == list(range(1, 5))
 

@@ -1,0 +1,152 @@
+"""Semi-supervised learning on real faces: supervised vs fixed-threshold pseudo-labels vs Ada-CM.
+
+The shape of seed 002's Tables 1-2 on FER+: for 100, 400 and 2,000 labeled faces (FERPlus
+majority labels) drawn from a random FER2013Train subset, the rest of the subset is the
+unlabeled pool. Three modes of :func:`ml_engine.training.semi_supervised.train_semi_supervised`
+train the same network for the same number of steps with Adam 5e-4:
+
+* ``supervised``: labeled cross-entropy only (the tables' Baseline),
+* ``fixed_0.95``: pseudo-labels above a fixed 0.95 threshold (FixMatch, Table 1 "FT = 0.95"),
+* ``ada_cm``: adaptive per-class margins + InfoNCE on the rest (seed 002).
+
+Evaluated on FER2013Valid majority labels after the last epoch (no selection on it). The
+pool's own labels are never trained on; they only measure how accurate the accepted
+pseudo-labels are. Ratios are against ``supervised`` at the same label count, same run.
+
+    python bench/semi_supervised.py                           # small CPU configuration
+    python bench/semi_supervised.py --device cuda --model resnet18 --pool-size 20000 \\
+        --epochs 20 --steps-per-epoch 800                      # GPU scale (paper: 20 x 800 steps)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from ferplus_subset import DEFAULT_ROOT, load_splits, mean_std, sample
+
+from ml_engine.data.dataset import FaceDataset
+from ml_engine.device import resolve_device
+from ml_engine.evaluation import evaluate
+from ml_engine.inference import predict
+from ml_engine.training.semi_supervised import SemiSupervisedConfig, train_semi_supervised
+
+MODES = {"supervised": "supervised", "fixed_0.95": "fixed_threshold", "ada_cm": "ada_cm"}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", default=str(DEFAULT_ROOT))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--labels", default="100,400,2000", help="labeled faces per setting")
+    parser.add_argument(
+        "--pool-size", type=int, default=4000, help="unlabeled faces besides the labeled ones"
+    )
+    parser.add_argument("--train-size", type=int, default=None, help="alias: labeled + pool (overrides pool)")
+    parser.add_argument("--val-size", type=int, default=None, help="FER2013Valid faces (default all)")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--steps-per-epoch", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=16, help="labeled and unlabeled batch (mu = 1)")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--model", default="small_cnn", choices=("small_cnn", "resnet18"))
+    parser.add_argument("--width", type=int, default=16, help="small_cnn width")
+    parser.add_argument("--stem", default="imagenet", help="resnet18 stem")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    return parser.parse_args()
+
+
+def _config(args: argparse.Namespace, mode: str, seed: int) -> SemiSupervisedConfig:
+    return SemiSupervisedConfig(
+        mode=mode,
+        model=args.model,
+        model_kwargs={"width": args.width} if args.model == "small_cnn" else {"stem": args.stem},
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        labeled_batch_size=args.batch_size,
+        unlabeled_batch_size=args.batch_size,
+        seed=seed,
+    )
+
+
+def _split(faces: FaceDataset, labeled: int, rng: np.random.Generator) -> tuple[FaceDataset, FaceDataset]:
+    """``labeled`` random faces (at least one per class present) and the rest as the pool."""
+    order = rng.permutation(len(faces))
+    firsts = [order[faces.labels[order] == c][0] for c in np.unique(faces.labels)]
+    rest = [i for i in order if i not in set(firsts)]
+    chosen = np.array(firsts + rest[: labeled - len(firsts)])
+    pool = np.setdiff1d(np.arange(len(faces)), chosen)
+    return faces.subset(chosen), faces.subset(pool)
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.device = resolve_device(args.device)
+    started = time.perf_counter()
+    train_all, val_all = load_splits(args.data_root)
+    train_all = train_all.subset(np.flatnonzero(train_all.labels >= 0))
+    val = sample(val_all, args.val_size, np.random.default_rng(12345))
+    counts = [int(count) for count in args.labels.split(",")]
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    size = args.train_size or max(counts) + args.pool_size
+    print(
+        f"FER+ semi-supervised: {size} FER2013Train faces per seed (labeled + pool), {len(val)} FER2013Valid "
+        f"faces; {args.model}, {args.epochs} epochs x {args.steps_per_epoch} steps, batch {args.batch_size}+"
+        f"{args.batch_size}; device {args.device}, threads {torch.get_num_threads()}, seeds {seeds}"
+    )
+    rows: dict[tuple[int, str], list[dict[str, float]]] = {}
+    for seed in seeds:
+        faces = sample(train_all, size, np.random.default_rng(seed))
+        for count in counts:
+            labeled, pool = _split(faces, count, np.random.default_rng(1000 + seed))
+            for name, mode in MODES.items():
+                tick = time.perf_counter()
+                result = train_semi_supervised(_config(args, mode, seed), labeled, pool, device=args.device)
+                metrics = evaluate(
+                    val.labels, predict(result.model, val, device=args.device).probabilities, val.class_names
+                )
+                last = result.history[-1]
+                row = {
+                    "accuracy": metrics.accuracy,
+                    "macro_f1": metrics.macro_f1,
+                    "confident": last.get("confident_fraction", np.nan),
+                    "pseudo_accuracy": last.get("pseudo_label_accuracy", np.nan),
+                    "seconds": time.perf_counter() - tick,
+                }
+                rows.setdefault((count, name), []).append(row)
+                margins = f" margins {np.round(result.margins[-1], 2).tolist()}" if mode == "ada_cm" else ""
+                print(
+                    f"  seed {seed} labels {count:>5} {name:<10} acc {metrics.accuracy:.4f} "
+                    f"confident {row['confident']:.2f} pseudo-acc {row['pseudo_accuracy']:.2f}{margins}",
+                    flush=True,
+                )
+    _print_table(rows, counts)
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+def _print_table(rows: dict, counts: list[int]) -> None:
+    print(
+        "\n| labels | method | val accuracy % | macro-F1 % | accuracy / supervised | confident share | "
+        "pseudo-label acc % | s per run |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for count in counts:
+        baseline = np.mean([row["accuracy"] for row in rows[(count, "supervised")]])
+        for name in MODES:
+            runs = rows[(count, name)]
+            accuracy = [row["accuracy"] for row in runs]
+            confident = np.mean([row["confident"] for row in runs])
+            pseudo = np.nanmean([row["pseudo_accuracy"] for row in runs]) if name != "supervised" else np.nan
+            print(
+                f"| {count} | {name} | {mean_std(accuracy)} | {mean_std([row['macro_f1'] for row in runs])} | "
+                f"{np.mean(accuracy) / baseline:.3f} | {'-' if np.isnan(confident) else f'{confident:.2f}'} | "
+                f"{'-' if np.isnan(pseudo) else f'{100 * pseudo:.1f}'} | "
+                f"{np.mean([row['seconds'] for row in runs]):.0f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
