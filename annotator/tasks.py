@@ -23,3 +23,11 @@ def train_cycle_task(job_id: int) -> str:
     from annotator.services.training import run_training_job
 
     return run_training_job(job_id)
+
+
+@shared_task(name="annotator.export_task", ignore_result=True, soft_time_limit=3600 - 60, time_limit=3600)
+def export_task(job_id: int) -> str:
+    """Write a label-set or model export (queue ``default``); idempotent per job."""
+    from annotator.services.exports import run_export_job
+
+    return run_export_job(job_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from annotator.api.views import labeling, projects, resources
+from annotator.api.views import exports, labeling, projects, resources
 
 app_name = "api"
 
@@ -31,6 +31,8 @@ urlpatterns = [
     path(project + "model-versions/", resources.ModelVersionListView.as_view(), name="model-versions"),
     path(project + "jobs/", resources.ProjectJobListView.as_view(), name="project-jobs"),
     path(project + "dashboard/", resources.DashboardView.as_view(), name="dashboard"),
+    path(project + "exports/", exports.ExportListView.as_view(), name="exports"),
     path("jobs/<int:job_id>/", resources.JobDetailView.as_view(), name="job"),
+    path("jobs/<int:job_id>/download/", exports.ExportDownloadView.as_view(), name="job-download"),
     path("jobs/<int:job_id>/cancel/", resources.JobCancelView.as_view(), name="job-cancel"),
 ]

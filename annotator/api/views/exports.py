@@ -1,0 +1,56 @@
+"""Exports: owners ask for a label set or a model, a worker writes it, owners download it."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.api.permissions import owner_or_403
+from annotator.api.serializers import JobSerializer
+from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
+from annotator.models import Job, JobKind
+from annotator.services import exports
+
+
+class ExportRequestSerializer(serializers.Serializer):
+    what = serializers.ChoiceField(choices=["labels", "model"])
+    format = serializers.ChoiceField(choices=[*exports.LABEL_FORMATS, *exports.MODEL_FORMATS])
+    version = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+
+
+class ExportListView(ProjectScopedView):
+    """Export jobs of a project (GET), or ask for a new export (POST); owners only.
+
+    Label formats: csv, jsonl, imagefolder (zip), ferplus (label.csv). Model formats:
+    pytorch, torchscript, onnx, each verified by running it, with a model card.
+    """
+
+    @extend_schema(responses=JobSerializer(many=True))
+    def get(self, request: Request, project_id: int) -> Response:
+        project = self.project(owner=True)
+        export_jobs = Job.objects.filter(project=project, kind=JobKind.EXPORT).order_by("-id")[:50]
+        return Response(JobSerializer(export_jobs, many=True).data)
+
+    @extend_schema(request=ExportRequestSerializer, responses=JobSerializer)
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.project(owner=True)
+        serializer = ExportRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = exports.request_export(project, **serializer.validated_data)
+        return Response(JobSerializer(job).data, status=CREATED)
+
+
+class ExportDownloadView(ServiceErrorsMixin, APIView):
+    """The file of a finished export job (owners only)."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, job_id: int) -> FileResponse:
+        job = get_object_or_404(Job, pk=job_id, kind=JobKind.EXPORT)
+        owner_or_403(request, job.project_id)
+        path = exports.export_file(job)
+        return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)

@@ -1,0 +1,88 @@
+"""The export half of the ML bridge: project rows become ``ml_engine.export`` label rows and model files.
+
+Label writers import no torch, so label exports stay light; model exports load torch lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ml_engine.export.ferplus_export import write_ferplus_label_csv
+from ml_engine.export.image_folder_zip import write_image_folder_zip
+from ml_engine.export.label_export import write_labels_csv, write_labels_jsonl
+from ml_engine.export.label_rows import LabelRow
+from ml_engine.progress import CancelFlag, ProgressCallback
+
+LABEL_WRITERS = {
+    "csv": (write_labels_csv, "labels.csv"),
+    "jsonl": (write_labels_jsonl, "labels.jsonl"),
+    "imagefolder": (write_image_folder_zip, "imagefolder.zip"),
+    "ferplus": (write_ferplus_label_csv, "label.csv"),
+}
+MODEL_FORMATS = ("pytorch", "torchscript", "onnx")
+
+
+def label_rows(item_rows: Iterable[dict[str, Any]], num_classes: int, media_root: Path) -> Iterator[LabelRow]:
+    """One :class:`LabelRow` per pool face, from ``Item`` values (streamed, not listed)."""
+    for row in item_rows:
+        votes = list(row["class_votes"] or [])
+        yield LabelRow(
+            file_name=row["source_name"] or f"item-{row['id']}.png",
+            image_path=str(media_root / row["image"]),
+            votes=votes + [0] * (num_classes - len(votes)),
+            candidates=list(row["candidate_set"] or []),
+            label=row["label_index"],
+            num_votes=row["vote_count"],
+        )
+
+
+def write_label_set(
+    format: str,
+    out_dir: Path,
+    class_names: tuple[str, ...],
+    rows: Iterable[LabelRow],
+    *,
+    total: int,
+    progress: ProgressCallback,
+    cancel: CancelFlag,
+) -> tuple[Path, dict[str, Any]]:
+    """Write the label set in ``format`` under ``out_dir``; returns the file and the writer's summary."""
+    writer, file_name = LABEL_WRITERS[format]
+    path = out_dir / file_name
+    summary = writer(path, class_names, rows, total=total, progress=progress, cancel=cancel)
+    return path, {
+        "rows": summary.rows,
+        "skipped": summary.skipped,
+        "missing_images": summary.missing_images[:100],
+    }
+
+
+def write_model(
+    checkpoint: Path,
+    format: str,
+    out_dir: Path,
+    provenance: dict[str, Any],
+    *,
+    progress: ProgressCallback,
+    cancel: CancelFlag,
+) -> tuple[Path, dict[str, Any]]:
+    """Export a model version in ``format`` (verified by running it) with its model card."""
+    from ml_engine.export.bundle import export_checkpoint
+    from ml_engine.export.model_card import TrainingProvenance
+
+    exported = export_checkpoint(
+        checkpoint,
+        [format],
+        out_dir,
+        provenance=TrainingProvenance(**provenance),
+        progress=progress,
+        cancel=cancel,
+    )
+    model = exported.exports[0]
+    return Path(model.path), {
+        "sha256": model.sha256,
+        "max_abs_difference": model.max_abs_difference,
+        "card": exported.card,
+    }

@@ -1,0 +1,146 @@
+"""Exports of a project's label set and models, run as background jobs with progress.
+
+An owner asks for an export (API or page); a worker writes the file under
+``MEDIA_ROOT/projects/<id>/exports/job-<job id>/`` and the job's result names it; the owner
+downloads it. The management commands call :func:`write_export` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from annotator import export_bridge
+from annotator.celery import app as celery_app
+from annotator.models import Item, Job, JobKind, JobState, ModelVersion, Project, Split
+from annotator.services import jobs
+from annotator.services.errors import InvalidInput, NotAllowed
+from ml_engine.progress import (
+    Cancelled,
+    Progress,
+)
+
+logger = logging.getLogger(__name__)
+
+EXPORT_TASK = "annotator.export_task"
+LABEL_FORMATS = tuple(export_bridge.LABEL_WRITERS)
+MODEL_FORMATS = export_bridge.MODEL_FORMATS
+ITEM_FIELDS = ("id", "source_name", "image", "class_votes", "candidate_set", "label_index", "vote_count")
+
+
+def request_export(project: Project, *, what: str, format: str, version: int | None = None) -> Job:
+    """Queue an export job; ``what`` is "labels" or "model" (``version``: latest when None).
+
+    Raises:
+        InvalidInput: unknown kind or format, or no such model version.
+    """
+    _check(project, what, format, version)
+    job = jobs.create_job(project, JobKind.EXPORT, stage="queued",
+                          result={"what": what, "format": format, "version": version})  # fmt: skip
+    transaction.on_commit(lambda: celery_app.send_task(EXPORT_TASK, args=[job.pk], ignore_result=True))
+    return job
+
+
+def run_export_job(job_id: int) -> str:
+    """Write the export of job ``job_id`` (called by the worker); returns the final state."""
+    job = Job.objects.select_related("project").get(pk=job_id)
+    if not jobs.start_job(job, stage="export"):
+        return job.state
+    request = dict(job.result)
+    out_dir = Path(settings.MEDIA_ROOT) / "projects" / str(job.project_id) / "exports" / f"job-{job.pk}"
+
+    def report(progress: Progress) -> None:
+        jobs.report_progress(job.pk, progress=progress.fraction, stage=progress.stage)
+
+    def cancelled() -> bool:
+        return Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
+
+    try:
+        path, details = write_export(job.project, request["what"], request["format"], request["version"], out_dir,
+                                     progress=report, cancel=cancelled)  # fmt: skip
+    except Cancelled:
+        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled by a user", result=request)
+        return JobState.CANCELLED
+    except Exception as error:
+        logger.exception("export job %s failed", job.pk)
+        jobs.finish_job(job.pk, JobState.FAILED, message=f"{type(error).__name__}: {error}", result=request)
+        return JobState.FAILED
+    relative = str(path.resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
+    jobs.finish_job(
+        job.pk,
+        JobState.SUCCEEDED,
+        message=f"wrote {path.name}",
+        result={**request, "file": relative, **details},
+    )
+    return JobState.SUCCEEDED
+
+
+def write_export(
+    project: Project,
+    what: str,
+    format: str,
+    version: int | None,
+    out_dir: Path,
+    *,
+    progress=None,
+    cancel=None,
+) -> tuple[Path, dict[str, Any]]:
+    """Write one export into ``out_dir`` and return its file and a summary."""
+    _check(project, what, format, version)
+    progress = progress or (lambda report: None)
+    cancel = cancel or (lambda: False)
+    if what == "labels":
+        classes = tuple(project.classes.order_by("index").values_list("name", flat=True))
+        items = Item.objects.filter(project=project, split=Split.POOL).order_by("id").values(*ITEM_FIELDS)
+        rows = export_bridge.label_rows(
+            items.iterator(chunk_size=2000), len(classes), Path(settings.MEDIA_ROOT)
+        )
+        return export_bridge.write_label_set(format, out_dir, classes, rows, total=items.count(),
+                                             progress=progress, cancel=cancel)  # fmt: skip
+    model_version = _model_version(project, version)
+    provenance = {
+        "labels_used": model_version.labels_used,
+        "strategy": project.strategy,
+        "cycles": project.cycles.count(),
+        "ssl_method": project.ssl_method,
+        "training_mode": project.training_mode,
+        "project": project.name,
+    }
+    checkpoint = Path(settings.MEDIA_ROOT) / model_version.checkpoint
+    path, details = export_bridge.write_model(
+        checkpoint, format, out_dir, provenance, progress=progress, cancel=cancel
+    )
+    return path, {"model_version": model_version.version, **details}
+
+
+def export_file(job: Job) -> Path:
+    """The finished export file of ``job``.
+
+    Raises:
+        NotAllowed: the job is not a finished export.
+    """
+    if job.kind != JobKind.EXPORT or job.state != JobState.SUCCEEDED or "file" not in job.result:
+        raise NotAllowed("this job has no finished export to download")
+    return Path(settings.MEDIA_ROOT) / job.result["file"]
+
+
+def _check(project: Project, what: str, format: str, version: int | None) -> None:
+    formats = {"labels": LABEL_FORMATS, "model": MODEL_FORMATS}.get(what)
+    if formats is None:
+        raise InvalidInput(f"unknown export {what!r}; use 'labels' or 'model'")
+    if format not in formats:
+        raise InvalidInput(f"unknown {what} format {format!r}; use one of {', '.join(formats)}")
+    if what == "model":
+        _model_version(project, version)
+
+
+def _model_version(project: Project, version: int | None) -> ModelVersion:
+    versions = ModelVersion.objects.filter(project=project).order_by("-version")
+    found = versions.filter(version=version).first() if version is not None else versions.first()
+    if found is None:
+        raise InvalidInput("no trained model yet" if version is None else f"no model version {version}")
+    return found
