@@ -23,6 +23,8 @@ from annotator.services.cycles import current_cycle
 MAX_PREFETCH = 5
 EXTRA_CANDIDATES = 10
 """Entries to try beyond the number wanted, since others may claim some in the meantime."""
+MAX_CLAIM_ROUNDS = 20
+"""Looks at the queue per request; each one either claims a face or sees the queue shrink."""
 
 
 def release_expired_leases(project: Project, now: datetime | None = None) -> int:
@@ -89,23 +91,33 @@ def _unreserved_budget(project: Project) -> int:
 def _claim(
     project: Project, cycle: Cycle, annotator: AbstractBaseUser, wanted: int, expires: datetime
 ) -> list[Lease]:
+    """Claim up to ``wanted`` open entries in queue order.
+
+    Annotators asking at the same moment race for the same first entries; a loser looks
+    again. Each look sees only entries with a free slot, so every round either claims a
+    face or finds fewer candidates, and the loop ends.
+    """
     limit = project.votes_per_face
     answered = Vote.objects.filter(annotator=annotator, item=OuterRef("item_id"), retracted_at__isnull=True)
     mine = Lease.objects.filter(annotator=annotator, entry=OuterRef("pk"))
-    candidates = list(
+    open_entries = (
         QueueEntry.objects.filter(cycle=cycle, slots_taken__lt=limit)
         .exclude(Exists(answered))
         .exclude(Exists(mine))
         .order_by("position")
-        .values_list("id", flat=True)[: wanted + EXTRA_CANDIDATES]
+        .values_list("id", flat=True)
     )
     claimed: list[Lease] = []
-    for entry_id in candidates:
-        if len(claimed) == wanted:
+    for _ in range(MAX_CLAIM_ROUNDS):
+        candidates = list(open_entries[: wanted - len(claimed) + EXTRA_CANDIDATES])
+        for entry_id in candidates:
+            lease = _claim_entry(project, entry_id, annotator, limit, expires)
+            if lease is not None:
+                claimed.append(lease)
+                if len(claimed) == wanted:
+                    return claimed
+        if not candidates:
             break
-        lease = _claim_entry(project, entry_id, annotator, limit, expires)
-        if lease is not None:
-            claimed.append(lease)
     return claimed
 
 

@@ -98,7 +98,7 @@ def start_server(var_dir: Path, port: int, workers: int, threads: int) -> subpro
     command = [
         sys.executable, "-m", "gunicorn", "annotator.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", "gthread", "--log-level", "warning",
+        "--worker-class", "gthread", "--keep-alive", "60", "--log-level", "warning",
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=REPO, env=env)
     deadline = time.monotonic() + 60
@@ -121,11 +121,19 @@ class Annotator:
         self.base = f"/api/projects/{project_id}/"
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[float, int, object]:
+        """One request; a connection the server closed meanwhile is reopened (and timed)."""
         start = time.perf_counter()
         payload = None if body is None else json.dumps(body)
-        self.connection.request(method, self.base + path, body=payload, headers=self.headers)
-        response = self.connection.getresponse()
-        data = response.read()
+        for attempt in range(2):
+            try:
+                self.connection.request(method, self.base + path, body=payload, headers=self.headers)
+                response = self.connection.getresponse()
+                data = response.read()
+                break
+            except (ConnectionError, http.client.RemoteDisconnected):
+                self.connection.close()
+                if attempt:
+                    raise
         elapsed = time.perf_counter() - start
         return elapsed, response.status, json.loads(data) if data else None
 

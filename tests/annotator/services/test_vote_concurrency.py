@@ -107,3 +107,14 @@ def test_the_same_client_id_sent_in_parallel_counts_once():
     assert Counter(outcomes) == {True: 5, False: 1}
     assert Vote.objects.count() == 1
     assert Project.objects.get(pk=project.pk).votes_spent == 1
+
+
+def test_every_annotator_asking_at_once_gets_a_face(monkeypatch):
+    monkeypatch.setattr(assignment, "EXTRA_CANDIDATES", 0)  # each look sees just the first open face
+    project = make_labeling_project(pool=40, initial_set_size=40, budget_votes=100)
+    users = [add_annotator(project).user for _ in range(THREADS)]
+
+    outcomes = run_together([lambda u=u: len(assignment.next_faces(project, u, 1)) for u in users])
+
+    assert outcomes == [1] * THREADS  # losers of a race look again
+    assert Lease.objects.values("entry_id").distinct().count() == THREADS

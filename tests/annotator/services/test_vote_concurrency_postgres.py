@@ -83,4 +83,4 @@ def test_concurrency_holds_on_postgresql(postgres_url: str, tmp_path: Path) -> N
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "4 passed" in result.stdout
+    assert "5 passed" in result.stdout
