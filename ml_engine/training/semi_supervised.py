@@ -43,7 +43,7 @@ from ml_engine.progress import CancelFlag, Progress, ProgressCallback
 from ml_engine.training.adaptive_margin import class_confidence, scheduled_margins
 from ml_engine.training.loop import EarlyStopping
 from ml_engine.training.semi_supervised_loop import SemiSupervisedEpochs, SemiSupervisedStep
-from ml_engine.training.supervised import TrainResult, seed_everything
+from ml_engine.training.supervised import TrainConfig, TrainResult, seed_everything
 
 MODES = ("ada_cm", "fixed_threshold", "supervised")
 
@@ -90,6 +90,19 @@ class SemiSupervisedConfig:
     amp: bool = True
     num_workers: int = 4
     eval_batch_size: int = 256
+
+    @classmethod
+    def from_train_config(
+        cls, config: TrainConfig, mode: str = "ada_cm", **overrides: Any
+    ) -> SemiSupervisedConfig:
+        """The same model, data and run settings as a supervised ``TrainConfig``.
+
+        The optimiser is not copied: Ada-CM's Adam 5e-4 stays unless ``overrides`` change it.
+        """
+        shared = ("model", "dropout", "image_size", "epochs", "patience", "seed", "amp", "num_workers")
+        settings = {name: getattr(config, name) for name in shared}
+        settings |= {"model_kwargs": dict(config.model_kwargs), "eval_batch_size": config.eval_batch_size}
+        return cls(mode=mode, **(settings | overrides))
 
 
 @dataclass

@@ -11,7 +11,7 @@ from torch import nn
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.data.transforms import eval_transform
 from ml_engine.models import FaceClassifier, list_models, register_model
-from ml_engine.training import semi_supervised
+from ml_engine.training import TrainConfig, semi_supervised
 from ml_engine.training.adaptive_margin import class_confidence, confirmable_pseudo_labels, scheduled_margins
 from ml_engine.training.losses import info_nce
 from ml_engine.training.semi_supervised import SemiSupervisedConfig, train_semi_supervised
@@ -166,3 +166,18 @@ def test_labeled_loss_falls_in_every_mode(mode: str) -> None:
     else:
         assert len(result.margins) == 2 and 0.0 <= result.history[-1]["confident_fraction"] <= 1.0
     assert ("loss_contrastive" in result.history[0]) == (mode == "ada_cm")
+
+
+def test_config_from_a_supervised_config_keeps_the_model_not_the_optimiser() -> None:
+    supervised = TrainConfig(
+        model="small_cnn", model_kwargs={"width": 8}, image_size=32, epochs=7, lr=0.1, seed=5
+    )
+    config = SemiSupervisedConfig.from_train_config(supervised, "fixed_threshold", steps_per_epoch=3)
+    assert (config.model, config.model_kwargs, config.image_size, config.epochs, config.seed) == (
+        "small_cnn",
+        {"width": 8},
+        32,
+        7,
+        5,
+    )
+    assert config.mode == "fixed_threshold" and config.steps_per_epoch == 3 and config.lr == 5e-4
