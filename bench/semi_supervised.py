@@ -49,6 +49,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--steps-per-epoch", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=16, help="labeled and unlabeled batch (mu = 1)")
+    parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (paper: 5e-4)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--model", default="small_cnn", choices=("small_cnn", "resnet18"))
     parser.add_argument("--width", type=int, default=16, help="small_cnn width")
@@ -66,6 +67,7 @@ def _config(args: argparse.Namespace, mode: str, seed: int) -> SemiSupervisedCon
         steps_per_epoch=args.steps_per_epoch,
         labeled_batch_size=args.batch_size,
         unlabeled_batch_size=args.batch_size,
+        lr=args.lr,
         seed=seed,
     )
 
@@ -139,7 +141,8 @@ def _print_table(rows: dict, counts: list[int]) -> None:
             runs = rows[(count, name)]
             accuracy = [row["accuracy"] for row in runs]
             confident = np.mean([row["confident"] for row in runs])
-            pseudo = np.nanmean([row["pseudo_accuracy"] for row in runs]) if name != "supervised" else np.nan
+            known = [row["pseudo_accuracy"] for row in runs if not np.isnan(row["pseudo_accuracy"])]
+            pseudo = np.mean(known) if known else np.nan
             print(
                 f"| {count} | {name} | {mean_std(accuracy)} | {mean_std([row['macro_f1'] for row in runs])} | "
                 f"{np.mean(accuracy) / baseline:.3f} | {'-' if np.isnan(confident) else f'{confident:.2f}'} | "
