@@ -127,7 +127,7 @@ def _cycle(loader: DataLoader) -> Iterator:
 
 def _loader(
     dataset: FaceDataset, batch_size: int, config: SemiSupervisedConfig, device: torch.device, salt: int
-):
+) -> DataLoader:
     workers = config.num_workers if device.type == "cuda" else 0
     return DataLoader(
         FaceTensorDataset(dataset, None, config.image_size),
@@ -234,20 +234,17 @@ def train_semi_supervised(
 
 def _train(
     config: SemiSupervisedConfig, run: SemiSupervisedEpochs, labeled: FaceDataset, val: FaceDataset | None
-):
+) -> SemiSupervisedResult:
+    """Run the epochs, recomputing the margins after each (Eqs. 4-5); restore the best epoch."""
     model, device = run.step.model, run.device
-    margins = np.full(
-        labeled.num_classes, config.initial_margin if config.mode == "ada_cm" else config.fixed_threshold
-    )
-    history, used, stopper, best = [], [], EarlyStopping(config.patience), None
+    start = config.initial_margin if config.mode == "ada_cm" else config.fixed_threshold
+    margins = [np.full(labeled.num_classes, start)]  # margins[e]: computed after epoch e
+    history, stopper, best = [], EarlyStopping(config.patience), None
     for epoch in range(1, config.epochs + 1):
-        record = {
-            "epoch": epoch,
-            **run.epoch(epoch, torch.as_tensor(margins, dtype=torch.float32, device=device)),
-        }
+        in_force = torch.as_tensor(margins[-1], dtype=torch.float32, device=device)
+        record = {"epoch": epoch, **run.epoch(epoch, in_force)}
         if config.mode != "supervised":
-            used.append(margins.tolist())
-            margins = _next_margins(model, labeled, epoch, config, device)
+            margins.append(_next_margins(model, labeled, epoch, config, device))
         stop = False
         if val is not None:
             metrics = _validate(model, config, val, device)
@@ -257,20 +254,36 @@ def _train(
         history.append(record)
         if run.progress is not None:
             summary = {key: value for key, value in record.items() if key != "epoch"}
-            run.progress(
-                Progress("train", epoch, config.epochs, run.steps, run.steps, record["train_loss"], summary)
-            )
+            steps = run.steps
+            run.progress(Progress("train", epoch, config.epochs, steps, steps, record["train_loss"], summary))
         if stop:
             break
     if best is not None:
         stopper.restore(model)
     model.eval()
-    summary = {"epochs_run": len(history), "best_epoch": stopper.best_epoch if best else len(history)}
-    summary |= {"train_loss": history[-1]["train_loss"], "seconds": sum(r["seconds"] for r in history)}
+    return _result(config, model, history, stopper, best, margins)
+
+
+def _result(
+    config: SemiSupervisedConfig,
+    model: FaceClassifier,
+    history: list[dict[str, float]],
+    stopper: EarlyStopping,
+    best: Metrics | None,
+    margins: list[np.ndarray],
+) -> SemiSupervisedResult:
+    """Summary metrics, and the margins of each epoch and after the returned (best) epoch."""
+    chosen = stopper.best_epoch if best is not None else len(history)
+    summary = {"epochs_run": len(history), "best_epoch": chosen, "train_loss": history[-1]["train_loss"]}
+    summary["seconds"] = sum(record["seconds"] for record in history)
     if best is not None:
         summary |= {"val_accuracy": best.accuracy, "val_macro_f1": best.macro_f1}
-    final = margins.tolist() if config.mode != "supervised" else []
-    return SemiSupervisedResult(model, history, summary, best, margins=used, final_margins=final)
+    if config.mode == "supervised":
+        return SemiSupervisedResult(model, history, summary, best)
+    used = [margin.tolist() for margin in margins[: len(history)]]
+    return SemiSupervisedResult(
+        model, history, summary, best, margins=used, final_margins=margins[chosen].tolist()
+    )
 
 
 def _validate(
