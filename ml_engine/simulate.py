@@ -100,6 +100,7 @@ def simulate(
     initial_weights: dict[str, torch.Tensor] | None = None,
     weights_name: str | None = None,
     initial_selection: InitialSelection = random_initial_selection,
+    initial_name: str = "random",
     progress: ProgressCallback | None = None,
     log: Callable[[str], None] = print,
 ) -> SimulationReport:
@@ -115,6 +116,7 @@ def simulate(
         initial_weights: backbone weights every cycle starts from (e.g. SSL pre-training).
         weights_name: recorded in ``settings.json`` to tell runs with other weights apart.
         initial_selection: picks the initial set (default: uniform random, as seed 000).
+        initial_name: names ``initial_selection`` in ``settings.json``.
         progress: training progress callback.
         log: receives one line per finished cycle and per skipped run.
     """
@@ -126,7 +128,12 @@ def simulate(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    record = asdict(settings) | {"pool": len(pool), "test": len(test), "initial_weights": weights_name}
+    record = asdict(settings) | {
+        "pool": len(pool),
+        "test": len(test),
+        "initial_weights": weights_name,
+        "initial_selection": initial_name,
+    }
     record.pop("device")  # a run may resume on another machine
     _check_settings(out / "settings.json", json.loads(json.dumps(record, default=str)))
     csv_path = out / "results.csv"

@@ -105,3 +105,19 @@ def test_pool_scoring_feeds_every_kind_of_strategy(faces, name):
     assert (inputs.mc_probabilities is not None) == (name == "bald")
     assert (inputs.images is not None) == (name == "deepfool")
     assert np.array_equal(inputs.labels >= 0, np.isin(np.arange(len(pool)), labeled))
+
+
+def test_cli_representative_cold_start_uses_the_pretrained_backbone(faces):
+    from ml_engine.cli.simulate import _initial_selection
+    from ml_engine.models import create_model
+    from ml_engine.simulation.oracle_loop import random_initial_selection
+
+    pool, _ = faces
+    settings = _settings()
+    assert _initial_selection("random", pool, settings, None) is random_initial_selection
+    with pytest.raises(ValueError, match="init-weights"):
+        _initial_selection("kmeans", pool, settings, None)
+    torch.manual_seed(0)
+    weights = create_model("small_cnn", pool.num_classes).backbone.state_dict()
+    picks = _initial_selection("kmeans", pool, settings, weights)(pool, 12, 3)
+    assert len(set(picks.tolist())) == 12 and picks.max() < len(pool)
