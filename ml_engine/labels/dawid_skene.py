@@ -86,10 +86,12 @@ def _m_step(posteriors: np.ndarray, votes: tuple[np.ndarray, ...], num_annotator
     """``pi[a, c, l] ∝ sum over a's votes l of T[i, c]`` (Eq. 2.3), clipped like crowd-kit."""
     items, annotators, labels = votes
     num_classes = posteriors.shape[1]
-    flat = np.zeros((num_annotators * num_classes, num_classes))
-    np.add.at(flat, annotators * num_classes + labels, posteriors[items])
-    counts = flat.reshape(num_annotators, num_classes, num_classes).transpose(0, 2, 1)
-    counts = np.maximum(counts, _EPS)
+    cell = annotators * num_classes + labels
+    size = num_annotators * num_classes
+    counts = np.stack(
+        [np.bincount(cell, weights=posteriors[items, c], minlength=size) for c in range(num_classes)]
+    )
+    counts = np.maximum(counts.reshape(num_classes, num_annotators, num_classes).transpose(1, 0, 2), _EPS)
     return counts / counts.sum(axis=2, keepdims=True)
 
 
@@ -98,9 +100,12 @@ def _log_joint(
 ) -> np.ndarray:
     """``log rho[c] + sum_votes log pi[a, c, l]`` per item and class (the E-step's numerator)."""
     items, annotators, labels = votes
-    log_joint = np.tile(np.log(np.maximum(priors, _EPS)), (num_items, 1))
-    np.add.at(log_joint, items, np.log(confusions[annotators, :, labels]))
-    return log_joint
+    log_confusions = np.log(confusions)
+    columns = [
+        np.bincount(items, weights=log_confusions[annotators, c, labels], minlength=num_items)
+        for c in range(confusions.shape[1])
+    ]
+    return np.stack(columns, axis=1) + np.log(np.maximum(priors, _EPS))
 
 
 def _e_step(log_joint: np.ndarray) -> np.ndarray:
