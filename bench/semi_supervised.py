@@ -14,7 +14,7 @@ pool's own labels are never trained on; they only measure how accurate the accep
 pseudo-labels are. Ratios are against ``supervised`` at the same label count, same run.
 
     python bench/semi_supervised.py                           # small CPU configuration
-    python bench/semi_supervised.py --device cuda --model resnet18 --pool-size 20000 \\
+    python bench/semi_supervised.py --device cuda --model resnet18 --pool-size 20000 --val-size 0 \\
         --epochs 20 --steps-per-epoch 800                      # GPU scale (paper: 20 x 800 steps)
 """
 
@@ -42,12 +42,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--labels", default="100,400,2000", help="labeled faces per setting")
     parser.add_argument(
-        "--pool-size", type=int, default=4000, help="unlabeled faces besides the labeled ones"
+        "--pool-size", type=int, default=2000, help="unlabeled faces besides the labeled ones"
     )
     parser.add_argument("--train-size", type=int, default=None, help="alias: labeled + pool (overrides pool)")
-    parser.add_argument("--val-size", type=int, default=None, help="FER2013Valid faces (default all)")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--steps-per-epoch", type=int, default=60)
+    parser.add_argument("--val-size", type=int, default=1500, help="FER2013Valid faces (0: all)")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--steps-per-epoch", type=int, default=35)
     parser.add_argument("--batch-size", type=int, default=16, help="labeled and unlabeled batch (mu = 1)")
     parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (paper: 5e-4)")
     parser.add_argument("--seeds", default="0,1,2")
@@ -90,7 +90,7 @@ def main() -> None:
     started = time.perf_counter()
     train_all, val_all = load_splits(args.data_root)
     train_all = train_all.subset(np.flatnonzero(train_all.labels >= 0))
-    val = sample(val_all, args.val_size, np.random.default_rng(12345))
+    val = sample(val_all, args.val_size or None, np.random.default_rng(12345))
     counts = [int(count) for count in args.labels.split(",")]
     seeds = [int(seed) for seed in args.seeds.split(",")]
     size = args.train_size or max(counts) + args.pool_size
