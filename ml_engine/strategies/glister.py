@@ -86,8 +86,13 @@ def _labeled_with_labels(inputs: SelectionInputs) -> np.ndarray:
 def _step(
     validation: _Validation, factors: torch.Tensor, embeddings: torch.Tensor, lr: float, scale: float
 ) -> None:
-    """Apply ``-lr * scale * sum_i a_i (x) [e_i, 1]`` to the last layer, as a change of the logits."""
-    validation.logits -= lr * scale * ((validation.embeddings @ embeddings.T + 1.0) @ factors)
+    """Apply ``-lr * scale * sum_i a_i (x) [e_i, 1]`` to the last layer, as a change of the logits.
+
+    The summed weight step ``sum_i a_i e_i^T`` is formed first (``C x D``), so a round costs
+    ``V x D x C`` however many faces it adds.
+    """
+    weight_step = factors.T @ embeddings  # (C, D)
+    validation.logits -= lr * scale * (validation.embeddings @ weight_step.T + factors.sum(dim=0))
 
 
 def _gains(validation: _Validation, factors: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
