@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Sum
+from django.db.models import Count, Exists, F, OuterRef, Sum
 from django.utils import timezone
 
 from annotator.models import Cycle, Lease, Project, QueueEntry, Vote
@@ -82,10 +82,14 @@ def next_faces(project: Project, annotator: AbstractBaseUser, count: int = 1) ->
 
 
 def _unreserved_budget(project: Project) -> int:
-    spent = Project.objects.filter(pk=project.pk).values_list("votes_spent", "budget_votes").first()
-    if spent is None:
-        return 0
-    return spent[1] - spent[0] - open_lease_count(project)
+    """Votes left that no open lease has reserved yet (one query)."""
+    row = (
+        Project.objects.filter(pk=project.pk)
+        .annotate(open_leases=Count("leases"))
+        .values_list("budget_votes", "votes_spent", "open_leases")
+        .first()
+    )
+    return 0 if row is None else row[0] - row[1] - row[2]
 
 
 def _claim(

@@ -34,7 +34,9 @@ def projects_for(user: AbstractBaseUser) -> QuerySet[Project]:
 
 
 def get_membership(project_id: int, user: AbstractBaseUser) -> Membership | None:
-    return Membership.objects.select_related("project").filter(project_id=project_id, user=user).first()
+    return (
+        Membership.objects.select_related("project", "user").filter(project_id=project_id, user=user).first()
+    )
 
 
 def is_owner(membership: Membership | None) -> bool:

@@ -17,7 +17,18 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from annotator import ml_bridge
-from annotator.models import Cycle, Item, Lease, Membership, Project, QueueEntry, Split, Vote, VoteKind
+from annotator.models import (
+    Cycle,
+    CycleState,
+    Item,
+    Lease,
+    Membership,
+    Project,
+    QueueEntry,
+    Split,
+    Vote,
+    VoteKind,
+)
 from annotator.services import training
 from annotator.services.cycles import current_cycle, record_batch_progress, reopen_batch
 from annotator.services.errors import (
@@ -33,6 +44,13 @@ from annotator.services.errors import (
 MAX_TIME_SPENT_MS = 3_600_000
 
 
+def class_count(project: Project) -> int:
+    """The project's number of classes, counted once per project object (classes never change)."""
+    if not hasattr(project, "_class_count"):
+        project._class_count = project.classes.count()
+    return project._class_count
+
+
 @dataclass(frozen=True)
 class Answer:
     """What an annotator said about a face, validated against the project's classes."""
@@ -42,7 +60,7 @@ class Answer:
 
     @classmethod
     def parse(cls, project: Project, kind: str, classes: list[int]) -> Answer:
-        num_classes = project.classes.count()
+        num_classes = class_count(project)
         if kind not in VoteKind.values:
             raise InvalidInput(f"unknown kind {kind!r}; use one of {VoteKind.values}")
         unknown = sorted({c for c in classes if not 0 <= c < num_classes})
@@ -75,11 +93,13 @@ def submit_vote(
     answer: Answer,
     client_id: uuid.UUID,
     time_spent_ms: int = 0,
+    membership: Membership | None = None,
 ) -> VoteResult:
     """Record a vote; a repeated ``client_id`` returns the stored vote (``replayed=True``).
 
     Raises:
-        NotAllowed: the user is not a member of the project.
+        NotAllowed: the user is not a member of the project (``membership``, when the
+            caller already has it, saves looking it up).
         InvalidInput: the face is not in this project, or is a test face.
         FaceNotAvailable: not in the current batch, already fully voted, or already answered.
         BudgetExhausted, QuotaReached: no vote left to spend.
@@ -87,7 +107,8 @@ def submit_vote(
     replay = _replay(annotator, client_id, item_id)
     if replay is not None:
         return replay
-    membership = Membership.objects.filter(project=project, user=annotator).first()
+    if membership is None or membership.user_id != annotator.pk or membership.project_id != project.pk:
+        membership = Membership.objects.select_related("user").filter(project=project, user=annotator).first()
     if membership is None:
         raise NotAllowed("you are not a member of this project")
     try:
@@ -130,17 +151,22 @@ def _record(
         raise InvalidInput(f"face {item_id} is not in this project")
     if item.split != Split.POOL:
         raise InvalidInput("test faces are never labeled")
-    cycle = current_cycle(project)
-    entry = None if cycle is None else QueueEntry.objects.filter(cycle=cycle, item=item).first()
+    entry = (
+        QueueEntry.objects.select_related("cycle")
+        .filter(cycle__project=project, cycle__state=CycleState.LABELING, item=item)
+        .order_by("-cycle__number")
+        .first()
+    )
     if entry is None:
         raise FaceNotAvailable("this face is not in the current batch")
+    cycle = entry.cycle
     if answer.kind != VoteKind.SKIP:
         _spend(project, membership)
     _settle_slot(project, entry, membership.user_id, answer.kind)
     vote = Vote.objects.create(
         project=project,
         item=item,
-        annotator_id=membership.user_id,
+        annotator=membership.user,
         cycle=cycle,
         client_id=client_id,
         kind=answer.kind,
@@ -183,7 +209,7 @@ def _settle_slot(project: Project, entry: QueueEntry, annotator_id: int, kind: s
 
 def refresh_item_label(item: Item, project: Project) -> None:
     """Recompute a face's vote counts, label and candidate set from its live votes."""
-    counts = [0] * project.classes.count()
+    counts = [0] * class_count(project)
     live = Vote.objects.filter(item=item, retracted_at__isnull=True).exclude(kind=VoteKind.SKIP)
     answers = list(live.values_list("candidate_set", flat=True))
     for classes in answers:

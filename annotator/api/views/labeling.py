@@ -66,7 +66,8 @@ class VoteListView(ProjectScopedView, generics.GenericAPIView):
         },
     )
     def post(self, request: Request, project_id: int) -> Response:
-        project = self.project()
+        membership = self.member()
+        project = membership.project
         serializer = VoteInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -78,6 +79,7 @@ class VoteListView(ProjectScopedView, generics.GenericAPIView):
             answer=answer,
             client_id=data["client_id"],
             time_spent_ms=data["time_spent_ms"],
+            membership=membership,
         )
         code = status.HTTP_200_OK if result.replayed else CREATED
         return Response(VoteSerializer(result.vote).data, status=code)
