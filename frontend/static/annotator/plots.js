@@ -106,6 +106,7 @@ window.Plots = (function () {
     const left = 90;
     const top = 80;
     const root = svg(left + n * cell + 10, top + n * cell + 24, label);
+    root.classList.add("heatmap");
     matrix.forEach((row, i) => {
       const total = row.reduce((a, b) => a + b, 0) || 1;
       row.forEach((value, j) => {
@@ -127,17 +128,17 @@ window.Plots = (function () {
   /** One progress bar per job. */
   function jobs(container, list) {
     if (!list.length) return empty(container, "No jobs yet.");
-    const width = 640;
-    const rowHeight = 34;
+    const width = 1100;
+    const rowHeight = 30;
     const root = svg(width, list.length * rowHeight + 6, "Worker jobs and their progress");
     list.forEach((job, i) => {
       const y = 4 + i * rowHeight;
       const name = `${job.kind} #${job.id}`;
       add(root, "text", { x: 0, y: y + 18, class: "axis-label" }, name);
-      add(root, "rect", { x: 120, y: y + 6, width: 360, height: 16, rx: 3, class: "track" });
-      add(root, "rect", { x: 120, y: y + 6, width: 360 * job.progress, height: 16, rx: 3, class: `job-${job.state}` });
+      add(root, "rect", { x: 130, y: y + 6, width: 480, height: 16, rx: 3, class: "track" });
+      add(root, "rect", { x: 130, y: y + 6, width: 480 * job.progress, height: 16, rx: 3, class: `job-${job.state}` });
       const detail = [job.state, job.stage, job.epoch !== null ? `epoch ${job.epoch}` : "", job.loss !== null ? `loss ${job.loss.toFixed(3)}` : ""];
-      add(root, "text", { x: 490, y: y + 18, class: "value-label" }, `${Math.round(job.progress * 100)}% ${detail.filter(Boolean).join(" · ")}`);
+      add(root, "text", { x: 625, y: y + 18, class: "value-label" }, `${Math.round(job.progress * 100)}% ${detail.filter(Boolean).join(" · ")}`);
     });
     mount(container, root);
   }
