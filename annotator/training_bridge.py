@@ -40,7 +40,6 @@ class CycleInputs:
     seed: int
     epochs: int
     next_batch_size: int
-    initial_weights_path: Path | None = None
 
 
 @dataclass
@@ -144,19 +143,40 @@ def _test_metrics(model: Any, test: FaceDataset, inputs: CycleInputs, device: st
 def _train(
     inputs: CycleInputs, dataset: FaceDataset, device: str, progress: ProgressCallback, cancel: CancelFlag
 ) -> tuple[Any, dict[str, Any]]:
-    """Fit a classifier in the project's training mode, from the pre-trained backbone when there is one."""
-    import torch
+    """Fit a classifier on the labeled pool faces in the project's training mode.
 
+    supervised: cross-entropy on the majority labels (seed 000); partial_label: candidate
+    sets from the votes with confidence revision (seed 004); semi_supervised: Ada-CM on the
+    labeled faces plus the unlabeled pool (seed 002). Test faces are never trained on.
+    """
+    from ml_engine.training.partial_label import train_partial_label
+    from ml_engine.training.semi_supervised import SemiSupervisedConfig, train_semi_supervised
     from ml_engine.training.supervised import TrainConfig, fit
 
     config = TrainConfig(
         model=inputs.model_name, image_size=inputs.image_size, epochs=inputs.epochs, seed=inputs.seed
     )
-    weights = None
-    if inputs.initial_weights_path is not None:
-        weights = torch.load(inputs.initial_weights_path, map_location="cpu", weights_only=True)
-    result = fit(config, dataset, device=device, initial_weights=weights, progress=progress, cancel=cancel)
+    options = {"device": device, "progress": progress, "cancel": cancel}
+    if inputs.training_mode == "partial_label":
+        candidates = candidate_matrix(inputs.rows, len(inputs.class_names))
+        voted = np.flatnonzero((dataset.splits != "test") & candidates.any(axis=1))
+        train = dataset.subset(voted)
+        result = train_partial_label(config, train, candidates[voted], votes=train.votes, **options)
+    elif inputs.training_mode == "semi_supervised":
+        semi = SemiSupervisedConfig.from_train_config(config)
+        unlabeled = dataset.subset(np.flatnonzero((dataset.splits == "pool") & (dataset.labels < 0)))
+        result = train_semi_supervised(semi, dataset.split("train"), unlabeled, **options)
+    else:
+        result = fit(config, dataset.split("train"), **options)
     return result.model, json_safe({"mode": inputs.training_mode, "epochs": inputs.epochs, **result.metrics})
+
+
+def candidate_matrix(rows: list[dict[str, Any]], num_classes: int) -> np.ndarray:
+    """``(N, C)`` bool candidate sets, as stored on the items (seed 004: classes with enough votes)."""
+    candidates = np.zeros((len(rows), num_classes), dtype=bool)
+    for index, row in enumerate(rows):
+        candidates[index, list(row.get("candidate_set") or [])] = True
+    return candidates
 
 
 def _metrics(metrics: Any) -> dict[str, Any]:

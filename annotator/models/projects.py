@@ -26,8 +26,6 @@ class TrainingMode(models.TextChoices):
     SUPERVISED = "supervised", "Supervised fine-tuning"
     PARTIAL_LABEL = "partial_label", "Partial-label learning on candidate sets"
     SEMI_SUPERVISED = "semi_supervised", "Semi-supervised (Ada-CM)"
-    AUXILIARY_HEADS = "auxiliary_heads", "Auxiliary self-supervised heads"
-    OMNI_SUPERVISED = "omni_supervised", "Omni-supervised auxiliary samples"
 
 
 class SslMethod(models.TextChoices):

@@ -182,7 +182,7 @@ def _cycle_inputs(project: Project, cycle: Cycle) -> training_bridge.CycleInputs
     rows = list(
         Item.objects.filter(project=project)
         .order_by("id")
-        .values("id", "image", "split", "label_index", "imported_label", "class_votes")
+        .values("id", "image", "split", "label_index", "imported_label", "class_votes", "candidate_set")
     )
     return training_bridge.CycleInputs(
         class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),

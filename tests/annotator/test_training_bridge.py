@@ -1,0 +1,90 @@
+"""The training bridge: each project training mode trains on the right faces, never on test faces."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from annotator import training_bridge
+from annotator.models import Item
+from annotator.services import votes
+from annotator.services.training import _cycle_inputs
+from ml_engine.progress import ignore_progress, never_cancelled
+from ml_engine.training import supervised
+from tests.annotator.factories import make_labeling_project
+
+pytestmark = pytest.mark.django_db
+
+
+def answered_project(training_mode: str):
+    """Cycle 0 (six faces) answered: four single labels and two unsure pairs; 2 labeled test faces."""
+    project = make_labeling_project(training_mode=training_mode, model_name="small_cnn", image_size=16)
+    entries = list(project.cycles.get(number=0).entries.order_by("position"))
+    answers = [
+        ("label", (0,)),
+        ("label", (1,)),
+        ("label", (2,)),
+        ("label", (3,)),
+        ("unsure", (0, 1)),
+        ("unsure", (2, 3)),
+    ]
+    for entry, (kind, classes) in zip(entries, answers, strict=True):
+        votes.submit_vote(project, project.owner, item_id=entry.item_id, answer=votes.Answer(kind, classes),
+                          client_id=uuid.uuid4())  # fmt: skip
+    return project
+
+
+def run_cycle(project, tmp_path: Path, epochs: int = 1) -> training_bridge.CycleOutcome:
+    inputs = _cycle_inputs(project, project.cycles.get(number=0))
+    inputs = training_bridge.CycleInputs(**{**inputs.__dict__, "epochs": epochs, "next_batch_size": 2})
+    return training_bridge.train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
+                                              progress=ignore_progress, cancel=never_cancelled)  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["supervised", "partial_label", "semi_supervised"])
+def test_every_training_mode_trains_scores_and_selects(mode: str, tmp_path: Path) -> None:
+    project = answered_project(mode)
+    outcome = run_cycle(project, tmp_path)
+
+    assert outcome.training["mode"] == mode
+    assert outcome.checkpoint_path.exists() and outcome.predictions_path.exists()
+    assert outcome.labels_used == 4
+    answered = set(Item.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))
+    assert len(outcome.next_item_ids) == 2
+    assert not set(outcome.next_item_ids) & answered
+    assert set(outcome.metrics) == {"accuracy", "macro_f1", "per_class_recall", "confusion"}
+
+
+def test_supervised_training_never_sees_test_faces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = answered_project("supervised")
+    seen = []
+    real_fit = supervised.fit
+
+    def spying_fit(config, train, *args, **kwargs):
+        seen.append(train)
+        return real_fit(config, train, *args, **kwargs)
+
+    monkeypatch.setattr(supervised, "fit", spying_fit)
+    run_cycle(project, tmp_path)
+
+    (train,) = seen
+    assert set(train.splits.tolist()) == {"train"}
+    test_ids = {
+        str(pk) for pk in Item.objects.filter(project=project, split="test").values_list("id", flat=True)
+    }
+    assert not test_ids & set(train.names)
+    assert sorted(train.labels.tolist()) == [0, 1, 2, 3]
+
+
+def test_pool_scores_are_stored_in_one_file_per_model(tmp_path: Path) -> None:
+    project = answered_project("supervised")
+    outcome = run_cycle(project, tmp_path)
+
+    stored = training_bridge.read_predictions(outcome.predictions_path)
+    pool_ids = sorted(Item.objects.filter(project=project, split="pool").values_list("id", flat=True))
+    assert stored["item_ids"].tolist() == pool_ids
+    assert stored["probabilities"].shape == (len(pool_ids), 4)
+    np.testing.assert_allclose(stored["probabilities"].sum(axis=1), 1.0, rtol=1e-5)
