@@ -131,10 +131,17 @@ def run_rows(pool, test, args, out: Path, ssl_weights, ssl_embeddings) -> dict[s
     def typiclust(faces: FaceDataset, size: int, seed: int) -> np.ndarray:
         return representative_initial(ssl_embeddings, size, method="typiclust", seed=seed)
 
-    both = ["random", "least_confidence"]
-    runs = [("scratch", both, {}), ("ssl", both, {"initial_weights": ssl_weights, "weights_name": "ssl"})]
+    both, weights_name = ["random", "least_confidence"], f"{args.method}, {args.ssl_epochs} epochs"
+    runs = [
+        ("scratch", both, {}),
+        ("ssl", both, {"initial_weights": ssl_weights, "weights_name": weights_name}),
+    ]
     if args.representative:
-        options = {"initial_weights": ssl_weights, "weights_name": "ssl", "initial_selection": typiclust}
+        options = {
+            "initial_weights": ssl_weights,
+            "weights_name": weights_name,
+            "initial_selection": typiclust,
+        }
         runs.append(("ssl_typiclust", ["least_confidence"], options))
     finals = {}
     for folder, strategies, options in runs:

@@ -88,6 +88,15 @@ def _build(config: PretrainConfig, device: torch.device) -> tuple[SSLMethod, dic
     return method.to(device), dict(model.model_kwargs)
 
 
+@dataclass
+class _TrainingState:
+    method: SSLMethod
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    losses: list[float]
+    start_epoch: int = 0
+
+
 def _checkpoint_payload(
     config: PretrainConfig, state: _TrainingState, model_kwargs: dict[str, Any], epoch: int
 ) -> dict[str, Any]:
@@ -104,15 +113,6 @@ def _checkpoint_payload(
         "optimizer": state.optimizer.state_dict(),
         "scaler": state.scaler.state_dict(),
     }
-
-
-@dataclass
-class _TrainingState:
-    method: SSLMethod
-    optimizer: torch.optim.Optimizer
-    scaler: torch.amp.GradScaler
-    losses: list[float]
-    start_epoch: int = 0
 
 
 def _restore(state: _TrainingState, config: PretrainConfig, path: str, device: torch.device) -> None:
