@@ -27,6 +27,8 @@ def knn_predict(
     with weight ``exp(cos / temperature)``."""
     train = F.normalize(torch.as_tensor(np.asarray(train_embeddings), dtype=torch.float32), dim=1)
     labels = torch.as_tensor(np.asarray(train_labels), dtype=torch.int64)
+    if len(labels) == 0 or int(labels.min()) < 0:
+        raise ValueError("kNN needs labelled reference faces (labels >= 0)")
     classes = int(labels.max()) + 1 if num_classes is None else num_classes
     k = min(k, len(train))
     scores = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ml_engine.ssl.quality import knn_accuracy, knn_predict, linear_probe_accuracy
 
@@ -38,3 +39,8 @@ def test_separable_classes_are_recognised_and_noise_is_at_chance() -> None:
     assert linear_probe_accuracy(features[:200], labels[:200], features[200:], labels[200:]) == 1.0
     noise = rng.normal(size=(300, 10))
     assert linear_probe_accuracy(noise[:200], labels[:200], noise[200:], labels[200:]) < 0.55
+
+
+def test_unlabelled_reference_faces_are_refused() -> None:
+    with pytest.raises(ValueError, match="labelled"):
+        knn_predict(np.ones((3, 2)), np.array([0, -1, 1]), np.ones((1, 2)))
