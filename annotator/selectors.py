@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
@@ -15,6 +17,8 @@ from annotator.models import (
     ACTIVE_JOB_STATES,
     Item,
     Job,
+    JobKind,
+    JobState,
     Membership,
     ModelVersion,
     Project,
@@ -172,3 +176,15 @@ def dashboard(project: Project) -> dict[str, object]:
         if cycle is None
         else {"number": cycle.number, **cycle_progress(cycle, project.votes_per_face)},
     }
+
+
+def pretrained_backbone(project: Project) -> Path | None:
+    """The checkpoint of the project's newest finished self-supervised pre-training, if any."""
+    job = (
+        Job.objects.filter(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    return (
+        Path(settings.MEDIA_ROOT) / job.result["checkpoint"] if job and "checkpoint" in job.result else None
+    )

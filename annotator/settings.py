@@ -108,6 +108,7 @@ EMBEDDED_REDIS = "REDIS_URL" not in os.environ
 REDIS_URL = env.get_str("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
 TORCH_DEVICE = env.get_torch_device("TORCH_DEVICE")
 FACELOOP_TRAIN_EPOCHS = int(env.get_str("FACELOOP_TRAIN_EPOCHS", "30"))
+FACELOOP_PRETRAIN_EPOCHS = int(env.get_str("FACELOOP_PRETRAIN_EPOCHS", "20"))
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
@@ -115,7 +116,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"annotator.train_cycle_task": {"queue": "train"}}
+CELERY_TASK_ROUTES = {
+    "annotator.train_cycle_task": {"queue": "train"},
+    "annotator.pretrain_task": {"queue": "train"},
+}
 CELERY_TASK_TIME_LIMIT = 6 * 3600
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {

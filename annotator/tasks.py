@@ -31,3 +31,13 @@ def export_task(job_id: int) -> str:
     from annotator.services.exports import run_export_job
 
     return run_export_job(job_id)
+
+
+@shared_task(
+    name="annotator.pretrain_task", ignore_result=True, soft_time_limit=6 * 3600 - 60, time_limit=6 * 3600
+)
+def pretrain_task(job_id: int) -> str:
+    """Self-supervised pre-training on the pool, then embeddings and index (queue ``train``)."""
+    from annotator.services.pretraining import run_pretraining_job
+
+    return run_pretraining_job(job_id)

@@ -40,6 +40,7 @@ class CycleInputs:
     seed: int
     epochs: int
     next_batch_size: int
+    pretrained_backbone: Path | None = None
 
 
 @dataclass
@@ -156,7 +157,8 @@ def _train(
     config = TrainConfig(
         model=inputs.model_name, image_size=inputs.image_size, epochs=inputs.epochs, seed=inputs.seed
     )
-    options = {"device": device, "progress": progress, "cancel": cancel}
+    weights = load_backbone(inputs.pretrained_backbone) if inputs.pretrained_backbone else None
+    options = {"device": device, "progress": progress, "cancel": cancel, "initial_weights": weights}
     if inputs.training_mode == "partial_label":
         candidates = candidate_matrix(inputs.rows, len(inputs.class_names))
         voted = np.flatnonzero((dataset.splits != "test") & candidates.any(axis=1))
@@ -168,7 +170,8 @@ def _train(
         result = train_semi_supervised(semi, dataset.split("train"), unlabeled, **options)
     else:
         result = fit(config, dataset.split("train"), **options)
-    return result.model, json_safe({"mode": inputs.training_mode, "epochs": inputs.epochs, **result.metrics})
+    provenance = {"mode": inputs.training_mode, "epochs": inputs.epochs, "pretrained": weights is not None}
+    return result.model, json_safe({**provenance, **result.metrics})
 
 
 def candidate_matrix(rows: list[dict[str, Any]], num_classes: int) -> np.ndarray:
@@ -273,3 +276,40 @@ def _image_source(pool: FaceDataset, image_size: int) -> Any:
         return transform(torch.from_numpy(faces).unsqueeze(1))
 
     return load
+
+
+def pretrain_pool(
+    inputs: CycleInputs,
+    method: str,
+    output_dir: Path,
+    *,
+    device: str,
+    progress: ProgressCallback,
+    cancel: CancelFlag,
+) -> dict[str, Any]:
+    """Self-supervised pre-training on every pool face, then the pool's embeddings and faiss index.
+
+    Seed 000's cold-start fix: the first cycle's classifier starts from this backbone. The
+    labels are never used. Returns the artefacts' paths (under ``output_dir``) and the losses.
+    """
+    from ml_engine.ssl.config import PretrainConfig
+    from ml_engine.ssl.pool_artifacts import pretrain_pool as run
+
+    dataset = training_dataset(inputs)
+    pool = dataset.subset(np.flatnonzero(dataset.splits != "test"))
+    config = PretrainConfig(method=method, model=inputs.model_name, image_size=inputs.image_size,
+                            epochs=inputs.epochs, batch_size=min(256, max(2, len(pool))), seed=inputs.seed)  # fmt: skip
+    artefacts = run(config, pool, output_dir, device=device, progress=progress, cancel=cancel)
+    return {
+        "checkpoint": artefacts.checkpoint,
+        "embeddings": artefacts.embeddings_dir,
+        "index": artefacts.index,
+        "losses": json_safe(artefacts.losses),
+    }
+
+
+def load_backbone(path: Path) -> dict[str, Any]:
+    """The pre-trained backbone's state dict, for ``fit(initial_weights=...)`` (checked key by key there)."""
+    from ml_engine.ssl.checkpoint import load_pretrained_backbone
+
+    return load_pretrained_backbone(path).state_dict

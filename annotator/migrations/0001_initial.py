@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
                 ('initial_set_size', models.PositiveIntegerField(default=100, validators=[django.core.validators.MinValueValidator(1)])),
                 ('strategy', models.CharField(choices=[('random', 'Random'), ('least_confidence', 'Least confidence'), ('entropy', 'Entropy'), ('margin', 'Margin'), ('badge', 'BADGE'), ('coreset', 'Coreset'), ('bald', 'BALD (MC dropout)'), ('glister', 'GLISTER'), ('deepfool', 'Adversarial DeepFool')], default='least_confidence', max_length=32)),
                 ('training_mode', models.CharField(choices=[('supervised', 'Supervised fine-tuning'), ('partial_label', 'Partial-label learning on candidate sets'), ('semi_supervised', 'Semi-supervised (Ada-CM)')], default='supervised', max_length=32)),
-                ('ssl_method', models.CharField(choices=[('none', 'None'), ('simclr', 'SimCLR'), ('moco_v2', 'MoCo v2'), ('byol', 'BYOL'), ('swav', 'SwAV'), ('barlow_twins', 'Barlow Twins')], default='simclr', max_length=32)),
+                ('ssl_method', models.CharField(choices=[('none', 'None'), ('simclr', 'SimCLR'), ('moco', 'MoCo v2'), ('byol', 'BYOL'), ('swav', 'SwAV'), ('barlow_twins', 'Barlow Twins')], default='simclr', max_length=32)),
                 ('model_name', models.CharField(default='resnet18', max_length=64)),
                 ('image_size', models.PositiveSmallIntegerField(default=48)),
                 ('seed', models.PositiveIntegerField(default=0)),

@@ -31,7 +31,7 @@ class TrainingMode(models.TextChoices):
 class SslMethod(models.TextChoices):
     NONE = "none", "None"
     SIMCLR = "simclr", "SimCLR"
-    MOCO_V2 = "moco_v2", "MoCo v2"
+    MOCO_V2 = "moco", "MoCo v2"
     BYOL = "byol", "BYOL"
     SWAV = "swav", "SwAV"
     BARLOW_TWINS = "barlow_twins", "Barlow Twins"

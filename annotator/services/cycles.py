@@ -48,7 +48,11 @@ def start_labeling(project: Project) -> Cycle:
     chosen = choose_initial_set(project)
     if not chosen:
         raise Conflict("the pool is empty: import faces first")
-    return open_cycle(project, 0, chosen, strategy=Strategy.RANDOM)
+    cycle = open_cycle(project, 0, chosen, strategy=Strategy.RANDOM)
+    from annotator.services.pretraining import request_pretraining  # imports this module
+
+    request_pretraining(project)
+    return cycle
 
 
 @transaction.atomic

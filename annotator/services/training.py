@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from annotator import training_bridge
+from annotator import selectors, training_bridge
 from annotator.celery import app as celery_app
 from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, ModelVersion, Project
 from annotator.services import jobs
@@ -53,27 +53,28 @@ def request_training(project: Project, cycle: Cycle | None = None, *, reason: st
             job = jobs.create_job(project, JobKind.TRAIN, cycle=cycle, stage="queued", message=reason)
     except IntegrityError as error:
         raise Conflict("a training job for this project is already queued or running") from error
-    transaction.on_commit(lambda: _enqueue(job))
+    transaction.on_commit(lambda: enqueue(job, TRAIN_TASK))
     return job
 
 
-def _enqueue(job: Job) -> None:
-    """Send the job to the ``train`` queue; if the broker is down, fail the job instead of the request.
+def enqueue(job: Job, task_name: str) -> None:
+    """Send a model job to the ``train`` queue; if the broker is down, fail the job instead of the request.
 
     The vote that completed the batch is already committed; an owner retries with "retrain now".
     """
     try:
         celery_app.send_task(
-            TRAIN_TASK,
+            task_name,
             args=[job.pk],
             queue=TRAIN_QUEUE,
             ignore_result=True,
             retry_policy=ENQUEUE_RETRY_POLICY,
         )
     except Exception as error:
-        logger.exception("could not enqueue training job %s", job.pk)
+        logger.exception("could not enqueue job %s", job.pk)
         jobs.finish_job(job.pk, JobState.FAILED, message=f"the job queue is unreachable: {error}")
-        _reopen_if_training(job.cycle)
+        if job.cycle is not None:
+            _reopen_if_training(job.cycle)
 
 
 def on_batch_completed(cycle: Cycle) -> Job | None:
@@ -105,15 +106,15 @@ def run_training_job(job_id: int) -> str:
     if not jobs.start_job(job, stage="train"):
         return Job.objects.get(pk=job_id).state
     project = job.project
-    inputs = _cycle_inputs(project, job.cycle)
+    inputs = cycle_inputs(project, job.cycle)
     try:
         outcome = training_bridge.train_score_select(
             inputs,
-            _job_dir(project, job),
+            job_dir(project, job),
             cycle_number=job.cycle.number,
             device=settings.TORCH_DEVICE,
-            progress=_progress_reporter(job),
-            cancel=_cancel_flag(job),
+            progress=progress_reporter(job),
+            cancel=cancel_flag(job),
         )
         record_outcome(job, outcome)
     except Cancelled:
@@ -133,7 +134,7 @@ def record_outcome(job: Job, outcome: training_bridge.CycleOutcome) -> ModelVers
     """Store the model version, close the cycle and open the next one, all or nothing."""
     project = Project.objects.select_for_update().get(pk=job.project_id)
     existing = ModelVersion.objects.filter(
-        project=project, checkpoint=_relative(outcome.checkpoint_path)
+        project=project, checkpoint=relative_to_media(outcome.checkpoint_path)
     ).first()
     if existing is not None:
         return existing
@@ -142,8 +143,8 @@ def record_outcome(job: Job, outcome: training_bridge.CycleOutcome) -> ModelVers
         project=project,
         cycle=job.cycle,
         version=number,
-        checkpoint=_relative(outcome.checkpoint_path),
-        predictions=_relative(outcome.predictions_path),
+        checkpoint=relative_to_media(outcome.checkpoint_path),
+        predictions=relative_to_media(outcome.predictions_path),
         labels_used=outcome.labels_used,
         metrics=outcome.metrics,
     )
@@ -178,7 +179,10 @@ def next_batch_size(project: Project, cycle: Cycle) -> int:
     return min(project.batch_size, project.votes_left // project.votes_per_face)
 
 
-def _cycle_inputs(project: Project, cycle: Cycle) -> training_bridge.CycleInputs:
+def cycle_inputs(
+    project: Project, cycle: Cycle | None = None, *, epochs: int | None = None
+) -> training_bridge.CycleInputs:
+    """Everything a worker job needs from the database, as plain values (see the bridge)."""
     rows = list(
         Item.objects.filter(project=project)
         .order_by("id")
@@ -193,12 +197,13 @@ def _cycle_inputs(project: Project, cycle: Cycle) -> training_bridge.CycleInputs
         training_mode=project.training_mode,
         strategy=project.strategy,
         seed=project.seed,
-        epochs=settings.FACELOOP_TRAIN_EPOCHS,
-        next_batch_size=next_batch_size(project, cycle),
+        epochs=epochs or settings.FACELOOP_TRAIN_EPOCHS,
+        next_batch_size=0 if cycle is None else next_batch_size(project, cycle),
+        pretrained_backbone=selectors.pretrained_backbone(project),
     )
 
 
-def _progress_reporter(job: Job) -> ProgressCallback:
+def progress_reporter(job: Job) -> ProgressCallback:
     """Progress to the job row, at most once per second within an epoch (a step takes milliseconds)."""
     last_write = 0.0
 
@@ -218,7 +223,7 @@ def _progress_reporter(job: Job) -> ProgressCallback:
     return report
 
 
-def _cancel_flag(job: Job) -> CancelFlag:
+def cancel_flag(job: Job) -> CancelFlag:
     """The job's cancel request, read from the database at most once per second."""
     checked_at, cancelled = 0.0, False
 
@@ -237,9 +242,9 @@ def _reopen_if_training(cycle: Cycle) -> None:
     Cycle.objects.filter(pk=cycle.pk).exclude(state=CycleState.DONE).update(state=CycleState.LABELING)
 
 
-def _job_dir(project: Project, job: Job) -> Path:
+def job_dir(project: Project, job: Job) -> Path:
     return Path(settings.MEDIA_ROOT) / "projects" / str(project.pk) / "models" / f"job-{job.pk}"
 
 
-def _relative(path: Path) -> str:
+def relative_to_media(path: Path) -> str:
     return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))

@@ -26,7 +26,14 @@ class UserFactory(factory.django.DjangoModelFactory):
 def make_project(owner=None, *, classes=CLASS_NAMES, **settings) -> Project:
     """A project through the service (as the app creates them), with its classes and owner membership."""
     owner = owner or UserFactory()
-    defaults = {"name": "Faces", "budget_votes": 20, "initial_set_size": 6, "batch_size": 6, "seed": 7}
+    defaults = {
+        "name": "Faces",
+        "budget_votes": 20,
+        "initial_set_size": 6,
+        "batch_size": 6,
+        "seed": 7,
+        "ssl_method": "none",
+    }
     return projects.create_project(
         owner, classes=projects.default_class_specs(classes), **{**defaults, **settings}
     )

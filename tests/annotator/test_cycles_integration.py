@@ -27,11 +27,16 @@ POOL_SIZE, TEST_SIZE, BATCH = 160, 40, 20
 
 @pytest.fixture
 def worker_env() -> dict[str, str]:
-    return {"FACELOOP_TRAIN_EPOCHS": "3", "CELERY_VISIBILITY_TIMEOUT": "10"}
+    return {"FACELOOP_TRAIN_EPOCHS": "3", "FACELOOP_PRETRAIN_EPOCHS": "2", "CELERY_VISIBILITY_TIMEOUT": "10"}
 
 
 @pytest.fixture
-def project(transactional_db) -> tuple[Project, dict[str, int]]:
+def ssl_method() -> str:
+    return "none"
+
+
+@pytest.fixture
+def project(transactional_db, ssl_method: str) -> tuple[Project, dict[str, int]]:
     """A 200-face synthetic project (small CNN, 32 px) and each face's true class by file name."""
     owner = get_user_model().objects.create_user("owner", password="x")
     faces = ml_bridge.synthetic_faces(POOL_SIZE + TEST_SIZE, seed=3, image_size=32)
@@ -43,6 +48,7 @@ def project(transactional_db) -> tuple[Project, dict[str, int]]:
         batch_size=BATCH,
         initial_set_size=BATCH,
         strategy="least_confidence",
+        ssl_method=ssl_method,
         model_name="small_cnn",
         image_size=32,
     )
@@ -90,6 +96,7 @@ def wait_for(predicate, timeout: float, what: str, worker: processes.ManagedProc
         raise AssertionError(f"{error}; jobs: {jobs}\n{log}") from error
 
 
+@pytest.mark.parametrize("ssl_method", ["simclr"])
 def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -> None:
     project, truth = project
     client = client_for(project.owner)
@@ -137,7 +144,13 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
         assert checkpoint["class_names"] == list(projects.class_names(project))
         assert 0.0 <= version.metrics["accuracy"] <= 1.0
         assert len(version.metrics["confusion"]) == len(checkpoint["class_names"])
-    assert Job.objects.filter(project=project, kind=JobKind.TRAIN, state=JobState.SUCCEEDED).count() == 2
+    trainings = Job.objects.filter(project=project, kind=JobKind.TRAIN, state=JobState.SUCCEEDED)
+    assert trainings.count() == 2
+    assert all(job.result["pretrained"] for job in trainings)
+    pretraining = Job.objects.get(project=project, kind=JobKind.PRETRAIN)
+    assert pretraining.state == JobState.SUCCEEDED
+    for artefact in ("checkpoint", "index"):
+        assert (Path(settings.MEDIA_ROOT) / pretraining.result[artefact]).stat().st_size > 0
 
 
 def test_worker_killed_mid_training_is_retried(project, worker_process_env, client_for, tmp_path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from annotator import training_bridge
 from annotator.models import Item
 from annotator.services import votes
-from annotator.services.training import _cycle_inputs
+from annotator.services.training import cycle_inputs
 from ml_engine.progress import ignore_progress, never_cancelled
 from ml_engine.training import supervised
 from tests.annotator.factories import make_labeling_project
@@ -38,7 +38,7 @@ def answered_project(training_mode: str):
 
 
 def run_cycle(project, tmp_path: Path, epochs: int = 1) -> training_bridge.CycleOutcome:
-    inputs = _cycle_inputs(project, project.cycles.get(number=0))
+    inputs = cycle_inputs(project, project.cycles.get(number=0))
     inputs = training_bridge.CycleInputs(**{**inputs.__dict__, "epochs": epochs, "next_batch_size": 2})
     return training_bridge.train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
                                               progress=ignore_progress, cancel=never_cancelled)  # fmt: skip

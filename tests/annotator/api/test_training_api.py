@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from kombu.exceptions import OperationalError
 
 from annotator.celery import app as celery_app
 from annotator.models import Cycle, CycleState, Job, JobKind, JobState
-from annotator.processes import free_port
 from annotator.services import cycles, training
 from tests.annotator.factories import add_annotator, make_labeling_project, make_project
 
@@ -43,17 +43,18 @@ def test_retrain_before_labeling_started_is_refused(client_for) -> None:
     assert not Job.objects.filter(project=project).exists()
 
 
-def test_unreachable_broker_fails_the_job_not_the_request() -> None:
+def test_unreachable_broker_fails_the_job_not_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
     project = make_labeling_project()
     cycle = cycles.start_labeling(project)
     Cycle.objects.filter(pk=cycle.pk).update(state=CycleState.TRAINING)
-    previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
-    try:
-        job = training.request_training(project, cycle)
-        training._enqueue(job)
-    finally:
-        celery_app.conf.broker_url = previous
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+
+    monkeypatch.setattr(celery_app, "send_task", refuse)
+    job = training.request_training(project, cycle)
+    training.enqueue(job, training.TRAIN_TASK)
+
     job.refresh_from_db()
     assert job.state == JobState.FAILED
     assert "unreachable" in job.message

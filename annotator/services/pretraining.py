@@ -1,0 +1,84 @@
+"""Cold start: self-supervised pre-training on the whole pool while the first batch is labeled.
+
+Seed 000 shows active learning on faces suffers a cold start that pre-training on the
+unlabeled pool fixes (SimCLR + least confidence: 67.11 vs 65.63 on FER13). When labeling
+starts, a pre-training job runs on the ``train`` queue; the initial batch (random, as in
+the paper) needs no model, so annotators start at once. Every later training starts from
+the newest pre-trained backbone. Pre-training and training share the one-model-job-per-
+project claim, so a batch finished during pre-training is trained right after it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from annotator import training_bridge
+from annotator.models import Cycle, Job, JobKind, JobState, Project, SslMethod
+from annotator.services import jobs, training
+from annotator.services.errors import Conflict
+from ml_engine.progress import Cancelled
+
+logger = logging.getLogger(__name__)
+
+PRETRAIN_TASK = "annotator.pretrain_task"
+
+
+def request_pretraining(project: Project) -> Job | None:
+    """Queue pre-training for ``project`` (none when its SSL method is "none" or a model job runs)."""
+    if project.ssl_method == SslMethod.NONE:
+        return None
+    try:
+        with transaction.atomic():
+            job = jobs.create_job(
+                project, JobKind.PRETRAIN, stage="queued", message=f"{project.ssl_method} pre-training"
+            )
+    except IntegrityError:
+        logger.info("project %s: a model job runs; pre-training not queued", project.pk)
+        return None
+    transaction.on_commit(lambda: training.enqueue(job, PRETRAIN_TASK))
+    return job
+
+
+def run_pretraining_job(job_id: int) -> str:
+    """Pre-train, embed the pool and index it (called by the worker); returns the final state."""
+    job = Job.objects.select_related("project").get(pk=job_id)
+    if job.cancel_requested:
+        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled before it started")
+        return JobState.CANCELLED
+    if not jobs.start_job(job, stage="pretrain"):
+        return Job.objects.get(pk=job_id).state
+    project = job.project
+    inputs = training.cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS)
+    try:
+        artefacts = training_bridge.pretrain_pool(
+            inputs, project.ssl_method, training.job_dir(project, job), device=settings.TORCH_DEVICE,
+            progress=training.progress_reporter(job), cancel=training.cancel_flag(job),
+        )  # fmt: skip
+    except Cancelled:
+        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled by a user")
+        return JobState.CANCELLED
+    except Exception as error:
+        logger.exception("pre-training job %s failed", job.pk)
+        jobs.finish_job(job.pk, JobState.FAILED, message=f"{type(error).__name__}: {error}")
+        return JobState.FAILED
+    result = {key: training.relative_to_media(value) for key, value in artefacts.items() if key != "losses"}
+    jobs.finish_job(job.pk, JobState.SUCCEEDED, message="pool pre-trained and indexed",
+                    result={**result, "losses": artefacts["losses"]})  # fmt: skip
+    _train_a_batch_that_waited(project)
+    return JobState.SUCCEEDED
+
+
+def _train_a_batch_that_waited(project: Project) -> None:
+    """A batch completed while pre-training held the model-job claim: train it now."""
+    waiting = Cycle.objects.filter(
+        project=project, labeling_completed_at__isnull=False, finished_at__isnull=True
+    )
+    cycle = waiting.order_by("-number").first()
+    if cycle is not None and not cycle.jobs.filter(kind=JobKind.TRAIN).exists():
+        try:
+            training.request_training(project, cycle, reason="batch completed during pre-training")
+        except Conflict:
+            logger.info("project %s: a training job already runs", project.pk)
