@@ -104,13 +104,7 @@ def generate_faces(
         min_intensity=min_intensity,
     )
     parameters = sample_face_parameters(master, n, difficulty or Difficulty())
-    images = np.empty((n, size, size), dtype=np.uint8)
-    noise_seeds = np.random.SeedSequence([seed, 2]).spawn(n)
-    for i in range(n):
-        row = {name: float(values[i]) for name, values in parameters.items()}
-        images[i] = render_face(
-            row, expressions.action_units[i], size, supersample, np.random.default_rng(noise_seeds[i])
-        )
+    images = _render_all(parameters, expressions.action_units, seed, size, supersample)
     votes = None
     if votes_per_face > 0:
         votes = simulate_votes(
@@ -136,6 +130,18 @@ def generate_faces(
         parameters=parameters,
         annotator_votes=votes,
     )
+
+
+def _render_all(
+    parameters: dict[str, np.ndarray], action_units: np.ndarray, seed: int, size: int, supersample: int
+) -> np.ndarray:
+    """Draw every face; each face's pixel noise has its own stream, spawned from ``seed``."""
+    images = np.empty((len(action_units), size, size), dtype=np.uint8)
+    noise_seeds = np.random.SeedSequence([seed, 2]).spawn(len(action_units))
+    for i, noise_seed in enumerate(noise_seeds):
+        row = {name: float(values[i]) for name, values in parameters.items()}
+        images[i] = render_face(row, action_units[i], size, supersample, np.random.default_rng(noise_seed))
+    return images
 
 
 def write_synthetic(faces: SyntheticFaces, out: str | os.PathLike[str]) -> Path:

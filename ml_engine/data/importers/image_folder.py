@@ -61,21 +61,7 @@ def load_image_folder(path: str | os.PathLike[str], *, verify: bool = True) -> F
     class_names = sorted({c.name for folder, _ in split_roots for c in visible_subfolders(folder)})
     if not class_names:
         raise ValueError(f"{root} has no class subfolders (expected root/<class>/<image>)")
-    paths: list[Path] = []
-    labels: list[int] = []
-    splits: list[str] = []
-    problems: list[ImportProblem] = []
-    for folder, split in split_roots:
-        for path_in_tree in list_files(folder):
-            relative = path_in_tree.relative_to(folder)
-            if len(relative.parts) < 2:
-                problems.append(
-                    ImportProblem(str(path_in_tree.relative_to(root)), "not inside a class folder; skipped")
-                )
-                continue
-            paths.append(path_in_tree)
-            labels.append(class_names.index(relative.parts[0]))
-            splits.append(split)
+    paths, labels, splits, problems = _class_files(root, split_roots, class_names)
     images, stray = split_images(paths, root)
     problems += stray
     image_set = set(images)
@@ -94,3 +80,25 @@ def load_image_folder(path: str | os.PathLike[str], *, verify: bool = True) -> F
         None,
         problems,
     )
+
+
+def _class_files(
+    root: Path, split_roots: list[tuple[Path, str]], class_names: list[str]
+) -> tuple[list[Path], list[int], list[str], list[ImportProblem]]:
+    """Every file inside a class folder with its label and split; files outside one are problems."""
+    paths: list[Path] = []
+    labels: list[int] = []
+    splits: list[str] = []
+    problems: list[ImportProblem] = []
+    for folder, split in split_roots:
+        for path in list_files(folder):
+            relative = path.relative_to(folder)
+            if len(relative.parts) < 2:
+                problems.append(
+                    ImportProblem(str(path.relative_to(root)), "not inside a class folder; skipped")
+                )
+                continue
+            paths.append(path)
+            labels.append(class_names.index(relative.parts[0]))
+            splits.append(split)
+    return paths, labels, splits, problems
