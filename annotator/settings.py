@@ -63,7 +63,8 @@ TEMPLATES = [
 DATABASES = {"default": env.get_database("DATABASE_URL", VAR_DIR / "faceloop.sqlite3")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so worker processes and the live server in tests share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_faceloop.sqlite3")}
+    # One file per test run (by process id), so two runs at once do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_faceloop_{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -101,6 +102,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Human-in-the-loop active labeling for facial expression recognition.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "VoteKindEnum": "annotator.models.items.VoteKind",
+        "JobKindEnum": "annotator.models.jobs.JobKind",
+    },
 }
 
 EMBEDDED_REDIS_PORT = int(env.get_str("FACELOOP_REDIS_PORT", "6390"))

@@ -14,15 +14,19 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from annotator import export_bridge
 from annotator.celery import app as celery_app
+from annotator.ml_bridge import (
+    CancelFlag,
+    Cancelled,
+    Progress,
+    ProgressCallback,
+    ignore_progress,
+    never_cancelled,
+)
+from annotator.ml_bridge import exports as export_bridge
 from annotator.models import Item, Job, JobKind, JobState, ModelVersion, Project, Split
 from annotator.services import jobs
 from annotator.services.errors import InvalidInput, NotAllowed
-from ml_engine.progress import (
-    Cancelled,
-    Progress,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +90,11 @@ def write_export(
     version: int | None,
     out_dir: Path,
     *,
-    progress=None,
-    cancel=None,
+    progress: ProgressCallback = ignore_progress,
+    cancel: CancelFlag = never_cancelled,
 ) -> tuple[Path, dict[str, Any]]:
     """Write one export into ``out_dir`` and return its file and a summary."""
     _check(project, what, format, version)
-    progress = progress or (lambda report: None)
-    cancel = cancel or (lambda: False)
     if what == "labels":
         classes = tuple(project.classes.order_by("index").values_list("name", flat=True))
         items = Item.objects.filter(project=project, split=Split.POOL).order_by("id").values(*ITEM_FIELDS)

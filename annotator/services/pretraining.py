@@ -15,11 +15,11 @@ import logging
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from annotator import training_bridge
+from annotator.ml_bridge import Cancelled
+from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, Job, JobKind, JobState, Project, SslMethod
 from annotator.services import jobs, training
 from annotator.services.errors import Conflict
-from ml_engine.progress import Cancelled
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def run_pretraining_job(job_id: int) -> str:
     project = job.project
     inputs = training.cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS)
     try:
-        artefacts = training_bridge.pretrain_pool(
+        artefacts = cycle_bridge.pretrain_pool(
             inputs, project.ssl_method, training.job_dir(project, job), device=settings.TORCH_DEVICE,
             progress=training.progress_reporter(job), cancel=training.cancel_flag(job),
         )  # fmt: skip

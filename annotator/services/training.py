@@ -22,13 +22,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from annotator import selectors, training_bridge
+from annotator import selectors
 from annotator.celery import app as celery_app
+from annotator.ml_bridge import CancelFlag, Cancelled, Progress, ProgressCallback
+from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, ModelVersion, Project
 from annotator.services import jobs
 from annotator.services.cycles import open_cycle
 from annotator.services.errors import Conflict
-from ml_engine.progress import CancelFlag, Cancelled, Progress, ProgressCallback
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def run_training_job(job_id: int) -> str:
     project = job.project
     inputs = cycle_inputs(project, job.cycle)
     try:
-        outcome = training_bridge.train_score_select(
+        outcome = cycle_bridge.train_score_select(
             inputs,
             job_dir(project, job),
             cycle_number=job.cycle.number,
@@ -130,7 +131,7 @@ def run_training_job(job_id: int) -> str:
 
 
 @transaction.atomic
-def record_outcome(job: Job, outcome: training_bridge.CycleOutcome) -> ModelVersion:
+def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion:
     """Store the model version, close the cycle and open the next one, all or nothing."""
     project = Project.objects.select_for_update().get(pk=job.project_id)
     existing = ModelVersion.objects.filter(
@@ -181,14 +182,14 @@ def next_batch_size(project: Project, cycle: Cycle) -> int:
 
 def cycle_inputs(
     project: Project, cycle: Cycle | None = None, *, epochs: int | None = None
-) -> training_bridge.CycleInputs:
+) -> cycle_bridge.CycleInputs:
     """Everything a worker job needs from the database, as plain values (see the bridge)."""
     rows = list(
         Item.objects.filter(project=project)
         .order_by("id")
         .values("id", "image", "split", "label_index", "imported_label", "class_votes", "candidate_set")
     )
-    return training_bridge.CycleInputs(
+    return cycle_bridge.CycleInputs(
         class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
         rows=rows,
         media_root=Path(settings.MEDIA_ROOT),

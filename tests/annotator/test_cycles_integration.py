@@ -14,7 +14,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from annotator import ml_bridge, processes, training_bridge
+from annotator import ml_bridge, processes
+from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, ModelVersion, Project, Vote
 from annotator.services import cycles, imports, projects
 from ml_engine.checkpoint import read_checkpoint
@@ -106,11 +107,11 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
     wait_for(lambda: Cycle.objects.filter(project=project, number=1).exists(), 180, "cycle 1", worker_process)
 
     first = ModelVersion.objects.get(project=project, version=1)
-    stored = training_bridge.read_predictions(Path(settings.MEDIA_ROOT) / first.predictions)
+    stored = cycle_bridge.read_predictions(Path(settings.MEDIA_ROOT) / first.predictions)
     labeled_rows = np.flatnonzero(np.isin(stored["item_ids"], list(cycles.labeled_item_ids(project))))
-    expected = training_bridge.select_from_predictions(
+    expected = cycle_bridge.select_from_predictions(
         "least_confidence", Path(settings.MEDIA_ROOT) / first.predictions, labeled_rows, BATCH,
-        training_bridge.selection_seed(project.seed, 1),
+        cycle_bridge.selection_seed(project.seed, 1),
     )  # fmt: skip
     queued = list(
         Cycle.objects.get(project=project, number=1)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from annotator import training_bridge
+from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Item
 from annotator.services import votes
 from annotator.services.training import cycle_inputs
@@ -37,10 +37,10 @@ def answered_project(training_mode: str):
     return project
 
 
-def run_cycle(project, tmp_path: Path, epochs: int = 1) -> training_bridge.CycleOutcome:
+def run_cycle(project, tmp_path: Path, epochs: int = 1) -> cycle_bridge.CycleOutcome:
     inputs = cycle_inputs(project, project.cycles.get(number=0))
-    inputs = training_bridge.CycleInputs(**{**inputs.__dict__, "epochs": epochs, "next_batch_size": 2})
-    return training_bridge.train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
+    inputs = cycle_bridge.CycleInputs(**{**inputs.__dict__, "epochs": epochs, "next_batch_size": 2})
+    return cycle_bridge.train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
                                               progress=ignore_progress, cancel=never_cancelled)  # fmt: skip
 
 
@@ -83,7 +83,7 @@ def test_pool_scores_are_stored_in_one_file_per_model(tmp_path: Path) -> None:
     project = answered_project("supervised")
     outcome = run_cycle(project, tmp_path)
 
-    stored = training_bridge.read_predictions(outcome.predictions_path)
+    stored = cycle_bridge.read_predictions(outcome.predictions_path)
     pool_ids = sorted(Item.objects.filter(project=project, split="pool").values_list("id", flat=True))
     assert stored["item_ids"].tolist() == pool_ids
     assert stored["probabilities"].shape == (len(pool_ids), 4)

@@ -1,8 +1,10 @@
 """The one place where database rows become ``ml_engine`` inputs, and ``ml_engine`` outputs rows.
 
-Everything else in ``annotator`` talks plain Python and Django; only this module imports
-``ml_engine``. The functions used on the request path (vote aggregation, face encoding) load
-numpy-only parts of ``ml_engine``; nothing here imports torch at module level.
+Everything else in ``annotator`` talks plain Python and Django; only this package imports
+``ml_engine`` (import-linter checks it). This module holds what the request path needs (face
+encoding, vote aggregation, imports) and the progress types services hand to jobs;
+``cycles`` runs training, pre-training, scoring and selection for the workers, and
+``exports`` writes label sets and models. Nothing here imports torch at module level.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ from PIL import Image
 from ml_engine.data.dataset import UNLABELED, FaceDataset, ImportProblem
 from ml_engine.data.decoding import ImageDecodeError, decode_grayscale
 from ml_engine.labels.aggregation import agreement, candidate_sets, majority_labels
+from ml_engine.progress import (
+    CancelFlag,
+    Cancelled,
+    Progress,
+    ProgressCallback,
+    ignore_progress,
+    never_cancelled,
+)
 
 MAX_STORED_SIDE = 256
 """Faces larger than this are downscaled before storage; models train at 48 px anyway."""
@@ -158,16 +168,22 @@ def items_to_dataset(
 
 
 __all__ = [
+    "CancelFlag",
+    "Cancelled",
     "EncodedFace",
     "ImageDecodeError",
     "ImportProblem",
+    "Progress",
+    "ProgressCallback",
     "aggregate_votes",
     "encode_dataset_face",
     "encode_pixels",
     "encode_upload",
     "face_checksum",
+    "ignore_progress",
     "import_formats",
     "items_to_dataset",
+    "never_cancelled",
     "read_dataset",
     "synthetic_faces",
     "vote_agreement",
