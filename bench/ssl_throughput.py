@@ -10,7 +10,10 @@ SwAV's 2 + 4 multi-crop and the momentum encoders of MoCo and BYOL cost more by 
 
     .venv/bin/python bench/ssl_throughput.py [--device cuda] [--steps 20] [--methods simclr,moco]
 
-On CUDA both the baseline and the methods use fp16 autocast with loss scaling.
+On CUDA both the baseline and the methods use fp16 autocast with loss scaling and the
+rate is faces per wall-clock second. On a CPU shared with other jobs, wall time mostly
+measures the neighbours, so rates there are faces per second of this process's CPU time
+(wall-clock rates are printed alongside); ``--threads 1`` keeps OpenMP spin-waiting out of it.
 """
 
 from __future__ import annotations
@@ -34,16 +37,22 @@ def synchronise(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed_steps(step, steps: int, warmup: int, device: torch.device) -> float:
-    """Seconds for ``steps`` calls of ``step`` after ``warmup`` untimed ones."""
+def timed_steps(step, steps: int, warmup: int, device: torch.device) -> tuple[float, float]:
+    """(wall, process CPU) seconds for ``steps`` calls of ``step`` after ``warmup`` untimed ones."""
     for _ in range(warmup):
         step()
     synchronise(device)
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
     synchronise(device)
-    return time.perf_counter() - started
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def rates(args: argparse.Namespace, seconds: tuple[float, float]) -> tuple[float, float]:
+    """(rate used for ratios, wall-clock rate) in faces per second."""
+    wall, cpu = (args.batch_size * args.steps / value for value in seconds)
+    return (wall if args.device.type == "cuda" else cpu), wall
 
 
 def training_step(parameters, loss_fn, device: torch.device, amp: bool):
@@ -61,7 +70,9 @@ def training_step(parameters, loss_fn, device: torch.device, amp: bool):
     return step
 
 
-def baseline(args: argparse.Namespace, faces: torch.Tensor, device: torch.device, amp: bool) -> float:
+def baseline(
+    args: argparse.Namespace, faces: torch.Tensor, device: torch.device, amp: bool
+) -> tuple[float, float]:
     """Faces per second of a bare forward + backward on one view pair."""
     torch.manual_seed(0)
     backbone = create_model(args.model, 1, **args.model_kwargs).backbone.to(device).train()
@@ -70,12 +81,12 @@ def baseline(args: argparse.Namespace, faces: torch.Tensor, device: torch.device
     step = training_step(
         list(backbone.parameters()), lambda: backbone(pair).float().pow(2).mean(), device, amp
     )
-    return args.batch_size * args.steps / timed_steps(step, args.steps, args.warmup, device)
+    return rates(args, timed_steps(step, args.steps, args.warmup, device))
 
 
 def method_speed(
     name: str, args: argparse.Namespace, faces: torch.Tensor, device: torch.device, amp: bool
-) -> float:
+) -> tuple[float, float]:
     """Faces per second of one SSL method's full training step."""
     torch.manual_seed(0)
     config = PretrainConfig(
@@ -100,7 +111,7 @@ def method_speed(
         inner()
         method.on_step_end(counter[0], 1000)
 
-    return args.batch_size * args.steps / timed_steps(step, args.steps, args.warmup, device)
+    return rates(args, timed_steps(step, args.steps, args.warmup, device))
 
 
 def main() -> None:
@@ -116,8 +127,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--methods", default=",".join(list_methods()))
     parser.add_argument("--no-amp", action="store_true", help="fp32 on CUDA too")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
-    device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = args.device = resolve_device(args.device)
     args.steps = args.steps or (30 if device.type == "cuda" else 3)
     args.model_kwargs = {} if args.stem is None else {"stem": args.stem}
     amp = device.type == "cuda" and not args.no_amp
@@ -131,11 +145,14 @@ def main() -> None:
     )
     print(f"{args.model} {args.model_kwargs or ''} {args.image_size} px, batch {args.batch_size}, "
           f"{args.steps} timed steps, {name}, amp={amp}")  # fmt: skip
-    reference = baseline(args, faces, device, amp)
-    print(f"{'bare fwd+bwd, 1 view pair':<28} {reference:9.1f} faces/s   ratio 1.00")
+    unit = "faces/s" if device.type == "cuda" else "faces/CPU-s"
+    reference, wall = baseline(args, faces, device, amp)
+    print(
+        f"{'bare fwd+bwd, 1 view pair':<28} {reference:9.1f} {unit}  ratio 1.00   (wall {wall:.1f} faces/s)"
+    )
     for method in args.methods.split(","):
-        speed = method_speed(method, args, faces, device, amp)
-        print(f"{method:<28} {speed:9.1f} faces/s   ratio {speed / reference:.2f}")
+        speed, wall = method_speed(method, args, faces, device, amp)
+        print(f"{method:<28} {speed:9.1f} {unit}  ratio {speed / reference:.2f}   (wall {wall:.1f} faces/s)")
 
 
 if __name__ == "__main__":
