@@ -28,7 +28,7 @@ import torch
 
 from ml_engine.device import resolve_device
 from ml_engine.strategies.base import SelectionInputs, check_batch_size
-from ml_engine.strategies.center_distances import LazyNearestCenter, PairwiseDistances
+from ml_engine.strategies.center_distances import LazyNearestCenter, PairwiseDistances, squared_row_norms
 
 
 def loss_gradient_factors(probabilities: np.ndarray) -> np.ndarray:
@@ -44,7 +44,7 @@ def loss_gradient_factors(probabilities: np.ndarray) -> np.ndarray:
 
 def gradient_distances(factors: torch.Tensor, embeddings: torch.Tensor) -> PairwiseDistances:
     """Squared distances between gradient embeddings ``a (x) e`` by the factorised identity."""
-    squared_norms = factors.square().sum(dim=1) * embeddings.square().sum(dim=1)
+    squared_norms = squared_row_norms(factors) * squared_row_norms(embeddings)
 
     def distances(rows: np.ndarray, centers: np.ndarray) -> np.ndarray:
         r = torch.as_tensor(rows, device=factors.device)
@@ -65,7 +65,7 @@ def kmeans_plus_plus(
     remaining face coincides with a chosen one (all ``D^2 = 0``, e.g. only one-hot predictions
     are left), the lowest remaining index is taken instead of distil's undefined draw.
     """
-    norms = (factors.square().sum(dim=1) * embeddings.square().sum(dim=1)).cpu().numpy()
+    norms = (squared_row_norms(factors) * squared_row_norms(embeddings)).cpu().numpy()
     initial = np.full(len(norms), np.inf, dtype=np.float32)
     distances = LazyNearestCenter(gradient_distances(factors, embeddings), initial)
     distances.add(int(np.argmax(norms)))

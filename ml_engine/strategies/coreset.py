@@ -19,7 +19,7 @@ import torch
 
 from ml_engine.device import resolve_device
 from ml_engine.strategies.base import SelectionInputs, check_batch_size
-from ml_engine.strategies.center_distances import LazyNearestCenter, PairwiseDistances
+from ml_engine.strategies.center_distances import LazyNearestCenter, PairwiseDistances, squared_row_norms
 
 _CHUNK = 8192
 
@@ -52,7 +52,7 @@ def _nearest_torch(points: np.ndarray, centers: np.ndarray, device: torch.device
 
 def squared_distances(features: torch.Tensor) -> PairwiseDistances:
     """Pairwise squared L2 distances between rows of ``features``: ``|x|^2 + |y|^2 - 2 x.y``."""
-    norms = features.square().sum(dim=1)
+    norms = squared_row_norms(features)
 
     def distances(rows: np.ndarray, centers: np.ndarray) -> np.ndarray:
         r = torch.as_tensor(rows, device=features.device)
