@@ -93,6 +93,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--dropout", type=float, default=0.0, help="> 0 when BALD is compared")
+    parser.add_argument("--width", type=int, default=None, help="small_cnn width (default: the model's)")
+    parser.add_argument(
+        "--no-augment", action="store_true", help="train without augmentation (faster fitting)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=None, help="default: bench/results/al_curve_<dataset>")
@@ -107,6 +111,8 @@ def main() -> None:
         batch_size=args.batch_size,
         lr=args.lr,
         dropout=args.dropout,
+        augment=not args.no_augment,
+        model_kwargs={} if args.width is None else {"width": args.width},
     )
     settings = LoopSettings(
         initial_size=_count(args.initial, len(pool)),
@@ -119,7 +125,8 @@ def main() -> None:
     print(
         f"{args.dataset}: pool {len(pool)}, test {len(test)}, {len(pool.class_names)} classes; initial "
         f"{settings.initial_size}, {settings.cycles} cycles, batches {settings.batch_sizes()}; {args.model} "
-        f"{args.image_size}px, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr}; device {device}",
+        f"{args.image_size}px, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr}, "
+        f"augment {not args.no_augment}; device {device}",
         flush=True,
     )
     report = simulate(
