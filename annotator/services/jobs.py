@@ -6,11 +6,19 @@ while the work that reports them is still running.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from django.db.models import F
 from django.utils import timezone
 
-from annotator.models import Job, JobState, Project
+from annotator.celery import app as celery_app
+from annotator.models import Cycle, Job, JobState, Project
 from annotator.services.errors import Conflict
+
+logger = logging.getLogger(__name__)
+
+ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 
 def create_job(project: Project, kind: str, **fields: object) -> Job:
@@ -55,3 +63,22 @@ def request_cancel(job: Job) -> Job:
     )
     job.refresh_from_db()
     return job
+
+
+def enqueue(
+    job: Job, task_name: str, queue: str, *, on_failure: Callable[[Cycle], None] | None = None
+) -> None:
+    """Send ``job`` to a worker queue; if the broker is down, fail the job instead of the request.
+
+    Called after commit, so the request's own work (a vote, an export request) is kept; the
+    failed job says why, and the user can ask again. ``on_failure`` gets the job's cycle.
+    """
+    try:
+        celery_app.send_task(
+            task_name, args=[job.pk], queue=queue, ignore_result=True, retry_policy=ENQUEUE_RETRY_POLICY
+        )
+    except Exception as error:
+        logger.exception("could not enqueue job %s", job.pk)
+        finish_job(job.pk, JobState.FAILED, message=f"the job queue is unreachable: {error}")
+        if on_failure is not None and job.cycle is not None:
+            on_failure(job.cycle)

@@ -38,7 +38,7 @@ def request_pretraining(project: Project) -> Job | None:
     except IntegrityError:
         logger.info("project %s: a model job runs; pre-training not queued", project.pk)
         return None
-    transaction.on_commit(lambda: training.enqueue(job, PRETRAIN_TASK))
+    transaction.on_commit(lambda: jobs.enqueue(job, PRETRAIN_TASK, training.TRAIN_QUEUE))
     return job
 
 

@@ -23,7 +23,6 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotator import selectors
-from annotator.celery import app as celery_app
 from annotator.ml_bridge import CancelFlag, Cancelled, Progress, ProgressCallback
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, ModelVersion, Project
@@ -36,7 +35,6 @@ logger = logging.getLogger(__name__)
 TRAIN_TASK = "annotator.train_cycle_task"
 TRAIN_QUEUE = "train"
 PROGRESS_INTERVAL_SECONDS = 1.0
-ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CYCLE_STAGES = {"train": CycleState.TRAINING, "score": CycleState.SCORING, "select": CycleState.SELECTING}
 
 
@@ -54,28 +52,8 @@ def request_training(project: Project, cycle: Cycle | None = None, *, reason: st
             job = jobs.create_job(project, JobKind.TRAIN, cycle=cycle, stage="queued", message=reason)
     except IntegrityError as error:
         raise Conflict("a training job for this project is already queued or running") from error
-    transaction.on_commit(lambda: enqueue(job, TRAIN_TASK))
+    transaction.on_commit(lambda: jobs.enqueue(job, TRAIN_TASK, TRAIN_QUEUE, on_failure=_reopen_if_training))
     return job
-
-
-def enqueue(job: Job, task_name: str) -> None:
-    """Send a model job to the ``train`` queue; if the broker is down, fail the job instead of the request.
-
-    The vote that completed the batch is already committed; an owner retries with "retrain now".
-    """
-    try:
-        celery_app.send_task(
-            task_name,
-            args=[job.pk],
-            queue=TRAIN_QUEUE,
-            ignore_result=True,
-            retry_policy=ENQUEUE_RETRY_POLICY,
-        )
-    except Exception as error:
-        logger.exception("could not enqueue job %s", job.pk)
-        jobs.finish_job(job.pk, JobState.FAILED, message=f"the job queue is unreachable: {error}")
-        if job.cycle is not None:
-            _reopen_if_training(job.cycle)
 
 
 def on_batch_completed(cycle: Cycle) -> Job | None:

@@ -1,15 +1,9 @@
-"""Annotator test fixtures: media goes to a temporary folder, API clients log in by session."""
+"""Annotator test fixtures: API clients that log in as a given user, fast password hashing."""
 
 from __future__ import annotations
 
 import pytest
 from rest_framework.test import APIClient
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

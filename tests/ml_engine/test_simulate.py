@@ -121,3 +121,46 @@ def test_cli_representative_cold_start_uses_the_pretrained_backbone(faces):
     weights = create_model("small_cnn", pool.num_classes).backbone.state_dict()
     picks = _initial_selection("kmeans", pool, settings, weights)(pool, 12, 3)
     assert len(set(picks.tolist())) == 12 and picks.max() < len(pool)
+
+
+def test_command_line_runs_and_resumes(tmp_path, capsys):
+    from ml_engine.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--help"])
+    assert exit_info.value.code == 0
+    argv = [
+        "simulate",
+        "--data",
+        "40",
+        "--format",
+        "synthetic",
+        "--out",
+        str(tmp_path),
+        "--strategies",
+        "random,margin",
+        "--seeds",
+        "0",
+        "--initial",
+        "25%",
+        "--cycles",
+        "2",
+        "--budget",
+        "16",
+        "--model",
+        "small_cnn",
+        "--image-size",
+        "16",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+    ]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert "pool 32 faces, test 8; initial 8, 2 cycles, budget 16; batches [8]" in first
+    assert "Margin" in first and (tmp_path / "learning_curve.png").exists()
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count("already complete, skipped") == 2

@@ -43,7 +43,9 @@ def test_retrain_before_labeling_started_is_refused(client_for) -> None:
     assert not Job.objects.filter(project=project).exists()
 
 
-def test_unreachable_broker_fails_the_job_not_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_broker_fails_the_job_not_the_request(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
+) -> None:
     project = make_labeling_project()
     cycle = cycles.start_labeling(project)
     Cycle.objects.filter(pk=cycle.pk).update(state=CycleState.TRAINING)
@@ -52,8 +54,8 @@ def test_unreachable_broker_fails_the_job_not_the_request(monkeypatch: pytest.Mo
         raise OperationalError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
 
     monkeypatch.setattr(celery_app, "send_task", refuse)
-    job = training.request_training(project, cycle)
-    training.enqueue(job, training.TRAIN_TASK)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = training.request_training(project, cycle)
 
     job.refresh_from_db()
     assert job.state == JobState.FAILED
