@@ -80,10 +80,10 @@ def main() -> None:
     parser.add_argument("--root", default=str(FERPLUS), help="FER+ folder")
     parser.add_argument("--pool", type=int, default=2000, help="pool faces (0: all of FER2013Train)")
     parser.add_argument("--test", type=int, default=1000, help="test faces (0: all of FER2013Valid)")
-    parser.add_argument("--initial", default="200", help="initial set: count or % of the pool")
+    parser.add_argument("--initial", default="200", help="initial set: count or %% of the pool")
     parser.add_argument("--cycles", type=int, default=4)
     parser.add_argument(
-        "--budget", default="800", help="labels after the last selection: count or % of the pool"
+        "--budget", default="800", help="labels after the last selection: count or %% of the pool"
     )
     parser.add_argument("--strategies", default="random,entropy,margin,least_confidence,badge,coreset")
     parser.add_argument("--seeds", default="0,1,2")

@@ -50,10 +50,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--strategies", default=DEFAULT_STRATEGIES, help=f"comma list of {', '.join(STRATEGIES)}"
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds")
-    parser.add_argument("--initial", default="10%", help="initial set size s: a count or a % of the pool")
+    parser.add_argument("--initial", default="10%", help="initial set size s: a count or a %% of the pool")
     parser.add_argument("--cycles", type=int, default=7, help="trainings c, the first on the initial set")
     parser.add_argument(
-        "--budget", default="40%", help="labels after the last selection: a count or a % of the pool"
+        "--budget", default="40%", help="labels after the last selection: a count or a %% of the pool"
     )
     parser.add_argument(
         "--pool-size", type=int, default=None, help="use a random subset of the pool (seed 0)"
