@@ -67,6 +67,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-val", type=int, default=None, help="evaluate on at most this many faces")
     parser.add_argument("--workers", type=int, default=4, help="DataLoader workers (CUDA only)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     return parser.parse_args()
 
 
@@ -102,6 +103,8 @@ def run_fraction(args: argparse.Namespace, train: FaceDataset, val: FaceDataset,
 
 def main() -> None:
     args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     args.device = device
     rng = np.random.default_rng(args.seed)
