@@ -10,7 +10,8 @@ runs resume (same command).
 Data:
 - ``--dataset ferplus``: a random subset (seed 0) of FER2013Train with FER+ majority labels
   as the pool, and a random subset of FER2013Valid as the test set (``../shared/data/ferplus``).
-- ``--dataset synthetic``: ``generate_faces`` (seed 0), a random 25% held out as the test set.
+- ``--dataset synthetic``: ``generate_faces`` (seed 0; pose, imaging and occlusion scaled by
+  ``--difficulty``), ``--test`` of them held out at random as the test set.
 
 CPU-sized default (about 10-20 minutes on the shared 2-core machine)::
 
@@ -37,6 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ml_engine.data.dataset import FaceDataset
+from ml_engine.data.face_params import Difficulty
 from ml_engine.data.importers.ferplus import load_ferplus
 from ml_engine.data.synthetic import generate_faces
 from ml_engine.device import resolve_device
@@ -57,7 +59,12 @@ def _sample(dataset: FaceDataset, size: int) -> FaceDataset:
 def load_data(args: argparse.Namespace) -> tuple[FaceDataset, FaceDataset]:
     """The pool and the test set, decoded into memory at ``--image-size``."""
     if args.dataset == "synthetic":
-        faces = generate_faces(args.pool + args.test, seed=0, size=args.image_size, votes_per_face=0)
+        difficulty = Difficulty(
+            pose=args.difficulty, imaging=args.difficulty, occlusion_probability=0.15 * args.difficulty
+        )
+        faces = generate_faces(
+            args.pool + args.test, seed=0, size=args.image_size, votes_per_face=0, difficulty=difficulty
+        )
         pool, test = split_pool_and_test(faces, test_fraction=args.test / (args.pool + args.test))
     else:
         dataset = load_ferplus(args.root, verify=False)
@@ -78,6 +85,12 @@ def main() -> None:
     )
     parser.add_argument("--dataset", choices=("ferplus", "synthetic"), default="synthetic")
     parser.add_argument("--root", default=str(FERPLUS), help="FER+ folder")
+    parser.add_argument(
+        "--difficulty",
+        type=float,
+        default=1.0,
+        help="synthetic nuisance strength (1 = the calibrated default)",
+    )
     parser.add_argument("--pool", type=int, default=2000, help="pool faces (0: all of FER2013Train)")
     parser.add_argument("--test", type=int, default=1000, help="test faces (0: all of FER2013Valid)")
     parser.add_argument("--initial", default="200", help="initial set: count or %% of the pool")
