@@ -53,6 +53,7 @@ class CycleOutcome:
     metrics: dict[str, Any]
     training: dict[str, Any]
     next_item_ids: list[int] = field(default_factory=list)
+    next_predicted_classes: list[int] = field(default_factory=list)
 
 
 def training_dataset(inputs: CycleInputs) -> FaceDataset:
@@ -110,6 +111,7 @@ def train_score_select(
     predictions_path = write_predictions(output_dir / "pool.npz", item_ids, scored)
     seconds["score"], clock = time.perf_counter() - clock, time.perf_counter()
     next_item_ids: list[int] = []
+    next_predicted: list[int] = []
     if inputs.next_batch_size > 0:
         progress(Progress(stage="select", epoch=1, epochs=1, step=0, steps=1))
         picked = select_from_predictions(
@@ -118,10 +120,13 @@ def train_score_select(
             model=model, pool=pool, image_size=inputs.image_size, device=device,
         )  # fmt: skip
         next_item_ids = item_ids[picked].tolist()
+        next_predicted = scored.probabilities[picked].argmax(axis=1).tolist()
     seconds["select"] = time.perf_counter() - clock
     training["seconds"] = {stage: round(value, 3) for stage, value in seconds.items()}
     labels_used = int((pool.labels >= 0).sum())
-    return CycleOutcome(checkpoint_path, predictions_path, labels_used, metrics, training, next_item_ids)
+    return CycleOutcome(
+        checkpoint_path, predictions_path, labels_used, metrics, training, next_item_ids, next_predicted
+    )
 
 
 def answered_without_label(pool: FaceDataset) -> np.ndarray:

@@ -62,9 +62,15 @@ def on_batch_completed(cycle: Cycle) -> Job | None:
     If a "retrain now" job is already running, it queues the cycle's training when it ends
     (:func:`record_outcome`), so the vote that completed the batch never fails for it.
     """
-    Cycle.objects.filter(pk=cycle.pk, state=CycleState.LABELING).update(state=CycleState.TRAINING)
+    project = cycle.project
+    final = next_batch_size(project, cycle) == 0
+    Cycle.objects.filter(pk=cycle.pk, state=CycleState.LABELING).update(
+        state=CycleState.FINAL_TRAINING if final else CycleState.TRAINING
+    )
     try:
-        return request_training(cycle.project, cycle)
+        return request_training(
+            project, cycle, reason="budget spent: final training" if final else "batch complete"
+        )
     except Conflict:
         logger.info("cycle %s complete while a training job runs; it will follow that job", cycle.pk)
         return None
@@ -131,13 +137,19 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
     jobs.finish_job(
         job.pk,
         JobState.SUCCEEDED,
+        message=f"model v{number} ({job.message})",
         result={"model_version": number, "next_batch": len(outcome.next_item_ids), **outcome.training},
     )
     if cycle.labeling_completed_at is None:
         return version
     if outcome.next_item_ids:
         open_cycle(
-            project, cycle.number + 1, outcome.next_item_ids, strategy=project.strategy, selected_by=version
+            project,
+            cycle.number + 1,
+            outcome.next_item_ids,
+            strategy=project.strategy,
+            predicted_classes=outcome.next_predicted_classes,
+            selected_by=version,
         )
     elif next_batch_size(project, cycle) > 0:
         # The batch was completed while this job (a mid-batch retrain) ran: train again on it.
@@ -195,8 +207,9 @@ def progress_reporter(job: Job) -> ProgressCallback:
         jobs.report_progress(job.pk, progress=progress.fraction, stage=stage, epoch=progress.epoch or None,
                              loss=progress.loss)  # fmt: skip
         if stage in CYCLE_STAGES:
-            Cycle.objects.filter(pk=job.cycle_id).exclude(state=CYCLE_STAGES[stage]).exclude(
-                labeling_completed_at__isnull=True
+            settled = [CYCLE_STAGES[stage], CycleState.FINAL_TRAINING, CycleState.DONE]
+            Cycle.objects.filter(pk=job.cycle_id, labeling_completed_at__isnull=False).exclude(
+                state__in=settled
             ).update(state=CYCLE_STAGES[stage])
 
     return report

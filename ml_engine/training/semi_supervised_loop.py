@@ -126,7 +126,9 @@ class SemiSupervisedEpochs:
                 counts += torch.stack([seen, output.confident.sum(), known.sum(), correct]).float()
             if self.progress is not None:
                 self.progress(
-                    Progress("train", epoch, self.epochs, index, self.steps, loss=float(output.total.detach()))
+                    Progress(
+                        "train", epoch, self.epochs, index, self.steps, loss=float(output.total.detach())
+                    )
                 )
         record = {name: float(value) / self.steps for name, value in sums.items()}
         if self.unlabeled is not None:

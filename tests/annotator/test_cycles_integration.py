@@ -113,11 +113,12 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
         "least_confidence", Path(settings.MEDIA_ROOT) / first.predictions, labeled_rows, BATCH,
         cycle_bridge.selection_seed(project.seed, 1),
     )  # fmt: skip
-    queued = list(
-        Cycle.objects.get(project=project, number=1)
-        .entries.order_by("position")
-        .values_list("item_id", flat=True)
-    )
+    entries = Cycle.objects.get(project=project, number=1).entries.order_by("position")
+    queued = list(entries.values_list("item_id", flat=True))
+    rows = {item_id: row for row, item_id in enumerate(stored["item_ids"].tolist())}
+    assert [entry.predicted_class for entry in entries] == [
+        int(stored["probabilities"][rows[item_id]].argmax()) for item_id in queued
+    ]
     assert queued == stored["item_ids"][expected].tolist()
     assert not set(queued) & cycles.labeled_item_ids(project)
 
@@ -133,6 +134,8 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
         30,
         "cycle 1 done",
     )
+    final = Job.objects.get(project=project, kind=JobKind.TRAIN, cycle__number=1)
+    assert final.message == "model v2 (budget spent: final training)"
 
     project.refresh_from_db()
     assert project.votes_spent == project.budget_votes
