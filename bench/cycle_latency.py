@@ -58,6 +58,7 @@ def build_project(pool_size: int, test_size: int, batch: int, seed: int):
     project = projects.create_project(
         owner, name="bench", classes=projects.default_class_specs(faces.class_names),
         budget_votes=pool_size, batch_size=batch, initial_set_size=batch, strategy="least_confidence",
+        ssl_method="none",
     )  # fmt: skip
     imports.import_dataset(project, faces.subset(np.arange(pool_size)), split="pool")
     imports.import_dataset(project, faces.subset(np.arange(pool_size, pool_size + test_size)), split="test")
