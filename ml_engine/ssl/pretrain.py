@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.data.transforms import FaceTensorDataset
 from ml_engine.device import resolve_device
+from ml_engine.embeddings import names_digest
 from ml_engine.models import create_model
 from ml_engine.progress import CancelFlag, Cancelled, Progress, ProgressCallback
 from ml_engine.ssl import barlow_twins, byol, moco, simclr, swav  # noqa: F401  (register the methods)
@@ -98,10 +99,11 @@ class _TrainingState:
 
 
 def _checkpoint_payload(
-    config: PretrainConfig, state: _TrainingState, model_kwargs: dict[str, Any], epoch: int
+    config: PretrainConfig, state: _TrainingState, model_kwargs: dict[str, Any], epoch: int, faces: str
 ) -> dict[str, Any]:
     return {
         "format": FORMAT,
+        "names_sha256": faces,
         "version": VERSION,
         "config": config.to_dict(),
         "model_name": config.model,
@@ -115,9 +117,13 @@ def _checkpoint_payload(
     }
 
 
-def _restore(state: _TrainingState, config: PretrainConfig, path: str, device: torch.device) -> None:
-    """Load a checkpoint into ``state`` after checking it belongs to the same run."""
+def _restore(
+    state: _TrainingState, config: PretrainConfig, path: str, device: torch.device, faces: str
+) -> None:
+    """Load a checkpoint into ``state`` after checking it belongs to the same run and faces."""
     payload = load_checkpoint(path, device)
+    if payload.get("names_sha256", faces) != faces:
+        raise ValueError(f"checkpoint {path} was trained on other faces; use another checkpoint path")
     saved = PretrainConfig.from_dict(payload["config"])
     for name in ("method", "model", "model_kwargs", "image_size", "batch_size", "seed"):
         if getattr(saved, name) != getattr(config, name):
@@ -189,7 +195,7 @@ def pretrain(
     """Pre-train ``config.model``'s backbone with ``config.method`` on every face of ``dataset``.
 
     Labels are never read. When ``checkpoint_path`` names an existing checkpoint of the same
-    run, training continues from the epoch after the last completed one (``config.epochs``
+    run (same method, model, batch size, seed and faces), training continues from the epoch after the last completed one (``config.epochs``
     may be larger than before, to train longer). A checkpoint is written after every epoch.
 
     Args:
@@ -216,15 +222,16 @@ def pretrain(
     state = _TrainingState(
         method, optimizer, torch.amp.GradScaler(device.type, enabled=_use_amp(config, device)), []
     )
+    faces = names_digest(dataset.names)
     if checkpoint_path is not None and os.path.exists(checkpoint_path):
-        _restore(state, config, os.fspath(checkpoint_path), device)
+        _restore(state, config, os.fspath(checkpoint_path), device, faces)
     for epoch in range(state.start_epoch, config.epochs):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(config.seed * 1_000_003 + epoch)
             loader = _loader(config, dataset, device, epoch)
             state.losses.append(_run_epoch(state, config, loader, epoch, device, progress, cancel))
         if checkpoint_path is not None:
-            save_atomic(_checkpoint_payload(config, state, model_kwargs, epoch + 1), checkpoint_path)
+            save_atomic(_checkpoint_payload(config, state, model_kwargs, epoch + 1, faces), checkpoint_path)
     weights = {
         key: value.detach().cpu().clone() for key, value in backbone_state(method.state_dict()).items()
     }

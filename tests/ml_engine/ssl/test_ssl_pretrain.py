@@ -94,6 +94,8 @@ def test_resuming_someone_elses_checkpoint_is_refused(tmp_path) -> None:
     pretrain(tiny_config("simclr", epochs=1), tiny_pool(), checkpoint_path=checkpoint)
     with pytest.raises(ValueError, match="method"):
         pretrain(tiny_config("byol", epochs=2), tiny_pool(), checkpoint_path=checkpoint)
+    with pytest.raises(ValueError, match="other faces"):
+        pretrain(tiny_config("simclr", epochs=2), tiny_pool(count=16), checkpoint_path=checkpoint)
 
 
 def test_progress_reports_every_step_with_a_finite_loss() -> None:
