@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -182,6 +183,7 @@ def run_dataset(name: str, args: argparse.Namespace) -> None:
     )
     result = ssl_backbone(pool, args, out)
     backbone = backbone_from_result(result)
+    torch.manual_seed(0)  # the same random initialisation as the pre-training started from
     random_backbone = create_model(args.model, 1, **args.model_kwargs).backbone
     quality = {
         "embeddings: random init": embedding_quality(pool, test, random_backbone, args),
