@@ -7,7 +7,7 @@ see :data:`~ml_engine.data.expressions.CONFUSABLE`), some on neutral (a faint ex
 looks neutral) and a little everywhere; the smear grows as intensity falls and when the face
 is occluded:
 
-    p = (1 - alpha) q + alpha (q K),   alpha = base + slope * (1 - intensity) + occluded_extra
+    p = (1 - alpha) q + alpha (q K),   alpha = min(0.9, base + slope * (1 - intensity)^power + occluded_extra)
 
 Annotator ``j`` has reliability ``r_j`` (Beta distributed, so a few are sloppy); with
 probability ``1 - r_j`` a vote lapses to ``0.5 (q K) + 0.5 uniform``. Each face gets ``k``
@@ -23,7 +23,7 @@ import numpy as np
 from ml_engine.data.expressions import CONFUSABLE
 
 CONFUSION_BASE = 0.0
-CONFUSION_SLOPE = 1.3
+CONFUSION_SLOPE = 1.8
 CONFUSION_POWER = 2.5
 OCCLUSION_CONFUSION = 0.15
 RELIABILITY_BETA = (12.0, 0.6)

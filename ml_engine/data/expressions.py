@@ -126,7 +126,7 @@ def sample_expressions(
     proportions: np.ndarray,
     *,
     blend_probability: float = 0.35,
-    min_intensity: float = 0.2,
+    min_intensity: float = 0.3,
 ) -> Expressions:
     """Draw ``n`` expressions: class by proportion, intensity, blend partner and weight, AU vector.
 

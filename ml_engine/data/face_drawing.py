@@ -32,7 +32,7 @@ class FaceCanvas:
         self.draw = ImageDraw.Draw(self.image)
         angle = math.radians(row["roll"])
         self.cos, self.sin, self.yaw = math.cos(angle), math.sin(angle), row["yaw"]
-        self.half = self.side / 2 * 1.02 * row["scale"]
+        self.half = self.side / 2 * 1.12 * row["scale"]
         self.cx = self.side / 2 * (1 + row["shift_x"])
         self.cy = self.side / 2 * (1 + row["shift_y"]) + 0.06 * self.half
 
@@ -118,7 +118,7 @@ def _draw_eye(canvas: FaceCanvas, row: dict[str, float], a: dict[str, float], si
     """An almond eye; AU5 opens the upper lid, AU6/7 narrows it and lifts the lower lid."""
     skin, w = row["skin"], row["eye_size"]
     cu, cv = side * row["eye_spacing"], row["eye_y"]
-    opening = w * 0.5 * max(0.12, 1.0 + 0.9 * a["upper_lid_raise"] - 0.7 * a["lid_tighten"])
+    opening = w * 0.5 * max(0.12, 1.0 + 1.3 * a["upper_lid_raise"] - 0.75 * a["lid_tighten"])
     lower = w * 0.35 * (1.0 - 0.6 * a["lid_tighten"])
     u = cu + w * _T
     upper_v, lower_v = cv - opening * _F, cv + lower * _F
@@ -148,9 +148,9 @@ def _draw_brow(canvas: FaceCanvas, row: dict[str, float], a: dict[str, float], s
     v = base + np.array([0.0, -0.028 * (1 - 0.5 * lower), 0.012])
     v = (
         v
-        - 0.09 * up
+        - 0.14 * up
         + 0.05 * lower
-        + np.array([0.035 * lower - 0.085 * inner_up, -0.025 * inner_up, 0.012 * inner_up])
+        + np.array([0.05 * lower - 0.12 * inner_up, -0.035 * inner_up, 0.02 * inner_up])
     )
     brow_tone = min(row["hair_tone"], row["skin"] - 70)
     canvas.line(u, v, brow_tone, row["brow_thickness"])
@@ -200,13 +200,13 @@ def _draw_mouth(canvas: FaceCanvas, row: dict[str, float], a: dict[str, float]) 
     AU23/24 thins and narrows the lips, AU20 stretches them, AU14 lifts one corner."""
     skin, pull, press = row["skin"], a["lip_corner_pull"], a["lip_press"]
     mouth_y = max(row["mouth_y"], row["eye_y"] + row["nose_length"] + 0.1)
-    half = row["mouth_width"] * (1 + 0.3 * a["lip_stretch"] + 0.15 * pull - 0.25 * press)
-    corner_v = mouth_y - 0.09 * pull + 0.07 * a["lip_corner_depress"] + 0.015 * a["lip_stretch"]
-    left_v, right_v = corner_v, corner_v - 0.08 * a["unilateral_pull"]
+    half = row["mouth_width"] * (1 + 0.45 * a["lip_stretch"] + 0.2 * pull - 0.3 * press)
+    corner_v = mouth_y - 0.15 * pull + 0.12 * a["lip_corner_depress"] + 0.02 * a["lip_stretch"]
+    left_v, right_v = corner_v, corner_v - 0.12 * a["unilateral_pull"]
     right_half = half + 0.03 * a["unilateral_pull"]
     u = np.where(_T < 0, _T * half, _T * right_half)
     mid = left_v + (right_v - left_v) * (_T + 1) / 2 + (mouth_y - corner_v) * _F
-    gap = 0.17 * a["jaw_drop"] + 0.03 * a["nose_wrinkle"]
+    gap = 0.26 * a["jaw_drop"] + 0.04 * a["nose_wrinkle"]
     thin = 1.0 - 0.75 * press
     upper_in, lower_in = mid - 0.3 * gap * _F, mid + 0.7 * gap * _F
     upper_out = upper_in - row["lip_thickness"] * thin * np.sqrt(_F) - 0.02 * a["nose_wrinkle"] * _F

@@ -29,7 +29,7 @@ class Difficulty:
 
     pose: float = 1.0
     imaging: float = 1.0
-    occlusion_probability: float = 0.15
+    occlusion_probability: float = 0.1
 
 
 def sample_face_parameters(rng: np.random.Generator, n: int, difficulty: Difficulty) -> dict[str, np.ndarray]:
@@ -54,7 +54,7 @@ def sample_face_parameters(rng: np.random.Generator, n: int, difficulty: Difficu
     p["hair_tone"] = u(10, 230, n)
     p["background"] = u(20, 235, n)
     # pose: in-plane rotation (degrees), yaw (projective squeeze), translation, scale
-    p["roll"] = rng.normal(0.0, 7.0 * difficulty.pose, n).clip(-20, 20)
+    p["roll"] = rng.normal(0.0, 6.0 * difficulty.pose, n).clip(-20, 20)
     p["yaw"] = u(-0.3, 0.3, n) * difficulty.pose
     p["shift_x"] = u(-0.07, 0.07, n) * difficulty.pose
     p["shift_y"] = u(-0.07, 0.07, n) * difficulty.pose
@@ -63,8 +63,8 @@ def sample_face_parameters(rng: np.random.Generator, n: int, difficulty: Difficu
     p["light_angle"] = u(0.0, 2 * np.pi, n)
     p["light_strength"] = u(0.0, 0.45, n) * difficulty.imaging
     p["contrast"] = u(0.75, 1.15, n)
-    p["blur"] = u(0.0, 0.9, n) * difficulty.imaging
-    p["noise"] = u(1.0, 9.0, n) * difficulty.imaging
+    p["blur"] = u(0.0, 0.7, n) * difficulty.imaging
+    p["noise"] = u(1.0, 7.0, n) * difficulty.imaging
     occluded = rng.random(n) < difficulty.occlusion_probability
     p["occlusion"] = np.where(occluded, rng.integers(1, len(OCCLUSIONS), n), 0)
     p["occlusion_x"] = u(-0.45, 0.45, n)

@@ -74,7 +74,7 @@ def generate_faces(
     split: str = "train",
     difficulty: Difficulty | None = None,
     blend_probability: float = 0.35,
-    min_intensity: float = 0.2,
+    min_intensity: float = 0.3,
     supersample: int = 3,
 ) -> SyntheticFaces:
     """Generate ``n`` faces; the same arguments always give the same pixels and votes.

@@ -130,7 +130,7 @@ def test_surprise_opens_a_dark_mouth_where_neutral_has_closed_lips():
             float
         )
 
-    half = size / 2 * 1.02 * row["scale"]
+    half = size / 2 * 1.12 * row["scale"]
     mouth_v = max(row["mouth_y"], row["eye_y"] + row["nose_length"] + 0.1)
     centre = int(size / 2 + 0.06 * half + half * mouth_v)
     mouth = (slice(centre, centre + 8), slice(size // 2 - 4, size // 2 + 4))
