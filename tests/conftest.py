@@ -11,12 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from django.db import connection
 
 from annotator import processes
 from annotator.celery import app as celery_app
 
 WORKER_START_TIMEOUT_SECONDS = 90
+
+# Tests use tiny tensors: on a 2-core machine one thread is several times faster than two.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 BALD_PASSES = 10
 """T in seed 000's MC-dropout BALD."""
 
-MODEL_BASED_STRATEGIES = {"deepfool"}
+BALD_DROPOUT = 0.3
+"""Dropout before the head when the project uses BALD: a ResNet-18 has none, and without it the
+MC passes agree and BALD's score is zero everywhere (research/al_strategies.md §1.3)."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,11 @@ def _train(
     from ml_engine.training.supervised import TrainConfig, fit
 
     config = TrainConfig(
-        model=inputs.model_name, image_size=inputs.image_size, epochs=inputs.epochs, seed=inputs.seed
+        model=inputs.model_name,
+        dropout=BALD_DROPOUT if inputs.strategy == "bald" else 0.0,
+        image_size=inputs.image_size,
+        epochs=inputs.epochs,
+        seed=inputs.seed,
     )
     weights = load_backbone(inputs.pretrained_backbone) if inputs.pretrained_backbone else None
     options = {"device": device, "progress": progress, "cancel": cancel, "initial_weights": weights}
@@ -247,11 +253,14 @@ def select_from_predictions(
     """Run the project's query strategy on stored pool scores; returns rows of the predictions file.
 
     This is exactly what a test or a user calls to check a cycle's batch: the same file,
-    labeled rows and seed give the same picks.
+    labeled rows and seed give the same picks. The model and the pool's faces are handed
+    over only to strategies that need them (Adversarial DeepFool); the pool's labels let
+    GLISTER take its labeled look-ahead step.
     """
-    from ml_engine.strategies import SelectionInputs, select_batch
+    from ml_engine.strategies import SelectionInputs, get_strategy, select_batch
 
     stored = read_predictions(predictions_path)
+    needs_model = "model" in get_strategy(strategy).needs and pool is not None
     selection = SelectionInputs(
         pool_size=len(stored["item_ids"]),
         probabilities=stored["probabilities"],
@@ -259,10 +268,9 @@ def select_from_predictions(
         mc_probabilities=stored.get("mc_probabilities"),
         labeled=labeled,
         excluded=np.zeros(0, dtype=np.int64) if excluded is None else excluded,
-        model=model if strategy in MODEL_BASED_STRATEGIES else None,
-        images=_image_source(pool, image_size)
-        if strategy in MODEL_BASED_STRATEGIES and pool is not None
-        else None,
+        labels=None if pool is None else pool.labels,
+        model=model if needs_model else None,
+        images=_image_source(pool, image_size) if needs_model else None,
         device=device,
     )
     return select_batch(strategy, selection, batch_size, seed)

@@ -88,3 +88,22 @@ def test_pool_scores_are_stored_in_one_file_per_model(tmp_path: Path) -> None:
     assert stored["item_ids"].tolist() == pool_ids
     assert stored["probabilities"].shape == (len(pool_ids), 4)
     np.testing.assert_allclose(stored["probabilities"].sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "strategy", ["entropy", "margin", "badge", "coreset", "bald", "glister", "deepfool", "random"]
+)
+def test_every_strategy_picks_unanswered_pool_faces(strategy: str, tmp_path: Path) -> None:
+    project = answered_project("supervised")
+    project.strategy = strategy
+    project.save(update_fields=["strategy"])
+    outcome = run_cycle(project, tmp_path)
+
+    answered = set(Item.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))
+    pool = set(Item.objects.filter(project=project, split="pool").values_list("id", flat=True))
+    assert len(outcome.next_item_ids) == len(set(outcome.next_item_ids)) == 2
+    assert set(outcome.next_item_ids) <= pool - answered
+    if strategy == "bald":
+        stored = cycle_bridge.read_predictions(outcome.predictions_path)
+        assert stored["mc_probabilities"].shape[0] == cycle_bridge.BALD_PASSES
+        assert np.ptp(stored["mc_probabilities"], axis=0).max() > 0, "dropout must make the MC passes differ"
