@@ -9,8 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py run_stack
+	$(PY) manage.py run_stack --seed-demo
 
 test: $(DEV_STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -10,6 +10,7 @@ import urllib.request
 from types import FrameType
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator import processes
@@ -23,8 +24,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=8000, help="web server port on 127.0.0.1")
         parser.add_argument("--queues", default="default,train", help="queues the worker consumes")
+        parser.add_argument(
+            "--seed-demo",
+            action="store_true",
+            help="once the stack is up, create the demo project if missing (its pre-training job needs the worker)",
+        )
 
-    def handle(self, *args: object, port: int, queues: str, **options: object) -> None:
+    def handle(self, *args: object, port: int, queues: str, seed_demo: bool, **options: object) -> None:
         logs = settings.VAR_DIR / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         stopping = False
@@ -53,6 +59,8 @@ class Command(BaseCommand):
             group.add(processes.start_web(port, log=logs / "web.log"))
             url = f"http://127.0.0.1:{port}/"
             self._wait_until_healthy(url, group, lambda: stopping)
+            if seed_demo and not stopping:
+                call_command("seed_demo", stdout=self.stdout)
             self.stdout.write(self.style.SUCCESS(f"FaceLoop is running at {url}  (log in as demo / demo)"))
             self.stdout.write(f"Health: {url}healthz   Logs: {logs}   Stop: Ctrl-C")
             while not stopping:
