@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.ml_bridge import items_to_dataset
+from ml_engine.json_values import json_safe
 
 if TYPE_CHECKING:
     from ml_engine.data.dataset import FaceDataset
@@ -202,19 +203,6 @@ def _metrics(metrics: Any) -> dict[str, Any]:
             "confusion": np.asarray(metrics.confusion).astype(int).tolist(),
         }
     )
-
-
-def json_safe(value: Any) -> Any:
-    """Plain JSON values: numpy scalars to Python, NaN and infinities (e.g. recall of an absent class) to None."""
-    if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(item) for item in value]
-    if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return float(value) if np.isfinite(value) else None
-    return value
 
 
 def write_predictions(path: Path, item_ids: np.ndarray, predictions: Any) -> Path:

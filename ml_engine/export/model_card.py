@@ -31,6 +31,7 @@ import numpy as np
 from ml_engine.checkpoint import CheckpointInfo
 from ml_engine.export.atomic import atomic_path
 from ml_engine.export.model_export import INPUT_NAME, OUTPUT_NAME, ExportedModel
+from ml_engine.json_values import json_safe
 
 CARD_VERSION = 1
 NOT_RECORDED = "not recorded"
@@ -132,20 +133,7 @@ def build_model_card(
         "exports": [asdict(export) for export in exports],
         "onnx_opset": next((e.opset for e in exports if e.opset is not None), None),
     }
-    return _json_safe(card)
-
-
-def _json_safe(value: Any) -> Any:
-    """Plain JSON values: NaN and infinities become ``None``, numpy scalars Python numbers."""
-    if isinstance(value, Mapping):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return json_safe(card)
 
 
 def card_json(card: Mapping[str, Any]) -> str:
