@@ -143,8 +143,9 @@ def items_to_dataset(
 
     Each row carries ``id``, ``image`` (path under ``media_root``), ``split`` ("pool" or
     "test"), ``label_index`` (aggregated; None when unlabeled), ``imported_label`` and
-    ``class_votes``. Pool faces with a label become the ``train`` split; test faces use
-    their imported label.
+    ``class_votes``, and optionally ``confirmed_label`` (a pseudo-label an annotator
+    confirmed, used when the face has no voted label). Pool faces with a label become the
+    ``train`` split; test faces use their imported label.
     """
     labels, splits, votes = [], [], []
     for row in rows:
@@ -152,7 +153,7 @@ def items_to_dataset(
             labels.append(UNLABELED if row["imported_label"] is None else int(row["imported_label"]))
             splits.append("test")
         else:
-            label = row["label_index"]
+            label = row["label_index"] if row["label_index"] is not None else row.get("confirmed_label")
             labels.append(UNLABELED if label is None else int(label))
             splits.append("pool" if label is None else "train")
         counts = list(row["class_votes"] or [])

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.ml_bridge import items_to_dataset
+from annotator.ml_bridge.crowd import annotator_reliability
 from ml_engine.json_values import json_safe
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ class CycleInputs:
     epochs: int
     next_batch_size: int
     pretrained_backbone: Path | None = None
+    votes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
+    """``(V, 3)`` single-class votes as (item id, annotator id, class), for the crowd model."""
+    offer_confirmations: bool = False
 
 
 @dataclass
@@ -57,6 +61,18 @@ class CycleOutcome:
     training: dict[str, Any]
     next_item_ids: list[int] = field(default_factory=list)
     next_predicted_classes: list[int] = field(default_factory=list)
+    crowd: dict[str, Any] = field(default_factory=dict)
+    offers: list[PseudoLabelOffer] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PseudoLabelOffer:
+    """A pool face whose pseudo-label clears its class's Ada-CM margin (seed 002, Alg. 1 line 12)."""
+
+    item_id: int
+    class_index: int
+    confidence: float
+    margin: float
 
 
 def training_dataset(inputs: CycleInputs) -> FaceDataset:
@@ -124,12 +140,47 @@ def train_score_select(
         )  # fmt: skip
         next_item_ids = item_ids[picked].tolist()
         next_predicted = scored.probabilities[picked].argmax(axis=1).tolist()
-    seconds["select"] = time.perf_counter() - clock
+    seconds["select"], clock = time.perf_counter() - clock, time.perf_counter()
+    offers = []
+    if inputs.offer_confirmations and "final_margins" in training:
+        unasked = np.setdiff1d(np.flatnonzero(pool.labels < 0), answered_without_label(pool))
+        unasked = unasked[~np.isin(item_ids[unasked], next_item_ids)]
+        offers = pseudo_label_offers(scored.probabilities, unasked, item_ids, training["final_margins"])
+    crowd = annotator_reliability(inputs.votes, inputs.class_names) if len(inputs.votes) else {}
+    seconds["crowd"] = time.perf_counter() - clock
     training["seconds"] = {stage: round(value, 3) for stage, value in seconds.items()}
-    labels_used = int((pool.labels >= 0).sum())
-    return CycleOutcome(
-        checkpoint_path, predictions_path, labels_used, metrics, training, next_item_ids, next_predicted
+    confirmed = sum(
+        row["label_index"] is None and row.get("confirmed_label") is not None for row in inputs.rows
     )
+    training["confirmed_pseudo_labels"] = confirmed
+    labels_used = int((pool.labels >= 0).sum()) - confirmed  # voted labels: what the budget bought
+    return CycleOutcome(
+        checkpoint_path, predictions_path, labels_used, metrics, training, next_item_ids, next_predicted,
+        crowd, offers,
+    )  # fmt: skip
+
+
+MAX_OFFERS = 500
+"""Pseudo-labels offered per model version at most: the most confident first."""
+
+
+def pseudo_label_offers(
+    probabilities: np.ndarray, rows: np.ndarray, item_ids: np.ndarray, margins: list[float]
+) -> list[PseudoLabelOffer]:
+    """The ``rows`` of the scored pool whose top class clears its Ada-CM margin, most confident first."""
+    from ml_engine.training.adaptive_margin import confirmable_pseudo_labels
+
+    margins_array = np.asarray(margins, dtype=np.float64)
+    picked, classes = confirmable_pseudo_labels(probabilities[rows], margins_array)
+    return [
+        PseudoLabelOffer(
+            item_id=int(item_ids[rows[index]]),
+            class_index=int(label),
+            confidence=round(float(probabilities[rows[index], label]), 4),
+            margin=round(float(margins_array[label]), 4),
+        )
+        for index, label in zip(picked[:MAX_OFFERS], classes[:MAX_OFFERS], strict=True)
+    ]
 
 
 def answered_without_label(pool: FaceDataset) -> np.ndarray:
@@ -183,6 +234,9 @@ def _train(
     else:
         result = fit(config, dataset.split("train"), **options)
     provenance = {"mode": inputs.training_mode, "epochs": inputs.epochs, "pretrained": weights is not None}
+    if inputs.training_mode == "semi_supervised":
+        # Ada-CM's per-class margins T_c^t after each epoch (seed 002, Eq. 6), for the dashboard.
+        provenance |= {"margins": result.margins, "final_margins": result.final_margins}
     return result.model, json_safe({**provenance, **result.metrics})
 
 

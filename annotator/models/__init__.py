@@ -13,6 +13,7 @@ from annotator.models.projects import (
     Strategy,
     TrainingMode,
 )
+from annotator.models.pseudo_labels import OfferState, PseudoLabelOffer
 from annotator.models.queue import Cycle, CycleState, Lease, QueueEntry
 
 __all__ = [
@@ -26,8 +27,10 @@ __all__ = [
     "Lease",
     "Membership",
     "ModelVersion",
+    "OfferState",
     "Project",
     "ProjectClass",
+    "PseudoLabelOffer",
     "QueueEntry",
     "Role",
     "Split",

@@ -14,7 +14,9 @@ class ModelVersion(models.Model):
 
     ``metrics`` holds ``accuracy``, ``macro_f1``, ``per_class_recall`` (list) and
     ``confusion`` (C x C list) on the project's test split, as ``ml_engine.evaluation``
-    computes them; it is empty when the project has no test set.
+    computes them; it is empty when the project has no test set. ``crowd`` holds the
+    Dawid-Skene crowd model fitted on the votes the model was trained from: per annotator
+    (user id) the votes counted, the expected accuracy and the most frequent confusion.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
@@ -26,6 +28,7 @@ class ModelVersion(models.Model):
     predictions = models.CharField(max_length=500, blank=True, help_text="Bulk file of pool scores.")
     labels_used = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(default=dict, blank=True)
+    crowd = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

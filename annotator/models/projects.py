@@ -73,6 +73,13 @@ class Project(models.Model):
     show_model_suggestion = models.BooleanField(
         default=False, help_text="Off by default: showing the model's guess biases annotators."
     )
+    offer_confirmations = models.BooleanField(
+        default=False,
+        help_text=(
+            "Semi-supervised mode only: offer pool faces whose pseudo-label clears its class's Ada-CM "
+            "margin as one-key confirmations, counted apart from votes and outside the budget."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

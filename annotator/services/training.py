@@ -17,6 +17,7 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -25,8 +26,21 @@ from django.utils import timezone
 from annotator import selectors
 from annotator.ml_bridge import CancelFlag, Cancelled, Progress, ProgressCallback
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, ModelVersion, Project
-from annotator.services import jobs
+from annotator.models import (
+    Cycle,
+    CycleState,
+    Item,
+    Job,
+    JobKind,
+    JobState,
+    ModelVersion,
+    OfferState,
+    Project,
+    PseudoLabelOffer,
+    TrainingMode,
+    VoteKind,
+)
+from annotator.services import confirmations, jobs
 from annotator.services.cycles import open_cycle
 from annotator.services.errors import Conflict
 
@@ -132,13 +146,20 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
         predictions=relative_to_media(outcome.predictions_path),
         labels_used=outcome.labels_used,
         metrics=outcome.metrics,
+        crowd=outcome.crowd,
     )
+    offered = confirmations.publish_offers(project, version, outcome.offers)
     cycle = Cycle.objects.get(pk=job.cycle_id)
     jobs.finish_job(
         job.pk,
         JobState.SUCCEEDED,
         message=f"model v{number} ({job.message})",
-        result={"model_version": number, "next_batch": len(outcome.next_item_ids), **outcome.training},
+        result={
+            "model_version": number,
+            "next_batch": len(outcome.next_item_ids),
+            "offers": offered,
+            **outcome.training,
+        },
     )
     if cycle.labeling_completed_at is None:
         return version
@@ -179,6 +200,15 @@ def cycle_inputs(
         .order_by("id")
         .values("id", "image", "split", "label_index", "imported_label", "class_votes", "candidate_set")
     )
+    confirmed = dict(
+        PseudoLabelOffer.objects.filter(project=project, state=OfferState.CONFIRMED).values_list(
+            "item_id", "class_index"
+        )
+    )
+    for row in rows:
+        row["confirmed_label"] = confirmed.get(row["id"])
+    votes = selectors.live_votes(project).filter(kind=VoteKind.LABEL)
+    vote_rows = list(votes.values_list("item_id", "annotator_id", "class_index"))
     return cycle_bridge.CycleInputs(
         class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
         rows=rows,
@@ -191,6 +221,9 @@ def cycle_inputs(
         epochs=epochs or settings.FACELOOP_TRAIN_EPOCHS,
         next_batch_size=0 if cycle is None else next_batch_size(project, cycle),
         pretrained_backbone=selectors.pretrained_backbone(project),
+        votes=np.asarray(vote_rows, dtype=np.int64).reshape(-1, 3),
+        offer_confirmations=project.offer_confirmations
+        and project.training_mode == TrainingMode.SEMI_SUPERVISED,
     )
 
 
