@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
@@ -21,7 +22,9 @@ from annotator.models import (
     JobState,
     Membership,
     ModelVersion,
+    OfferState,
     Project,
+    PseudoLabelOffer,
     Role,
     Split,
     Vote,
@@ -139,6 +142,68 @@ def learning_curve(project: Project) -> list[dict[str, object]]:
     ]
 
 
+def annotator_reliability(project: Project, model: ModelVersion | None) -> dict[str, object] | None:
+    """The Dawid-Skene reliabilities the worker fitted with ``model`` (``None`` before any), by username."""
+    if model is None or not model.crowd:
+        return None
+    ids = [row["annotator_id"] for row in model.crowd["annotators"]]
+    names = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
+    return {
+        "version": model.version,
+        "shared_faces": model.crowd["shared_faces"],
+        "annotators": [
+            {**row, "annotator": names.get(row["annotator_id"], f"user {row['annotator_id']}")}
+            for row in sorted(model.crowd["annotators"], key=lambda row: row["reliability"])
+        ],
+    }
+
+
+def margin_history(project: Project) -> dict[str, object] | None:
+    """Ada-CM's per-class margins after each epoch of the newest semi-supervised training."""
+    job = (
+        Job.objects.filter(
+            project=project, kind=JobKind.TRAIN, state=JobState.SUCCEEDED, result__has_key="margins"
+        )
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if job is None:
+        return None
+    return {
+        "model_version": job.result.get("model_version"),
+        "classes": list(project.classes.order_by("index").values_list("name", "color")),
+        "margins": job.result["margins"],
+    }
+
+
+def confirmation_stats(project: Project) -> dict[str, object]:
+    """Pseudo-label offers by state, and per annotator how many they confirmed and rejected."""
+    by_state = dict(
+        PseudoLabelOffer.objects.filter(project=project).values_list("state").annotate(n=Count("id"))
+    )
+    per_annotator = (
+        PseudoLabelOffer.objects.filter(project=project, answered_by__isnull=False)
+        .values("answered_by__username")
+        .annotate(
+            confirmed=Count("id", filter=Q(state=OfferState.CONFIRMED)),
+            rejected=Count("id", filter=Q(state=OfferState.REJECTED)),
+        )
+        .order_by("answered_by__username")
+    )
+    return {
+        "enabled": project.offer_confirmations,
+        **{state: by_state.get(state, 0) for state in OfferState.values},
+        "annotators": [
+            {
+                "annotator": row["answered_by__username"],
+                "confirmed": row["confirmed"],
+                "rejected": row["rejected"],
+            }
+            for row in per_annotator
+        ],
+    }
+
+
 def latest_model(project: Project) -> ModelVersion | None:
     return ModelVersion.objects.filter(project=project).order_by("-version").first()
 
@@ -165,6 +230,9 @@ def dashboard(project: Project) -> dict[str, object]:
         "annotators": annotator_stats(project),
         "agreement": agreement(project),
         "learning_curve": learning_curve(project),
+        "reliability": annotator_reliability(project, model),
+        "margins": margin_history(project),
+        "confirmations": confirmation_stats(project),
         "confusion": None
         if model is None
         else {

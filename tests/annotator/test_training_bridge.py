@@ -107,3 +107,34 @@ def test_every_strategy_picks_unanswered_pool_faces(strategy: str, tmp_path: Pat
         stored = cycle_bridge.read_predictions(outcome.predictions_path)
         assert stored["mc_probabilities"].shape[0] == cycle_bridge.BALD_PASSES
         assert np.ptp(stored["mc_probabilities"], axis=0).max() > 0, "dropout must make the MC passes differ"
+
+
+def test_semi_supervised_training_records_each_epochs_class_margins(tmp_path: Path) -> None:
+    outcome = run_cycle(answered_project("semi_supervised"), tmp_path, epochs=2)
+
+    margins = outcome.training["margins"]
+    assert len(margins) == 2 and all(len(epoch) == 4 for epoch in margins)
+    # T_c^t = max(T0, ...) with T0 = 0.8 (seed 002, Eq. 6): no margin falls below T0
+    assert min(min(epoch) for epoch in margins) >= 0.8
+    assert len(outcome.training["final_margins"]) == 4
+
+
+def test_cycle_inputs_carry_each_single_class_vote_with_its_annotator() -> None:
+    project = answered_project("supervised")
+    inputs = cycle_inputs(project, project.cycles.get(number=0))
+
+    assert inputs.votes.shape == (4, 3)  # the two unsure votes name no single class
+    assert set(inputs.votes[:, 1]) == {project.owner_id}
+    assert sorted(inputs.votes[:, 2]) == [0, 1, 2, 3]
+
+
+def test_offers_are_the_unlabeled_faces_above_their_class_margin_most_confident_first() -> None:
+    probabilities = np.array(
+        [[0.95, 0.05], [0.10, 0.90], [0.50, 0.50], [0.02, 0.98], [0.99, 0.01]], dtype=np.float32
+    )
+    item_ids = np.array([10, 11, 12, 13, 14])
+    # row 4 is excluded by the caller (labeled or queued); class 1's margin is 0.95
+    offers = cycle_bridge.pseudo_label_offers(probabilities, np.array([0, 1, 2, 3]), item_ids, [0.9, 0.95])
+
+    assert [(o.item_id, o.class_index) for o in offers] == [(13, 1), (10, 0)]
+    assert offers[0].confidence == pytest.approx(0.98) and offers[0].margin == pytest.approx(0.95)

@@ -41,9 +41,60 @@
       ? `Agreement on ${g.items} faces with several votes: ${(g.percent_agreement * 100).toFixed(1)}%` +
         (g.fleiss_kappa === null ? "" : ` · Fleiss' κ ${g.fleiss_kappa.toFixed(2)}`)
       : "Agreement appears once faces get two or more votes.";
+    drawReliability(d.reliability);
+    drawMargins(d.margins);
+    drawConfirmations(d.confirmations);
     P.jobs(el("jobs-plot"), d.jobs);
     el("dashboard").setAttribute("aria-busy", "false");
     return d.jobs.some((j) => j.state === "queued" || j.state === "running");
+  }
+
+  function drawReliability(r) {
+    if (!r) {
+      P.empty(el("reliability-plot"), "Appears after a training once some faces have votes from two or more annotators.");
+      return;
+    }
+    P.bars(
+      el("reliability-plot"),
+      r.annotators.map((a) => ({
+        label: a.annotator,
+        value: a.reliability,
+        color: a.reliability < 0.6 ? "#e15759" : "#59a14f",
+        note:
+          `${(a.reliability * 100).toFixed(0)}% · ${a.votes} votes` +
+          (a.top_confusion ? ` · ${a.top_confusion.true}→${a.top_confusion.answered} ${(a.top_confusion.rate * 100).toFixed(0)}%` : ""),
+      })),
+      `Dawid-Skene reliability per annotator (model v${r.version}, ${r.shared_faces} faces with several annotators)`
+    );
+  }
+
+  function drawMargins(m) {
+    if (!m) {
+      P.empty(el("margin-plot"), "Appears after a semi-supervised (Ada-CM) training: the per-class confidence margins, epoch by epoch.");
+      return;
+    }
+    P.line(
+      el("margin-plot"),
+      m.classes.map(([name, color], c) => ({ name, color, points: m.margins.map((epoch, t) => ({ x: t + 1, y: epoch[c] })) })),
+      `Ada-CM margin per class after each epoch of model v${m.model_version}`,
+      "epoch"
+    );
+  }
+
+  function drawConfirmations(c) {
+    const answered = c.confirmed + c.rejected;
+    el("confirmation-summary").textContent = c.enabled
+      ? `${c.offered} open · ${c.confirmed} confirmed · ${c.rejected} rejected` +
+        (answered ? ` · ${((c.confirmed / answered) * 100).toFixed(1)}% of answered pseudo-labels held up` : "") +
+        ". Confirmations are counted apart from votes and spend no budget."
+      : "Off for this project (an owner can turn it on for semi-supervised training).";
+    if (c.annotators.length)
+      P.bars(
+        el("confirmation-plot"),
+        c.annotators.map((a) => ({ label: a.annotator, value: a.confirmed + a.rejected, color: "#76b7b2", note: `${a.confirmed} confirmed · ${a.rejected} rejected` })),
+        "Pseudo-label answers per annotator"
+      );
+    else P.empty(el("confirmation-plot"), "No pseudo-label answered yet.");
   }
 
   async function refresh() {

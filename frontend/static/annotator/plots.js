@@ -66,8 +66,8 @@ window.Plots = (function () {
     mount(container, root);
   }
 
-  /** A line through points {x, y, label}: y in [0, 1] (accuracy), x = labels used. */
-  function line(container, series, label) {
+  /** Lines through points {x, y}: y in [0, 1] (accuracy, a margin), x counts up from 0 (labels used, epoch). */
+  function line(container, series, label, xLabel = "labels used") {
     const width = 640;
     const height = 260;
     const pad = { left: 48, right: 16, top: 12, bottom: 36 };
@@ -80,7 +80,7 @@ window.Plots = (function () {
       add(root, "line", { x1: pad.left, x2: width - pad.right, y1: sy(tick), y2: sy(tick), class: "grid" });
       add(root, "text", { x: pad.left - 6, y: sy(tick) + 4, "text-anchor": "end", class: "axis-label" }, `${Math.round(tick * 100)}%`);
     }
-    add(root, "text", { x: width / 2, y: height - 6, "text-anchor": "middle", class: "axis-label" }, "labels used");
+    add(root, "text", { x: width / 2, y: height - 6, "text-anchor": "middle", class: "axis-label" }, xLabel);
     add(root, "text", { x: pad.left, y: height - 20, class: "axis-label" }, "0");
     add(root, "text", { x: width - pad.right, y: height - 20, "text-anchor": "end", class: "axis-label" }, String(maxX));
     series.forEach((s) => {
@@ -89,12 +89,13 @@ window.Plots = (function () {
       add(root, "polyline", { points: points.map((p) => `${sx(p.x)},${sy(p.y)}`).join(" "), fill: "none", stroke: s.color, "stroke-width": 2.5 });
       points.forEach((p) => {
         const dot = add(root, "circle", { cx: sx(p.x), cy: sy(p.y), r: 4, fill: s.color });
-        add(dot, "title", {}, `${s.name}: ${(p.y * 100).toFixed(1)}% with ${p.x} labels`);
+        add(dot, "title", {}, `${s.name}: ${(p.y * 100).toFixed(1)}% at ${p.x} ${xLabel}`);
       });
     });
+    const legendStep = Math.min(120, (width - pad.left - pad.right) / Math.max(1, series.length));
     series.forEach((s, i) => {
-      add(root, "rect", { x: pad.left + 10 + i * 120, y: pad.top, width: 12, height: 12, fill: s.color });
-      add(root, "text", { x: pad.left + 26 + i * 120, y: pad.top + 11, class: "axis-label" }, s.name);
+      add(root, "rect", { x: pad.left + 10 + i * legendStep, y: pad.top, width: 12, height: 12, fill: s.color });
+      add(root, "text", { x: pad.left + 26 + i * legendStep, y: pad.top + 11, class: "axis-label" }, s.name);
     });
     mount(container, root);
   }
