@@ -14,6 +14,7 @@ from annotator.models import (
     ModelVersion,
     Project,
     ProjectClass,
+    PseudoLabelOffer,
     Role,
     Split,
     Vote,
@@ -65,6 +66,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "seed",
             "lease_seconds",
             "show_model_suggestion",
+            "offer_confirmations",
             "created_at",
         ]
         read_only_fields = ["votes_spent", "created_at"]
@@ -176,6 +178,61 @@ class VoteSerializer(serializers.ModelSerializer):
 class UndoSerializer(serializers.Serializer):
     vote = VoteSerializer()
     face = FaceSerializer(allow_null=True)
+
+
+class OfferSerializer(serializers.Serializer):
+    """An open pseudo-label offer, shown to an annotator to confirm or reject.
+
+    Pass ``class_names`` (by index) in the context.
+    """
+
+    id = serializers.IntegerField()
+    item = serializers.IntegerField(source="item_id")
+    image_url = serializers.SerializerMethodField()
+    class_index = serializers.IntegerField()
+    class_name = serializers.SerializerMethodField()
+    confidence = serializers.FloatField()
+    margin = serializers.FloatField()
+    model_version = serializers.IntegerField(source="model_version.version")
+
+    def get_image_url(self, offer: PseudoLabelOffer) -> str:
+        return media_url(offer.item.image.name)
+
+    def get_class_name(self, offer: PseudoLabelOffer) -> str:
+        return self.context["class_names"][offer.class_index]
+
+
+class NextOffersInputSerializer(serializers.Serializer):
+    count = serializers.IntegerField(min_value=1, max_value=10, default=3)
+
+
+class OfferAnswerInputSerializer(serializers.Serializer):
+    accept = serializers.BooleanField(help_text="true confirms the model's class, false rejects it.")
+    client_id = serializers.UUIDField()
+    time_spent_ms = serializers.IntegerField(min_value=0, required=False, default=0)
+
+
+class OfferAnswerSerializer(serializers.ModelSerializer):
+    answered_by = serializers.CharField(source="answered_by.username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = PseudoLabelOffer
+        fields = [
+            "id",
+            "item",
+            "class_index",
+            "confidence",
+            "state",
+            "answered_by",
+            "answered_at",
+            "client_id",
+            "time_spent_ms",
+        ]
+
+
+class OfferUndoSerializer(serializers.Serializer):
+    offer = OfferSerializer()
+    undone = serializers.CharField(help_text="The state the answer had: confirmed or rejected.")
 
 
 class ImportInputSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from annotator.api.views import exports, labeling, projects, resources
+from annotator.api.views import confirmations, exports, labeling, projects, resources
 
 app_name = "api"
 
@@ -21,6 +21,13 @@ urlpatterns = [
     path(project + "votes/", labeling.VoteListView.as_view(), name="votes"),
     path(project + "votes/undo/", labeling.UndoView.as_view(), name="undo"),
     path(project + "progress/", labeling.ProgressView.as_view(), name="progress"),
+    path(project + "offers/next/", confirmations.NextOffersView.as_view(), name="next-offers"),
+    path(
+        project + "offers/<int:offer_id>/answer/",
+        confirmations.AnswerOfferView.as_view(),
+        name="answer-offer",
+    ),
+    path(project + "offers/undo/", confirmations.UndoAnswerView.as_view(), name="undo-answer"),
     path(project + "members/", resources.MemberListView.as_view(), name="members"),
     path(project + "members/<int:membership_id>/", resources.MemberDetailView.as_view(), name="member"),
     path(project + "items/", resources.ItemListView.as_view(), name="items"),

@@ -8,10 +8,17 @@ apart from votes: they spend no budget and no quota.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from annotator.ml_bridge.cycles import PseudoLabelOffer as Offer
-from annotator.models import Item, ModelVersion, OfferState, Project, PseudoLabelOffer
+from annotator.models import Item, Membership, ModelVersion, OfferState, Project, PseudoLabelOffer, Vote
+from annotator.services.errors import Conflict, FaceNotAvailable, InvalidInput, NotAllowed, NothingToUndo
 
 
 def publish_offers(project: Project, version: ModelVersion, offers: Sequence[Offer]) -> int:
@@ -45,3 +52,146 @@ def publish_offers(project: Project, version: ModelVersion, offers: Sequence[Off
         if offer.item_id in still_open
     )
     return len(created)
+
+
+MAX_OFFERS_PER_REQUEST = 10
+MAX_TIME_SPENT_MS = 3_600_000  # as for votes: longer means the annotator walked away
+ANSWERED = (OfferState.CONFIRMED, OfferState.REJECTED)
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    offer: PseudoLabelOffer
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    offer: PseudoLabelOffer
+    undone_state: str
+
+
+def next_offers(project: Project, user: AbstractBaseUser, count: int) -> list[PseudoLabelOffer]:
+    """Open offers for ``user``, most confident first, leaving out faces they voted on.
+
+    Faces that got a voted label since the model scored them are left out too: their vote
+    outweighs a confirmation in training.
+
+    Offers are not reserved: annotators who ask at once see the same offers, and whoever
+    answers first wins (see :func:`answer_offer`). Empty when the project offers none.
+
+    Raises:
+        NotAllowed: the user is not a member of the project.
+    """
+    _require_member(project, user)
+    if not project.offer_confirmations:
+        return []
+    voted = Vote.objects.filter(project=project, annotator=user, retracted_at__isnull=True)
+    offers = (
+        PseudoLabelOffer.objects.filter(
+            project=project, state=OfferState.OFFERED, item__label_index__isnull=True
+        )
+        .exclude(item_id__in=voted.values("item_id"))
+        .select_related("item", "model_version")
+        .order_by("-confidence", "id")
+    )
+    return list(offers[: max(0, min(count, MAX_OFFERS_PER_REQUEST))])
+
+
+def answer_offer(
+    project: Project,
+    user: AbstractBaseUser,
+    offer_id: int,
+    *,
+    accept: bool,
+    client_id: uuid.UUID,
+    time_spent_ms: int = 0,
+) -> AnswerResult:
+    """Confirm or reject an open offer; a repeated ``client_id`` returns the stored answer.
+
+    One conditional ``UPDATE ... WHERE state = 'offered'`` decides, so of two annotators
+    answering the same offer at once exactly one wins. The answer spends no budget and no quota.
+
+    Raises:
+        NotAllowed: the user is not a member of the project.
+        InvalidInput: no such offer in this project, or the client id answered another offer.
+        Conflict: the project no longer offers confirmations, or another annotator answered first.
+        FaceNotAvailable: a newer model withdrew the offer, or the user already voted on the face.
+    """
+    replay = _replay(user, client_id, offer_id)
+    if replay is not None:
+        return replay
+    _require_member(project, user)
+    offer = PseudoLabelOffer.objects.filter(project=project, pk=offer_id).first()
+    if offer is None:
+        raise InvalidInput(f"offer {offer_id} is not in this project")
+    if not project.offer_confirmations:
+        raise Conflict("this project does not offer confirmations any more")
+    if Vote.objects.filter(item_id=offer.item_id, annotator=user, retracted_at__isnull=True).exists():
+        raise FaceNotAvailable("you already voted on this face")
+    try:
+        with transaction.atomic():
+            won = PseudoLabelOffer.objects.filter(pk=offer.pk, state=OfferState.OFFERED).update(
+                state=OfferState.CONFIRMED if accept else OfferState.REJECTED,
+                answered_by=user,
+                answered_at=timezone.now(),
+                client_id=client_id,
+                time_spent_ms=max(0, min(int(time_spent_ms), MAX_TIME_SPENT_MS)),
+            )
+    except IntegrityError:
+        won = 0  # the same client id, sent in parallel, answered it first
+    if won:
+        offer.refresh_from_db()
+        return AnswerResult(offer, replayed=False)
+    replay = _replay(user, client_id, offer_id)
+    if replay is not None:
+        return replay
+    offer.refresh_from_db()
+    if offer.state == OfferState.WITHDRAWN:
+        raise FaceNotAvailable("a newer model withdrew this offer")
+    raise Conflict("another annotator answered this offer first")
+
+
+def undo_answer(project: Project, user: AbstractBaseUser) -> UndoResult:
+    """Reopen the user's latest answered offer, unless a newer model has replaced it since.
+
+    Every model version withdraws the open offers of the one before, so an answer to an
+    older version's offer stays: reopening it would offer a stale guess.
+
+    Raises:
+        NothingToUndo: no answer of the user's, or a newer model came since their latest.
+    """
+    with transaction.atomic():
+        offer = (
+            PseudoLabelOffer.objects.select_for_update()
+            .select_related("model_version", "item")
+            .filter(project=project, answered_by=user, state__in=ANSWERED)
+            .order_by("-answered_at", "-id")
+            .first()
+        )
+        if offer is None:
+            raise NothingToUndo("you have no answered offer to undo")
+        newer_model = ModelVersion.objects.filter(project=project, version__gt=offer.model_version.version)
+        newer_offer = PseudoLabelOffer.objects.filter(item_id=offer.item_id, pk__gt=offer.pk)
+        if newer_model.exists() or newer_offer.exists():
+            raise NothingToUndo("a newer model replaced this offer; your answer stays")
+        PseudoLabelOffer.objects.filter(pk=offer.pk, state=offer.state).update(
+            state=OfferState.OFFERED, answered_by=None, answered_at=None, client_id=None, time_spent_ms=0
+        )
+    undone_state = offer.state
+    offer.refresh_from_db()
+    return UndoResult(offer, undone_state)
+
+
+def _require_member(project: Project, user: AbstractBaseUser) -> None:
+    if not Membership.objects.filter(project=project, user=user).exists():
+        raise NotAllowed("you are not a member of this project")
+
+
+def _replay(user: AbstractBaseUser, client_id: uuid.UUID, offer_id: int) -> AnswerResult | None:
+    existing = PseudoLabelOffer.objects.filter(answered_by=user, client_id=client_id).first()
+    if existing is None:
+        return None
+    if existing.pk != offer_id:
+        raise InvalidInput("this client id was already used for another offer")
+    return AnswerResult(existing, replayed=True)

@@ -1,4 +1,4 @@
-"""Page routes: sign-in, the project list, and each project's labeling, dashboard and import pages."""
+"""Page routes: sign-in, the project list, and each project's labeling, confirm, dashboard, import pages."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.project_list, name="projects"),
     path("projects/<int:project_id>/label/", views.label, name="label"),
+    path("projects/<int:project_id>/confirm/", views.confirm, name="confirm"),
     path("projects/<int:project_id>/dashboard/", views.dashboard, name="dashboard"),
     path("projects/<int:project_id>/import/", views.import_faces, name="import"),
 ]

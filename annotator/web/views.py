@@ -1,4 +1,4 @@
-"""Pages: the project list, the labeling page, the dashboard and the import page.
+"""Pages: the project list, the labeling and confirm pages, the dashboard and the import page.
 
 Pages render the frame and the project's configuration; the browser then talks to the REST
 API (session auth) for everything that changes, so the pages and the API cannot disagree.
@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from annotator import selectors
 from annotator.models import Membership
@@ -33,6 +34,8 @@ def _page_config(membership: Membership) -> dict[str, object]:
         "role": membership.role,
         "votesPerFace": project.votes_per_face,
         "showSuggestionAllowed": project.show_model_suggestion,
+        "offerConfirmations": project.offer_confirmations,
+        "confirmUrl": reverse("web:confirm", args=[project.pk]),
         "classes": [
             {"index": c.index, "name": c.name, "key": c.key, "color": c.color} for c in project.classes.all()
         ],
@@ -54,6 +57,15 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
     membership = _membership(request, project_id)
     return render(
         request, "annotator/label.html", {"project": membership.project, "config": _page_config(membership)}
+    )
+
+
+@login_required
+def confirm(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The model's confident pseudo-labels, one face at a time: Y confirms, N rejects."""
+    membership = _membership(request, project_id)
+    return render(
+        request, "annotator/confirm.html", {"project": membership.project, "config": _page_config(membership)}
     )
 
 

@@ -7,8 +7,9 @@ import numpy as np
 from django.contrib.auth import get_user_model
 
 from annotator import ml_bridge
-from annotator.models import Item, Membership, Project, Role, Split
-from annotator.services import cycles, imports, projects
+from annotator.ml_bridge.cycles import PseudoLabelOffer as Offer
+from annotator.models import Item, Membership, ModelVersion, Project, PseudoLabelOffer, Role, Split
+from annotator.services import confirmations, cycles, imports, projects
 
 CLASS_NAMES = ("neutral", "happiness", "surprise", "sadness")
 
@@ -93,3 +94,32 @@ def make_labeling_project(pool: int = 10, test: int = 2, **settings) -> Project:
         ItemFactory(project=project, split=Split.TEST, imported_label=i % len(CLASS_NAMES))
     cycles.start_labeling(project)
     return project
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    """A recorded model version without files (enough for offers and the learning curve)."""
+
+    class Meta:
+        model = ModelVersion
+
+    project = factory.SubFactory(ProjectFactory)
+    version = factory.Sequence(lambda n: n + 1)
+    labels_used = 0
+
+
+def publish_test_offers(
+    project: Project, offers: list[tuple[int, int, float]], *, margin: float = 0.9
+) -> list[PseudoLabelOffer]:
+    """Record the next model version and publish its offers, as the training job does.
+
+    ``offers`` are ``(item_id, class_index, confidence)``; returns the offers opened, most
+    confident first.
+    """
+    latest = project.model_versions.order_by("-version").first()
+    version = ModelVersionFactory(project=project, version=(latest.version if latest else 0) + 1)
+    confirmations.publish_offers(
+        project,
+        version,
+        [Offer(item, class_index, confidence, margin) for item, class_index, confidence in offers],
+    )
+    return list(PseudoLabelOffer.objects.filter(model_version=version).order_by("-confidence", "id"))

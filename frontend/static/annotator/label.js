@@ -86,7 +86,8 @@ Votes carry a client id, so a retried submit after a lost response counts once.
     if (!current) {
       face.hidden = true;
       status.textContent = exhausted ? "No faces left for you in this batch. Thank you!" : "Loading faces…";
-      if (!exhausted) refill();
+      if (exhausted) offerConfirmLink();
+      else refill();
       return;
     }
     face.src = current.image_url;
@@ -97,6 +98,15 @@ Votes carry a client id, so a retried submit after a lost response counts once.
     shownAt = performance.now();
     showSuggestion();
     refill();
+  }
+
+  function offerConfirmLink() {
+    if (!config.offerConfirmations) return;
+    const link = document.createElement("a");
+    link.id = "confirm-link";
+    link.href = config.confirmUrl;
+    link.textContent = "Confirm the model's confident guesses";
+    status.append(document.createElement("br"), link);
   }
 
   function showSuggestion() {

@@ -1,0 +1,73 @@
+"""Pseudo-label offers: the model's confident guesses, confirmed or rejected with one key."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotator.api.serializers import (
+    NextOffersInputSerializer,
+    OfferAnswerInputSerializer,
+    OfferAnswerSerializer,
+    OfferSerializer,
+    OfferUndoSerializer,
+)
+from annotator.api.views.base import ProjectScopedView
+from annotator.models import Project, PseudoLabelOffer
+from annotator.services import confirmations
+from annotator.services.projects import class_names
+
+
+def offers_data(project: Project, offers: list[PseudoLabelOffer]) -> list[dict]:
+    return OfferSerializer(offers, many=True, context={"class_names": class_names(project)}).data
+
+
+class NextOffersView(ProjectScopedView):
+    """Open offers for you, most confident first, leaving out faces you voted on.
+
+    Offers are not reserved: whoever answers first wins. An empty list means no offer is
+    open (they appear after a semi-supervised training, where the project offers them).
+    """
+
+    @extend_schema(
+        parameters=[OpenApiParameter("count", int, required=False, description="1 to 10, default 3.")],
+        responses=OfferSerializer(many=True),
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = self.project()
+        serializer = NextOffersInputSerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        offers = confirmations.next_offers(project, request.user, serializer.validated_data["count"])
+        return Response(offers_data(project, offers))
+
+
+class AnswerOfferView(ProjectScopedView):
+    """Confirm (``accept: true``) or reject an offer; spends no budget and no quota."""
+
+    @extend_schema(
+        request=OfferAnswerInputSerializer,
+        responses={
+            200: OfferAnswerSerializer,
+            400: OpenApiResponse(description="No such offer here, or a malformed answer."),
+            409: OpenApiResponse(
+                description="Answered by someone else first, or withdrawn by a newer model."
+            ),
+        },
+    )
+    def post(self, request: Request, project_id: int, offer_id: int) -> Response:
+        project = self.project()
+        serializer = OfferAnswerInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = confirmations.answer_offer(project, request.user, offer_id, **serializer.validated_data)
+        return Response(OfferAnswerSerializer(result.offer).data)
+
+
+class UndoAnswerView(ProjectScopedView):
+    """Reopen your latest answered offer; it comes back to you to answer again."""
+
+    @extend_schema(request=None, responses=OfferUndoSerializer)
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.project()
+        result = confirmations.undo_answer(project, request.user)
+        return Response({"offer": offers_data(project, [result.offer])[0], "undone": result.undone_state})
