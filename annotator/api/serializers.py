@@ -304,5 +304,15 @@ class DashboardSerializer(serializers.Serializer):
     agreement = serializers.DictField()
     learning_curve = serializers.ListField(child=serializers.DictField())
     confusion = serializers.DictField(allow_null=True)
+    reliability = serializers.DictField(
+        allow_null=True, help_text="Dawid-Skene reliability per annotator, fitted with the newest model."
+    )
+    margins = serializers.DictField(
+        allow_null=True,
+        help_text="Ada-CM per-class margins after each epoch of the newest semi-supervised model.",
+    )
+    confirmations = serializers.DictField(
+        help_text="Pseudo-label offers by state, and answers per annotator."
+    )
     cycle = serializers.DictField(allow_null=True)
     jobs = JobSerializer(many=True)

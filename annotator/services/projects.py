@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from annotator.models import Membership, Project, ProjectClass, Role
+from annotator.models import Membership, Project, ProjectClass, Role, TrainingMode
 from annotator.services.errors import Conflict, InvalidInput
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
@@ -57,7 +57,7 @@ def create_project(
     """Create a project with its classes; the owner becomes its first member (role owner)."""
     specs = _resolved(classes)
     project = Project(owner=owner, name=name, **settings)
-    project.full_clean(exclude=["owner"])
+    _check_settings(project)
     project.save()
     ProjectClass.objects.bulk_create(
         ProjectClass(project=project, index=i, name=spec.name, key=spec.key, color=spec.color)
@@ -83,6 +83,7 @@ EDITABLE_FIELDS = {
     "seed",
     "lease_seconds",
     "show_model_suggestion",
+    "offer_confirmations",
 }
 
 
@@ -103,9 +104,16 @@ def update_project(project: Project, **changes: object) -> Project:
         raise Conflict("votes per face cannot change once labeling has started")
     for field, value in changes.items():
         setattr(project, field, value)
-    project.full_clean(exclude=["owner"])
+    _check_settings(project)
     project.save(update_fields=[*changes])
     return project
+
+
+def _check_settings(project: Project) -> None:
+    """Field validation, plus the rules that tie settings together."""
+    project.full_clean(exclude=["owner"])
+    if project.offer_confirmations and project.training_mode != TrainingMode.SEMI_SUPERVISED:
+        raise InvalidInput("pseudo-label confirmations need the semi-supervised (Ada-CM) training mode")
 
 
 def class_names(project: Project) -> tuple[str, ...]:

@@ -157,11 +157,8 @@ def test_outsiders_get_404_and_anonymous_visitors_are_refused(client_for):
     assert not PseudoLabelOffer.objects.filter(answered_by__isnull=False).exists()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="services.projects.EDITABLE_FIELDS lacks offer_confirmations (the lead's file)"
-)
 def test_owners_switch_confirmations_on_and_annotators_cannot(client_for):
-    project = make_project()
+    project = make_project(training_mode="semi_supervised")
     annotator = add_annotator(project).user
     body = {"offer_confirmations": True}
     assert client_for(annotator).patch(url(project, ""), body, format="json").status_code == 403
@@ -171,8 +168,16 @@ def test_owners_switch_confirmations_on_and_annotators_cannot(client_for):
     assert Project.objects.get(pk=project.pk).offer_confirmations is True
 
 
+def test_confirmations_are_refused_without_semi_supervised_training(client_for):
+    project = make_project(training_mode="supervised")
+    response = client_for(project.owner).patch(url(project, ""), {"offer_confirmations": True}, format="json")
+    assert response.status_code == 400
+    assert "semi-supervised" in response.content.decode()
+    assert Project.objects.get(pk=project.pk).offer_confirmations is False
+
+
 def test_the_confirm_page_is_for_members_and_linked_only_when_offered(client):
-    project = make_project(offer_confirmations=True)
+    project = make_project(training_mode="semi_supervised", offer_confirmations=True)
     quiet = make_project()
     member = add_annotator(project).user
     add_annotator(quiet, user=member)
