@@ -18,6 +18,12 @@ from PIL import Image, ImageDraw, ImageFilter
 from ml_engine.data.expressions import AU
 from ml_engine.data.face_occluders import draw_hair_back, draw_hair_front, draw_occlusion
 
+FRAME_ZOOM = 1.4
+"""Half the image side spans ``1 / FRAME_ZOOM`` face units: brows to chin fill the frame, as in
+FER2013's and RAF-DB's aligned crops, rather than the whole head with hair and background."""
+FRAME_CENTRE_V = 0.22
+"""The face-unit height at the image centre: between the eyes (v < 0) and the mouth (v ~ 0.5)."""
+
 _T = np.linspace(-1.0, 1.0, 11)
 _F = 1.0 - _T**2
 _CIRCLE = np.linspace(0.0, 2 * math.pi, 28, endpoint=False)
@@ -32,9 +38,9 @@ class FaceCanvas:
         self.draw = ImageDraw.Draw(self.image)
         angle = math.radians(row["roll"])
         self.cos, self.sin, self.yaw = math.cos(angle), math.sin(angle), row["yaw"]
-        self.half = self.side / 2 * 1.12 * row["scale"]
+        self.half = self.side / 2 * FRAME_ZOOM * row["scale"]
         self.cx = self.side / 2 * (1 + row["shift_x"])
-        self.cy = self.side / 2 * (1 + row["shift_y"]) + 0.06 * self.half
+        self.cy = self.side / 2 * (1 + row["shift_y"]) - FRAME_CENTRE_V * self.half
 
     def points(self, u: np.ndarray, v: np.ndarray) -> list[tuple[float, float]]:
         """Canvas coordinates of face-unit points (``u`` squeezed by yaw, then rotated)."""

@@ -45,7 +45,7 @@ def sample_face_parameters(rng: np.random.Generator, n: int, difficulty: Difficu
     p["eye_y"] = u(-0.14, 0.0, n)
     p["eye_size"] = u(0.1, 0.135, n)
     p["brow_gap"] = u(0.10, 0.15, n)
-    p["brow_thickness"] = u(0.025, 0.05, n)
+    p["brow_thickness"] = u(0.035, 0.06, n)
     p["nose_length"] = u(0.18, 0.27, n)
     p["mouth_y"] = u(0.42, 0.54, n)
     p["mouth_width"] = u(0.21, 0.29, n)
@@ -61,10 +61,10 @@ def sample_face_parameters(rng: np.random.Generator, n: int, difficulty: Difficu
     p["scale"] = 1.0 + u(-0.12, 0.06, n) * difficulty.pose
     # imaging: lighting gradient, contrast, blur, sensor noise, occlusion
     p["light_angle"] = u(0.0, 2 * np.pi, n)
-    p["light_strength"] = u(0.0, 0.45, n) * difficulty.imaging
+    p["light_strength"] = u(0.0, 0.3, n) * difficulty.imaging
     p["contrast"] = u(0.75, 1.15, n)
-    p["blur"] = u(0.0, 0.7, n) * difficulty.imaging
-    p["noise"] = u(1.0, 7.0, n) * difficulty.imaging
+    p["blur"] = u(0.0, 0.6, n) * difficulty.imaging
+    p["noise"] = u(1.0, 5.0, n) * difficulty.imaging
     occluded = rng.random(n) < difficulty.occlusion_probability
     p["occlusion"] = np.where(occluded, rng.integers(1, len(OCCLUSIONS), n), 0)
     p["occlusion_x"] = u(-0.45, 0.45, n)

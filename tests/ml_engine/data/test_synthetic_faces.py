@@ -13,7 +13,7 @@ from ml_engine.data.expressions import (
     class_proportions,
     prototypes,
 )
-from ml_engine.data.face_drawing import render_face
+from ml_engine.data.face_drawing import FRAME_CENTRE_V, FRAME_ZOOM, render_face
 from ml_engine.data.face_params import Difficulty, sample_face_parameters
 from ml_engine.data.synthetic import generate_faces, main
 
@@ -130,9 +130,9 @@ def test_surprise_opens_a_dark_mouth_where_neutral_has_closed_lips():
             float
         )
 
-    half = size / 2 * 1.12 * row["scale"]
+    half = size / 2 * FRAME_ZOOM * row["scale"]
     mouth_v = max(row["mouth_y"], row["eye_y"] + row["nose_length"] + 0.1)
-    centre = int(size / 2 + 0.06 * half + half * mouth_v)
+    centre = int(size / 2 + half * (mouth_v - FRAME_CENTRE_V))
     mouth = (slice(centre, centre + 8), slice(size // 2 - 4, size // 2 + 4))
     assert draw("surprise")[mouth].mean() < 100  # the open mouth is drawn at gray level 25
     assert draw("neutral")[mouth].mean() > 130  # closed lips and skin (180 - 35 and 180)
