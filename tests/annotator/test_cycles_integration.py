@@ -187,3 +187,31 @@ def test_worker_killed_mid_training_is_retried(project, worker_process_env, clie
     assert (Path(settings.MEDIA_ROOT) / version.checkpoint).stat().st_size > 0
     read_checkpoint(Path(settings.MEDIA_ROOT) / version.checkpoint)
     assert Vote.objects.filter(project=project, retracted_at__isnull=True).count() == votes == BATCH
+
+
+def test_a_stopped_worker_hands_its_job_back_at_once(
+    project, worker_process_env, client_for, tmp_path
+) -> None:
+    """Ctrl-C of ``make run`` mid-training: the job goes back to the queue now, not after the
+    broker's visibility timeout (an hour by default), and the next worker runs it."""
+    project, truth = project
+    cycles.start_labeling(project)
+    hour = {**worker_process_env, "CELERY_VISIBILITY_TIMEOUT": "3600"}
+    with processes.ProcessGroup() as group:
+        first = group.add(launch_worker({**hour, "FACELOOP_TRAIN_EPOCHS": "400"}, tmp_path / "first.log"))
+        label_current_batch(client_for(project.owner), project, truth)
+        wait_for(lambda: Job.objects.filter(project=project, state=JobState.RUNNING, epoch__gte=1).exists(), 120,
+                 "training to run", first)  # fmt: skip
+        first.stop()  # SIGTERM, as run_stack does on Ctrl-C
+        assert first.popen.returncode is not None
+
+        second = group.add(launch_worker({**hour, "FACELOOP_TRAIN_EPOCHS": "2"}, tmp_path / "second.log"))
+        wait_for(
+            lambda: Cycle.objects.filter(project=project, number=1).exists(),
+            180,
+            "the handed-back job",
+            second,
+        )
+
+    job = Job.objects.get(project=project, kind=JobKind.TRAIN)
+    assert (job.state, job.attempts) == (JobState.SUCCEEDED, 2)
