@@ -42,6 +42,15 @@ window.FaceLoop = (function () {
     element.firstElementChild.style.width = `${max ? Math.min(100, (100 * value) / max) : 0}%`;
   }
 
+  /** Resolves with `face` once its `image_url` is loaded (or failed), so showing it never waits. */
+  function preload(face) {
+    return new Promise((resolve) => {
+      const image = new Image();
+      image.onload = image.onerror = () => resolve(face);
+      image.src = face.image_url;
+    });
+  }
+
   return {
     config,
     csrf,
@@ -49,6 +58,7 @@ window.FaceLoop = (function () {
     ApiError,
     uuid,
     setMeter,
+    preload,
     get: (path) => request("GET", path),
     post: (path, body) => request("POST", path, body === undefined ? {} : body),
   };

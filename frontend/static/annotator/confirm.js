@@ -8,7 +8,7 @@ first, the face is simply passed.
 "use strict";
 
 (function () {
-  const { config, post, get, uuid } = window.FaceLoop;
+  const { config, post, get, uuid, preload } = window.FaceLoop;
   const PREFETCH = 3;
   const RETRY_DELAYS_MS = [500, 1500, 4000];
   const NONE_YET = "No confident pseudo-labels yet: they appear after a semi-supervised training.";
@@ -27,14 +27,6 @@ first, the face is simply passed.
   let exhausted = false;
   let answered = 0;
   let pending = Promise.resolve();
-
-  function preload(offer) {
-    return new Promise((resolve) => {
-      const image = new Image();
-      image.onload = image.onerror = () => resolve(offer);
-      image.src = offer.image_url;
-    });
-  }
 
   async function refill() {
     if (fetching || exhausted || queue.length >= PREFETCH) return;

@@ -7,7 +7,7 @@ Votes carry a client id, so a retried submit after a lost response counts once.
 "use strict";
 
 (function () {
-  const { config, post, get, uuid, setMeter } = window.FaceLoop;
+  const { config, post, get, uuid, setMeter, preload } = window.FaceLoop;
   const PREFETCH = 3;
   const RETRY_DELAYS_MS = [500, 1500, 4000];
 
@@ -53,14 +53,6 @@ Votes carry a client id, so a retried submit after a lost response counts once.
       li.querySelector("span").textContent = text;
       hints.appendChild(li);
     }
-  }
-
-  function preload(faceData) {
-    return new Promise((resolve) => {
-      const image = new Image();
-      image.onload = image.onerror = () => resolve(faceData);
-      image.src = faceData.image_url;
-    });
   }
 
   async function refill() {
