@@ -13,8 +13,8 @@ Prints, for the same generated data:
 
 The generator is well calibrated when ResNet-18 lands well below 100% but far above chance
 and the linear model is clearly worse. Measured on 2026-11-23 (CPU, 8 epochs): chance 0.394,
-linear 0.473, ResNet-18 0.899 (macro-F1 0.861); the 10 simulated votes' plurality names the
-true class on 90.8% of the faces, so the network's errors sit on the ambiguous ones.
+linear 0.473, ResNet-18 0.899 (macro-F1 0.861), about the 90.8% on which the 10 simulated
+votes' plurality names the true class.
 
     python bench/synthetic_difficulty.py [--train 5000] [--test 1000] [--epochs 8] [--seed 0] [--threads N]
 """
