@@ -146,7 +146,7 @@ def train_score_select(
         unasked = np.setdiff1d(np.flatnonzero(pool.labels < 0), answered_without_label(pool))
         unasked = unasked[~np.isin(item_ids[unasked], next_item_ids)]
         offers = pseudo_label_offers(scored.probabilities, unasked, item_ids, training["final_margins"])
-    crowd = annotator_reliability(inputs.votes, inputs.class_names) if len(inputs.votes) else {}
+    crowd = annotator_reliability(inputs.votes, inputs.class_names)
     seconds["crowd"] = time.perf_counter() - clock
     training["seconds"] = {stage: round(value, 3) for stage, value in seconds.items()}
     confirmed = sum(

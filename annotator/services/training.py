@@ -37,7 +37,6 @@ from annotator.models import (
     OfferState,
     Project,
     PseudoLabelOffer,
-    TrainingMode,
     VoteKind,
 )
 from annotator.services import confirmations, jobs
@@ -222,8 +221,7 @@ def cycle_inputs(
         next_batch_size=0 if cycle is None else next_batch_size(project, cycle),
         pretrained_backbone=selectors.pretrained_backbone(project),
         votes=np.asarray(vote_rows, dtype=np.int64).reshape(-1, 3),
-        offer_confirmations=project.offer_confirmations
-        and project.training_mode == TrainingMode.SEMI_SUPERVISED,
+        offer_confirmations=project.offer_confirmations,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,20 @@ def browser_page(monkeypatch):
         page.set_default_timeout(15_000)
         yield page
         browser.close()
+
+
+def log_in(page, live_server, username: str, next_path: str) -> None:
+    """Sign in through the login form (factory users' password) and land on ``next_path``."""
+    page.goto(f"{live_server.url}/accounts/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "secret-pass")
+    page.click("button[type=submit]")
+
+
+def wait_for(condition, timeout: float = 15.0) -> None:
+    """Poll a database condition the page's requests should bring about."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the database did not reach the expected state")
+        time.sleep(0.1)

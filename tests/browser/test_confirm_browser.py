@@ -15,8 +15,7 @@ from tests.annotator.factories import (
     make_project,
     publish_test_offers,
 )
-from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS
-from tests.browser.test_labeling_browser import wait_for
+from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, wait_for
 
 pytestmark = BROWSER_TEST_MARKS
 
@@ -43,10 +42,7 @@ def test_confirm_reject_and_undo_by_keyboard(live_server, browser_page, settings
     add_annotator(project, user=annotator)
     page = browser_page
 
-    page.goto(f"{live_server.url}/accounts/login/?next=/projects/{project.pk}/label/")
-    page.fill("#id_username", "ann")
-    page.fill("#id_password", "secret-pass")
-    page.click("button[type=submit]")
+    log_in(page, live_server, "ann", f"/projects/{project.pk}/label/")
     page.click("#confirm-link")  # labeling has not started: no faces, but offers to confirm
     page.wait_for_url(f"**/projects/{project.pk}/confirm/")
 

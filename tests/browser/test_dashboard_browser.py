@@ -8,7 +8,7 @@ from pathlib import Path
 from annotator.models import Job, JobKind, JobState
 from annotator.services import votes
 from tests.annotator.factories import make_labeling_project
-from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS
+from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in
 
 pytestmark = BROWSER_TEST_MARKS
 
@@ -21,10 +21,7 @@ def test_owner_exports_labels_from_the_dashboard(live_server, browser_page, work
         votes.submit_vote(project, project.owner, item_id=entry.item_id, answer=votes.Answer("label", (class_index,)),
                           client_id=uuid.uuid4())  # fmt: skip
     page = browser_page
-    page.goto(f"{live_server.url}/accounts/login/?next=/projects/{project.pk}/dashboard/")
-    page.fill("#id_username", project.owner.username)
-    page.fill("#id_password", "secret-pass")
-    page.click("button[type=submit]")
+    log_in(page, live_server, project.owner.username, f"/projects/{project.pk}/dashboard/")
     page.wait_for_url(f"**/projects/{project.pk}/dashboard/")
 
     page.select_option("#label-format", "csv")

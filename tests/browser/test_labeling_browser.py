@@ -6,11 +6,9 @@ then check the database and save a screenshot under var/screenshots/.
 
 from __future__ import annotations
 
-import time
-
 from annotator.models import Project, Vote, VoteKind
 from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project
-from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS
+from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, wait_for
 
 pytestmark = BROWSER_TEST_MARKS
 
@@ -29,14 +27,6 @@ def next_item(page, previous: int) -> int:
     return shown_item(page)
 
 
-def wait_for(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the database did not reach the expected state")
-        time.sleep(0.1)
-
-
 def test_label_undo_unsure_and_skip_by_keyboard(live_server, browser_page, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     project = make_labeling_project(pool=10, initial_set_size=8, budget_votes=50)
@@ -44,10 +34,7 @@ def test_label_undo_unsure_and_skip_by_keyboard(live_server, browser_page, setti
     add_annotator(project, user=annotator)
     page = browser_page
 
-    page.goto(f"{live_server.url}/accounts/login/?next=/projects/{project.pk}/label/")
-    page.fill("#id_username", "ann")
-    page.fill("#id_password", "secret-pass")
-    page.click("button[type=submit]")
+    log_in(page, live_server, "ann", f"/projects/{project.pk}/label/")
     page.wait_for_url(f"**/projects/{project.pk}/label/")
 
     labeled = {}
