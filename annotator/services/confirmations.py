@@ -11,9 +11,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from annotator.ml_bridge.cycles import PseudoLabelOffer as Offer
@@ -72,13 +74,16 @@ class UndoResult:
 
 
 def next_offers(project: Project, user: AbstractBaseUser, count: int) -> list[PseudoLabelOffer]:
-    """Open offers for ``user``, most confident first, leaving out faces they voted on.
+    """Open offers for ``user``, most confident first, each held for them for the lease time.
 
-    Faces that got a voted label since the model scored them are left out too: their vote
-    outweighs a confirmation in training.
+    Faces the user voted on are left out, and so are faces that got a voted label since the
+    model scored them: their vote outweighs a confirmation in training.
 
-    Offers are not reserved: annotators who ask at once see the same offers, and whoever
-    answers first wins (see :func:`answer_offer`). Empty when the project offers none.
+    An offer shown to an annotator is held for them for ``project.lease_seconds``, so
+    annotators working at once are shown different faces; asking again returns one's own
+    held offers as well. A hold only steers who is shown what: whoever answers first still
+    wins (see :func:`answer_offer`). Each hold is one conditional ``UPDATE``, so of two
+    annotators asking at once, one gets the offer and the other the next free one.
 
     Raises:
         NotAllowed: the user is not a member of the project.
@@ -86,16 +91,30 @@ def next_offers(project: Project, user: AbstractBaseUser, count: int) -> list[Ps
     _require_member(project, user)
     if not project.offer_confirmations:
         return []
+    now = timezone.now()
+    holdable = Q(held_by__isnull=True) | Q(held_by=user) | Q(held_until__lt=now)
     voted = Vote.objects.filter(project=project, annotator=user, retracted_at__isnull=True)
-    offers = (
-        PseudoLabelOffer.objects.filter(
-            project=project, state=OfferState.OFFERED, item__label_index__isnull=True
-        )
+    candidates = (
+        PseudoLabelOffer.objects.filter(holdable, project=project, state=OfferState.OFFERED)
+        .filter(item__label_index__isnull=True)
         .exclude(item_id__in=voted.values("item_id"))
-        .select_related("item", "model_version")
         .order_by("-confidence", "id")
     )
-    return list(offers[: max(0, min(count, MAX_OFFERS_PER_REQUEST))])
+    wanted = max(0, min(count, MAX_OFFERS_PER_REQUEST))
+    until = now + timedelta(seconds=project.lease_seconds)
+    held: list[int] = []
+    tried: set[int] = set()
+    while len(held) < wanted:
+        page = list(candidates.exclude(pk__in=tried).values_list("pk", flat=True)[: wanted - len(held)])
+        if not page:
+            break
+        for pk in page:
+            tried.add(pk)
+            claim = PseudoLabelOffer.objects.filter(holdable, pk=pk, state=OfferState.OFFERED)
+            if claim.update(held_by=user, held_until=until):
+                held.append(pk)
+    offers = PseudoLabelOffer.objects.filter(pk__in=held).select_related("item", "model_version")
+    return list(offers.order_by("-confidence", "id"))
 
 
 def answer_offer(
@@ -156,7 +175,8 @@ def undo_answer(project: Project, user: AbstractBaseUser) -> UndoResult:
     """Reopen the user's latest answered offer, unless a newer model has replaced it since.
 
     Every model version withdraws the open offers of the one before, so an answer to an
-    older version's offer stays: reopening it would offer a stale guess.
+    older version's offer stays: reopening it would offer a stale guess. The reopened offer
+    is held for the user, who is shown it again.
 
     Raises:
         NothingToUndo: no answer of the user's, or a newer model came since their latest.
@@ -176,7 +196,13 @@ def undo_answer(project: Project, user: AbstractBaseUser) -> UndoResult:
         if newer_model.exists() or newer_offer.exists():
             raise NothingToUndo("a newer model replaced this offer; your answer stays")
         PseudoLabelOffer.objects.filter(pk=offer.pk, state=offer.state).update(
-            state=OfferState.OFFERED, answered_by=None, answered_at=None, client_id=None, time_spent_ms=0
+            state=OfferState.OFFERED,
+            answered_by=None,
+            answered_at=None,
+            client_id=None,
+            time_spent_ms=0,
+            held_by=user,
+            held_until=timezone.now() + timedelta(seconds=project.lease_seconds),
         )
     undone_state = offer.state
     offer.refresh_from_db()

@@ -26,8 +26,10 @@ def offers_data(project: Project, offers: list[PseudoLabelOffer]) -> list[dict]:
 class NextOffersView(ProjectScopedView):
     """Open offers for you, most confident first, leaving out faces you voted on.
 
-    Offers are not reserved: whoever answers first wins. An empty list means no offer is
-    open (they appear after a semi-supervised training, where the project offers them).
+    Each offer returned is held for you for the project's lease time, so annotators working
+    at once are shown different faces; whoever answers first still wins. An empty list means
+    no offer is open (they appear after a semi-supervised training, where the project offers
+    them).
     """
 
     @extend_schema(

@@ -2,8 +2,9 @@
 
 Keys: Y or Enter confirms the model's class, N rejects it, Z or Backspace undoes the last
 answer. Offers are prefetched; answers are sent in order, each with a client id, so a retried
-submit after a lost response counts once. Offers are not reserved: when someone else answered
-first, the face is simply passed.
+submit after a lost response counts once. The server holds the offers it sends for this
+annotator for the lease time; when someone else answered one first anyway (after the hold ran
+out), the face is simply passed.
 */
 "use strict";
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from annotator import ml_bridge
 from annotator.models import Item, Membership, OfferState, Project, PseudoLabelOffer, Vote
@@ -93,13 +95,35 @@ def test_next_offers_are_most_confident_first_and_leave_out_faces_voted_on():
         project, other, item_id=labeled, answer=votes.Answer("label", (3,)), client_id=uuid.uuid4()
     )
 
+    assert [o.item_id for o in confirmations.next_offers(project, user, 2)] == rest[1:3]
     mine = confirmations.next_offers(project, user, 5)
     assert [o.item_id for o in mine] == [rest[1], rest[2], rest[0]]
-    assert [o.item_id for o in confirmations.next_offers(project, user, 2)] == rest[1:3]
     owners = confirmations.next_offers(project, project.owner, 5)
-    assert [o.item_id for o in owners] == [unsure, rest[1], rest[2], rest[0]]
+    assert [o.item_id for o in owners] == [unsure]  # the rest are held for the user
     with pytest.raises(NotAllowed):
         confirmations.next_offers(project, UserFactory(), 5)
+
+
+@pytest.mark.django_db
+def test_an_offer_shown_to_one_annotator_is_held_for_them_until_the_lease_ends():
+    project, items = offer_project()
+    first, second = add_annotator(project).user, add_annotator(project).user
+    offers = publish_test_offers(project, [(items[i], 1, 0.99 - i / 100) for i in range(5)])
+
+    def shown(user, count=2):
+        return [o.pk for o in confirmations.next_offers(project, user, count)]
+
+    assert shown(first) == [offers[0].pk, offers[1].pk]
+    assert shown(second) == [offers[2].pk, offers[3].pk]
+    assert shown(first, 3) == [offers[0].pk, offers[1].pk, offers[4].pk]
+    assert shown(second, 3) == [offers[2].pk, offers[3].pk]
+    held = PseudoLabelOffer.objects.get(pk=offers[0].pk)
+    assert held.held_by == first
+    assert (held.held_until - timezone.now()).total_seconds() == pytest.approx(project.lease_seconds, abs=5)
+
+    PseudoLabelOffer.objects.filter(held_by=first).update(held_until=timezone.now() - timedelta(seconds=1))
+    assert shown(second, 5) == [offers[0].pk, offers[1].pk, offers[2].pk, offers[3].pk, offers[4].pk]
+    assert answer(project, first, offers[0]).offer.state == "confirmed"  # a hold does not lock the answer
 
 
 @pytest.mark.django_db
@@ -220,6 +244,8 @@ def test_undo_reopens_my_latest_answers_one_by_one():
     with pytest.raises(NothingToUndo):
         confirmations.undo_answer(project, user)
     assert PseudoLabelOffer.objects.get(pk=offers[2].pk).state == "confirmed"  # someone else's answer stays
+    assert confirmations.next_offers(project, other, 5) == []  # reopened and held for the user
+    assert [o.pk for o in confirmations.next_offers(project, user, 5)] == [offers[0].pk, offers[1].pk]
     assert answer(project, user, offers[1], accept=True).offer.state == "confirmed"  # open again
 
 
@@ -278,6 +304,22 @@ def test_two_annotators_answering_at_once_exactly_one_wins():
     stored = PseudoLabelOffer.objects.get(pk=offer.pk)
     assert stored.state == winners[0]
     assert stored.answered_by == users[outcomes.index(winners[0])]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_annotators_asking_at_once_are_shown_different_offers():
+    project, items = offer_project(pool=2 * THREADS)
+    users = [add_annotator(project).user for _ in range(THREADS)]
+    publish_test_offers(project, [(item, 1, 0.9 + i / 1000) for i, item in enumerate(items)])
+
+    shown = run_together(
+        [lambda u=u: [o.pk for o in confirmations.next_offers(project, u, 2)] for u in users]
+    )
+
+    assert [len(pks) for pks in shown] == [2] * THREADS
+    assert len({pk for pks in shown for pk in pks}) == 2 * THREADS
+    holders = dict(PseudoLabelOffer.objects.values_list("pk", "held_by"))
+    assert holders == {pk: user.pk for user, pks in zip(users, shown, strict=True) for pk in pks}
 
 
 @pytest.mark.django_db(transaction=True)
