@@ -9,7 +9,8 @@ train the same network for the same number of steps with Adam:
 * ``fixed_0.95``: pseudo-labels above a fixed 0.95 threshold (FixMatch, Table 1 "FT = 0.95"),
 * ``ada_cm``: adaptive per-class margins + InfoNCE on the rest (seed 002).
 
-Evaluated on FER2013Valid majority labels after the last epoch (no selection on it). The
+Evaluated on FER2013Valid majority labels after the last epoch (no selection on it), with the
+EMA teacher of the official code in every mode (:mod:`ml_engine.training.weight_ema`). The
 pool's own labels are never trained on; they only measure how accurate the accepted
 pseudo-labels are. Ratios are against ``supervised`` at the same label count, same run.
 

@@ -15,10 +15,10 @@ comparison measures only the unlabeled objective:
 * ``"supervised"``: only the labeled loss (the tables' "Baseline").
 
 As in the official code, ``L^u`` is averaged over the whole unlabeled batch (Eq. 7 divides
-by the size of subset I), and all views go through the network in one forward pass (the
-code runs one pass per view, so BatchNorm statistics differ slightly). The official code
-also keeps an EMA teacher (decay 0.999) for the margins and evaluation; with the few hundred
-steps of a CPU run an EMA at 0.999 would lag far behind, so the student is used.
+by the size of subset I), and an EMA teacher of the student (decay 0.999, warmed up; see
+:mod:`~ml_engine.training.weight_ema`) computes the margins and is the model returned, in
+every mode, the baseline included. All views go through the network in one forward pass (the
+code runs one pass per view, so BatchNorm statistics differ slightly).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from ml_engine.training.adaptive_margin import class_confidence, scheduled_margi
 from ml_engine.training.loop import EarlyStopping
 from ml_engine.training.semi_supervised_loop import SemiSupervisedEpochs, SemiSupervisedStep
 from ml_engine.training.supervised import TrainConfig, TrainResult, seed_everything
+from ml_engine.training.weight_ema import ema_teacher
 
 MODES = ("ada_cm", "fixed_threshold", "supervised")
 
@@ -63,6 +64,8 @@ class SemiSupervisedConfig:
         initial_margin: ``T0`` (0.8), also the margin floor.
         margin_scale, margin_gamma: ``B`` (0.97) and ``gamma`` (e) of Eq. 5.
         fixed_threshold: the threshold of the ``"fixed_threshold"`` mode (0.95).
+        ema_decay: decay of the EMA teacher (0.999 in the code); None: margins, validation and
+            the returned model use the student.
         temperature: InfoNCE temperature (0.07).
         patience: early stopping on validation accuracy, as in ``TrainConfig``.
         seed, amp, num_workers, eval_batch_size: as in ``TrainConfig``.
@@ -84,6 +87,7 @@ class SemiSupervisedConfig:
     margin_scale: float = 0.97
     margin_gamma: float = math.e
     fixed_threshold: float = 0.95
+    ema_decay: float | None = 0.999
     temperature: float = 0.07
     patience: int | None = None
     seed: int = 0
@@ -224,6 +228,7 @@ def train_semi_supervised(
         else None,
         steps=steps,
         epochs=config.epochs,
+        teacher=ema_teacher(model, config.ema_decay) if config.ema_decay is not None else None,
         device=target,
         amp=config.amp,
         progress=progress,
@@ -236,7 +241,7 @@ def _train(
     config: SemiSupervisedConfig, run: SemiSupervisedEpochs, labeled: FaceDataset, val: FaceDataset | None
 ) -> SemiSupervisedResult:
     """Run the epochs, recomputing the margins after each (Eqs. 4-5); restore the best epoch."""
-    model, device = run.step.model, run.device
+    model, device = run.evaluated_model, run.device
     start = config.initial_margin if config.mode == "ada_cm" else config.fixed_threshold
     margins = [np.full(labeled.num_classes, start)]  # margins[e]: computed after epoch e
     history, stopper, best = [], EarlyStopping(config.patience), None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel
 
 from ml_engine.data.strong_augmentation import StrongTransform
 from ml_engine.data.transforms import TrainTransform
@@ -87,10 +88,16 @@ class SemiSupervisedEpochs:
     amp: bool
     progress: ProgressCallback | None
     cancel: CancelFlag | None
+    teacher: AveragedModel | None = None
 
     def __post_init__(self) -> None:
         self.amp = self.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
+
+    @property
+    def evaluated_model(self) -> FaceClassifier:
+        """The EMA teacher when there is one (margins, validation, the result), else the student."""
+        return self.teacher.module if self.teacher is not None else self.step.model
 
     def _batch(self, margins: torch.Tensor) -> tuple[StepOutput, torch.Tensor | None]:
         images, labels, _ = next(self.labeled)
@@ -106,6 +113,8 @@ class SemiSupervisedEpochs:
         self.scaler.scale(output.total).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.teacher is not None:
+            self.teacher.update_parameters(self.step.model)
         return output, truth
 
     def epoch(self, epoch: int, margins: torch.Tensor) -> dict[str, float]:

@@ -168,6 +168,30 @@ def test_labeled_loss_falls_in_every_mode(mode: str) -> None:
     assert ("loss_contrastive" in result.history[0]) == (mode == "ada_cm")
 
 
+@pytest.mark.parametrize("mode", ["ada_cm", "supervised"])
+def test_the_returned_model_is_the_ema_teacher(mode: str) -> None:
+    def trained(ema_decay: float | None) -> dict[str, torch.Tensor]:
+        config = SemiSupervisedConfig(
+            mode=mode,
+            model="small_cnn",
+            model_kwargs={"width": 4},
+            image_size=16,
+            epochs=1,
+            steps_per_epoch=4,
+            labeled_batch_size=6,
+            unlabeled_batch_size=8,
+            lr=5e-3,
+            ema_decay=ema_decay,
+        )
+        model = train_semi_supervised(config, _bar_faces(12, 0, True), _bar_faces(16, 1, False)).model
+        return model.state_dict()
+
+    student, copied, averaged = trained(None), trained(0.0), trained(0.999)
+    for name, value in student.items():  # decay 0: the teacher copies the student each step
+        torch.testing.assert_close(copied[name], value)
+    assert not torch.allclose(averaged["classifier.weight"], student["classifier.weight"])
+
+
 def test_config_from_a_supervised_config_keeps_the_model_not_the_optimiser() -> None:
     supervised = TrainConfig(
         model="small_cnn", model_kwargs={"width": 8}, image_size=32, epochs=7, lr=0.1, seed=5
