@@ -1,20 +1,26 @@
-"""The crowd half of the ML bridge: how reliable is each annotator, by the Dawid-Skene model.
+"""The crowd half of the ML bridge: the Dawid-Skene model of the annotators, and soft targets.
 
 Workers call :func:`annotator_reliability` with the project's single-class votes as
 ``(item id, annotator id, class)`` triples; it fits ``ml_engine.labels.dawid_skene`` (Dawid
 & Skene 1979, Eqs. 2.3-2.5) and returns plain values the dashboard shows: per annotator the
 expected accuracy ``sum_c rho_c pi[a, c, c]`` and the confusion they make most often.
-It runs in the training job, never on a dashboard request: EM over every vote of a large
-project takes seconds.
+:func:`soft_targets` gives the training modes that learn from the votes themselves their
+per-face targets: the vote distribution, or the Dawid-Skene posterior. Both run in the
+training job, never on a web request: EM over every vote of a large project takes seconds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ml_engine.labels.dawid_skene import dawid_skene
+from ml_engine.data.dataset import FaceDataset
+from ml_engine.labels.aggregation import vote_distribution
+from ml_engine.labels.dawid_skene import DawidSkeneResult, dawid_skene
+
+SOFT_TARGET_MODES = ("vote_distribution", "crowd_model")
 
 MIN_SHARED_FACES = 2
 """Faces with votes from two or more annotators needed before reliabilities mean anything:
@@ -31,30 +37,84 @@ def annotator_reliability(votes: np.ndarray, class_names: tuple[str, ...]) -> di
     ``P(answers l | true c)`` that is largest, weighted by the class prior ``rho_c``, or
     ``None`` for an annotator who never strays).
     """
-    votes = np.asarray(votes, dtype=np.int64).reshape(-1, 3)
-    item_ids, items = np.unique(votes[:, 0], return_inverse=True)
-    annotator_ids, annotators = np.unique(votes[:, 1], return_inverse=True)
-    voters_per_face = np.bincount(
-        np.unique(np.stack([items, annotators], 1), axis=0)[:, 0], minlength=len(item_ids)
-    )
-    shared = int((voters_per_face >= 2).sum())
-    if shared < MIN_SHARED_FACES:
+    crowd = _fit_crowd(votes, len(class_names))
+    if crowd is None:
         return {}
-    fitted = dawid_skene(items, annotators, votes[:, 2], len(class_names))
-    counts = np.bincount(annotators, minlength=len(annotator_ids))
+    counts = np.bincount(crowd.annotators, minlength=len(crowd.annotator_ids))
     return {
-        "shared_faces": shared,
-        "iterations": fitted.iterations,
+        "shared_faces": crowd.shared_faces,
+        "iterations": crowd.fitted.iterations,
         "annotators": [
             {
                 "annotator_id": int(annotator_id),
                 "votes": int(counts[index]),
-                "reliability": round(float(fitted.reliability[index]), 4),
-                "top_confusion": _top_confusion(fitted.confusions[index], fitted.priors, class_names),
+                "reliability": round(float(crowd.fitted.reliability[index]), 4),
+                "top_confusion": _top_confusion(
+                    crowd.fitted.confusions[index], crowd.fitted.priors, class_names
+                ),
             }
-            for index, annotator_id in enumerate(annotator_ids)
+            for index, annotator_id in enumerate(crowd.annotator_ids)
         ],
     }
+
+
+def soft_targets(mode: str, dataset: FaceDataset, votes: np.ndarray) -> np.ndarray:
+    """``(N, C)`` training targets for the faces of ``dataset``; all-zero rows are not trained on.
+
+    Every non-test face with votes gets, in ``"vote_distribution"`` mode, its votes
+    normalised (every class of an unsure vote counts, single votes too, as for the label);
+    in ``"crowd_model"`` mode, its Dawid-Skene posterior, which weighs each annotator by
+    their estimated confusion matrix (Eq. 2.5). Faces no single-class vote reached, and
+    every face while fewer than :data:`MIN_SHARED_FACES` faces are shared by two annotators
+    (the model is not identifiable then), keep their vote distribution. A labeled face without
+    votes (a confirmed pseudo-label) trains on its label. Faces whose labels tie and so have
+    none still train here, unlike in the supervised mode. Test faces never train.
+
+    Args:
+        mode: one of :data:`SOFT_TARGET_MODES`.
+        dataset: the project's faces, named by item id (:func:`items_to_dataset`).
+        votes: ``(V, 3)`` single-class votes as (item id, annotator id, class).
+    """
+    if mode not in SOFT_TARGET_MODES:
+        raise ValueError(f"unknown soft-target mode {mode!r}; expected one of {SOFT_TARGET_MODES}")
+    trainable = dataset.splits != "test"
+    targets = np.zeros((len(dataset), dataset.num_classes))
+    labeled = np.flatnonzero(trainable & (dataset.labels >= 0))
+    targets[labeled, dataset.labels[labeled]] = 1.0
+    voted = trainable & (dataset.votes.sum(axis=1) > 0)
+    targets[voted] = vote_distribution(dataset.votes[voted])
+    crowd = _fit_crowd(votes, dataset.num_classes) if mode == "crowd_model" else None
+    if crowd is not None:
+        rows = {int(name): index for index, name in enumerate(dataset.names)}
+        for item_id, posterior in zip(crowd.item_ids, crowd.fitted.probabilities, strict=True):
+            row = rows.get(int(item_id))
+            if row is not None and voted[row]:
+                targets[row] = posterior
+    return targets
+
+
+@dataclass(frozen=True)
+class _CrowdFit:
+    """A Dawid-Skene fit of vote triples, with the ids behind its dense indices."""
+
+    fitted: DawidSkeneResult
+    item_ids: np.ndarray
+    annotator_ids: np.ndarray
+    annotators: np.ndarray
+    shared_faces: int
+
+
+def _fit_crowd(votes: np.ndarray, num_classes: int) -> _CrowdFit | None:
+    """The fit, or None while too few faces are shared for the model to mean anything."""
+    votes = np.asarray(votes, dtype=np.int64).reshape(-1, 3)
+    item_ids, items = np.unique(votes[:, 0], return_inverse=True)
+    annotator_ids, annotators = np.unique(votes[:, 1], return_inverse=True)
+    pairs = np.unique(np.stack([items, annotators], 1), axis=0)
+    shared = int((np.bincount(pairs[:, 0], minlength=len(item_ids)) >= 2).sum())
+    if shared < MIN_SHARED_FACES:
+        return None
+    fitted = dawid_skene(items, annotators, votes[:, 2], num_classes)
+    return _CrowdFit(fitted, item_ids, annotator_ids, annotators, shared)
 
 
 def _top_confusion(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.ml_bridge import items_to_dataset
-from annotator.ml_bridge.crowd import annotator_reliability
+from annotator.ml_bridge.crowd import SOFT_TARGET_MODES, annotator_reliability, soft_targets
 from ml_engine.json_values import json_safe
 
 if TYPE_CHECKING:
@@ -205,7 +205,9 @@ def _train(
 ) -> tuple[Any, dict[str, Any]]:
     """Fit a classifier on the labeled pool faces in the project's training mode.
 
-    supervised: cross-entropy on the majority labels (seed 000); partial_label: candidate
+    supervised: cross-entropy on the majority labels (seed 000); vote_distribution and
+    crowd_model: cross-entropy on each voted face's vote distribution or Dawid-Skene
+    posterior (:func:`~annotator.ml_bridge.crowd.soft_targets`); partial_label: candidate
     sets from the votes with confidence revision (seed 004); semi_supervised: Ada-CM on the
     labeled faces plus the unlabeled pool (seed 002). Test faces are never trained on.
     """
@@ -227,6 +229,10 @@ def _train(
         voted = np.flatnonzero((dataset.splits != "test") & candidates.any(axis=1))
         train = dataset.subset(voted)
         result = train_partial_label(config, train, candidates[voted], votes=train.votes, **options)
+    elif inputs.training_mode in SOFT_TARGET_MODES:
+        targets = soft_targets(inputs.training_mode, dataset, inputs.votes)
+        voted = np.flatnonzero(targets.sum(axis=1) > 0)
+        result = fit(config, dataset.subset(voted), targets=targets[voted], **options)
     elif inputs.training_mode == "semi_supervised":
         semi = SemiSupervisedConfig.from_train_config(config)
         unlabeled = dataset.subset(np.flatnonzero((dataset.splits == "pool") & (dataset.labels < 0)))

@@ -24,6 +24,8 @@ class Strategy(models.TextChoices):
 
 class TrainingMode(models.TextChoices):
     SUPERVISED = "supervised", "Supervised fine-tuning"
+    VOTE_DISTRIBUTION = "vote_distribution", "Supervised on each face's vote distribution"
+    CROWD_MODEL = "crowd_model", "Supervised on Dawid-Skene posteriors (annotator reliability)"
     PARTIAL_LABEL = "partial_label", "Partial-label learning on candidate sets"
     SEMI_SUPERVISED = "semi_supervised", "Semi-supervised (Ada-CM)"
 

@@ -1,10 +1,12 @@
-"""The crowd bridge: Dawid-Skene reliabilities per annotator, as the dashboard shows them."""
+"""The crowd bridge: Dawid-Skene reliabilities per annotator, and the soft training targets."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from annotator.ml_bridge.crowd import annotator_reliability
+from annotator.ml_bridge.crowd import annotator_reliability, soft_targets
+from ml_engine.data.dataset import FaceDataset
 
 CLASSES = ("neutral", "happiness", "surprise")
 
@@ -47,3 +49,55 @@ def test_an_annotator_who_never_strays_has_no_top_confusion() -> None:
     crowd = annotator_reliability(votes, CLASSES)
     assert [row["top_confusion"] for row in crowd["annotators"]] == [None, None]
     assert [row["reliability"] for row in crowd["annotators"]] == [1.0, 1.0]
+
+
+def faces(item_ids: list[int], splits: list[str], labels: list[int], votes: np.ndarray) -> FaceDataset:
+    images = np.zeros((len(item_ids), 4, 4), dtype=np.uint8)
+    return FaceDataset(
+        CLASSES, [str(i) for i in item_ids], images, np.asarray(labels), np.asarray(splits), votes
+    )
+
+
+def counts(triples: np.ndarray, item_ids: list[int]) -> np.ndarray:
+    table = np.zeros((len(item_ids), len(CLASSES)), dtype=np.int32)
+    rows = {item: index for index, item in enumerate(item_ids)}
+    for item, _, label in triples:
+        table[rows[item], label] += 1
+    return table
+
+
+@pytest.mark.parametrize("mode", ["vote_distribution", "crowd_model"])
+def test_soft_targets_are_the_votes_normalised_and_never_for_test_faces(mode: str) -> None:
+    # one annotator: nothing is shared, so the crowd model falls back to the vote distribution
+    dataset = faces(
+        [1, 2, 3, 4, 5],
+        ["train", "pool", "test", "train", "pool"],
+        [0, -1, 2, 1, -1],  # 2: a tie without label; 4: a confirmed pseudo-label, no votes
+        np.asarray([[1, 0, 0], [1, 1, 0], [0, 0, 3], [0, 0, 0], [0, 0, 0]]),
+    )
+    votes = np.asarray([(1, 7, 0), (2, 7, 0), (2, 7, 1), (3, 7, 2)])
+
+    targets = soft_targets(mode, dataset, votes)
+
+    np.testing.assert_allclose(targets, [[1, 0, 0], [0.5, 0.5, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0]])
+
+
+def test_the_crowd_model_settles_a_tie_by_who_voted() -> None:
+    triples = planted_votes(np.random.default_rng(0))
+    # Two more faces, each a tie between reliable user 7 and user 9, who says "surprise" for
+    # every "happiness" and is never wrong otherwise: 7 happiness / 9 surprise is a happy face;
+    # 7 neutral / 9 surprise is not neutral, since user 9 never calls a neutral face surprise.
+    extra = np.asarray([(5000, 7, 1), (5000, 9, 2), (5001, 7, 0), (5001, 9, 2)])
+    triples = np.concatenate([triples, extra])
+    item_ids = sorted({int(item) for item in triples[:, 0]})
+    dataset = faces(item_ids, ["pool"] * len(item_ids), [-1] * len(item_ids), counts(triples, item_ids))
+
+    majority = soft_targets("vote_distribution", dataset, triples)
+    crowd = soft_targets("crowd_model", dataset, triples)
+
+    np.testing.assert_allclose(majority[-2:], [[0, 0.5, 0.5], [0.5, 0, 0.5]])
+    np.testing.assert_allclose(crowd.sum(axis=1), 1.0)
+    assert crowd[-2].argmax() == 1 and crowd[-2, 1] > 0.75  # the votes alone say 0.5
+    assert crowd[-1, 0] < 0.2
+    with pytest.raises(ValueError, match="soft-target mode"):
+        soft_targets("supervised", dataset, triples)

@@ -44,7 +44,9 @@ def run_cycle(project, tmp_path: Path, epochs: int = 1) -> cycle_bridge.CycleOut
                                               progress=ignore_progress, cancel=never_cancelled)  # fmt: skip
 
 
-@pytest.mark.parametrize("mode", ["supervised", "partial_label", "semi_supervised"])
+@pytest.mark.parametrize(
+    "mode", ["supervised", "vote_distribution", "crowd_model", "partial_label", "semi_supervised"]
+)
 def test_every_training_mode_trains_scores_and_selects(mode: str, tmp_path: Path) -> None:
     project = answered_project(mode)
     outcome = run_cycle(project, tmp_path)
@@ -77,6 +79,30 @@ def test_supervised_training_never_sees_test_faces(tmp_path: Path, monkeypatch: 
     }
     assert not test_ids & set(train.names)
     assert sorted(train.labels.tolist()) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("mode", ["vote_distribution", "crowd_model"])
+def test_soft_target_modes_train_on_every_voted_pool_face_with_its_votes(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = answered_project(mode)
+    seen = []
+    real_fit = supervised.fit
+
+    def spying_fit(config, train, *args, **kwargs):
+        seen.append((train, kwargs["targets"]))
+        return real_fit(config, train, *args, **kwargs)
+
+    monkeypatch.setattr(supervised, "fit", spying_fit)
+    run_cycle(project, tmp_path)
+
+    ((train, targets),) = seen
+    voted = Item.objects.filter(project=project, split="pool", vote_count__gt=0)
+    assert sorted(train.names) == sorted(str(pk) for pk in voted.values_list("id", flat=True))
+    by_name = dict(zip(train.names, targets.tolist(), strict=True))
+    for item in voted:  # the unsure pairs (no label) train on half of each class
+        expected = np.asarray(item.class_votes) / sum(item.class_votes)
+        np.testing.assert_allclose(by_name[str(item.pk)], expected)
 
 
 def test_pool_scores_are_stored_in_one_file_per_model(tmp_path: Path) -> None:
