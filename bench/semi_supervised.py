@@ -56,7 +56,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=20, help="paper: 20")
     parser.add_argument("--steps-per-epoch", type=int, default=100, help="paper: 800")
     parser.add_argument("--batch-size", type=int, default=16, help="labeled and unlabeled batch (mu = 1)")
-    parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (paper: 5e-4, pre-trained)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="Adam rate (paper: 5e-4, pre-trained)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--model", default="small_cnn", choices=("small_cnn", "resnet18"))
     parser.add_argument("--width", type=int, default=16, help="small_cnn width")
