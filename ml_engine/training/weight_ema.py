@@ -37,13 +37,14 @@ def ema_teacher(student: nn.Module, decay: float) -> AveragedModel:
         raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
 
     @torch.no_grad()
-    def average(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor) -> None:
-        weight = 1.0 - warmed_up_decay(decay, int(updates))
-        for mean, value in zip(averaged, current, strict=True):
-            if mean.is_floating_point():
-                mean.lerp_(value, weight)
-            else:
-                mean.copy_(value)
+    def average(averaged: list[torch.Tensor], current: list[torch.Tensor], _: torch.Tensor) -> None:
+        # The count passed in is a copy on the model's device; reading it would stall a CUDA
+        # stream every step, so the teacher's own counter (kept on the CPU) is read instead.
+        weight = 1.0 - warmed_up_decay(decay, int(teacher.n_averaged))
+        if averaged[0].is_floating_point():  # called once per (device, dtype) group
+            torch._foreach_lerp_(averaged, current, weight)  # as torch's get_ema_multi_avg_fn
+        else:
+            torch._foreach_copy_(averaged, current)
 
     teacher = AveragedModel(student, multi_avg_fn=average, use_buffers=True)
     teacher.update_parameters(student)  # the first update copies: both start identical, as in the code
