@@ -1,12 +1,13 @@
 """The crowd half of the ML bridge: the Dawid-Skene model of the annotators, and soft targets.
 
-Workers call :func:`annotator_reliability` with the project's single-class votes as
-``(item id, annotator id, class)`` triples; it fits ``ml_engine.labels.dawid_skene`` (Dawid
-& Skene 1979, Eqs. 2.3-2.5) and returns plain values the dashboard shows: per annotator the
-expected accuracy ``sum_c rho_c pi[a, c, c]`` and the confusion they make most often.
-:func:`soft_targets` gives the training modes that learn from the votes themselves their
-per-face targets: the vote distribution, or the Dawid-Skene posterior. Both run in the
-training job, never on a web request: EM over every vote of a large project takes seconds.
+Workers fit the model once per training with :func:`fit_crowd`, on the project's
+single-class votes as ``(item id, annotator id, class)`` triples (``ml_engine.labels.dawid_skene``,
+Dawid & Skene 1979, Eqs. 2.3-2.5). :func:`annotator_reliability` turns the fit into plain
+values the dashboard shows: per annotator the expected accuracy ``sum_c rho_c pi[a, c, c]``
+and the confusion they make most often. :func:`soft_targets` gives the training modes that
+learn from the votes themselves their per-face targets: the vote distribution, or the
+Dawid-Skene posterior. All of it runs in the training job, never on a web request: EM over
+every vote of a large project takes seconds.
 """
 
 from __future__ import annotations
@@ -28,16 +29,15 @@ with no overlap, every annotator's confusion matrix just copies their own votes 
 perfectly reliable."""
 
 
-def annotator_reliability(votes: np.ndarray, class_names: tuple[str, ...]) -> dict[str, Any]:
-    """Per-annotator Dawid-Skene reliability from ``(V, 3)`` rows of (item id, annotator id, class).
+def annotator_reliability(crowd: CrowdModel | None, class_names: tuple[str, ...]) -> dict[str, Any]:
+    """Per-annotator Dawid-Skene reliability, from :func:`fit_crowd`'s result.
 
-    Returns ``{}`` when fewer than :data:`MIN_SHARED_FACES` faces were voted on by two or more
-    annotators. Otherwise ``shared_faces``, ``iterations`` and one entry per annotator (by
+    Returns ``{}`` without a fit (fewer than :data:`MIN_SHARED_FACES` faces voted on by two
+    or more annotators). Otherwise ``shared_faces``, ``iterations`` and one entry per annotator (by
     user id): ``votes``, ``reliability`` and ``top_confusion`` (the off-diagonal
     ``P(answers l | true c)`` that is largest, weighted by the class prior ``rho_c``, or
     ``None`` for an annotator who never strays).
     """
-    crowd = _fit_crowd(votes, len(class_names))
     if crowd is None:
         return {}
     counts = np.bincount(crowd.annotators, minlength=len(crowd.annotator_ids))
@@ -58,7 +58,7 @@ def annotator_reliability(votes: np.ndarray, class_names: tuple[str, ...]) -> di
     }
 
 
-def soft_targets(mode: str, dataset: FaceDataset, votes: np.ndarray) -> np.ndarray:
+def soft_targets(mode: str, dataset: FaceDataset, crowd: CrowdModel | None) -> np.ndarray:
     """``(N, C)`` training targets for the faces of ``dataset``; all-zero rows are not trained on.
 
     Every non-test face with votes gets, in ``"vote_distribution"`` mode, its votes
@@ -73,7 +73,7 @@ def soft_targets(mode: str, dataset: FaceDataset, votes: np.ndarray) -> np.ndarr
     Args:
         mode: one of :data:`SOFT_TARGET_MODES`.
         dataset: the project's faces, named by item id (:func:`items_to_dataset`).
-        votes: ``(V, 3)`` single-class votes as (item id, annotator id, class).
+        crowd: :func:`fit_crowd`'s result (used in ``"crowd_model"`` mode).
     """
     if mode not in SOFT_TARGET_MODES:
         raise ValueError(f"unknown soft-target mode {mode!r}; expected one of {SOFT_TARGET_MODES}")
@@ -83,8 +83,7 @@ def soft_targets(mode: str, dataset: FaceDataset, votes: np.ndarray) -> np.ndarr
     targets[labeled, dataset.labels[labeled]] = 1.0
     voted = trainable & (dataset.votes.sum(axis=1) > 0)
     targets[voted] = vote_distribution(dataset.votes[voted])
-    crowd = _fit_crowd(votes, dataset.num_classes) if mode == "crowd_model" else None
-    if crowd is not None:
+    if mode == "crowd_model" and crowd is not None:
         rows = {int(name): index for index, name in enumerate(dataset.names)}
         for item_id, posterior in zip(crowd.item_ids, crowd.fitted.probabilities, strict=True):
             row = rows.get(int(item_id))
@@ -94,7 +93,7 @@ def soft_targets(mode: str, dataset: FaceDataset, votes: np.ndarray) -> np.ndarr
 
 
 @dataclass(frozen=True)
-class _CrowdFit:
+class CrowdModel:
     """A Dawid-Skene fit of vote triples, with the ids behind its dense indices."""
 
     fitted: DawidSkeneResult
@@ -104,8 +103,9 @@ class _CrowdFit:
     shared_faces: int
 
 
-def _fit_crowd(votes: np.ndarray, num_classes: int) -> _CrowdFit | None:
-    """The fit, or None while too few faces are shared for the model to mean anything."""
+def fit_crowd(votes: np.ndarray, num_classes: int) -> CrowdModel | None:
+    """Fit ``(V, 3)`` rows of (item id, annotator id, class); None while too few faces are
+    shared for the model to mean anything."""
     votes = np.asarray(votes, dtype=np.int64).reshape(-1, 3)
     item_ids, items = np.unique(votes[:, 0], return_inverse=True)
     annotator_ids, annotators = np.unique(votes[:, 1], return_inverse=True)
@@ -114,7 +114,7 @@ def _fit_crowd(votes: np.ndarray, num_classes: int) -> _CrowdFit | None:
     if shared < MIN_SHARED_FACES:
         return None
     fitted = dawid_skene(items, annotators, votes[:, 2], num_classes)
-    return _CrowdFit(fitted, item_ids, annotator_ids, annotators, shared)
+    return CrowdModel(fitted, item_ids, annotator_ids, annotators, shared)
 
 
 def _top_confusion(

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.ml_bridge import items_to_dataset
-from annotator.ml_bridge.crowd import SOFT_TARGET_MODES, annotator_reliability, soft_targets
+from annotator.ml_bridge.crowd import (
+    SOFT_TARGET_MODES,
+    CrowdModel,
+    annotator_reliability,
+    fit_crowd,
+    soft_targets,
+)
 from ml_engine.json_values import json_safe
 
 if TYPE_CHECKING:
@@ -116,8 +122,10 @@ def train_score_select(
 
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
+    crowd_model = fit_crowd(inputs.votes, len(inputs.class_names))  # for targets and the dashboard
+    seconds["crowd"], clock = time.perf_counter() - clock, time.perf_counter()
     dataset = training_dataset(inputs)
-    model, training = _train(inputs, dataset, device, progress, cancel)
+    model, training = _train(inputs, dataset, crowd_model, device, progress, cancel)
     metrics = _test_metrics(model, dataset.split("test"), inputs, device)
     checkpoint_path = save_checkpoint(output_dir / "model.pt", model, class_names=inputs.class_names,
                                       image_size=inputs.image_size, config=training, metrics=metrics)  # fmt: skip
@@ -146,8 +154,7 @@ def train_score_select(
         unasked = np.setdiff1d(np.flatnonzero(pool.labels < 0), answered_without_label(pool))
         unasked = unasked[~np.isin(item_ids[unasked], next_item_ids)]
         offers = pseudo_label_offers(scored.probabilities, unasked, item_ids, training["final_margins"])
-    crowd = annotator_reliability(inputs.votes, inputs.class_names)
-    seconds["crowd"] = time.perf_counter() - clock
+    crowd = annotator_reliability(crowd_model, inputs.class_names)
     training["seconds"] = {stage: round(value, 3) for stage, value in seconds.items()}
     confirmed = sum(
         row["label_index"] is None and row.get("confirmed_label") is not None for row in inputs.rows
@@ -201,7 +208,12 @@ def _test_metrics(model: Any, test: FaceDataset, inputs: CycleInputs, device: st
 
 
 def _train(
-    inputs: CycleInputs, dataset: FaceDataset, device: str, progress: ProgressCallback, cancel: CancelFlag
+    inputs: CycleInputs,
+    dataset: FaceDataset,
+    crowd: CrowdModel | None,
+    device: str,
+    progress: ProgressCallback,
+    cancel: CancelFlag,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit a classifier on the labeled pool faces in the project's training mode.
 
@@ -230,7 +242,7 @@ def _train(
         train = dataset.subset(voted)
         result = train_partial_label(config, train, candidates[voted], votes=train.votes, **options)
     elif inputs.training_mode in SOFT_TARGET_MODES:
-        targets = soft_targets(inputs.training_mode, dataset, inputs.votes)
+        targets = soft_targets(inputs.training_mode, dataset, crowd)
         voted = np.flatnonzero(targets.sum(axis=1) > 0)
         result = fit(config, dataset.subset(voted), targets=targets[voted], **options)
     elif inputs.training_mode == "semi_supervised":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from annotator.ml_bridge.crowd import annotator_reliability, soft_targets
+from annotator.ml_bridge.crowd import annotator_reliability, fit_crowd, soft_targets
 from ml_engine.data.dataset import FaceDataset
 
 CLASSES = ("neutral", "happiness", "surprise")
@@ -25,7 +25,7 @@ def planted_votes(rng: np.random.Generator) -> np.ndarray:
 
 
 def test_a_planted_confusion_makes_its_annotator_the_least_reliable() -> None:
-    crowd = annotator_reliability(planted_votes(np.random.default_rng(0)), CLASSES)
+    crowd = annotator_reliability(fit_crowd(planted_votes(np.random.default_rng(0)), 3), CLASSES)
 
     by_user = {row["annotator_id"]: row for row in crowd["annotators"]}
     assert crowd["shared_faces"] == 300
@@ -41,12 +41,12 @@ def test_a_planted_confusion_makes_its_annotator_the_least_reliable() -> None:
 def test_without_faces_shared_by_two_annotators_there_is_no_estimate() -> None:
     # each face voted by one annotator only (twice by the same one counts as one voter)
     votes = np.asarray([(1, 7, 0), (1, 7, 0), (2, 8, 1), (3, 9, 2)])
-    assert annotator_reliability(votes, CLASSES) == {}
+    assert annotator_reliability(fit_crowd(votes, 3), CLASSES) == {}
 
 
 def test_an_annotator_who_never_strays_has_no_top_confusion() -> None:
     votes = np.asarray([(item, user, item % 3) for item in range(30) for user in (1, 2)])
-    crowd = annotator_reliability(votes, CLASSES)
+    crowd = annotator_reliability(fit_crowd(votes, 3), CLASSES)
     assert [row["top_confusion"] for row in crowd["annotators"]] == [None, None]
     assert [row["reliability"] for row in crowd["annotators"]] == [1.0, 1.0]
 
@@ -77,7 +77,7 @@ def test_soft_targets_are_the_votes_normalised_and_never_for_test_faces(mode: st
     )
     votes = np.asarray([(1, 7, 0), (2, 7, 0), (2, 7, 1), (3, 7, 2)])
 
-    targets = soft_targets(mode, dataset, votes)
+    targets = soft_targets(mode, dataset, fit_crowd(votes, 3))
 
     np.testing.assert_allclose(targets, [[1, 0, 0], [0.5, 0.5, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0]])
 
@@ -92,12 +92,13 @@ def test_the_crowd_model_settles_a_tie_by_who_voted() -> None:
     item_ids = sorted({int(item) for item in triples[:, 0]})
     dataset = faces(item_ids, ["pool"] * len(item_ids), [-1] * len(item_ids), counts(triples, item_ids))
 
-    majority = soft_targets("vote_distribution", dataset, triples)
-    crowd = soft_targets("crowd_model", dataset, triples)
+    fitted = fit_crowd(triples, 3)
+    majority = soft_targets("vote_distribution", dataset, fitted)
+    crowd = soft_targets("crowd_model", dataset, fitted)
 
     np.testing.assert_allclose(majority[-2:], [[0, 0.5, 0.5], [0.5, 0, 0.5]])
     np.testing.assert_allclose(crowd.sum(axis=1), 1.0)
     assert crowd[-2].argmax() == 1 and crowd[-2, 1] > 0.75  # the votes alone say 0.5
     assert crowd[-1, 0] < 0.2
     with pytest.raises(ValueError, match="soft-target mode"):
-        soft_targets("supervised", dataset, triples)
+        soft_targets("supervised", dataset, fitted)
