@@ -10,7 +10,7 @@ first (breadth-first). Leases expire; :func:`release_expired_leases` returns the
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -67,7 +67,7 @@ def next_faces(project: Project, annotator: AbstractBaseUser, count: int = 1) ->
     cycle = current_cycle(project)
     if cycle is None:
         return []
-    expires = now + timedelta(seconds=project.lease_seconds)
+    expires = project.lease_end(now)
     held_ids = list(
         Lease.objects.filter(project=project, annotator=annotator, entry__cycle=cycle)
         .order_by("created_at", "id")

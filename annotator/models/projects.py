@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class Strategy(models.TextChoices):
@@ -98,6 +101,10 @@ class Project(models.Model):
     @property
     def votes_left(self) -> int:
         return max(self.budget_votes - self.votes_spent, 0)
+
+    def lease_end(self, start: datetime | None = None) -> datetime:
+        """When a face (or an offer) shown at ``start`` (default: now) stops being held."""
+        return (start or timezone.now()) + timedelta(seconds=self.lease_seconds)
 
 
 class ProjectClass(models.Model):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -101,7 +100,7 @@ def next_offers(project: Project, user: AbstractBaseUser, count: int) -> list[Ps
         .order_by("-confidence", "id")
     )
     wanted = max(0, min(count, MAX_OFFERS_PER_REQUEST))
-    until = now + timedelta(seconds=project.lease_seconds)
+    until = project.lease_end(now)
     held: list[int] = []
     tried: set[int] = set()
     while len(held) < wanted:
@@ -202,7 +201,7 @@ def undo_answer(project: Project, user: AbstractBaseUser) -> UndoResult:
             client_id=None,
             time_spent_ms=0,
             held_by=user,
-            held_until=timezone.now() + timedelta(seconds=project.lease_seconds),
+            held_until=project.lease_end(),
         )
     undone_state = offer.state
     offer.refresh_from_db()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -263,5 +262,5 @@ def _refund(project: Project, cycle: Cycle, vote: Vote, annotator: AbstractBaseU
         entry=entries.get(),
         annotator=annotator,
         project=project,
-        expires_at=timezone.now() + timedelta(seconds=project.lease_seconds),
+        expires_at=project.lease_end(),
     )
