@@ -20,7 +20,7 @@ epochs, so the margin schedule of Eq. 5 runs its whole course) with Adam 2e-3. T
 under the 0.8 margin floor on every pool face after 1,000 steps, so neither pseudo-labeling
 mode ever engaged and the comparison measured nothing.
 
-    python bench/semi_supervised.py                           # CPU: about 75 min on 2 cores
+    python bench/semi_supervised.py                           # CPU: about 80 min on 2 cores
     python bench/semi_supervised.py --device cuda --model resnet18 --pool-size 20000 --val-size 0 \\
         --steps-per-epoch 800 --lr 5e-4                        # GPU scale (paper: 20 x 800 steps)
 """
@@ -79,7 +79,7 @@ def _config(args: argparse.Namespace, mode: str, seed: int) -> SemiSupervisedCon
         labeled_batch_size=args.batch_size,
         unlabeled_batch_size=args.batch_size,
         lr=args.lr,
-        loss_weights=(0.5, 1.0, args.contrastive_weight),
+        loss_weights=(*SemiSupervisedConfig.loss_weights[:2], args.contrastive_weight),
         seed=seed,
     )
 

@@ -142,19 +142,24 @@ def _bar_faces(n: int, seed: int, labeled: bool) -> FaceDataset:
     return FaceDataset(("a", "b", "c"), names, images, truth, np.array(["train"] * n))
 
 
+def _bar_config(mode: str, **overrides: object) -> SemiSupervisedConfig:
+    """A few steps of a tiny CNN on :func:`_bar_faces`."""
+    settings = {
+        "model": "small_cnn",
+        "model_kwargs": {"width": 8},
+        "image_size": 16,
+        "epochs": 2,
+        "steps_per_epoch": 5,
+        "labeled_batch_size": 6,
+        "unlabeled_batch_size": 8,
+        "lr": 5e-3,
+    }
+    return SemiSupervisedConfig(mode=mode, **(settings | overrides))
+
+
 @pytest.mark.parametrize("mode", ["ada_cm", "fixed_threshold", "supervised"])
 def test_labeled_loss_falls_in_every_mode(mode: str) -> None:
-    config = SemiSupervisedConfig(
-        mode=mode,
-        model="small_cnn",
-        model_kwargs={"width": 8},
-        image_size=16,
-        epochs=2,
-        steps_per_epoch=5,
-        labeled_batch_size=6,
-        unlabeled_batch_size=8,
-        lr=5e-3,
-    )
+    config = _bar_config(mode)
     result = train_semi_supervised(
         config, _bar_faces(12, 0, True), _bar_faces(32, 1, False), _bar_faces(12, 2, True)
     )
@@ -171,17 +176,8 @@ def test_labeled_loss_falls_in_every_mode(mode: str) -> None:
 @pytest.mark.parametrize("mode", ["ada_cm", "supervised"])
 def test_the_returned_model_is_the_ema_teacher(mode: str) -> None:
     def trained(ema_decay: float | None) -> dict[str, torch.Tensor]:
-        config = SemiSupervisedConfig(
-            mode=mode,
-            model="small_cnn",
-            model_kwargs={"width": 4},
-            image_size=16,
-            epochs=1,
-            steps_per_epoch=4,
-            labeled_batch_size=6,
-            unlabeled_batch_size=8,
-            lr=5e-3,
-            ema_decay=ema_decay,
+        config = _bar_config(
+            mode, model_kwargs={"width": 4}, epochs=1, steps_per_epoch=4, ema_decay=ema_decay
         )
         model = train_semi_supervised(config, _bar_faces(12, 0, True), _bar_faces(16, 1, False)).model
         return model.state_dict()
