@@ -5,7 +5,10 @@ from __future__ import annotations
 from annotator.models.items import Item, Split, Vote, VoteKind
 from annotator.models.jobs import ACTIVE_JOB_STATES, Job, JobKind, JobState, ModelVersion
 from annotator.models.projects import (
+    BOUNDS,
+    MAX_VOTES,
     Membership,
+    ModelName,
     Project,
     ProjectClass,
     Role,
@@ -18,6 +21,8 @@ from annotator.models.queue import Cycle, CycleState, Lease, QueueEntry
 
 __all__ = [
     "ACTIVE_JOB_STATES",
+    "BOUNDS",
+    "MAX_VOTES",
     "Cycle",
     "CycleState",
     "Item",
@@ -26,6 +31,7 @@ __all__ = [
     "JobState",
     "Lease",
     "Membership",
+    "ModelName",
     "ModelVersion",
     "OfferState",
     "Project",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -42,6 +43,51 @@ class SslMethod(models.TextChoices):
     BARLOW_TWINS = "barlow_twins", "Barlow Twins"
 
 
+class ModelName(models.TextChoices):
+    """Backbones the engine can build (names match ``ml_engine.models``' registry; a test checks)."""
+
+    RESNET18 = "resnet18", "ResNet-18"
+    SMALL_CNN = "small_cnn", "Small CNN (tests and smoke runs)"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The range a numeric project setting may take, enforced by the API, the model and the database.
+
+    Each upper bound keeps one setting from exhausting a worker (an image size of 16,733
+    took 17.8 GB of memory before failing) or overflowing a database integer.
+    """
+
+    low: int
+    high: int
+
+    def validators(self) -> list[MinValueValidator | MaxValueValidator]:
+        return [MinValueValidator(self.low), MaxValueValidator(self.high)]
+
+    def check(self, field: str) -> models.CheckConstraint:
+        return models.CheckConstraint(
+            condition=Q(**{f"{field}__gte": self.low, f"{field}__lte": self.high}), name=f"{field}_in_bounds"
+        )
+
+
+MAX_VOTES = 100_000_000
+"""Budgets and quotas, in votes: far above any labeling effort, far below any integer limit."""
+
+BOUNDS = {
+    "budget_votes": Bounds(1, MAX_VOTES),
+    "votes_per_face": Bounds(1, 50),
+    "candidate_min_votes": Bounds(1, 50),
+    "batch_size": Bounds(1, 10_000),
+    "initial_set_size": Bounds(1, 100_000),
+    "image_size": Bounds(16, 224),
+    "seed": Bounds(0, 2**31 - 1),
+    "lease_seconds": Bounds(30, 86_400),
+}
+"""Image sizes: 16 px is the smallest input both backbones reduce to a feature map, 224 px the
+largest a ResNet-18 is trained at anywhere (FER crops are 48-100 px). FERPlus asked 10 annotators
+per face; 50 leaves room. A lease under 30 s would take faces back from annotators mid-answer."""
+
+
 class Project(models.Model):
     """A labeling effort: a pool of faces, a set of classes, a budget counted in votes.
 
@@ -54,26 +100,30 @@ class Project(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_projects"
     )
-    budget_votes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    budget_votes = models.PositiveIntegerField(validators=BOUNDS["budget_votes"].validators())
     votes_spent = models.PositiveIntegerField(default=0)
-    votes_per_face = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    votes_per_face = models.PositiveSmallIntegerField(default=1, validators=BOUNDS["votes_per_face"].validators())
     candidate_min_votes = models.PositiveSmallIntegerField(
         default=1,
-        validators=[MinValueValidator(1)],
+        validators=BOUNDS["candidate_min_votes"].validators(),
         help_text="A class enters a face's candidate set with at least this many votes (seed 004).",
     )
-    batch_size = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1)])
-    initial_set_size = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1)])
+    batch_size = models.PositiveIntegerField(default=100, validators=BOUNDS["batch_size"].validators())
+    initial_set_size = models.PositiveIntegerField(
+        default=100, validators=BOUNDS["initial_set_size"].validators()
+    )
     strategy = models.CharField(max_length=32, choices=Strategy.choices, default=Strategy.LEAST_CONFIDENCE)
     training_mode = models.CharField(
         max_length=32, choices=TrainingMode.choices, default=TrainingMode.SUPERVISED
     )
     ssl_method = models.CharField(max_length=32, choices=SslMethod.choices, default=SslMethod.SIMCLR)
-    model_name = models.CharField(max_length=64, default="resnet18")
-    image_size = models.PositiveSmallIntegerField(default=48)
-    seed = models.PositiveIntegerField(default=0)
+    model_name = models.CharField(max_length=64, choices=ModelName.choices, default=ModelName.RESNET18)
+    image_size = models.PositiveSmallIntegerField(default=48, validators=BOUNDS["image_size"].validators())
+    seed = models.PositiveIntegerField(default=0, validators=BOUNDS["seed"].validators())
     lease_seconds = models.PositiveIntegerField(
-        default=600, help_text="A face shown to an annotator returns to the queue after this long."
+        default=600,
+        validators=BOUNDS["lease_seconds"].validators(),
+        help_text="A face shown to an annotator returns to the queue after this long."
     )
     show_model_suggestion = models.BooleanField(
         default=False, help_text="Off by default: showing the model's guess biases annotators."
@@ -93,6 +143,14 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(votes_spent__lte=F("budget_votes")), name="budget_not_overspent"
             ),
+            models.CheckConstraint(
+                condition=Q(candidate_min_votes__lte=F("votes_per_face")),
+                name="candidate_min_votes_within_votes_per_face",
+            ),
+            models.CheckConstraint(
+                condition=Q(model_name__in=ModelName.values), name="model_name_registered"
+            ),
+            *(bounds.check(field) for field, bounds in BOUNDS.items()),
         ]
 
     def __str__(self) -> str:
@@ -144,13 +202,21 @@ class Membership(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
-    quota_votes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no per-annotator cap.")
+    quota_votes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_VOTES)],
+        help_text="Empty: no per-annotator cap.",
+    )
     votes_cast = models.PositiveIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["project", "user"]
-        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user"),
+            models.CheckConstraint(condition=Q(quota_votes__lte=MAX_VOTES), name="quota_votes_in_bounds"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project} ({self.role})"
