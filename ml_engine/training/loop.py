@@ -22,6 +22,7 @@ from torch import nn
 
 from ml_engine.data.transforms import EvalTransform
 from ml_engine.progress import CancelFlag, Cancelled, Progress, ProgressCallback
+from ml_engine.training.auxiliary_tasks import AuxiliaryTasks
 
 TrainLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 """``loss(logits (B, C), labels (B,), indices (B,)) -> scalar``.
@@ -33,10 +34,17 @@ also define ``start_epoch(epoch: int, epochs: int)``; ``fit`` calls it before ev
 """
 
 
-def hard_label_loss(class_weights: torch.Tensor | None = None) -> TrainLoss:
-    """Cross-entropy on the hard labels, optionally weighted per class."""
+def hard_label_loss(class_weights: torch.Tensor | None = None, *, mean_over_batch: bool = False) -> TrainLoss:
+    """Cross-entropy on the hard labels, optionally weighted per class.
+
+    With weights, ``F.cross_entropy`` divides the weighted sum by the summed weights of the
+    batch; ``mean_over_batch`` divides it by the batch size instead (Keras' sample weights,
+    ``mean_i w_{y_i} CE_i``), the scale HMTL's Eq. 1 adds its auxiliary losses to.
+    """
 
     def loss(logits: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        if mean_over_batch and class_weights is not None:
+            return (F.cross_entropy(logits.float(), labels, reduction="none") * class_weights[labels]).mean()
         return F.cross_entropy(logits.float(), labels, weight=class_weights)
 
     return loss
@@ -93,7 +101,12 @@ def build_scheduler(
 
 @dataclass
 class EpochRunner:
-    """Everything one training epoch needs; ``run`` trains over ``loader`` once."""
+    """Everything one training epoch needs; ``run`` trains over ``loader`` once.
+
+    With ``auxiliary`` tasks (HMTL, seed 003) each augmented batch is scrambled, the expression
+    head and the auxiliary heads all read the scrambled faces' pooled feature, and the step
+    minimises the expression loss plus the auxiliary losses.
+    """
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
@@ -104,51 +117,68 @@ class EpochRunner:
     amp: bool
     progress: ProgressCallback | None
     cancel: CancelFlag | None
+    auxiliary: AuxiliaryTasks | None = None
 
     def __post_init__(self) -> None:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
 
     def _step(
         self, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One optimiser step; returns the total loss, the correct count and the auxiliary loss."""
         images = self.augment(images.to(self.device, non_blocking=True))
         labels = labels.to(self.device, non_blocking=True)
+        auxiliary_loss = torch.zeros((), device=self.device)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-            logits = self.model(images)
-        loss = self.loss(logits, labels, indices.to(self.device, non_blocking=True))
+            if self.auxiliary is None:
+                logits = self.model(images)
+            else:
+                images, tile_targets = self.auxiliary.scramble(images)
+                logits, embedding = self.model.forward_with_embedding(images)
+                tile_logits = self.auxiliary.heads(embedding)
+        if self.auxiliary is not None:
+            auxiliary_loss = self.auxiliary.loss(tile_logits, tile_targets)
+        loss = self.loss(logits, labels, indices.to(self.device, non_blocking=True)) + auxiliary_loss
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        return loss.detach().float(), (logits.argmax(dim=1) == labels).sum()
+        return loss.detach().float(), (logits.argmax(dim=1) == labels).sum(), auxiliary_loss.detach()
 
     def run(self, loader: Iterable, steps: int, epoch: int, epochs: int) -> dict[str, float]:
         """Train for one epoch; returns mean loss, accuracy on the hard labels, lr and seconds.
 
-        Sums stay on the device, so a CUDA step never waits for the host unless a progress
-        callback asks for the loss.
+        ``train_loss`` is the whole objective; with auxiliary tasks, ``train_auxiliary_loss``
+        is its auxiliary part. Sums stay on the device, so a CUDA step never waits for the
+        host unless a progress callback asks for the loss.
         """
         self.model.train()
+        if self.auxiliary is not None:
+            self.auxiliary.heads.train()
         started = time.perf_counter()
         loss_sum = torch.zeros((), device=self.device)
+        auxiliary_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         seen = labelled = 0
         for step, (images, labels, indices) in enumerate(loader, start=1):
             if self.cancel is not None and self.cancel():
                 raise Cancelled(f"training cancelled in epoch {epoch}, step {step}")
-            loss, batch_correct = self._step(images, labels, indices)
+            loss, batch_correct, auxiliary_loss = self._step(images, labels, indices)
             loss_sum += loss * len(labels)
+            auxiliary_sum += auxiliary_loss * len(labels)
             correct += batch_correct
             seen, labelled = seen + len(labels), labelled + int((labels >= 0).sum())
             if self.progress is not None:
                 self.progress(Progress("train", epoch, epochs, step, steps, loss=float(loss)))
-        return {
+        record = {
             "train_loss": float(loss_sum) / max(seen, 1),
             "train_accuracy": int(correct) / labelled if labelled else math.nan,
             "lr": self.optimizer.param_groups[0]["lr"],
-            "seconds": time.perf_counter() - started,
         }
+        if self.auxiliary is not None:
+            record["train_auxiliary_loss"] = float(auxiliary_sum) / max(seen, 1)
+        return record | {"seconds": time.perf_counter() - started}
 
 
 class EarlyStopping:

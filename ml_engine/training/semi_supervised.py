@@ -102,7 +102,15 @@ class SemiSupervisedConfig:
         """The same model, data and run settings as a supervised ``TrainConfig``.
 
         The optimiser is not copied: Ada-CM's Adam 5e-4 stays unless ``overrides`` change it.
+        Auxiliary self-supervised heads (``config.auxiliary``) are refused: this loop trains
+        on weak and strong views of unlabeled faces, and scrambling them would corrupt the
+        pseudo-labels and the margins that are computed from them; HMTL itself is a
+        supervised, same-data method (seed 003, §4.4.1).
         """
+        if config.auxiliary != "none":
+            raise ValueError(
+                f"auxiliary tasks ({config.auxiliary}) do not combine with semi-supervised training"
+            )
         shared = ("model", "dropout", "image_size", "epochs", "patience", "seed", "amp", "num_workers")
         settings = {name: getattr(config, name) for name in shared}
         settings |= {"model_kwargs": dict(config.model_kwargs), "eval_batch_size": config.eval_batch_size}

@@ -10,6 +10,9 @@ re-initialised the whole network and threw the pre-training away (§2.4 item 1).
 The objective is pluggable: hard labels (optionally class-weighted by inverse frequency),
 per-face target distributions (``targets``, e.g. FERPlus vote distributions), or any
 :data:`~ml_engine.training.loop.TrainLoss` (``loss``), which partial-label training uses.
+Any of them can be trained beside HMTL's self-supervised puzzle and rotation heads
+(``config.auxiliary``, seed 003; :mod:`~ml_engine.training.auxiliary_tasks`); the heads are
+dropped at the end and the returned classifier is the plain one.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ml_engine.evaluation import Metrics, evaluate
 from ml_engine.inference import predict
 from ml_engine.models import FaceClassifier, create_model, load_backbone_weights
 from ml_engine.progress import CancelFlag, Progress, ProgressCallback
+from ml_engine.training.auxiliary_tasks import AUXILIARY_TASKS, AuxiliaryTasks
 from ml_engine.training.loop import (
     EarlyStopping,
     EpochRunner,
@@ -63,6 +67,11 @@ class TrainConfig:
         amp: mixed precision on CUDA (ignored on the CPU).
         num_workers: DataLoader workers on CUDA (the CPU loads in the main process).
         eval_batch_size: batch size for validation.
+        auxiliary: self-supervised auxiliary tasks trained beside the expression head (HMTL,
+            seed 003): "none", "puzzle", "rotation" or "puzzle_rotation".
+        auxiliary_grid: tiles per side of the auxiliary tasks (3: the paper's best; 2).
+        auxiliary_dropout: dropout before the auxiliary heads (0.2 in the authors' code, which
+            also puts ``dropout`` 0.3 before the expression head).
     """
 
     model: str = "resnet18"
@@ -83,6 +92,9 @@ class TrainConfig:
     amp: bool = True
     num_workers: int = 4
     eval_batch_size: int = 256
+    auxiliary: str = "none"
+    auxiliary_grid: int = 3
+    auxiliary_dropout: float = 0.2
 
 
 @dataclass
@@ -119,7 +131,11 @@ def _objective(
     targets: np.ndarray | None,
     device: torch.device,
 ) -> TrainLoss:
-    """The built-in loss: hard-label or soft-target cross-entropy, optionally class-weighted."""
+    """The built-in loss: hard-label or soft-target cross-entropy, optionally class-weighted.
+
+    Beside auxiliary heads a class-weighted loss is averaged over the batch, as in HMTL's Eq. 1
+    (see :func:`~ml_engine.training.loop.hard_label_loss`).
+    """
     weights = None
     if config.class_weighted:
         counts = (
@@ -129,7 +145,7 @@ def _objective(
         )
         weights = torch.as_tensor(class_weights(counts), dtype=torch.float32, device=device)
     if targets is None:
-        return hard_label_loss(weights)
+        return hard_label_loss(weights, mean_over_batch=config.auxiliary != "none")
     return soft_target_loss(torch.as_tensor(targets, dtype=torch.float32, device=device), weights)
 
 
@@ -156,6 +172,23 @@ def _build_model(
     if initial_weights is not None:
         load_backbone_weights(model, initial_weights)
     return model
+
+
+def _auxiliary_tasks(
+    config: TrainConfig, model: FaceClassifier, device: torch.device
+) -> AuxiliaryTasks | None:
+    """HMTL's heads on the classifier's pooled feature, or None; they never join ``model``."""
+    if config.auxiliary not in AUXILIARY_TASKS:
+        raise ValueError(f"unknown auxiliary task {config.auxiliary!r}; expected one of {AUXILIARY_TASKS}")
+    if config.auxiliary == "none":
+        return None
+    return AuxiliaryTasks(
+        config.auxiliary,
+        model.embedding_dim,
+        grid=config.auxiliary_grid,
+        dropout=config.auxiliary_dropout,
+        device=device,
+    )
 
 
 def _validate(model: FaceClassifier, config: TrainConfig, val: FaceDataset, device: torch.device) -> Metrics:
@@ -212,9 +245,11 @@ def fit(
         raise ValueError("no training faces: nothing is labelled")
     seed_everything(config.seed)
     model = _build_model(config, train.num_classes, initial_weights).to(target_device)
+    auxiliary = _auxiliary_tasks(config, model, target_device)
     loader = _loader(config, train, rows, target_device)
+    parameters = [*model.parameters(), *(auxiliary.heads.parameters() if auxiliary is not None else ())]
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     augment = (
         TrainTransform(config.image_size, max_rotation=config.max_rotation)
@@ -231,6 +266,7 @@ def fit(
         amp=config.amp and target_device.type == "cuda",
         progress=progress,
         cancel=cancel,
+        auxiliary=auxiliary,
     )
     history, stopper, validation = _run_epochs(config, runner, loader, val, loss)
     if validation is not None:
