@@ -35,6 +35,14 @@ def get_bool(name: str, default: bool) -> bool:
     raise SettingError(f"{name}={raw!r} is not a boolean; use one of {sorted(TRUE_WORDS | FALSE_WORDS)}")
 
 
+def get_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (compared in lower case), so a misspelt mode fails at start-up."""
+    raw = os.environ.get(name, default).strip().lower()
+    if raw in choices:
+        return raw
+    raise SettingError(f"{name}={raw!r}: use one of {', '.join(choices)}")
+
+
 def get_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

@@ -1,13 +1,130 @@
-"""Uploaded face images, served only to signed-in users (faces are personal data)."""
+"""Files under ``MEDIA_ROOT``, served by project and role, never by a guessable path alone.
+
+Everything FaceLoop writes lives under ``projects/<project id>/<kind>/``: ``faces/`` (the
+imported images), ``exports/job-<n>/`` (label sets and exported models) and ``models/job-<n>/``
+(checkpoints, pre-training, embeddings, the faiss index, the pool's predictions). Faces are
+shown to every member of their project; exports and model artefacts only to its owners, as
+the API's download endpoint allows. A path that does not map onto that layout, or that
+leaves its folder (``..``, an absolute path, a symbolic link pointing elsewhere), is answered
+404, and so is every path of a project the user is not a member of, so that guessing paths
+does not even tell which files exist.
+
+Checked files are streamed from disk in chunks (:class:`FileResponse`), or, with
+``MEDIA_SENDFILE`` set, handed to the front web server (nginx ``X-Accel-Redirect``, Apache
+``X-Sendfile``) so that a Python worker is not held for the transfer.
+"""
 
 from __future__ import annotations
 
+import mimetypes
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import quote
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.views.static import serve
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.http import http_date
+from django.views.decorators.http import require_safe
+from django.views.static import was_modified_since
+
+from annotator import selectors
+
+PROJECT_ID = re.compile(r"[1-9][0-9]{0,18}")
+FACE_CACHE_SECONDS = 3600
 
 
+class MediaKind(StrEnum):
+    """The folders under ``projects/<id>/``; each is served to the role the API allows."""
+
+    FACES = "faces"
+    EXPORTS = "exports"
+    MODELS = "models"
+
+    @property
+    def owners_only(self) -> bool:
+        return self is not MediaKind.FACES
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A path under ``MEDIA_ROOT`` resolved to the project and folder it belongs to."""
+
+    project_id: int
+    kind: MediaKind
+    relative: str
+    absolute: Path
+
+
+def resolve_media_path(raw: str, media_root: Path) -> MediaFile | None:
+    """Map a requested path onto the media layout, or None when it is not a file of it.
+
+    The path must already be in its one canonical form (no empty, ``.`` or ``..`` segment,
+    no leading slash, no backslash), so no two spellings reach one file; after symbolic
+    links are followed it must still lie inside its own project's ``kind`` folder.
+    """
+    segments = raw.split("/")
+    if "\\" in raw or "\x00" in raw or any(segment in {"", ".", ".."} for segment in segments):
+        return None
+    if len(segments) < 4 or segments[0] != "projects" or not PROJECT_ID.fullmatch(segments[1]):
+        return None
+    try:
+        kind = MediaKind(segments[2])
+    except ValueError:
+        return None
+    root = media_root.resolve()
+    folder = (root / "projects" / segments[1] / kind).resolve()
+    absolute = (root / raw).resolve()
+    if not folder.is_relative_to(root) or not absolute.is_relative_to(folder) or not absolute.is_file():
+        return None
+    return MediaFile(int(segments[1]), kind, raw, absolute)
+
+
+def check_access(request: HttpRequest, media: MediaFile) -> None:
+    """404 for a non-member (existence is not revealed), 403 for an annotator asking for owners' files."""
+    membership = selectors.get_membership(media.project_id, request.user)
+    if membership is None:
+        raise Http404("No such file.")
+    if media.kind.owners_only and not selectors.is_owner(membership):
+        raise PermissionDenied("Only the project's owners may download this.")
+
+
+@require_safe
 @login_required
 def protected_media(request: HttpRequest, path: str) -> HttpResponse:
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+    media = resolve_media_path(path, Path(settings.MEDIA_ROOT))
+    if media is None:
+        raise Http404("No such file.")
+    check_access(request, media)
+    return file_response(request, media)
+
+
+def file_response(request: HttpRequest, media: MediaFile) -> HttpResponse:
+    """The file itself, streamed or handed to the front server; faces inline, the rest as downloads."""
+    stat = media.absolute.stat()
+    if not was_modified_since(request.META.get("HTTP_IF_MODIFIED_SINCE"), int(stat.st_mtime)):
+        return HttpResponseNotModified()
+    attachment = media.kind is not MediaKind.FACES
+    if settings.MEDIA_SENDFILE == "django":
+        response: HttpResponse = FileResponse(
+            media.absolute.open("rb"), as_attachment=attachment, filename=media.absolute.name
+        )
+    else:
+        content_type, _ = mimetypes.guess_type(media.absolute.name)
+        response = HttpResponse(content_type=content_type or "application/octet-stream")
+        if settings.MEDIA_SENDFILE == "x-accel-redirect":
+            response["X-Accel-Redirect"] = (
+                settings.MEDIA_ACCEL_PREFIX.rstrip("/") + "/" + quote(media.relative)
+            )
+        else:
+            response["X-Sendfile"] = str(media.absolute)
+        if attachment:
+            response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(media.absolute.name)}"
+    response["Last-Modified"] = http_date(stat.st_mtime)
+    response["Cache-Control"] = (
+        f"private, max-age={FACE_CACHE_SECONDS}" if not attachment else "private, no-store"
+    )
+    return response

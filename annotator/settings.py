@@ -84,6 +84,11 @@ STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.get_path("MEDIA_ROOT", VAR_DIR / "media")
+# After its access check, /media/ streams the file itself ("django"), or hands the transfer to
+# a front server: nginx ("x-accel-redirect", to an internal location at MEDIA_ACCEL_PREFIX
+# that aliases MEDIA_ROOT) or Apache's mod_xsendfile ("x-sendfile").
+MEDIA_SENDFILE = env.get_choice("MEDIA_SENDFILE", "django", ("django", "x-accel-redirect", "x-sendfile"))
+MEDIA_ACCEL_PREFIX = env.get_str("MEDIA_ACCEL_PREFIX", "/protected-media/")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

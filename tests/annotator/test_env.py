@@ -52,6 +52,17 @@ def test_bad_bool_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         env.get_bool("DEBUG", False)
 
 
+def test_choice_takes_a_listed_mode_and_refuses_a_misspelt_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    modes = ("django", "x-sendfile")
+    monkeypatch.delenv("MEDIA_SENDFILE", raising=False)
+    assert env.get_choice("MEDIA_SENDFILE", "django", modes) == "django"
+    monkeypatch.setenv("MEDIA_SENDFILE", " X-Sendfile ")
+    assert env.get_choice("MEDIA_SENDFILE", "django", modes) == "x-sendfile"
+    monkeypatch.setenv("MEDIA_SENDFILE", "sendfile")
+    with pytest.raises(env.SettingError, match="MEDIA_SENDFILE='sendfile': use one of django, x-sendfile"):
+        env.get_choice("MEDIA_SENDFILE", "django", modes)
+
+
 def test_secret_key_is_generated_once_and_kept(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("SECRET_KEY", raising=False)
     key_file = tmp_path / "secret_key"
