@@ -6,6 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from annotator.models import (
+    MAX_VOTES,
     Cycle,
     Item,
     Job,
@@ -96,7 +97,7 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipUpdateSerializer(serializers.Serializer):
-    quota_votes = serializers.IntegerField(min_value=0, allow_null=True)
+    quota_votes = serializers.IntegerField(min_value=0, max_value=MAX_VOTES, allow_null=True)
 
 
 class ItemSerializer(serializers.ModelSerializer):

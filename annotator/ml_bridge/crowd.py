@@ -92,6 +92,25 @@ def soft_targets(mode: str, dataset: FaceDataset, crowd: CrowdModel | None) -> n
     return targets
 
 
+def majority_targets_with_ties(dataset: FaceDataset) -> np.ndarray | None:
+    """Supervised mode's targets when some voted faces tie: None when none does.
+
+    Labeled non-test faces train on their majority label, as in seed 000; a face whose votes
+    tie (no majority) trains on its vote distribution instead of being dropped. Without
+    this, a project with several votes per face whose batch all tied had nothing to train
+    on, and its loop stalled with no next batch.
+    """
+    trainable = dataset.splits != "test"
+    ties = trainable & (dataset.labels < 0) & (dataset.votes.sum(axis=1) > 0)
+    if not ties.any():
+        return None
+    targets = np.zeros((len(dataset), dataset.num_classes))
+    labeled = np.flatnonzero(trainable & (dataset.labels >= 0))
+    targets[labeled, dataset.labels[labeled]] = 1.0
+    targets[ties] = vote_distribution(dataset.votes[ties])
+    return targets
+
+
 @dataclass(frozen=True)
 class CrowdModel:
     """A Dawid-Skene fit of vote triples, with the ids behind its dense indices."""

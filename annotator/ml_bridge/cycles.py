@@ -20,6 +20,7 @@ from annotator.ml_bridge.crowd import (
     CrowdModel,
     annotator_reliability,
     fit_crowd,
+    majority_targets_with_ties,
     soft_targets,
 )
 from ml_engine.json_values import json_safe
@@ -217,7 +218,8 @@ def _train(
 ) -> tuple[Any, dict[str, Any]]:
     """Fit a classifier on the labeled pool faces in the project's training mode.
 
-    supervised: cross-entropy on the majority labels (seed 000); vote_distribution and
+    supervised: cross-entropy on the majority labels (seed 000), and on the vote
+    distribution for faces whose votes tie (:func:`majority_targets_with_ties`); vote_distribution and
     crowd_model: cross-entropy on each voted face's vote distribution or Dawid-Skene
     posterior (:func:`~annotator.ml_bridge.crowd.soft_targets`); partial_label: candidate
     sets from the votes with confidence revision (seed 004); semi_supervised: Ada-CM on the
@@ -235,6 +237,7 @@ def _train(
         seed=inputs.seed,
     )
     weights = load_backbone(inputs.pretrained_backbone) if inputs.pretrained_backbone else None
+    tie_faces = 0
     options = {"device": device, "progress": progress, "cancel": cancel, "initial_weights": weights}
     if inputs.training_mode == "partial_label":
         candidates = candidate_matrix(inputs.rows, len(inputs.class_names))
@@ -249,9 +252,16 @@ def _train(
         semi = SemiSupervisedConfig.from_train_config(config)
         unlabeled = dataset.subset(np.flatnonzero((dataset.splits == "pool") & (dataset.labels < 0)))
         result = train_semi_supervised(semi, dataset.split("train"), unlabeled, **options)
+    elif (targets := majority_targets_with_ties(dataset)) is not None:
+        trained = np.flatnonzero(targets.sum(axis=1) > 0)
+        tie_faces = int((dataset.labels[trained] < 0).sum())
+        result = fit(config, dataset.subset(trained), targets=targets[trained], **options)
     else:
         result = fit(config, dataset.split("train"), **options)
     provenance = {"mode": inputs.training_mode, "epochs": inputs.epochs, "pretrained": weights is not None}
+    if inputs.training_mode == "supervised":
+        # Say what happened to faces without a majority: they trained on their vote distribution.
+        provenance["tie_faces_on_vote_distribution"] = tie_faces
     if inputs.training_mode == "semi_supervised":
         # Ada-CM's per-class margins T_c^t after each epoch (seed 002, Eq. 6), for the dashboard.
         provenance |= {"margins": result.margins, "final_margins": result.final_margins}

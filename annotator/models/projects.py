@@ -102,7 +102,9 @@ class Project(models.Model):
     )
     budget_votes = models.PositiveIntegerField(validators=BOUNDS["budget_votes"].validators())
     votes_spent = models.PositiveIntegerField(default=0)
-    votes_per_face = models.PositiveSmallIntegerField(default=1, validators=BOUNDS["votes_per_face"].validators())
+    votes_per_face = models.PositiveSmallIntegerField(
+        default=1, validators=BOUNDS["votes_per_face"].validators()
+    )
     candidate_min_votes = models.PositiveSmallIntegerField(
         default=1,
         validators=BOUNDS["candidate_min_votes"].validators(),
@@ -123,7 +125,7 @@ class Project(models.Model):
     lease_seconds = models.PositiveIntegerField(
         default=600,
         validators=BOUNDS["lease_seconds"].validators(),
-        help_text="A face shown to an annotator returns to the queue after this long."
+        help_text="A face shown to an annotator returns to the queue after this long.",
     )
     show_model_suggestion = models.BooleanField(
         default=False, help_text="Off by default: showing the model's guess biases annotators."

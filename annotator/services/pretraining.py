@@ -51,8 +51,8 @@ def run_pretraining_job(job_id: int) -> str:
     if not jobs.start_job(job, stage="pretrain"):
         return Job.objects.get(pk=job_id).state
     project = job.project
-    inputs = training.cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS)
     try:
+        inputs = training.cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS)
         artefacts = cycle_bridge.pretrain_pool(
             inputs, project.ssl_method, training.job_dir(project, job), device=settings.TORCH_DEVICE,
             progress=training.progress_reporter(job), cancel=training.cancel_flag(job),

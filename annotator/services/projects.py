@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotator.models import Membership, Project, ProjectClass, Role, TrainingMode
@@ -57,7 +58,7 @@ def create_project(
     """Create a project with its classes; the owner becomes its first member (role owner)."""
     specs = _resolved(classes)
     project = Project(owner=owner, name=name, **settings)
-    _check_settings(project)
+    check_settings(project)
     project.save()
     ProjectClass.objects.bulk_create(
         ProjectClass(project=project, index=i, name=spec.name, key=spec.key, color=spec.color)
@@ -104,14 +105,26 @@ def update_project(project: Project, **changes: object) -> Project:
         raise Conflict("votes per face cannot change once labeling has started")
     for field, value in changes.items():
         setattr(project, field, value)
-    _check_settings(project)
+    check_settings(project)
     project.save(update_fields=[*changes])
     return project
 
 
-def _check_settings(project: Project) -> None:
-    """Field validation, plus the rules that tie settings together."""
-    project.full_clean(exclude=["owner"])
+def check_settings(project: Project) -> None:
+    """Field validation (every setting within its bounds), plus the rules that tie settings together.
+
+    Workers call it too, before they allocate anything for a job: a row changed behind the
+    API's back (admin, shell, an older release) must not start a job the machine cannot hold.
+
+    Raises:
+        InvalidInput: naming each setting out of bounds and the rule it breaks.
+    """
+    try:
+        project.full_clean(exclude=["owner"])
+    except ValidationError as error:
+        raise InvalidInput(
+            "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items())
+        ) from error
     if project.offer_confirmations and project.training_mode != TrainingMode.SEMI_SUPERVISED:
         raise InvalidInput("pseudo-label confirmations need the semi-supervised (Ada-CM) training mode")
 

@@ -42,6 +42,7 @@ from annotator.models import (
 from annotator.services import confirmations, jobs
 from annotator.services.cycles import open_cycle
 from annotator.services.errors import Conflict
+from annotator.services.projects import check_settings
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +105,8 @@ def run_training_job(job_id: int) -> str:
     if not jobs.start_job(job, stage="train"):
         return Job.objects.get(pk=job_id).state
     project = job.project
-    inputs = cycle_inputs(project, job.cycle)
     try:
+        inputs = cycle_inputs(project, job.cycle)
         outcome = cycle_bridge.train_score_select(
             inputs,
             job_dir(project, job),
@@ -193,7 +194,12 @@ def next_batch_size(project: Project, cycle: Cycle) -> int:
 def cycle_inputs(
     project: Project, cycle: Cycle | None = None, *, epochs: int | None = None
 ) -> cycle_bridge.CycleInputs:
-    """Everything a worker job needs from the database, as plain values (see the bridge)."""
+    """Everything a worker job needs from the database, as plain values (see the bridge).
+
+    Raises:
+        InvalidInput: a project setting is out of bounds (checked before anything is allocated).
+    """
+    check_settings(project)
     rows = list(
         Item.objects.filter(project=project)
         .order_by("id")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.contrib.auth import get_user_model
 
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Item
@@ -73,12 +74,12 @@ def test_supervised_training_never_sees_test_faces(tmp_path: Path, monkeypatch: 
     run_cycle(project, tmp_path)
 
     (train,) = seen
-    assert set(train.splits.tolist()) == {"train"}
+    assert set(train.splits.tolist()) == {"train", "pool"}  # the two unsure faces have no majority
     test_ids = {
         str(pk) for pk in Item.objects.filter(project=project, split="test").values_list("id", flat=True)
     }
     assert not test_ids & set(train.names)
-    assert sorted(train.labels.tolist()) == [0, 1, 2, 3]
+    assert sorted(train.labels.tolist()) == [-1, -1, 0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("mode", ["vote_distribution", "crowd_model"])
@@ -164,3 +165,44 @@ def test_offers_are_the_unlabeled_faces_above_their_class_margin_most_confident_
 
     assert [(o.item_id, o.class_index) for o in offers] == [(13, 1), (10, 0)]
     assert offers[0].confidence == pytest.approx(0.98) and offers[0].margin == pytest.approx(0.95)
+
+
+def test_supervised_training_learns_tied_faces_from_their_vote_distribution(tmp_path: Path) -> None:
+    """Two votes per face that always disagree: no majority anywhere, and still a model and a batch."""
+    project = make_labeling_project(model_name="small_cnn", image_size=16, votes_per_face=2)
+    annotator = get_user_model().objects.create_user("second", password="x")
+    project.memberships.create(user=annotator, role="annotator")
+    entries = list(project.cycles.get(number=0).entries.order_by("position"))
+    for index, entry in enumerate(entries):
+        for user, class_index in ((project.owner, index % 4), (annotator, (index + 1) % 4)):
+            votes.submit_vote(project, user, item_id=entry.item_id, answer=votes.Answer("label", (class_index,)),
+                              client_id=uuid.uuid4())  # fmt: skip
+    assert not Item.objects.filter(project=project, label_index__isnull=False).exists()
+
+    outcome = run_cycle(project, tmp_path)
+
+    assert outcome.training["tie_faces_on_vote_distribution"] == len(entries)
+    assert outcome.checkpoint_path.exists()
+    assert len(outcome.next_item_ids) == 2
+
+
+def test_supervised_training_without_ties_keeps_the_hard_labels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_labeling_project(model_name="small_cnn", image_size=16)
+    for entry in project.cycles.get(number=0).entries.order_by("position"):
+        votes.submit_vote(project, project.owner, item_id=entry.item_id, answer=votes.Answer("label", (0,)),
+                          client_id=uuid.uuid4())  # fmt: skip
+    seen_targets = []
+    real_fit = supervised.fit
+
+    def recording_fit(*args, targets=None, **kwargs):
+        seen_targets.append(targets)
+        return real_fit(*args, targets=targets, **kwargs)
+
+    monkeypatch.setattr(supervised, "fit", recording_fit)
+
+    outcome = run_cycle(project, tmp_path)
+
+    assert seen_targets == [None]
+    assert outcome.training["tie_faces_on_vote_distribution"] == 0
