@@ -100,11 +100,32 @@ class MembershipUpdateSerializer(serializers.Serializer):
     quota_votes = serializers.IntegerField(min_value=0, max_value=MAX_VOTES, allow_null=True)
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class MemberItemSerializer(serializers.ModelSerializer):
+    """A face as an annotator sees it: the image and its split, nothing that hints at its label.
+
+    A test face's imported label is the answer the model is scored against; the source name
+    can carry it too (an image-folder zip names each face after its class folder); votes and
+    their aggregate would show an annotator what others answered, and the majority vote and the
+    crowd model both assume each annotator answers independently.
+    """
+
     image_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Item
+        fields = ["id", "image_url", "width", "height", "split", "created_at"]
+
+    def get_image_url(self, item: Item) -> str:
+        return media_url(item.image.name)
+
+
+class ItemSerializer(MemberItemSerializer):
+    """A face as its project's owners see it, with its imported label, votes and aggregate.
+
+    The fields annotators do not get are optional in the schema: they are left out, not null.
+    """
+
+    class Meta(MemberItemSerializer.Meta):
         fields = [
             "id",
             "image_url",
@@ -120,8 +141,9 @@ class ItemSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
-    def get_image_url(self, item: Item) -> str:
-        return media_url(item.image.name)
+
+def item_serializer_for(membership: Membership) -> type[MemberItemSerializer]:
+    return ItemSerializer if membership.role == Role.OWNER else MemberItemSerializer
 
 
 class FaceSerializer(serializers.Serializer):

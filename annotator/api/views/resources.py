@@ -20,6 +20,7 @@ from annotator.api.serializers import (
     MembershipSerializer,
     MembershipUpdateSerializer,
     ModelVersionSerializer,
+    item_serializer_for,
 )
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
 from annotator.models import Item, Job, Membership, Split
@@ -72,7 +73,11 @@ class MemberDetailView(ProjectScopedView):
 
 
 class ItemListView(ProjectScopedView, generics.GenericAPIView):
-    """A project's faces, filterable by ``split`` (pool or test)."""
+    """A project's faces, filterable by ``split`` (pool or test).
+
+    Owners also see each face's imported label and votes; annotators only the image (a test
+    face's label is the answer the model is scored against).
+    """
 
     serializer_class = ItemSerializer
 
@@ -81,18 +86,23 @@ class ItemListView(ProjectScopedView, generics.GenericAPIView):
         parameters=[OpenApiParameter("split", str, enum=Split.values, required=False)],
     )
     def get(self, request: Request, project_id: int) -> Response:
-        queryset = Item.objects.filter(project=self.project()).order_by("id")
+        membership = self.member()
+        queryset = Item.objects.filter(project=membership.project).order_by("id")
         split = request.query_params.get("split")
         if split:
             queryset = queryset.filter(split=split)
-        return self.get_paginated_response(ItemSerializer(self.paginate_queryset(queryset), many=True).data)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(item_serializer_for(membership)(page, many=True).data)
 
 
 class ItemDetailView(ProjectScopedView):
+    """One face; owners also see its imported label and votes, annotators only the image."""
+
     @extend_schema(responses=ItemSerializer)
     def get(self, request: Request, project_id: int, item_id: int) -> Response:
-        item = get_object_or_404(Item, pk=item_id, project=self.project())
-        return Response(ItemSerializer(item).data)
+        membership = self.member()
+        item = get_object_or_404(Item, pk=item_id, project=membership.project)
+        return Response(item_serializer_for(membership)(item).data)
 
 
 class ImportView(ProjectScopedView):

@@ -146,12 +146,37 @@ def test_items_list_filters_by_split(client_for):
     test = client.get(f"/api/projects/{project.pk}/items/?split=test").json()
     assert (pool["count"], test["count"]) == (4, 2)
     item = test["results"][0]
-    assert client.get(f"/api/projects/{project.pk}/items/{item['id']}/").json()["imported_label"] == 0
+    assert client.get(f"/api/projects/{project.pk}/items/{item['id']}/").json()["split"] == "test"
     browser = Client()
     browser.force_login(user)
     image = browser.get(item["image_url"])
     assert image.status_code == 200
     assert b"".join(image.streaming_content).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+OWNER_ONLY_ITEM_FIELDS = {"source_name", "imported_label", "vote_count", "class_votes", "label_index",
+                          "candidate_set"}  # fmt: skip
+
+
+def test_annotators_never_see_the_test_answers_nor_the_votes_of_others(client_for):
+    project = make_labeling_project(pool=2, test=2)
+    project.items.update(source_name="happiness/face.png", class_votes=[0, 2, 0, 0], vote_count=2,
+                         label_index=1, candidate_set=[1])  # fmt: skip
+    annotator, owner = client_for(add_annotator(project).user), client_for(project.owner)
+    url = f"/api/projects/{project.pk}/items/"
+    seen = annotator.get(url, {"split": "test"}).json()["results"]
+    assert [set(face) for face in seen] == [{"id", "image_url", "width", "height", "split", "created_at"}] * 2
+    for face in annotator.get(url).json()["results"] + [annotator.get(f"{url}{seen[0]['id']}/").json()]:
+        assert not OWNER_ONLY_ITEM_FIELDS & set(face)
+        assert "happiness" not in str(face)
+    answers = owner.get(url, {"split": "test"}).json()["results"]
+    assert [face["imported_label"] for face in answers] == [0, 1]
+    detail = owner.get(f"{url}{answers[1]['id']}/").json()
+    assert (detail["imported_label"], detail["class_votes"], detail["source_name"]) == (
+        1,
+        [0, 2, 0, 0],
+        "happiness/face.png",
+    )
 
 
 def test_model_versions_and_the_dashboard_show_the_learning_curve(client_for):
