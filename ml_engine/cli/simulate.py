@@ -19,7 +19,7 @@ import torch
 
 from ml_engine.cli.data import add_data_arguments, load_cli_dataset
 from ml_engine.cli.progress_bar import ProgressBar
-from ml_engine.cli.train import initial_weights
+from ml_engine.cli.train import add_auxiliary_arguments, initial_weights
 from ml_engine.cold_start import COLD_START_METHODS, representative_initial
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.device import resolve_device
@@ -76,6 +76,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="initial set: random (seed 000) or representative picks (kmeans, typiclust) on the embeddings "
         "of the --init-weights backbone",
     )
+    add_auxiliary_arguments(parser)
     parser.add_argument("--mc-passes", type=int, default=10, help="MC-dropout passes for BALD")
     parser.add_argument(
         "--deepfool-prefilter", type=int, default=None, help="attack only this many lowest-margin faces"
@@ -107,6 +108,8 @@ def _settings(
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        auxiliary=args.auxiliary,
+        auxiliary_grid=args.auxiliary_grid,
     )
     options = {} if args.deepfool_prefilter is None else {"deepfool": {"prefilter": args.deepfool_prefilter}}
     settings = LoopSettings(

@@ -13,6 +13,7 @@ from ml_engine.cli.progress_bar import ProgressBar
 from ml_engine.device import resolve_device
 from ml_engine.models.resnet import STEMS
 from ml_engine.training import TrainConfig, fit
+from ml_engine.training.auxiliary_tasks import AUXILIARY_TASKS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -38,9 +39,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--val-fraction", type=float, default=0.1, help="hold-out share when there is no val split"
     )
     parser.add_argument("--initial-weights", default=None, help="SSL or classifier checkpoint to start from")
+    add_auxiliary_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
     parser.set_defaults(func=run)
+
+
+def add_auxiliary_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--auxiliary`` and ``--auxiliary-grid``: HMTL's self-supervised heads (seed 003)."""
+    parser.add_argument(
+        "--auxiliary",
+        choices=AUXILIARY_TASKS,
+        default="none",
+        help="self-supervised heads trained beside the expression head, dropped afterwards",
+    )
+    parser.add_argument(
+        "--auxiliary-grid",
+        type=int,
+        choices=(2, 3),
+        default=TrainConfig.auxiliary_grid,
+        help="tiles per side",
+    )
 
 
 def initial_weights(path: str) -> tuple[dict[str, torch.Tensor], str | None, dict[str, Any]]:
@@ -81,6 +100,8 @@ def _config(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, torch.Tens
         class_weighted=args.class_weighted,
         patience=args.patience,
         seed=args.seed,
+        auxiliary=args.auxiliary,
+        auxiliary_grid=args.auxiliary_grid,
     )
     return config, weights
 
