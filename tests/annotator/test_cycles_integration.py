@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
 
 from annotator import ml_bridge, processes
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, ModelVersion, Project, Vote
-from annotator.services import cycles, imports, projects
+from annotator.services import cycles, imports, memberships, projects
 from ml_engine.checkpoint import read_checkpoint
 from tests.conftest import launch_worker
 
@@ -215,3 +216,53 @@ def test_a_stopped_worker_hands_its_job_back_at_once(
 
     job = Job.objects.get(project=project, kind=JobKind.TRAIN)
     assert (job.state, job.attempts) == (JobState.SUCCEEDED, 2)
+
+
+def test_random_votes_of_four_annotators_never_stall_the_loop(project, worker_process) -> None:
+    """3 votes per face from 4 annotators answering at random: many faces tie, and supervised
+    training still reaches its final model on its own (tied faces train on their votes)."""
+    project, _ = project
+    projects.update_project(project, votes_per_face=3, budget_votes=3 * 2 * BATCH)
+    annotators = [get_user_model().objects.create_user(f"annotator{i}", password="x") for i in range(4)]
+    for annotator in annotators:
+        memberships.add_member(project, annotator.username)
+    clients = [APIClient() for _ in annotators]
+    for client, annotator in zip(clients, annotators, strict=True):
+        client.force_authenticate(annotator)
+    rng = np.random.default_rng(0)
+    cycles.start_labeling(project)
+
+    def vote_at_random_until_the_batch_is_done() -> None:
+        while True:
+            handed_out = 0
+            for client in clients:
+                faces = client.post(
+                    f"/api/projects/{project.pk}/next-faces/", {"count": 5}, format="json"
+                ).json()
+                for face in faces:
+                    vote = {"client_id": str(uuid.uuid4()), "item": face["item"], "kind": "label",
+                            "classes": [int(rng.integers(len(projects.class_names(project))))]}  # fmt: skip
+                    response = client.post(f"/api/projects/{project.pk}/votes/", vote, format="json")
+                    assert response.status_code == 201, response.content
+                handed_out += len(faces)
+            if not handed_out:
+                return
+
+    vote_at_random_until_the_batch_is_done()
+    wait_for(lambda: Cycle.objects.filter(project=project, number=1).exists(), 180, "cycle 1", worker_process)
+    vote_at_random_until_the_batch_is_done()
+    wait_for(
+        lambda: Cycle.objects.filter(project=project, number=1, state=CycleState.DONE).exists(),
+        180,
+        "the final training",
+        worker_process,
+    )
+
+    project.refresh_from_db()
+    assert project.votes_spent == project.budget_votes
+    trainings = Job.objects.filter(project=project, kind=JobKind.TRAIN).order_by("id")
+    assert [job.state for job in trainings] == [JobState.SUCCEEDED, JobState.SUCCEEDED]
+    ties = [job.result["tie_faces_on_vote_distribution"] for job in trainings]
+    tied_now = Item.objects.filter(project=project, vote_count=3, label_index__isnull=True).count()
+    assert ties[-1] == tied_now > 0
+    assert ModelVersion.objects.filter(project=project).count() == 2
