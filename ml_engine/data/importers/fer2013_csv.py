@@ -6,12 +6,12 @@ Variants are common (Kaggle's ``test.csv`` has no ``emotion``; some copies reord
 columns or lack ``Usage``), so columns are found by name. A wrong header is a
 :class:`ValueError` that names what is missing; a fault in one row (bad pixel count, a
 non-numeric or out-of-range label, an unknown usage) becomes a problem entry naming the row
-and column, and every other row still imports.
+and column, and every other row still imports. A line or field over the limits of
+:mod:`.text_limits` refuses the whole file, since such a file is not FER2013 text.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import warnings
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from ml_engine.data.dataset import UNLABELED, FaceDataset, ImportProblem
+from ml_engine.data.importers.text_limits import csv_rows
 
 FER2013_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 USAGE_TO_SPLIT = {"training": "train", "publictest": "val", "privatetest": "test"}
-_FIELD_LIMIT = 64 * 1024 * 1024
 
 
 class _RowError(ValueError):
@@ -42,10 +42,10 @@ def load_fer2013_csv(
         class_names: names of label indices 0..C-1 (FER2013's seven by default).
 
     Raises:
-        ValueError: when the header has no ``pixels`` column, or no row holds a valid face.
+        ValueError: when the header has no ``pixels`` column, no row holds a valid face, or
+            a line or field is over the limits of :mod:`.text_limits`.
     """
     path = Path(path)
-    csv.field_size_limit(_FIELD_LIMIT)
     names: list[str] = []
     images: list[np.ndarray] = []
     labels: list[int] = []
@@ -53,10 +53,10 @@ def load_fer2013_csv(
     problems: list[ImportProblem] = []
     side: int | None = None
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+        reader = csv_rows(handle, path.name)
         columns = _read_header(reader, path)
         default_split = "train" if "emotion" in columns else "pool"
-        for row_index, row in enumerate(reader):
+        for row_index, (line_number, row) in enumerate(reader):
             if not any(cell.strip() for cell in row):
                 continue
             name = f"{path.name}#{row_index}"
@@ -65,7 +65,7 @@ def load_fer2013_csv(
                 label = _parse_label(row, columns, len(class_names))
                 split = _parse_usage(row, columns, default_split)
             except _RowError as error:
-                where = f"row {row_index} (line {reader.line_num}), column '{error.column}'"
+                where = f"row {row_index} (line {line_number}), column '{error.column}'"
                 problems.append(ImportProblem(name, f"{where}: {error}"))
                 continue
             side = side or math.isqrt(pixels.size)
@@ -82,7 +82,7 @@ def load_fer2013_csv(
 
 
 def _read_header(reader, path: Path) -> dict[str, int]:
-    header = next(reader, None)
+    _, header = next(reader, (0, None))
     if header is None:
         raise ValueError(f"{path.name} is empty: expected a header 'emotion,pixels,Usage'")
     columns = {cell.strip().lower(): index for index, cell in enumerate(header)}

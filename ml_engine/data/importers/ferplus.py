@@ -18,7 +18,6 @@ to keep them unlabeled instead; they are still listed, as a notice.
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from ml_engine.data.dataset import UNLABELED, FaceDataset, ImportProblem
 from ml_engine.data.importers.image_files import list_files, split_images, verify_images
+from ml_engine.data.importers.text_limits import csv_rows
 from ml_engine.labels.aggregation import majority_labels
 
 FERPLUS_CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
@@ -143,7 +143,7 @@ def _read_label_csv(path: Path, folder: str) -> tuple[list[tuple[str, list[int]]
     rows: list[tuple[str, list[int]]] = []
     problems: list[ImportProblem] = []
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        for line, row in enumerate(csv.reader(handle), start=1):
+        for line, row in csv_rows(handle, f"{folder}/label.csv"):
             if not row or not row[0].strip():
                 if any(cell.strip() for cell in row):
                     problems.append(

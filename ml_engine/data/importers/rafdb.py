@@ -16,6 +16,7 @@ import numpy as np
 
 from ml_engine.data.dataset import FaceDataset, ImportProblem
 from ml_engine.data.importers.image_files import verify_images
+from ml_engine.data.importers.text_limits import bounded_lines
 
 RAFDB_CLASSES = ("surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral")
 LIST_FILE = "list_patition_label.txt"
@@ -71,7 +72,9 @@ def _read_list(list_file: Path) -> tuple[list[tuple[str, int, str]], list[Import
     """``(name, 0-based label, split)`` per line; a malformed line is a problem naming it."""
     entries: list[tuple[str, int, str]] = []
     problems: list[ImportProblem] = []
-    for line_number, line in enumerate(list_file.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    with open(list_file, encoding="utf-8-sig") as handle:
+        lines = list(bounded_lines(handle, LIST_FILE))
+    for line_number, line in enumerate(lines, start=1):
         fields = line.split()
         if not fields:
             continue

@@ -7,8 +7,10 @@ with sizes in the header that lie). This module
 
 * skips members with unsafe names or symlink attributes, and nested archives, reporting each
   one as an :class:`ImportProblem` (the rest of the archive still imports);
-* refuses the whole archive (:class:`UnsafeArchiveError`) when its member count or declared
-  uncompressed size is above the caps, before writing a byte;
+* skips members whose declared size is over the per-file cap (no face image is that large)
+  or whose name has a part longer than file systems allow;
+* refuses the whole archive (:class:`UnsafeArchiveError`) when its member count, declared
+  uncompressed size or compression ratio is above the caps, before writing a byte;
 * counts the bytes actually decompressed and stops when they pass the declared size or the
   cap, so a lying header cannot get past the limit.
 """
@@ -27,6 +29,15 @@ from ml_engine.data.importers.image_files import is_image_name
 
 MAX_MEMBERS = 200_000
 MAX_TOTAL_BYTES = 2 * 1024**3
+MAX_MEMBER_BYTES = 64 * 1024**2
+"""Largest single file extracted: a 4096x4096 RGBA image, the decoder's limit, is 64 MiB raw."""
+MAX_COMPRESSION_RATIO = 100
+"""Largest ratio of declared to compressed bytes for the archive as a whole. Zipped PNG or JPEG
+faces expand about 1:1 and uncompressed bitmaps by a few times; a bomb by a thousand or more."""
+RATIO_EXEMPT_BYTES = 16 * 1024**2
+"""Archives that expand to less than this are not held to the ratio: they cost nothing."""
+MAX_NAME_PART_BYTES = 255
+"""Longest file or folder name most file systems accept (in UTF-8 bytes)."""
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
 _CHUNK = 1 << 20
 _MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
@@ -95,6 +106,8 @@ def _extract_member(
         out = open(target, "xb")  # noqa: SIM115 - exclusive create: never follows a planted link
     except FileExistsError:
         return ImportProblem(info.filename, "a file of that name already exists; skipped")
+    except OSError as error:
+        return ImportProblem(info.filename, f"cannot be written here: {error.strerror or error}; skipped")
     try:
         with out:
             for chunk in _read_chunks(archive, info, budget):
@@ -120,6 +133,14 @@ def safe_members(
         raise UnsafeArchiveError(
             f"archive expands to {declared} bytes, more than the limit of {max_total_bytes}"
         )
+    compressed = max(1, sum(info.compress_size for info in infos))
+    if archive.filename:  # compressed sizes are header fields too: trust the file's real size
+        compressed = max(1, min(compressed, os.path.getsize(archive.filename)))
+    if declared > RATIO_EXEMPT_BYTES and declared > MAX_COMPRESSION_RATIO * compressed:
+        raise UnsafeArchiveError(
+            f"archive expands {declared // compressed}-fold ({compressed} bytes to {declared}), "
+            f"more than the limit of {MAX_COMPRESSION_RATIO}-fold"
+        )
     safe: list[zipfile.ZipInfo] = []
     problems: list[ImportProblem] = []
     seen: set[str] = set()
@@ -144,6 +165,13 @@ def _unsafe_reason(info: zipfile.ZipInfo, seen: set[str]) -> str | None:
         return "symbolic link refused"
     if info.is_dir() or not parts or parts[0] == "__MACOSX" or parts[-1].startswith("._"):
         return None
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_PART_BYTES for part in parts):
+        return f"a name in the path is longer than the limit of {MAX_NAME_PART_BYTES} bytes; skipped"
+    if info.file_size > MAX_MEMBER_BYTES:
+        return (
+            f"{info.file_size} bytes once extracted, more than the limit of {MAX_MEMBER_BYTES} "
+            "per file; skipped"
+        )
     if name.lower().endswith(ARCHIVE_SUFFIXES):
         return "nested archive not extracted"
     if name in seen:
