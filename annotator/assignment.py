@@ -1,6 +1,6 @@
 """Which faces an annotator sees next: the current cycle's queue, handed out under leases.
 
-Pattern: Label Studio's ``projects/functions/next_task.py`` (anchors_tools.md §3.1), with
+Pattern: Label Studio's ``projects/functions/next_task.py``, with
 counters instead of application locks. A queue entry's ``slots_taken`` (live votes plus
 open leases) only grows through ``UPDATE ... WHERE slots_taken < votes_per_face``, so no
 face is shown to more annotators than it needs votes, on SQLite and PostgreSQL alike.

@@ -1,7 +1,7 @@
 """Straightforward reference implementations of the query strategies, for ``selection_latency.py``.
 
-Each is what one would write first (and what distil/ActiveFER do; research/al_strategies.md
-§4): ``p * log p`` entropy, full sorts, the materialised ``N x C*D`` gradient matrix for BADGE
+Each is what one would write first (and what distil/ActiveFER do; docs/reference-implementations.md
+§2): ``p * log p`` entropy, full sorts, the materialised ``N x C*D`` gradient matrix for BADGE
 and GLISTER, an eager numpy k-center loop with a dense ``N x N_l`` initial distance matrix,
 one-image-at-a-time DeepFool. Where the fast version is exact, the reference consumes the
 same random numbers, so the picks must agree. Numpy's warnings are silenced: ``p * log p``

@@ -1,6 +1,6 @@
 """Selection latency and memory of every query strategy, beside a straightforward reference.
 
-Goal (issue 4): every strategy picks 1,000 faces from a 100k pool (D = 512, C = 7) in under
+Goal: every strategy picks 1,000 faces from a 100k pool (D = 512, C = 7) in under
 10 s on this 2-core CPU, in under 4 GB. The pool is synthetic but shaped like real
 penultimate features: non-negative (post-ReLU) embeddings clustered around 7 class centres
 in a 32-dimensional subspace plus noise, probabilities from a linear head on them, 10

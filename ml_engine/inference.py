@@ -1,8 +1,8 @@
 """Batched inference: class probabilities, penultimate embeddings and MC-dropout samples.
 
 The pool is scored in eval mode with the test-time transform (ActiveFER scored it under the
-training augmentation, so its uncertainty scores were random; research/al_strategies.md §2.4
-item 8). For BALD (Houlsby et al. 2011; Gal et al. 2017) ``mc_dropout_passes`` switches on
+training augmentation, so its uncertainty scores were random; docs/reference-implementations.md
+§1.4). For BALD (Houlsby et al. 2011; Gal et al. 2017) ``mc_dropout_passes`` switches on
 *only* the ``nn.Dropout`` modules, as baal and modAL do: BatchNorm keeps its running
 statistics and they are never updated (distil's ``model.train()`` changed them, §4.8).
 """

@@ -1,4 +1,4 @@
-"""Cycles of the loop and their queues. Issue 6's state machine extends this module.
+"""Cycles of the loop and their queues (the training state machine is in ``services.training``).
 
 Until models select batches, the first batch is the project's initial set drawn at random
 (seeded by the project's seed) from the pool, as in seed 000's protocol.
@@ -92,7 +92,7 @@ def record_batch_progress(cycle: Cycle, votes_per_face: int) -> bool:
     """Mark the batch complete once every face has its votes; True only for the call that did.
 
     The conditional update makes this safe when the last two votes arrive together: exactly
-    one caller sees a row count of 1 and may start training (issue 6 hooks in there).
+    one caller sees a row count of 1 and may start training (``services.training.on_batch_completed``).
     """
     if cycle.entries.filter(votes_received__lt=votes_per_face).exists():
         return False

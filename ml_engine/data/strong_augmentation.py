@@ -3,7 +3,7 @@
 Ada-CM (seed 002 §4.1) and FixMatch compare a prediction on a strongly augmented view with a
 pseudo-label from weak views. The official Ada-CM code applies FixMatch's RandAugment: ``n``
 random operations per image with magnitudes drawn uniformly in each operation's range, then
-a Cutout of side ``U(0, 0.5)`` of the image (research/seed_methods.md §1.2). Per-image PIL or
+a Cutout of side ``U(0, 0.5)`` of the image (docs/reference-implementations.md §4). Per-image PIL or
 torchvision RandAugment costs ~60 ms per face here, far more than a training step on a
 2-core CPU, so this module applies the same kind of operations to a whole uint8 batch at
 once, with per-face random choices and magnitudes:

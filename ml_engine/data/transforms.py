@@ -1,8 +1,8 @@
 """Face transforms on tensors, and a torch Dataset over a :class:`FaceDataset`.
 
 Training augmentation follows ActiveFER (padded random crop and horizontal flip, padding 4
-at 48 px; research/al_strategies.md §2.1) plus a small rotation (±10°). Train and test use
-the SAME normalisation (the reference normalised them differently, §2.4 item 7).
+at 48 px; docs/reference-implementations.md §1.1) plus a small rotation (±10°). Train and test use
+the SAME normalisation (the reference normalised them differently, §1.4 there).
 
 Speed: at 48 px one ResNet step takes a few milliseconds per image on a CPU, so per-image
 Python transforms would show up in the profile. The augmentation is therefore one affine

@@ -10,7 +10,7 @@ compact    3x3 s1 conv + 3x3 s2 max-pool  3x3 at 48 px ~4x FLOPs
 cifar      3x3 s1 conv, no max-pool       6x6 at 48 px ~16x FLOPs
 ========== ============================== ============ ==========================
 
-``cifar`` is what ActiveFER used (research/al_strategies.md §2.1) but it trains about 20x
+``cifar`` is what ActiveFER used (docs/reference-implementations.md §1.1) but it trains about 20x
 slower than ``imagenet`` on a 2-core CPU. The ImageNet stem reduces a 48 px face to 12x12
 before layer1 and leaves layer4 a 2x2 map; ``compact`` keeps a 3x3 map at a quarter of
 ``cifar``'s cost.

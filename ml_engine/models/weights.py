@@ -2,7 +2,7 @@
 
 ActiveFER loaded its self-supervised checkpoints with ``strict=False`` after stripping
 ``backbone.``; with lightly's ``nn.Sequential`` backbones that loaded nothing at all (102
-missing, 120 unexpected keys) and nobody noticed (research/al_strategies.md §2.3-2.4). Here
+missing, 120 unexpected keys) and nobody noticed (docs/reference-implementations.md §1.3). Here
 every backbone parameter and buffer must be matched by name and shape; only the classifier
 head may be missing or left out.
 """

@@ -5,8 +5,8 @@ strategy pick ``(n - s) / (c - 1)`` more faces (n = total budget; the remainder 
 first picks), retrains and evaluates on the test split (seed 000, §III-A). Every cycle
 retrains from the same starting point: the given pre-trained weights (the backbone is
 reloaded each cycle, the head starts afresh) or a fresh initialisation, as ActiveFER's
-``isreset`` did, but without its bug of wiping the pre-trained weights (research/
-al_strategies.md §2.4 item 1).
+``isreset`` did, but without its bug of wiping the pre-trained weights (
+docs/reference-implementations.md §1.3).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Why not lightly's ``SimCLRTransform``: it works on PIL RGB images one at a time, and a
 1-channel tensor normalised with its 3-element mean/std is silently broadcast to 3 channels
-(research/al_strategies.md §5.4). Its Gaussian blur (PIL radius 0.1-2 px with no size
+(docs/reference-implementations.md §3). Its Gaussian blur (PIL radius 0.1-2 px with no size
 scaling) wipes out a 48 px face. Here every view is built from SimCLR's recipe (Chen et al.
 2020, §3 and App. A: random resized crop + flip + colour jitter), reduced to what a grayscale
 face has (brightness and contrast), on ``(B, 1, S, S)`` tensors that stay 1-channel. Each

@@ -3,7 +3,7 @@
 The trainer (:mod:`ml_engine.ssl.pretrain`) only knows this interface, so adding a method
 means one module with one registered class. Each method trains exactly the classifier's
 ``FaceClassifier.backbone`` (built by :func:`ml_engine.models.create_model`), so the weights
-it learns load into the classifier by name (research/al_strategies.md §2.3-2.4: the
+it learns load into the classifier by name (docs/reference-implementations.md §1.3: the
 reference code's SSL weights never reached the classifier).
 """
 

@@ -1,9 +1,9 @@
 """Settings of one self-supervised pre-training run (shared by every method).
 
 Defaults follow seed 000 and ActiveFER's SimCLR (temperature 0.1, no blur, crops of scale
-0.2-1 at the native 48 px; research/al_strategies.md §2.2) and lightly's CIFAR-10 benchmark
+0.2-1 at the native 48 px; docs/reference-implementations.md §1.2) and lightly's CIFAR-10 benchmark
 for what the paper leaves open (SGD, lr 0.06 x batch/128, weight decay 5e-4, cosine
-schedule; §5.3). A value of ``None`` means "the method's own default" (see each method's
+schedule). A value of ``None`` means "the method's own default" (see each method's
 ``DEFAULTS``), so one config can drive all five methods.
 """
 

@@ -4,7 +4,7 @@ The key encoder follows the online one by Eq. 5 of seed 000, ``theta_k = m theta
 (1 - m) theta_q``, with ``m`` rising from ``ema_momentum`` to 1 on a cosine schedule; the
 negatives are a queue of past keys. lightly 1.6.0 builds the queue from
 ``NTXentLoss(memory_bank_size=(size, dim))`` and rejects a bare integer
-(research/al_strategies.md §5.1). The queue is a non-persistent buffer in lightly, so this
+(docs/reference-implementations.md §3). The queue is a non-persistent buffer in lightly, so this
 module stores it as extra state: a resumed run continues with the same negatives.
 """
 

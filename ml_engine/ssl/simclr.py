@@ -2,7 +2,7 @@
 
 Loss: NT-Xent, seed 000 Eq. 4, ``-log exp(cos(z_i, z_j)/t) / sum_{k != i} exp(cos(z_i, z_k)/t)``
 over the 2N views, with lightly's ``NTXentLoss`` and ``SimCLRProjectionHead``. Temperature 0.1
-as in ActiveFER (lightly's default is 0.5; research/al_strategies.md §2.2, §5.4).
+as in ActiveFER (lightly's default is 0.5; docs/reference-implementations.md §1.2).
 """
 
 from __future__ import annotations

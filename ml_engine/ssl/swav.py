@@ -4,7 +4,7 @@ Each view's normalised projection is scored against learnable prototypes; the co
 each global view come from Sinkhorn-Knopp (``exp(scores / 0.05)``, 3 iterations) and must be
 predicted from every other view. ``exp(1 / 0.05) ~ 4.9e8`` overflows fp16 (max 65504), so the
 prototype scores, Sinkhorn and the loss always run in fp32, also under AMP
-(research/al_strategies.md §5.4). Crops: 2 at full size and 4 at half size (lightly's
+(docs/reference-implementations.md §3). Crops: 2 at full size and 4 at half size (lightly's
 SwaVTransform proportions, scaled to 48 px faces).
 """
 

@@ -12,7 +12,7 @@ Memory: ``g`` has ``C * D`` entries, 1.4 GB for 100k faces at C = 7, D = 512. It
 built. With ``a = p - onehot(y_hat)``,
 ``||g_i - g_j||^2 = ||a_i||^2 ||e_i||^2 + ||a_j||^2 ||e_j||^2 - 2 (a_i . a_j)(e_i . e_j)``
 (Zhang et al., LabelBench, arXiv 2306.09910, App. D), so ``N x (C + D)`` numbers suffice
-(research/al_strategies.md §4.5).
+(docs/reference-implementations.md §2.3).
 
 Sampling: the draw proportional to ``D^2`` is an exponential race: with fresh
 ``r_i ~ Exp(1)`` per step, ``argmax_i D^2_i / r_i`` is face ``i`` with probability

@@ -6,7 +6,7 @@ the samples disagree (epistemic uncertainty) and zero when they agree, however u
 one is. The samples come from :func:`ml_engine.inference.predict` with
 ``mc_dropout_passes=T`` (T = 10 as in distil), which samples only the dropout modules and
 leaves BatchNorm in eval mode; distil's ``model.train()`` instead sampled BatchNorm batch
-statistics and changed its running averages (research/al_strategies.md §4.8).
+statistics and changed its running averages (docs/reference-implementations.md §2.6).
 """
 
 from __future__ import annotations

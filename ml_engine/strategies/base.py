@@ -5,7 +5,7 @@ indices that are already labeled or must never be picked, a batch size and a see
 returns pool indices. The caller computes the arrays once with
 :func:`ml_engine.inference.predict` (eval mode, test-time transform): scoring the pool under
 the training augmentation, as ActiveFER did, makes every score random
-(research/al_strategies.md §2.4 item 8).
+(docs/reference-implementations.md §1.4).
 """
 
 from __future__ import annotations

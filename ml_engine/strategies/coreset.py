@@ -4,7 +4,7 @@ Repeatedly pick the pool face farthest from every labeled face and every face pi
 far, in the penultimate embedding space: the greedy 2-approximation of the minimax
 facility-location problem (their Eq. 3), as distil, JordanAsh/badge and LabelBench run it.
 
-Differences from the reference (research/al_strategies.md §4.7): the nearest-labeled
+Differences from the reference (docs/reference-implementations.md §2.5): the nearest-labeled
 distances come from faiss (``IndexFlatL2``, a GPU index when faiss has GPU support and CUDA
 is present) or a chunked torch pass, never a dense ``N x N_l`` matrix; an empty labeled set
 works (distil's ``torch.tile(float("inf"), m)`` raised); picked faces are masked, so exact

@@ -7,7 +7,7 @@ step to the nearest linearised boundary ``f_k = f_k_hat``
 (``r = (|f'_l| / ||w'_l||) w'_l / ||w'_l||`` with ``l = argmin_k |f'_k| / ||w'_k||``), and repeat
 until the prediction changes (at most 50 iterations, overshoot 0.02, as distil).
 
-Differences from the references (research/al_strategies.md §4.9):
+Differences from the references (docs/reference-implementations.md §2.7):
 - the step follows the direction ``w'_l`` of the minimising class ``l`` for each face; the
   ej0cl6/JordanAsh code never updated its ``value_l``, so it always stepped toward the last
   class it looked at;

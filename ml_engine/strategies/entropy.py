@@ -12,7 +12,7 @@ def entropy_scores(probabilities: np.ndarray) -> np.ndarray:
     """``H(p) = -sum_c p_c log p_c`` per row, with ``0 log 0 = 0``.
 
     ``torch.xlogy`` is exactly 0 where ``p = 0``; ``p * log(p)`` there is ``0 * -inf = NaN``,
-    which breaks the sort (research/al_strategies.md §4.2).
+    which breaks the sort (docs/reference-implementations.md §2.2).
     """
     p = torch.as_tensor(probabilities, dtype=torch.float64)
     return (-torch.xlogy(p, p).sum(dim=-1)).numpy()

@@ -8,7 +8,7 @@ validation set. On the last linear layer, with logits ``W e + b``, one SGD step 
 loop picks the largest ``g_i . g_val``, applies that step to the validation logits
 (``out_v -= lr a_i (e_v . e_i + 1)``), recomputes ``g_val`` and repeats.
 
-Differences from distil/ActiveFER (research/al_strategies.md §4.6):
+Differences from distil/ActiveFER (docs/reference-implementations.md §2.4):
 - mean, not summed, gradients (the labeled lookahead step used the sum, 2,870x too large);
 - ``g_i . g_val = a_i^T M e_i + a_i . m`` with ``M`` the ``C x D`` mean validation gradient,
   so no ``N x C(D+1)`` gradient matrix and no ``N x N`` kernel (40 GB at 100k) is built;

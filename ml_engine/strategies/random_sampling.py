@@ -12,7 +12,7 @@ def select_random(inputs: SelectionInputs, batch_size: int, seed: int) -> np.nda
 
     Uses its own ``np.random.Generator`` seeded with ``seed``; the reference drew from numpy's
     global RNG, so its picks depended on every earlier random call
-    (research/al_strategies.md §4.1).
+    (docs/reference-implementations.md §2.1).
     """
     check_batch_size(batch_size)
     candidates = inputs.candidates()

@@ -11,7 +11,7 @@ never that sure about (fear, disgust). Ada-CM instead learns one margin per clas
 Discrepancy between paper and code, resolved as the code does: Eq. 5 has no floor, but the
 official code (``hangyu94/Ada-CM`` ``main.py``) clamps the margin at the initial threshold
 ``T0 = 0.8`` (paper: "T^0 = {0.8}^C") and uses 0.8 for a class without any correct
-prediction: ``T_c^t = max(T0, B * T_c / (1 + gamma^-t))`` (design.md writes it the same way).
+prediction: ``T_c^t = max(T0, B * T_c / (1 + gamma^-t))``.
 With ``gamma = e`` the unclamped value at ``t = 1`` is at most 0.97 / 1.368 = 0.709, so the
 first scheduled margins are always 0.8. The code computes ``T_c`` after each epoch (``t`` =
 that epoch, counted from 1) and uses it during the next; epoch 1 uses ``T0``.

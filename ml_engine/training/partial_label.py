@@ -6,7 +6,7 @@ that lives inside the candidate set and is revised while the model learns (seed 
 Eq. 2, and §3.3.2):
 
 * **Initialisation.** The paper starts uniform over the candidate set, ``C = Y / |Y|``; here
-  the confidence starts from the votes restricted to the candidate set (design.md), which
+  the confidence starts from the votes restricted to the candidate set, which
   keeps the crowd's own ranking of the candidates (``init="uniform"`` gives the paper's).
 * **Revision (Eq. 4-5).** With the model's probabilities ``phi`` for the batch, take the top
   two entries ``v1 > v2`` of ``phi * C``. If ``v1 - v2 > threshold`` the face is
@@ -15,7 +15,7 @@ Eq. 2, and §3.3.2):
   belief renormalised over the candidates. Eq. 5 as printed sets ``C[id1] = 1`` without
   saying what happens to the other entries, and keeps ``C`` unchanged below the threshold;
   setting the rest to 0 keeps ``C`` a distribution, and the RC update is how the confidence
-  follows the model between disambiguations (research/seed_methods.md §2.1-2.2).
+  follows the model between disambiguations (docs/reference-implementations.md §5).
 * **Order.** As in the paper's Algorithm 1, the batch's confidence is revised from the
   forward pass of this step, then the loss is computed against the revised confidence (RC
   instead re-runs the batch after the optimiser step; this saves that forward pass).

@@ -23,7 +23,7 @@ def _ferplus(tmp_path, train_rows: dict[str, str], valid_rows: dict[str, str]):
 
 
 def test_majority_rule_matches_the_ferplus_reference_cases():
-    # Hand-checked against microsoft/FERPlus _process_data (research/seed_methods.md section 5.4).
+    # Hand-checked against microsoft/FERPlus _process_data (docs/reference-implementations.md §6).
     votes = np.array(
         [
             [4, 0, 0, 1, 3, 2, 0, 0, 0, 0],  # 4 <= 9/2 after the single vote is dropped: no majority

@@ -12,7 +12,7 @@ from ml_engine.labels import (
     vote_distribution,
 )
 
-# FERPlus rows (8 emotions | unknown, not-a-face); expected values from seed_methods.md §5.4.
+# FERPlus rows (8 emotions | unknown, not-a-face); expected values worked by hand from the FERPlus rules in docs/reference-implementations.md §6.
 FERPLUS_ROWS = np.array(
     [
         [4, 0, 0, 1, 3, 2, 0, 0, 0, 0],  # 4 of 9 kept votes: no majority

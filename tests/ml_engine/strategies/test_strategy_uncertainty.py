@@ -11,7 +11,7 @@ from ml_engine.strategies.entropy import entropy_scores, select_entropy
 from ml_engine.strategies.least_confidence import select_least_confidence
 from ml_engine.strategies.margin import margins, select_margin
 
-# research/al_strategies.md §4.2: LC and Entropy pick row 1, Margin picks row 2.
+# docs/reference-implementations.md §2.2: LC and Entropy pick row 1, Margin picks row 2.
 TOY = np.array([[1.0, 0.0, 0.0], [0.34, 0.33, 0.33], [0.5, 0.5, 0.0], [0.9, 0.05, 0.05]], dtype=np.float32)
 
 
