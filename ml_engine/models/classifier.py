@@ -1,7 +1,7 @@
 """The face classifier every FaceLoop model is: backbone, optional dropout, linear head.
 
 Query strategies need the penultimate embedding (Core-Set, BADGE, GLISTER), BALD needs a
-dropout layer to sample (a ResNet-18 has none; research/al_strategies.md §4.8), and
+dropout layer to sample (a ResNet-18 has none; docs/reference-implementations.md §2.6), and
 self-supervised pre-training trains exactly ``FaceClassifier.backbone`` so its weights load
 by name into the classifier.
 """

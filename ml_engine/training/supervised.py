@@ -1,6 +1,6 @@
 """Supervised training of a face classifier: ``fit(config, train, val)``.
 
-Defaults follow seed 000 (ActiveFER; research/al_strategies.md §2.1): SGD with lr 0.01,
+Defaults follow seed 000 (ActiveFER; docs/reference-implementations.md §1.1): SGD with lr 0.01,
 momentum 0.9, weight decay 5e-4, batch 20 and a cosine schedule, with padded-crop and flip
 augmentation (plus a small rotation) and one normalisation for train and test. When
 ``initial_weights`` are given (self-supervised pre-training) they are loaded into the
