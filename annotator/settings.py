@@ -15,7 +15,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env.get_path("FACELOOP_VAR_DIR", BASE_DIR / "var")
 
 SECRET_KEY = env.get_secret_key("SECRET_KEY", VAR_DIR / "secret_key")
-DEBUG = env.get_bool("DEBUG", True)
+# Off unless asked for: debug pages show settings, URL patterns and tracebacks to anyone.
+DEBUG = env.get_bool("DEBUG", False)
 ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -25,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
@@ -34,6 +36,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -82,6 +85,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise serves static files in every mode and server (runserver with DEBUG off, gunicorn),
+# straight from frontend/static, so `make run` needs no collectstatic step (the image runs one
+# into STATIC_ROOT, which WhiteNoise also serves and warns about when it is missing).
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.get_path("MEDIA_ROOT", VAR_DIR / "media")
 # After its access check, /media/ streams the file itself ("django"), or hands the transfer to

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -50,3 +51,5 @@ def test_children_stop_when_their_parent_is_killed(tmp_path) -> None:
     parent.wait(10)
     processes.wait_until(lambda: not psutil.pid_exists(redis_pid) or psutil.Process(redis_pid).status() == "zombie",
                          15, "the orphaned Redis to stop")  # fmt: skip
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import numpy as np
 import pytest
 
 from annotator import ml_bridge
@@ -12,7 +11,6 @@ from annotator.models import Cycle, CycleState, Item, Project
 from annotator.services import votes
 from annotator.services.cycles import record_batch_progress
 from annotator.services.errors import FaceNotAvailable, InvalidInput, NothingToUndo
-from ml_engine.labels.aggregation import candidate_sets, majority_labels
 from tests.annotator.factories import add_annotator, make_labeling_project
 
 pytestmark = pytest.mark.django_db
@@ -29,15 +27,19 @@ def cast(project, user, item_id, kind="label", classes=(0,)):
 
 
 @pytest.mark.parametrize(
-    ("counts", "min_votes"), [([3, 1, 0], 1), ([2, 2, 0], 1), ([1, 0, 0], 1), ([0, 0, 0], 1), ([4, 3, 1], 2)]
+    ("counts", "min_votes", "label", "candidates"),
+    [
+        ([3, 1, 0], 1, 0, [0, 1]),  # 3 of 4 votes is a majority
+        ([2, 2, 0], 1, None, [0, 1]),  # a tie has no majority
+        ([1, 0, 0], 1, 0, [0]),  # a single vote is its face's label
+        ([0, 0, 0], 1, None, []),
+        ([4, 3, 1], 2, None, [0, 1]),  # 4 of 8 is not more than half; the single vote drops out
+        ([1, 0, 3], 2, 2, [2]),
+        ([1, 1, 0], 2, None, [0, 1]),  # no class reaches 2 votes: the most-voted ones
+    ],
 )
-def test_aggregation_matches_ml_engine(counts, min_votes):
-    label, candidates = ml_bridge.aggregate_votes(counts, min_votes)
-    table = np.array([counts])
-    expected_label = int(majority_labels(table, min_count=1)[0])
-    assert label == (None if expected_label == -1 else expected_label)
-    expected = np.flatnonzero(candidate_sets(table, k=min_votes)[0]).tolist() if sum(counts) else []
-    assert candidates == expected
+def test_a_faces_label_and_candidate_set_from_its_vote_counts(counts, min_votes, label, candidates):
+    assert ml_bridge.aggregate_votes(counts, min_votes) == (label, candidates)
 
 
 def test_three_votes_give_the_majority_and_candidate_set():
