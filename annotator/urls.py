@@ -18,3 +18,8 @@ urlpatterns = [
     path("media/<path:path>", protected_media, name="media"),
     path("", include("annotator.web.urls")),
 ]
+
+handler400 = "annotator.error_pages.bad_request"
+handler403 = "annotator.error_pages.permission_denied"
+handler404 = "annotator.error_pages.page_not_found"
+handler500 = "annotator.error_pages.server_error"

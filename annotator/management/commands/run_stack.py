@@ -63,6 +63,10 @@ class Command(BaseCommand):
                 call_command("seed_demo", stdout=self.stdout)
             self.stdout.write(self.style.SUCCESS(f"FaceLoop is running at {url}  (log in as demo / demo)"))
             self.stdout.write(f"Health: {url}healthz   Logs: {logs}   Stop: Ctrl-C")
+            if settings.DEBUG:
+                self.stdout.write(self.style.WARNING(
+                    "DEBUG is on: error pages show settings and tracebacks; keep this server to yourself"
+                ))  # fmt: skip
             while not stopping:
                 exited = group.first_exited()
                 if exited is not None:
