@@ -15,4 +15,6 @@ COMMANDS = [
     "export",
     "simulate",
     "pretrain",
+    "select_auxiliary",
+    "distill",
 ]

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from ml_engine.device import resolve_device
 from ml_engine.progress import CancelFlag, Cancelled, Progress, ProgressCallback
 
 NetworkFactory = Callable[[], nn.Module]
@@ -201,7 +202,7 @@ def distill(
         raise ValueError(f"need matching, non-empty images and labels, got {len(images)} and {len(labels)}")
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
-    target = torch.device(device)
+    target = resolve_device(device)
     synthetic = _initial_synthetic(config, images, labels, num_classes, generator).to(target)
     network = network_factory().to(device=target, dtype=images.dtype)
     optimizer = torch.optim.Adam(synthetic.parameters(), lr=config.learning_rate, betas=(0.5, 0.999))
