@@ -35,6 +35,21 @@ def get_bool(name: str, default: bool) -> bool:
     raise SettingError(f"{name}={raw!r} is not a boolean; use one of {sorted(TRUE_WORDS | FALSE_WORDS)}")
 
 
+def get_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """A whole number within ``[minimum, maximum]``, so ``FACELOOP_TRAIN_EPOCHS=ten`` fails at start-up."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        limit = "no upper limit" if maximum is None else f"at most {maximum}"
+        raise SettingError(f"{name}={value} is out of range: at least {minimum}, {limit}")
+    return value
+
+
 def get_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     """One of ``choices`` (compared in lower case), so a misspelt mode fails at start-up."""
     raw = os.environ.get(name, default).strip().lower()

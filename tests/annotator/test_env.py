@@ -82,3 +82,25 @@ def test_torch_device_refuses_typos(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORCH_DEVICE", "gpu")
     with pytest.raises(env.SettingError, match="TORCH_DEVICE"):
         env.get_torch_device("TORCH_DEVICE")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"), [("ten", "not a whole number"), ("0", "out of range"), ("70000", "out of range")]
+)
+def test_integers_are_checked_and_errors_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, raw, message
+) -> None:
+    monkeypatch.setenv("FACELOOP_REDIS_PORT", raw)
+    with pytest.raises(env.SettingError, match=f"FACELOOP_REDIS_PORT.*{message}"):
+        env.get_int("FACELOOP_REDIS_PORT", 6390, minimum=1, maximum=65535)
+
+
+def test_an_unset_or_blank_integer_takes_its_default_and_a_good_one_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FACELOOP_TRAIN_EPOCHS", raising=False)
+    assert env.get_int("FACELOOP_TRAIN_EPOCHS", 30, minimum=1) == 30
+    monkeypatch.setenv("FACELOOP_TRAIN_EPOCHS", " ")
+    assert env.get_int("FACELOOP_TRAIN_EPOCHS", 30, minimum=1) == 30
+    monkeypatch.setenv("FACELOOP_TRAIN_EPOCHS", " 12 ")
+    assert env.get_int("FACELOOP_TRAIN_EPOCHS", 30, minimum=1) == 12
