@@ -54,12 +54,14 @@ def open_lease_count(project: Project) -> int:
     return Lease.objects.filter(project=project).count()
 
 
-def next_faces(project: Project, annotator: AbstractBaseUser, count: int = 1) -> list[Lease]:
-    """The annotator's next ``count`` faces of the current cycle, each under a lease.
+def next_faces(project: Project, annotator: AbstractBaseUser, count: int = 1, tab: str = "") -> list[Lease]:
+    """The annotator's next ``count`` faces of the current cycle for one browser ``tab``, under leases.
 
-    Faces the annotator already holds come first (their leases are renewed), so asking again
-    after a reload shows the same faces. New faces are claimed only while the budget left
-    exceeds the open leases, so annotators are not shown faces nobody can pay for.
+    Faces this tab already holds come first (their leases are renewed), so asking again
+    after a reload shows the same faces. A face held by the annotator's other tab is never
+    handed to this one, so two tabs of one person show different faces. New faces are
+    claimed only while the budget left exceeds the open leases, so annotators are not shown
+    faces nobody can pay for.
     """
     count = max(1, min(count, MAX_PREFETCH))
     now = timezone.now()
@@ -69,14 +71,14 @@ def next_faces(project: Project, annotator: AbstractBaseUser, count: int = 1) ->
         return []
     expires = project.lease_end(now)
     held_ids = list(
-        Lease.objects.filter(project=project, annotator=annotator, entry__cycle=cycle)
+        Lease.objects.filter(project=project, annotator=annotator, tab=tab, entry__cycle=cycle)
         .order_by("created_at", "id")
         .values_list("id", flat=True)
     )
     Lease.objects.filter(pk__in=held_ids).update(expires_at=expires)
     wanted = min(count - len(held_ids), _unreserved_budget(project))
     if wanted > 0:
-        held_ids += [lease.pk for lease in _claim(project, cycle, annotator, wanted, expires)]
+        held_ids += [lease.pk for lease in _claim(project, cycle, annotator, tab, wanted, expires)]
     leases = Lease.objects.filter(pk__in=held_ids).select_related("entry__item").order_by("created_at", "id")
     return list(leases[:count])
 
@@ -93,7 +95,7 @@ def _unreserved_budget(project: Project) -> int:
 
 
 def _claim(
-    project: Project, cycle: Cycle, annotator: AbstractBaseUser, wanted: int, expires: datetime
+    project: Project, cycle: Cycle, annotator: AbstractBaseUser, tab: str, wanted: int, expires: datetime
 ) -> list[Lease]:
     """Claim up to ``wanted`` open entries in queue order.
 
@@ -115,7 +117,7 @@ def _claim(
     for _ in range(MAX_CLAIM_ROUNDS):
         candidates = list(open_entries[: wanted - len(claimed) + EXTRA_CANDIDATES])
         for entry_id in candidates:
-            lease = _claim_entry(project, entry_id, annotator, limit, expires)
+            lease = _claim_entry(project, entry_id, annotator, tab, limit, expires)
             if lease is not None:
                 claimed.append(lease)
                 if len(claimed) == wanted:
@@ -126,7 +128,7 @@ def _claim(
 
 
 def _claim_entry(
-    project: Project, entry_id: int, annotator: AbstractBaseUser, limit: int, expires: datetime
+    project: Project, entry_id: int, annotator: AbstractBaseUser, tab: str, limit: int, expires: datetime
 ) -> Lease | None:
     try:
         with transaction.atomic():
@@ -136,10 +138,10 @@ def _claim_entry(
             if not taken:
                 return None
             return Lease.objects.create(
-                entry_id=entry_id, annotator=annotator, project=project, expires_at=expires
+                entry_id=entry_id, annotator=annotator, project=project, tab=tab, expires_at=expires
             )
     except IntegrityError:
-        return None  # the same annotator claimed it in a parallel request
+        return None  # the same annotator claimed it in a parallel request (maybe from another tab)
 
 
 def cycle_progress(cycle: Cycle, votes_per_face: int) -> dict[str, int]:

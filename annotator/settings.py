@@ -35,6 +35,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "annotator.request_limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -97,8 +98,12 @@ MEDIA_ROOT = env.get_path("MEDIA_ROOT", VAR_DIR / "media")
 # that aliases MEDIA_ROOT) or Apache's mod_xsendfile ("x-sendfile").
 MEDIA_SENDFILE = env.get_choice("MEDIA_SENDFILE", "django", ("django", "x-accel-redirect", "x-sendfile"))
 MEDIA_ACCEL_PREFIX = env.get_str("MEDIA_ACCEL_PREFIX", "/protected-media/")
-DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
+# Bodies other than uploads (JSON, forms) are small: a vote is about 200 bytes.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# An upload (images, a zip, a FER2013 CSV of about 300 MB) is spooled to disk past 10 MiB.
+FACELOOP_MAX_UPLOAD_BYTES = env.get_int("FACELOOP_MAX_UPLOAD_BYTES", 1024**3, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 5000  # as many as an import accepts
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -107,6 +112,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "annotator.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
 }

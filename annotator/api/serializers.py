@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from annotator import selectors
 from annotator.models import (
     MAX_VOTES,
+    TAB_MAX_LENGTH,
     Cycle,
     Item,
     Job,
@@ -21,6 +23,7 @@ from annotator.models import (
     Vote,
     VoteKind,
 )
+from annotator.services.votes import MAX_TIME_SPENT_MS
 
 
 def media_url(name: str) -> str:
@@ -61,11 +64,14 @@ class ProjectSerializer(serializers.ModelSerializer):
             "initial_set_size",
             "strategy",
             "training_mode",
+            "auxiliary_tasks",
+            "omni_supervised_delta",
             "ssl_method",
             "model_name",
             "image_size",
             "seed",
             "lease_seconds",
+            "min_face_ms",
             "show_model_suggestion",
             "offer_confirmations",
             "created_at",
@@ -142,6 +148,12 @@ class ItemSerializer(MemberItemSerializer):
         ]
 
 
+class ItemQuerySerializer(serializers.Serializer):
+    """The items list's query; give it ``query_params.dict()`` so an empty ``split=`` is refused."""
+
+    split = serializers.ChoiceField(choices=Split.choices, required=False)
+
+
 def item_serializer_for(membership: Membership) -> type[MemberItemSerializer]:
     return ItemSerializer if membership.role == Role.OWNER else MemberItemSerializer
 
@@ -163,8 +175,27 @@ class FaceSerializer(serializers.Serializer):
         return lease.entry.predicted_class if self.context.get("show_suggestion") else None
 
 
+def tab_field() -> serializers.RegexField:
+    return serializers.RegexField(
+        r"^[A-Za-z0-9_-]*$",
+        max_length=TAB_MAX_LENGTH,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=(
+            "The browser tab's id (letters, digits, - and _), made up by the page for each tab: two "
+            "tabs of one person get different faces. Absent: the user's one default tab."
+        ),
+    )
+
+
 class NextFacesInputSerializer(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=5, default=3)
+    tab = tab_field()
+
+
+class UndoInputSerializer(serializers.Serializer):
+    tab = tab_field()
 
 
 class VoteInputSerializer(serializers.Serializer):
@@ -174,7 +205,10 @@ class VoteInputSerializer(serializers.Serializer):
     classes = serializers.ListField(
         child=serializers.IntegerField(), required=False, default=list, max_length=64
     )
-    time_spent_ms = serializers.IntegerField(min_value=0, required=False, default=0)
+    time_spent_ms = serializers.IntegerField(
+        min_value=0, max_value=MAX_TIME_SPENT_MS, required=False, default=0
+    )
+    tab = tab_field()
 
 
 class VoteSerializer(serializers.ModelSerializer):
@@ -229,10 +263,18 @@ class NextOffersInputSerializer(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=10, default=3)
 
 
+class RequiredBooleanField(serializers.BooleanField):
+    """A boolean the client must send, in a form too (DRF reads a form without it as false)."""
+
+    default_empty_html = serializers.empty
+
+
 class OfferAnswerInputSerializer(serializers.Serializer):
-    accept = serializers.BooleanField(help_text="true confirms the model's class, false rejects it.")
+    accept = RequiredBooleanField(help_text="true confirms the model's class, false rejects it.")
     client_id = serializers.UUIDField()
-    time_spent_ms = serializers.IntegerField(min_value=0, required=False, default=0)
+    time_spent_ms = serializers.IntegerField(
+        min_value=0, max_value=MAX_TIME_SPENT_MS, required=False, default=0
+    )
 
 
 class OfferAnswerSerializer(serializers.ModelSerializer):
@@ -260,7 +302,10 @@ class OfferUndoSerializer(serializers.Serializer):
 
 class ImportInputSerializer(serializers.Serializer):
     files = serializers.ListField(child=serializers.FileField(), min_length=1, max_length=5000)
-    split = serializers.ChoiceField(choices=["auto", Split.POOL, Split.TEST], default="auto")
+    split = serializers.ChoiceField(choices=["auto", Split.POOL, Split.TEST, Split.AUXILIARY], default="auto")
+    job = serializers.IntegerField(
+        required=False, min_value=1, help_text="A waiting job from POST .../imports/job/ to report to."
+    )
 
 
 class CycleSerializer(serializers.ModelSerializer):
@@ -287,6 +332,10 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
+    waiting_for = serializers.SerializerMethodField(
+        help_text="A queued job: what it waits for (the jobs running on its worker queue); else null."
+    )
+
     class Meta:
         model = Job
         fields = [
@@ -302,17 +351,26 @@ class JobSerializer(serializers.ModelSerializer):
             "result",
             "cancel_requested",
             "attempts",
+            "waiting_for",
             "created_at",
             "started_at",
             "finished_at",
         ]
+
+    def get_waiting_for(self, job: Job) -> str | None:
+        return selectors.job_waiting_for(job)
 
 
 class ProgressSerializer(serializers.Serializer):
     budget_votes = serializers.IntegerField()
     votes_spent = serializers.IntegerField()
     votes_left = serializers.IntegerField()
-    cycle = serializers.DictField(allow_null=True)
+    cycle = serializers.DictField(
+        allow_null=True,
+        help_text="The batch being labeled, else the newest one and its state (training ...).",
+    )
+    model_version = serializers.IntegerField(allow_null=True, help_text="The newest model version, if any.")
+    jobs = JobSerializer(many=True, help_text="The project's queued and running jobs.")
     own_votes = serializers.IntegerField()
     quota_votes = serializers.IntegerField(allow_null=True)
 

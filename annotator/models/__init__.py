@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from annotator.models.items import Item, Split, Vote, VoteKind
+from annotator.models.items import TAB_MAX_LENGTH, Item, Split, Vote, VoteKind
 from annotator.models.jobs import ACTIVE_JOB_STATES, Job, JobKind, JobState, ModelVersion
 from annotator.models.projects import (
     BOUNDS,
     MAX_VOTES,
+    AuxiliaryTask,
     Membership,
     ModelName,
     Project,
@@ -23,6 +24,8 @@ __all__ = [
     "ACTIVE_JOB_STATES",
     "BOUNDS",
     "MAX_VOTES",
+    "TAB_MAX_LENGTH",
+    "AuxiliaryTask",
     "Cycle",
     "CycleState",
     "Item",

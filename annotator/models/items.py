@@ -12,6 +12,7 @@ from annotator.models.projects import Project
 class Split(models.TextChoices):
     POOL = "pool", "Pool (to be labeled)"
     TEST = "test", "Test (labeled, never queued)"
+    AUXILIARY = "auxiliary", "Auxiliary (never queued; pseudo-labeled for omni-supervised training)"
 
 
 def face_upload_path(item: Item, filename: str) -> str:
@@ -33,7 +34,7 @@ class Item(models.Model):
     source_name = models.CharField(max_length=255, blank=True)
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
-    split = models.CharField(max_length=8, choices=Split.choices, default=Split.POOL)
+    split = models.CharField(max_length=16, choices=Split.choices, default=Split.POOL)
     imported_label = models.SmallIntegerField(null=True, blank=True)
     imported_votes = models.JSONField(
         null=True, blank=True, help_text="Per-class vote counts from the import."
@@ -51,6 +52,10 @@ class Item(models.Model):
 
     def __str__(self) -> str:
         return self.source_name or self.sha256[:12]
+
+
+TAB_MAX_LENGTH = 64
+"""A client's tab id: a short string the labeling page makes up for each browser tab."""
 
 
 class VoteKind(models.TextChoices):
@@ -78,6 +83,12 @@ class Vote(models.Model):
     class_index = models.SmallIntegerField(null=True, blank=True)
     candidate_set = models.JSONField(default=list, blank=True)
     time_spent_ms = models.PositiveIntegerField(default=0)
+    tab = models.CharField(
+        max_length=TAB_MAX_LENGTH,
+        blank=True,
+        default="",
+        help_text="The client tab that answered; undo works per tab.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     retracted_at = models.DateTimeField(null=True, blank=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from annotator.models.items import Item
+from annotator.models.items import TAB_MAX_LENGTH, Item
 from annotator.models.projects import Project
 
 
@@ -78,11 +78,22 @@ class QueueEntry(models.Model):
 
 
 class Lease(models.Model):
-    """A face shown to one annotator until ``expires_at``; expired leases free their slot."""
+    """A face shown to one annotator until ``expires_at``; expired leases free their slot.
+
+    ``tab`` names the browser tab (or device) that holds the face, so one person working in
+    two tabs is handed different faces in each. A face is still leased once per annotator,
+    whatever the tab: it is one person's one vote.
+    """
 
     entry = models.ForeignKey(QueueEntry, on_delete=models.CASCADE, related_name="leases")
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="leases")
+    tab = models.CharField(
+        max_length=TAB_MAX_LENGTH,
+        blank=True,
+        default="",
+        help_text="The client's tab id; empty: the default tab.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 

@@ -93,8 +93,12 @@ def submit_vote(
     client_id: uuid.UUID,
     time_spent_ms: int = 0,
     membership: Membership | None = None,
+    tab: str = "",
 ) -> VoteResult:
     """Record a vote; a repeated ``client_id`` returns the stored vote (``replayed=True``).
+
+    The face may be leased to any tab of the annotator (``tab`` is the one answering): it is
+    the same person's one vote, so an answer from the other tab is never lost.
 
     Raises:
         NotAllowed: the user is not a member of the project (``membership``, when the
@@ -112,7 +116,7 @@ def submit_vote(
         raise NotAllowed("you are not a member of this project")
     try:
         with transaction.atomic():
-            vote = _record(project, membership, item_id, answer, client_id, time_spent_ms)
+            vote = _record(project, membership, item_id, answer, client_id, time_spent_ms, tab)
     except (IntegrityError, ServiceError) as error:
         # A parallel request with the same client id may have won while this one waited
         # for a lock; its vote is this request's answer.
@@ -144,12 +148,13 @@ def _record(
     answer: Answer,
     client_id: uuid.UUID,
     time_spent_ms: int,
+    tab: str,
 ) -> Vote:
     item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
     if item is None:
         raise InvalidInput(f"face {item_id} is not in this project")
     if item.split != Split.POOL:
-        raise InvalidInput("test faces are never labeled")
+        raise InvalidInput("only pool faces are labeled: test and auxiliary faces never are")
     entry = (
         QueueEntry.objects.select_related("cycle")
         .filter(cycle__project=project, cycle__state=CycleState.LABELING, item=item)
@@ -172,6 +177,7 @@ def _record(
         class_index=answer.classes[0] if answer.kind == VoteKind.LABEL else None,
         candidate_set=list(answer.classes),
         time_spent_ms=max(0, min(int(time_spent_ms), MAX_TIME_SPENT_MS)),
+        tab=tab,
     )
     if answer.kind != VoteKind.SKIP:
         refresh_item_label(item, project)
@@ -220,24 +226,25 @@ def refresh_item_label(item: Item, project: Project) -> None:
     )
 
 
-def retract_last_vote(project: Project, annotator: AbstractBaseUser) -> Vote:
-    """Undo the annotator's latest vote in the current batch and give them the face back.
+def retract_last_vote(project: Project, annotator: AbstractBaseUser, tab: str = "") -> Vote:
+    """Undo the annotator's latest vote cast from ``tab`` in the current batch; the tab gets the face back.
 
     The vote is kept, marked retracted; the budget, quota and face counters are refunded and
-    a fresh lease keeps the face reserved for the annotator, who sees it again.
+    a fresh lease keeps the face reserved for the annotator's tab, which shows it again. Undo
+    in one tab never takes back an answer given in another.
     """
     with transaction.atomic():
         cycle = current_cycle(project)
         vote = (
             Vote.objects.select_for_update()
-            .filter(project=project, annotator=annotator, retracted_at__isnull=True)
+            .filter(project=project, annotator=annotator, tab=tab, retracted_at__isnull=True)
             .order_by("-created_at", "-id")
             .first()
         )
         if vote is None or cycle is None or vote.cycle_id != cycle.pk:
             raise NothingToUndo("there is no vote of yours in the current batch to undo")
         Vote.objects.filter(pk=vote.pk).update(retracted_at=timezone.now())
-        _refund(project, cycle, vote, annotator)
+        _refund(project, cycle, vote, annotator, tab)
         if vote.kind != VoteKind.SKIP:
             refresh_item_label(vote.item, project)
             reopen_batch(cycle)
@@ -245,7 +252,7 @@ def retract_last_vote(project: Project, annotator: AbstractBaseUser) -> Vote:
     return vote
 
 
-def _refund(project: Project, cycle: Cycle, vote: Vote, annotator: AbstractBaseUser) -> None:
+def _refund(project: Project, cycle: Cycle, vote: Vote, annotator: AbstractBaseUser, tab: str) -> None:
     entries = QueueEntry.objects.filter(cycle=cycle, item_id=vote.item_id)
     if vote.kind == VoteKind.SKIP:
         if not entries.filter(slots_taken__lt=project.votes_per_face).update(
@@ -262,5 +269,6 @@ def _refund(project: Project, cycle: Cycle, vote: Vote, annotator: AbstractBaseU
         entry=entries.get(),
         annotator=annotator,
         project=project,
+        tab=tab,
         expires_at=project.lease_end(),
     )

@@ -8,10 +8,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator import assignment, selectors
+from annotator.api.openapi import errors, list_errors
 from annotator.api.serializers import (
     FaceSerializer,
+    JobSerializer,
     NextFacesInputSerializer,
     ProgressSerializer,
+    UndoInputSerializer,
     UndoSerializer,
     VoteInputSerializer,
     VoteSerializer,
@@ -28,16 +31,20 @@ def faces_data(project: Project, leases: list[Lease]) -> list[dict]:
 class NextFacesView(ProjectScopedView):
     """Your next faces from the current batch, each reserved for you under a lease.
 
-    Ask for several (``count`` up to 5) to prefetch; faces you already hold come first.
+    Ask for several (``count`` up to 5) to prefetch; faces this tab already holds come first.
+    Each browser tab sends its own ``tab`` id and is handed faces no other tab of yours holds.
     An empty list means the batch has no face left for you (or the budget is spent).
     """
 
-    @extend_schema(request=NextFacesInputSerializer, responses=FaceSerializer(many=True))
+    @extend_schema(
+        request=NextFacesInputSerializer, responses={200: FaceSerializer(many=True), **errors(400, 403, 404)}
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project()
         serializer = NextFacesInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        leases = assignment.next_faces(project, request.user, serializer.validated_data["count"])
+        data = serializer.validated_data
+        leases = assignment.next_faces(project, request.user, data["count"], tab=data["tab"])
         return Response(faces_data(project, leases))
 
 
@@ -46,6 +53,7 @@ class VoteListView(ProjectScopedView, generics.GenericAPIView):
 
     serializer_class = VoteSerializer
 
+    @extend_schema(responses={200: VoteSerializer(many=True), **list_errors()})
     def get(self, request: Request, project_id: int) -> Response:
         membership = self.member()
         queryset = (
@@ -61,8 +69,12 @@ class VoteListView(ProjectScopedView, generics.GenericAPIView):
         responses={
             201: VoteSerializer,
             200: OpenApiResponse(VoteSerializer, description="A repeated client_id: the stored vote."),
-            400: OpenApiResponse(description="Unknown class, a test face, a malformed answer."),
-            409: OpenApiResponse(description="Budget spent, quota reached, or the face is not available."),
+            **errors(
+                403,
+                404,
+                invalid="Unknown class, a test face, a malformed answer.",
+                conflict="Budget spent, quota reached, or the face is not available.",
+            ),
         },
     )
     def post(self, request: Request, project_id: int) -> Response:
@@ -80,18 +92,27 @@ class VoteListView(ProjectScopedView, generics.GenericAPIView):
             client_id=data["client_id"],
             time_spent_ms=data["time_spent_ms"],
             membership=membership,
+            tab=data["tab"],
         )
         code = status.HTTP_200_OK if result.replayed else CREATED
         return Response(VoteSerializer(result.vote).data, status=code)
 
 
 class UndoView(ProjectScopedView):
-    """Retract your latest vote of the current batch; the face comes back to you."""
+    """Retract your latest vote of the current batch cast from this tab; the face comes back to it."""
 
-    @extend_schema(request=None, responses=UndoSerializer)
+    @extend_schema(
+        request=UndoInputSerializer,
+        responses={
+            200: UndoSerializer,
+            **errors(403, 404, conflict="No vote of yours in the current batch to undo."),
+        },
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project()
-        vote = votes.retract_last_vote(project, request.user)
+        serializer = UndoInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        vote = votes.retract_last_vote(project, request.user, tab=serializer.validated_data["tab"])
         lease = (
             Lease.objects.filter(project=project, annotator=request.user, entry__item_id=vote.item_id)
             .select_related("entry__item")
@@ -104,6 +125,9 @@ class UndoView(ProjectScopedView):
 class ProgressView(ProjectScopedView):
     """Budget used and left, the batch's progress, your own count."""
 
-    @extend_schema(responses=ProgressSerializer)
+    @extend_schema(responses={200: ProgressSerializer, **errors(403, 404)})
     def get(self, request: Request, project_id: int) -> Response:
-        return Response(selectors.labeling_progress(self.project(), request.user))
+        project = self.project()
+        data = selectors.labeling_progress(project, request.user)
+        data["jobs"] = JobSerializer(selectors.active_jobs(project), many=True).data
+        return Response(data)
