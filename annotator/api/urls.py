@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 
+from annotator.api.parsers import BoundedJSONParser
 from annotator.api.views import confirmations, exports, labeling, projects, resources
 
 app_name = "api"
 
 project = "projects/<int:project_id>/"
 
+
+class TokenView(ObtainAuthToken):
+    """DRF's token view names its own parsers; its JSON one gets the same bounds as every view's."""
+
+    parser_classes = (FormParser, MultiPartParser, BoundedJSONParser)
+
+
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="token"),
+    path("auth/token/", TokenView.as_view(), name="token"),
     path("projects/", projects.ProjectListView.as_view(), name="projects"),
     path(project, projects.ProjectDetailView.as_view(), name="project"),
     path(project + "start/", projects.StartLabelingView.as_view(), name="start"),

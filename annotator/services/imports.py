@@ -5,26 +5,48 @@ inserted in chunks; duplicates (same pixels already in the project, or twice in 
 import) are counted and skipped. Test faces must carry a label and are never queued.
 Progress goes to a :class:`~annotator.models.Job` after every chunk, so the import page can
 show it while the upload request is still being processed.
+
+An import job always ends: succeeded, cancelled, failed with the reason (also when the
+import stops on an error nobody foresaw), or expired. A job created ahead of its upload
+that never gets one expires after :data:`UPLOAD_WAIT`, and one whose web process died
+mid-import after :data:`IMPORT_RUN_LIMIT`; both are swept whenever the project's jobs are
+read or a new one is created, so no extra process is needed.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import timedelta
+from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from annotator import ml_bridge
-from annotator.models import Item, Job, JobKind, JobState, Project, Split
+from annotator.models import ACTIVE_JOB_STATES, Item, Job, JobKind, JobState, Project, Split
 from annotator.services import jobs
-from annotator.services.errors import InvalidInput
+from annotator.services.errors import Conflict, InvalidInput
 from annotator.services.projects import class_names
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 200
 SPLIT_MODES = ("pool", "test", "auto")
+UPLOAD_WAIT = timedelta(hours=1)
+"""How long a job created ahead of its upload waits for it (a 1 GiB upload at 3 Mbit/s fits)."""
+IMPORT_RUN_LIMIT = timedelta(hours=6)
+"""A running import older than this lost its web process: no import of an allowed upload takes it."""
+MAX_WAITING_JOBS = 10
+"""Import jobs a project may hold waiting for their uploads at once."""
+MAX_NAME_BYTES = 120
+"""Longest stored upload file name in UTF-8 bytes, well under the 255 file systems allow."""
+_UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ()+,=@]")
 
 
 @dataclass
@@ -181,8 +203,76 @@ def _describe(summary: ImportSummary) -> str:
     return ", ".join(parts)
 
 
-def create_import_job(project: Project) -> Job:
+def create_import_job(project: Project, *, claimed: bool = False) -> Job:
+    """A new import job: running at once when its upload is here (``claimed``), else waiting for it.
+
+    Raises:
+        Conflict: when :data:`MAX_WAITING_JOBS` jobs of the project already wait for uploads.
+    """
+    if claimed:
+        return jobs.create_job(
+            project, JobKind.IMPORT, state=JobState.RUNNING, stage="reading upload", started_at=timezone.now()
+        )
+    expire_stale_jobs(project)
+    waiting = Job.objects.filter(project=project, kind=JobKind.IMPORT, state=JobState.QUEUED).count()
+    if waiting >= MAX_WAITING_JOBS:
+        raise Conflict(
+            f"{waiting} import jobs already wait for their uploads, the limit is {MAX_WAITING_JOBS}: "
+            "upload to one of them or cancel one"
+        )
     return jobs.create_job(project, JobKind.IMPORT)
+
+
+def claim_import_job(job: Job) -> Job:
+    """Take a waiting job for the upload that just arrived; one upload per job.
+
+    Raises:
+        Conflict: when the job has already ended (expired, cancelled, failed) or is running.
+    """
+    expire_stale_jobs(job.project)
+    claimed = Job.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+        state=JobState.RUNNING, stage="reading upload", started_at=timezone.now()
+    )
+    job.refresh_from_db()
+    if not claimed:
+        ended = f"ended ({job.state}{': ' + job.message if job.message else ''})"
+        raise Conflict(f"import job {job.pk} has {'already received its upload' if job.is_active else ended}")
+    return job
+
+
+def expire_stale_jobs(project: Project) -> int:
+    """End the project's import jobs that can no longer finish; returns how many."""
+    now = timezone.now()
+    stale = Job.objects.filter(project=project, kind=JobKind.IMPORT)
+    waited = stale.filter(state=JobState.QUEUED, created_at__lt=now - UPLOAD_WAIT).update(
+        state=JobState.FAILED,
+        message=f"expired: no upload arrived within {UPLOAD_WAIT.total_seconds() / 60:.0f} minutes",
+        finished_at=now,
+    )
+    abandoned = stale.filter(state=JobState.RUNNING, started_at__lt=now - IMPORT_RUN_LIMIT).update(
+        state=JobState.FAILED,
+        message=(
+            f"expired: the import did not finish within {IMPORT_RUN_LIMIT.total_seconds() / 3600:.0f} "
+            "hours (its web process stopped)"
+        ),
+        finished_at=now,
+    )
+    return waited + abandoned
+
+
+def fail_waiting_job(project: Project, job_id: object, errors: dict[str, list]) -> None:
+    """End the waiting job an upload named when the upload itself is refused, so it does not linger.
+
+    ``errors`` are a serializer's messages per field.
+    """
+    try:
+        pk = int(str(job_id))
+    except ValueError:
+        return
+    reason = "; ".join(f"{name}: {' '.join(str(m) for m in messages)}" for name, messages in errors.items())
+    Job.objects.filter(project=project, pk=pk, kind=JobKind.IMPORT, state=JobState.QUEUED).update(
+        state=JobState.FAILED, message=f"upload refused: {reason}", finished_at=timezone.now()
+    )
 
 
 ARCHIVE_SUFFIXES = {".zip", ".csv"}
@@ -197,6 +287,22 @@ def import_uploads(
     They are written to a temporary folder first, so every format goes through the same
     ``ml_engine`` importer as the command line.
     """
+    try:
+        return _import_uploads(project, uploads, split, job)
+    except Exception as error:
+        if isinstance(error, InvalidInput):
+            reason = error.message
+        else:
+            logger.exception("import job %s stopped on an unexpected error", job and job.pk)
+            reason = f"the import stopped on an unexpected error ({type(error).__name__})"
+        if job is not None:
+            Job.objects.filter(pk=job.pk, state__in=ACTIVE_JOB_STATES).update(
+                state=JobState.FAILED, message=reason, finished_at=timezone.now()
+            )
+        raise
+
+
+def _import_uploads(project: Project, uploads: list, split: str, job: Job | None) -> ImportSummary:
     if not uploads:
         raise InvalidInput("no file was uploaded")
     with tempfile.TemporaryDirectory(prefix="faceloop-upload-") as scratch:
@@ -209,8 +315,25 @@ def import_uploads(
         return import_path(project, folder, format="folder", split=split, job=job)
 
 
+def safe_upload_name(name: str, index: int) -> str:
+    """A file name safe to create from a browser's: NFC, no path or unusual characters, short.
+
+    The extension is kept (the importer picks the format by it); the stem is cut to
+    :data:`MAX_NAME_BYTES` on a character boundary. A name of 200 "é" (400 bytes) otherwise
+    failed to be created at all.
+    """
+    base = PurePosixPath(unicodedata.normalize("NFC", str(name)).replace("\\", "/")).name
+    base = _UNSAFE_NAME_CHARACTERS.sub("_", base).strip(" .") or f"upload-{index}"
+    stem, dot, extension = base.rpartition(".")
+    if not dot or len(extension.encode()) > 16:
+        stem, dot, extension = base, "", ""
+    room = MAX_NAME_BYTES - len(f"{dot}{extension}".encode())
+    stem = stem.encode()[:room].decode("utf-8", "ignore").rstrip(" .") or f"upload-{index}"
+    return f"{stem}{dot}{extension}"
+
+
 def _save_upload(folder: Path, index: int, upload) -> Path:
-    name = Path(str(upload.name)).name or f"upload-{index}"
+    name = safe_upload_name(str(upload.name), index)
     target = folder / name
     if target.exists():
         target = folder / f"{index}-{name}"
