@@ -209,8 +209,12 @@ def latest_model(project: Project) -> ModelVersion | None:
 
 
 def jobs_to_show(project: Project) -> list[Job]:
-    """Queued and running jobs first, then the most recent finished ones."""
-    active = Job.objects.filter(project=project, state__in=ACTIVE_JOB_STATES)
+    """Queued and running jobs first, then the most recent finished ones; at most RECENT_JOBS of each.
+
+    The dashboard shows what is happening, not the history (the paginated jobs list has it),
+    so a project with hundreds of waiting jobs still answers in one small response.
+    """
+    active = Job.objects.filter(project=project, state__in=ACTIVE_JOB_STATES)[:RECENT_JOBS]
     recent = Job.objects.filter(project=project).exclude(state__in=ACTIVE_JOB_STATES)[:RECENT_JOBS]
     return [*active, *recent]
 

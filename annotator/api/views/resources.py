@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,7 +24,7 @@ from annotator.api.serializers import (
     item_serializer_for,
 )
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
-from annotator.models import Item, Job, Membership, Split
+from annotator.models import Item, Job, JobKind, Membership, Split
 from annotator.services import imports, jobs, memberships
 
 
@@ -109,7 +110,8 @@ class ImportView(ProjectScopedView):
     """Upload images, or one zip or FER2013 CSV; returns the finished import job with its summary.
 
     Create the job first with ``POST .../imports/job/`` and pass ``job`` to poll its progress
-    while the upload is processed; without it a job is created here.
+    while the upload is processed; without it a job is created here. A refused upload fails
+    the job it names, with the reason.
     """
 
     parser_classes = [MultiPartParser, FormParser]
@@ -118,12 +120,14 @@ class ImportView(ProjectScopedView):
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
         serializer = ImportInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        job_id = request.data.get("job")
+        if not serializer.is_valid():
+            imports.fail_waiting_job(project, request.data.get("job"), serializer.errors)
+            raise ValidationError(serializer.errors)
+        job_id = serializer.validated_data.get("job")
         job = (
-            get_object_or_404(Job, pk=job_id, project=project, kind="import")
+            imports.claim_import_job(get_object_or_404(Job, pk=job_id, project=project, kind="import"))
             if job_id
-            else imports.create_import_job(project)
+            else imports.create_import_job(project, claimed=True)
         )
         imports.import_uploads(
             project, serializer.validated_data["files"], split=serializer.validated_data["split"], job=job
@@ -163,7 +167,9 @@ class ProjectJobListView(ProjectScopedView, generics.GenericAPIView):
     serializer_class = JobSerializer
 
     def get(self, request: Request, project_id: int) -> Response:
-        queryset = self.project().jobs.order_by("-created_at")
+        project = self.project()
+        imports.expire_stale_jobs(project)
+        queryset = project.jobs.order_by("-created_at")
         return self.get_paginated_response(JobSerializer(self.paginate_queryset(queryset), many=True).data)
 
 
@@ -173,6 +179,7 @@ class DashboardView(ProjectScopedView):
     @extend_schema(responses=DashboardSerializer)
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
+        imports.expire_stale_jobs(project)
         data = selectors.dashboard(project)
         data["jobs"] = JobSerializer(selectors.jobs_to_show(project), many=True).data
         return Response(data)
@@ -186,6 +193,8 @@ class JobDetailView(ServiceErrorsMixin, generics.GenericAPIView):
     def job(self, job_id: int) -> Job:
         job = get_object_or_404(Job, pk=job_id)
         member_or_404(self.request, job.project_id)
+        if job.kind == JobKind.IMPORT and imports.expire_stale_jobs(job.project):
+            job.refresh_from_db()
         return job
 
     def get(self, request: Request, job_id: int) -> Response:
