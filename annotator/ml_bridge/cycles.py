@@ -55,6 +55,9 @@ class CycleInputs:
     votes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
     """``(V, 3)`` single-class votes as (item id, annotator id, class), for the crowd model."""
     offer_confirmations: bool = False
+    auxiliary_tasks: str = "none"
+    """HMTL's self-supervised heads beside the expression head (seed 003), in every mode but
+    semi_supervised; the trained classifier never holds them."""
 
 
 @dataclass
@@ -235,6 +238,7 @@ def _train(
         image_size=inputs.image_size,
         epochs=inputs.epochs,
         seed=inputs.seed,
+        auxiliary=inputs.auxiliary_tasks,
     )
     weights = load_backbone(inputs.pretrained_backbone) if inputs.pretrained_backbone else None
     tie_faces = 0
@@ -258,7 +262,8 @@ def _train(
         result = fit(config, dataset.subset(trained), targets=targets[trained], **options)
     else:
         result = fit(config, dataset.split("train"), **options)
-    provenance = {"mode": inputs.training_mode, "epochs": inputs.epochs, "pretrained": weights is not None}
+    provenance = {"mode": inputs.training_mode, "epochs": inputs.epochs, "pretrained": weights is not None,
+                  "auxiliary_tasks": inputs.auxiliary_tasks}  # fmt: skip
     if inputs.training_mode == "supervised":
         # Say what happened to faces without a majority: they trained on their vote distribution.
         provenance["tie_faces_on_vote_distribution"] = tie_faces

@@ -34,6 +34,16 @@ class TrainingMode(models.TextChoices):
     SEMI_SUPERVISED = "semi_supervised", "Semi-supervised (Ada-CM)"
 
 
+class AuxiliaryTask(models.TextChoices):
+    """Self-supervised heads trained beside the expression head (HMTL, seed 003; names match
+    ``ml_engine.training.auxiliary_tasks``)."""
+
+    NONE = "none", "None"
+    PUZZLE = "puzzle", "Tile puzzle (3x3)"
+    ROTATION = "rotation", "Tile rotation"
+    PUZZLE_ROTATION = "puzzle_rotation", "Tile puzzle and rotation"
+
+
 class SslMethod(models.TextChoices):
     NONE = "none", "None"
     SIMCLR = "simclr", "SimCLR"
@@ -117,6 +127,12 @@ class Project(models.Model):
     strategy = models.CharField(max_length=32, choices=Strategy.choices, default=Strategy.LEAST_CONFIDENCE)
     training_mode = models.CharField(
         max_length=32, choices=TrainingMode.choices, default=TrainingMode.SUPERVISED
+    )
+    auxiliary_tasks = models.CharField(
+        max_length=32,
+        choices=AuxiliaryTask.choices,
+        default=AuxiliaryTask.NONE,
+        help_text="Self-supervised heads trained beside the expression head, not with semi-supervised training.",
     )
     ssl_method = models.CharField(max_length=32, choices=SslMethod.choices, default=SslMethod.SIMCLR)
     model_name = models.CharField(max_length=64, choices=ModelName.choices, default=ModelName.RESNET18)

@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotator.models import Membership, Project, ProjectClass, Role, TrainingMode
+from annotator.models import AuxiliaryTask, Membership, Project, ProjectClass, Role, TrainingMode
 from annotator.services.errors import Conflict, InvalidInput
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
@@ -78,6 +78,7 @@ EDITABLE_FIELDS = {
     "initial_set_size",
     "strategy",
     "training_mode",
+    "auxiliary_tasks",
     "ssl_method",
     "model_name",
     "image_size",
@@ -127,6 +128,15 @@ def check_settings(project: Project) -> None:
         ) from error
     if project.offer_confirmations and project.training_mode != TrainingMode.SEMI_SUPERVISED:
         raise InvalidInput("pseudo-label confirmations need the semi-supervised (Ada-CM) training mode")
+    if (
+        project.auxiliary_tasks != AuxiliaryTask.NONE
+        and project.training_mode == TrainingMode.SEMI_SUPERVISED
+    ):
+        raise InvalidInput(
+            "auxiliary tasks combine with the supervised, vote_distribution, crowd_model and partial_label "
+            "training modes, not with semi_supervised (Ada-CM), whose pseudo-labels and margins scrambled "
+            "faces would corrupt"
+        )
 
 
 def class_names(project: Project) -> tuple[str, ...]:

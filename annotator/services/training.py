@@ -221,6 +221,7 @@ def cycle_inputs(
         model_name=project.model_name,
         image_size=project.image_size,
         training_mode=project.training_mode,
+        auxiliary_tasks=project.auxiliary_tasks,
         strategy=project.strategy,
         seed=project.seed,
         epochs=epochs or settings.FACELOOP_TRAIN_EPOCHS,
