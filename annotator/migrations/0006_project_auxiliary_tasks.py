@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0005_project_setting_bounds'),
+        ("annotator", "0005_project_setting_bounds"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='auxiliary_tasks',
-            field=models.CharField(choices=[('none', 'None'), ('puzzle', 'Tile puzzle (3x3)'), ('rotation', 'Tile rotation'), ('puzzle_rotation', 'Tile puzzle and rotation')], default='none', help_text='Self-supervised heads trained beside the expression head, not with semi-supervised training.', max_length=32),
+            model_name="project",
+            name="auxiliary_tasks",
+            field=models.CharField(
+                choices=[
+                    ("none", "None"),
+                    ("puzzle", "Tile puzzle (3x3)"),
+                    ("rotation", "Tile rotation"),
+                    ("puzzle_rotation", "Tile puzzle and rotation"),
+                ],
+                default="none",
+                help_text="Self-supervised heads trained beside the expression head, not with semi-supervised training.",
+                max_length=32,
+            ),
         ),
     ]
