@@ -76,11 +76,13 @@ def resolve_media_path(raw: str, media_root: Path) -> MediaFile | None:
     except ValueError:
         return None
     root = media_root.resolve()
-    folder = (root / "projects" / segments[1] / kind).resolve()
-    absolute = (root / raw).resolve()
-    if not folder.is_relative_to(root) or not absolute.is_relative_to(folder) or not absolute.is_file():
+    try:
+        folder = (root / "projects" / segments[1] / kind).resolve()
+        absolute = (root / raw).resolve()
+        inside = folder.is_relative_to(root) and absolute.is_relative_to(folder) and absolute.is_file()
+    except (OSError, RuntimeError):  # a name too long for the file system; a symbolic link loop
         return None
-    return MediaFile(int(segments[1]), kind, raw, absolute)
+    return MediaFile(int(segments[1]), kind, raw, absolute) if inside else None
 
 
 def check_access(request: HttpRequest, media: MediaFile) -> None:

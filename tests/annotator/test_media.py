@@ -150,6 +150,8 @@ def test_path_tricks_are_refused_with_404(world: dict, media_root: Path, tmp_pat
     (faces / "escape.png").symlink_to(outside)
     (faces / "sideways.png").symlink_to(media_root / other_face)
     (faces / "up.csv").symlink_to(media_root / world["export"])
+    (faces / "loop-a.png").symlink_to(faces / "loop-b.png")
+    (faces / "loop-b.png").symlink_to(faces / "loop-a.png")
     tricks = [
         f"projects/{project}/faces/../{export}",
         f"projects/{project}/faces/%2e%2e/{export}",
@@ -166,6 +168,9 @@ def test_path_tricks_are_refused_with_404(world: dict, media_root: Path, tmp_pat
         f"projects/{project}/faces/escape.png",
         f"projects/{project}/faces/sideways.png",
         f"projects/{project}/faces/up.csv",
+        f"projects/{project}/faces/loop-a.png",
+        f"projects/{project}/faces/{'a' * 300}.png",
+        f"projects/{project}/faces/{'a/' * 3000}x.png",
         f"projects/{project}/faces",
         f"projects/{project}/secrets/x.txt",
         f"projects/{project}",
