@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ml_engine.device import resolve_device
-from ml_engine.strategies.base import SelectionInputs, check_batch_size
+from ml_engine.strategies.base import SelectionInputs, check_batch_size, required
 from ml_engine.strategies.center_distances import LazyNearestCenter, PairwiseDistances, squared_row_norms
 
 
@@ -72,20 +72,25 @@ def kmeans_plus_plus(
     distances.refresh()
     while len(distances.centers) < count:
         race = rng.standard_exponential(len(norms))
-        distances.add(distances.best(lambda bound, race=race: bound / race))
+
+        def raced(bound: np.ndarray, race: np.ndarray = race) -> np.ndarray:
+            return bound / race
+
+        distances.add(distances.best(raced))
     return distances.centers
 
 
 def select_badge(inputs: SelectionInputs, batch_size: int, seed: int) -> np.ndarray:
     """BADGE's batch from ``inputs.probabilities`` and ``inputs.embeddings``, in pick order."""
     check_batch_size(batch_size)
-    inputs.require("probabilities", "embeddings")
+    probabilities = required(inputs.probabilities, "probabilities")
+    pool_embeddings = required(inputs.embeddings, "embeddings")
     device = resolve_device(inputs.device)
     candidates = inputs.candidates()
     count = min(batch_size, len(candidates))
     if count == 0:
         return np.zeros(0, dtype=np.int64)
-    factors = torch.as_tensor(loss_gradient_factors(inputs.probabilities[candidates]), device=device)
-    embeddings = torch.as_tensor(inputs.embeddings[candidates], dtype=torch.float32, device=device)
+    factors = torch.as_tensor(loss_gradient_factors(probabilities[candidates]), device=device)
+    embeddings = torch.as_tensor(pool_embeddings[candidates], dtype=torch.float32, device=device)
     picks = kmeans_plus_plus(factors, embeddings, count, np.random.default_rng(seed))
     return candidates[np.asarray(picks, dtype=np.int64)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ml_engine.strategies.base import SelectionInputs, top_by_score
+from ml_engine.strategies.base import SelectionInputs, required, top_by_score
 
 _CHUNK = 65_536
 
@@ -40,6 +40,6 @@ def mutual_information(mc_probabilities: np.ndarray) -> np.ndarray:
 
 def select_bald(inputs: SelectionInputs, batch_size: int, seed: int) -> np.ndarray:
     """Highest mutual information first; ties go to the lower pool index (``seed`` is unused)."""
-    inputs.require("mc_probabilities")
+    mc_probabilities = required(inputs.mc_probabilities, "mc_probabilities")
     candidates = inputs.candidates()
-    return top_by_score(mutual_information(inputs.mc_probabilities)[candidates], candidates, batch_size)
+    return top_by_score(mutual_information(mc_probabilities)[candidates], candidates, batch_size)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TypeVar
 
 import numpy as np
 import torch
 from torch import nn
+
+T = TypeVar("T")
 
 ImageSource = Callable[[np.ndarray], torch.Tensor] | torch.Tensor
 """Pool images for model-based strategies: a ``(N, ...)`` tensor already eval-transformed, or a
@@ -79,11 +81,12 @@ class SelectionInputs:
         allowed[self.excluded] = False
         return np.flatnonzero(allowed)
 
-    def require(self, *names: str) -> None:
-        """Raise a clear error when a strategy's input is missing."""
-        missing = [name for name in names if getattr(self, name) is None]
-        if missing:
-            raise ValueError(f"this strategy needs {', '.join(missing)} in SelectionInputs")
+
+def required(value: T | None, name: str) -> T:
+    """``value``, or a clear error naming the ``SelectionInputs`` field a strategy lacks."""
+    if value is None:
+        raise ValueError(f"this strategy needs {name} in SelectionInputs")
+    return value
 
 
 def _as_indices(values: np.ndarray, pool_size: int, name: str) -> np.ndarray:
@@ -93,17 +96,14 @@ def _as_indices(values: np.ndarray, pool_size: int, name: str) -> np.ndarray:
     return indices
 
 
-class SelectFunction(Protocol):
-    """``select(inputs, batch_size, seed, **options) -> pool indices``.
+SelectFunction = Callable[..., np.ndarray]
+"""``select(inputs, batch_size, seed, **options) -> pool indices``.
 
-    Returns at most ``batch_size`` unique indices from ``inputs.candidates()``, in pick order
-    (most wanted first); fewer only when fewer candidates exist. Same inputs and seed give the
-    same indices.
-    """
-
-    def __call__(
-        self, inputs: SelectionInputs, batch_size: int, seed: int, **options: object
-    ) -> np.ndarray: ...
+Returns at most ``batch_size`` unique indices from ``inputs.candidates()``, in pick order
+(most wanted first); fewer only when fewer candidates exist. Same inputs and seed give the
+same indices. ``options`` are each strategy's own keywords (e.g. DeepFool's ``prefilter``),
+which is why the type cannot spell the signature out further.
+"""
 
 
 def check_batch_size(batch_size: int) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ml_engine.device import resolve_device
-from ml_engine.strategies.base import SelectionInputs, check_batch_size
+from ml_engine.strategies.base import SelectionInputs, check_batch_size, required
 from ml_engine.strategies.center_distances import LazyNearestCenter, PairwiseDistances, squared_row_norms
 
 _CHUNK = 8192
@@ -32,7 +32,7 @@ def nearest_distances(points: np.ndarray, centers: np.ndarray, device: torch.dev
         import faiss
     except ImportError:
         return _nearest_torch(points, centers, device)
-    index = faiss.IndexFlatL2(points.shape[1])
+    index: faiss.Index = faiss.IndexFlatL2(points.shape[1])
     if device.type == "cuda" and hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0:
         index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), device.index or 0, index)
     index.add(np.ascontiguousarray(centers, dtype=np.float32))
@@ -90,14 +90,14 @@ def select_coreset(inputs: SelectionInputs, batch_size: int, seed: int) -> np.nd
     with it (the farthest-point rule needs at least one centre).
     """
     check_batch_size(batch_size)
-    inputs.require("embeddings")
+    pool_embeddings = required(inputs.embeddings, "embeddings")
     device = resolve_device(inputs.device)
     candidates = inputs.candidates()
     count = min(batch_size, len(candidates))
     if count == 0:
         return np.zeros(0, dtype=np.int64)
-    points = inputs.embeddings[candidates]
-    initial = nearest_distances(points, inputs.embeddings[inputs.labeled], device)
+    points = pool_embeddings[candidates]
+    initial = nearest_distances(points, pool_embeddings[inputs.labeled], device)
     first = None if len(inputs.labeled) else int(np.random.default_rng(seed).integers(len(candidates)))
     features = torch.as_tensor(points, dtype=torch.float32, device=device)
     picks = k_center_greedy(features, initial, count, first)

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ml_engine.device import resolve_device
-from ml_engine.strategies.base import ImageSource, SelectionInputs, check_batch_size
+from ml_engine.strategies.base import ImageSource, SelectionInputs, check_batch_size, required
 from ml_engine.strategies.margin import margins
 
 _EPSILON = 1e-4  # added to every step, as DeepFool's reference code does, so points on a boundary move
@@ -128,20 +128,23 @@ def select_deepfool(
             (a large pool with a full model is otherwise ``N x iterations x (C + 1)`` passes).
     """
     check_batch_size(batch_size)
-    inputs.require("model", "images")
+    model = required(inputs.model, "model")
+    images = inputs.images
+    if images is None:  # ``required`` cannot narrow a union alias: mypy infers ``object``
+        raise ValueError("this strategy needs images in SelectionInputs")
     device = resolve_device(inputs.device)
     candidates = inputs.candidates()
     if prefilter is not None and prefilter < len(candidates):
-        inputs.require("probabilities")
-        keep = np.argsort(margins(inputs.probabilities[candidates]), kind="stable")[:prefilter]
+        probabilities = required(inputs.probabilities, "probabilities")
+        keep = np.argsort(margins(probabilities[candidates]), kind="stable")[:prefilter]
         candidates = np.sort(candidates[keep])
     norms = np.empty(len(candidates))
     flipped = np.empty(len(candidates), dtype=bool)
-    model = inputs.model.to(device)
+    model = model.to(device)
     for start in range(0, len(candidates), chunk_size):
         chunk = candidates[start : start + chunk_size]
         norms[start : start + len(chunk)], flipped[start : start + len(chunk)] = deepfool_perturbations(
-            model, _batch(inputs.images, chunk, device), max_iterations=max_iterations, overshoot=overshoot
+            model, _batch(images, chunk, device), max_iterations=max_iterations, overshoot=overshoot
         )
     order = np.lexsort((candidates, norms, ~flipped))[: min(batch_size, len(candidates))]
     return candidates[order].astype(np.int64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ml_engine.strategies.base import SelectionInputs, top_by_score
+from ml_engine.strategies.base import SelectionInputs, required, top_by_score
 
 
 def entropy_scores(probabilities: np.ndarray) -> np.ndarray:
@@ -20,6 +20,6 @@ def entropy_scores(probabilities: np.ndarray) -> np.ndarray:
 
 def select_entropy(inputs: SelectionInputs, batch_size: int, seed: int) -> np.ndarray:
     """Highest-entropy candidates first; ties go to the lower pool index (``seed`` is unused)."""
-    inputs.require("probabilities")
+    probabilities = required(inputs.probabilities, "probabilities")
     candidates = inputs.candidates()
-    return top_by_score(entropy_scores(inputs.probabilities[candidates]), candidates, batch_size)
+    return top_by_score(entropy_scores(probabilities[candidates]), candidates, batch_size)

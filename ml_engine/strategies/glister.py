@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ml_engine.device import resolve_device
-from ml_engine.strategies.base import SelectionInputs, check_batch_size
+from ml_engine.strategies.base import SelectionInputs, check_batch_size, required
 
 _TINY = 1e-30
 
@@ -46,7 +46,12 @@ def _one_hot(labels: np.ndarray, classes: int, device: torch.device) -> torch.Te
 
 
 def _validation_set(
-    inputs: SelectionInputs, max_size: int, rng: np.random.Generator, device: torch.device
+    inputs: SelectionInputs,
+    pool_probabilities: np.ndarray,
+    pool_embeddings: np.ndarray,
+    max_size: int,
+    rng: np.random.Generator,
+    device: torch.device,
 ) -> _Validation:
     """The given validation set, or pseudo-labeled candidates plus labeled faces with labels."""
     if inputs.validation_embeddings is not None:
@@ -60,16 +65,16 @@ def _validation_set(
         pool = inputs.candidates()
         known = _labeled_with_labels(inputs)
         rows = np.concatenate([pool, known])
-        labels = np.concatenate([inputs.probabilities[pool].argmax(axis=1), _labels_of(inputs, known)])
-        embeddings, probabilities = inputs.embeddings[rows], inputs.probabilities[rows]
+        labels = np.concatenate([pool_probabilities[pool].argmax(axis=1), _labels_of(inputs, known)])
+        embeddings, probabilities = pool_embeddings[rows], pool_probabilities[rows]
     if len(labels) > max_size:
         keep = np.sort(rng.choice(len(labels), size=max_size, replace=False))
         embeddings, probabilities, labels = embeddings[keep], probabilities[keep], labels[keep]
-    probabilities = torch.as_tensor(probabilities, dtype=torch.float32, device=device)
+    probability_tensor = torch.as_tensor(probabilities, dtype=torch.float32, device=device)
     return _Validation(
         embeddings=torch.as_tensor(embeddings, dtype=torch.float32, device=device),
-        logits=probabilities.clamp_min(_TINY).log(),
-        targets=_one_hot(np.asarray(labels, dtype=np.int64), probabilities.shape[1], device),
+        logits=probability_tensor.clamp_min(_TINY).log(),
+        targets=_one_hot(np.asarray(labels, dtype=np.int64), probability_tensor.shape[1], device),
     )
 
 
@@ -124,38 +129,41 @@ def select_glister(
         rounds: how many times per batch the gains are recomputed.
     """
     check_batch_size(batch_size)
-    inputs.require("probabilities", "embeddings")
+    probabilities = required(inputs.probabilities, "probabilities")
+    embeddings = required(inputs.embeddings, "embeddings")
     device = resolve_device(inputs.device)
     candidates = inputs.candidates()
     count = min(batch_size, len(candidates))
     if count == 0:
         return np.zeros(0, dtype=np.int64)
-    validation = _validation_set(inputs, max_validation, np.random.default_rng(seed), device)
+    rng = np.random.default_rng(seed)
+    validation = _validation_set(inputs, probabilities, embeddings, max_validation, rng, device)
     known = _labeled_with_labels(inputs)
     if len(known):
-        labeled_factors = torch.as_tensor(inputs.probabilities[known], device=device) - _one_hot(
-            inputs.labels[known], inputs.probabilities.shape[1], device
+        labeled_factors = torch.as_tensor(probabilities[known], device=device) - _one_hot(
+            _labels_of(inputs, known), probabilities.shape[1], device
         )
-        labeled_embeddings = torch.as_tensor(inputs.embeddings[known], dtype=torch.float32, device=device)
+        labeled_embeddings = torch.as_tensor(embeddings[known], dtype=torch.float32, device=device)
         _step(validation, labeled_factors, labeled_embeddings, learning_rate, 1.0 / len(known))
-    return candidates[_greedy(inputs, candidates, validation, count, learning_rate, rounds, device)]
+    picks = _greedy(probabilities[candidates], embeddings[candidates], validation, count, learning_rate,
+                    rounds, device)  # fmt: skip
+    return candidates[picks]
 
 
 def _greedy(
-    inputs: SelectionInputs,
-    candidates: np.ndarray,
+    probabilities: np.ndarray,
+    candidate_embeddings: np.ndarray,
     validation: _Validation,
     count: int,
     learning_rate: float,
     rounds: int,
     device: torch.device,
 ) -> np.ndarray:
-    """Rows of ``candidates`` in pick order: ``rounds`` rounds of the top gains, each then applied."""
-    probabilities = inputs.probabilities[candidates]
+    """Candidate rows in pick order: ``rounds`` rounds of the top gains, each then applied."""
     factors = torch.as_tensor(probabilities, dtype=torch.float32, device=device)
     factors -= _one_hot(probabilities.argmax(axis=1), probabilities.shape[1], device)
-    embeddings = torch.as_tensor(inputs.embeddings[candidates], dtype=torch.float32, device=device)
-    available = torch.ones(len(candidates), dtype=torch.bool, device=device)
+    embeddings = torch.as_tensor(candidate_embeddings, dtype=torch.float32, device=device)
+    available = torch.ones(len(probabilities), dtype=torch.bool, device=device)
     picks: list[np.ndarray] = []
     picked = 0
     for round_index in range(min(rounds, count)):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml_engine.strategies.base import SelectionInputs, top_by_score
+from ml_engine.strategies.base import SelectionInputs, required, top_by_score
 
 
 def confidences(probabilities: np.ndarray) -> np.ndarray:
@@ -18,6 +18,6 @@ def confidences(probabilities: np.ndarray) -> np.ndarray:
 
 def select_least_confidence(inputs: SelectionInputs, batch_size: int, seed: int) -> np.ndarray:
     """Lowest-confidence candidates first; ties go to the lower pool index (``seed`` is unused)."""
-    inputs.require("probabilities")
+    probabilities = required(inputs.probabilities, "probabilities")
     candidates = inputs.candidates()
-    return top_by_score(-confidences(inputs.probabilities[candidates]), candidates, batch_size)
+    return top_by_score(-confidences(probabilities[candidates]), candidates, batch_size)
