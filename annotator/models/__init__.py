@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from annotator.models.invites import Invite
 from annotator.models.items import TAB_MAX_LENGTH, Item, Split, Vote, VoteKind
 from annotator.models.jobs import ACTIVE_JOB_STATES, Job, JobKind, JobState, ModelVersion
 from annotator.models.projects import (
@@ -19,6 +20,7 @@ from annotator.models.projects import (
 )
 from annotator.models.pseudo_labels import OfferState, PseudoLabelOffer
 from annotator.models.queue import Cycle, CycleState, Lease, QueueEntry
+from annotator.models.reviews import Exclusion, ExclusionReason, Review, ReviewHold
 
 __all__ = [
     "ACTIVE_JOB_STATES",
@@ -28,6 +30,9 @@ __all__ = [
     "AuxiliaryTask",
     "Cycle",
     "CycleState",
+    "Exclusion",
+    "ExclusionReason",
+    "Invite",
     "Item",
     "Job",
     "JobKind",
@@ -41,6 +46,8 @@ __all__ = [
     "ProjectClass",
     "PseudoLabelOffer",
     "QueueEntry",
+    "Review",
+    "ReviewHold",
     "Role",
     "Split",
     "SslMethod",

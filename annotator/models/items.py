@@ -43,12 +43,33 @@ class Item(models.Model):
     vote_count = models.PositiveIntegerField(default=0)
     label_index = models.SmallIntegerField(null=True, blank=True)
     candidate_set = models.JSONField(default=list, blank=True)
+    top_vote_share = models.FloatField(
+        null=True, blank=True, help_text="Share of the face's answers naming its most-voted class."
+    )
+    reviewed_label = models.SmallIntegerField(
+        null=True, blank=True, help_text="Its newest live review's label: overrides label_index."
+    )
+    excluded = models.BooleanField(
+        default=False, help_text="Out of the loop: never queued, trained, exported."
+    )
+    predicted_class = models.SmallIntegerField(null=True, blank=True, help_text="The newest model's guess.")
+    predicted_confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["project", "id"]
         constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="face_unique_in_project")]
-        indexes = [models.Index(fields=["project", "split"], name="item_project_split")]
+        indexes = [
+            models.Index(fields=["project", "split"], name="item_project_split"),
+            models.Index(fields=["project", "label_index", "id"], name="item_project_label"),
+            models.Index(fields=["project", "predicted_class", "id"], name="item_project_predicted"),
+            models.Index(fields=["project", "top_vote_share", "id"], name="item_project_share"),
+        ]
+
+    @property
+    def final_label(self) -> int | None:
+        """The label training and exports use: a review's, else the votes' aggregate."""
+        return self.reviewed_label if self.reviewed_label is not None else self.label_index
 
     def __str__(self) -> str:
         return self.source_name or self.sha256[:12]

@@ -207,7 +207,10 @@ class ProjectClass(models.Model):
 
 
 class Role(models.TextChoices):
+    """Owners run the project; reviewers set faces' final labels (and label); annotators vote."""
+
     OWNER = "owner", "Owner"
+    REVIEWER = "reviewer", "Reviewer"
     ANNOTATOR = "annotator", "Annotator"
 
 
