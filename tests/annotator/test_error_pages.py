@@ -126,13 +126,11 @@ def test_the_leak_check_catches_the_debug_pages_it_guards_against(visitor: Clien
     assert "Traceback" in leaked(visitor.get("/forced-error/").content.decode(), settings)
 
 
-def test_static_files_are_served_with_debug_off(visitor: Client, settings) -> None:
-    response = visitor.get("/static/annotator/app.css")
-    assert (settings.DEBUG, response.status_code, response["Content-Type"]) == (
-        False,
-        200,
-        'text/css; charset="utf-8"',
-    )
+@pytest.mark.parametrize("debug", [False, True])
+def test_static_files_are_served_with_debug_off_and_on(visitor: Client, settings, debug: bool) -> None:
+    settings.DEBUG = debug
+    response = Client().get("/static/annotator/app.css")
+    assert (response.status_code, response["Content-Type"]) == (200, 'text/css; charset="utf-8"')
     css = Path(settings.BASE_DIR, "frontend", "static", "annotator", "app.css").read_bytes()
     assert b"".join(response.streaming_content) == css
     assert visitor.get("/static/annotator/../../templates/base.html").status_code == 404
