@@ -204,6 +204,13 @@ def confirmation_stats(project: Project) -> dict[str, object]:
     }
 
 
+def omni_supervision_history(project: Project) -> list[dict[str, object]]:
+    """Per model version trained with auxiliary faces: δ and the pseudo-labeled faces kept per class."""
+    versions = ModelVersion.objects.filter(project=project).exclude(omni_supervision={}).order_by("version")
+    records = versions.values_list("version", "omni_supervision")
+    return [{"version": version, **record} for version, record in records]
+
+
 def latest_model(project: Project) -> ModelVersion | None:
     return ModelVersion.objects.filter(project=project).order_by("-version").first()
 
@@ -227,6 +234,8 @@ def dashboard(project: Project) -> dict[str, object]:
         "budget": {"total": project.budget_votes, "spent": project.votes_spent, "left": project.votes_left},
         "pool_size": Item.objects.filter(project=project, split=Split.POOL).count(),
         "test_size": Item.objects.filter(project=project, split=Split.TEST).count(),
+        "auxiliary_size": Item.objects.filter(project=project, split=Split.AUXILIARY).count(),
+        "omni_supervision": omni_supervision_history(project),
         "labels_per_class": labels_per_class(project),
         "unsure_faces": Item.objects.filter(
             project=project, label_index__isnull=True, vote_count__gt=0

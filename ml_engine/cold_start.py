@@ -77,6 +77,7 @@ def _clusters(
     )
     kmeans.train(vectors)
     _, assignment = kmeans.index.search(vectors, 1)
+    assert kmeans.centroids is not None  # set by train()
     return kmeans.centroids, assignment[:, 0]
 
 

@@ -141,8 +141,8 @@ def items_to_dataset(
 ) -> FaceDataset:
     """Build a :class:`FaceDataset` over stored faces (paths, decoded on access).
 
-    Each row carries ``id``, ``image`` (path under ``media_root``), ``split`` ("pool" or
-    "test"), ``label_index`` (aggregated; None when unlabeled), ``imported_label`` and
+    Each row carries ``id``, ``image`` (path under ``media_root``), ``split`` ("pool",
+    "test" or "auxiliary"), ``label_index`` (aggregated; None when unlabeled), ``imported_label`` and
     ``class_votes``, and optionally ``confirmed_label`` (a pseudo-label an annotator
     confirmed, used when the face has no voted label). Pool faces with a label become the
     ``train`` split; test faces use their imported label.
@@ -152,6 +152,9 @@ def items_to_dataset(
         if row["split"] == "test":
             labels.append(UNLABELED if row["imported_label"] is None else int(row["imported_label"]))
             splits.append("test")
+        elif row["split"] == "auxiliary":
+            labels.append(UNLABELED)  # never labeled: only the omni-supervised selection names a class
+            splits.append("auxiliary")
         else:
             label = row["label_index"] if row["label_index"] is not None else row.get("confirmed_label")
             labels.append(UNLABELED if label is None else int(label))

@@ -23,11 +23,15 @@ from annotator.ml_bridge.crowd import (
     majority_targets_with_ties,
     soft_targets,
 )
+from annotator.ml_bridge.omni_supervised import with_auxiliary_faces
 from ml_engine.json_values import json_safe
 
 if TYPE_CHECKING:
     from ml_engine.data.dataset import FaceDataset
     from ml_engine.progress import CancelFlag, ProgressCallback
+
+POOL_SPLITS = ("pool", "train")
+"""The faces annotators may be asked about: never test faces, never auxiliary ones."""
 
 BALD_PASSES = 10
 """T in seed 000's MC-dropout BALD."""
@@ -58,6 +62,10 @@ class CycleInputs:
     auxiliary_tasks: str = "none"
     """HMTL's self-supervised heads beside the expression head (seed 003), in every mode but
     semi_supervised; the trained classifier never holds them."""
+    omni_supervised_delta: float | None = None
+    """Margin δ of the omni-supervised selection (Liu et al., Eq. 5); None: off."""
+    current_checkpoint: Path | None = None
+    """The latest model version's checkpoint: the model that pseudo-labels auxiliary faces."""
 
 
 @dataclass
@@ -80,6 +88,7 @@ class PseudoLabelOffer:
     """A pool face whose pseudo-label clears its class's Ada-CM margin (seed 002, Alg. 1 line 12)."""
 
     item_id: int
+    omni_supervision: dict[str, Any] = field(default_factory=dict)
     class_index: int
     confidence: float
     margin: float
@@ -129,12 +138,17 @@ def train_score_select(
     crowd_model = fit_crowd(inputs.votes, len(inputs.class_names))  # for targets and the dashboard
     seconds["crowd"], clock = time.perf_counter() - clock, time.perf_counter()
     dataset = training_dataset(inputs)
-    model, training = _train(inputs, dataset, crowd_model, device, progress, cancel)
+    trained_on, omni = dataset, {}
+    if inputs.omni_supervised_delta is not None:
+        trained_on, omni = with_auxiliary_faces(
+            dataset, inputs.omni_supervised_delta, inputs.current_checkpoint, device=device
+        )
+    model, training = _train(inputs, trained_on, crowd_model, device, progress, cancel)
     metrics = _test_metrics(model, dataset.split("test"), inputs, device)
     checkpoint_path = save_checkpoint(output_dir / "model.pt", model, class_names=inputs.class_names,
                                       image_size=inputs.image_size, config=training, metrics=metrics)  # fmt: skip
     seconds["train"], clock = time.perf_counter() - clock, time.perf_counter()
-    pool = dataset.subset(np.flatnonzero(dataset.splits != "test"))
+    pool = dataset.subset(np.flatnonzero(np.isin(dataset.splits, POOL_SPLITS)))
     passes = BALD_PASSES if inputs.strategy == "bald" else 0
     scored = predict(model, pool, image_size=inputs.image_size, device=device, mc_dropout_passes=passes,
                      progress=progress, cancel=cancel)  # fmt: skip
@@ -167,7 +181,7 @@ def train_score_select(
     labels_used = int((pool.labels >= 0).sum()) - confirmed  # voted labels: what the budget bought
     return CycleOutcome(
         checkpoint_path, predictions_path, labels_used, metrics, training, next_item_ids, next_predicted,
-        crowd, offers,
+        crowd, offers, omni,
     )  # fmt: skip
 
 
@@ -384,7 +398,7 @@ def pretrain_pool(
     from ml_engine.ssl.pool_artifacts import pretrain_pool as run
 
     dataset = training_dataset(inputs)
-    pool = dataset.subset(np.flatnonzero(dataset.splits != "test"))
+    pool = dataset.subset(np.flatnonzero(np.isin(dataset.splits, POOL_SPLITS)))
     config = PretrainConfig(method=method, model=inputs.model_name, image_size=inputs.image_size,
                             epochs=inputs.epochs, batch_size=min(256, max(2, len(pool))), seed=inputs.seed)  # fmt: skip
     artefacts = run(config, pool, output_dir, device=device, progress=progress, cancel=cancel)

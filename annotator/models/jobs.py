@@ -17,6 +17,9 @@ class ModelVersion(models.Model):
     computes them; it is empty when the project has no test set. ``crowd`` holds the
     Dawid-Skene crowd model fitted on the votes the model was trained from: per annotator
     (user id) the votes counted, the expected accuracy and the most frequent confusion.
+    ``omni_supervision`` holds the omni-supervised selection the model trained with (empty
+    when the project has it off): ``delta``, ``candidates``, ``kept``, ``per_class``,
+    ``from_auxiliary``, or ``skipped`` with the reason.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
@@ -29,6 +32,11 @@ class ModelVersion(models.Model):
     labels_used = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(default=dict, blank=True)
     crowd = models.JSONField(default=dict, blank=True)
+    omni_supervision = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Auxiliary faces trained with pseudo-labels: delta, kept per class.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -136,6 +136,13 @@ class Project(models.Model):
     )
     ssl_method = models.CharField(max_length=32, choices=SslMethod.choices, default=SslMethod.SIMCLR)
     model_name = models.CharField(max_length=64, choices=ModelName.choices, default=ModelName.RESNET18)
+    omni_supervised_delta = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
+        help_text="Train also on auxiliary and unvoted pool faces whose nearest class centroid beats the "
+        "second by this cosine margin (omni-supervised); empty: off.",
+    )
     image_size = models.PositiveSmallIntegerField(default=48, validators=BOUNDS["image_size"].validators())
     seed = models.PositiveIntegerField(default=0, validators=BOUNDS["seed"].validators())
     lease_seconds = models.PositiveIntegerField(

@@ -37,7 +37,9 @@ from annotator.services.projects import class_names
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 200
-SPLIT_MODES = ("pool", "test", "auto")
+SPLIT_MODES = ("pool", "test", "auxiliary", "auto")
+"""auxiliary: faces from elsewhere that are never queued nor labeled, only pseudo-labeled for
+omni-supervised training; pool and test as their names say; auto: the file's test split to test."""
 UPLOAD_WAIT = timedelta(hours=1)
 """How long a job created ahead of its upload waits for it (a 1 GiB upload at 3 Mbit/s fits)."""
 IMPORT_RUN_LIMIT = timedelta(hours=6)

@@ -79,6 +79,7 @@ EDITABLE_FIELDS = {
     "strategy",
     "training_mode",
     "auxiliary_tasks",
+    "omni_supervised_delta",
     "ssl_method",
     "model_name",
     "image_size",
@@ -141,3 +142,14 @@ def check_settings(project: Project) -> None:
 
 def class_names(project: Project) -> tuple[str, ...]:
     return tuple(project.classes.order_by("index").values_list("name", flat=True))
+    if project.omni_supervised_delta is not None and project.training_mode not in OMNI_SUPERVISED_MODES:
+        raise InvalidInput(
+            "omni-supervised auxiliary faces train with a hard pseudo-label, so they combine with the "
+            "supervised and semi_supervised training modes only"
+        )
+
+
+OMNI_SUPERVISED_MODES = (TrainingMode.SUPERVISED, TrainingMode.SEMI_SUPERVISED)
+"""Modes whose training set takes hard labels: the ones a pseudo-labeled auxiliary face can join."""
+
+

@@ -10,6 +10,7 @@ import torch
 from ml_engine.checkpoint import FORMAT_VERSION, read_checkpoint, save_checkpoint
 from ml_engine.cli.data import add_data_arguments, hold_out, load_cli_dataset, select_split
 from ml_engine.cli.progress_bar import ProgressBar
+from ml_engine.data.dataset import FaceDataset
 from ml_engine.device import resolve_device
 from ml_engine.models.resnet import STEMS
 from ml_engine.training import TrainConfig, fit
@@ -111,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     dataset = load_cli_dataset(args)
     train, train_name = select_split(dataset, ("train",))
+    val: FaceDataset | None
     val, val_name = select_split(dataset, ("val",))
     if val_name == "all":
         train, val = hold_out(train, args.val_fraction, args.seed) if args.val_fraction > 0 else (train, None)

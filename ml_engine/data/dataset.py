@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 UNLABELED = -1
-SPLITS = ("train", "val", "test", "pool")
+SPLITS = ("train", "val", "test", "pool", "auxiliary")
+"""``auxiliary``: unlabeled faces from elsewhere, never labeled, pseudo-labeled for training (omni-supervised)."""
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,8 @@ def _format_parameter(name: str, value: float) -> str:
 
 def _write_annotator_votes(faces: SyntheticFaces, path: Path) -> None:
     votes = faces.annotator_votes
+    if votes is None:
+        raise ValueError("these faces have no simulated votes to write")
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["annotator", "file", "class"])

@@ -26,6 +26,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 from ml_engine.export.atomic import atomic_path
 from ml_engine.export.label_rows import (
@@ -44,7 +45,18 @@ LEADING_COLUMNS = ("file", "label")
 TRAILING_COLUMNS = ("candidates", "num_votes", "agreement")
 
 
-def _record(row: LabelRow, class_names: tuple[str, ...]) -> dict[str, object]:
+class LabelRecord(TypedDict):
+    """One face's exported fields (CSV columns, JSON Lines keys)."""
+
+    file: str
+    label: str | None
+    votes: dict[str, int]
+    candidates: list[str]
+    num_votes: int
+    agreement: float | None
+
+
+def _record(row: LabelRow, class_names: tuple[str, ...]) -> LabelRecord:
     """The export fields of a checked row, with class names in place of indices."""
     votes, candidates = check_row(row, len(class_names))
     total = sum(votes) if row.num_votes is None else int(row.num_votes)

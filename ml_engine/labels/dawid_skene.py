@@ -143,7 +143,7 @@ def dawid_skene(
         tolerance: stop when the evidence lower bound per vote gains less than this.
     """
     votes = tuple(np.asarray(v, dtype=np.int64) for v in (items, annotators, labels))
-    _check(*votes, num_classes)
+    _check(votes[0], votes[1], votes[2], num_classes)
     num_items = int(votes[0].max(initial=-1) + 1) if num_items is None else num_items
     num_annotators = int(votes[1].max(initial=-1) + 1) if num_annotators is None else num_annotators
     has_votes = np.bincount(votes[0], minlength=num_items) > 0

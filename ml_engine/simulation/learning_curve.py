@@ -12,6 +12,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ml_engine.simulation.results import StrategySummary
 
+Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
+
 PALETTE = [
     (31, 119, 180),
     (214, 39, 40),
@@ -48,7 +50,7 @@ class _Axes:
         return px, py
 
 
-def _frame(draw: ImageDraw.ImageDraw, axes: _Axes, font: ImageFont.ImageFont, title: str) -> None:
+def _frame(draw: ImageDraw.ImageDraw, axes: _Axes, font: Font, title: str) -> None:
     for x in _ticks(axes.x0, axes.x1):
         if axes.x0 <= x <= axes.x1:
             px, _ = axes(x, axes.y0)
@@ -105,9 +107,9 @@ def draw_learning_curve(
     image.convert("RGB").save(path)
 
 
-def _vertical_label(image: Image.Image, text: str, font: ImageFont.ImageFont) -> None:
+def _vertical_label(image: Image.Image, text: str, font: Font) -> None:
     """The y-axis title, rotated to read bottom-up beside the axis."""
-    left, top, right, bottom = font.getbbox(text)
+    left, top, right, bottom = (round(edge) for edge in font.getbbox(text))
     label = Image.new("RGBA", (right - left + 4, bottom - top + 4), (0, 0, 0, 0))
     ImageDraw.Draw(label).text((2 - left, 2 - top), text, fill="black", font=font)
     label = label.rotate(90, expand=True)

@@ -51,11 +51,6 @@ class PretrainResult:
     config: PretrainConfig
 
 
-def _uint8_faces(images: torch.Tensor) -> torch.Tensor:
-    """The loader's transform: keep uint8 pixels; views are made on the device."""
-    return images
-
-
 def learning_rate_at(config: PretrainConfig, step: int, total_steps: int, warmup_steps: int) -> float:
     """Linear warm-up to the peak, then cosine decay to 0 (SimCLR, Chen et al. 2020, App. B.1)."""
     peak = config.peak_learning_rate
@@ -66,7 +61,7 @@ def learning_rate_at(config: PretrainConfig, step: int, total_steps: int, warmup
 
 
 def _loader(config: PretrainConfig, dataset: FaceDataset, device: torch.device, epoch: int) -> DataLoader:
-    faces = FaceTensorDataset(dataset, _uint8_faces, config.image_size)
+    faces = FaceTensorDataset(dataset, None, config.image_size)  # uint8 pixels: views are made on the device
     batch_size = min(config.batch_size, len(dataset))
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
     return DataLoader(

@@ -232,7 +232,7 @@ def train_semi_supervised(
         optimizer=torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay),
         labeled=_cycle(_loader(labeled, config.labeled_batch_size, config, target, salt=1)),
         unlabeled=_cycle(_loader(unlabeled, config.unlabeled_batch_size, config, target, salt=2))
-        if use_pool
+        if use_pool and unlabeled is not None
         else None,
         steps=steps,
         epochs=config.epochs,

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -97,7 +98,7 @@ class SemiSupervisedEpochs:
     @property
     def evaluated_model(self) -> FaceClassifier:
         """The EMA teacher when there is one (margins, validation, the result), else the student."""
-        return self.teacher.module if self.teacher is not None else self.step.model
+        return cast(FaceClassifier, self.teacher.module) if self.teacher is not None else self.step.model
 
     def _batch(self, margins: torch.Tensor) -> tuple[StepOutput, torch.Tensor | None]:
         images, labels, _ = next(self.labeled)
@@ -128,7 +129,7 @@ class SemiSupervisedEpochs:
             output, truth = self._batch(margins)
             for name, value in {"train_loss": output.total.detach(), **output.parts}.items():
                 sums[name] = sums.get(name, 0.0) + value.float()
-            if output.confident is not None:
+            if output.confident is not None and truth is not None:
                 known = output.confident & (truth >= 0)
                 correct = (known & (output.pseudo == truth)).sum()
                 seen = torch.tensor(len(truth), device=self.device)

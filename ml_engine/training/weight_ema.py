@@ -21,6 +21,9 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+TensorGroup = list[torch.Tensor] | tuple[torch.Tensor, ...]
+"""One (device, dtype) group of parameters, as ``AveragedModel`` hands them to ``multi_avg_fn``."""
+
 
 def warmed_up_decay(decay: float, updates: int) -> float:
     """The decay used for the ``updates``-th update (counting from 1)."""
@@ -37,7 +40,7 @@ def ema_teacher(student: nn.Module, decay: float) -> AveragedModel:
         raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
 
     @torch.no_grad()
-    def average(averaged: list[torch.Tensor], current: list[torch.Tensor], _: torch.Tensor) -> None:
+    def average(averaged: TensorGroup, current: TensorGroup, _: torch.Tensor | int) -> None:
         # The count passed in is a copy on the model's device; reading it would stall a CUDA
         # stream every step, so the teacher's own counter (kept on the CPU) is read instead.
         weight = 1.0 - warmed_up_decay(decay, int(teacher.n_averaged))

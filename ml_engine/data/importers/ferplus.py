@@ -65,10 +65,10 @@ def load_ferplus(
     root = Path(path)
     if not is_ferplus_root(root):
         raise ValueError(f"{root} has none of {sorted(SPLIT_FOLDERS)} with a label.csv inside")
-    parts = [
+    loaded = (
         _load_split(root, folder, split, keep_unrecognised, verify) for folder, split in SPLIT_FOLDERS.items()
-    ]
-    parts = [part for part in parts if part is not None]
+    )
+    parts = [part for part in loaded if part is not None]
     return FaceDataset(
         FERPLUS_CLASSES,
         [name for part in parts for name in part.names],
