@@ -30,6 +30,7 @@ from annotator.models import (
     Vote,
     VoteKind,
 )
+from annotator.models.jobs import MODEL_JOB_KINDS
 from annotator.services.cycles import current_cycle
 
 RECENT_JOBS = 10
@@ -58,17 +59,61 @@ def labeling_progress(project: Project, user: AbstractBaseUser) -> dict[str, obj
     """What the labeling page shows: budget, the batch's progress, the annotator's own count."""
     project.refresh_from_db(fields=["votes_spent", "budget_votes"])
     membership = Membership.objects.filter(project=project, user=user).first()
-    cycle = current_cycle(project)
+    # Between batches no cycle is labeling: report the newest one and what it is doing (training,
+    # selecting), not "labeling has not started".
+    cycle = current_cycle(project) or project.cycles.order_by("-number").first()
+    model = latest_model(project)
     return {
         "budget_votes": project.budget_votes,
         "votes_spent": project.votes_spent,
         "votes_left": project.votes_left,
         "cycle": None
         if cycle is None
-        else {"number": cycle.number, "state": cycle.state, **cycle_progress(cycle, project.votes_per_face)},
+        else {
+            "number": cycle.number,
+            "state": cycle.state,
+            "state_label": cycle.get_state_display(),
+            **cycle_progress(cycle, project.votes_per_face),
+        },
+        "model_version": model.version if model else None,
         "own_votes": membership.votes_cast if membership else 0,
         "quota_votes": membership.quota_votes if membership else None,
     }
+
+
+def job_queue(kind: str) -> str:
+    """The worker queue a job kind runs on: model jobs on ``train``, the rest on ``default``
+    (as ``CELERY_TASK_ROUTES`` routes their tasks)."""
+    return "train" if kind in MODEL_JOB_KINDS else "default"
+
+
+def job_waiting_for(job: Job) -> str | None:
+    """What a queued job waits for, in words: the jobs running on its queue and those queued before it.
+
+    Other projects are not named: a member of one project must not learn another's name.
+    """
+    if job.state != JobState.QUEUED:
+        return None
+    queue = job_queue(job.kind)
+    kinds = [kind for kind in JobKind.values if job_queue(kind) == queue]
+    same_queue = Job.objects.filter(kind__in=kinds).exclude(pk=job.pk)
+    running = list(same_queue.filter(state=JobState.RUNNING).order_by("started_at", "id")[:5])
+    ahead = same_queue.filter(state=JobState.QUEUED, created_at__lte=job.created_at, id__lt=job.pk).count()
+    before = f"{ahead} earlier job{'s' if ahead != 1 else ''} queued before it"
+    if not running:
+        if ahead:
+            return f"waiting for the {queue} worker: {before}"
+        return f"waiting for a {queue} worker to take it (none has yet: is one running?)"
+    doing = ", ".join(
+        f"{'this' if other.project_id == job.project_id else 'another'} project's "
+        f"{other.get_kind_display().lower()} is running" + (f" (epoch {other.epoch})" if other.epoch else "")
+        for other in running
+    )
+    return f"waiting for the {queue} worker: {doing}" + (f"; {before}" if ahead else "")
+
+
+def active_jobs(project: Project) -> QuerySet[Job]:
+    return Job.objects.filter(project=project, state__in=ACTIVE_JOB_STATES).order_by("created_at", "id")
 
 
 def labels_per_class(project: Project) -> list[dict[str, object]]:

@@ -92,10 +92,12 @@ BOUNDS = {
     "image_size": Bounds(16, 224),
     "seed": Bounds(0, 2**31 - 1),
     "lease_seconds": Bounds(30, 86_400),
+    "min_face_ms": Bounds(0, 5_000),
 }
 """Image sizes: 16 px is the smallest input both backbones reduce to a feature map, 224 px the
 largest a ResNet-18 is trained at anywhere (FER crops are 48-100 px). FERPlus asked 10 annotators
-per face; 50 leaves room. A lease under 30 s would take faces back from annotators mid-answer."""
+per face; 50 leaves room. A lease under 30 s would take faces back from annotators mid-answer.
+Five seconds is far longer than anyone needs to see a face before answering; 0 turns the guard off."""
 
 
 class Project(models.Model):
@@ -149,6 +151,11 @@ class Project(models.Model):
         default=600,
         validators=BOUNDS["lease_seconds"].validators(),
         help_text="A face shown to an annotator returns to the queue after this long.",
+    )
+    min_face_ms = models.PositiveIntegerField(
+        default=150,
+        validators=BOUNDS["min_face_ms"].validators(),
+        help_text="A key answers a face only after it has been on screen this long (guards double presses).",
     )
     show_model_suggestion = models.BooleanField(
         default=False, help_text="Off by default: showing the model's guess biases annotators."

@@ -34,6 +34,7 @@ def _page_config(membership: Membership) -> dict[str, object]:
         "role": membership.role,
         "votesPerFace": project.votes_per_face,
         "showSuggestionAllowed": project.show_model_suggestion,
+        "minFaceMs": project.min_face_ms,
         "offerConfirmations": project.offer_confirmations,
         "confirmUrl": reverse("web:confirm", args=[project.pk]),
         "classes": [
