@@ -81,6 +81,7 @@ class CycleOutcome:
     next_predicted_classes: list[int] = field(default_factory=list)
     crowd: dict[str, Any] = field(default_factory=dict)
     offers: list[PseudoLabelOffer] = field(default_factory=list)
+    omni_supervision: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,6 @@ class PseudoLabelOffer:
     """A pool face whose pseudo-label clears its class's Ada-CM margin (seed 002, Alg. 1 line 12)."""
 
     item_id: int
-    omni_supervision: dict[str, Any] = field(default_factory=dict)
     class_index: int
     confidence: float
     margin: float

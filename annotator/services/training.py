@@ -147,8 +147,8 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
         labels_used=outcome.labels_used,
         metrics=outcome.metrics,
         crowd=outcome.crowd,
-    )
         omni_supervision=outcome.omni_supervision,
+    )
     offered = confirmations.publish_offers(project, version, outcome.offers)
     cycle = Cycle.objects.get(pk=job.cycle_id)
     jobs.finish_job(
@@ -230,6 +230,8 @@ def cycle_inputs(
         pretrained_backbone=selectors.pretrained_backbone(project),
         votes=np.asarray(vote_rows, dtype=np.int64).reshape(-1, 3),
         offer_confirmations=project.offer_confirmations,
+        omni_supervised_delta=project.omni_supervised_delta,
+        current_checkpoint=current_checkpoint(project),
     )
 
 
@@ -268,8 +270,6 @@ def cancel_flag(job: Job) -> CancelFlag:
     return flag
 
 
-        omni_supervised_delta=project.omni_supervised_delta,
-        current_checkpoint=current_checkpoint(project),
 def _reopen_if_training(cycle: Cycle) -> None:
     """After a failed or cancelled job, the batch waits in "labeling" for a retrain."""
     Cycle.objects.filter(pk=cycle.pk).exclude(state=CycleState.DONE).update(state=CycleState.LABELING)
@@ -281,9 +281,10 @@ def job_dir(project: Project, job: Job) -> Path:
 
 def relative_to_media(path: Path) -> str:
     return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
+
+
 def current_checkpoint(project: Project) -> Path | None:
     """The newest model version's checkpoint, which pseudo-labels auxiliary faces (None before any)."""
     model = selectors.latest_model(project)
     return Path(settings.MEDIA_ROOT) / model.checkpoint if model is not None and model.checkpoint else None
-
 
