@@ -74,7 +74,9 @@ out), the face is simply passed.
 
   function answer(accept) {
     if (!current) return;
-    const body = { client_id: uuid(), accept, time_spent_ms: Math.round(performance.now() - shownAt) };
+    // The API refuses over an hour (its limit): a longer pause is sent as an hour, the answer kept.
+    const spent = Math.min(Math.round(performance.now() - shownAt), 3600000);
+    const body = { client_id: uuid(), accept, time_spent_ms: spent };
     const offer = current;
     pending = pending.then(() => submit(offer, body));
     showMessage("");

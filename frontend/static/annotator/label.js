@@ -144,7 +144,8 @@ Votes carry a client id, so a retried submit after a lost response counts once.
       item: current.item,
       kind,
       classes,
-      time_spent_ms: Math.round(performance.now() - shownAt),
+      // The API refuses over an hour (its limit): a longer pause is sent as an hour, the vote kept.
+      time_spent_ms: Math.min(Math.round(performance.now() - shownAt), 3600000),
     };
     showMessage("");
     showNext();
