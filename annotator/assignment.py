@@ -107,7 +107,7 @@ def _claim(
     answered = Vote.objects.filter(annotator=annotator, item=OuterRef("item_id"), retracted_at__isnull=True)
     mine = Lease.objects.filter(annotator=annotator, entry=OuterRef("pk"))
     open_entries = (
-        QueueEntry.objects.filter(cycle=cycle, slots_taken__lt=limit)
+        QueueEntry.objects.filter(cycle=cycle, slots_taken__lt=limit, item__excluded=False)
         .exclude(Exists(answered))
         .exclude(Exists(mine))
         .order_by("position")

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from annotator import ml_bridge
@@ -25,6 +25,7 @@ from annotator.models import (
     OfferState,
     Project,
     PseudoLabelOffer,
+    Review,
     Role,
     Split,
     Vote,
@@ -291,6 +292,7 @@ def dashboard(project: Project) -> dict[str, object]:
         "reliability": annotator_reliability(project, model),
         "margins": margin_history(project),
         "confirmations": confirmation_stats(project),
+        "reviews": review_counts(project),
         "confusion": None
         if model is None
         else {
@@ -314,3 +316,38 @@ def pretrained_backbone(project: Project) -> Path | None:
     return (
         Path(settings.MEDIA_ROOT) / job.result["checkpoint"] if job and "checkpoint" in job.result else None
     )
+
+def reviewer_of_final_label() -> Subquery:
+    """For an ``Item`` queryset: the username of the reviewer whose live review set its label."""
+    newest = Review.objects.filter(item=OuterRef("pk"), undone_at__isnull=True).order_by("-created_at", "-id")
+    return Subquery(newest.values("reviewer__username")[:1])
+
+
+def unreliable_annotator_ids(project: Project, threshold: float) -> list[int]:
+    """Annotators the newest crowd model rates below ``threshold`` (none before a fit)."""
+    model = latest_model(project)
+    rows = (model.crowd or {}).get("annotators", []) if model is not None else []
+    return [row["annotator_id"] for row in rows if row["reliability"] < threshold]
+
+
+def review_counts(project: Project) -> dict[str, int]:
+    """Reviews, apart from votes: live ones, the faces they relabeled, and undone ones."""
+    reviews = Review.objects.filter(project=project)
+    live = reviews.filter(undone_at__isnull=True)
+    return {
+        "reviews": live.count(),
+        "faces_reviewed": Item.objects.filter(project=project, reviewed_label__isnull=False).count(),
+        "labels_changed": live.exclude(label_before=F("label_after")).count(),
+        "undone": reviews.filter(undone_at__isnull=False).count(),
+        "excluded_faces": Item.objects.filter(project=project, excluded=True).count(),
+    }
+
+
+def pool_index(project: Project) -> tuple[Path, Path] | None:
+    """The faiss index and its face ids from the project's newest pre-training, if it wrote them."""
+    jobs = Job.objects.filter(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED)
+    job = jobs.filter(result__has_key="item_ids").order_by("-finished_at", "-id").first()
+    if job is None or "index" not in job.result:
+        return None
+    media = Path(settings.MEDIA_ROOT)
+    return media / job.result["index"], media / job.result["item_ids"]

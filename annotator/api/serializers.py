@@ -395,5 +395,9 @@ class DashboardSerializer(serializers.Serializer):
     confirmations = serializers.DictField(
         help_text="Pseudo-label offers by state, and answers per annotator."
     )
+    reviews = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Reviews, counted apart from votes (they spend no budget), and excluded faces.",
+    )
     cycle = serializers.DictField(allow_null=True)
     jobs = JobSerializer(many=True)

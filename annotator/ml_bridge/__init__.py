@@ -144,7 +144,8 @@ def items_to_dataset(
     Each row carries ``id``, ``image`` (path under ``media_root``), ``split`` ("pool",
     "test" or "auxiliary"), ``label_index`` (aggregated; None when unlabeled), ``imported_label`` and
     ``class_votes``, and optionally ``confirmed_label`` (a pseudo-label an annotator
-    confirmed, used when the face has no voted label). Pool faces with a label become the
+    confirmed, used when the face has no voted label) and ``reviewed_label`` (a reviewer's
+    label, which replaces the label and the votes). Pool faces with a label become the
     ``train`` split; test faces use their imported label.
     """
     labels, splits, votes = [], [], []
@@ -157,9 +158,12 @@ def items_to_dataset(
             splits.append("auxiliary")
         else:
             label = row["label_index"] if row["label_index"] is not None else row.get("confirmed_label")
+            label = row["reviewed_label"] if row.get("reviewed_label") is not None else label
             labels.append(UNLABELED if label is None else int(label))
             splits.append("pool" if label is None else "train")
         counts = list(row["class_votes"] or [])
+        if row.get("reviewed_label") is not None:  # a reviewer's label outweighs every vote
+            counts = [int(index == row["reviewed_label"]) for index in range(len(class_names))]
         votes.append(counts + [0] * (len(class_names) - len(counts)))
     return FaceDataset(
         class_names=class_names,

@@ -24,6 +24,8 @@ from annotator.ml_bridge.crowd import (
     soft_targets,
 )
 from annotator.ml_bridge.omni_supervised import with_auxiliary_faces
+from annotator.ml_bridge.reviews import pin_reviewed_candidates, pin_reviewed_targets
+from annotator.ml_bridge.similar import write_index_item_ids
 from ml_engine.json_values import json_safe
 
 if TYPE_CHECKING:
@@ -263,7 +265,7 @@ def _train(
         train = dataset.subset(voted)
         result = train_partial_label(config, train, candidates[voted], votes=train.votes, **options)
     elif inputs.training_mode in SOFT_TARGET_MODES:
-        targets = soft_targets(inputs.training_mode, dataset, crowd)
+        targets = pin_reviewed_targets(soft_targets(inputs.training_mode, dataset, crowd), inputs.rows)
         voted = np.flatnonzero(targets.sum(axis=1) > 0)
         result = fit(config, dataset.subset(voted), targets=targets[voted], **options)
     elif inputs.training_mode == "semi_supervised":
@@ -292,7 +294,7 @@ def candidate_matrix(rows: list[dict[str, Any]], num_classes: int) -> np.ndarray
     candidates = np.zeros((len(rows), num_classes), dtype=bool)
     for index, row in enumerate(rows):
         candidates[index, list(row.get("candidate_set") or [])] = True
-    return candidates
+    return pin_reviewed_candidates(candidates, rows)
 
 
 def _metrics(metrics: Any) -> dict[str, Any]:
@@ -402,10 +404,12 @@ def pretrain_pool(
     config = PretrainConfig(method=method, model=inputs.model_name, image_size=inputs.image_size,
                             epochs=inputs.epochs, batch_size=min(256, max(2, len(pool))), seed=inputs.seed)  # fmt: skip
     artefacts = run(config, pool, output_dir, device=device, progress=progress, cancel=cancel)
+    item_ids = write_index_item_ids(artefacts.embeddings_dir, pool.names)
     return {
         "checkpoint": artefacts.checkpoint,
         "embeddings": artefacts.embeddings_dir,
         "index": artefacts.index,
+        "item_ids": item_ids,
         "losses": json_safe(artefacts.losses),
     }
 

@@ -25,16 +25,22 @@ MODEL_FORMATS = ("pytorch", "torchscript", "onnx")
 
 
 def label_rows(item_rows: Iterable[dict[str, Any]], num_classes: int, media_root: Path) -> Iterator[LabelRow]:
-    """One :class:`LabelRow` per pool face, from ``Item`` values (streamed, not listed)."""
+    """One :class:`LabelRow` per pool face, from ``Item`` values (streamed, not listed).
+
+    A reviewed face (``reviewed_label`` set) exports its reviewer's label and name
+    (``reviewed_by``); its votes stay as cast, so the export shows what the crowd said too.
+    """
     for row in item_rows:
         votes = list(row["class_votes"] or [])
+        reviewed = row.get("reviewed_label") is not None
         yield LabelRow(
             file_name=row["source_name"] or f"item-{row['id']}.png",
             image_path=str(media_root / row["image"]),
             votes=votes + [0] * (num_classes - len(votes)),
             candidates=list(row["candidate_set"] or []),
-            label=row["label_index"],
+            label=row["reviewed_label"] if reviewed else row["label_index"],
             num_votes=row["vote_count"],
+            reviewed_by=(row.get("reviewed_by") or "") if reviewed else "",
         )
 
 

@@ -32,7 +32,9 @@ def queued_item_ids(project: Project) -> set[int]:
 def choose_initial_set(project: Project) -> list[int]:
     """``initial_set_size`` pool faces drawn uniformly at random with the project's seed."""
     pool = list(
-        Item.objects.filter(project=project, split=Split.POOL).order_by("id").values_list("id", flat=True)
+        Item.objects.filter(project=project, split=Split.POOL, excluded=False)
+        .order_by("id")
+        .values_list("id", flat=True)
     )
     size = min(project.initial_set_size, len(pool), project.budget_votes)
     return random.Random(project.seed).sample(pool, size)
@@ -94,7 +96,7 @@ def record_batch_progress(cycle: Cycle, votes_per_face: int) -> bool:
     The conditional update makes this safe when the last two votes arrive together: exactly
     one caller sees a row count of 1 and may start training (``services.training.on_batch_completed``).
     """
-    if cycle.entries.filter(votes_received__lt=votes_per_face).exists():
+    if cycle.entries.filter(votes_received__lt=votes_per_face, item__excluded=False).exists():
         return False
     return bool(
         Cycle.objects.filter(pk=cycle.pk, labeling_completed_at__isnull=True).update(

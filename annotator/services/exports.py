@@ -24,6 +24,7 @@ from annotator.ml_bridge import (
 )
 from annotator.ml_bridge import exports as export_bridge
 from annotator.models import Item, Job, JobKind, JobState, ModelVersion, Project, Split
+from annotator.selectors import reviewer_of_final_label
 from annotator.services import jobs
 from annotator.services.errors import InvalidInput, NotAllowed
 
@@ -33,7 +34,9 @@ EXPORT_TASK = "annotator.export_task"
 EXPORT_QUEUE = "default"
 LABEL_FORMATS = tuple(export_bridge.LABEL_WRITERS)
 MODEL_FORMATS = export_bridge.MODEL_FORMATS
-ITEM_FIELDS = ("id", "source_name", "image", "class_votes", "candidate_set", "label_index", "vote_count")
+ITEM_FIELDS = (
+    "id", "source_name", "image", "class_votes", "candidate_set", "label_index", "vote_count", "reviewed_label",
+)  # fmt: skip
 
 
 def request_export(project: Project, *, what: str, format: str, version: int | None = None) -> Job:
@@ -97,7 +100,12 @@ def write_export(
     _check(project, what, format, version)
     if what == "labels":
         classes = tuple(project.classes.order_by("index").values_list("name", flat=True))
-        items = Item.objects.filter(project=project, split=Split.POOL).order_by("id").values(*ITEM_FIELDS)
+        items = (
+            Item.objects.filter(project=project, split=Split.POOL, excluded=False)  # excluded: never exported
+            .annotate(reviewed_by=reviewer_of_final_label())
+            .order_by("id")
+            .values(*ITEM_FIELDS, "reviewed_by")
+        )
         rows = export_bridge.label_rows(
             items.iterator(chunk_size=2000), len(classes), Path(settings.MEDIA_ROOT)
         )

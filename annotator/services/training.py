@@ -42,6 +42,7 @@ from annotator.models import (
 from annotator.services import confirmations, jobs
 from annotator.services.cycles import open_cycle
 from annotator.services.errors import Conflict
+from annotator.services.predictions import store_predictions
 from annotator.services.projects import check_settings
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
         omni_supervision=outcome.omni_supervision,
     )
     offered = confirmations.publish_offers(project, version, outcome.offers)
+    store_predictions(project, outcome.predictions_path)
     cycle = Cycle.objects.get(pk=job.cycle_id)
     jobs.finish_job(
         job.pk,
@@ -202,9 +204,18 @@ def cycle_inputs(
     """
     check_settings(project)
     rows = list(
-        Item.objects.filter(project=project)
+        Item.objects.filter(project=project, excluded=False)  # excluded faces never train nor are scored
         .order_by("id")
-        .values("id", "image", "split", "label_index", "imported_label", "class_votes", "candidate_set")
+        .values(
+            "id",
+            "image",
+            "split",
+            "label_index",
+            "imported_label",
+            "class_votes",
+            "candidate_set",
+            "reviewed_label",
+        )
     )
     confirmed = dict(
         PseudoLabelOffer.objects.filter(project=project, state=OfferState.CONFIRMED).values_list(
@@ -213,7 +224,7 @@ def cycle_inputs(
     )
     for row in rows:
         row["confirmed_label"] = confirmed.get(row["id"])
-    votes = selectors.live_votes(project).filter(kind=VoteKind.LABEL)
+    votes = selectors.live_votes(project).filter(kind=VoteKind.LABEL, item__excluded=False)
     vote_rows = list(votes.values_list("item_id", "annotator_id", "class_index"))
     return cycle_bridge.CycleInputs(
         class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),

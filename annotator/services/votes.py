@@ -155,6 +155,8 @@ def _record(
         raise InvalidInput(f"face {item_id} is not in this project")
     if item.split != Split.POOL:
         raise InvalidInput("only pool faces are labeled: test and auxiliary faces never are")
+    if item.excluded:
+        raise FaceNotAvailable("this face was excluded from the project")
     entry = (
         QueueEntry.objects.select_related("cycle")
         .filter(cycle__project=project, cycle__state=CycleState.LABELING, item=item)
@@ -222,7 +224,11 @@ def refresh_item_label(item: Item, project: Project) -> None:
             counts[index] += 1
     label, candidates = ml_bridge.aggregate_votes(counts, project.candidate_min_votes)
     Item.objects.filter(pk=item.pk).update(
-        class_votes=counts, vote_count=len(answers), label_index=label, candidate_set=candidates
+        class_votes=counts,
+        vote_count=len(answers),
+        label_index=label,
+        candidate_set=candidates,
+        top_vote_share=max(counts) / len(answers) if answers else None,
     )
 
 

@@ -4,12 +4,15 @@ Both formats hold the same fields per face (see :mod:`ml_engine.export.label_row
 ``num_votes`` and ``agreement``):
 
 * CSV (UTF-8, no BOM, RFC 4180 quoting so names with commas, quotes or line breaks survive)
-  with the header ``file, label, votes_<class>... , candidates, num_votes, agreement``.
+  with the header ``file, label, votes_<class>... , candidates, num_votes, agreement, reviewed_by``
+  (``reviewed_by`` names the reviewer whose label replaced the votes' one; empty when none;
+  files written before it existed end at ``agreement`` and still read back).
   ``label`` is a class name or empty; ``candidates`` joins class names with ``|`` in class
   order. The vote columns carry a ``votes_`` prefix so a class called ``file`` or ``label``
   cannot collide with the fixed columns, and the reader recovers the class list from them.
 * JSON Lines (UTF-8, one object per line):
-  ``{"file", "label", "votes": {class: count}, "candidates": [class], "num_votes", "agreement"}``.
+  ``{"file", "label", "votes": {class: count}, "candidates": [class], "num_votes", "agreement",
+  "reviewed_by"}`` (``reviewed_by`` null when the label is the votes' own).
 
 Writers take any iterable of :class:`LabelRow` (the web app passes a database iterator), so
 a million-face export never holds its rows in memory; the file appears under its final name
@@ -42,7 +45,9 @@ from ml_engine.progress import CancelFlag, ProgressCallback
 
 VOTE_PREFIX = "votes_"
 LEADING_COLUMNS = ("file", "label")
-TRAILING_COLUMNS = ("candidates", "num_votes", "agreement")
+TRAILING_COLUMNS = ("candidates", "num_votes", "agreement", "reviewed_by")
+EARLIER_TRAILING_COLUMNS = TRAILING_COLUMNS[:-1]
+"""The trailing columns of files written before reviews existed."""
 
 
 class LabelRecord(TypedDict):
@@ -67,6 +72,7 @@ def _record(row: LabelRow, class_names: tuple[str, ...]) -> LabelRecord:
         "candidates": [class_names[c] for c in candidates],
         "num_votes": total,
         "agreement": round(max(votes) / total, 6) if total > 0 else None,
+        "reviewed_by": row.reviewed_by or None,
     }
 
 
@@ -101,6 +107,7 @@ def write_labels_csv(
                     CANDIDATE_SEPARATOR.join(record["candidates"]),
                     record["num_votes"],
                     "" if record["agreement"] is None else record["agreement"],
+                    record["reviewed_by"] or "",
                 ]
             )
             count += 1
@@ -151,7 +158,9 @@ class LabelFile:
     def _read_class_names(self) -> tuple[str, ...]:
         if self.format == "csv":
             with open(self.path, newline="", encoding="utf-8") as handle:
-                return _class_names_from_header(next(csv.reader(handle), []), self.path)
+                header = next(csv.reader(handle), [])
+            self._trailing = TRAILING_COLUMNS if header[-1:] == ["reviewed_by"] else EARLIER_TRAILING_COLUMNS
+            return _class_names_from_header(header, self.path, self._trailing)
         with open(self.path, encoding="utf-8") as handle:
             first = next((line for line in handle if line.strip()), None)
         return () if first is None else tuple(_parse_json_line(first, self.path, 1)["votes"])
@@ -160,16 +169,19 @@ class LabelFile:
         with open(self.path, newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
             next(reader)
-            width = len(LEADING_COLUMNS) + len(self.class_names) + len(TRAILING_COLUMNS)
+            width = len(LEADING_COLUMNS) + len(self.class_names) + len(self._trailing)
             for cells in reader:
                 where = f"{self.path} line {reader.line_num}"
                 if len(cells) != width:
                     raise LabelExportError(f"{where}: {len(cells)} columns, expected {width}")
-                votes = cells[2 : 2 + len(self.class_names)]
-                candidates, num_votes = cells[-3], cells[-2]
+                after_votes = 2 + len(self.class_names)
+                votes = cells[2:after_votes]
+                candidates, num_votes = cells[after_votes], cells[after_votes + 1]
+                reviewed_by = cells[-1] if self._trailing == TRAILING_COLUMNS else ""
                 yield self._row(
-                    where, cells[0], cells[1] or None, votes, candidates.split(CANDIDATE_SEPARATOR), num_votes
-                )
+                    where, cells[0], cells[1] or None, votes, candidates.split(CANDIDATE_SEPARATOR), num_votes,
+                    reviewed_by,
+                )  # fmt: skip
 
     def _iter_jsonl(self) -> Iterator[LabelRow]:
         with open(self.path, encoding="utf-8") as handle:
@@ -189,10 +201,18 @@ class LabelFile:
                     list(record["votes"].values()),
                     record["candidates"],
                     record["num_votes"],
+                    record.get("reviewed_by") or "",
                 )
 
     def _row(
-        self, where: str, file: str, label: str | None, votes: list, candidates: list[str], num_votes: object
+        self,
+        where: str,
+        file: str,
+        label: str | None,
+        votes: list,
+        candidates: list[str],
+        num_votes: object,
+        reviewed_by: str,
     ) -> LabelRow:
         index = self._index
         unknown = [name for name in [label, *candidates] if name and name not in index]
@@ -209,6 +229,7 @@ class LabelFile:
             candidates=tuple(sorted(index[name] for name in candidates if name)),
             label=None if not label else index[label],
             num_votes=total,
+            reviewed_by=reviewed_by,
         )
         try:
             check_row(row, len(self.class_names))
@@ -217,17 +238,18 @@ class LabelFile:
         return row
 
 
-def _class_names_from_header(header: list[str], path: Path) -> tuple[str, ...]:
-    lead, trail = len(LEADING_COLUMNS), len(TRAILING_COLUMNS)
+def _class_names_from_header(header: list[str], path: Path, trailing: tuple[str, ...]) -> tuple[str, ...]:
+    lead, trail = len(LEADING_COLUMNS), len(trailing)
     middle = header[lead:-trail] if len(header) >= lead + trail else []
     if (
         tuple(header[:lead]) != LEADING_COLUMNS
-        or tuple(header[-trail:]) != TRAILING_COLUMNS
+        or tuple(header[-trail:]) != trailing
         or not middle
         or not all(column.startswith(VOTE_PREFIX) for column in middle)
     ):
         raise LabelExportError(
             f"{path}: header {header!r} is not file, label, votes_<class>..., candidates, num_votes, agreement"
+            ", reviewed_by"
         )
     return check_class_names([column[len(VOTE_PREFIX) :] for column in middle])
 
@@ -237,10 +259,10 @@ def _parse_json_line(line: str, path: Path, number: int) -> dict:
         record = json.loads(line)
     except json.JSONDecodeError as error:
         raise LabelExportError(f"{path} line {number}: not JSON ({error})") from None
-    expected = {"file", "label", "votes", "candidates", "num_votes", "agreement"}
+    expected = {"file", "label", "votes", "candidates", "num_votes", "agreement", "reviewed_by"}
     if (
         not isinstance(record, dict)
-        or set(record) != expected
+        or set(record) not in (expected, expected - {"reviewed_by"})
         or not isinstance(record["votes"], dict)
         or not isinstance(record["candidates"], list)
     ):

@@ -42,6 +42,8 @@ class LabelRow:
         candidates: indices of the classes in the face's candidate set (any order).
         label: index of the face's label, or ``None`` when it has none.
         num_votes: annotator answers; ``None`` means ``sum(votes)``.
+        reviewed_by: who reviewed the face and so set ``label`` over the votes; empty when
+            the label is the votes' own.
     """
 
     file_name: str
@@ -50,6 +52,7 @@ class LabelRow:
     candidates: Sequence[int] = ()
     label: int | None = None
     num_votes: int | None = field(default=None)
+    reviewed_by: str = ""
 
     def total_votes(self) -> int:
         """``num_votes``, or ``sum(votes)`` when it was not given."""

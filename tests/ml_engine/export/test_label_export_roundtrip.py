@@ -72,10 +72,11 @@ def test_csv_columns_and_agreement(tmp_path: Path) -> None:
         "candidates",
         "num_votes",
         "agreement",
+        "reviewed_by",
     ]
-    assert table[1] == ["plain.png", "neutral", "3", "1", "0", "0", "neutral", "4", "0.75"]
+    assert table[1] == ["plain.png", "neutral", "3", "1", "0", "0", "neutral", "4", "0.75", ""]
     assert table[2][1] == "" and table[2][6] == "happiness|file" and table[2][8] == "0.5"
-    assert table[3][7:] == ["0", ""]
+    assert table[3][7:] == ["0", "", ""]
     assert table[4][8] == "0.5"  # one of two answers for the top class (set votes counted per class)
 
 
@@ -90,6 +91,7 @@ def test_jsonl_fields(tmp_path: Path) -> None:
         "candidates": ["neutral"],
         "num_votes": 4,
         "agreement": 0.75,
+        "reviewed_by": None,
     }
     assert second["label"] is None and second["candidates"] == ["happiness", "file"]
 
@@ -160,7 +162,7 @@ def test_reader_names_the_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "labels.csv"
     write_labels_csv(path, CLASSES, sample_rows()[:1])
     with open(path, "a", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerow(["y.png", "angry", 0, 0, 0, 0, "", 0, ""])
+        csv.writer(handle).writerow(["y.png", "angry", 0, 0, 0, 0, "", 0, "", ""])
     with pytest.raises(LabelExportError, match=r"line 3: unknown class names \['angry'\]"):
         list(LabelFile(path))
     (tmp_path / "h.csv").write_text("name,label\n", encoding="utf-8")
@@ -209,3 +211,31 @@ def test_numpy_rows_from_a_bridge_are_accepted(tmp_path: Path) -> None:
     assert [r.votes for r in back] == [(2, 1, 0, 0), (0, 0, 0, 3)]
     assert [r.candidates for r in back] == [(0, 1), (3,)] and [r.label for r in back] == [0, 3]
     assert rows[0].agreement() == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("format", ["csv", "jsonl"])
+def test_reviewer_is_written_and_read_back(tmp_path: Path, format: str) -> None:
+    rows = [
+        LabelRow("a.png", "", (2, 1, 0, 0), (0, 1), 1, reviewed_by="rita"),
+        LabelRow("b.png", "", (0, 3, 0, 0), (1,), 1),
+    ]
+    path = tmp_path / f"labels.{format}"
+    WRITERS[format](path, CLASSES, rows)
+    back = list(LabelFile(path))
+    assert [(r.label, r.reviewed_by) for r in back] == [(1, "rita"), (1, "")]
+    if format == "jsonl":
+        first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+        assert first["reviewed_by"] == "rita" and first["label"] == "happiness"
+
+
+def test_csv_written_before_reviews_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "old.csv"
+    path.write_text(
+        "file,label,votes_neutral,votes_happiness,votes_file,\"votes_sad, really\",candidates,num_votes,agreement\r\n"
+        "x.png,neutral,2,0,0,0,neutral,2,1.0\r\n",
+        encoding="utf-8",
+    )
+    back = list(LabelFile(path))
+    assert [(r.file_name, r.label, tuple(r.votes), r.reviewed_by) for r in back] == [
+        ("x.png", 0, (2, 0, 0, 0), "")
+    ]

@@ -1,0 +1,46 @@
+"""The newest model's guess for each pool face, kept on the face so the browser can filter by it.
+
+A model version's pool scores live in one compressed file (``ModelVersion.predictions``);
+copying each face's top class and its probability onto the face row lets the face browser
+and the review queue filter and sort 100,000 faces in SQL instead of opening that file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.models import Item, Project
+
+CHUNK = 2000
+
+
+def store_predictions(project: Project, predictions_path: Path) -> int:
+    """Copy the top class and confidence of every scored face onto it; returns faces updated.
+
+    Faces the model did not score (test, auxiliary, excluded) lose any older guess, so no
+    face shows a guess from a model that never saw it.
+    """
+    stored = cycle_bridge.read_predictions(Path(predictions_path))
+    item_ids = stored["item_ids"].astype(np.int64)
+    probabilities = stored["probabilities"]
+    top = probabilities.argmax(axis=1) if len(item_ids) else np.zeros(0, dtype=np.int64)
+    confidence = probabilities.max(axis=1) if len(item_ids) else np.zeros(0)
+    Item.objects.filter(project=project).exclude(pk__in=item_ids.tolist()).update(
+        predicted_class=None, predicted_confidence=None
+    )
+    updated = 0
+    for start in range(0, len(item_ids), CHUNK):
+        faces = [
+            Item(pk=int(item_id), predicted_class=int(label), predicted_confidence=round(float(p), 4))
+            for item_id, label, p in zip(
+                item_ids[start : start + CHUNK],
+                top[start : start + CHUNK],
+                confidence[start : start + CHUNK],
+                strict=True,
+            )
+        ]
+        updated += Item.objects.bulk_update(faces, ["predicted_class", "predicted_confidence"])
+    return updated

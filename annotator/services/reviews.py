@@ -1,0 +1,156 @@
+"""Reviews: a reviewer's final label for a face, the queue of faces worth reviewing, and undo.
+
+A review overrides the votes' aggregate in training and exports (``Item.reviewed_label``)
+but is not a vote: it spends no budget and no quota, and the dashboard counts it apart.
+Faces shown to a reviewer are held for them for the project's lease time, as offers are
+held for annotators (``services.confirmations``), so reviewers working at once see
+different faces; whoever answers first still wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from annotator import selectors
+from annotator.models import Item, Project, Review, ReviewHold, Split, Vote, VoteKind
+from annotator.services.errors import Conflict, InvalidInput, NothingToUndo
+from annotator.services.votes import class_count
+
+MAX_FACES_PER_REQUEST = 10
+CONFIDENT_PREDICTION = 0.9
+"""A model guess at least this probable that names another class than the votes is worth a look."""
+LOW_RELIABILITY = 0.6
+"""Annotators whose Dawid-Skene reliability falls below this have their faces reviewed."""
+REASONS = ("disagreement", "model_disagrees", "low_reliability", "unsure")
+
+
+@dataclass(frozen=True)
+class ReviewCandidate:
+    item: Item
+    reason: str
+
+
+def review_candidates(project: Project) -> dict[str, QuerySet[Item]]:
+    """Unreviewed voted pool faces worth a reviewer's look, by reason, most doubtful first."""
+    faces = Item.objects.filter(
+        project=project, split=Split.POOL, excluded=False, reviewed_label__isnull=True, vote_count__gt=0
+    )
+    unsure = Vote.objects.filter(item=OuterRef("pk"), kind=VoteKind.UNSURE, retracted_at__isnull=True)
+    unreliable = selectors.unreliable_annotator_ids(project, LOW_RELIABILITY)
+    by_unreliable = Vote.objects.filter(
+        item=OuterRef("pk"), annotator_id__in=unreliable, retracted_at__isnull=True
+    ).exclude(kind=VoteKind.SKIP)
+    return {
+        "disagreement": faces.filter(top_vote_share__lt=1).order_by("top_vote_share", "id"),
+        "model_disagrees": faces.filter(predicted_confidence__gte=CONFIDENT_PREDICTION)
+        .exclude(predicted_class=F("label_index"))
+        .filter(label_index__isnull=False)
+        .order_by("-predicted_confidence", "id"),
+        "low_reliability": faces.filter(Exists(by_unreliable)).order_by("top_vote_share", "id"),
+        "unsure": faces.filter(Exists(unsure)).order_by("top_vote_share", "id"),
+    }
+
+
+def next_for_review(
+    project: Project, reviewer: AbstractBaseUser, count: int = 1, reason: str | None = None
+) -> list[ReviewCandidate]:
+    """The reviewer's next faces, held for them; faces they already hold come first.
+
+    Raises:
+        InvalidInput: an unknown ``reason``.
+    """
+    if reason is not None and reason not in REASONS:
+        raise InvalidInput(f"unknown reason {reason!r}; use one of {', '.join(REASONS)}")
+    wanted = max(1, min(count, MAX_FACES_PER_REQUEST))
+    now = timezone.now()
+    until = project.lease_end(now)
+    candidates = review_candidates(project)
+    chosen: list[ReviewCandidate] = []
+    seen: set[int] = set()
+    for name in [reason] if reason else REASONS:
+        free = candidates[name].exclude(Exists(ReviewHold.objects.filter(
+            item=OuterRef("pk"), held_until__gt=now).exclude(reviewer=reviewer)))  # fmt: skip
+        for item in free[: wanted * 3]:
+            if len(chosen) == wanted:
+                return chosen
+            if item.pk not in seen and _hold(item, reviewer, now, until):
+                seen.add(item.pk)
+                chosen.append(ReviewCandidate(item, name))
+    return chosen
+
+
+def _hold(item: Item, reviewer: AbstractBaseUser, now, until) -> bool:
+    """Hold ``item`` for ``reviewer``: one conditional ``UPDATE``, or the first hold's insert."""
+    mine_or_lapsed = Q(reviewer=reviewer) | Q(held_until__lte=now)
+    if ReviewHold.objects.filter(mine_or_lapsed, item=item).update(reviewer=reviewer, held_until=until):
+        return True
+    try:
+        with transaction.atomic():
+            ReviewHold.objects.create(item=item, reviewer=reviewer, held_until=until)
+    except IntegrityError:
+        return False  # another reviewer holds it
+    return True
+
+
+@transaction.atomic
+def review_face(project: Project, reviewer: AbstractBaseUser, item_id: int, label: int) -> Review:
+    """Set a face's final label (the same label as now confirms it). Spends no budget.
+
+    Raises:
+        InvalidInput: the face is not a pool face of this project, or the class is unknown.
+        Conflict: the face is excluded.
+    """
+    item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
+    if item is None:
+        raise InvalidInput(f"face {item_id} is not in this project")
+    if item.split != Split.POOL:
+        raise InvalidInput("only pool faces are reviewed: test and auxiliary faces keep their labels")
+    if item.excluded:
+        raise Conflict("this face is excluded; bring it back before reviewing it")
+    if not isinstance(label, int) or not 0 <= label < class_count(project):
+        raise InvalidInput(
+            f"unknown class index {label}; this project has classes 0..{class_count(project) - 1}"
+        )
+    review = Review.objects.create(
+        project=project, item=item, reviewer=reviewer, label_before=item.final_label, label_after=label
+    )
+    Item.objects.filter(pk=item.pk).update(reviewed_label=label)
+    ReviewHold.objects.filter(item=item).delete()
+    return review
+
+
+@transaction.atomic
+def undo_last_review(project: Project, reviewer: AbstractBaseUser) -> Review:
+    """Take back the reviewer's newest live review; the face gets its earlier label back.
+
+    The face is held for the reviewer again, so their page shows it next.
+
+    Raises:
+        NothingToUndo: the reviewer has no live review in this project.
+    """
+    review = (
+        Review.objects.select_for_update()
+        .filter(project=project, reviewer=reviewer, undone_at__isnull=True)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if review is None:
+        raise NothingToUndo("there is no review of yours to undo")
+    Review.objects.filter(pk=review.pk).update(undone_at=timezone.now())
+    previous = (
+        Review.objects.filter(item_id=review.item_id, undone_at__isnull=True)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    Item.objects.filter(pk=review.item_id).update(reviewed_label=previous.label_after if previous else None)
+    now = timezone.now()
+    ReviewHold.objects.update_or_create(
+        item_id=review.item_id, defaults={"reviewer": reviewer, "held_until": project.lease_end(now)}
+    )
+    review.refresh_from_db()
+    return review

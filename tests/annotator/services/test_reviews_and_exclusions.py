@@ -1,0 +1,157 @@
+"""Reviews override the votes in training and exports; excluded faces leave the loop entirely."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from annotator import assignment
+from annotator.ml_bridge import items_to_dataset
+from annotator.ml_bridge.crowd import soft_targets
+from annotator.ml_bridge.cycles import candidate_matrix
+from annotator.ml_bridge.reviews import pin_reviewed_targets
+from annotator.models import Exclusion, Item, Membership, Review, Role
+from annotator.services import exclusions, exports, reviews, training, votes
+from annotator.services.errors import Conflict, InvalidInput, NothingToUndo
+from ml_engine.export.label_export import LabelFile
+from tests.annotator.factories import CLASS_NAMES, UserFactory, add_annotator, make_labeling_project
+
+pytestmark = pytest.mark.django_db
+
+
+def vote(project, user, item_id, *classes, kind="label"):
+    answer = votes.Answer(kind, tuple(classes))
+    return votes.submit_vote(project, user, item_id=item_id, answer=answer, client_id=uuid.uuid4())
+
+
+def disputed_project():
+    """Cycle 0 open with two votes per face; the first face split 0 against 1."""
+    project = make_labeling_project(votes_per_face=2, budget_votes=40)
+    second = add_annotator(project).user
+    first = project.cycles.get(number=0).entries.order_by("position").first().item
+    vote(project, project.owner, first.pk, 0)
+    vote(project, second, first.pk, 1)
+    return project, first, second
+
+
+def test_review_sets_the_final_label_and_undo_restores_it() -> None:
+    project, face, _ = disputed_project()
+    face.refresh_from_db()
+    assert (face.label_index, face.top_vote_share) == (None, 0.5)
+    spent = project.__class__.objects.get(pk=project.pk).votes_spent
+    review = reviews.review_face(project, project.owner, face.pk, 2)
+    face.refresh_from_db()
+    assert (review.label_before, review.label_after, face.reviewed_label, face.final_label) == (None, 2, 2, 2)
+    assert project.__class__.objects.get(pk=project.pk).votes_spent == spent  # no budget spent
+    reviews.review_face(project, project.owner, face.pk, 1)
+    undone = reviews.undo_last_review(project, project.owner)
+    face.refresh_from_db()
+    assert (undone.label_after, face.reviewed_label) == (1, 2)  # back to the first review
+    reviews.undo_last_review(project, project.owner)
+    face.refresh_from_db()
+    assert face.reviewed_label is None
+    with pytest.raises(NothingToUndo):
+        reviews.undo_last_review(project, project.owner)
+
+
+def test_review_of_another_projects_face_or_an_unknown_class_writes_nothing() -> None:
+    project, face, _ = disputed_project()
+    other, _, _ = disputed_project()
+    with pytest.raises(InvalidInput, match="not in this project"):
+        reviews.review_face(other, other.owner, face.pk, 1)
+    with pytest.raises(InvalidInput, match="unknown class index"):
+        reviews.review_face(project, project.owner, face.pk, len(CLASS_NAMES))
+    assert Review.objects.count() == 0
+    assert Item.objects.get(pk=face.pk).reviewed_label is None
+
+
+def test_reviewed_label_overrides_votes_in_every_training_target() -> None:
+    project, face, _ = disputed_project()
+    reviews.review_face(project, project.owner, face.pk, 3)
+    inputs = training.cycle_inputs(project)
+    dataset = items_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
+    row = [r["id"] for r in inputs.rows].index(face.pk)
+    assert dataset.labels[row] == 3 and dataset.splits[row] == "train"
+    assert dataset.votes[row].tolist() == [0, 0, 0, 1]
+    assert candidate_matrix(inputs.rows, 4)[row].tolist() == [False, False, False, True]
+    distribution = soft_targets("vote_distribution", dataset, None)
+    assert distribution[row].tolist() == [0.0, 0.0, 0.0, 1.0]
+    crowd_like = np.full((len(dataset), 4), 0.25)  # a posterior that ignores the review
+    assert pin_reviewed_targets(crowd_like, inputs.rows)[row].tolist() == [0.0, 0.0, 0.0, 1.0]
+    unreviewed = [i for i in range(len(dataset)) if i != row]
+    assert np.all(pin_reviewed_targets(crowd_like, inputs.rows)[unreviewed] == 0.25)
+
+
+@pytest.mark.parametrize("format", ["csv", "jsonl"])
+def test_export_shows_the_reviewed_label_and_reviewer(tmp_path: Path, format: str) -> None:
+    project, face, _ = disputed_project()
+    reviews.review_face(project, project.owner, face.pk, 1)
+    path, _ = exports.write_export(project, "labels", format, None, tmp_path)
+    rows = {row.file_name: row for row in LabelFile(path)}
+    mine = rows[face.source_name or f"item-{face.pk}.png"]
+    assert (mine.label, mine.reviewed_by, tuple(mine.votes)) == (1, project.owner.username, (1, 1, 0, 0))
+    assert sum(1 for row in rows.values() if row.reviewed_by) == 1
+
+
+def test_excluded_face_is_never_queued_trained_or_exported(tmp_path: Path) -> None:
+    project = make_labeling_project(votes_per_face=1, budget_votes=40)
+    entries = list(project.cycles.get(number=0).entries.order_by("position"))
+    leased = assignment.next_faces(project, project.owner, count=1)
+    excluded_id = leased[0].entry.item_id
+    exclusions.exclude_face(project, project.owner, excluded_id, "not_a_face", "a cat")
+    assert not project.leases.filter(entry__item_id=excluded_id).exists()  # its lease went back
+    shown = {lease.entry.item_id for lease in assignment.next_faces(project, project.owner, count=5)}
+    assert excluded_id not in shown and len(shown) == 5
+    with pytest.raises(votes.FaceNotAvailable):
+        vote(project, project.owner, excluded_id, 0)
+    assert excluded_id not in [row["id"] for row in training.cycle_inputs(project).rows]
+    _, summary = exports.write_export(project, "labels", "csv", None, tmp_path)
+    assert summary["rows"] == Item.objects.filter(project=project, split="pool").count() - 1
+    assert len(entries) == 6
+
+
+def test_excluding_the_last_open_face_completes_the_batch(django_capture_on_commit_callbacks) -> None:
+    project = make_labeling_project(votes_per_face=1, budget_votes=40)
+    entries = list(project.cycles.get(number=0).entries.order_by("position"))
+    for entry in entries[:-1]:
+        vote(project, project.owner, entry.item_id, 0)
+    cycle = project.cycles.get(number=0)
+    assert cycle.labeling_completed_at is None
+    exclusions.exclude_face(project, project.owner, entries[-1].item_id, "corrupt")
+    cycle.refresh_from_db()
+    assert cycle.labeling_completed_at is not None
+    assert project.jobs.filter(kind="train").count() == 1
+
+
+def test_excluding_twice_is_refused_and_undo_brings_the_face_back() -> None:
+    project = make_labeling_project(votes_per_face=1, budget_votes=40)
+    face = Item.objects.filter(project=project, split="pool").first()
+    exclusions.exclude_face(project, project.owner, face.pk, "duplicate")
+    with pytest.raises(Conflict, match="already excluded"):
+        exclusions.exclude_face(project, project.owner, face.pk, "duplicate")
+    assert Exclusion.objects.filter(item=face).count() == 1
+    with pytest.raises(InvalidInput, match="unknown reason"):
+        exclusions.exclude_face(project, project.owner, face.pk, "ugly")
+    restored = exclusions.include_face(project, project.owner, face.pk)
+    assert restored.undone_by == project.owner and not Item.objects.get(pk=face.pk).excluded
+    with pytest.raises(Conflict, match="not excluded"):
+        exclusions.include_face(project, project.owner, face.pk)
+
+
+def test_reviewers_at_once_are_handed_different_faces() -> None:
+    project = make_labeling_project(votes_per_face=2, budget_votes=40)
+    second = add_annotator(project).user
+    for entry in project.cycles.get(number=0).entries.order_by("position")[:4]:
+        vote(project, project.owner, entry.item_id, 0)
+        vote(project, second, entry.item_id, 1)
+    rita = Membership.objects.create(project=project, user=UserFactory(), role=Role.REVIEWER).user
+    first = reviews.next_for_review(project, project.owner, count=2)
+    other = reviews.next_for_review(project, rita, count=4)
+    assert [c.reason for c in first] == ["disagreement", "disagreement"]
+    assert {c.item.pk for c in first}.isdisjoint({c.item.pk for c in other})
+    assert len(other) == 2  # only four disputed faces exist
+    again = reviews.next_for_review(project, project.owner, count=2)
+    assert [c.item.pk for c in again] == [c.item.pk for c in first]  # one's own holds come back
