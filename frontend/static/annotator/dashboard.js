@@ -43,6 +43,7 @@
       : "Agreement appears once faces get two or more votes.";
     drawReliability(d.reliability);
     drawMargins(d.margins);
+    drawOmniSupervision(d.omni_supervision, d.labels_per_class, d.auxiliary_size);
     drawConfirmations(d.confirmations);
     P.jobs(el("jobs-plot"), d.jobs);
     el("dashboard").setAttribute("aria-busy", "false");
@@ -79,6 +80,29 @@
       `Ada-CM margin per class after each epoch of model v${m.model_version}`,
       "epoch"
     );
+  }
+
+  function drawOmniSupervision(history, classes, auxiliary) {
+    const latest = history[history.length - 1];
+    const summary = el("omni-summary");
+    if (!latest || latest.skipped) {
+      P.empty(
+        el("omni-plot"),
+        latest
+          ? `Model v${latest.version} kept none: ${latest.skipped}.`
+          : `${auxiliary} auxiliary faces imported. With a margin δ set, each model after the first pseudo-labels them (and unvoted pool faces) for the next training.`
+      );
+      summary.textContent = "";
+      return;
+    }
+    P.bars(
+      el("omni-plot"),
+      classes.map((c, i) => ({ label: c.name, value: latest.per_class[i] || 0, color: c.color })),
+      `Pseudo-labeled faces kept per class for model v${latest.version} (margin δ ${latest.delta})`
+    );
+    summary.textContent =
+      `${latest.kept} of ${latest.candidates} candidates kept, ${latest.from_auxiliary} of them auxiliary; ` +
+      `kept by model version: ${history.map((h) => `v${h.version} ${h.kept ?? 0} (δ ${h.delta})`).join(" · ")}. They spend no budget.`;
   }
 
   function drawConfirmations(c) {
