@@ -42,8 +42,9 @@ SPLIT_MODES = ("pool", "test", "auxiliary", "auto")
 omni-supervised training; pool and test as their names say; auto: the file's test split to test."""
 UPLOAD_WAIT = timedelta(hours=1)
 """How long a job created ahead of its upload waits for it (a 1 GiB upload at 3 Mbit/s fits)."""
-IMPORT_RUN_LIMIT = timedelta(hours=6)
-"""A running import older than this lost its web process: no import of an allowed upload takes it."""
+IMPORT_RUN_LIMIT = timedelta(hours=1)
+"""A running import older than this lost its web process (a crash, a restart, a worker timeout):
+importing the largest upload allowed (1 GiB) takes minutes."""
 MAX_WAITING_JOBS = 10
 """Import jobs a project may hold waiting for their uploads at once."""
 MAX_NAME_BYTES = 120
@@ -254,8 +255,8 @@ def expire_stale_jobs(project: Project) -> int:
     abandoned = stale.filter(state=JobState.RUNNING, started_at__lt=now - IMPORT_RUN_LIMIT).update(
         state=JobState.FAILED,
         message=(
-            f"expired: the import did not finish within {IMPORT_RUN_LIMIT.total_seconds() / 3600:.0f} "
-            "hours (its web process stopped)"
+            f"expired: the import did not finish within {IMPORT_RUN_LIMIT.total_seconds() / 60:.0f} "
+            "minutes (its web process stopped)"
         ),
         finished_at=now,
     )

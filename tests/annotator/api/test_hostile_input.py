@@ -150,7 +150,7 @@ def test_an_import_whose_web_process_died_expires_on_the_dashboard(client_for):
     dashboard = client_for(project.owner).get(f"/api/projects/{project.pk}/dashboard/").json()
     assert [(j["id"], j["state"]) for j in dashboard["jobs"]] == [(job.pk, "failed")]
     job.refresh_from_db()
-    assert job.message == "expired: the import did not finish within 6 hours (its web process stopped)"
+    assert job.message == "expired: the import did not finish within 60 minutes (its web process stopped)"
 
 
 def test_waiting_import_jobs_are_capped_per_project(client_for):
