@@ -117,7 +117,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "annotator.api.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotator.api.openapi import errors
 from annotator.api.serializers import (
     NextOffersInputSerializer,
     OfferAnswerInputSerializer,
@@ -33,12 +34,13 @@ class NextOffersView(ProjectScopedView):
     """
 
     @extend_schema(
-        parameters=[OpenApiParameter("count", int, required=False, description="1 to 10, default 3.")],
-        responses=OfferSerializer(many=True),
+        parameters=[NextOffersInputSerializer],
+        responses={200: OfferSerializer(many=True), **errors(400, 403, 404)},
     )
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
-        serializer = NextOffersInputSerializer(data=request.query_params)
+        # A plain dict: from a QueryDict, DRF reads an empty ``count=`` as absent.
+        serializer = NextOffersInputSerializer(data=request.query_params.dict())
         serializer.is_valid(raise_exception=True)
         offers = confirmations.next_offers(project, request.user, serializer.validated_data["count"])
         return Response(offers_data(project, offers))
@@ -51,9 +53,11 @@ class AnswerOfferView(ProjectScopedView):
         request=OfferAnswerInputSerializer,
         responses={
             200: OfferAnswerSerializer,
-            400: OpenApiResponse(description="No such offer here, or a malformed answer."),
-            409: OpenApiResponse(
-                description="Answered by someone else first, or withdrawn by a newer model."
+            **errors(
+                403,
+                404,
+                invalid="No such offer here, or a malformed answer.",
+                conflict="Answered by someone else first, or withdrawn by a newer model.",
             ),
         },
     )
@@ -68,7 +72,13 @@ class AnswerOfferView(ProjectScopedView):
 class UndoAnswerView(ProjectScopedView):
     """Reopen your latest answered offer; it comes back to you to answer again."""
 
-    @extend_schema(request=None, responses=OfferUndoSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: OfferUndoSerializer,
+            **errors(403, 404, conflict="No answered offer of yours to undo, or a newer model replaced it."),
+        },
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project()
         result = confirmations.undo_answer(project, request.user)

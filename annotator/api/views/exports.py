@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api.openapi import errors
 from annotator.api.permissions import owner_or_403
 from annotator.api.serializers import JobSerializer
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
 from annotator.models import Job, JobKind
 from annotator.services import exports
+
+DOWNLOAD_CONTENT_TYPES = {".csv": "text/csv", ".jsonl": "application/jsonl", ".zip": "application/zip"}
+"""What an export file is sent as, by suffix; model files (.pt, .onnx) are plain binary.
+
+Set here, not guessed: ``mimetypes`` reads the host's tables, where ``.pt`` can come out
+as a Nintendo page table and ``.jsonl`` as nothing.
+"""
+MODEL_CONTENT_TYPE = "application/octet-stream"
 
 
 class ExportRequestSerializer(serializers.Serializer):
@@ -30,13 +39,13 @@ class ExportListView(ProjectScopedView):
     pytorch, torchscript, onnx, each verified by running it, with a model card.
     """
 
-    @extend_schema(responses=JobSerializer(many=True))
+    @extend_schema(responses={200: JobSerializer(many=True), **errors(403, 404)})
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
         export_jobs = Job.objects.filter(project=project, kind=JobKind.EXPORT).order_by("-id")[:50]
         return Response(JobSerializer(export_jobs, many=True).data)
 
-    @extend_schema(request=ExportRequestSerializer, responses=JobSerializer)
+    @extend_schema(request=ExportRequestSerializer, responses={201: JobSerializer, **errors(400, 403, 404)})
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
         serializer = ExportRequestSerializer(data=request.data)
@@ -48,9 +57,23 @@ class ExportListView(ProjectScopedView):
 class ExportDownloadView(ServiceErrorsMixin, APIView):
     """The file of a finished export job (owners only)."""
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        responses={
+            **{
+                (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The export file.")
+                for content_type in [*DOWNLOAD_CONTENT_TYPES.values(), MODEL_CONTENT_TYPE]
+            },
+            **errors(
+                forbidden="Not an owner of the job's project, or the job has no finished export.",
+                not_found="No such export job among your projects.",
+            ),
+        }
+    )
     def get(self, request: Request, job_id: int) -> FileResponse:
         job = get_object_or_404(Job, pk=job_id, kind=JobKind.EXPORT)
         owner_or_403(request, job.project_id)
         path = exports.export_file(job)
-        return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+        content_type = DOWNLOAD_CONTENT_TYPES.get(path.suffix, MODEL_CONTENT_TYPE)
+        return FileResponse(
+            path.open("rb"), as_attachment=True, filename=path.name, content_type=content_type
+        )

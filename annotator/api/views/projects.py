@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator import selectors
+from annotator.api.openapi import errors, list_errors
 from annotator.api.serializers import (
     CycleSerializer,
     JobSerializer,
@@ -18,6 +19,12 @@ from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMi
 from annotator.services import cycles, projects, training
 
 
+@extend_schema_view(
+    get=extend_schema(
+        responses={200: ProjectSerializer(many=True), **list_errors(not_found="A page past the end.")}
+    ),
+    post=extend_schema(responses={201: ProjectSerializer, **errors(400, 403)}),
+)
 class ProjectListView(ServiceErrorsMixin, generics.ListCreateAPIView):
     """Projects you are a member of; creating one makes you its owner."""
 
@@ -35,11 +42,22 @@ class ProjectListView(ServiceErrorsMixin, generics.ListCreateAPIView):
 class ProjectDetailView(ProjectScopedView):
     """A project's settings: members read them, owners change them."""
 
-    @extend_schema(responses=ProjectSerializer)
+    @extend_schema(responses={200: ProjectSerializer, **errors(403, 404)})
     def get(self, request: Request, project_id: int) -> Response:
         return Response(ProjectSerializer(self.project(), context={"request": request}).data)
 
-    @extend_schema(request=ProjectUpdateSerializer, responses=ProjectSerializer)
+    @extend_schema(
+        request=ProjectUpdateSerializer,
+        responses={
+            200: ProjectSerializer,
+            **errors(
+                400,
+                403,
+                404,
+                conflict="A budget below the votes spent, or votes per face changed mid-labeling.",
+            ),
+        },
+    )
     def patch(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
         serializer = ProjectUpdateSerializer(project, data=request.data, partial=True)
@@ -51,7 +69,13 @@ class ProjectDetailView(ProjectScopedView):
 class StartLabelingView(ProjectScopedView):
     """Open cycle 0 with the initial set (random, seeded). Repeating it changes nothing."""
 
-    @extend_schema(request=None, responses=CycleSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            201: CycleSerializer,
+            **errors(403, 404, conflict="The pool is empty: import faces first."),
+        },
+    )
     def post(self, request: Request, project_id: int) -> Response:
         cycle = cycles.start_labeling(self.project(owner=True))
         return Response(CycleSerializer(cycle).data, status=CREATED)
@@ -64,7 +88,13 @@ class RetrainView(ProjectScopedView):
     follows its last vote.
     """
 
-    @extend_schema(request=None, responses=JobSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            201: JobSerializer,
+            **errors(403, 404, conflict="Labeling has not started, or a training job is queued or running."),
+        },
+    )
     def post(self, request: Request, project_id: int) -> Response:
         job = training.request_training(self.project(owner=True), reason="retrain requested")
         return Response(JobSerializer(job).data, status=CREATED)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -11,11 +11,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator import selectors
+from annotator.api.openapi import errors, list_errors
 from annotator.api.permissions import member_or_404, owner_or_403
 from annotator.api.serializers import (
     CycleSerializer,
     DashboardSerializer,
     ImportInputSerializer,
+    ItemQuerySerializer,
     ItemSerializer,
     JobSerializer,
     MembershipSerializer,
@@ -24,7 +26,7 @@ from annotator.api.serializers import (
     item_serializer_for,
 )
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
-from annotator.models import Item, Job, JobKind, Membership, Split
+from annotator.models import Item, Job, JobKind, Membership
 from annotator.services import imports, jobs, memberships
 
 
@@ -33,12 +35,19 @@ class MemberListView(ProjectScopedView, generics.GenericAPIView):
 
     serializer_class = MembershipSerializer
 
+    @extend_schema(responses={200: MembershipSerializer(many=True), **list_errors()})
     def get(self, request: Request, project_id: int) -> Response:
         queryset = self.member().project.memberships.select_related("user")
         return self.get_paginated_response(
             MembershipSerializer(self.paginate_queryset(queryset), many=True).data
         )
 
+    @extend_schema(
+        responses={
+            201: MembershipSerializer,
+            **errors(400, 403, 404, conflict="The project's creator always stays an owner."),
+        }
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
         serializer = MembershipSerializer(data=request.data)
@@ -59,7 +68,9 @@ class MemberDetailView(ProjectScopedView):
             Membership.objects.select_related("user", "project"), pk=membership_id, project=project
         )
 
-    @extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer)
+    @extend_schema(
+        request=MembershipUpdateSerializer, responses={200: MembershipSerializer, **errors(400, 403, 404)}
+    )
     def patch(self, request: Request, project_id: int, membership_id: int) -> Response:
         membership = self._membership(membership_id)
         serializer = MembershipUpdateSerializer(data=request.data)
@@ -67,7 +78,9 @@ class MemberDetailView(ProjectScopedView):
         membership = memberships.set_quota(membership, serializer.validated_data["quota_votes"])
         return Response(MembershipSerializer(membership).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        responses={204: None, **errors(403, 404, conflict="The project's creator always stays an owner.")}
+    )
     def delete(self, request: Request, project_id: int, membership_id: int) -> Response:
         memberships.remove_member(self._membership(membership_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -84,14 +97,14 @@ class ItemListView(ProjectScopedView, generics.GenericAPIView):
 
     @extend_schema(
         operation_id="projects_items_list",
-        parameters=[OpenApiParameter("split", str, enum=Split.values, required=False)],
+        parameters=[ItemQuerySerializer],
+        responses={200: ItemSerializer(many=True), **list_errors()},
     )
     def get(self, request: Request, project_id: int) -> Response:
         membership = self.member()
-        queryset = Item.objects.filter(project=membership.project).order_by("id")
-        split = request.query_params.get("split")
-        if split:
-            queryset = queryset.filter(split=split)
+        query = ItemQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        queryset = Item.objects.filter(project=membership.project, **query.validated_data).order_by("id")
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(item_serializer_for(membership)(page, many=True).data)
 
@@ -99,7 +112,7 @@ class ItemListView(ProjectScopedView, generics.GenericAPIView):
 class ItemDetailView(ProjectScopedView):
     """One face; owners also see its imported label and votes, annotators only the image."""
 
-    @extend_schema(responses=ItemSerializer)
+    @extend_schema(responses={200: ItemSerializer, **errors(403, 404)})
     def get(self, request: Request, project_id: int, item_id: int) -> Response:
         membership = self.member()
         item = get_object_or_404(Item, pk=item_id, project=membership.project)
@@ -116,7 +129,13 @@ class ImportView(ProjectScopedView):
 
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request={"multipart/form-data": ImportInputSerializer}, responses={201: JobSerializer})
+    @extend_schema(
+        request={"multipart/form-data": ImportInputSerializer},
+        responses={
+            201: JobSerializer,
+            **errors(400, 403, 404, conflict="The job named has ended or already has its upload."),
+        },
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
         serializer = ImportInputSerializer(data=request.data)
@@ -139,7 +158,13 @@ class ImportView(ProjectScopedView):
 class ImportJobView(ProjectScopedView):
     """Create an import job before uploading, so its progress can be polled during the upload."""
 
-    @extend_schema(request=None, responses={201: JobSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            201: JobSerializer,
+            **errors(403, 404, conflict="Too many import jobs already wait for their uploads."),
+        },
+    )
     def post(self, request: Request, project_id: int) -> Response:
         job = imports.create_import_job(self.project(owner=True))
         return Response(JobSerializer(job).data, status=CREATED)
@@ -148,6 +173,7 @@ class ImportJobView(ProjectScopedView):
 class CycleListView(ProjectScopedView, generics.GenericAPIView):
     serializer_class = CycleSerializer
 
+    @extend_schema(responses={200: CycleSerializer(many=True), **list_errors()})
     def get(self, request: Request, project_id: int) -> Response:
         queryset = self.project().cycles.order_by("number")
         return self.get_paginated_response(CycleSerializer(self.paginate_queryset(queryset), many=True).data)
@@ -156,6 +182,7 @@ class CycleListView(ProjectScopedView, generics.GenericAPIView):
 class ModelVersionListView(ProjectScopedView, generics.GenericAPIView):
     serializer_class = ModelVersionSerializer
 
+    @extend_schema(responses={200: ModelVersionSerializer(many=True), **list_errors()})
     def get(self, request: Request, project_id: int) -> Response:
         queryset = self.project().model_versions.select_related("cycle").order_by("version")
         return self.get_paginated_response(
@@ -166,6 +193,7 @@ class ModelVersionListView(ProjectScopedView, generics.GenericAPIView):
 class ProjectJobListView(ProjectScopedView, generics.GenericAPIView):
     serializer_class = JobSerializer
 
+    @extend_schema(responses={200: JobSerializer(many=True), **list_errors()})
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
         imports.expire_stale_jobs(project)
@@ -176,7 +204,7 @@ class ProjectJobListView(ProjectScopedView, generics.GenericAPIView):
 class DashboardView(ProjectScopedView):
     """Budget, labels per class, annotators and agreement, learning curve, confusion, jobs."""
 
-    @extend_schema(responses=DashboardSerializer)
+    @extend_schema(responses={200: DashboardSerializer, **errors(403, 404)})
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
         imports.expire_stale_jobs(project)
@@ -197,6 +225,7 @@ class JobDetailView(ServiceErrorsMixin, generics.GenericAPIView):
             job.refresh_from_db()
         return job
 
+    @extend_schema(responses={200: JobSerializer, **errors(403, 404)})
     def get(self, request: Request, job_id: int) -> Response:
         return Response(JobSerializer(self.job(job_id)).data)
 
@@ -204,7 +233,12 @@ class JobDetailView(ServiceErrorsMixin, generics.GenericAPIView):
 class JobCancelView(JobDetailView):
     """Ask a job to stop (owners only); a running job stops at its next progress report."""
 
-    @extend_schema(request=None, responses=JobSerializer)
+    http_method_names = ["post", "options"]
+
+    @extend_schema(
+        request=None,
+        responses={200: JobSerializer, **errors(403, 404, conflict="The job has already ended.")},
+    )
     def post(self, request: Request, job_id: int) -> Response:
         job = self.job(job_id)
         owner_or_403(request, job.project_id)
