@@ -18,7 +18,9 @@ Fine-Grained Facial Representation" (arXiv 2105.06421, seed 003):
 The scrambled face is the training input for every head, the expression head included (Fig.
 5: "before feeding inputs to the networks, images are divided into nine regions and these
 regions are shuffled and then merged"); evaluation sees the original faces and uses only
-the expression head (§3.3.1). The total loss is Eq. 1-2,
+the expression head (§3.3.1). A training objective that reads the logits (soft targets, the
+partial-label confidence revision) therefore reads the scrambled faces' logits, the ones the
+expression head is trained on. The total loss is Eq. 1-2,
 ``L = L_SL + sum_j L_SSL_j``, every auxiliary head weighted 1 (Appendix C: "All SSHs loss
 weights were set to one"), each head's cross-entropy averaged over the batch. The authors'
 Keras code weights the expression loss per sample and Keras divides the weighted sum by the
