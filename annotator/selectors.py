@@ -35,6 +35,7 @@ from annotator.models.jobs import MODEL_JOB_KINDS
 from annotator.services.cycles import current_cycle
 
 RECENT_JOBS = 10
+MAX_DATABASE_ID = 2**63 - 1
 
 
 def projects_for(user: AbstractBaseUser) -> QuerySet[Project]:
@@ -43,6 +44,12 @@ def projects_for(user: AbstractBaseUser) -> QuerySet[Project]:
 
 
 def get_membership(project_id: int, user: AbstractBaseUser) -> Membership | None:
+    """The user's membership of the project, or None; an id past 64 bits (from a URL) names none.
+
+    SQLite raises ``OverflowError`` on such an id instead of finding nothing: a 500.
+    """
+    if not 0 < project_id <= MAX_DATABASE_ID:
+        return None
     return (
         Membership.objects.select_related("project", "user").filter(project_id=project_id, user=user).first()
     )

@@ -228,3 +228,10 @@ def test_time_spent_over_an_hour_is_refused_naming_the_limit(client_for, path):
     assert response.status_code == 400
     assert response.json()["time_spent_ms"] == ["Ensure this value is less than or equal to 3600000."]
     assert not Vote.objects.exists()
+
+
+def test_an_id_past_64_bits_in_a_url_is_a_404(client_for):
+    project = make_project()
+    response = client_for(project.owner).get(f"/api/projects/{2**64}/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such project."}
