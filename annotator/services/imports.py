@@ -200,7 +200,7 @@ def _write_face(name: str, png: bytes) -> None:
 def _describe(summary: ImportSummary) -> str:
     parts = [f"{summary.created} faces imported", f"{summary.duplicates} duplicates skipped"]
     if summary.problems:
-        parts.append(f"{len(summary.problems)} problems")
+        parts.append(f"{len(summary.problems)} problem{'s' if len(summary.problems) != 1 else ''}")
     if summary.cancelled:
         parts.append("cancelled")
     return ", ".join(parts)

@@ -51,6 +51,7 @@ TRAIN_TASK = "annotator.train_cycle_task"
 TRAIN_QUEUE = "train"
 PROGRESS_INTERVAL_SECONDS = 1.0
 CYCLE_STAGES = {"train": CycleState.TRAINING, "score": CycleState.SCORING, "select": CycleState.SELECTING}
+EPOCH_STAGES = ("train", "pretrain")
 
 
 def request_training(project: Project, cycle: Cycle | None = None, *, reason: str = "batch complete") -> Job:
@@ -256,8 +257,9 @@ def progress_reporter(job: Job) -> ProgressCallback:
         if progress.step < progress.steps and time.monotonic() - last_write < PROGRESS_INTERVAL_SECONDS:
             return
         last_write = time.monotonic()
-        jobs.report_progress(job.pk, progress=progress.fraction, stage=stage, epoch=progress.epoch or None,
-                             loss=progress.loss)  # fmt: skip
+        # Scoring and selection report "epoch 1 of 1" and no loss: keep the training's last ones.
+        fit = {"epoch": progress.epoch or None, "loss": progress.loss} if stage in EPOCH_STAGES else {}
+        jobs.report_progress(job.pk, progress=progress.fraction, stage=stage, **fit)
         if stage in CYCLE_STAGES:
             settled = [CYCLE_STAGES[stage], CycleState.FINAL_TRAINING, CycleState.DONE]
             Cycle.objects.filter(pk=job.cycle_id, labeling_completed_at__isnull=False).exclude(

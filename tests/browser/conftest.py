@@ -42,6 +42,17 @@ def browser_page(monkeypatch):
         browser.close()
 
 
+@pytest.fixture
+def two_tabs(browser_page):
+    """Two 1280x720 tabs of one browser window: they share cookies, each has its own sessionStorage."""
+    context = browser_page.context.browser.new_context(viewport={"width": 1280, "height": 720})
+    tabs = [context.new_page(), context.new_page()]
+    for tab in tabs:
+        tab.set_default_timeout(15_000)
+    yield tabs
+    context.close()
+
+
 def log_in(page, live_server, username: str, next_path: str) -> None:
     """Sign in through the login form (factory users' password) and land on ``next_path``."""
     page.goto(f"{live_server.url}/accounts/login/?next={next_path}")

@@ -35,7 +35,9 @@ def states() -> dict[int, str]:
 
 def test_confirm_reject_and_undo_by_keyboard(live_server, browser_page, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    project = make_project(training_mode="semi_supervised", offer_confirmations=True, budget_votes=10)
+    project = make_project(
+        training_mode="semi_supervised", offer_confirmations=True, budget_votes=10, min_face_ms=0
+    )
     items = [ItemFactory(project=project).pk for _ in range(4)]
     offers = publish_test_offers(project, [(items[0], 1, 0.97), (items[1], 2, 0.95), (items[2], 0, 0.93)])
     annotator = UserFactory(username="ann")

@@ -29,7 +29,8 @@ def next_item(page, previous: int) -> int:
 
 def test_label_undo_unsure_and_skip_by_keyboard(live_server, browser_page, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    project = make_labeling_project(pool=10, initial_set_size=8, budget_votes=50)
+    # Keys as fast as a script presses them; the on-screen minimum has its own test.
+    project = make_labeling_project(pool=10, initial_set_size=8, budget_votes=50, min_face_ms=0)
     annotator = UserFactory(username="ann")
     add_annotator(project, user=annotator)
     page = browser_page

@@ -1,4 +1,5 @@
-/* FaceLoop: a small client for the REST API (session auth, CSRF header), shared by all pages. */
+/* FaceLoop: a small client for the REST API (session auth, CSRF header), shared by all pages,
+and the polling every live page uses. */
 "use strict";
 
 window.FaceLoop = (function () {
@@ -6,23 +7,55 @@ window.FaceLoop = (function () {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const base = `/api/projects/${config.projectId}/`;
 
+  /** The CSRF token of the current session. Read from the cookie at each request, because signing
+   * in again (in this tab or another) rotates it and the token the page was rendered with stops working. */
+  function csrfToken() {
+    const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
+    return cookie ? decodeURIComponent(cookie.slice("csrftoken=".length)) : csrf;
+  }
+
+  /** This browser tab's client id, sent with next-faces and answers, so two tabs of one user get
+   * different faces. Kept in sessionStorage: it survives reloads and signing in again in this tab,
+   * and each new tab gets its own. (A duplicated tab copies sessionStorage and so shares the id;
+   * it then shares leases too, and client ids on answers still keep each answer counted once.) */
+  const tab = (function () {
+    const key = "faceloop.tab";
+    let id = sessionStorage.getItem(key);
+    if (!id) {
+      id = uuid();
+      sessionStorage.setItem(key, id);
+    }
+    return id;
+  })();
+
   class ApiError extends Error {
     constructor(status, body) {
       super((body && (body.detail || JSON.stringify(body))) || `HTTP ${status}`);
       this.status = status;
       this.code = body && body.code;
     }
+
+    /** 401 or 403 from the API: the session ended (signed out, expired, CSRF token rotated). */
+    get signedOut() {
+      return this.status === 401 || this.status === 403;
+    }
   }
 
   async function request(method, path, body) {
-    const options = { method, credentials: "same-origin", headers: { "X-CSRFToken": csrf, Accept: "application/json" } };
+    const options = { method, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" } };
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
     const response = await fetch(path.startsWith("/") ? path : base + path, options);
     const text = await response.text();
-    const data = text ? JSON.parse(text) : null;
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch (error) {
+      // An HTML page (a proxy's error, a login page) is no answer of the API.
+      if (response.ok) throw new ApiError(response.status, { detail: "the server did not answer with JSON" });
+    }
     if (!response.ok) throw new ApiError(response.status, data);
     return data;
   }
@@ -51,14 +84,95 @@ window.FaceLoop = (function () {
     });
   }
 
+  /**
+   * Call `tick` again and again: soon while it reports activity, backing off while nothing changes.
+   *
+   * Pages learn about new batches, model versions and job progress by polling rather than
+   * server-sent events: gunicorn's sync workers would each be held by one open event stream, so
+   * a handful of open tabs would take every worker, while a poll is one short request. The
+   * back-off keeps an idle page at one request per `slowMs`; a hidden tab polls at most that
+   * often, and becoming visible again polls at once.
+   *
+   * @param {() => Promise<boolean>} tick resolves true when something is happening (a job runs,
+   *   the data changed), which brings the next call back to `fastMs`.
+   * @returns {{poke: () => void, stop: () => void}} poke polls now; stop ends the loop.
+   */
+  function poll(tick, { fastMs = 2000, slowMs = 30000, factor = 1.6 } = {}) {
+    let delay = fastMs;
+    let timer = null;
+    let running = false;
+    let stopped = false;
+    async function run() {
+      clearTimeout(timer);
+      if (stopped || running) return;
+      running = true;
+      let busy = false;
+      try {
+        busy = await tick();
+      } catch (error) {
+        busy = false; // a failed poll backs off like an idle one; tick reports its own errors
+      } finally {
+        running = false;
+      }
+      delay = busy ? fastMs : Math.min(slowMs, delay * factor);
+      const wait = document.hidden ? slowMs : delay;
+      if (!stopped) timer = setTimeout(run, wait);
+    }
+    const poke = () => {
+      delay = fastMs;
+      run();
+    };
+    const onVisible = () => {
+      if (!document.hidden) poke();
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    run();
+    return {
+      poke,
+      stop() {
+        stopped = true;
+        clearTimeout(timer);
+        document.removeEventListener("visibilitychange", onVisible);
+      },
+    };
+  }
+
+  const JOB_NAMES = { train: "training", pretrain: "pre-training", import: "import", export: "export", score: "scoring", select: "selection" };
+
+  /** One line about a job: what it is doing, or what a queued job waits for (the server says). */
+  function describeJob(job) {
+    const name = `${JOB_NAMES[job.kind] || job.kind} #${job.id}`;
+    if (job.state === "queued") return `${name}: queued · ${job.waiting_for || "waiting for a worker"}`;
+    const parts = [job.state];
+    if (job.state === "running") {
+      if (job.stage) parts.push(job.stage);
+      if (job.epoch) parts.push(`epoch ${job.epoch}`);
+      parts.push(`${Math.round(job.progress * 100)}%`);
+    } else if (job.state === "succeeded" && job.epoch) {
+      parts.push(`${job.epoch} epoch${job.epoch === 1 ? "" : "s"}`);
+    }
+    if (job.loss !== null && job.loss !== undefined) parts.push(`loss ${job.loss.toFixed(3)}`);
+    if (job.state === "failed" && job.message) parts.push(job.message);
+    return `${name}: ${parts.join(" · ")}`;
+  }
+
+  /** The sign-in page, coming back to this page afterwards. */
+  function signInUrl() {
+    return `/accounts/login/?next=${encodeURIComponent(location.pathname + location.search)}`;
+  }
+
   return {
     config,
     csrf,
     base,
+    tab,
     ApiError,
     uuid,
     setMeter,
     preload,
+    poll,
+    signInUrl,
+    describeJob,
     get: (path) => request("GET", path),
     post: (path, body) => request("POST", path, body === undefined ? {} : body),
   };

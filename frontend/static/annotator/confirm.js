@@ -1,101 +1,61 @@
 /* The confirm page: the model's confident pseudo-labels, one face at a time, one key each.
 
 Keys: Y or Enter confirms the model's class, N rejects it, Z or Backspace undoes the last
-answer. Offers are prefetched; answers are sent in order, each with a client id, so a retried
-submit after a lost response counts once. The server holds the offers it sends for this
-annotator for the lease time; when someone else answered one first anyway (after the hold ran
-out), the face is simply passed.
+answer. The queue, the outbox and the key guards are the shared face queue's (faces.js); answers
+carry a client id, so a retried submit after a lost response counts once. The server holds the
+offers it sends for this annotator for the lease time; when someone else answered one first
+anyway (after the hold ran out), the face comes back with the reason and Esc moves on.
 */
 "use strict";
 
 (function () {
-  const { config, post, get, uuid, preload } = window.FaceLoop;
-  const PREFETCH = 3;
-  const RETRY_DELAYS_MS = [500, 1500, 4000];
-  const NONE_YET = "No confident pseudo-labels yet: they appear after a semi-supervised training.";
-  const NONE_LEFT = "No confident pseudo-labels left for you. New ones appear after the next semi-supervised training.";
+  const { config, post, get, uuid } = window.FaceLoop;
+  const NONE_YET = "No confident pseudo-labels yet: they appear after a semi-supervised training, here, without a reload.";
+  const NONE_LEFT = "No confident pseudo-labels left for you. New ones appear here after the next semi-supervised training.";
 
   const el = (id) => document.getElementById(id);
-  const face = el("face");
-  const status = el("face-status");
-  const message = el("message");
-  const queue = []; // offers waiting to be shown, images preloaded
-  const seen = new Set(); // offer ids shown, queued or answered on this page
   const counts = { confirmed: 0, rejected: 0 };
-  let current = null;
-  let shownAt = 0;
-  let fetching = false;
-  let exhausted = false;
   let answered = 0;
-  let pending = Promise.resolve();
 
-  async function refill() {
-    if (fetching || exhausted || queue.length >= PREFETCH) return;
-    fetching = true;
-    try {
-      await pending; // answers sent so far are no longer open, so the server leaves them out
-      const offers = await get(`offers/next/?count=${PREFETCH + 1}`);
-      const fresh = offers.filter((o) => !seen.has(o.id));
-      fresh.forEach((o) => seen.add(o.id));
-      queue.push(...(await Promise.all(fresh.map(preload))));
-      if (!fresh.length && !current && !queue.length) exhausted = true;
-    } catch (error) {
-      showMessage(`Could not load the model's guesses: ${error.message}`);
-    } finally {
-      fetching = false;
-    }
-    if (!current) showNext();
-  }
+  const faces = window.FaceQueue.create({
+    name: "offers",
+    // answers sent so far are no longer open, so the server leaves them out
+    fetchFaces: async (count) => {
+      await faces.settled();
+      return get(`offers/next/?count=${count}`);
+    },
+    keyOf: (offer) => `offer-${offer.id}`,
+    onShow,
+    onSaved: (entry, stored) => {
+      answered += 1;
+      count(stored.state, 1);
+    },
+    emptyText: () => (answered ? NONE_LEFT : NONE_YET),
+    loadingText: "Loading the model's guesses…",
+  });
 
-  function showNext() {
-    current = queue.shift() || null;
-    el("accept").disabled = el("reject").disabled = !current;
+  function onShow(current) {
+    const open = Boolean(current) && !current.final;
+    el("accept").disabled = el("reject").disabled = !open;
     el("claim").hidden = !current;
     if (!current) {
-      face.hidden = true;
-      delete face.dataset.offer;
-      status.textContent = exhausted ? (answered ? NONE_LEFT : NONE_YET) : "Loading the model's guesses…";
-      if (!exhausted) refill();
+      delete el("face").dataset.offer;
       return;
     }
-    face.src = current.image_url;
-    face.alt = `Face ${current.item}`;
-    face.hidden = false;
-    face.dataset.offer = String(current.id);
-    face.dataset.item = String(current.item);
-    status.textContent = "";
+    el("face").dataset.offer = String(current.id);
     const cls = config.classes[current.class_index];
     el("claim").style.setProperty("--class-color", cls ? cls.color : "");
     el("claim-class").textContent = current.class_name;
     el("claim-confidence").textContent = `${Math.round(100 * current.confidence)}%`;
-    shownAt = performance.now();
-    refill();
   }
 
   function answer(accept) {
-    if (!current) return;
+    const offer = faces.current;
+    if (!offer) return;
     // The API refuses over an hour (its limit): a longer pause is sent as an hour, the answer kept.
-    const spent = Math.min(Math.round(performance.now() - shownAt), 3600000);
+    const spent = Math.min(Math.round(performance.now() - faces.shownAt), 3600000);
     const body = { client_id: uuid(), accept, time_spent_ms: spent };
-    const offer = current;
-    pending = pending.then(() => submit(offer, body));
-    showMessage("");
-    showNext();
-  }
-
-  async function submit(offer, body, attempt = 0) {
-    try {
-      const stored = await post(`offers/${offer.id}/answer/`, body);
-      answered += 1;
-      count(stored.state, 1);
-    } catch (error) {
-      if (!error.status && attempt < RETRY_DELAYS_MS.length) {
-        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
-        return submit(offer, body, attempt + 1);
-      }
-      const passed = error.status === 409 ? "it was passed" : "it was not saved";
-      showMessage(`Face ${offer.item}: ${error.message}; ${passed}.`);
-    }
+    faces.answer(`offers/${offer.id}/answer/`, body);
   }
 
   function count(state, delta) {
@@ -105,33 +65,30 @@ out), the face is simply passed.
   }
 
   async function undo() {
-    await pending;
+    await faces.settled();
     try {
       const result = await post("offers/undo/");
       count(result.undone, -1);
       answered = Math.max(0, answered - 1);
-      if (current) queue.unshift(current);
-      queue.unshift(result.offer);
-      seen.add(result.offer.id);
-      exhausted = false;
-      showNext();
-      showMessage(`Your last answer (${result.undone}) was undone.`);
+      faces.putBack(result.offer);
+      faces.showMessage(`Your last answer (${result.undone}) was undone.`);
     } catch (error) {
-      showMessage(error.message);
+      faces.showMessage(error.message);
     }
   }
 
-  function showMessage(text) {
-    message.textContent = text;
-  }
-
   function onKey(event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.target.closest("input, select, textarea")) return;
+    if (!faces.keyAllowed(event)) return;
     const key = event.key.toLowerCase();
+    const answers = key === "y" || key === "enter" || key === "n";
+    if (answers && !faces.shownLongEnough()) {
+      event.preventDefault(); // a double press, or a key held over from the last face
+      return;
+    }
     let handled = true;
     if (key === "y" || key === "enter") answer(true);
     else if (key === "n") answer(false);
+    else if (key === "escape") handled = faces.dismiss();
     else if (key === "z" || key === "backspace") undo();
     else handled = false;
     if (handled) event.preventDefault();
@@ -141,5 +98,5 @@ out), the face is simply passed.
   el("reject").addEventListener("click", () => answer(false));
   el("undo").addEventListener("click", undo);
   document.addEventListener("keydown", onKey);
-  refill();
+  faces.start();
 })();

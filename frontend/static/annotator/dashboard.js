@@ -1,11 +1,12 @@
-/* The dashboard: fetches one summary from the API and draws it; refreshes while jobs run. */
+/* The dashboard: fetches one summary from the API and draws it; polls with back-off (fast while
+jobs run or the numbers change), so new batches, model versions and job progress appear without a reload. */
 "use strict";
 
 (function () {
-  const { get } = window.FaceLoop;
+  const { get, poll } = window.FaceLoop;
   const P = window.Plots;
   const el = (id) => document.getElementById(id);
-  const REFRESH_MS = 4000;
+  let last = "";
 
   function draw(d) {
     P.budget(el("budget-plot"), d.budget.spent, d.budget.total);
@@ -122,14 +123,19 @@
   }
 
   async function refresh() {
+    let data;
     try {
-      const running = draw(await get("dashboard/"));
-      setTimeout(refresh, running ? REFRESH_MS : REFRESH_MS * 4);
+      data = await get("dashboard/");
     } catch (error) {
-      P.empty(el("budget-plot"), `Could not load the dashboard: ${error.message}`);
-      setTimeout(refresh, REFRESH_MS * 4);
+      P.empty(el("budget-plot"), error.signedOut ? "You are signed out: reload the page to sign in again." : `Could not load the dashboard: ${error.message}`);
+      return false;
     }
+    const text = JSON.stringify(data);
+    if (text === last) return data.jobs.some((j) => j.state === "queued" || j.state === "running");
+    last = text;
+    draw(data);
+    return true;
   }
 
-  refresh();
+  poll(refresh, { fastMs: 2000, slowMs: 30000 });
 })();

@@ -62,8 +62,12 @@
 
   el("start").addEventListener("click", async () => {
     try {
-      const cycle = await post("start/");
-      el("start-status").textContent = `Cycle ${cycle.number} is open with ${cycle.batch_size} faces.`;
+      await post("start/"); // idempotent: once started, it answers with cycle 0, so ask where labeling is now
+      const now = (await get("progress/")).cycle;
+      el("start-status").textContent =
+        now.state === "labeling"
+          ? `Labeling is open: cycle ${now.number}, ${now.faces_complete} of ${now.faces} faces done.`
+          : `Labeling is under way: cycle ${now.number} is done and the project is ${now.state_label.toLowerCase()}.`;
     } catch (error) {
       el("start-status").textContent = error.message;
     }

@@ -1,30 +1,31 @@
-/* The labeling page: one face, keyboard answers, prefetching, optimistic submits with retries.
+/* The labeling page: one face, keyboard answers; the queue, the outbox and the key guards are
+the shared face queue's (faces.js).
 
 Keys: the class keys answer at once; U switches to "unsure" where class keys toggle a
 candidate set and Enter confirms it (Esc leaves); S skips; Z or Backspace undoes the last vote.
-Votes carry a client id, so a retried submit after a lost response counts once.
+Votes carry a client id, so a retried submit after a lost response counts once, and this tab's
+id, so the server tells this tab's faces from another tab's of the same user.
 */
 "use strict";
 
 (function () {
-  const { config, post, get, uuid, setMeter, preload } = window.FaceLoop;
-  const PREFETCH = 3;
-  const RETRY_DELAYS_MS = [500, 1500, 4000];
+  const { config, post, get, poll, tab, uuid, setMeter } = window.FaceLoop;
 
   const el = (id) => document.getElementById(id);
-  const face = el("face");
-  const status = el("face-status");
-  const message = el("message");
   const buttons = new Map();
-  const queue = []; // faces waiting to be shown, images preloaded
-  const seen = new Set(); // item ids shown, queued or answered on this page
-  let current = null;
-  let shownAt = 0;
   let unsure = false;
   const candidates = new Set();
-  let fetching = false;
-  let exhausted = false;
-  let pending = Promise.resolve();
+  let lastSeen = null; // the cycle and model version the page saw last, to notice new ones
+
+  const faces = window.FaceQueue.create({
+    name: "votes",
+    fetchFaces: (count) => post("next-faces/", { count, tab }),
+    keyOf: (f) => String(f.item),
+    onShow,
+    onSaved: () => progress.poke(),
+    emptyText: () => "No faces for you right now. New ones appear here on their own.",
+    loadingText: "Loading faces…",
+  });
 
   function buildButtons() {
     const container = el("classes");
@@ -55,54 +56,15 @@ Votes carry a client id, so a retried submit after a lost response counts once.
     }
   }
 
-  async function refill() {
-    if (fetching || exhausted || queue.length >= PREFETCH) return;
-    fetching = true;
-    try {
-      const faces = await post("next-faces/", { count: PREFETCH + 1 });
-      const fresh = faces.filter((f) => !seen.has(f.item));
-      fresh.forEach((f) => seen.add(f.item));
-      queue.push(...(await Promise.all(fresh.map(preload))));
-      if (!faces.length && !current) exhausted = true;
-    } catch (error) {
-      showMessage(`Could not load faces: ${error.message}`);
-    } finally {
-      fetching = false;
-    }
-    if (!current) showNext();
-  }
-
-  function showNext() {
-    current = queue.shift() || null;
+  function onShow(current) {
     setUnsure(false);
-    if (!current) {
-      face.hidden = true;
-      status.textContent = exhausted ? "No faces left for you in this batch. Thank you!" : "Loading faces…";
-      if (exhausted) offerConfirmLink();
-      else refill();
-      return;
-    }
-    face.src = current.image_url;
-    face.alt = `Face ${current.item}`;
-    face.hidden = false;
-    face.dataset.item = String(current.item);
-    status.textContent = "";
-    shownAt = performance.now();
     showSuggestion();
-    refill();
-  }
-
-  function offerConfirmLink() {
-    if (!config.offerConfirmations) return;
-    const link = document.createElement("a");
-    link.id = "confirm-link";
-    link.href = config.confirmUrl;
-    link.textContent = "Confirm the model's confident guesses";
-    status.append(document.createElement("br"), link);
+    el("confirm-link").hidden = Boolean(current) || faces.signedOut || !config.offerConfirmations;
   }
 
   function showSuggestion() {
     const box = el("suggestion");
+    const current = faces.current;
     const suggestion = current && current.suggestion;
     const on = el("show-suggestion").checked && suggestion !== null && suggestion !== undefined;
     box.hidden = !on;
@@ -123,7 +85,7 @@ Votes carry a client id, so a retried submit after a lost response counts once.
   }
 
   function chooseClass(index) {
-    if (!current) return;
+    if (!faces.current || faces.current.final) return;
     if (!unsure) return answer("label", [index]);
     const button = buttons.get(index);
     if (candidates.has(index)) candidates.delete(index);
@@ -133,92 +95,80 @@ Votes carry a client id, so a retried submit after a lost response counts once.
   }
 
   function confirmUnsure() {
-    if (candidates.size < 2) return showMessage("Pick at least two plausible classes, or press Esc.");
+    if (candidates.size < 2) return faces.showMessage("Pick at least two plausible classes, or press Esc.");
     answer("unsure", Array.from(candidates).sort((a, b) => a - b));
   }
 
   function answer(kind, classes) {
+    const current = faces.current;
     if (!current) return;
-    const vote = {
+    faces.answer("votes/", {
       client_id: uuid(),
       item: current.item,
       kind,
       classes,
+      tab,
       // The API refuses over an hour (its limit): a longer pause is sent as an hour, the vote kept.
-      time_spent_ms: Math.min(Math.round(performance.now() - shownAt), 3600000),
-    };
-    showMessage("");
-    showNext();
-    pending = pending.then(() => submit(vote));
-  }
-
-  async function submit(vote, attempt = 0) {
-    try {
-      await post("votes/", vote);
-      refreshProgress();
-    } catch (error) {
-      if (!error.status && attempt < RETRY_DELAYS_MS.length) {
-        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
-        return submit(vote, attempt + 1);
-      }
-      showMessage(`Your answer for face ${vote.item} was not saved: ${error.message}`);
-      if (error.code === "budget_spent" || error.code === "quota_reached") {
-        exhausted = true;
-        queue.length = 0;
-        if (current) showNext();
-      }
-    }
+      time_spent_ms: Math.min(Math.round(performance.now() - faces.shownAt), 3600000),
+    });
   }
 
   async function undo() {
-    await pending;
+    await faces.settled();
     try {
-      const result = await post("votes/undo/");
-      if (result.face) {
-        if (current) queue.unshift(current);
-        current = null;
-        queue.unshift(result.face);
-        exhausted = false;
-        showNext();
-      }
-      showMessage("Your last vote was undone.");
-      refreshProgress();
+      const result = await post("votes/undo/", { tab });
+      if (result.face) faces.putBack(result.face);
+      faces.showMessage("Your last vote was undone.");
+      progress.poke();
     } catch (error) {
-      showMessage(error.message);
+      faces.showMessage(error.message);
     }
   }
 
-  function showMessage(text) {
-    message.textContent = text;
+  /** The side panel: budget, the batch (or what happens between batches), the model, running jobs. */
+  function drawProgress(p) {
+    el("budget-text").textContent = `${p.votes_spent} of ${p.budget_votes} spent · ${p.votes_left} left`;
+    setMeter(el("budget-meter"), p.votes_spent, p.budget_votes);
+    const c = p.cycle;
+    if (!c) el("cycle-text").textContent = "labeling has not started";
+    else if (c.state === "labeling") el("cycle-text").textContent = `cycle ${c.number}: ${c.faces_complete} of ${c.faces} faces done`;
+    else el("cycle-text").textContent = `cycle ${c.number}: all ${c.faces} faces done · ${c.state_label.toLowerCase()}`;
+    setMeter(el("cycle-meter"), c ? c.votes_received : 0, c ? c.votes_needed : 0);
+    el("model-text").textContent = p.model_version ? `version ${p.model_version}` : "none trained yet";
+    el("jobs-text").textContent = (p.jobs || []).map(window.FaceLoop.describeJob).join("\n") || "none running";
+    el("own-count").textContent = p.quota_votes === null ? `${p.own_votes}` : `${p.own_votes} of ${p.quota_votes}`;
+    const seenNow = `${c ? c.number : ""}/${c ? c.state : ""}/${p.model_version}`;
+    const changed = lastSeen !== null && lastSeen !== seenNow;
+    lastSeen = seenNow;
+    if (changed) faces.reopen(); // a new batch or model: ask for faces now rather than at the next back-off
+    return changed || (p.jobs || []).length > 0;
   }
 
-  async function refreshProgress() {
+  const progress = poll(async () => {
+    if (faces.signedOut) return false;
     try {
-      const p = await get("progress/");
-      el("budget-text").textContent = `${p.votes_spent} of ${p.budget_votes} spent · ${p.votes_left} left`;
-      setMeter(el("budget-meter"), p.votes_spent, p.budget_votes);
-      if (p.cycle) {
-        el("cycle-text").textContent = `cycle ${p.cycle.number}: ${p.cycle.faces_complete} of ${p.cycle.faces} faces done`;
-        setMeter(el("cycle-meter"), p.cycle.votes_received, p.cycle.votes_needed);
-      } else {
-        el("cycle-text").textContent = "labeling has not started";
-      }
-      el("own-count").textContent = p.quota_votes === null ? `${p.own_votes}` : `${p.own_votes} of ${p.quota_votes}`;
+      return drawProgress(await get("progress/"));
     } catch (error) {
-      showMessage(`Could not load progress: ${error.message}`);
+      if (!error.signedOut) faces.showMessage(`Could not load progress: ${error.message}`);
+      return false;
     }
-  }
+  });
 
   function onKey(event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.target.closest("input, select, textarea")) return;
+    if (!faces.keyAllowed(event)) return;
     const key = event.key.toLowerCase();
     const cls = config.classes.find((c) => c.key === key);
+    const answers = cls || key === "s" || (key === "enter" && unsure);
+    if (answers && !faces.shownLongEnough()) {
+      event.preventDefault(); // a double press, or a key held over from the last face
+      return;
+    }
     let handled = true;
     if (cls) chooseClass(cls.index);
     else if (key === "u") setUnsure(!unsure);
     else if (key === "enter" && unsure) confirmUnsure();
     else if (key === "escape" && unsure) setUnsure(false);
+    else if (key === "escape") handled = faces.dismiss();
     else if (key === "s") answer("skip", []);
     else if (key === "z" || key === "backspace") undo();
     else handled = false;
@@ -232,6 +182,5 @@ Votes carry a client id, so a retried submit after a lost response counts once.
   el("undo").addEventListener("click", undo);
   el("show-suggestion").addEventListener("change", showSuggestion);
   document.addEventListener("keydown", onKey);
-  refreshProgress();
-  refill();
+  faces.start();
 })();

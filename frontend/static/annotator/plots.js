@@ -126,22 +126,28 @@ window.Plots = (function () {
     mount(container, root);
   }
 
-  /** One progress bar per job. */
+  /** One row per job: its name, a progress bar and a line of text (what it does, or what it waits for).
+   * HTML, not SVG, so the text keeps the page's font size however many jobs there are and however
+   * narrow the screen (a scaled SVG shrank it to 9 px). */
   function jobs(container, list) {
     if (!list.length) return empty(container, "No jobs yet.");
-    const width = 1100;
-    const rowHeight = 30;
-    const root = svg(width, list.length * rowHeight + 6, "Worker jobs and their progress");
-    list.forEach((job, i) => {
-      const y = 4 + i * rowHeight;
-      const name = `${job.kind} #${job.id}`;
-      add(root, "text", { x: 0, y: y + 18, class: "axis-label" }, name);
-      add(root, "rect", { x: 130, y: y + 6, width: 480, height: 16, rx: 3, class: "track" });
-      add(root, "rect", { x: 130, y: y + 6, width: 480 * job.progress, height: 16, rx: 3, class: `job-${job.state}` });
-      const detail = [job.state, job.stage, job.epoch !== null ? `epoch ${job.epoch}` : "", job.loss !== null ? `loss ${job.loss.toFixed(3)}` : ""];
-      add(root, "text", { x: 625, y: y + 18, class: "value-label" }, `${Math.round(job.progress * 100)}% ${detail.filter(Boolean).join(" · ")}`);
+    const rows = list.map((job) => {
+      const row = document.createElement("li");
+      row.className = `job job-${job.state}`;
+      const bar = document.createElement("progress");
+      bar.max = 1;
+      bar.value = job.progress;
+      bar.setAttribute("aria-label", `${job.kind} job ${job.id} progress`);
+      const text = document.createElement("span");
+      text.textContent = window.FaceLoop.describeJob(job);
+      row.append(bar, text);
+      return row;
     });
-    mount(container, root);
+    const listElement = document.createElement("ul");
+    listElement.className = "job-list";
+    listElement.setAttribute("aria-label", "Worker jobs and their progress");
+    listElement.append(...rows);
+    container.replaceChildren(listElement);
   }
 
   return { bars, budget, line, heatmap, jobs, empty };
