@@ -34,13 +34,17 @@ EXPORT_TASK = "annotator.export_task"
 EXPORT_QUEUE = "default"
 LABEL_FORMATS = tuple(export_bridge.LABEL_WRITERS)
 MODEL_FORMATS = export_bridge.MODEL_FORMATS
+DISTILLED_FORMATS = export_bridge.DISTILLED_FORMATS
+EXPORT_KINDS = {"labels": LABEL_FORMATS, "model": MODEL_FORMATS, "distilled": DISTILLED_FORMATS}
+"""distilled: the labeled faces as a few synthetic images per class with learned step sizes and
+a card of the test accuracy they teach (dataset distillation; shares no face)."""
 ITEM_FIELDS = (
     "id", "source_name", "image", "class_votes", "candidate_set", "label_index", "vote_count", "reviewed_label",
 )  # fmt: skip
 
 
 def request_export(project: Project, *, what: str, format: str, version: int | None = None) -> Job:
-    """Queue an export job; ``what`` is "labels" or "model" (``version``: latest when None).
+    """Queue an export job; ``what`` is "labels", "model" or "distilled" (``version``: latest when None).
 
     Raises:
         InvalidInput: unknown kind or format, or no such model version.
@@ -98,6 +102,12 @@ def write_export(
 ) -> tuple[Path, dict[str, Any]]:
     """Write one export into ``out_dir`` and return its file and a summary."""
     _check(project, what, format, version)
+    if what == "distilled":
+        from annotator.services.training import cycle_inputs  # imports the cycle machinery
+
+        return export_bridge.write_distilled_set(
+            cycle_inputs(project), out_dir, device=settings.TORCH_DEVICE, progress=progress, cancel=cancel
+        )
     if what == "labels":
         classes = tuple(project.classes.order_by("index").values_list("name", flat=True))
         items = (
@@ -139,9 +149,9 @@ def export_file(job: Job) -> Path:
 
 
 def _check(project: Project, what: str, format: str, version: int | None) -> None:
-    formats = {"labels": LABEL_FORMATS, "model": MODEL_FORMATS}.get(what)
+    formats = EXPORT_KINDS.get(what)
     if formats is None:
-        raise InvalidInput(f"unknown export {what!r}; use 'labels' or 'model'")
+        raise InvalidInput(f"unknown export {what!r}; use one of {', '.join(EXPORT_KINDS)}")
     if format not in formats:
         raise InvalidInput(f"unknown {what} format {format!r}; use one of {', '.join(formats)}")
     if what == "model":

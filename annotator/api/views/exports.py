@@ -27,8 +27,10 @@ MODEL_CONTENT_TYPE = "application/octet-stream"
 
 
 class ExportRequestSerializer(serializers.Serializer):
-    what = serializers.ChoiceField(choices=["labels", "model"])
-    format = serializers.ChoiceField(choices=[*exports.LABEL_FORMATS, *exports.MODEL_FORMATS])
+    what = serializers.ChoiceField(choices=list(exports.EXPORT_KINDS))
+    format = serializers.ChoiceField(
+        choices=[*exports.LABEL_FORMATS, *exports.MODEL_FORMATS, *exports.DISTILLED_FORMATS]
+    )
     version = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
 
 
@@ -36,7 +38,8 @@ class ExportListView(ProjectScopedView):
     """Export jobs of a project (GET), or ask for a new export (POST); owners only.
 
     Label formats: csv, jsonl, imagefolder (zip), ferplus (label.csv). Model formats:
-    pytorch, torchscript, onnx, each verified by running it, with a model card.
+    pytorch, torchscript, onnx, each verified by running it, with a model card. Distilled set:
+    zip of a few synthetic images per class, the learned step sizes and a card of their test accuracy.
     """
 
     @extend_schema(responses={200: JobSerializer(many=True), **errors(403, 404)})

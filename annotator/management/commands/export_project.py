@@ -18,9 +18,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("project_id", type=int)
-        parser.add_argument("what", choices=["labels", "model"])
+        parser.add_argument("what", choices=list(exports.EXPORT_KINDS))
         parser.add_argument(
-            "--format", required=True, choices=[*exports.LABEL_FORMATS, *exports.MODEL_FORMATS]
+            "--format",
+            required=True,
+            choices=[*exports.LABEL_FORMATS, *exports.MODEL_FORMATS, *exports.DISTILLED_FORMATS],
         )
         parser.add_argument("--version", type=int, default=None, help="model version (default: the latest)")
         parser.add_argument("--out", type=Path, required=True, help="folder to write into")
