@@ -1,4 +1,4 @@
-"""``/healthz``: is each part of the stack up? Database, Redis and at least one worker.
+"""``/healthz``: is each part of the stack up? Database, Redis and a worker for each queue.
 
 Each check is bounded by a short timeout so a dead Redis makes the endpoint answer "error"
 quickly instead of hanging a load balancer's probe.
@@ -39,12 +39,25 @@ def check_redis() -> dict[str, object]:
         client.close()
 
 
+QUEUES = ("train", "default")
+"""Every queue needs a worker: ``train`` for (pre-)training, ``default`` for exports and the rest."""
+
+
 def check_workers() -> dict[str, object]:
-    replies = celery_app.control.ping(timeout=CHECK_TIMEOUT_SECONDS, limit=1)
-    workers = sorted(name for reply in replies or [] for name in reply)
-    if not workers:
-        raise RuntimeError("no Celery worker answered a ping")
-    return {"workers": workers}
+    """The workers that answered, by the queue they consume; fails when a queue has none."""
+    replies = celery_app.control.inspect(timeout=CHECK_TIMEOUT_SECONDS).active_queues() or {}
+    by_queue: dict[str, list[str]] = {queue: [] for queue in QUEUES}
+    for worker, queues in replies.items():
+        for queue in queues:
+            by_queue.setdefault(queue["name"], []).append(worker)
+    if not replies:
+        raise RuntimeError("no Celery worker answered")
+    missing = [queue for queue in QUEUES if not by_queue[queue]]
+    if missing:
+        raise RuntimeError(
+            f"no worker consumes the {' and '.join(missing)} queue (workers: {sorted(replies)})"
+        )
+    return {"workers": sorted(replies), "queues": {queue: sorted(names) for queue, names in by_queue.items()}}
 
 
 CHECKS: dict[str, Callable[[], dict[str, object]]] = {

@@ -1,4 +1,4 @@
-"""Start and stop the stack's real processes: Redis, a Celery worker, the web server.
+"""Start and stop the stack's real processes: Redis, Celery workers, the web server (gunicorn).
 
 The run command and the integration tests share these, so what the tests prove is what a
 user runs. Every child gets its own process group, so stopping it also stops anything it
@@ -148,11 +148,34 @@ def start_worker(
         sys.executable, "-m", "celery", "-A", "annotator", "worker",
         "--queues", queues, "--concurrency", str(concurrency), "--loglevel", "INFO", "--hostname", hostname,
     ]  # fmt: skip
-    return spawn("worker", command, env=env, log=log)
+    return spawn(f"worker ({queues})", command, env=env, log=log)
 
 
-def start_web(port: int, *, env: dict[str, str] | None = None, log: Path | None = None) -> ManagedProcess:
-    command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+WEB_WORKERS = 2
+WEB_THREADS = 4
+WEB_TIMEOUT_SECONDS = 600
+
+
+def start_web(
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    workers: int = WEB_WORKERS,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> ManagedProcess:
+    """gunicorn serving the WSGI application (static files through WhiteNoise), never runserver.
+
+    Django's development server is not meant for real work; gunicorn's threaded workers
+    (``workers`` processes x 4 threads) keep the pages' short polls answered while an upload
+    is read. The 600 s timeout lets the largest import (5,000 files in one request) finish.
+    """
+    command = [
+        sys.executable, "-m", "gunicorn", "annotator.wsgi:application",
+        "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "gthread",
+        "--threads", str(WEB_THREADS), "--timeout", str(WEB_TIMEOUT_SECONDS), "--graceful-timeout", "10",
+        "--access-logfile", "-",
+    ]  # fmt: skip
     return spawn("web", command, env=env, log=log)
 
 

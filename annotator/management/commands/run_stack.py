@@ -1,4 +1,10 @@
-"""``manage.py run_stack``: Redis, a Celery worker and the web server, stopped together by Ctrl-C."""
+"""``manage.py run_stack``: Redis, Celery workers and the web server, stopped together by Ctrl-C.
+
+One worker per queue: ``train`` runs pre-training and training, ``default`` runs exports and
+the other short jobs, so an export never waits behind a training that takes minutes. More
+``train`` workers (``--train-workers``) train several projects at once (one project still
+trains one job at a time).
+"""
 
 from __future__ import annotations
 
@@ -23,14 +29,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=8000, help="web server port on 127.0.0.1")
-        parser.add_argument("--queues", default="default,train", help="queues the worker consumes")
+        parser.add_argument(
+            "--train-workers", type=int, default=1, help="workers for the train queue (one training each)"
+        )
         parser.add_argument(
             "--seed-demo",
             action="store_true",
             help="once the stack is up, create the demo project if missing (its pre-training job needs the worker)",
         )
 
-    def handle(self, *args: object, port: int, queues: str, seed_demo: bool, **options: object) -> None:
+    def handle(
+        self, *args: object, port: int, train_workers: int, seed_demo: bool, **options: object
+    ) -> None:
         logs = settings.VAR_DIR / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         stopping = False
@@ -55,7 +65,18 @@ class Command(BaseCommand):
                 self.stdout.write(f"Redis (embedded) on {settings.REDIS_URL}")
             elif not processes.redis_answers(settings.REDIS_URL):
                 raise CommandError(f"REDIS_URL={settings.REDIS_URL} does not answer")
-            group.add(processes.start_worker(queues=queues, log=logs / "worker.log"))
+            for number in range(1, max(train_workers, 1) + 1):
+                hostname = f"train{number}@%h"
+                group.add(
+                    processes.start_worker(
+                        hostname=hostname, queues="train", log=logs / f"worker-train{number}.log"
+                    )
+                )
+            group.add(
+                processes.start_worker(
+                    hostname="default@%h", queues="default", log=logs / "worker-default.log"
+                )
+            )
             group.add(processes.start_web(port, log=logs / "web.log"))
             url = f"http://127.0.0.1:{port}/"
             self._wait_until_healthy(url, group, lambda: stopping)
