@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "annotator",
 ]
 
@@ -125,6 +126,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Human-in-the-loop active labeling for facial expression recognition.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from the drf-spectacular-sidecar package, served as static files:
+    # /api/docs/ and /api/redoc/ work offline, with no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "VoteKindEnum": "annotator.models.items.VoteKind",
         "JobKindEnum": "annotator.models.jobs.JobKind",
