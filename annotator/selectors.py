@@ -16,6 +16,8 @@ from annotator import ml_bridge
 from annotator.assignment import cycle_progress
 from annotator.models import (
     ACTIVE_JOB_STATES,
+    Cycle,
+    CycleState,
     Item,
     Job,
     JobKind,
@@ -82,11 +84,48 @@ def labeling_progress(project: Project, user: AbstractBaseUser) -> dict[str, obj
             "state": cycle.state,
             "state_label": cycle.get_state_display(),
             **cycle_progress(cycle, project.votes_per_face),
+            "selected_by": cycle.selected_by.version if cycle.selected_by else None,
+            "provisional": cycle.state == CycleState.LABELING and _newer_model_training(cycle),
         },
+        "waiting": None if current_cycle(project) else waiting_reason(project, model),
         "model_version": model.version if model else None,
         "own_votes": membership.votes_cast if membership else 0,
         "quota_votes": membership.quota_votes if membership else None,
     }
+
+
+def _newer_model_training(cycle: Cycle) -> bool:
+    """True while a model trained on earlier batches is coming: its batch will take ``cycle`` over."""
+    return Job.objects.filter(
+        project_id=cycle.project_id,
+        kind=JobKind.TRAIN,
+        state__in=ACTIVE_JOB_STATES,
+        cycle__number__lt=cycle.number,
+    ).exists()
+
+
+WAITING_MESSAGES = {
+    "not_started": "Labeling has not started yet.",
+    "budget_spent": "The budget is spent: no faces are left to label.",
+    "first_model": "Nothing is ranked yet: the first model is training, and its batch opens when it is published.",
+    "model_training": "The next model is training; its batch opens when it is published.",
+    "no_batch": "No batch is open: a project owner can retrain from the dashboard.",
+}
+
+
+def waiting_reason(project: Project, model: ModelVersion | None) -> dict[str, str]:
+    """Why no batch is open for labelers now, as a code the page can switch on and a sentence."""
+    if not project.cycles.exists():
+        reason = "not_started"
+    elif project.votes_left < project.votes_per_face:
+        reason = "budget_spent"
+    elif model is None:
+        reason = "first_model"
+    elif Job.objects.filter(project=project, kind=JobKind.TRAIN, state__in=ACTIVE_JOB_STATES).exists():
+        reason = "model_training"
+    else:
+        reason = "no_batch"
+    return {"reason": reason, "message": WAITING_MESSAGES[reason]}
 
 
 def job_queue(kind: str) -> str:
@@ -313,6 +352,33 @@ def dashboard(project: Project) -> dict[str, object]:
     }
 
 
+def warm_start_model(project: Project) -> ModelVersion | None:
+    """The model version the next training fine-tunes from, or None (warm start off, or no model yet).
+
+    Once a pre-trained backbone exists, a model whose line of warm starts began from scratch
+    (it trained beside pre-training) is not continued: the next cycle switches to the
+    backbone, and warm start continues from that cycle's model on.
+    """
+    model = latest_model(project) if project.warm_start else None
+    if model is None or not model.checkpoint:
+        return None
+    if pretrained_backbone(project) is not None and _first_start(model) != "ssl":
+        return None
+    return model
+
+
+def _first_start(model: ModelVersion) -> str:
+    """Where the line of warm starts that led to ``model`` began: "ssl", "scratch" (or "" if unknown)."""
+    started = dict(
+        ModelVersion.objects.filter(project_id=model.project_id).values_list("version", "started_from")
+    )
+    version, start = model.version, model.started_from
+    while start.startswith("v") and start[1:].isdigit() and int(start[1:]) < version:
+        version = int(start[1:])
+        start = started.get(version, "")
+    return start
+
+
 def pretrained_backbone(project: Project) -> Path | None:
     """The checkpoint of the project's newest finished self-supervised pre-training, if any."""
     job = (
@@ -323,6 +389,7 @@ def pretrained_backbone(project: Project) -> Path | None:
     return (
         Path(settings.MEDIA_ROOT) / job.result["checkpoint"] if job and "checkpoint" in job.result else None
     )
+
 
 def reviewer_of_final_label() -> Subquery:
     """For an ``Item`` queryset: the username of the reviewer whose live review set its label."""

@@ -6,6 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from annotator import selectors
+from annotator.api.class_rules import validated_classes
 from annotator.models import (
     MAX_VOTES,
     TAB_MAX_LENGTH,
@@ -74,9 +75,14 @@ class ProjectSerializer(serializers.ModelSerializer):
             "min_face_ms",
             "show_model_suggestion",
             "offer_confirmations",
+            "continuous_labeling",
+            "warm_start",
             "created_at",
         ]
         read_only_fields = ["votes_spent", "created_at"]
+
+    def validate_classes(self, classes: list[dict]) -> list[dict]:
+        return validated_classes(classes)
 
     def get_my_role(self, project: Project) -> str | None:
         request = self.context.get("request")
@@ -103,7 +109,10 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipUpdateSerializer(serializers.Serializer):
-    quota_votes = serializers.IntegerField(min_value=0, max_value=MAX_VOTES, allow_null=True)
+    """A member's new quota, role, or both."""
+
+    quota_votes = serializers.IntegerField(min_value=0, max_value=MAX_VOTES, allow_null=True, required=False)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
 
 
 class MemberItemSerializer(serializers.ModelSerializer):
@@ -328,7 +337,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "version", "cycle", "labels_used", "metrics", "created_at"]
+        fields = ["id", "version", "cycle", "labels_used", "started_from", "metrics", "created_at"]
 
 
 class JobSerializer(serializers.ModelSerializer):

@@ -40,7 +40,7 @@ BALD_PASSES = 10
 
 BALD_DROPOUT = 0.3
 """Dropout before the head when the project uses BALD: a ResNet-18 has none, and without it the
-MC passes agree and BALD's score is zero everywhere (research/al_strategies.md §1.3)."""
+MC passes agree and BALD's score is zero everywhere (docs/reference-implementations.md §2.6)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,13 @@ class CycleInputs:
     """Margin δ of the omni-supervised selection (Liu et al., Eq. 5); None: off."""
     current_checkpoint: Path | None = None
     """The latest model version's checkpoint: the model that pseudo-labels auxiliary faces."""
+    reserve_size: int = 0
+    """Faces to rank beyond the next batch (continuous labeling): labelers go on with them
+    while the following model trains."""
+    warm_start_checkpoint: Path | None = None
+    """A previous model version's checkpoint to fine-tune from (warm start); None: from the
+    SSL backbone if there is one, else from scratch."""
+    warm_start_version: int | None = None
 
 
 @dataclass
@@ -84,6 +91,9 @@ class CycleOutcome:
     crowd: dict[str, Any] = field(default_factory=dict)
     offers: list[PseudoLabelOffer] = field(default_factory=list)
     omni_supervision: dict[str, Any] = field(default_factory=dict)
+    ranked_item_ids: list[int] = field(default_factory=list)
+    """The whole ranking: the next batch, then ``reserve_size`` faces ranked after it."""
+    ranked_predicted_classes: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -157,17 +167,20 @@ def train_score_select(
     item_ids = np.asarray([int(name) for name in pool.names], dtype=np.int64)
     predictions_path = write_predictions(output_dir / "pool.npz", item_ids, scored)
     seconds["score"], clock = time.perf_counter() - clock, time.perf_counter()
-    next_item_ids: list[int] = []
-    next_predicted: list[int] = []
+    ranked: list[int] = []
+    ranked_predicted: list[int] = []
     if inputs.next_batch_size > 0:
         progress(Progress(stage="select", epoch=1, epochs=1, step=0, steps=1))
         picked = select_from_predictions(
-            inputs.strategy, predictions_path, np.flatnonzero(pool.labels >= 0), inputs.next_batch_size,
-            selection_seed(inputs.seed, cycle_number + 1), excluded=answered_without_label(pool),
-            model=model, pool=pool, image_size=inputs.image_size, device=device,
+            inputs.strategy, predictions_path, np.flatnonzero(pool.labels >= 0),
+            inputs.next_batch_size + inputs.reserve_size, selection_seed(inputs.seed, cycle_number + 1),
+            excluded=answered_without_label(pool), model=model, pool=pool, image_size=inputs.image_size,
+            device=device,
         )  # fmt: skip
-        next_item_ids = item_ids[picked].tolist()
-        next_predicted = scored.probabilities[picked].argmax(axis=1).tolist()
+        ranked = item_ids[picked].tolist()
+        ranked_predicted = scored.probabilities[picked].argmax(axis=1).tolist()
+    next_item_ids = ranked[: inputs.next_batch_size]
+    next_predicted = ranked_predicted[: inputs.next_batch_size]
     seconds["select"], clock = time.perf_counter() - clock, time.perf_counter()
     offers = []
     if inputs.offer_confirmations and "final_margins" in training:
@@ -183,7 +196,7 @@ def train_score_select(
     labels_used = int((pool.labels >= 0).sum()) - confirmed  # voted labels: what the budget bought
     return CycleOutcome(
         checkpoint_path, predictions_path, labels_used, metrics, training, next_item_ids, next_predicted,
-        crowd, offers, omni,
+        crowd, offers, omni, ranked, ranked_predicted,
     )  # fmt: skip
 
 
@@ -256,7 +269,7 @@ def _train(
         seed=inputs.seed,
         auxiliary=inputs.auxiliary_tasks,
     )
-    weights = load_backbone(inputs.pretrained_backbone) if inputs.pretrained_backbone else None
+    weights, started_from = initial_weights(inputs)
     tie_faces = 0
     options = {"device": device, "progress": progress, "cancel": cancel, "initial_weights": weights}
     if inputs.training_mode == "partial_label":
@@ -278,8 +291,8 @@ def _train(
         result = fit(config, dataset.subset(trained), targets=targets[trained], **options)
     else:
         result = fit(config, dataset.split("train"), **options)
-    provenance = {"mode": inputs.training_mode, "epochs": inputs.epochs, "pretrained": weights is not None,
-                  "auxiliary_tasks": inputs.auxiliary_tasks}  # fmt: skip
+    provenance = {"mode": inputs.training_mode, "epochs": inputs.epochs, "pretrained": started_from == "ssl",
+                  "started_from": started_from, "auxiliary_tasks": inputs.auxiliary_tasks}  # fmt: skip
     if inputs.training_mode == "supervised":
         # Say what happened to faces without a majority: they trained on their vote distribution.
         provenance["tie_faces_on_vote_distribution"] = tie_faces
@@ -287,6 +300,26 @@ def _train(
         # Ada-CM's per-class margins T_c^t after each epoch (seed 002, Eq. 6), for the dashboard.
         provenance |= {"margins": result.margins, "final_margins": result.final_margins}
     return result.model, json_safe({**provenance, **result.metrics})
+
+
+def initial_weights(inputs: CycleInputs) -> tuple[dict[str, Any] | None, str]:
+    """Where training starts, and its name: a previous model ("v<N>"), the SSL backbone ("ssl"), or "scratch".
+
+    Warm start hands the previous classifier's whole state dict to ``fit``, which loads its
+    backbone with every key checked and starts the head afresh, as it does for the SSL
+    backbone: the features carry over, and a fresh head costs one linear layer. A checkpoint
+    of another backbone (the owner changed ``model_name``) cannot be continued: training
+    then starts as it would without warm start.
+    """
+    from ml_engine.checkpoint import read_checkpoint
+
+    if inputs.warm_start_checkpoint is not None:
+        previous = read_checkpoint(inputs.warm_start_checkpoint)
+        if previous["model_name"] == inputs.model_name:
+            return previous["state_dict"], f"v{inputs.warm_start_version}"
+    if inputs.pretrained_backbone:
+        return load_backbone(inputs.pretrained_backbone), "ssl"
+    return None, "scratch"
 
 
 def candidate_matrix(rows: list[dict[str, Any]], num_classes: int) -> np.ndarray:

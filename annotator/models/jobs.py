@@ -32,6 +32,14 @@ class ModelVersion(models.Model):
     labels_used = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(default=dict, blank=True)
     crowd = models.JSONField(default=dict, blank=True)
+    ranking = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Pool faces this model ranked for labeling, best first: item_ids and predicted_classes.",
+    )
+    started_from = models.CharField(
+        max_length=32, blank=True, help_text='What training started from: "scratch", "ssl" or "v<N>".'
+    )
     omni_supervision = models.JSONField(
         default=dict,
         blank=True,
@@ -71,8 +79,9 @@ MODEL_JOB_KINDS = (JobKind.PRETRAIN, JobKind.TRAIN)
 class Job(models.Model):
     """Background work with progress the UI can show and a flag the worker polls to cancel.
 
-    At most one pre-training or training job per project is queued or running at a time
-    (a database constraint, so the claim survives any process dying).
+    At most one training job and one pre-training job per project are queued or running at a
+    time (database constraints, so the claims survive any process dying). They are separate
+    claims so the first model trains while pre-training still runs.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
@@ -97,8 +106,13 @@ class Job(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["project"],
-                condition=Q(kind__in=MODEL_JOB_KINDS, state__in=ACTIVE_JOB_STATES),
-                name="one_model_job_per_project",
+                condition=Q(kind=JobKind.TRAIN, state__in=ACTIVE_JOB_STATES),
+                name="one_training_job_per_project",
+            ),
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=Q(kind=JobKind.PRETRAIN, state__in=ACTIVE_JOB_STATES),
+                name="one_pretraining_job_per_project",
             ),
         ]
 

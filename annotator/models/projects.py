@@ -136,8 +136,6 @@ class Project(models.Model):
         default=AuxiliaryTask.NONE,
         help_text="Self-supervised heads trained beside the expression head, not with semi-supervised training.",
     )
-    ssl_method = models.CharField(max_length=32, choices=SslMethod.choices, default=SslMethod.SIMCLR)
-    model_name = models.CharField(max_length=64, choices=ModelName.choices, default=ModelName.RESNET18)
     omni_supervised_delta = models.FloatField(
         null=True,
         blank=True,
@@ -145,6 +143,8 @@ class Project(models.Model):
         help_text="Train also on auxiliary and unvoted pool faces whose nearest class centroid beats the "
         "second by this cosine margin (omni-supervised); empty: off.",
     )
+    ssl_method = models.CharField(max_length=32, choices=SslMethod.choices, default=SslMethod.SIMCLR)
+    model_name = models.CharField(max_length=64, choices=ModelName.choices, default=ModelName.RESNET18)
     image_size = models.PositiveSmallIntegerField(default=48, validators=BOUNDS["image_size"].validators())
     seed = models.PositiveIntegerField(default=0, validators=BOUNDS["seed"].validators())
     lease_seconds = models.PositiveIntegerField(
@@ -166,6 +166,17 @@ class Project(models.Model):
             "Semi-supervised mode only: offer pool faces whose pseudo-label clears its class's Ada-CM "
             "margin as one-key confirmations, counted apart from votes and outside the budget."
         ),
+    )
+    continuous_labeling = models.BooleanField(
+        default=True,
+        help_text=(
+            "While the next model trains, labelers go on with the faces the current model ranked next; "
+            "the new model's batch takes over when it is published. Off: seed 000's strict batches."
+        ),
+    )
+    warm_start = models.BooleanField(
+        default=False,
+        help_text="Fine-tune each model from the previous model version instead of training from scratch.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

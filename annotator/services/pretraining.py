@@ -3,9 +3,10 @@
 Seed 000 shows active learning on faces suffers a cold start that pre-training on the
 unlabeled pool fixes (SimCLR + least confidence: 67.11 vs 65.63 on FER13). When labeling
 starts, a pre-training job runs on the ``train`` queue; the initial batch (random, as in
-the paper) needs no model, so annotators start at once. Every later training starts from
-the newest pre-trained backbone. Pre-training and training share the one-model-job-per-
-project claim, so a batch finished during pre-training is trained right after it.
+the paper) needs no model, so annotators start at once. Pre-training has its own claim
+(one pre-training job per project), apart from training's, so a batch completed during
+pre-training is trained at once, from scratch, by another ``train`` worker; every training
+that starts after pre-training finished starts from the newest pre-trained backbone.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from django.db import IntegrityError, transaction
 
 from annotator.ml_bridge import Cancelled
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Cycle, Job, JobKind, JobState, Project, SslMethod
+from annotator.models import Job, JobKind, JobState, Project, SslMethod
 from annotator.services import jobs, training
-from annotator.services.errors import Conflict
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ PRETRAIN_TASK = "annotator.pretrain_task"
 
 
 def request_pretraining(project: Project) -> Job | None:
-    """Queue pre-training for ``project`` (none when its SSL method is "none" or a model job runs)."""
+    """Queue pre-training for ``project`` (none when its SSL method is "none" or pre-training runs)."""
     if project.ssl_method == SslMethod.NONE:
         return None
     try:
@@ -36,7 +36,7 @@ def request_pretraining(project: Project) -> Job | None:
                 project, JobKind.PRETRAIN, stage="queued", message=f"{project.ssl_method} pre-training"
             )
     except IntegrityError:
-        logger.info("project %s: a model job runs; pre-training not queued", project.pk)
+        logger.info("project %s: pre-training already runs; not queued again", project.pk)
         return None
     transaction.on_commit(lambda: jobs.enqueue(job, PRETRAIN_TASK, training.TRAIN_QUEUE))
     return job
@@ -67,18 +67,4 @@ def run_pretraining_job(job_id: int) -> str:
     result = {key: training.relative_to_media(value) for key, value in artefacts.items() if key != "losses"}
     jobs.finish_job(job.pk, JobState.SUCCEEDED, message="pool pre-trained and indexed",
                     result={**result, "losses": artefacts["losses"]})  # fmt: skip
-    _train_a_batch_that_waited(project)
     return JobState.SUCCEEDED
-
-
-def _train_a_batch_that_waited(project: Project) -> None:
-    """A batch completed while pre-training held the model-job claim: train it now."""
-    waiting = Cycle.objects.filter(
-        project=project, labeling_completed_at__isnull=False, finished_at__isnull=True
-    )
-    cycle = waiting.order_by("-number").first()
-    if cycle is not None and not cycle.jobs.filter(kind=JobKind.TRAIN).exists():
-        try:
-            training.request_training(project, cycle, reason="batch completed during pre-training")
-        except Conflict:
-            logger.info("project %s: a training job already runs", project.pk)

@@ -87,6 +87,8 @@ EDITABLE_FIELDS = {
     "lease_seconds",
     "show_model_suggestion",
     "offer_confirmations",
+    "continuous_labeling",
+    "warm_start",
 }
 
 
@@ -105,11 +107,38 @@ def update_project(project: Project, **changes: object) -> Project:
         and changes["votes_per_face"] != project.votes_per_face
     ):
         raise Conflict("votes per face cannot change once labeling has started")
+    locks = locked_settings(project)
+    refused = {
+        field: locks[field]
+        for field, value in changes.items()
+        if field in locks and value != getattr(project, field)
+    }
+    if refused:
+        raise Conflict("; ".join(f"{field}: {reason}" for field, reason in refused.items()))
     for field, value in changes.items():
         setattr(project, field, value)
     check_settings(project)
     project.save(update_fields=[*changes])
     return project
+
+
+def locked_settings(project: Project) -> dict[str, str]:
+    """Settings that may no longer change, each with the reason (the settings page shows them read-only)."""
+    locks: dict[str, str] = {}
+    if project.cycles.exists():
+        started = "labeling has started, and the first batch was drawn with it"
+        locks |= {
+            "initial_set_size": started,
+            "seed": started,
+            "ssl_method": "pre-training ran when labeling started",
+        }
+    if project.votes_spent:
+        locks["votes_per_face"] = "votes were collected against this number per face"
+        locks["candidate_min_votes"] = "the faces' candidate sets were computed with it"
+    if project.model_versions.exists():
+        trained = "models were trained with it; a warm start or an export needs the same one"
+        locks |= {"model_name": trained, "image_size": trained}
+    return locks
 
 
 def check_settings(project: Project) -> None:
@@ -139,9 +168,6 @@ def check_settings(project: Project) -> None:
             "faces would corrupt"
         )
 
-
-def class_names(project: Project) -> tuple[str, ...]:
-    return tuple(project.classes.order_by("index").values_list("name", flat=True))
     if project.omni_supervised_delta is not None and project.training_mode not in OMNI_SUPERVISED_MODES:
         raise InvalidInput(
             "omni-supervised auxiliary faces train with a hard pseudo-label, so they combine with the "
@@ -153,3 +179,5 @@ OMNI_SUPERVISED_MODES = (TrainingMode.SUPERVISED, TrainingMode.SEMI_SUPERVISED)
 """Modes whose training set takes hard labels: the ones a pseudo-labeled auxiliary face can join."""
 
 
+def class_names(project: Project) -> tuple[str, ...]:
+    return tuple(project.classes.order_by("index").values_list("name", flat=True))

@@ -6,8 +6,12 @@ State machine of a cycle (``annotator.models.CycleState``)::
                                                                   \\-> next cycle: labeling
     (budget spent: the last training is the final one, and no next cycle opens)
 
+With continuous labeling (:mod:`annotator.services.continuation`) the next cycle opens
+when the batch completes, from the current model's ranking, and the new model's batch
+takes it over when that model is published.
+
 One training job per project is queued or running at a time: the claim is a row with a
-partial unique constraint (``Job.one_model_job_per_project``), so it survives any process
+partial unique constraint (``Job.one_training_job_per_project``), so it survives any process
 dying. Celery tasks only carry the job id; everything they need is re-read here.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +44,7 @@ from annotator.models import (
     PseudoLabelOffer,
     VoteKind,
 )
-from annotator.services import confirmations, jobs
-from annotator.services.cycles import open_cycle
+from annotator.services import confirmations, continuation, jobs
 from annotator.services.errors import Conflict
 from annotator.services.predictions import store_predictions
 from annotator.services.projects import check_settings
@@ -73,23 +77,27 @@ def request_training(project: Project, cycle: Cycle | None = None, *, reason: st
 
 
 def on_batch_completed(cycle: Cycle) -> Job | None:
-    """The last vote of a batch arrived: close the batch and train on everything labeled.
+    """The last vote of a batch arrived: close the batch, train on everything labeled, keep labeling.
 
-    If a "retrain now" job is already running, it queues the cycle's training when it ends
-    (:func:`record_outcome`), so the vote that completed the batch never fails for it.
+    If a training job is already running, it queues this cycle's training when it ends
+    (:func:`record_outcome`), so the vote that completed the batch never fails for it. With
+    continuous labeling the next cycle opens at once from the newest model's ranking.
     """
     project = cycle.project
-    final = next_batch_size(project, cycle) == 0
+    cycle.refresh_from_db(fields=["labeling_completed_at"])  # set by an UPDATE, not on this object
+    size = next_batch_size(project, cycle)
     Cycle.objects.filter(pk=cycle.pk, state=CycleState.LABELING).update(
-        state=CycleState.FINAL_TRAINING if final else CycleState.TRAINING
+        state=CycleState.TRAINING if size else CycleState.FINAL_TRAINING
     )
     try:
-        return request_training(
-            project, cycle, reason="budget spent: final training" if final else "batch complete"
+        job = request_training(
+            project, cycle, reason="batch complete" if size else "budget spent: final training"
         )
     except Conflict:
         logger.info("cycle %s complete while a training job runs; it will follow that job", cycle.pk)
-        return None
+        job = None
+    continuation.continue_labeling(cycle, size)
+    return job
 
 
 def run_training_job(job_id: int) -> str:
@@ -150,6 +158,8 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
         metrics=outcome.metrics,
         crowd=outcome.crowd,
         omni_supervision=outcome.omni_supervision,
+        ranking=_ranking(outcome),
+        started_from=outcome.training.get("started_from", ""),
     )
     offered = confirmations.publish_offers(project, version, outcome.offers)
     store_predictions(project, outcome.predictions_path)
@@ -167,21 +177,53 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
     )
     if cycle.labeling_completed_at is None:
         return version
-    if outcome.next_item_ids:
-        open_cycle(
-            project,
-            cycle.number + 1,
-            outcome.next_item_ids,
-            strategy=project.strategy,
-            predicted_classes=outcome.next_predicted_classes,
-            selected_by=version,
-        )
-    elif next_batch_size(project, cycle) > 0:
+    if version.ranking:
+        continuation.publish_batch(project, cycle, version, next_batch_size(project, cycle))
+    elif next_batch_size(project, cycle) > 0 and _started_before(job, cycle.labeling_completed_at):
         # The batch was completed while this job (a mid-batch retrain) ran: train again on it.
         request_training(project, cycle, reason="batch completed during a retrain")
         return version
     Cycle.objects.filter(pk=cycle.pk).update(state=CycleState.DONE, finished_at=timezone.now())
+    _train_batches_completed_meanwhile(project, cycle, number)
     return version
+
+
+def _started_before(job: Job, moment: datetime) -> bool:
+    started = Job.objects.filter(pk=job.pk).values_list("started_at", flat=True).first()
+    return started is None or started < moment
+
+
+def _ranking(outcome: cycle_bridge.CycleOutcome) -> dict[str, list[int]]:
+    item_ids = outcome.ranked_item_ids or outcome.next_item_ids
+    if not item_ids:
+        return {}
+    predicted = (
+        outcome.ranked_predicted_classes if outcome.ranked_item_ids else outcome.next_predicted_classes
+    )
+    return {"item_ids": list(item_ids), "predicted_classes": list(predicted)}
+
+
+def _train_batches_completed_meanwhile(project: Project, trained: Cycle, version: int) -> None:
+    """Batches labeled to the end while ``trained``'s model trained (continuous labeling): train on them.
+
+    One training covers them all (it trains on every label); older ones are closed with it.
+    """
+    waiting = list(
+        Cycle.objects.filter(project=project, number__gt=trained.number, labeling_completed_at__isnull=False)
+        .exclude(state__in=[CycleState.DONE, CycleState.LABELING])
+        .order_by("-number")
+    )
+    if not waiting:
+        return
+    newest, *older = waiting
+    Cycle.objects.filter(pk__in=[cycle.pk for cycle in older]).update(
+        state=CycleState.DONE, finished_at=timezone.now()
+    )
+    reason = "budget spent: final training" if newest.state == CycleState.FINAL_TRAINING else "batch complete"
+    try:
+        request_training(project, newest, reason=f"{reason}, labeled while model v{version} trained")
+    except Conflict:
+        logger.info("project %s: a training job already runs", project.pk)
 
 
 def next_batch_size(project: Project, cycle: Cycle) -> int:
@@ -227,6 +269,8 @@ def cycle_inputs(
         row["confirmed_label"] = confirmed.get(row["id"])
     votes = selectors.live_votes(project).filter(kind=VoteKind.LABEL, item__excluded=False)
     vote_rows = list(votes.values_list("item_id", "annotator_id", "class_index"))
+    batch = 0 if cycle is None else next_batch_size(project, cycle)
+    warm = selectors.warm_start_model(project)
     return cycle_bridge.CycleInputs(
         class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
         rows=rows,
@@ -238,8 +282,11 @@ def cycle_inputs(
         strategy=project.strategy,
         seed=project.seed,
         epochs=epochs or settings.FACELOOP_TRAIN_EPOCHS,
-        next_batch_size=0 if cycle is None else next_batch_size(project, cycle),
+        next_batch_size=batch,
+        reserve_size=batch if project.continuous_labeling else 0,
         pretrained_backbone=selectors.pretrained_backbone(project),
+        warm_start_checkpoint=None if warm is None else Path(settings.MEDIA_ROOT) / warm.checkpoint,
+        warm_start_version=None if warm is None else warm.version,
         votes=np.asarray(vote_rows, dtype=np.int64).reshape(-1, 3),
         offer_confirmations=project.offer_confirmations,
         omni_supervised_delta=project.omni_supervised_delta,
@@ -288,16 +335,15 @@ def _reopen_if_training(cycle: Cycle) -> None:
     Cycle.objects.filter(pk=cycle.pk).exclude(state=CycleState.DONE).update(state=CycleState.LABELING)
 
 
+def current_checkpoint(project: Project) -> Path | None:
+    """The newest model version's checkpoint, which pseudo-labels auxiliary faces (None before any)."""
+    model = selectors.latest_model(project)
+    return Path(settings.MEDIA_ROOT) / model.checkpoint if model is not None and model.checkpoint else None
+
+
 def job_dir(project: Project, job: Job) -> Path:
     return Path(settings.MEDIA_ROOT) / "projects" / str(project.pk) / "models" / f"job-{job.pk}"
 
 
 def relative_to_media(path: Path) -> str:
     return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
-
-
-def current_checkpoint(project: Project) -> Path | None:
-    """The newest model version's checkpoint, which pseudo-labels auxiliary faces (None before any)."""
-    model = selectors.latest_model(project)
-    return Path(settings.MEDIA_ROOT) / model.checkpoint if model is not None and model.checkpoint else None
-

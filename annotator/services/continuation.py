@@ -1,0 +1,121 @@
+"""Continuous labeling: labelers keep going on the current model's ranking while the next model trains.
+
+Seed 000's protocol is strict: batch t is chosen by the model trained on batches 0..t-1,
+and nobody labels while that model trains. With ``Project.continuous_labeling`` on (the
+default), the training job ranks more faces than its batch (``ModelVersion.ranking``, the
+project's strategy run on the model's stored pool scores by the bridge), so when a batch
+completes the next cycle opens at once, in the vote request that completed it, from the
+faces that model ranked next: no model runs and no worker is waited for. When the next
+model is published, its ranking takes over the part of that cycle nobody has started;
+faces with a vote or a lease stay, so no answer is lost. Before the first model exists
+nothing is ranked, and labelers wait for it.
+
+What changes against strict batches: faces answered while a model trains were chosen by
+the model before it. Each cycle's size, the budget and the votes per face are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Max, Q
+
+from annotator.models import Cycle, Item, ModelVersion, Project, QueueEntry
+from annotator.services.cycles import current_cycle, open_cycle
+
+
+def answered_item_ids(project: Project) -> set[int]:
+    """Faces with a live vote that spends the budget: they are never asked again."""
+    return set(Item.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))
+
+
+def ranked_next(
+    project: Project, model: ModelVersion, count: int, *, excluded: Iterable[int] = ()
+) -> tuple[list[int], list[int]]:
+    """Up to ``count`` faces of ``model``'s ranking, best first, with its predicted classes.
+
+    Left out: faces anyone answered, faces a cycle of this model already queued, and
+    ``excluded``.
+    """
+    if count <= 0:
+        return [], []
+    queued = QueueEntry.objects.filter(cycle__selected_by=model).values_list("item_id", flat=True)
+    skipped = answered_item_ids(project) | set(queued) | set(excluded)
+    ranking = model.ranking or {}
+    pairs = zip(ranking.get("item_ids", []), ranking.get("predicted_classes", []), strict=True)
+    picks = [(item_id, predicted) for item_id, predicted in pairs if item_id not in skipped][:count]
+    return [item_id for item_id, _ in picks], [predicted for _, predicted in picks]
+
+
+def ranking_model(project: Project) -> ModelVersion | None:
+    """The newest model version that ranked faces (a mid-batch retrain ranks none)."""
+    return ModelVersion.objects.filter(project=project).exclude(ranking={}).order_by("-version").first()
+
+
+def continue_labeling(completed: Cycle, size: int) -> Cycle | None:
+    """Open the cycle after ``completed`` from the newest model's ranking, while the next model trains.
+
+    Returns None when the project labels in strict batches, when no model has ranked
+    anything yet (the first model is still training), when its ranking is used up, or when
+    a new model's batch is already open. Runs in the request of the vote that completed the
+    batch: it only reads rows.
+    """
+    project = completed.project
+    if not project.continuous_labeling or size <= 0:
+        return None
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        model = ranking_model(project)
+        if model is None or current_cycle(project) is not None:
+            return None
+        item_ids, predicted = ranked_next(project, model, size)
+        if not item_ids:
+            return None
+        number = (project.cycles.aggregate(top=Max("number"))["top"] or 0) + 1
+        return open_cycle(project, number, item_ids, strategy=project.strategy,
+                          predicted_classes=predicted, selected_by=model)  # fmt: skip
+
+
+def publish_batch(project: Project, trained: Cycle, model: ModelVersion, size: int) -> Cycle | None:
+    """Put ``model``'s batch in front of labelers: take over the open cycle, or open the next one.
+
+    ``trained`` is the cycle whose completion ``model`` was trained for; ``size`` the faces
+    a new cycle may hold (the votes left allow). Call inside the transaction that records
+    ``model``, with the project row locked.
+    """
+    later = current_cycle(project)
+    if later is not None and later.number > trained.number:
+        take_over(later, model)
+        return later
+    if later is not None:
+        return None
+    item_ids, predicted = ranked_next(project, model, size)
+    if not item_ids:
+        return None
+    number = (project.cycles.aggregate(top=Max("number"))["top"] or 0) + 1
+    return open_cycle(project, number, item_ids, strategy=project.strategy,
+                      predicted_classes=predicted, selected_by=model)  # fmt: skip
+
+
+def take_over(cycle: Cycle, model: ModelVersion) -> None:
+    """Hand the part of ``cycle`` nobody started to ``model``'s ranking, keeping the cycle's size.
+
+    Faces with a vote or a lease stay, first in the queue, so no answer is lost and faces
+    in progress get their remaining votes; the others are replaced by the new model's
+    picks. The cycle's entries are locked first, so a face cannot be leased between the
+    moment it is found unstarted and the moment it is removed.
+    """
+    entries = list(QueueEntry.objects.select_for_update().filter(cycle=cycle).order_by("position"))
+    started = [entry for entry in entries if entry.votes_received > 0 or entry.slots_taken > 0]
+    QueueEntry.objects.filter(cycle=cycle).exclude(Q(votes_received__gt=0) | Q(slots_taken__gt=0)).delete()
+    kept = [entry.item_id for entry in started]
+    item_ids, predicted = ranked_next(cycle.project, model, cycle.batch_size - len(kept), excluded=kept)
+    first = started[-1].position + 1 if started else 0
+    QueueEntry.objects.bulk_create(
+        QueueEntry(cycle=cycle, item_id=item_id, position=first + offset, predicted_class=guess)
+        for offset, (item_id, guess) in enumerate(zip(item_ids, predicted, strict=True))
+    )
+    Cycle.objects.filter(pk=cycle.pk).update(
+        strategy=cycle.project.strategy, selected_by=model, batch_size=len(kept) + len(item_ids)
+    )
