@@ -7,7 +7,17 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
 
 from annotator.api.parsers import BoundedJSONParser
-from annotator.api.views import confirmations, exports, labeling, projects, resources
+from annotator.api.views import (
+    confirmations,
+    exports,
+    faces,
+    labeling,
+    projects,
+    resources,
+    reviews,
+    setup,
+    team,
+)
 
 app_name = "api"
 
@@ -48,6 +58,20 @@ urlpatterns = [
     path(project + "jobs/", resources.ProjectJobListView.as_view(), name="project-jobs"),
     path(project + "dashboard/", resources.DashboardView.as_view(), name="dashboard"),
     path(project + "exports/", exports.ExportListView.as_view(), name="exports"),
+    path("class-presets/", setup.ClassPresetsView.as_view(), name="class-presets"),
+    path(project + "classes/", setup.ProjectClassesView.as_view(), name="classes"),
+    path(project + "locks/", setup.LocksView.as_view(), name="locks"),
+    path(project + "team/", team.TeamFiguresView.as_view(), name="team"),
+    path(project + "invites/", team.InviteListView.as_view(), name="invites"),
+    path(project + "invites/<int:invite_id>/", team.InviteDetailView.as_view(), name="invite"),
+    path("invitations/<str:token>/", team.InvitationView.as_view(), name="invitation"),
+    path(project + "review/next/", reviews.ReviewQueueView.as_view(), name="review-next"),
+    path(project + "reviews/", reviews.ReviewListView.as_view(), name="reviews"),
+    path(project + "reviews/undo/", reviews.ReviewUndoView.as_view(), name="review-undo"),
+    path(project + "faces/", faces.FaceListView.as_view(), name="faces"),
+    path(project + "faces/<int:item_id>/", faces.FaceDetailView.as_view(), name="face"),
+    path(project + "faces/<int:item_id>/similar/", faces.SimilarFacesView.as_view(), name="similar-faces"),
+    path(project + "faces/<int:item_id>/exclusion/", faces.ExclusionView.as_view(), name="exclusion"),
     path("jobs/<int:job_id>/", resources.JobDetailView.as_view(), name="job"),
     path("jobs/<int:job_id>/download/", exports.ExportDownloadView.as_view(), name="job-download"),
     path("jobs/<int:job_id>/cancel/", resources.JobCancelView.as_view(), name="job-cancel"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from annotator.web import views
+from annotator.web import owner_pages, views
 
 app_name = "web"
 
@@ -17,4 +17,11 @@ urlpatterns = [
     path("projects/<int:project_id>/confirm/", views.confirm, name="confirm"),
     path("projects/<int:project_id>/dashboard/", views.dashboard, name="dashboard"),
     path("projects/<int:project_id>/import/", views.import_faces, name="import"),
+    path("projects/new/", owner_pages.new_project, name="new-project"),
+    path("projects/<int:project_id>/settings/", owner_pages.project_settings, name="settings"),
+    path("projects/<int:project_id>/team/", owner_pages.team, name="team"),
+    path("projects/<int:project_id>/review/", owner_pages.review, name="review"),
+    path("projects/<int:project_id>/faces/", owner_pages.faces, name="faces"),
+    path("projects/<int:project_id>/faces/<int:item_id>/", owner_pages.face, name="face"),
+    path("invite/<str:token>/", owner_pages.invite, name="invite"),
 ]

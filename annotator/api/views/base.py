@@ -6,7 +6,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.permissions import member_or_404, owner_or_403
+from annotator.api.permissions import member_or_404, owner_or_403, reviewer_or_403
 from annotator.models import Membership, Project
 from annotator.services.errors import ServiceError
 
@@ -32,6 +32,9 @@ class ProjectScopedView(ServiceErrorsMixin, APIView):
 
     def owner(self) -> Membership:
         return owner_or_403(self.request, self.kwargs["project_id"])
+
+    def reviewer(self) -> Membership:
+        return reviewer_or_403(self.request, self.kwargs["project_id"])
 
     def project(self, *, owner: bool = False) -> Project:
         return (self.owner() if owner else self.member()).project

@@ -69,13 +69,21 @@ class MemberDetailView(ProjectScopedView):
         )
 
     @extend_schema(
-        request=MembershipUpdateSerializer, responses={200: MembershipSerializer, **errors(400, 403, 404)}
+        request=MembershipUpdateSerializer,
+        responses={
+            200: MembershipSerializer,
+            **errors(400, 403, 404, conflict="The project's creator always stays an owner."),
+        },
     )
     def patch(self, request: Request, project_id: int, membership_id: int) -> Response:
         membership = self._membership(membership_id)
         serializer = MembershipUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = memberships.set_quota(membership, serializer.validated_data["quota_votes"])
+        data = serializer.validated_data
+        if "role" in data:
+            membership = memberships.set_role(membership, data["role"])
+        if "quota_votes" in data:
+            membership = memberships.set_quota(membership, data["quota_votes"])
         return Response(MembershipSerializer(membership).data)
 
     @extend_schema(

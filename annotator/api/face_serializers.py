@@ -1,0 +1,153 @@
+"""Serializers of the face browser, the review queue and reviews, and exclusions."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from annotator.api.serializers import media_url
+from annotator.face_browser import SORTS, STATES, FaceQuery, state_of
+from annotator.models import ExclusionReason, Item, Review, Split
+from annotator.services.reviews import REASONS
+
+
+class BrowsedFaceSerializer(serializers.ModelSerializer):
+    """A face as a grid cell: thumbnail, state, labels and the model's guess."""
+
+    image_url = serializers.SerializerMethodField()
+    state = serializers.SerializerMethodField()
+    final_label = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Item
+        fields = [
+            "id",
+            "image_url",
+            "source_name",
+            "split",
+            "state",
+            "vote_count",
+            "label_index",
+            "reviewed_label",
+            "final_label",
+            "top_vote_share",
+            "predicted_class",
+            "predicted_confidence",
+            "excluded",
+        ]
+
+    def get_image_url(self, item: Item) -> str:
+        return media_url(item.image.name)
+
+    def get_state(self, item: Item) -> str:
+        return state_of(item)
+
+
+class FacePageSerializer(serializers.Serializer):
+    results = BrowsedFaceSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="Cursor of the next page; null on the last.")
+
+
+class FaceQuerySerializer(serializers.Serializer):
+    """The face browser's filters and sort; give it ``query_params.dict()``."""
+
+    split = serializers.ChoiceField(choices=Split.choices, required=False)
+    state = serializers.ChoiceField(choices=STATES, required=False)
+    label = serializers.IntegerField(min_value=0, max_value=255, required=False)
+    share_min = serializers.FloatField(min_value=0, max_value=1, required=False)
+    share_max = serializers.FloatField(min_value=0, max_value=1, required=False)
+    predicted = serializers.IntegerField(min_value=0, max_value=255, required=False)
+    confidence_min = serializers.FloatField(min_value=0, max_value=1, required=False)
+    confidence_max = serializers.FloatField(min_value=0, max_value=1, required=False)
+    disagrees = serializers.BooleanField(required=False, allow_null=True, default=None)
+    sort = serializers.ChoiceField(choices=list(SORTS), default="id")
+    after = serializers.CharField(required=False, max_length=500)
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=100)
+
+    def to_query(self) -> FaceQuery:
+        return FaceQuery(**self.validated_data)
+
+
+class VoteRecordSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    annotator = serializers.CharField()
+    kind = serializers.CharField()
+    classes = serializers.ListField(child=serializers.IntegerField())
+    time_spent_ms = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    retracted_at = serializers.DateTimeField(allow_null=True)
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+
+    class Meta:
+        model = Review
+        fields = ["id", "item", "reviewer", "label_before", "label_after", "created_at", "undone_at"]
+        read_only_fields = fields
+
+
+class ReviewInputSerializer(serializers.Serializer):
+    item = serializers.IntegerField(min_value=1)
+    label = serializers.IntegerField(min_value=0, max_value=255)
+
+
+class ReviewCandidateSerializer(serializers.Serializer):
+    """A face to review with everything a reviewer weighs: votes, aggregate and the model's guess."""
+
+    reason = serializers.ChoiceField(choices=REASONS)
+    face = BrowsedFaceSerializer(source="item")
+    class_votes = serializers.ListField(source="item.class_votes", child=serializers.IntegerField())
+    candidate_set = serializers.ListField(source="item.candidate_set", child=serializers.IntegerField())
+
+
+class ReviewQuerySerializer(serializers.Serializer):
+    count = serializers.IntegerField(min_value=1, max_value=10, default=1)
+    reason = serializers.ChoiceField(choices=REASONS, required=False)
+
+
+class ExclusionInputSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=ExclusionReason.choices)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ExclusionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    item = serializers.IntegerField(source="item_id")
+    reason = serializers.CharField()
+    note = serializers.CharField()
+    excluded_by = serializers.CharField(source="excluded_by.username")
+    created_at = serializers.DateTimeField()
+    undone_at = serializers.DateTimeField(allow_null=True)
+    undone_by = serializers.CharField(source="undone_by.username", allow_null=True, default=None)
+
+
+class SimilarFaceSerializer(serializers.Serializer):
+    item = serializers.IntegerField(source="item_id")
+    image_url = serializers.CharField()
+    similarity = serializers.FloatField()
+    near_duplicate = serializers.BooleanField()
+    final_label = serializers.IntegerField(allow_null=True)
+    excluded = serializers.BooleanField()
+
+
+class SimilarFacesSerializer(serializers.Serializer):
+    indexed = serializers.BooleanField(help_text="False until a pre-training job wrote the pool's index.")
+    detail = serializers.CharField()
+    faces = SimilarFaceSerializer(many=True)
+
+
+class FaceDetailSerializer(serializers.Serializer):
+    """One face's whole record, as the face page shows it."""
+
+    face = BrowsedFaceSerializer()
+    imported_label = serializers.IntegerField(allow_null=True)
+    class_votes = serializers.ListField(child=serializers.IntegerField())
+    candidate_set = serializers.ListField(child=serializers.IntegerField())
+    votes = VoteRecordSerializer(many=True)
+    reviews = ReviewSerializer(many=True)
+    exclusions = ExclusionSerializer(many=True)
+    probabilities = serializers.ListField(
+        child=serializers.FloatField(), allow_null=True, help_text="The newest model's, by class index."
+    )
+    model_version = serializers.IntegerField(allow_null=True)
+    history = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,94 @@
+"""The face browser: filtered keyset pages, one face's record, similar faces, exclusions."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotator import face_browser
+from annotator.api.face_serializers import (
+    ExclusionInputSerializer,
+    ExclusionSerializer,
+    FaceDetailSerializer,
+    FacePageSerializer,
+    FaceQuerySerializer,
+    SimilarFacesSerializer,
+)
+from annotator.api.openapi import errors
+from annotator.api.views.base import CREATED, ProjectScopedView
+from annotator.models import Item
+from annotator.services import exclusions
+
+MAX_SIMILAR = 50
+
+
+class FaceListView(ProjectScopedView):
+    """A page of faces (reviewers and owners); pass ``next`` back as ``after`` for the following page."""
+
+    @extend_schema(
+        operation_id="projects_faces_list",
+        parameters=[FaceQuerySerializer],
+        responses={200: FacePageSerializer, **errors(400, 403, 404)},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = self.reviewer().project
+        query = FaceQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        try:
+            page, cursor = face_browser.browse(project, query.to_query())
+        except face_browser.BadCursor as error:
+            raise ValidationError({"after": [str(error)]}) from error
+        return Response(FacePageSerializer({"results": page, "next": cursor}).data)
+
+
+class FaceDetailView(ProjectScopedView):
+    """One face: every vote with its annotator, candidate set, the model's probabilities, its history."""
+
+    @extend_schema(responses={200: FaceDetailSerializer, **errors(403, 404)})
+    def get(self, request: Request, project_id: int, item_id: int) -> Response:
+        project = self.reviewer().project
+        item = get_object_or_404(Item, pk=item_id, project=project)
+        return Response(FaceDetailSerializer(face_browser.face_record(project, item)).data)
+
+
+class SimilarFacesView(ProjectScopedView):
+    """The nearest faces in the pre-trained embedding space (``k``, default 12), near-duplicates flagged."""
+
+    @extend_schema(responses={200: SimilarFacesSerializer, **errors(400, 403, 404)})
+    def get(self, request: Request, project_id: int, item_id: int) -> Response:
+        project = self.reviewer().project
+        item = get_object_or_404(Item, pk=item_id, project=project)
+        k = request.query_params.get("k", "12")
+        if not k.isdigit() or not 1 <= int(k) <= MAX_SIMILAR:
+            raise ValidationError({"k": [f"a whole number from 1 to {MAX_SIMILAR}"]})
+        return Response(SimilarFacesSerializer(face_browser.similar_faces(project, item, int(k))).data)
+
+
+class ExclusionView(ProjectScopedView):
+    """Owners exclude a face from the loop (POST) or bring it back (DELETE); both are recorded."""
+
+    @extend_schema(
+        request=ExclusionInputSerializer,
+        responses={
+            201: ExclusionSerializer,
+            **errors(400, 403, 404, conflict="The face is already excluded."),
+        },
+    )
+    def post(self, request: Request, project_id: int, item_id: int) -> Response:
+        project = self.project(owner=True)
+        get_object_or_404(Item, pk=item_id, project=project)
+        serializer = ExclusionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        exclusion = exclusions.exclude_face(project, request.user, item_id, **serializer.validated_data)
+        return Response(ExclusionSerializer(exclusion).data, status=CREATED)
+
+    @extend_schema(
+        responses={200: ExclusionSerializer, **errors(403, 404, conflict="The face is not excluded.")}
+    )
+    def delete(self, request: Request, project_id: int, item_id: int) -> Response:
+        project = self.project(owner=True)
+        get_object_or_404(Item, pk=item_id, project=project)
+        return Response(ExclusionSerializer(exclusions.include_face(project, request.user, item_id)).data)

@@ -1,0 +1,86 @@
+"""Setting a project up: class presets, a project's classes (changeable until votes exist), what is locked."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.api.class_rules import validated_classes
+from annotator.api.openapi import errors
+from annotator.api.serializers import ProjectClassSerializer
+from annotator.api.views.base import ProjectScopedView
+from annotator.services import project_classes, projects
+
+
+class ClassPresetSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    classes = ProjectClassSerializer(many=True)
+
+
+class LocksSerializer(serializers.Serializer):
+    classes = serializers.CharField(
+        allow_null=True, help_text="Why the classes are fixed; null while they may change."
+    )
+    settings = serializers.DictField(
+        child=serializers.CharField(), help_text="Setting name to why it is fixed."
+    )
+
+
+class ClassListInputSerializer(serializers.Serializer):
+    classes = ProjectClassSerializer(many=True)
+
+    def validate_classes(self, classes: list[dict]) -> list[dict]:
+        return validated_classes(classes)
+
+
+class ClassPresetsView(APIView):
+    """The class lists of FERPlus, FER2013, RAF-DB (basic) and AffectNet, with keys and colours."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: ClassPresetSerializer(many=True), **errors(403)})
+    def get(self, request: Request) -> Response:
+        rows = [
+            {"name": name, "title": project_classes.PRESET_TITLES[name],
+             "classes": [{"index": i, **vars(spec)} for i, spec in enumerate(project_classes.default_specs(name))]}
+            for name in project_classes.PRESETS
+        ]  # fmt: skip
+        return Response(ClassPresetSerializer(rows, many=True).data)
+
+
+class ProjectClassesView(ProjectScopedView):
+    """Replace a project's classes (owners) while no vote or model depends on them."""
+
+    @extend_schema(
+        request=ClassListInputSerializer,
+        responses={
+            200: ProjectClassSerializer(many=True),
+            **errors(400, 403, 404, conflict="Votes or models exist."),
+        },
+    )
+    def put(self, request: Request, project_id: int) -> Response:
+        project = self.project(owner=True)
+        serializer = ClassListInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        specs = [projects.ClassSpec(**c) for c in serializer.validated_data["classes"]]
+        return Response(
+            ProjectClassSerializer(project_classes.replace_classes(project, specs), many=True).data
+        )
+
+
+class LocksView(ProjectScopedView):
+    """What may no longer change in the project, and why (members)."""
+
+    @extend_schema(responses={200: LocksSerializer, **errors(403, 404)})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = self.project()
+        data = {
+            "classes": project_classes.classes_locked_reason(project),
+            "settings": projects.locked_settings(project),
+        }
+        return Response(LocksSerializer(data).data)

@@ -1,0 +1,246 @@
+"""Read side of the face browser: filtered, sorted pages of a project's faces, and one face's record.
+
+Pages are keyset-paginated: the cursor carries the last face's sort value and id, so page
+1,000 costs what page 1 costs (an ``OFFSET`` would read and drop every face before it).
+The sort columns are indexed with the project and id (``Item.Meta.indexes``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.urls import reverse
+
+from annotator import selectors
+from annotator.ml_bridge.scores import face_probabilities
+from annotator.ml_bridge.similar import similar_faces as search_index
+from annotator.models import CycleState, Item, Project, QueueEntry
+
+STATES = ("unlabeled", "queued", "labeled", "reviewed", "excluded")
+SORTS = {
+    "id": "id",
+    "-id": "-id",
+    "share": "top_vote_share",
+    "-share": "-top_vote_share",
+    "confidence": "predicted_confidence",
+    "-confidence": "-predicted_confidence",
+}
+"""Sort names to columns; sorting by a nullable column leaves out faces without a value."""
+MAX_PAGE = 200
+
+
+class BadCursor(ValueError):
+    """The cursor was not made by :func:`browse` for this sort."""
+
+
+@dataclass(frozen=True)
+class FaceQuery:
+    split: str | None = None
+    state: str | None = None
+    label: int | None = None
+    share_min: float | None = None
+    share_max: float | None = None
+    predicted: int | None = None
+    confidence_min: float | None = None
+    confidence_max: float | None = None
+    disagrees: bool | None = None
+    sort: str = "id"
+    after: str | None = None
+    limit: int = 100
+
+
+def _queued() -> Exists:
+    return Exists(QueueEntry.objects.filter(item=OuterRef("pk"), cycle__state=CycleState.LABELING))
+
+
+def with_state(items: QuerySet[Item]) -> QuerySet[Item]:
+    """Annotate ``in_queue``: the face waits in an open batch (used for the state column)."""
+    return items.annotate(in_queue=_queued())
+
+
+def state_of(item: Item) -> str:
+    """One state per face, the first that applies: excluded, reviewed, labeled, queued, unlabeled."""
+    if item.excluded:
+        return "excluded"
+    if item.reviewed_label is not None:
+        return "reviewed"
+    if item.label_index is not None:
+        return "labeled"
+    return "queued" if getattr(item, "in_queue", False) else "unlabeled"
+
+
+def _state_filter(items: QuerySet[Item], state: str) -> QuerySet[Item]:
+    if state == "excluded":
+        return items.filter(excluded=True)
+    items = items.filter(excluded=False)
+    if state == "reviewed":
+        return items.filter(reviewed_label__isnull=False)
+    unreviewed = items.filter(reviewed_label__isnull=True)
+    if state == "labeled":
+        return unreviewed.filter(label_index__isnull=False)
+    unlabeled = unreviewed.filter(label_index__isnull=True)
+    return unlabeled.filter(_queued()) if state == "queued" else unlabeled.exclude(_queued())
+
+
+def filtered(project: Project, query: FaceQuery) -> QuerySet[Item]:
+    """The project's faces that pass every filter of ``query``."""
+    items = Item.objects.filter(project=project)
+    if query.split:
+        items = items.filter(split=query.split)
+    if query.state:
+        items = _state_filter(items, query.state)
+    if query.label is not None:
+        items = items.filter(
+            Q(reviewed_label=query.label) | Q(reviewed_label__isnull=True, label_index=query.label)
+        )
+    bounds = {
+        "top_vote_share__gte": query.share_min,
+        "top_vote_share__lte": query.share_max,
+        "predicted_confidence__gte": query.confidence_min,
+        "predicted_confidence__lte": query.confidence_max,
+        "predicted_class": query.predicted,
+    }
+    items = items.filter(**{lookup: value for lookup, value in bounds.items() if value is not None})
+    if query.disagrees is not None:
+        final = Q(reviewed_label__isnull=False, predicted_class=F("reviewed_label")) | Q(
+            reviewed_label__isnull=True, predicted_class=F("label_index")
+        )
+        labeled = Q(predicted_class__isnull=False) & (
+            Q(reviewed_label__isnull=False) | Q(label_index__isnull=False)
+        )
+        items = items.filter(labeled).exclude(final) if query.disagrees else items.filter(final)
+    return items
+
+
+def browse(project: Project, query: FaceQuery) -> tuple[list[Item], str | None]:
+    """One page of faces and the cursor of the next page (None on the last).
+
+    Raises:
+        BadCursor: ``query.after`` is not a cursor of this sort.
+    """
+    order = SORTS[query.sort]
+    column = order.lstrip("-")
+    descending = order.startswith("-")
+    items = filtered(project, query)
+    if column != "id":
+        items = items.filter(**{f"{column}__isnull": False})
+    if query.after:
+        value, last_id = _decode(query.after, query.sort)
+        later = "lt" if descending else "gt"
+        if column == "id":
+            items = items.filter(**{f"id__{later}": last_id})
+        else:
+            items = items.filter(
+                Q(**{f"{column}__{later}": value}) | Q(**{column: value, f"id__{later}": last_id})
+            )
+    limit = max(1, min(query.limit, MAX_PAGE))
+    ordering = [order, "-id" if descending else "id"] if column != "id" else [order]
+    page = list(with_state(items).order_by(*ordering)[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    cursor = _encode(query.sort, getattr(page[-1], column), page[-1].pk) if more else None
+    return page, cursor
+
+
+def _encode(sort: str, value: object, item_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([sort, value, item_id]).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort: str) -> tuple[object, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        stored_sort, value, item_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError) as error:
+        raise BadCursor("this cursor is not one the face list handed out") from error
+    if stored_sort != sort or not isinstance(item_id, int) or not isinstance(value, int | float):
+        raise BadCursor("this cursor belongs to another sort; start from the first page")
+    return value, item_id
+
+
+def face_record(project: Project, item: Item) -> dict[str, object]:
+    """Everything the face page shows: votes with their annotators, reviews, exclusions, history."""
+    votes = list(item.votes.select_related("annotator").order_by("created_at", "id"))
+    reviews = list(item.reviews.select_related("reviewer").order_by("created_at", "id"))
+    exclusions = list(item.exclusions.select_related("excluded_by", "undone_by").order_by("created_at", "id"))
+    queued = list(item.queue_entries.select_related("cycle").order_by("cycle__number"))
+    model = selectors.latest_model(project)
+    probabilities = None
+    if model is not None and model.predictions:
+        probabilities = face_probabilities(Path(settings.MEDIA_ROOT) / model.predictions, item.pk)
+    history = [
+        *({"at": entry.cycle.created_at, "event": "queued", "who": "", "detail": f"cycle {entry.cycle.number}, "
+           f"position {entry.position + 1} ({entry.cycle.strategy})"} for entry in queued),
+        *({"at": vote.created_at, "event": vote.kind, "who": vote.annotator.username,
+           "detail": ",".join(map(str, vote.candidate_set))} for vote in votes),
+        *({"at": vote.retracted_at, "event": "vote undone", "who": vote.annotator.username, "detail": ""}
+          for vote in votes if vote.retracted_at),
+        *({"at": review.created_at, "event": "reviewed", "who": review.reviewer.username,
+           "detail": f"{review.label_before} -> {review.label_after}"} for review in reviews),
+        *({"at": review.undone_at, "event": "review undone", "who": review.reviewer.username, "detail": ""}
+          for review in reviews if review.undone_at),
+        *({"at": exclusion.created_at, "event": "excluded", "who": exclusion.excluded_by.username,
+           "detail": exclusion.reason} for exclusion in exclusions),
+        *({"at": exclusion.undone_at, "event": "brought back",
+           "who": exclusion.undone_by.username if exclusion.undone_by else "", "detail": ""}
+          for exclusion in exclusions if exclusion.undone_at),
+    ]  # fmt: skip
+    item.in_queue = any(entry.cycle.state == CycleState.LABELING for entry in queued)
+    return {
+        "face": item,
+        "imported_label": item.imported_label,
+        "class_votes": list(item.class_votes or []),
+        "candidate_set": list(item.candidate_set or []),
+        "votes": [
+            {
+                "id": vote.pk,
+                "annotator": vote.annotator.username,
+                "kind": vote.kind,
+                "classes": list(vote.candidate_set),
+                "time_spent_ms": vote.time_spent_ms,
+                "created_at": vote.created_at,
+                "retracted_at": vote.retracted_at,
+            }
+            for vote in votes
+        ],
+        "reviews": reviews,
+        "exclusions": exclusions,
+        "probabilities": probabilities,
+        "model_version": model.version if model is not None and probabilities is not None else None,
+        "history": sorted(history, key=lambda event: event["at"]),
+    }
+
+
+def similar_faces(project: Project, item: Item, k: int = 12) -> dict[str, object]:
+    """The ``k`` pool faces nearest to ``item`` in the pre-trained embedding space, near-duplicates flagged."""
+    index = selectors.pool_index(project)
+    if index is None:
+        return {"indexed": False, "detail": "No pre-trained index yet: it is written by the first pre-training.",
+                "faces": []}  # fmt: skip
+    found = search_index(index[0], index[1], item.pk, k)
+    if found is None:
+        return {"indexed": True, "detail": "This face was not in the pool when it was indexed.", "faces": []}
+    rows = {
+        row["id"]: row
+        for row in Item.objects.filter(project=project, pk__in=[face.item_id for face in found]).values(
+            "id", "image", "label_index", "reviewed_label", "excluded"
+        )
+    }
+    faces = [
+        {"item_id": face.item_id, "image_url": reverse("media", kwargs={"path": rows[face.item_id]["image"]}),
+         "similarity": face.similarity, "near_duplicate": face.near_duplicate,
+         "final_label": _final(rows[face.item_id]), "excluded": rows[face.item_id]["excluded"]}
+        for face in found
+        if face.item_id in rows
+    ]  # fmt: skip
+    duplicates = sum(face["near_duplicate"] for face in faces)
+    return {"indexed": True, "detail": f"{duplicates} near-duplicate(s) among {len(faces)} nearest faces.",
+            "faces": faces}  # fmt: skip
+
+
+def _final(row: dict) -> int | None:
+    return row["reviewed_label"] if row["reviewed_label"] is not None else row["label_index"]

@@ -1,0 +1,133 @@
+"""Pages that run a project from the browser: new project, settings, team, review, faces, invites.
+
+Like the other pages they render a frame and the page's configuration; everything they
+change goes through the REST API, so the pages and the API cannot disagree.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from annotator.models import BOUNDS, ExclusionReason, Role, SslMethod, Strategy, TrainingMode
+from annotator.services import invites
+from annotator.services.errors import InvalidInput
+from annotator.services.reviews import REASONS
+from annotator.web.views import _membership, _page_config
+
+STRATEGY_HELP = {
+    "random": "Faces drawn at random: the baseline; fine for the first batch.",
+    "least_confidence": "Faces the model is least sure of; a strong, cheap default.",
+    "entropy": "Faces whose predicted classes are most spread out; like least confidence, over all classes.",
+    "margin": "Faces whose top two classes are closest; good when two expressions get confused.",
+    "badge": "Uncertain and diverse at once; good from the second batch on.",
+    "coreset": "Faces that cover the pool's variety; good for a broad first model.",
+    "bald": "Faces the model disagrees with itself on (MC dropout); slower, several passes per face.",
+    "glister": "Faces that most improve the model on its labeled set; slowest, for small pools.",
+    "deepfool": "Faces closest to a decision boundary (adversarial); slow, needs the model per face.",
+}
+TRAINING_HELP = {
+    "supervised": "Train on each face's majority label; the simple default.",
+    "vote_distribution": "Train on how the votes split; pick it with several votes per face.",
+    "crowd_model": "Weigh each annotator by estimated reliability (Dawid-Skene); for noisy crowds.",
+    "partial_label": "Learn from sets of plausible classes (unsure answers); for ambiguous faces.",
+    "semi_supervised": "Also learn from unlabeled faces (Ada-CM); helps most with few labels.",
+}
+SSL_HELP = {
+    "none": "No pre-training: the first model starts from scratch.",
+    "simclr": "SimCLR contrastive pre-training on the pool while the first batch is labeled.",
+    "moco": "MoCo v2: contrastive with a queue of negatives; steadier with small batches.",
+    "byol": "BYOL: no negatives needed; robust to batch size.",
+    "swav": "SwAV: clusters the pool while learning; good for large pools.",
+    "barlow_twins": "Barlow Twins: decorrelates features; simple and stable.",
+}
+FIELD_HELP = {
+    "budget_votes": "Total votes you pay for; labeling stops when they are spent.",
+    "votes_per_face": "How many annotators answer each face; more votes, better labels, fewer faces.",
+    "batch_size": "Faces per batch; the model retrains after each batch.",
+    "initial_set_size": "Faces in the first, random batch before any model exists.",
+    "lease_seconds": "How long a face shown to an annotator stays theirs before returning to the queue.",
+    "show_model_suggestion": "Show annotators the model's guess; faster, but it biases their answers.",
+    "offer_confirmations": "Offer the model's confident guesses for one-key confirmation (semi-supervised only).",
+}
+
+
+def _bounds() -> dict[str, dict[str, int]]:
+    return {field: {"min": bounds.low, "max": bounds.high} for field, bounds in BOUNDS.items()}
+
+
+def _choices(choices, help_texts: dict[str, str]) -> list[dict[str, str]]:
+    return [{"value": value, "label": label, "help": help_texts.get(value, "")} for value, label in choices]
+
+
+def _setup_config() -> dict[str, object]:
+    return {
+        "bounds": _bounds(),
+        "strategies": _choices(Strategy.choices, STRATEGY_HELP),
+        "trainingModes": _choices(TrainingMode.choices, TRAINING_HELP),
+        "sslMethods": _choices(SslMethod.choices, SSL_HELP),
+        "help": FIELD_HELP,
+    }
+
+
+@login_required
+def new_project(request: HttpRequest) -> HttpResponse:
+    """Anyone signed in may start a project; they become its owner."""
+    config = {"projectId": None, **_setup_config()}
+    return render(request, "annotator/new_project.html", {"config": config, "help": FIELD_HELP})
+
+
+@login_required
+def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _membership(request, project_id, owner=True)
+    config = {**_page_config(membership), **_setup_config()}
+    return render(request, "annotator/settings.html", {"project": membership.project, "config": config})
+
+
+@login_required
+def team(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _membership(request, project_id, owner=True)
+    config = {**_page_config(membership), "roles": Role.values}
+    return render(request, "annotator/team.html", {"project": membership.project, "config": config})
+
+
+def _reviewer(request: HttpRequest, project_id: int):
+    membership = _membership(request, project_id)
+    if membership.role not in (Role.OWNER, Role.REVIEWER):
+        raise PermissionDenied("Only the project's reviewers and owners may do this.")
+    return membership
+
+
+@login_required
+def review(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _reviewer(request, project_id)
+    config = {**_page_config(membership), "reasons": list(REASONS)}
+    return render(request, "annotator/review.html", {"project": membership.project, "config": config})
+
+
+@login_required
+def faces(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _reviewer(request, project_id)
+    return render(
+        request, "annotator/faces.html", {"project": membership.project, "config": _page_config(membership)}
+    )
+
+
+@login_required
+def face(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
+    membership = _reviewer(request, project_id)
+    config = {**_page_config(membership), "itemId": item_id,
+              "exclusionReasons": [{"value": value, "label": label} for value, label in ExclusionReason.choices]}  # fmt: skip
+    return render(request, "annotator/face.html", {"project": membership.project, "config": config})
+
+
+def invite(request: HttpRequest, token: str) -> HttpResponse:
+    """The invitee's page: no account needed. An unusable link says why, with status 410."""
+    try:
+        found = invites.usable_invite(token)
+    except InvalidInput as error:
+        return render(request, "annotator/invite.html", {"problem": error.message}, status=410)
+    config = {"projectId": None, "token": token, "project": found.project.name, "role": found.role}
+    return render(request, "annotator/invite.html", {"invite": found, "config": config})
