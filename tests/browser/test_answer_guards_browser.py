@@ -32,7 +32,9 @@ def shown_item(page, previous: int | None = None) -> int:
 
 def votes(annotator) -> dict[int, int | None]:
     return dict(
-        Vote.objects.filter(annotator=annotator, retracted_at__isnull=True).values_list("item_id", "class_index")
+        Vote.objects.filter(annotator=annotator, retracted_at__isnull=True).values_list(
+            "item_id", "class_index"
+        )
     )
 
 
@@ -86,7 +88,9 @@ def test_clicks_repeats_and_early_keys_cast_no_vote(live_server, browser_page, s
     wait_for(lambda: votes(annotator) == {first: 1, second: 2, third: 1, fourth: 0})
 
 
-def test_a_refused_answer_keeps_its_face_on_screen_with_the_reason(live_server, browser_page, settings, tmp_path):
+def test_a_refused_answer_keeps_its_face_on_screen_with_the_reason(
+    live_server, browser_page, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path / "media"
     project = make_labeling_project(pool=6, initial_set_size=6, budget_votes=3, min_face_ms=0)
     annotator = UserFactory(username="ann")
