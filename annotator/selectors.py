@@ -219,7 +219,8 @@ def agreement(project: Project) -> dict[str, object]:
 
 
 def learning_curve(project: Project) -> list[dict[str, object]]:
-    """One point per model version: labels used against test accuracy and macro F1."""
+    """One point per model version: labels used against test accuracy and macro F1, and what its
+    training started from ("scratch", "ssl" for the pre-trained backbone, "v<N>" for a warm start)."""
     return [
         {
             "version": version.version,
@@ -227,6 +228,7 @@ def learning_curve(project: Project) -> list[dict[str, object]]:
             "labels_used": version.labels_used,
             "accuracy": version.metrics.get("accuracy"),
             "macro_f1": version.metrics.get("macro_f1"),
+            "started_from": version.started_from,
         }
         for version in ModelVersion.objects.filter(project=project)
         .select_related("cycle")
