@@ -19,6 +19,7 @@ import numpy as np
 
 from ml_engine.cli.data import add_data_arguments, load_cli_dataset
 from ml_engine.cli.progress_bar import ProgressBar
+from ml_engine.cli.train import initial_weights
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.embeddings import load_embeddings
 from ml_engine.models.resnet import STEMS
@@ -48,6 +49,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--pool-size", type=int, default=None, help="use a random subset of those faces")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--init-weights",
+        default=None,
+        help="continue from these backbone weights: a torchvision or timm ResNet-18 state dict "
+        "(RGB stem summed to gray, fc left out), a FaceLoop checkpoint or a raw backbone state dict",
+    )
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers (decoding files)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
     parser.set_defaults(func=run)
@@ -78,10 +85,18 @@ def _report_knn(faces: FaceDataset, folder: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Pre-train, embed and index; print the loss per epoch and where the files are."""
     faces = _faces(load_cli_dataset(args), args.splits, args.pool_size)
+    weights, model, model_kwargs = None, args.model, {} if args.stem is None else {"stem": args.stem}
+    if args.init_weights:
+        weights, saved_model, saved_kwargs = initial_weights(args.init_weights)
+        model = saved_model or model
+        model_kwargs = {
+            **model_kwargs,
+            **{k: v for k, v in saved_kwargs.items() if k not in ("dropout", "in_channels")},
+        }
     config = PretrainConfig(
         method=args.method,
-        model=args.model,
-        model_kwargs={} if args.stem is None else {"stem": args.stem},
+        model=model,
+        model_kwargs=model_kwargs,
         image_size=args.image_size,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -93,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"pre-training {args.method} on {len(faces)} faces for {args.epochs} epochs")
     started = time.perf_counter()
-    artifacts = pretrain_pool(config, faces, args.out, device=args.device, progress=ProgressBar())
+    artifacts = pretrain_pool(
+        config, faces, args.out, device=args.device, progress=ProgressBar(), initial_weights=weights
+    )
     seconds = time.perf_counter() - started
     print(f"losses per epoch: {', '.join(f'{loss:.4f}' for loss in artifacts.losses)} ({seconds:.0f} s)")
     print(f"wrote {artifacts.checkpoint}, {artifacts.embeddings_dir / 'embeddings.npy'}, {artifacts.index}")

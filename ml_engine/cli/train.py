@@ -12,6 +12,7 @@ from ml_engine.cli.data import add_data_arguments, hold_out, load_cli_dataset, s
 from ml_engine.cli.progress_bar import ProgressBar
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.device import resolve_device
+from ml_engine.models.external_weights import is_resnet_state, load_weights_file, read_external_resnet18
 from ml_engine.models.resnet import STEMS
 from ml_engine.training import TrainConfig, fit
 from ml_engine.training.auxiliary_tasks import AUXILIARY_TASKS
@@ -64,11 +65,12 @@ def add_auxiliary_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def initial_weights(path: str) -> tuple[dict[str, torch.Tensor], str | None, dict[str, Any]]:
-    """Backbone weights from an SSL checkpoint, a classifier checkpoint or a raw state dict.
+    """Backbone weights from an SSL checkpoint, a classifier checkpoint, a torchvision or timm
+    ResNet-18 state dict (RGB stem summed to gray, ``fc`` left out) or a raw backbone state dict.
 
     Returns the weights and, when the file says so, the model name and kwargs they fit.
     """
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_weights_file(path)
     if isinstance(payload, dict) and payload.get("format") == "faceloop-ssl-checkpoint":
         from ml_engine.ssl.checkpoint import load_pretrained_backbone
 
@@ -77,6 +79,15 @@ def initial_weights(path: str) -> tuple[dict[str, torch.Tensor], str | None, dic
     if isinstance(payload, dict) and payload.get("format_version") == FORMAT_VERSION:
         checkpoint = read_checkpoint(path)
         return checkpoint["state_dict"], checkpoint["model_name"], checkpoint["model_kwargs"]
+    if is_resnet_state(payload):
+        external = read_external_resnet18(path)
+        for change in (
+            *external.adapted,
+            *(f"{key}: left out (classification head)" for key in external.left_out),
+        ):
+            print(f"{path}: {change}")
+        stem = {"stem": "imagenet"} if external.state_dict["conv1.weight"].shape[-1] == 7 else {}
+        return external.state_dict, "resnet18", stem
     return payload, None, {}
 
 

@@ -9,6 +9,7 @@ pre-training from its checkpoint.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def pretrain_pool(
     progress: ProgressCallback | None = None,
     cancel: CancelFlag | None = None,
     batch_size: int = 512,
+    initial_weights: Mapping[str, torch.Tensor] | None = None,
 ) -> PoolArtifacts:
     """Pre-train on ``dataset``, then write its embeddings and a faiss index into ``out_dir``.
 
@@ -72,14 +74,16 @@ def pretrain_pool(
         progress: receives "pretrain" then "embed" reports.
         cancel: stops either stage with :class:`~ml_engine.progress.Cancelled`.
         batch_size: faces per forward pass when embedding.
+        initial_weights: backbone weights pre-training continues from (see :func:`pretrain`).
     """
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     device = resolve_device(device)
     checkpoint = folder / CHECKPOINT_FILE
     result = pretrain(
-        config, dataset, device=device, progress=progress, cancel=cancel, checkpoint_path=checkpoint
-    )
+        config, dataset, device=device, progress=progress, cancel=cancel, checkpoint_path=checkpoint,
+        initial_weights=initial_weights,
+    )  # fmt: skip
     metadata = EmbeddingsMetadata(
         count=len(dataset),
         dim=result.embedding_dim,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from ml_engine.data.dataset import FaceDataset
 from ml_engine.data.transforms import FaceTensorDataset
 from ml_engine.device import resolve_device
 from ml_engine.embeddings import names_digest
-from ml_engine.models import create_model
+from ml_engine.models import create_model, load_backbone_weights
 from ml_engine.progress import CancelFlag, Cancelled, Progress, ProgressCallback
 from ml_engine.ssl import barlow_twins, byol, moco, simclr, swav  # noqa: F401  (register the methods)
 from ml_engine.ssl.base import SSLMethod, create_method
@@ -76,10 +77,14 @@ def _loader(config: PretrainConfig, dataset: FaceDataset, device: torch.device, 
     )
 
 
-def _build(config: PretrainConfig, device: torch.device) -> tuple[SSLMethod, dict[str, Any]]:
+def _build(
+    config: PretrainConfig, device: torch.device, initial_weights: Mapping[str, torch.Tensor] | None
+) -> tuple[SSLMethod, dict[str, Any]]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = create_model(config.model, 1, in_channels=1, **config.model_kwargs)
+        if initial_weights is not None:  # before the method copies the backbone (MoCo, BYOL targets)
+            load_backbone_weights(model, initial_weights)
         method = create_method(config, model.backbone, model.embedding_dim)
     return method.to(device), dict(model.model_kwargs)
 
@@ -186,6 +191,7 @@ def pretrain(
     progress: ProgressCallback | None = None,
     cancel: CancelFlag | None = None,
     checkpoint_path: str | os.PathLike[str] | None = None,
+    initial_weights: Mapping[str, torch.Tensor] | None = None,
 ) -> PretrainResult:
     """Pre-train ``config.model``'s backbone with ``config.method`` on every face of ``dataset``.
 
@@ -202,6 +208,9 @@ def pretrain(
         cancel: checked before every step; when it returns True, :class:`Cancelled` is raised
             (the last completed epoch's checkpoint stays valid).
         checkpoint_path: where to save and resume from; ``None`` keeps nothing on disk.
+        initial_weights: backbone weights to continue from (e.g. a ResNet-18 of one's own, see
+            :mod:`ml_engine.models.external_weights`), checked key by key; a resumed
+            checkpoint takes precedence.
 
     Returns:
         The trained backbone weights and the loss history.
@@ -209,7 +218,7 @@ def pretrain(
     if len(dataset) < 2:
         raise ValueError("pre-training needs at least two faces")
     device = resolve_device(device)
-    method, model_kwargs = _build(config, device)
+    method, model_kwargs = _build(config, device, initial_weights)
     parameters = [parameter for parameter in method.parameters() if parameter.requires_grad]
     optimizer = torch.optim.SGD(
         parameters, lr=config.peak_learning_rate, momentum=config.momentum, weight_decay=config.weight_decay
