@@ -74,11 +74,11 @@ class ProjectClassesView(ProjectScopedView):
 
 
 class LocksView(ProjectScopedView):
-    """What may no longer change in the project, and why (members)."""
+    """What may no longer change in the project, and why (owners: the settings page shows it)."""
 
     @extend_schema(responses={200: LocksSerializer, **errors(403, 404)})
     def get(self, request: Request, project_id: int) -> Response:
-        project = self.project()
+        project = self.project(owner=True)
         data = {
             "classes": project_classes.classes_locked_reason(project),
             "settings": projects.locked_settings(project),

@@ -32,6 +32,7 @@ window.FaceLoop = (function () {
     constructor(status, body) {
       super((body && (body.detail || JSON.stringify(body))) || `HTTP ${status}`);
       this.status = status;
+      this.body = body; // a 400's messages per field, for forms that show them beside each field
       this.code = body && body.code;
     }
 
@@ -175,5 +176,8 @@ window.FaceLoop = (function () {
     describeJob,
     get: (path) => request("GET", path),
     post: (path, body) => request("POST", path, body === undefined ? {} : body),
+    patch: (path, body) => request("PATCH", path, body),
+    put: (path, body) => request("PUT", path, body),
+    del: (path) => request("DELETE", path),
   };
 })();

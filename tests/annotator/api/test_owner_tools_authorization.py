@@ -1,0 +1,183 @@
+"""Every new endpoint and page against users who must not use it: refused, and nothing written.
+
+The roles tried are: nobody signed in, an annotator of the project, a reviewer of the project
+(refused where only owners may act), and the owner of another project. Reviewers and owners
+are the intended users of the review queue and the face browser.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from annotator.models import Exclusion, Invite, Item, Membership, ProjectClass, Review, Role
+from annotator.services import exclusions, invites, votes
+from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project, make_project
+
+pytestmark = pytest.mark.django_db
+
+OWNER_ONLY = "owner"
+REVIEWERS = "reviewer"
+
+API = [
+    # (method, path under the project, body, who may)
+    ("put", "classes/", {"classes": [{"name": "x"}, {"name": "y"}]}, OWNER_ONLY),
+    ("get", "locks/", None, OWNER_ONLY),
+    ("get", "team/", None, OWNER_ONLY),
+    ("get", "invites/", None, OWNER_ONLY),
+    ("post", "invites/", {"role": "owner"}, OWNER_ONLY),
+    ("delete", "invites/{invite}/", None, OWNER_ONLY),
+    ("patch", "members/{member}/", {"role": "owner"}, OWNER_ONLY),
+    ("post", "faces/{face}/exclusion/", {"reason": "corrupt"}, OWNER_ONLY),
+    ("delete", "faces/{excluded}/exclusion/", None, OWNER_ONLY),
+    ("get", "review/next/", None, REVIEWERS),
+    ("get", "reviews/", None, REVIEWERS),
+    ("post", "reviews/", {"item": "{face}", "label": 2}, REVIEWERS),
+    ("post", "reviews/undo/", None, REVIEWERS),
+    ("get", "faces/", None, REVIEWERS),
+    ("get", "faces/{face}/", None, REVIEWERS),
+    ("get", "faces/{face}/similar/", None, REVIEWERS),
+]
+PAGES = [("settings/", OWNER_ONLY), ("team/", OWNER_ONLY), ("review/", REVIEWERS), ("faces/", REVIEWERS),
+         ("faces/{face}/", REVIEWERS)]  # fmt: skip
+ROLES = ["anonymous", "annotator", "reviewer", "other_owner"]
+
+
+@pytest.fixture
+def world():
+    project = make_labeling_project(votes_per_face=2, budget_votes=40)
+    annotator = add_annotator(project).user
+    reviewer = Membership.objects.create(project=project, user=UserFactory(), role=Role.REVIEWER).user
+    other_owner = make_project().owner
+    entries = list(project.cycles.get(number=0).entries.order_by("position"))
+    for user, cls in ((project.owner, 0), (annotator, 1)):
+        votes.submit_vote(project, user, item_id=entries[0].item_id, answer=votes.Answer("label", (cls,)),
+                          client_id=uuid.uuid4())  # fmt: skip
+    excluded = entries[3].item_id
+    exclusions.exclude_face(project, project.owner, excluded, "duplicate")
+    invite = invites.create_invite(project, project.owner).invite
+    member = Membership.objects.get(project=project, user=annotator)
+    ids = {"face": entries[0].item_id, "excluded": excluded, "invite": invite.pk, "member": member.pk}
+    users = {"anonymous": None, "annotator": annotator, "reviewer": reviewer, "other_owner": other_owner}
+    return project, users, ids
+
+
+def snapshot(project):
+    return {
+        "reviews": Review.objects.count(),
+        "exclusions": list(Exclusion.objects.values_list("id", "undone_at")),
+        "invites": list(Invite.objects.values_list("id", "revoked_at")),
+        "roles": sorted(Membership.objects.filter(project=project).values_list("user_id", "role")),
+        "classes": list(ProjectClass.objects.filter(project=project).values_list("name", flat=True)),
+        "items": list(Item.objects.filter(project=project).values_list("id", "reviewed_label", "excluded")),
+    }
+
+
+def client_as(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def fill(template: str, ids: dict[str, int]) -> str:
+    return template.format(**ids)
+
+
+def refused_statuses(role: str, who_may: str) -> set[int] | None:
+    """The statuses ``role`` may get, or None when it is allowed."""
+    if role == "anonymous":
+        return {403}
+    if role == "other_owner":
+        return {404}
+    if role == "reviewer" and who_may == REVIEWERS:
+        return None
+    return {403}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "path", "body", "who_may"), API, ids=[f"{m} {p}" for m, p, _, _ in API])
+def test_api_refuses_and_writes_nothing(world, role, method, path, body, who_may):
+    project, users, ids = world
+    expected = refused_statuses(role, who_may)
+    if expected is None:
+        pytest.skip("reviewers are this endpoint's intended users")
+    before = snapshot(project)
+    data = (
+        None
+        if body is None
+        else {k: (int(fill(v, ids)) if isinstance(v, str) and "{" in v else v) for k, v in body.items()}
+    )
+    response = getattr(client_as(users[role]), method)(
+        f"/api/projects/{project.pk}/{fill(path, ids)}", data, format="json"
+    )
+    assert response.status_code in expected, response.content
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("path", "who_may"), PAGES, ids=[p for p, _ in PAGES])
+def test_pages_refuse(world, client, role, path, who_may):
+    project, users, ids = world
+    if users[role] is not None:
+        client.force_login(users[role])
+    response = client.get(f"/projects/{project.pk}/{fill(path, ids)}")
+    expected = refused_statuses(role, who_may)
+    if expected is None:
+        assert response.status_code == 200
+    elif role == "anonymous":
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    else:
+        assert response.status_code == expected.pop()
+
+
+def test_presets_and_new_project_page_need_a_signed_in_user(client):
+    assert APIClient().get("/api/class-presets/").status_code == 403
+    response = client.get("/projects/new/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_reviewers_allowed_endpoints_still_refuse_another_projects_face(world):
+    project, users, _ = world
+    other = make_labeling_project()
+    foreign = other.items.filter(split="pool").first().pk
+    client = client_as(users["reviewer"])
+    before = snapshot(project)
+    assert client.get(f"/api/projects/{project.pk}/faces/{foreign}/").status_code == 404
+    assert client.get(f"/api/projects/{project.pk}/faces/{foreign}/similar/").status_code == 404
+    assert (
+        client.post(
+            f"/api/projects/{project.pk}/reviews/", {"item": foreign, "label": 1}, format="json"
+        ).status_code
+        == 400
+    )
+    owner = client_as(project.owner)
+    assert (
+        owner.post(
+            f"/api/projects/{project.pk}/faces/{foreign}/exclusion/", {"reason": "corrupt"}, format="json"
+        ).status_code
+        == 404
+    )
+    assert snapshot(project) == before and not Exclusion.objects.filter(item_id=foreign).exists()
+
+
+def test_invite_page_for_a_used_link_says_so(client, world):
+    project, _, _ = world
+    created = invites.create_invite(project, project.owner)
+    invites.accept_invite(created.token, username="newbie", password="long-enough-pass")
+    response = client.get(f"/invite/{created.token}/")
+    assert response.status_code == 410 and "already used" in response.content.decode()
+    assert client.get("/invite/not-a-token/").status_code == 410
+
+
+def test_the_owner_gets_every_page(world, client):
+    project, _, ids = world
+    client.force_login(project.owner)
+    for path, _ in PAGES:
+        assert client.get(f"/projects/{project.pk}/{fill(path, ids)}").status_code == 200, path
+    page = client.get("/projects/new/").content.decode()
+    assert 'id="budget_votes"' in page and '"budget_votes": {"min": 1, "max": 100000000}' in page
+    listing = client.get("/").content.decode()
+    assert 'href="/projects/new/"' in listing and f'href="/projects/{project.pk}/team/"' in listing
