@@ -141,8 +141,7 @@ window.FaceLoop = (function () {
   const JOB_NAMES = { train: "training", pretrain: "pre-training", import: "import", export: "export", score: "scoring", select: "selection" };
 
   /** One line about a job: what it is doing, or what a queued job waits for (the server says). */
-  function describeJob(job) {
-    const name = `${JOB_NAMES[job.kind] || job.kind} #${job.id}`;
+  function describeJob(job, name = `${JOB_NAMES[job.kind] || job.kind} #${job.id}`) {
     if (job.state === "queued") return `${name}: queued · ${job.waiting_for || "waiting for a worker"}`;
     const parts = [job.state];
     if (job.state === "running") {

@@ -58,6 +58,8 @@ id, so the server tells this tab's faces from another tab's of the same user.
 
   function onShow(current) {
     setUnsure(false);
+    const open = Boolean(current) && !current.final;
+    for (const button of [...buttons.values(), el("unsure"), el("skip")]) button.disabled = !open;
     showSuggestion();
     el("confirm-link").hidden = Boolean(current) || faces.signedOut || !config.offerConfirmations;
   }

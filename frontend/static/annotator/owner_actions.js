@@ -20,10 +20,11 @@
   }
 
   function exportLabel(job) {
-    const what = `${job.result.what || "export"} · ${job.result.format || ""}`;
+    // An export's result names what and which format only once it has run.
+    const what = [job.result.what, job.result.format].filter(Boolean).join(" · ") || `export #${job.id}`;
     if (job.state === "succeeded") return `${what}: ${job.message}`;
     if (job.state === "failed") return `${what}: failed: ${job.message}`;
-    return `${what}: ${job.state} ${Math.round(job.progress * 100)}%`;
+    return window.FaceLoop.describeJob(job, what);
   }
 
   async function refreshExports() {
