@@ -36,7 +36,7 @@ from ml_engine.simulation.results import (
     read_records,
     summarise,
 )
-from ml_engine.strategies import STRATEGIES, get_strategy
+from ml_engine.strategies import get_strategy
 
 
 @dataclass
@@ -122,7 +122,10 @@ def simulate(
     """
     for name in strategies:
         get_strategy(name)
-    if "bald" in strategies and settings.train.dropout <= 0:
+    if (
+        any("mc_probabilities" in get_strategy(name).needs for name in strategies)
+        and settings.train.dropout <= 0
+    ):
         raise ValueError(
             "BALD samples dropout: set a dropout > 0 (the same for every strategy, for fairness)"
         )
@@ -166,7 +169,7 @@ def report(out_dir: str | Path, strategies: list[str], cycles: int) -> Simulatio
     """Summarise ``results.csv`` in ``out_dir``: write ``summary.txt`` and ``learning_curve.png``."""
     out = Path(out_dir)
     summaries = summarise(read_records(out / "results.csv"), strategies, cycles)
-    titles = {name: strategy.title for name, strategy in STRATEGIES.items()}
+    titles = {name: get_strategy(name).title for name in strategies}
     table = format_table(summaries, titles)
     (out / "summary.txt").write_text(table + "\n")
     draw_learning_curve(summaries, titles, out / "learning_curve.png")

@@ -28,7 +28,7 @@ from ml_engine.models import create_model, load_backbone_weights
 from ml_engine.models.resnet import STEMS
 from ml_engine.simulate import load_into_memory, simulate, split_pool_and_test
 from ml_engine.simulation.oracle_loop import InitialSelection, LoopSettings, random_initial_selection
-from ml_engine.strategies import STRATEGIES
+from ml_engine.strategies import BALANCED_SUFFIX, STRATEGIES, strategy_name
 from ml_engine.training import TrainConfig
 
 DEFAULT_STRATEGIES = "random,entropy,margin,least_confidence,badge,coreset"
@@ -47,7 +47,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--out", required=True, help="output folder (results.csv, learning_curve.png, summary.txt)"
     )
     parser.add_argument(
-        "--strategies", default=DEFAULT_STRATEGIES, help=f"comma list of {', '.join(STRATEGIES)}"
+        "--strategies",
+        default=DEFAULT_STRATEGIES,
+        help=f"comma list of {', '.join(STRATEGIES)}; <name>{BALANCED_SUFFIX} is its class-balanced variant",
+    )
+    parser.add_argument(
+        "--class-balanced",
+        action="store_true",
+        help="also run each listed strategy's class-balanced variant (picks spread over predicted classes)",
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds")
     parser.add_argument("--initial", default="10%", help="initial set size s: a count or a %% of the pool")
@@ -145,6 +152,14 @@ def _initial_selection(
     return representative
 
 
+def _strategy_names(listed: str, class_balanced: bool) -> list[str]:
+    """The listed strategies, each followed by its class-balanced variant when asked for."""
+    names = listed.split(",")
+    if not class_balanced:
+        return names
+    return [variant for name in names for variant in dict.fromkeys([name, strategy_name(name, True)])]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the simulation, print Table I, and say where the CSV and the plot are."""
     pool, test = split_pool_and_test(load_cli_dataset(args))
@@ -158,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     result = simulate(
         pool,
         test,
-        args.strategies.split(","),
+        _strategy_names(args.strategies, args.class_balanced),
         [int(s) for s in args.seeds.split(",")],
         settings,
         args.out,

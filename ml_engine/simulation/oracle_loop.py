@@ -24,7 +24,7 @@ from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
 from ml_engine.progress import ProgressCallback
 from ml_engine.simulation.pool_inputs import selection_inputs
-from ml_engine.strategies import get_strategy, select_batch
+from ml_engine.strategies import BALANCED_SUFFIX, get_strategy, select_batch
 from ml_engine.training import TrainConfig, fit
 
 InitialSelection = Callable[[FaceDataset, int, int], np.ndarray]
@@ -127,7 +127,7 @@ def run_strategy(
                 device=settings.device,
                 mc_passes=settings.mc_passes,
             )
-            options = settings.strategy_options.get(strategy, {})
+            options = settings.strategy_options.get(strategy.removesuffix(BALANCED_SUFFIX), {})
             labeled = np.concatenate(
                 [labeled, select_batch(strategy, inputs, sizes[cycle], config.seed, **options)]
             )

@@ -7,6 +7,23 @@ pool-aligned arrays returns pool indices; see :mod:`ml_engine.strategies.registr
 from __future__ import annotations
 
 from ml_engine.strategies.base import SelectionInputs
-from ml_engine.strategies.registry import DEFAULT_STRATEGY, STRATEGIES, Strategy, get_strategy, select_batch
+from ml_engine.strategies.registry import (
+    BALANCED_SUFFIX,
+    DEFAULT_STRATEGY,
+    STRATEGIES,
+    Strategy,
+    get_strategy,
+    select_batch,
+    strategy_name,
+)
 
-__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "SelectionInputs", "Strategy", "get_strategy", "select_batch"]
+__all__ = [
+    "BALANCED_SUFFIX",
+    "DEFAULT_STRATEGY",
+    "STRATEGIES",
+    "SelectionInputs",
+    "Strategy",
+    "get_strategy",
+    "select_batch",
+    "strategy_name",
+]

@@ -8,12 +8,14 @@ BALD needs ``T`` extra MC-dropout passes, DeepFool the model and the pool images
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from ml_engine.strategies.badge import select_badge
 from ml_engine.strategies.bald import select_bald
 from ml_engine.strategies.base import SelectFunction, SelectionInputs
+from ml_engine.strategies.class_balance import select_class_balanced
 from ml_engine.strategies.coreset import select_coreset
 from ml_engine.strategies.deepfool import select_deepfool
 from ml_engine.strategies.entropy import select_entropy
@@ -60,12 +62,31 @@ DEFAULT_STRATEGY = "least_confidence"
 """Seed 000's best strategy on average, and the one it pairs with SSL pre-training."""
 
 
+BALANCED_SUFFIX = "+balanced"
+"""``"<name>+balanced"`` names strategy ``<name>`` wrapped by class-balanced quotas
+(:mod:`ml_engine.strategies.class_balance`); every registered strategy has this variant."""
+
+
+def strategy_name(name: str, class_balanced: bool) -> str:
+    """The registry name of ``name``, or of its class-balanced variant."""
+    return f"{name.removesuffix(BALANCED_SUFFIX)}{BALANCED_SUFFIX}" if class_balanced else name
+
+
 def get_strategy(name: str) -> Strategy:
-    """The strategy registered as ``name``; raises ValueError listing the known names."""
+    """The strategy registered as ``name``, or its class-balanced variant; ValueError lists the known names."""
+    base_name = name.removesuffix(BALANCED_SUFFIX)
     try:
-        return STRATEGIES[name]
+        base = STRATEGIES[base_name]
     except KeyError:
-        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}") from None
+        raise ValueError(
+            f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)} (each also as <name>{BALANCED_SUFFIX})"
+        ) from None
+    if base_name == name:
+        return base
+    needs = base.needs if "probabilities" in base.needs else ("probabilities", *base.needs)
+    return Strategy(
+        name, f"{base.title} (class-balanced)", partial(select_class_balanced, base.select), needs
+    )
 
 
 def select_batch(

@@ -1,0 +1,47 @@
+"""``simulate --class-balanced`` runs each strategy beside its class-balanced variant."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ml_engine.cli.simulate import _strategy_names
+from ml_engine.simulation.results import read_records
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_the_variants_follow_their_strategies_once():
+    assert _strategy_names("random,margin", False) == ["random", "margin"]
+    assert _strategy_names("random,margin", True) == [
+        "random",
+        "random+balanced",
+        "margin",
+        "margin+balanced",
+    ]
+    assert _strategy_names("margin+balanced", True) == ["margin+balanced"]
+
+
+def test_command_line_runs_the_balanced_variant(tmp_path, capsys):
+    from ml_engine.__main__ import main
+
+    argv = ["simulate", "--data", "40", "--format", "synthetic", "--out", str(tmp_path),
+            "--strategies", "least_confidence", "--class-balanced", "--seeds", "0", "--initial", "25%",
+            "--cycles", "2", "--budget", "16", "--model", "small_cnn", "--image-size", "16",
+            "--epochs", "1", "--batch-size", "8", "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 0
+    output = capsys.readouterr().out
+    assert "Least Confidence (class-balanced)" in output
+    runs = {
+        (record.strategy, record.cycle, record.labels) for record in read_records(tmp_path / "results.csv")
+    }
+    assert runs == {
+        ("least_confidence", 0, 8), ("least_confidence", 1, 16),
+        ("least_confidence+balanced", 0, 8), ("least_confidence+balanced", 1, 16),
+    }  # fmt: skip
