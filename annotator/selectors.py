@@ -34,6 +34,7 @@ from annotator.models import (
     VoteKind,
 )
 from annotator.models.jobs import MODEL_JOB_KINDS
+from annotator.services import test_set
 from annotator.services.cycles import current_cycle
 
 RECENT_JOBS = 10
@@ -320,6 +321,21 @@ def jobs_to_show(project: Project) -> list[Job]:
     return [*active, *recent]
 
 
+def learning_curve_unavailable_reason(project: Project, model: ModelVersion | None) -> str | None:
+    """Why the dashboard has no learning curve to draw yet, in words (None when it has one)."""
+    test = test_set.plan(project)
+    if test["waiting_for_labels"] and not test["labeled_test_faces"]:
+        return (
+            f"No learning curve yet: the {test['waiting_for_labels']} faces of the test sample are labeled "
+            "first, and the curve is measured on them."
+        )
+    if not test["labeled_test_faces"]:
+        return test["message"]
+    if model is None:
+        return "No learning curve yet: its first point comes with the first trained model."
+    return None
+
+
 def dashboard(project: Project) -> dict[str, object]:
     """Everything the dashboard draws, in one response."""
     model = latest_model(project)
@@ -328,6 +344,7 @@ def dashboard(project: Project) -> dict[str, object]:
         "budget": {"total": project.budget_votes, "spent": project.votes_spent, "left": project.votes_left},
         "pool_size": Item.objects.filter(project=project, split=Split.POOL).count(),
         "test_size": Item.objects.filter(project=project, split=Split.TEST).count(),
+        "learning_curve_unavailable_reason": learning_curve_unavailable_reason(project, model),
         "auxiliary_size": Item.objects.filter(project=project, split=Split.AUXILIARY).count(),
         "omni_supervision": omni_supervision_history(project),
         "labels_per_class": labels_per_class(project),

@@ -63,6 +63,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "candidate_min_votes",
             "batch_size",
             "initial_set_size",
+            "test_sample_size",
             "strategy",
             "training_mode",
             "auxiliary_tasks",
@@ -388,6 +389,9 @@ class DashboardSerializer(serializers.Serializer):
     budget = serializers.DictField()
     pool_size = serializers.IntegerField()
     test_size = serializers.IntegerField()
+    learning_curve_unavailable_reason = serializers.CharField(
+        allow_null=True, help_text="Why there is no learning curve yet (no test labels, no model); null once there is."
+    )
     labels_per_class = serializers.ListField(child=serializers.DictField())
     unsure_faces = serializers.IntegerField()
     annotators = serializers.ListField(child=serializers.DictField())

@@ -146,12 +146,14 @@ def items_to_dataset(
     ``class_votes``, and optionally ``confirmed_label`` (a pseudo-label an annotator
     confirmed, used when the face has no voted label) and ``reviewed_label`` (a reviewer's
     label, which replaces the label and the votes). Pool faces with a label become the
-    ``train`` split; test faces use their imported label.
+    ``train`` split; test faces use their imported label, or their voted one (a test sample
+    reserved from the pool, labeled by votes).
     """
     labels, splits, votes = [], [], []
     for row in rows:
         if row["split"] == "test":
-            labels.append(UNLABELED if row["imported_label"] is None else int(row["imported_label"]))
+            label = row["imported_label"] if row["imported_label"] is not None else row["label_index"]
+            labels.append(UNLABELED if label is None else int(label))
             splits.append("test")
         elif row["split"] == "auxiliary":
             labels.append(UNLABELED)  # never labeled: only the omni-supervised selection names a class

@@ -230,10 +230,14 @@ def answered_without_label(pool: FaceDataset) -> np.ndarray:
 
 
 def _test_metrics(model: Any, test: FaceDataset, inputs: CycleInputs, device: str) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class recall and confusion on the test split (empty without one)."""
+    """Accuracy, macro-F1, per-class recall and confusion on the test split's labeled faces (empty without).
+
+    A reserved test sample is labeled by votes: a face whose votes tie has no label and is left out.
+    """
     from ml_engine.evaluation import evaluate
     from ml_engine.inference import predict
 
+    test = test.subset(np.flatnonzero(test.labels >= 0))
     if not len(test):
         return {}
     probabilities = predict(model, test, image_size=inputs.image_size, device=device).probabilities

@@ -89,6 +89,7 @@ BOUNDS = {
     "candidate_min_votes": Bounds(1, 50),
     "batch_size": Bounds(1, 10_000),
     "initial_set_size": Bounds(1, 100_000),
+    "test_sample_size": Bounds(0, 100_000),
     "image_size": Bounds(16, 224),
     "seed": Bounds(0, 2**31 - 1),
     "lease_seconds": Bounds(30, 86_400),
@@ -125,6 +126,15 @@ class Project(models.Model):
     batch_size = models.PositiveIntegerField(default=100, validators=BOUNDS["batch_size"].validators())
     initial_set_size = models.PositiveIntegerField(
         default=100, validators=BOUNDS["initial_set_size"].validators()
+    )
+    test_sample_size = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=BOUNDS["test_sample_size"].validators(),
+        help_text=(
+            "Without labeled test faces, pool faces reserved as the test set when labeling starts, labeled "
+            "first and never trained on; empty: 5% of the pool, at most 500; 0: none."
+        ),
     )
     strategy = models.CharField(max_length=32, choices=Strategy.choices, default=Strategy.LEAST_CONFIDENCE)
     training_mode = models.CharField(

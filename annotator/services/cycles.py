@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotator.models import Cycle, CycleState, Item, ModelVersion, Project, QueueEntry, Split, Strategy
+from annotator.services import test_set
 from annotator.services.errors import Conflict
 
 
@@ -29,28 +30,38 @@ def queued_item_ids(project: Project) -> set[int]:
     return set(QueueEntry.objects.filter(cycle__project=project).values_list("item_id", flat=True))
 
 
-def choose_initial_set(project: Project) -> list[int]:
-    """``initial_set_size`` pool faces drawn uniformly at random with the project's seed."""
+def choose_initial_set(project: Project, test_faces: int = 0) -> list[int]:
+    """``initial_set_size`` pool faces drawn uniformly at random with the project's seed.
+
+    ``test_faces`` queued before them (a test sample to label) take their votes off the budget first.
+    """
     pool = list(
         Item.objects.filter(project=project, split=Split.POOL, excluded=False)
         .order_by("id")
         .values_list("id", flat=True)
     )
-    size = min(project.initial_set_size, len(pool), project.budget_votes)
+    size = min(
+        project.initial_set_size, len(pool), project.budget_votes - test_faces * project.votes_per_face
+    )
     return random.Random(project.seed).sample(pool, size)
 
 
 @transaction.atomic
 def start_labeling(project: Project) -> Cycle:
-    """Open cycle 0 with the initial set. Idempotent: a project that has cycles keeps them."""
+    """Open cycle 0 with the initial set. Idempotent: a project that has cycles keeps them.
+
+    A project without labeled test faces first reserves a test sample of the pool, queued
+    before the initial set (:mod:`annotator.services.test_set`).
+    """
     Project.objects.select_for_update().filter(pk=project.pk).first()
     existing = project.cycles.order_by("number").first()
     if existing is not None:
         return existing
-    chosen = choose_initial_set(project)
+    test_sample = test_set.reserve_test_sample(project)
+    chosen = choose_initial_set(project, len(test_sample))
     if not chosen:
         raise Conflict("the pool is empty: import faces first")
-    cycle = open_cycle(project, 0, chosen, strategy=Strategy.RANDOM)
+    cycle = open_cycle(project, 0, [*test_sample, *chosen], strategy=Strategy.RANDOM)
     from annotator.services.pretraining import request_pretraining  # imports this module
 
     request_pretraining(project)

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from annotator import ml_bridge
 from annotator.models import ACTIVE_JOB_STATES, Item, Job, JobKind, JobState, Project, Split
-from annotator.services import jobs
+from annotator.services import jobs, test_set
 from annotator.services.errors import Conflict, InvalidInput
 from annotator.services.projects import class_names
 
@@ -58,6 +58,8 @@ class ImportSummary:
     duplicates: int = 0
     problems: list[dict[str, str]] = field(default_factory=list)
     cancelled: bool = False
+    test_set: dict[str, object] = field(default_factory=dict)
+    """What the project's test set is after the import (``annotator.services.test_set.plan``)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -66,6 +68,7 @@ class ImportSummary:
             "problems": self.problems[:200],
             "problem_count": len(self.problems),
             "cancelled": self.cancelled,
+            "test_set": self.test_set,
         }
 
 
@@ -111,6 +114,7 @@ def import_dataset(
         if job is not None and not jobs.report_progress(job.pk, progress=done, result=summary.as_dict()):
             summary.cancelled = True
             break
+    summary.test_set = test_set.plan(project)
     if job is not None:
         state = JobState.CANCELLED if summary.cancelled else JobState.SUCCEEDED
         jobs.finish_job(job.pk, state, message=_describe(summary), result=summary.as_dict())

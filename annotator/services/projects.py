@@ -76,6 +76,7 @@ EDITABLE_FIELDS = {
     "candidate_min_votes",
     "batch_size",
     "initial_set_size",
+    "test_sample_size",
     "strategy",
     "training_mode",
     "auxiliary_tasks",

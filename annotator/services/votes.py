@@ -153,8 +153,10 @@ def _record(
     item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
     if item is None:
         raise InvalidInput(f"face {item_id} is not in this project")
-    if item.split != Split.POOL:
-        raise InvalidInput("only pool faces are labeled: test and auxiliary faces never are")
+    if item.split != Split.POOL and not (item.split == Split.TEST and item.imported_label is None):
+        raise InvalidInput(
+            "only pool faces and a reserved test sample are labeled: labeled test faces and auxiliary faces never are"
+        )
     if item.excluded:
         raise FaceNotAvailable("this face was excluded from the project")
     entry = (

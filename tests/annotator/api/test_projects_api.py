@@ -95,7 +95,7 @@ def test_the_budget_cannot_drop_below_what_is_spent(client_for):
 
 
 def test_start_labeling_opens_cycle_zero_once(client_for):
-    project = make_project(initial_set_size=3)
+    project = make_project(initial_set_size=3, test_sample_size=0)
     for _ in range(5):
         ItemFactory(project=project)
     owner = client_for(project.owner)

@@ -1,0 +1,157 @@
+"""An honest test set: a project without labeled test faces reserves a random test sample of the pool,
+labeled first, counted in the budget, never trained on nor selected; the dashboard says why there is no
+curve until it is labeled."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+
+from annotator import assignment, ml_bridge, selectors
+from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.models import Item, Project, Split
+from annotator.services import cycles, imports, test_set, training, votes
+from annotator.services.errors import InvalidInput
+from ml_engine.progress import ignore_progress, never_cancelled
+from tests.annotator.factories import ItemFactory, add_annotator, make_labeling_project, make_project
+
+pytestmark = pytest.mark.django_db
+
+
+def unlabeled_project(pool: int = 40, **settings) -> Project:
+    defaults = {"initial_set_size": 6, "batch_size": 6, "budget_votes": 100}
+    project = make_project(**{**defaults, **settings})
+    for _ in range(pool):
+        ItemFactory(project=project)
+    return project
+
+
+def answer_all(project: Project, user, limit: int | None = None) -> list[int]:
+    answered = []
+    while limit is None or len(answered) < limit:
+        leases = assignment.next_faces(project, user, 1)
+        if not leases:
+            return answered
+        item_id = leases[0].entry.item_id
+        votes.submit_vote(project, user, item_id=item_id, answer=votes.Answer("label", (item_id % 4,)),
+                          client_id=uuid.uuid4())  # fmt: skip
+        answered.append(item_id)
+    return answered
+
+
+def test_a_random_test_sample_is_reserved_and_queued_before_the_initial_batch():
+    project = unlabeled_project(pool=40)
+    cycle = cycles.start_labeling(project)
+
+    test_ids = set(Item.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True))
+    queue = list(cycle.entries.order_by("position").values_list("item_id", flat=True))
+    assert len(test_ids) == 2  # 5% of 40
+    assert set(queue[:2]) == test_ids
+    assert len(queue) == cycle.batch_size == 2 + 6
+    assert not set(queue[2:]) & test_ids
+    assert Item.objects.filter(project=project, split=Split.POOL).count() == 38
+
+
+def test_the_sample_is_seeded_by_the_project_and_sized_by_its_setting():
+    first, second = unlabeled_project(pool=30, seed=3), unlabeled_project(pool=30, seed=3)
+    for project in (first, second):
+        cycles.start_labeling(project)
+    positions = []  # each test face's rank among its project's faces: the same draw in both
+    for project in (first, second):
+        ids = list(Item.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+        test = Item.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True)
+        positions.append(sorted(ids.index(item_id) for item_id in test))
+    assert positions[0] == positions[1]
+
+    sized = unlabeled_project(pool=30, test_sample_size=5)
+    none = unlabeled_project(pool=30, test_sample_size=0)
+    cycles.start_labeling(sized)
+    cycles.start_labeling(none)
+    assert Item.objects.filter(project=sized, split=Split.TEST).count() == 5
+    assert Item.objects.filter(project=none, split=Split.TEST).count() == 0
+    assert (
+        test_set.sample_size(Project(test_sample_size=None, budget_votes=10**6, votes_per_face=1), 20_000)
+        == 500
+    )
+    assert test_set.sample_size(Project(test_sample_size=50, budget_votes=40, votes_per_face=2), 1000) == 10
+
+
+def test_a_project_with_labeled_test_faces_reserves_nothing():
+    project = make_labeling_project(pool=20, test=3)
+    assert Item.objects.filter(project=project, split=Split.TEST).count() == 3
+    assert not cycles.current_cycle(project).entries.filter(item__split=Split.TEST).exists()
+
+
+def test_votes_label_the_sample_spend_the_budget_and_never_exceed_it():
+    project = unlabeled_project(pool=40, budget_votes=5)  # 2 test faces + 3 of the initial set
+    user = add_annotator(project).user
+    cycle = cycles.start_labeling(project)
+    assert cycle.batch_size == 2 + 3
+
+    answered = answer_all(project, user)
+
+    project.refresh_from_db()
+    assert project.votes_spent == project.budget_votes == 5
+    sample = Item.objects.filter(project=project, split=Split.TEST)
+    assert set(answered[:2]) == set(sample.values_list("id", flat=True))
+    assert all(item.label_index == item.id % 4 for item in sample)
+
+
+def test_a_labeled_test_face_still_refuses_votes():
+    project = make_labeling_project(pool=4)
+    labeled = Item.objects.filter(project=project, split=Split.TEST).first()
+    with pytest.raises(InvalidInput):
+        votes.submit_vote(project, project.owner, item_id=labeled.pk, answer=votes.Answer("label", (0,)),
+                          client_id=uuid.uuid4())  # fmt: skip
+
+
+def test_the_sample_is_evaluated_on_never_trained_on_and_never_selected(tmp_path):
+    project = unlabeled_project(pool=40, model_name="small_cnn", image_size=16)
+    cycles.start_labeling(project)
+    answer_all(project, add_annotator(project).user)
+    test_ids = set(Item.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True))
+    inputs = training.cycle_inputs(project, project.cycles.get(number=0))
+    dataset = cycle_bridge.training_dataset(inputs)
+    names = np.asarray(dataset.names).astype(int)
+    assert set(names[dataset.splits == "test"]) == test_ids
+    assert (dataset.labels[dataset.splits == "test"] >= 0).all()
+    assert not set(names[dataset.splits == "train"]) & test_ids
+
+    inputs = cycle_bridge.CycleInputs(**{**inputs.__dict__, "epochs": 1})
+    outcome = cycle_bridge.train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
+                                              progress=ignore_progress, cancel=never_cancelled)  # fmt: skip
+
+    assert outcome.labels_used == 6
+    assert sum(sum(row) for row in outcome.metrics["confusion"]) == 2
+    assert outcome.ranked_item_ids and not set(outcome.ranked_item_ids) & test_ids
+    assert not set(cycle_bridge.read_predictions(outcome.predictions_path)["item_ids"].tolist()) & test_ids
+
+
+def test_the_import_says_what_the_test_set_will_be():
+    project = make_project(budget_votes=100)
+    faces = ml_bridge.synthetic_faces(40, seed=1, image_size=16)
+
+    summary = imports.import_dataset(project, faces, split="pool").as_dict()
+
+    assert summary["test_set"]["reserved_on_start"] == 2
+    assert summary["test_set"]["labeled_test_faces"] == 0
+    assert "2 random pool faces are reserved as the test set" in summary["test_set"]["message"]
+
+
+def test_the_dashboard_says_why_there_is_no_curve_until_the_sample_is_labeled(client_for):
+    project = unlabeled_project(pool=40)
+    client = client_for(project.owner)
+
+    def reason() -> str | None:
+        response = client.get(f"/api/projects/{project.pk}/dashboard/")
+        assert response.status_code == 200, response.content
+        return response.json()["learning_curve_unavailable_reason"]
+
+    assert "2 random pool faces are reserved" in reason()
+    cycles.start_labeling(project)
+    assert reason().startswith("No learning curve yet: the 2 faces of the test sample are labeled first")
+    answer_all(project, add_annotator(project).user, limit=2)
+    assert reason() == "No learning curve yet: its first point comes with the first trained model."
+    assert selectors.learning_curve_unavailable_reason(project, model=object()) is None
