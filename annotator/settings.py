@@ -126,6 +126,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Human-in-the-loop active labeling for facial expression recognition.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotator.api.openapi.document_body_limit",
+    ],
     # Swagger UI and ReDoc from the drf-spectacular-sidecar package, served as static files:
     # /api/docs/ and /api/redoc/ work offline, with no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -137,12 +141,17 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-EMBEDDED_REDIS_PORT = int(env.get_str("FACELOOP_REDIS_PORT", "6390"))
+EMBEDDED_REDIS_PORT = env.get_int("FACELOOP_REDIS_PORT", 6390, minimum=1, maximum=65535)
 EMBEDDED_REDIS = "REDIS_URL" not in os.environ
 REDIS_URL = env.get_str("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
 TORCH_DEVICE = env.get_torch_device("TORCH_DEVICE")
-FACELOOP_TRAIN_EPOCHS = int(env.get_str("FACELOOP_TRAIN_EPOCHS", "30"))
-FACELOOP_PRETRAIN_EPOCHS = int(env.get_str("FACELOOP_PRETRAIN_EPOCHS", "20"))
+FACELOOP_TRAIN_EPOCHS = env.get_int("FACELOOP_TRAIN_EPOCHS", 30, minimum=1)
+FACELOOP_PRETRAIN_EPOCHS = env.get_int("FACELOOP_PRETRAIN_EPOCHS", 20, minimum=1)
+# Fine-tuning from the previous model version (warm start) needs fewer epochs than training
+# from scratch: by default a third of them.
+FACELOOP_WARM_START_EPOCHS = env.get_int(
+    "FACELOOP_WARM_START_EPOCHS", max(1, FACELOOP_TRAIN_EPOCHS // 3), minimum=1
+)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
@@ -157,7 +166,7 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_TIME_LIMIT = 6 * 3600
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": int(env.get_str("CELERY_VISIBILITY_TIMEOUT", "3600"))
+    "visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
 }
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

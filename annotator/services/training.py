@@ -281,7 +281,8 @@ def cycle_inputs(
         auxiliary_tasks=project.auxiliary_tasks,
         strategy=project.strategy,
         seed=project.seed,
-        epochs=epochs or settings.FACELOOP_TRAIN_EPOCHS,
+        epochs=epochs
+        or (settings.FACELOOP_TRAIN_EPOCHS if warm is None else settings.FACELOOP_WARM_START_EPOCHS),
         next_batch_size=batch,
         reserve_size=batch if project.continuous_labeling else 0,
         pretrained_backbone=selectors.pretrained_backbone(project),

@@ -74,15 +74,18 @@ def test_a_backbone_pretrained_after_a_model_from_scratch_is_used_next_then_warm
     assert selectors.warm_start_model(project).version == 5
 
 
-def test_the_training_job_fine_tunes_from_the_previous_checkpoint_and_says_so(tmp_path, monkeypatch):
+def test_the_training_job_fine_tunes_from_the_previous_checkpoint_and_says_so(
+    tmp_path, monkeypatch, settings
+):
     project = make_labeling_project(model_name="small_cnn", image_size=16, warm_start=True)
     previous = stored_model(project, 1, "scratch")
     for entry in project.cycles.get(number=0).entries.all():
         votes.submit_vote(project, project.owner, item_id=entry.item_id, answer=votes.Answer("label", (1,)),
                           client_id=uuid.uuid4())  # fmt: skip
+    settings.FACELOOP_TRAIN_EPOCHS, settings.FACELOOP_WARM_START_EPOCHS = 9, 1
     inputs = training.cycle_inputs(project, project.cycles.get(number=0))
-    assert (inputs.warm_start_checkpoint, inputs.warm_start_version) == (
-        Path(settings.MEDIA_ROOT) / previous.checkpoint, 1,
+    assert (inputs.warm_start_checkpoint, inputs.warm_start_version, inputs.epochs) == (
+        Path(settings.MEDIA_ROOT) / previous.checkpoint, 1, 1,
     )  # fmt: skip
     handed_to_fit = []
     real_fit = supervised.fit
@@ -110,11 +113,12 @@ def test_a_checkpoint_of_another_backbone_is_not_continued():
     assert cycle_bridge.initial_weights(other) == (None, "scratch")
 
 
-def test_a_training_without_warm_start_starts_from_the_backbone_or_scratch():
+def test_a_training_without_warm_start_starts_from_the_backbone_or_scratch(settings):
+    settings.FACELOOP_TRAIN_EPOCHS, settings.FACELOOP_WARM_START_EPOCHS = 9, 1
     project = make_labeling_project(model_name="small_cnn")
     stored_model(project, 1, "scratch")
     inputs = training.cycle_inputs(project)
-    assert inputs.warm_start_checkpoint is None
+    assert (inputs.warm_start_checkpoint, inputs.epochs) == (None, 9)
     assert cycle_bridge.initial_weights(inputs) == (None, "scratch")
 
 
