@@ -137,7 +137,7 @@ id, so the server tells this tab's faces from another tab's of the same user.
     else el("cycle-text").textContent = `cycle ${c.number}: all ${c.faces} faces done · ${c.state_label.toLowerCase()}`;
     setMeter(el("cycle-meter"), c ? c.votes_received : 0, c ? c.votes_needed : 0);
     el("model-text").textContent = p.model_version ? `version ${p.model_version}` : "none trained yet";
-    el("jobs-text").textContent = (p.jobs || []).map(window.FaceLoop.describeJob).join("\n") || "none running";
+    el("jobs-text").textContent = (p.jobs || []).map((job) => window.FaceLoop.describeJob(job)).join("\n") || "none running";
     el("own-count").textContent = p.quota_votes === null ? `${p.own_votes}` : `${p.own_votes} of ${p.quota_votes}`;
     const seenNow = `${c ? c.number : ""}/${c ? c.state : ""}/${p.model_version}`;
     const changed = lastSeen !== null && lastSeen !== seenNow;
