@@ -52,6 +52,25 @@ def errors(*statuses: int, **descriptions: str) -> dict[int, OpenApiResponse]:
     return responses
 
 
+def document_body_limit(result: dict, generator, request, public: bool) -> dict:
+    """Schema hook: every operation that takes a body may answer 413.
+
+    :class:`annotator.request_limits.RequestBodyLimitMiddleware` refuses an oversized body
+    before any view runs, so no view's decorator could list it.
+    """
+    for path_item in result["paths"].values():
+        for operation in path_item.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault(
+                    "413",
+                    {
+                        "description": "The body is over its limit (uploads: FACELOOP_MAX_UPLOAD_BYTES).",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    return result
+
+
 def list_errors(**descriptions: str) -> dict[int, OpenApiResponse]:
     """The refusals of a paginated list under a project: a malformed page, access, a page past the end."""
     return errors(400, 403, **{"not_found": LIST_NOT_FOUND, **descriptions})

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django.urls import path
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
 
+from annotator.api.openapi import errors
 from annotator.api.parsers import BoundedJSONParser
 from annotator.api.views import (
     confirmations,
@@ -24,6 +27,14 @@ app_name = "api"
 project = "projects/<int:project_id>/"
 
 
+@extend_schema_view(
+    post=extend_schema(
+        responses={
+            200: inline_serializer("Token", {"token": serializers.CharField()}),
+            **errors(invalid="A wrong or missing username or password."),
+        }
+    )
+)
 class TokenView(ObtainAuthToken):
     """DRF's token view names its own parsers; its JSON one gets the same bounds as every view's."""
 

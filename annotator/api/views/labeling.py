@@ -105,7 +105,7 @@ class UndoView(ProjectScopedView):
         request=UndoInputSerializer,
         responses={
             200: UndoSerializer,
-            **errors(403, 404, conflict="No vote of yours in the current batch to undo."),
+            **errors(400, 403, 404, conflict="No vote of yours in the current batch to undo."),
         },
     )
     def post(self, request: Request, project_id: int) -> Response:
