@@ -1,0 +1,123 @@
+"""What the OpenAPI schema promises, checked fast: pages, query values, download types, methods.
+
+The live schemathesis run (``test_openapi_conformance``) covers every operation; these
+pin the findings of the outside probe one by one.
+"""
+
+from __future__ import annotations
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+from annotator.services import exports
+from tests.annotator.factories import ItemFactory, make_labeling_project, make_project, publish_test_offers
+
+pytestmark = pytest.mark.django_db
+
+PAGINATED_LISTS = ["", "votes/", "members/", "items/", "cycles/", "model-versions/", "jobs/"]
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def response_schema(schema: dict, path: str, method: str, status: str) -> dict:
+    content = schema["paths"][path][method]["responses"][status]["content"]
+    return content["application/json"]["schema"]
+
+
+def resolve(schema: dict, reference: dict) -> dict:
+    return schema["components"]["schemas"][reference["$ref"].rsplit("/", 1)[1]]
+
+
+@pytest.mark.parametrize("tail", PAGINATED_LISTS)
+def test_paginated_lists_are_documented_as_pages(schema: dict, tail: str) -> None:
+    path = "/api/projects/" if not tail else "/api/projects/{project_id}/" + tail
+    page = resolve(schema, response_schema(schema, path, "get", "200"))
+    assert page["required"] == ["count", "results"]
+    assert page["properties"]["results"]["type"] == "array"
+    parameters = {p["name"]: p for p in schema["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+    assert parameters["page"]["schema"] == {"type": "integer", "minimum": 1}
+    assert set(schema["paths"][path]["get"]["responses"]) == {"200", "400", "403", "404"}
+
+
+def test_start_and_retrain_are_documented_as_201(schema: dict) -> None:
+    for tail in ("start/", "retrain/"):
+        responses = schema["paths"]["/api/projects/{project_id}/" + tail]["post"]["responses"]
+        assert set(responses) == {"201", "403", "404", "409"}
+
+
+def test_job_cancel_takes_post_only(client_for, schema: dict) -> None:
+    project = make_project()
+    job = exports.request_export(project, what="labels", format="csv")
+
+    assert client_for(project.owner).get(f"/api/jobs/{job.pk}/cancel/").status_code == 405
+    assert set(schema["paths"]["/api/jobs/{job_id}/cancel/"]) == {"post"}
+    job.refresh_from_db()
+    assert not job.cancel_requested
+
+
+@pytest.mark.parametrize(
+    ("tail", "parameter"),
+    [
+        ("items/?split=AAA", "split"),
+        ("items/?split=", "split"),
+        ("offers/next/?count=", "count"),
+        ("offers/next/?count=11", "count"),
+        ("votes/?page=", "page"),
+        ("votes/?page=0", "page"),
+        ("votes/?page=last", "page"),
+        ("members/?page=abc", "page"),
+    ],
+)
+def test_malformed_query_values_are_refused_naming_the_parameter(
+    client_for, tail: str, parameter: str
+) -> None:
+    project = make_labeling_project(pool=2, test=1)
+
+    response = client_for(project.owner).get(f"/api/projects/{project.pk}/{tail}")
+
+    assert response.status_code == 400
+    assert list(response.json()) == [parameter]
+
+
+def test_a_page_past_the_end_is_404_and_a_valid_split_filters(client_for) -> None:
+    project = make_labeling_project(pool=3, test=2)
+    client = client_for(project.owner)
+
+    assert client.get(f"/api/projects/{project.pk}/items/?page=2").status_code == 404
+    test_faces = client.get(f"/api/projects/{project.pk}/items/?split=test&page=1").json()
+    assert test_faces["count"] == 2
+    assert {face["split"] for face in test_faces["results"]} == {"test"}
+
+
+def test_offers_count_within_bounds_is_accepted(client_for) -> None:
+    project = make_project(training_mode="semi_supervised", offer_confirmations=True)
+    item = ItemFactory(project=project)
+    publish_test_offers(project, [(item.pk, 1, 0.9)])
+
+    response = client_for(project.owner).get(f"/api/projects/{project.pk}/offers/next/?count=10")
+
+    assert response.status_code == 200
+    assert [offer["item"] for offer in response.json()] == [item.pk]
+
+
+@pytest.mark.parametrize(
+    ("format", "content_type"),
+    [("csv", "text/csv"), ("jsonl", "application/jsonl"), ("imagefolder", "application/zip")],
+)
+def test_downloads_are_sent_as_their_documented_type(
+    client_for, schema: dict, django_capture_on_commit_callbacks, format: str, content_type: str
+) -> None:
+    project = make_labeling_project(pool=3, test=1)
+    with django_capture_on_commit_callbacks(execute=False):
+        job = exports.request_export(project, what="labels", format=format)
+    exports.run_export_job(job.pk)
+
+    response = client_for(project.owner).get(f"/api/jobs/{job.pk}/download/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+    documented = schema["paths"]["/api/jobs/{job_id}/download/"]["get"]["responses"]["200"]["content"]
+    assert set(documented) == {"text/csv", "application/jsonl", "application/zip", "application/octet-stream"}
