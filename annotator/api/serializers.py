@@ -78,6 +78,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "offer_confirmations",
             "continuous_labeling",
             "warm_start",
+            "class_balanced",
             "created_at",
         ]
         read_only_fields = ["votes_spent", "created_at"]

@@ -75,6 +75,8 @@ class CycleInputs:
     """A previous model version's checkpoint to fine-tune from (warm start); None: from the
     SSL backbone if there is one, else from scratch."""
     warm_start_version: int | None = None
+    class_balanced: bool = False
+    """Wrap the strategy in class-balanced quotas (:mod:`ml_engine.strategies.class_balance`)."""
 
 
 @dataclass
@@ -175,7 +177,7 @@ def train_score_select(
             inputs.strategy, predictions_path, np.flatnonzero(pool.labels >= 0),
             inputs.next_batch_size + inputs.reserve_size, selection_seed(inputs.seed, cycle_number + 1),
             excluded=answered_without_label(pool), model=model, pool=pool, image_size=inputs.image_size,
-            device=device,
+            device=device, class_balanced=inputs.class_balanced,
         )  # fmt: skip
         ranked = item_ids[picked].tolist()
         ranked_predicted = scored.probabilities[picked].argmax(axis=1).tolist()
@@ -377,15 +379,19 @@ def select_from_predictions(
     pool: FaceDataset | None = None,
     image_size: int = 48,
     device: str = "cpu",
+    class_balanced: bool = False,
 ) -> np.ndarray:
     """Run the project's query strategy on stored pool scores; returns rows of the predictions file.
 
     This is exactly what a test or a user calls to check a cycle's batch: the same file,
     labeled rows and seed give the same picks. The model and the pool's faces are handed
     over only to strategies that need them (Adversarial DeepFool); the pool's labels let
-    GLISTER take its labeled look-ahead step.
+    GLISTER take its labeled look-ahead step. ``class_balanced`` runs the strategy's
+    class-balanced variant (quotas over the predicted classes).
     """
-    from ml_engine.strategies import SelectionInputs, get_strategy, select_batch
+    from ml_engine.strategies import SelectionInputs, get_strategy, select_batch, strategy_name
+
+    strategy = strategy_name(strategy, class_balanced)
 
     stored = read_predictions(predictions_path)
     needs_model = "model" in get_strategy(strategy).needs and pool is not None

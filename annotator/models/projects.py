@@ -188,6 +188,13 @@ class Project(models.Model):
         default=False,
         help_text="Fine-tune each model from the previous model version instead of training from scratch.",
     )
+    class_balanced = models.BooleanField(
+        default=False,
+        help_text=(
+            "Spread each batch over the model's predicted classes (square root of their pool share, at "
+            "least one each), so rare expressions are asked about too; the strategy ranks within each class."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

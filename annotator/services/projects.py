@@ -90,6 +90,7 @@ EDITABLE_FIELDS = {
     "offer_confirmations",
     "continuous_labeling",
     "warm_start",
+    "class_balanced",
 }
 
 

@@ -288,6 +288,7 @@ def cycle_inputs(
         pretrained_backbone=selectors.pretrained_backbone(project),
         warm_start_checkpoint=None if warm is None else Path(settings.MEDIA_ROOT) / warm.checkpoint,
         warm_start_version=None if warm is None else warm.version,
+        class_balanced=project.class_balanced,
         votes=np.asarray(vote_rows, dtype=np.int64).reshape(-1, 3),
         offer_confirmations=project.offer_confirmations,
         omni_supervised_delta=project.omni_supervised_delta,
