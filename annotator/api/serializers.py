@@ -378,7 +378,18 @@ class ProgressSerializer(serializers.Serializer):
     votes_left = serializers.IntegerField()
     cycle = serializers.DictField(
         allow_null=True,
-        help_text="The batch being labeled, else the newest one and its state (training ...).",
+        help_text=(
+            "The batch being labeled, else the newest one and its state (training ...); selected_by: the "
+            "model version that ranked it; provisional: a newer model is training and its batch will take "
+            "over the faces nobody has started."
+        ),
+    )
+    waiting = serializers.DictField(
+        allow_null=True,
+        help_text=(
+            "Why no batch is open (null while one is): reason (not_started, first_model, model_training, "
+            "budget_spent, no_batch) and a message to show."
+        ),
     )
     model_version = serializers.IntegerField(allow_null=True, help_text="The newest model version, if any.")
     jobs = JobSerializer(many=True, help_text="The project's queued and running jobs.")
@@ -391,7 +402,8 @@ class DashboardSerializer(serializers.Serializer):
     pool_size = serializers.IntegerField()
     test_size = serializers.IntegerField()
     learning_curve_unavailable_reason = serializers.CharField(
-        allow_null=True, help_text="Why there is no learning curve yet (no test labels, no model); null once there is."
+        allow_null=True,
+        help_text="Why there is no learning curve yet (no test labels, no model); null once there is.",
     )
     labels_per_class = serializers.ListField(child=serializers.DictField())
     unsure_faces = serializers.IntegerField()
