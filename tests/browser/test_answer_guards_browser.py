@@ -148,4 +148,4 @@ def test_signed_out_in_another_tab_the_answer_waits_and_is_sent_after_signing_in
     second_tab.wait_for_url(f"**{label_path}")
     wait_for(lambda: votes(annotator) == {answered: 2})
     assert shown_item(second_tab) != answered
-    assert second_tab.evaluate(f"sessionStorage.getItem('faceloop.outbox.{project.pk}.votes')") == "[]"
+    second_tab.wait_for_function(f"sessionStorage.getItem('faceloop.outbox.{project.pk}.votes') === '[]'")

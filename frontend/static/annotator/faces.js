@@ -312,10 +312,13 @@ window.FaceQueue = (function () {
       get stopped() {
         return stopped;
       },
+      /** A new batch or model version: ask for faces now rather than at the next back-off. */
       reopen() {
-        // a new batch or model: faces may be there again even after the budget message of a quota change
-        empty = false;
         if (!current && !signedOut && !stopped) refill();
+      },
+      /** Redraw the "no face" text (the page learned why none is open). */
+      refreshStatus() {
+        if (!current && !signedOut && (empty || stopped)) status.textContent = stopped || options.emptyText();
       },
     };
   }

@@ -16,6 +16,7 @@ id, so the server tells this tab's faces from another tab's of the same user.
   let unsure = false;
   const candidates = new Set();
   let lastSeen = null; // the cycle and model version the page saw last, to notice new ones
+  let waiting = ""; // the server's reason why no batch is open, if none is
 
   const faces = window.FaceQueue.create({
     name: "votes",
@@ -23,7 +24,7 @@ id, so the server tells this tab's faces from another tab's of the same user.
     keyOf: (f) => String(f.item),
     onShow,
     onSaved: () => progress.poke(),
-    emptyText: () => "No faces for you right now. New ones appear here on their own.",
+    emptyText: () => `${waiting || "No faces for you right now."} New ones appear here on their own.`,
     loadingText: "Loading faces…",
   });
 
@@ -133,12 +134,18 @@ id, so the server tells this tab's faces from another tab's of the same user.
     setMeter(el("budget-meter"), p.votes_spent, p.budget_votes);
     const c = p.cycle;
     if (!c) el("cycle-text").textContent = "labeling has not started";
-    else if (c.state === "labeling") el("cycle-text").textContent = `cycle ${c.number}: ${c.faces_complete} of ${c.faces} faces done`;
+    else if (c.state === "labeling")
+      el("cycle-text").textContent =
+        `cycle ${c.number}: ${c.faces_complete} of ${c.faces} faces done` +
+        (c.selected_by ? ` · chosen by model ${c.selected_by}` : "") +
+        (c.provisional ? " (the model in training takes over the faces nobody started)" : "");
     else el("cycle-text").textContent = `cycle ${c.number}: all ${c.faces} faces done · ${c.state_label.toLowerCase()}`;
     setMeter(el("cycle-meter"), c ? c.votes_received : 0, c ? c.votes_needed : 0);
     el("model-text").textContent = p.model_version ? `version ${p.model_version}` : "none trained yet";
     el("jobs-text").textContent = (p.jobs || []).map((job) => window.FaceLoop.describeJob(job)).join("\n") || "none running";
     el("own-count").textContent = p.quota_votes === null ? `${p.own_votes}` : `${p.own_votes} of ${p.quota_votes}`;
+    waiting = p.waiting ? p.waiting.message : "";
+    faces.refreshStatus();
     const seenNow = `${c ? c.number : ""}/${c ? c.state : ""}/${p.model_version}`;
     const changed = lastSeen !== null && lastSeen !== seenNow;
     lastSeen = seenNow;

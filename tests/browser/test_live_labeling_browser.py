@@ -1,0 +1,122 @@
+"""The labeling page follows the loop without a reload, in real Chromium with a real worker.
+
+Cycle 0 is labeled; the page waits for the first model and shows its batch by itself. When
+that batch is done, the next faces (the first model's next-ranked ones, continuous labeling)
+appear within seconds while the second model trains; once the second model is published its
+picks reach the page too.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from annotator import ml_bridge
+from annotator.models import Job, JobKind, JobState, Project, QueueEntry
+from annotator.services import imports, projects
+from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in
+
+pytestmark = BROWSER_TEST_MARKS
+
+BATCH = 6
+
+
+@pytest.fixture
+def worker_env() -> dict[str, str]:
+    # Long enough that the page's next faces arrive while a model still trains.
+    return {"FACELOOP_TRAIN_EPOCHS": "300", "OMP_NUM_THREADS": "1"}
+
+
+def live_project() -> Project:
+    owner = get_user_model().objects.create_user("owner", password="secret-pass")
+    faces = ml_bridge.synthetic_faces(60, seed=5, image_size=16)
+    faces.labels[:] = -1  # plain images: every answer comes from the page
+    project = projects.create_project(
+        owner, name="live", classes=projects.default_class_specs(faces.class_names), budget_votes=60,
+        batch_size=BATCH, initial_set_size=BATCH, ssl_method="none", model_name="small_cnn", image_size=16,
+        min_face_ms=0,
+    )  # fmt: skip
+    imports.import_dataset(project, faces, split="pool")
+    return project
+
+
+def shown_item(page, previous: int | None = None, timeout: float = 15_000) -> int:
+    page.wait_for_function(
+        "previous => { const f = document.getElementById('face');"
+        " return !f.hidden && f.dataset.item && Number(f.dataset.item) !== previous; }",
+        arg=previous,
+        timeout=timeout,
+    )
+    return int(page.get_attribute("#face", "data-item"))
+
+
+def answer(page, item: int) -> int | None:
+    """Press 1 on face ``item``; the next face on screen, or None once the page says none is left."""
+    page.keyboard.press("1")
+    page.wait_for_function(
+        "previous => { const f = document.getElementById('face');"
+        " const none = document.getElementById('face-status').textContent.includes('appear here on their own');"
+        " return (f.hidden && none) || (!f.hidden && Number(f.dataset.item) !== previous); }",
+        arg=item,
+    )
+    return None if page.is_hidden("#face") else int(page.get_attribute("#face", "data-item"))
+
+
+def entry_of(project: Project, item: int) -> QueueEntry:
+    entries = QueueEntry.objects.select_related("cycle", "cycle__selected_by")
+    return entries.filter(cycle__project=project, item_id=item).latest("cycle__number")
+
+
+def test_new_faces_arrive_without_a_reload_while_training_runs(
+    live_server, browser_page, worker_process
+) -> None:
+    project = live_project()
+    page = browser_page
+    log_in(page, live_server, "owner", "/")
+    page.goto(f"{live_server.url}/projects/{project.pk}/import/")
+    page.click("#start")
+    page.wait_for_selector("#start-status:has-text('Labeling is open')")
+    page.goto(f"{live_server.url}/projects/{project.pk}/label/")
+    page.evaluate("window.notReloaded = true")  # a reload would clear it
+
+    # Cycle 0 (with the reserved test sample); no model ranks faces yet, so the page waits.
+    item = shown_item(page)
+    while item is not None:
+        assert entry_of(project, item).cycle.number == 0
+        item = answer(page, item)
+
+    page.wait_for_selector("#face-status:has-text('the first model is training')")
+
+    # The first model's batch arrives by itself.
+    item = shown_item(page, timeout=180_000)
+    first = entry_of(project, item).cycle
+    assert first.selected_by.version == 1
+
+    # The first model's batch to its end: the next faces come at once, while model 2 trains.
+    while item is not None and entry_of(project, item).cycle == first:
+        pressed_at = time.monotonic()
+        item = answer(page, item)
+    item = item if item is not None else shown_item(page, timeout=5_000)
+    waited = time.monotonic() - pressed_at
+    training = Job.objects.filter(project=project, kind=JobKind.TRAIN).latest("id")
+    assert training.state in (JobState.QUEUED, JobState.RUNNING), training.state
+    assert waited < 5, waited
+    continued = entry_of(project, item).cycle
+    assert (continued.number, continued.selected_by.version) == (first.number + 1, 1)
+    page.wait_for_selector(f"#jobs-text:has-text('training #{training.pk}: ')", timeout=5_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "labeling-while-training.png"))
+
+    # Model 2 takes over the faces of that cycle nobody started: they reach the page too.
+    before = set(continued.entries.values_list("item_id", flat=True))
+    page.wait_for_selector("#model-text:has-text('version 2')", timeout=180_000)
+    picks = set(continued.entries.values_list("item_id", flat=True)) - before
+    assert picks, "model 2 took over no face"
+    for _ in range(BATCH):
+        if item in picks:
+            break
+        item = answer(page, item) or shown_item(page)
+    assert item in picks
+    assert page.evaluate("window.notReloaded") is True
