@@ -149,3 +149,31 @@ def test_signed_out_in_another_tab_the_answer_waits_and_is_sent_after_signing_in
     wait_for(lambda: votes(annotator) == {answered: 2})
     assert shown_item(second_tab) != answered
     second_tab.wait_for_function(f"sessionStorage.getItem('faceloop.outbox.{project.pk}.votes') === '[]'")
+
+
+def test_signed_in_again_in_another_tab_the_waiting_tab_sends_its_answer_by_itself(
+    live_server, two_tabs, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    project = make_labeling_project(pool=8, initial_set_size=8, budget_votes=50, min_face_ms=0)
+    annotator = UserFactory(username="ann")
+    add_annotator(project, user=annotator)
+    label_path = f"/projects/{project.pk}/label/"
+    first_tab, second_tab = two_tabs
+    log_in(first_tab, live_server, "ann", label_path)
+    second_tab.goto(f"{live_server.url}{label_path}")
+    answered = shown_item(second_tab)
+
+    first_tab.click(".signout button")
+    first_tab.wait_for_url("**/accounts/login/**")
+    second_tab.keyboard.press("4")
+    second_tab.wait_for_selector("#signed-out:not([hidden])")
+    time.sleep(0.5)
+    assert not Vote.objects.exists()
+
+    # Signing in rotates the CSRF token: the waiting tab reads the new one from the cookie.
+    log_in(first_tab, live_server, "ann", label_path)
+    second_tab.wait_for_selector("#signed-out", state="hidden", timeout=30_000)
+    wait_for(lambda: votes(annotator) == {answered: 3})
+    assert shown_item(second_tab) != answered
+    assert second_tab.evaluate("window.location.pathname") == label_path
