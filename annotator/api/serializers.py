@@ -24,6 +24,7 @@ from annotator.models import (
     Vote,
     VoteKind,
 )
+from annotator.services.projects import MAX_CLASSES
 from annotator.services.votes import MAX_TIME_SPENT_MS
 
 
@@ -42,7 +43,12 @@ class ProjectClassSerializer(serializers.ModelSerializer):
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    classes = ProjectClassSerializer(many=True)
+    classes = ProjectClassSerializer(
+        many=True,
+        min_length=2,
+        max_length=MAX_CLASSES,
+        help_text=f"From 2 to {MAX_CLASSES} classes, each with its own key.",
+    )
     owner = serializers.CharField(source="owner.username", read_only=True)
     votes_left = serializers.IntegerField(read_only=True)
     my_role = serializers.SerializerMethodField()

@@ -26,15 +26,20 @@ class ClassSpec:
     color: str = ""
 
 
+CLASS_KEYS = "123456789abcdefghijklmnopqrtvwxy"
+"""Default keys: number keys 1..9 then the letters that are not reserved."""
+MAX_CLASSES = len(CLASS_KEYS)
+"""Each class needs its own key on the labeling page."""
+
+
 def default_class_specs(names: Sequence[str]) -> list[ClassSpec]:
     """Number keys 1..9 then letters, and the palette's colours, in order."""
-    keys = "123456789abcdefghijklmnopqrtvwxy"
-    return [ClassSpec(name, keys[i], PALETTE[i % len(PALETTE)]) for i, name in enumerate(names)]
+    return [ClassSpec(name, CLASS_KEYS[i], PALETTE[i % len(PALETTE)]) for i, name in enumerate(names)]
 
 
 def _resolved(specs: Sequence[ClassSpec]) -> list[ClassSpec]:
-    if len(specs) < 2:
-        raise InvalidInput("a project needs at least two classes")
+    if not 2 <= len(specs) <= MAX_CLASSES:
+        raise InvalidInput(f"a project needs between 2 and {MAX_CLASSES} classes")
     defaults = default_class_specs([spec.name for spec in specs])
     resolved = [
         ClassSpec(spec.name.strip(), (spec.key or default.key).lower(), spec.color or default.color)
@@ -86,6 +91,7 @@ EDITABLE_FIELDS = {
     "image_size",
     "seed",
     "lease_seconds",
+    "min_face_ms",
     "show_model_suggestion",
     "offer_confirmations",
     "continuous_labeling",

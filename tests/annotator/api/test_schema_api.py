@@ -9,8 +9,16 @@ from __future__ import annotations
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from annotator.models import Project
 from annotator.services import exports
-from tests.annotator.factories import ItemFactory, make_labeling_project, make_project, publish_test_offers
+from annotator.services.projects import MAX_CLASSES
+from tests.annotator.factories import (
+    ItemFactory,
+    UserFactory,
+    make_labeling_project,
+    make_project,
+    publish_test_offers,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +129,29 @@ def test_downloads_are_sent_as_their_documented_type(
     assert response["Content-Type"] == content_type
     documented = schema["paths"]["/api/jobs/{job_id}/download/"]["get"]["responses"]["200"]["content"]
     assert set(documented) == {"text/csv", "application/jsonl", "application/zip", "application/octet-stream"}
+
+
+@pytest.mark.parametrize("count", [1, MAX_CLASSES + 1])
+def test_a_class_count_out_of_range_is_refused_not_a_server_error(client_for, count: int) -> None:
+    user = UserFactory()
+    body = {"name": "Faces", "budget_votes": 10, "classes": [{"name": f"class {i}"} for i in range(count)]}
+
+    response = client_for(user).post("/api/projects/", body, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["classes"]
+    assert not Project.objects.exists()
+
+
+def test_the_largest_class_count_gets_a_key_for_each_class(client_for) -> None:
+    body = {
+        "name": "Faces",
+        "budget_votes": 10,
+        "classes": [{"name": f"class {i}"} for i in range(MAX_CLASSES)],
+    }
+
+    response = client_for(UserFactory()).post("/api/projects/", body, format="json")
+
+    assert response.status_code == 201, response.content
+    keys = [spec["key"] for spec in response.json()["classes"]]
+    assert len(set(keys)) == MAX_CLASSES
