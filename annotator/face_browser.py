@@ -168,6 +168,11 @@ def face_record(project: Project, item: Item) -> dict[str, object]:
     reviews = list(item.reviews.select_related("reviewer").order_by("created_at", "id"))
     exclusions = list(item.exclusions.select_related("excluded_by", "undone_by").order_by("created_at", "id"))
     queued = list(item.queue_entries.select_related("cycle").order_by("cycle__number"))
+    names = dict(project.classes.values_list("index", "name"))
+
+    def named(*indices: int | None) -> str:
+        return " -> ".join("none" if index is None else names.get(index, str(index)) for index in indices)
+
     model = selectors.latest_model(project)
     probabilities = None
     if model is not None and model.predictions:
@@ -176,11 +181,11 @@ def face_record(project: Project, item: Item) -> dict[str, object]:
         *({"at": entry.cycle.created_at, "event": "queued", "who": "", "detail": f"cycle {entry.cycle.number}, "
            f"position {entry.position + 1} ({entry.cycle.strategy})"} for entry in queued),
         *({"at": vote.created_at, "event": vote.kind, "who": vote.annotator.username,
-           "detail": ",".join(map(str, vote.candidate_set))} for vote in votes),
+           "detail": " or ".join(named(index) for index in vote.candidate_set)} for vote in votes),
         *({"at": vote.retracted_at, "event": "vote undone", "who": vote.annotator.username, "detail": ""}
           for vote in votes if vote.retracted_at),
         *({"at": review.created_at, "event": "reviewed", "who": review.reviewer.username,
-           "detail": f"{review.label_before} -> {review.label_after}"} for review in reviews),
+           "detail": named(review.label_before, review.label_after)} for review in reviews),
         *({"at": review.undone_at, "event": "review undone", "who": review.reviewer.username, "detail": ""}
           for review in reviews if review.undone_at),
         *({"at": exclusion.created_at, "event": "excluded", "who": exclusion.excluded_by.username,

@@ -153,6 +153,8 @@ def items_to_dataset(
     for row in rows:
         if row["split"] == "test":
             label = row["imported_label"] if row["imported_label"] is not None else row["label_index"]
+            if row["imported_label"] is None and row.get("reviewed_label") is not None:
+                label = row["reviewed_label"]  # a voted test label a reviewer corrected
             labels.append(UNLABELED if label is None else int(label))
             splits.append("test")
         elif row["split"] == "auxiliary":

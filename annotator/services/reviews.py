@@ -27,6 +27,8 @@ CONFIDENT_PREDICTION = 0.9
 LOW_RELIABILITY = 0.6
 """Annotators whose Dawid-Skene reliability falls below this have their faces reviewed."""
 REASONS = ("disagreement", "model_disagrees", "low_reliability", "unsure")
+REVIEWED_SPLITS = (Split.POOL, Split.TEST)
+"""Faces with voted labels: the pool, and test faces sampled from it (their votes are their test labels)."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,16 @@ class ReviewCandidate:
 
 
 def review_candidates(project: Project) -> dict[str, QuerySet[Item]]:
-    """Unreviewed voted pool faces worth a reviewer's look, by reason, most doubtful first."""
+    """Unreviewed voted faces worth a reviewer's look, by reason, most doubtful first.
+
+    A test face with an imported label has no votes, so it never shows up here.
+    """
     faces = Item.objects.filter(
-        project=project, split=Split.POOL, excluded=False, reviewed_label__isnull=True, vote_count__gt=0
+        project=project,
+        split__in=REVIEWED_SPLITS,
+        excluded=False,
+        reviewed_label__isnull=True,
+        vote_count__gt=0,
     )
     unsure = Vote.objects.filter(item=OuterRef("pk"), kind=VoteKind.UNSURE, retracted_at__isnull=True)
     unreliable = selectors.unreliable_annotator_ids(project, LOW_RELIABILITY)
@@ -108,8 +117,10 @@ def review_face(project: Project, reviewer: AbstractBaseUser, item_id: int, labe
     item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
     if item is None:
         raise InvalidInput(f"face {item_id} is not in this project")
-    if item.split != Split.POOL:
-        raise InvalidInput("only pool faces are reviewed: test and auxiliary faces keep their labels")
+    if item.split not in REVIEWED_SPLITS:
+        raise InvalidInput("only voted faces are reviewed: auxiliary faces are never labeled")
+    if item.split == Split.TEST and item.imported_label is not None:
+        raise InvalidInput("this test face's label was imported: it is the answer models are scored against")
     if item.excluded:
         raise Conflict("this face is excluded; bring it back before reviewing it")
     if not isinstance(label, int) or not 0 <= label < class_count(project):

@@ -8,7 +8,7 @@ all (the server refuses it whole), then the import page. */
   const form = document.getElementById("project-form");
   const classes = classEditor(document.getElementById("classes"));
   const FIELDS = ["name", "description", "budget_votes", "votes_per_face", "batch_size", "initial_set_size",
-    "lease_seconds", "strategy", "training_mode", "ssl_method", "show_model_suggestion", "offer_confirmations"];
+    "lease_seconds", "min_face_ms", "strategy", "training_mode", "ssl_method", "show_model_suggestion", "offer_confirmations"];
 
   prepare(form, config);
   form.elements.strategy.value = "least_confidence";
@@ -29,7 +29,7 @@ all (the server refuses it whole), then the import page. */
     custom.addEventListener("click", () => {
       buttons.forEach((b) => b.setAttribute("aria-pressed", "false"));
       custom.setAttribute("aria-pressed", "true");
-      classes.set([{ name: "", key: "1", color: "#4e79a7" }, { name: "", key: "2", color: "#f28e2b" }]);
+      classes.set([{ name: "", key: "1" }, { name: "", key: "2" }]);
     });
     group.append(...buttons, custom);
     buttons[0].click();

@@ -4,6 +4,7 @@ bounds and one-sentence help, and showing the API's refusals next to the field a
 
 window.ProjectForm = (function () {
   const RESERVED = { u: "unsure", s: "skip", z: "undo", " ": "confirm" };
+  const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"];
 
   function node(tag, attrs = {}, ...children) {
     const element = document.createElement(tag);
@@ -25,7 +26,7 @@ window.ProjectForm = (function () {
       const row = node("tr");
       const name = node("input", { "aria-label": `Class ${index + 1} name`, className: "name", value: spec.name || "", maxlength: 64, readonly: readOnly });
       const key = node("input", { "aria-label": `Class ${index + 1} key`, className: "key", value: spec.key || "", maxlength: 1, readonly: readOnly });
-      const color = node("input", { type: "color", "aria-label": `Class ${index + 1} colour`, className: "color", value: spec.color || "#4e79a7", disabled: readOnly });
+      const color = node("input", { type: "color", "aria-label": `Class ${index + 1} colour`, className: "color", value: spec.color || PALETTE[index % PALETTE.length], disabled: readOnly });
       const remove = readOnly ? null : node("button", { type: "button", className: "remove", "aria-label": `Remove class ${index + 1}`, text: "Remove" });
       if (remove) remove.addEventListener("click", () => row.remove());
       key.addEventListener("input", () => {

@@ -155,3 +155,21 @@ def test_reviewers_at_once_are_handed_different_faces() -> None:
     assert len(other) == 2  # only four disputed faces exist
     again = reviews.next_for_review(project, project.owner, count=2)
     assert [c.item.pk for c in again] == [c.item.pk for c in first]  # one's own holds come back
+
+
+def test_voted_test_faces_are_reviewed_but_imported_test_labels_are_not() -> None:
+    project = make_labeling_project(votes_per_face=2, budget_votes=40)
+    imported = Item.objects.filter(project=project, split="test", imported_label__isnull=False).first()
+    with pytest.raises(InvalidInput, match="imported"):
+        reviews.review_face(project, project.owner, imported.pk, 1)
+    voted_test = Item.objects.filter(project=project, split="pool").first()
+    Item.objects.filter(pk=voted_test.pk).update(
+        split="test", label_index=0, vote_count=2, class_votes=[1, 1, 0, 0]
+    )
+    reviews.review_face(project, project.owner, voted_test.pk, 1)
+    inputs = training.cycle_inputs(project)
+    dataset = items_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
+    row = [r["id"] for r in inputs.rows].index(voted_test.pk)
+    assert (dataset.splits[row], dataset.labels[row]) == ("test", 1)
+    imported_row = [r["id"] for r in inputs.rows].index(imported.pk)
+    assert dataset.labels[imported_row] == imported.imported_label
