@@ -336,10 +336,46 @@ def learning_curve_unavailable_reason(project: Project, model: ModelVersion | No
     return None
 
 
+FEW_LABELS_PER_CLASS = 20
+"""A class with fewer labeled pool faces gets a warning on the dashboard: too few to learn from."""
+
+
+def class_quality(model: ModelVersion | None, labels: list[dict[str, object]]) -> dict[str, object]:
+    """The newest model's test confusion, recall and precision per class, and plain warnings.
+
+    A warning names each class with fewer than :data:`FEW_LABELS_PER_CLASS` labeled faces, and
+    each class the model never predicted on the test split (its precision is undefined and its
+    recall 0: the model has given up on it).
+    """
+    metrics = model.metrics if model is not None else {}
+    matrix = metrics.get("confusion")
+    warnings = [
+        f"{row['name']}: {row['labels']} labeled faces, fewer than {FEW_LABELS_PER_CLASS}"
+        for row in labels
+        if row["labels"] < FEW_LABELS_PER_CLASS
+    ]
+    if matrix:
+        warnings += [
+            f"{row['name']}: never predicted on the test split by model v{model.version}"
+            for row, column in zip(labels, zip(*matrix, strict=True), strict=True)
+            if sum(column) == 0
+        ]
+    return {
+        "version": None if model is None else model.version,
+        "matrix": matrix,
+        "classes": [row["name"] for row in labels],
+        "recall": metrics.get("per_class_recall"),
+        "precision": metrics.get("per_class_precision"),
+        "few_labels": FEW_LABELS_PER_CLASS,
+        "warnings": warnings,
+    }
+
+
 def dashboard(project: Project) -> dict[str, object]:
     """Everything the dashboard draws, in one response."""
     model = latest_model(project)
     cycle = current_cycle(project)
+    labels = labels_per_class(project)
     return {
         "budget": {"total": project.budget_votes, "spent": project.votes_spent, "left": project.votes_left},
         "pool_size": Item.objects.filter(project=project, split=Split.POOL).count(),
@@ -347,7 +383,7 @@ def dashboard(project: Project) -> dict[str, object]:
         "learning_curve_unavailable_reason": learning_curve_unavailable_reason(project, model),
         "auxiliary_size": Item.objects.filter(project=project, split=Split.AUXILIARY).count(),
         "omni_supervision": omni_supervision_history(project),
-        "labels_per_class": labels_per_class(project),
+        "labels_per_class": labels,
         "unsure_faces": Item.objects.filter(
             project=project, label_index__isnull=True, vote_count__gt=0
         ).count(),
@@ -358,13 +394,7 @@ def dashboard(project: Project) -> dict[str, object]:
         "margins": margin_history(project),
         "confirmations": confirmation_stats(project),
         "reviews": review_counts(project),
-        "confusion": None
-        if model is None
-        else {
-            "version": model.version,
-            "matrix": model.metrics.get("confusion"),
-            "classes": list(project.classes.values_list("name", flat=True)),
-        },
+        "confusion": class_quality(model, labels),
         "cycle": None
         if cycle is None
         else {"number": cycle.number, **cycle_progress(cycle, project.votes_per_face)},

@@ -1,7 +1,9 @@
-"""Classification metrics for facial expressions: accuracy, macro-F1, per-class recall, confusion.
+"""Classification metrics for facial expressions: accuracy, macro-F1, per-class recall and precision, confusion.
 
 FER test sets are imbalanced (FER+ has ~30x more happy than contempt faces), so accuracy
 alone flatters a model that ignores rare expressions; macro-F1 and per-class recall show it.
+Precision tells the two failures of a rare class apart: low recall with high precision is a
+model too shy to name it, low precision one that names it for faces of other classes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Metrics:
         macro_f1: unweighted mean F1 over the classes that occur in the labels or predictions
             (scikit-learn's default set of labels).
         per_class_recall: ``(C,)`` recall of each class; NaN where the class has no faces.
+        per_class_precision: ``(C,)`` precision of each class; NaN where it is never predicted.
         confusion: ``(C, C)`` int64 counts, rows = true class, columns = predicted class.
         class_names: the class names, in index order.
         count: number of labelled faces evaluated.
@@ -31,20 +34,25 @@ class Metrics:
     accuracy: float
     macro_f1: float
     per_class_recall: np.ndarray
+    per_class_precision: np.ndarray
     confusion: np.ndarray
     class_names: tuple[str, ...]
     count: int
 
     def as_dict(self) -> dict[str, object]:
-        """JSON-ready metrics (NaN recall becomes None)."""
-        recall = {
-            name: None if np.isnan(value) else float(value)
-            for name, value in zip(self.class_names, self.per_class_recall, strict=True)
-        }
+        """JSON-ready metrics (NaN recall or precision becomes None)."""
+        recall, precision = (
+            {
+                name: None if np.isnan(value) else float(value)
+                for name, value in zip(self.class_names, values, strict=True)
+            }
+            for values in (self.per_class_recall, self.per_class_precision)
+        )
         return {
             "accuracy": self.accuracy,
             "macro_f1": self.macro_f1,
             "per_class_recall": recall,
+            "per_class_precision": precision,
             "confusion": self.confusion.tolist(),
             "class_names": list(self.class_names),
             "count": self.count,
@@ -86,12 +94,14 @@ def evaluate(labels: np.ndarray, probabilities: np.ndarray, class_names: Sequenc
     predicted_count = confusion.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         recall = np.where(support > 0, true_positive / support, np.nan)
+        precision = np.where(predicted_count > 0, true_positive / predicted_count, np.nan)
         f1 = np.where(support + predicted_count > 0, 2 * true_positive / (support + predicted_count), 0.0)
     present = (support + predicted_count) > 0
     return Metrics(
         accuracy=float(true_positive.sum() / keep.sum()),
         macro_f1=float(f1[present].mean()),
         per_class_recall=recall,
+        per_class_precision=precision,
         confusion=confusion,
         class_names=tuple(class_names),
         count=int(keep.sum()),

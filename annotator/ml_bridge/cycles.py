@@ -342,6 +342,7 @@ def _metrics(metrics: Any) -> dict[str, Any]:
             "accuracy": metrics.accuracy,
             "macro_f1": metrics.macro_f1,
             "per_class_recall": list(metrics.per_class_recall),
+            "per_class_precision": list(metrics.per_class_precision),
             "confusion": np.asarray(metrics.confusion).astype(int).tolist(),
         }
     )

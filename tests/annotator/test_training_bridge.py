@@ -58,7 +58,9 @@ def test_every_training_mode_trains_scores_and_selects(mode: str, tmp_path: Path
     answered = set(Item.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))
     assert len(outcome.next_item_ids) == 2
     assert not set(outcome.next_item_ids) & answered
-    assert set(outcome.metrics) == {"accuracy", "macro_f1", "per_class_recall", "confusion"}
+    assert set(outcome.metrics) == {
+        "accuracy", "macro_f1", "per_class_recall", "per_class_precision", "confusion",
+    }  # fmt: skip
 
 
 def test_supervised_training_never_sees_test_faces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

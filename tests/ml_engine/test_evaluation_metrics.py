@@ -24,6 +24,18 @@ def test_metrics_match_a_hand_computed_case():
     assert metrics.macro_f1 == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
 
 
+def test_precision_is_the_share_of_each_predicted_column_that_is_right():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    metrics = evaluate(labels, _one_hot([0, 0, 1, 1, 2, 2]), CLASSES)
+    # Columns of [[2, 1, 0], [0, 1, 1], [0, 0, 1]]: neutral 2/2, happy 1/2, sad 1/2.
+    np.testing.assert_allclose(metrics.per_class_precision, [1.0, 0.5, 0.5])
+    never_sad = evaluate(np.array([0, 1, 2]), _one_hot([0, 1, 1]), CLASSES)
+    # sad is never predicted: its precision is undefined, not 0; happy is right 1 time of 2.
+    np.testing.assert_allclose(never_sad.per_class_precision[:2], [1.0, 0.5])
+    assert np.isnan(never_sad.per_class_precision[2])
+    assert never_sad.as_dict()["per_class_precision"] == {"neutral": 1.0, "happy": 0.5, "sad": None}
+
+
 def test_absent_class_gets_nan_recall_and_is_left_out_of_macro_f1():
     metrics = evaluate(np.array([0, 1, 1]), _one_hot([0, 1, 0]), CLASSES)
     assert np.isnan(metrics.per_class_recall[2])

@@ -28,8 +28,7 @@ jobs run or the numbers change), so new batches, model versions and job progress
         ],
         "Test accuracy and macro F1 against labels used, one point per cycle"
       );
-    if (d.confusion && d.confusion.matrix) P.heatmap(el("confusion-plot"), d.confusion.matrix, d.confusion.classes, `Confusion matrix of model v${d.confusion.version}`);
-    else P.empty(el("confusion-plot"), "No evaluated model yet.");
+    drawClassQuality(d.confusion, d.labels_per_class);
     if (d.annotators.length)
       P.bars(
         el("annotator-plot"),
@@ -49,6 +48,28 @@ jobs run or the numbers change), so new batches, model versions and job progress
     P.jobs(el("jobs-plot"), d.jobs);
     el("dashboard").setAttribute("aria-busy", "false");
     return d.jobs.some((j) => j.state === "queued" || j.state === "running");
+  }
+
+  function drawClassQuality(q, labels) {
+    const rates = el("confusion-mode").getAttribute("aria-pressed") === "true";
+    if (q.matrix) P.heatmap(el("confusion-plot"), q.matrix, q.classes, `Confusion matrix of model v${q.version}`, rates);
+    else P.empty(el("confusion-plot"), "No evaluated model yet.");
+    const percent = (v) => (v === null || v === undefined ? "–" : `${Math.round(v * 100)}%`);
+    const table = el("class-quality");
+    table.replaceChildren();
+    if (q.recall) {
+      table.createCaption().textContent = `Test recall and precision per class, model v${q.version}`;
+      const head = table.createTHead().insertRow();
+      for (const name of ["class", "labeled", "recall", "precision"]) head.appendChild(document.createElement("th")).textContent = name;
+      const body = table.createTBody();
+      q.classes.forEach((name, i) => {
+        const row = body.insertRow();
+        for (const value of [name, labels[i].labels, percent(q.recall[i]), percent((q.precision || [])[i])]) row.insertCell().textContent = value;
+      });
+    }
+    el("class-warnings").replaceChildren(
+      ...q.warnings.map((text) => Object.assign(document.createElement("li"), { textContent: `⚠ ${text}` }))
+    );
   }
 
   function drawReliability(r) {
@@ -122,6 +143,14 @@ jobs run or the numbers change), so new batches, model versions and job progress
     else P.empty(el("confirmation-plot"), "No pseudo-label answered yet.");
   }
 
+  let shown = null;
+  el("confusion-mode").addEventListener("click", (event) => {
+    const rates = event.currentTarget.getAttribute("aria-pressed") !== "true";
+    event.currentTarget.setAttribute("aria-pressed", String(rates));
+    event.currentTarget.textContent = rates ? "Show counts" : "Show rates per true class";
+    if (shown) drawClassQuality(shown.confusion, shown.labels_per_class);
+  });
+
   async function refresh() {
     let data;
     try {
@@ -133,6 +162,7 @@ jobs run or the numbers change), so new batches, model versions and job progress
     const text = JSON.stringify(data);
     if (text === last) return data.jobs.some((j) => j.state === "queued" || j.state === "running");
     last = text;
+    shown = data;
     draw(data);
     return true;
   }

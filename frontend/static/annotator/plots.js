@@ -100,8 +100,9 @@ window.Plots = (function () {
     mount(container, root);
   }
 
-  /** A confusion-matrix heatmap, rows = true class, columns = predicted; shaded by row share. */
-  function heatmap(container, matrix, names, label) {
+  /** A confusion-matrix heatmap, rows = true class, columns = predicted; shaded by row share,
+   * labeled with counts or (``rates``) with each row's shares, so a rare class's row reads as its recall. */
+  function heatmap(container, matrix, names, label, rates = false) {
     const n = names.length;
     const cell = Math.min(44, Math.floor(340 / n));
     const left = 90;
@@ -113,8 +114,9 @@ window.Plots = (function () {
       row.forEach((value, j) => {
         const share = value / total;
         const rect = add(root, "rect", { x: left + j * cell, y: top + i * cell, width: cell - 1, height: cell - 1, fill: `rgba(78,121,167,${0.08 + 0.92 * share})` });
-        add(rect, "title", {}, `true ${names[i]}, predicted ${names[j]}: ${value}`);
-        add(root, "text", { x: left + j * cell + cell / 2, y: top + i * cell + cell / 2 + 4, "text-anchor": "middle", class: share > 0.5 ? "cell-label light" : "cell-label" }, String(value));
+        add(rect, "title", {}, `true ${names[i]}, predicted ${names[j]}: ${value} (${Math.round(share * 100)}% of the row)`);
+        const text = rates ? (row.some(Boolean) ? `${Math.round(share * 100)}%` : "–") : String(value);
+        add(root, "text", { x: left + j * cell + cell / 2, y: top + i * cell + cell / 2 + 4, "text-anchor": "middle", class: share > 0.5 ? "cell-label light" : "cell-label" }, text);
       });
       add(root, "text", { x: left - 6, y: top + i * cell + cell / 2 + 4, "text-anchor": "end", class: "axis-label" }, names[i]);
     });
@@ -122,7 +124,7 @@ window.Plots = (function () {
       const x = left + j * cell + cell / 2;
       add(root, "text", { x, y: top - 6, transform: `rotate(-45 ${x} ${top - 6})`, class: "axis-label" }, name);
     });
-    add(root, "text", { x: 4, y: 14, class: "axis-label" }, "rows: true · columns: predicted");
+    add(root, "text", { x: 4, y: 14, class: "axis-label" }, `rows: true · columns: predicted${rates ? " · % of each row" : ""}`);
     mount(container, root);
   }
 
