@@ -138,6 +138,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "VoteKindEnum": "annotator.models.items.VoteKind",
         "JobKindEnum": "annotator.models.jobs.JobKind",
+        "SplitEnum": "annotator.models.items.Split",
     },
 }
 
