@@ -21,6 +21,8 @@ OUT_OF_BOUNDS = [
     ("votes_per_face", 32_767),
     ("lease_seconds", 0),
     ("lease_seconds", 86_401),
+    ("min_face_ms", -1),
+    ("min_face_ms", 5_001),
     ("batch_size", 0),
     ("batch_size", 4_294_967_295),
     ("initial_set_size", 100_001),
