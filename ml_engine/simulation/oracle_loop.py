@@ -81,6 +81,8 @@ class CycleRecord:
     macro_f1: float
     train_seconds: float
     select_seconds: float
+    per_class_recall: tuple[float, ...] = ()
+    """Test recall of each class (NaN where the test split has none): whether rare classes learn."""
 
 
 def run_strategy(
@@ -140,4 +142,5 @@ def run_strategy(
             metrics.macro_f1,
             trained - started,
             time.perf_counter() - trained,
+            tuple(float(value) for value in metrics.per_class_recall),
         )

@@ -20,13 +20,21 @@ COLUMNS = [f.name for f in fields(CycleRecord)]
 
 
 def append_record(path: Path, record: CycleRecord) -> None:
-    """Append one row (writing the header first if the file is new) and flush it to disk."""
+    """Append one row (writing the header first if the file is new) and flush it to disk.
+
+    A file begun before a column was added keeps its header; the new column is left out of it.
+    """
     new = not path.exists() or path.stat().st_size == 0
+    columns = COLUMNS
+    if not new:
+        with path.open(newline="") as handle:
+            columns = next(csv.reader(handle))
+    row = asdict(record) | {"per_class_recall": " ".join(f"{value:.6g}" for value in record.per_class_recall)}
     with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         if new:
             writer.writeheader()
-        writer.writerow(asdict(record))
+        writer.writerow(row)
         handle.flush()
 
 
@@ -46,6 +54,7 @@ def read_records(path: Path) -> list[CycleRecord]:
                 macro_f1=float(row["macro_f1"]),
                 train_seconds=float(row["train_seconds"]),
                 select_seconds=float(row["select_seconds"]),
+                per_class_recall=tuple(float(value) for value in (row.get("per_class_recall") or "").split()),
             )
             latest[(record.strategy, record.seed, record.cycle)] = record
     return sorted(latest.values(), key=lambda r: (r.strategy, r.seed, r.cycle))

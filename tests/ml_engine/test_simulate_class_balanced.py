@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,9 +39,12 @@ def test_command_line_runs_the_balanced_variant(tmp_path, capsys):
     assert main(argv) == 0
     output = capsys.readouterr().out
     assert "Least Confidence (class-balanced)" in output
-    runs = {
-        (record.strategy, record.cycle, record.labels) for record in read_records(tmp_path / "results.csv")
-    }
+    records = read_records(tmp_path / "results.csv")
+    assert {len(record.per_class_recall) for record in records} == {7}  # one per synthetic expression
+    assert all(
+        0.0 <= value <= 1.0 or np.isnan(value) for record in records for value in record.per_class_recall
+    )
+    runs = {(record.strategy, record.cycle, record.labels) for record in records}
     assert runs == {
         ("least_confidence", 0, 8), ("least_confidence", 1, 16),
         ("least_confidence+balanced", 0, 8), ("least_confidence+balanced", 1, 16),
