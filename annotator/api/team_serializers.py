@@ -10,6 +10,8 @@ from annotator.models import MAX_VOTES, Invite, Role
 
 
 class InviteSerializer(serializers.ModelSerializer):
+    # A plain string: most invites name no address, and "" is no e-mail in the schema's format.
+    email = serializers.CharField(read_only=True, help_text="Who the link was meant for, or empty.")
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     used_by = serializers.CharField(source="used_by.username", read_only=True, allow_null=True, default=None)
     state = serializers.SerializerMethodField()
