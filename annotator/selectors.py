@@ -336,6 +336,18 @@ def learning_curve_unavailable_reason(project: Project, model: ModelVersion | No
     return None
 
 
+def latest_comparison(project: Project) -> dict[str, object] | None:
+    """The newest finished strategy comparison's result (curves, sizes, sentence), or None."""
+    job = (
+        Job.objects.filter(project=project, kind=JobKind.COMPARE, state=JobState.SUCCEEDED)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if job is None:
+        return None
+    return {"job": job.pk, "finished_at": job.finished_at.isoformat(), **job.result}
+
+
 FEW_LABELS_PER_CLASS = 20
 """A class with fewer labeled pool faces gets a warning on the dashboard: too few to learn from."""
 
@@ -395,6 +407,8 @@ def dashboard(project: Project) -> dict[str, object]:
         "confirmations": confirmation_stats(project),
         "reviews": review_counts(project),
         "confusion": class_quality(model, labels),
+        "comparison": latest_comparison(project),
+        "strategy": {"name": project.strategy, "class_balanced": project.class_balanced},
         "cycle": None
         if cycle is None
         else {"number": cycle.number, **cycle_progress(cycle, project.votes_per_face)},

@@ -163,6 +163,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "annotator.train_cycle_task": {"queue": "train"},
     "annotator.pretrain_task": {"queue": "train"},
+    "annotator.compare_strategies_task": {"queue": "train"},
 }
 CELERY_TASK_TIME_LIMIT = 6 * 3600
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60

@@ -41,3 +41,16 @@ def pretrain_task(job_id: int) -> str:
     from annotator.services.pretraining import run_pretraining_job
 
     return run_pretraining_job(job_id)
+
+
+@shared_task(
+    name="annotator.compare_strategies_task",
+    ignore_result=True,
+    soft_time_limit=6 * 3600 - 60,
+    time_limit=6 * 3600,
+)
+def compare_strategies_task(job_id: int) -> str:
+    """Replay the labeling loop per strategy and seed on the project's labels (queue ``train``)."""
+    from annotator.services.comparisons import run_comparison_job
+
+    return run_comparison_job(job_id)

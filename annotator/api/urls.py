@@ -11,6 +11,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from annotator.api.openapi import errors
 from annotator.api.parsers import BoundedJSONParser
 from annotator.api.views import (
+    comparisons,
     confirmations,
     exports,
     faces,
@@ -68,6 +69,8 @@ urlpatterns = [
     path(project + "model-versions/", resources.ModelVersionListView.as_view(), name="model-versions"),
     path(project + "jobs/", resources.ProjectJobListView.as_view(), name="project-jobs"),
     path(project + "dashboard/", resources.DashboardView.as_view(), name="dashboard"),
+    path(project + "comparisons/", comparisons.ComparisonListView.as_view(), name="comparisons"),
+    path(project + "comparisons/adopt/", comparisons.AdoptStrategyView.as_view(), name="adopt-strategy"),
     path(project + "exports/", exports.ExportListView.as_view(), name="exports"),
     path("class-presets/", setup.ClassPresetsView.as_view(), name="class-presets"),
     path(project + "classes/", setup.ProjectClassesView.as_view(), name="classes"),

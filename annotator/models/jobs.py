@@ -62,6 +62,7 @@ class JobKind(models.TextChoices):
     SCORE = "score", "Scoring"
     SELECT = "select", "Selection"
     EXPORT = "export", "Export"
+    COMPARE = "compare", "Strategy comparison"
 
 
 class JobState(models.TextChoices):
@@ -73,7 +74,7 @@ class JobState(models.TextChoices):
 
 
 ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
-MODEL_JOB_KINDS = (JobKind.PRETRAIN, JobKind.TRAIN)
+MODEL_JOB_KINDS = (JobKind.PRETRAIN, JobKind.TRAIN, JobKind.COMPARE)
 
 
 class Job(models.Model):

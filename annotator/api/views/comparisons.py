@@ -1,0 +1,86 @@
+"""Strategy comparisons on a project's own labels: ask for one, read the newest, adopt a strategy."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotator import selectors
+from annotator.api.openapi import errors
+from annotator.api.serializers import JobSerializer, ProjectSerializer
+from annotator.api.views.base import CREATED, ProjectScopedView
+from annotator.models import Strategy
+from annotator.services import comparisons
+
+
+class ComparisonRequestSerializer(serializers.Serializer):
+    strategies = serializers.ListField(
+        child=serializers.ChoiceField(choices=Strategy.choices),
+        allow_empty=False,
+        max_length=len(Strategy.values),
+        help_text="Strategies to compare; random sampling, the baseline, always runs too.",
+    )
+    seeds = serializers.IntegerField(
+        min_value=1, max_value=comparisons.MAX_SEEDS, default=comparisons.DEFAULT_SEEDS,
+        help_text="Runs per strategy (seeds 0 .. n-1); the spread between them decides the sentence.",
+    )  # fmt: skip
+    class_balanced = serializers.BooleanField(
+        default=False, help_text="Also run each strategy's class-balanced variant."
+    )
+
+
+class AdoptStrategySerializer(serializers.Serializer):
+    strategy = serializers.CharField(help_text='A compared strategy, e.g. "badge" or "badge+balanced".')
+
+
+class ComparisonListView(ProjectScopedView):
+    """Owners start a comparison (a job on the train queue); members read the newest result."""
+
+    @extend_schema(
+        request=ComparisonRequestSerializer,
+        responses={
+            201: JobSerializer,
+            **errors(
+                400, 403, 404,
+                conflict="Fewer than 50 labeled faces, no labeled test face, or a comparison already runs.",
+            ),
+        },
+    )  # fmt: skip
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.project(owner=True)
+        body = ComparisonRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job = comparisons.request_comparison(project, **body.validated_data)
+        return Response(JobSerializer(job).data, status=CREATED)
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "Comparison",
+                {
+                    "comparison": serializers.JSONField(
+                        allow_null=True, help_text="The newest finished comparison's result, or null."
+                    )
+                },
+            ),
+            **errors(404),
+        }
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        return Response({"comparison": selectors.latest_comparison(self.project())})
+
+
+class AdoptStrategyView(ProjectScopedView):
+    """Owners switch the project to a compared strategy (and its class balance)."""
+
+    @extend_schema(
+        request=AdoptStrategySerializer, responses={200: ProjectSerializer, **errors(400, 403, 404)}
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.project(owner=True)
+        body = AdoptStrategySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        updated = comparisons.adopt_strategy(project, body.validated_data["strategy"])
+        return Response(ProjectSerializer(updated, context={"request": request}).data)

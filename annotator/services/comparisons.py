@@ -1,0 +1,155 @@
+"""Strategy comparisons: does active learning pay off on this project's own labels?
+
+An owner asks; a job on the ``train`` queue replays the labeling loop (seed 000's oracle loop)
+on the labeled pool faces, once per chosen strategy (random sampling always among them) and
+seed, and stores the curves and a sentence in its result. The newest finished comparison
+stays on the dashboard; :func:`adopt_strategy` switches the project to the one chosen.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from annotator.ml_bridge import Cancelled
+from annotator.ml_bridge import comparisons as comparison_bridge
+from annotator.models import Item, Job, JobKind, JobState, Project, Split, Strategy
+from annotator.services import jobs, projects
+from annotator.services.errors import Conflict, InvalidInput
+from annotator.services.training import cancel_flag, progress_reporter
+
+logger = logging.getLogger(__name__)
+
+COMPARE_TASK = "annotator.compare_strategies_task"
+COMPARE_QUEUE = "train"
+DEFAULT_SEEDS, MAX_SEEDS = 3, 5
+MIN_LABELED_FACES = 50
+"""Fewer labeled pool faces leave the loop an initial set and batches of a handful of faces."""
+BALANCED_SUFFIX = comparison_bridge.BALANCED_SUFFIX
+
+
+def _labeled_pool(project: Project):
+    return Item.objects.filter(project=project, split=Split.POOL, excluded=False, label_index__isnull=False)
+
+
+def _labeled_test_count(project: Project) -> int:
+    test = Item.objects.filter(project=project, split=Split.TEST, excluded=False)
+    return (
+        test.filter(imported_label__isnull=False).count()
+        + test.filter(imported_label__isnull=True, label_index__isnull=False).count()
+    )
+
+
+def comparison_strategies(strategies: list[str], class_balanced: bool) -> list[str]:
+    """Random first, then each chosen strategy and, when asked, its class-balanced variant.
+
+    Raises:
+        InvalidInput: an unknown strategy name.
+    """
+    unknown = sorted(set(strategies) - set(Strategy.values))
+    if unknown:
+        raise InvalidInput(f"unknown strategies {unknown}; choose from {', '.join(Strategy.values)}")
+    names = [Strategy.RANDOM.value, *strategies]
+    if class_balanced:
+        names += [f"{name}{BALANCED_SUFFIX}" for name in strategies if name != Strategy.RANDOM]
+    return list(dict.fromkeys(names))
+
+
+@transaction.atomic
+def request_comparison(
+    project: Project, strategies: list[str], *, seeds: int = DEFAULT_SEEDS, class_balanced: bool = False
+) -> Job:
+    """Queue a comparison and send it to a worker once this transaction commits.
+
+    Raises:
+        InvalidInput: unknown strategies, or a seed count outside 1..MAX_SEEDS.
+        Conflict: too few labeled faces, no labeled test face, or a comparison already queued or running.
+    """
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise InvalidInput(f"seeds must lie in 1..{MAX_SEEDS}")
+    names = comparison_strategies(strategies, class_balanced)
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    labeled = _labeled_pool(project).count()
+    if labeled < MIN_LABELED_FACES:
+        raise Conflict(f"{labeled} labeled faces: a comparison needs at least {MIN_LABELED_FACES}")
+    if not _labeled_test_count(project):
+        raise Conflict("no labeled test face: a comparison measures accuracy on the test split")
+    if Job.objects.filter(
+        project=project, kind=JobKind.COMPARE, state__in=(JobState.QUEUED, JobState.RUNNING)
+    ).exists():
+        raise Conflict("a comparison of this project is already queued or running")
+    request = {"strategies": names, "seeds": list(range(seeds)), "labeled_faces": labeled}
+    job = jobs.create_job(project, JobKind.COMPARE, stage="queued", message=f"compare {', '.join(names)}",
+                          result={"request": request})  # fmt: skip
+    transaction.on_commit(lambda: jobs.enqueue(job, COMPARE_TASK, COMPARE_QUEUE))
+    return job
+
+
+def comparison_inputs(project: Project, job: Job) -> comparison_bridge.ComparisonInputs:
+    """The labeled pool and test faces and the job's request, as plain values."""
+    rows = list(
+        Item.objects.filter(project=project, excluded=False, split__in=(Split.POOL, Split.TEST))
+        .order_by("id")
+        .values("id", "image", "split", "label_index", "imported_label", "class_votes", "reviewed_label")
+    )
+    request = job.result["request"]
+    return comparison_bridge.ComparisonInputs(
+        class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
+        rows=rows,
+        media_root=Path(settings.MEDIA_ROOT),
+        strategies=tuple(request["strategies"]),
+        seeds=tuple(request["seeds"]),
+        project_model=project.model_name,
+        project_image_size=project.image_size,
+        project_epochs=settings.FACELOOP_TRAIN_EPOCHS,
+        device=settings.TORCH_DEVICE,
+    )
+
+
+def run_comparison_job(job_id: int) -> str:
+    """Do the work of one comparison job (called by the worker); returns the job's final state.
+
+    A redelivered job resumes: the loop skips the (strategy, seed) runs already in its folder.
+    """
+    job = Job.objects.select_related("project").get(pk=job_id)
+    if job.cancel_requested:
+        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled before it started", result=job.result)
+        return JobState.CANCELLED
+    if not jobs.start_job(job, stage="compare"):
+        return Job.objects.get(pk=job_id).state
+    try:
+        inputs = comparison_inputs(job.project, job)
+        outcome = comparison_bridge.run_comparison(
+            inputs, comparison_dir(job), progress=progress_reporter(job), cancel=cancel_flag(job)
+        )
+    except Cancelled:
+        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled by a user", result=job.result)
+        return JobState.CANCELLED
+    except Exception as error:
+        logger.exception("comparison job %s failed", job.pk)
+        jobs.finish_job(
+            job.pk, JobState.FAILED, message=f"{type(error).__name__}: {error}", result=job.result
+        )
+        return JobState.FAILED
+    jobs.finish_job(job.pk, JobState.SUCCEEDED, message=outcome["sentence"], result={**job.result, **outcome})
+    return JobState.SUCCEEDED
+
+
+def comparison_dir(job: Job) -> Path:
+    """Where a comparison writes ``results.csv`` (the format ``python -m ml_engine simulate`` writes)."""
+    return Path(settings.MEDIA_ROOT) / "projects" / str(job.project_id) / "comparisons" / f"job-{job.pk}"
+
+
+def adopt_strategy(project: Project, name: str) -> Project:
+    """Switch the project to a compared strategy: ``<name>`` or ``<name>+balanced``.
+
+    Raises:
+        InvalidInput: not a strategy name.
+    """
+    base = name.removesuffix(BALANCED_SUFFIX)
+    if base not in Strategy.values:
+        raise InvalidInput(f"unknown strategy {name!r}")
+    return projects.update_project(project, strategy=base, class_balanced=name.endswith(BALANCED_SUFFIX))
