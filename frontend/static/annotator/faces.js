@@ -107,13 +107,11 @@ window.FaceQueue = (function () {
     async function refill() {
       if (fetching || signedOut || stopped || queue.length >= PREFETCH) return;
       fetching = true;
-      let got = 0;
       try {
         const faces = await options.fetchFaces(PREFETCH + 1);
         const fresh = faces.filter((f) => !seen.has(options.keyOf(f)));
         fresh.forEach((f) => seen.add(options.keyOf(f)));
         queue.push(...(await Promise.all(fresh.map(preload))));
-        got = fresh.length;
         empty = !current && !queue.length;
       } catch (error) {
         if (error.signedOut) return signOut();
@@ -123,7 +121,6 @@ window.FaceQueue = (function () {
         fetching = false;
       }
       if (!current && !signedOut) show(queue.shift());
-      return got;
     }
 
     /** Ask for faces again and again, with back-off, until some come (a new batch, a new model's batch). */
