@@ -183,7 +183,11 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
         # The batch was completed while this job (a mid-batch retrain) ran: train again on it.
         request_training(project, cycle, reason="batch completed during a retrain")
         return version
-    Cycle.objects.filter(pk=cycle.pk).update(state=CycleState.DONE, finished_at=timezone.now())
+    # This model trained on every label: earlier completed batches (one whose training failed
+    # while labeling went on) are done with it too.
+    Cycle.objects.filter(
+        project=project, number__lte=cycle.number, labeling_completed_at__isnull=False
+    ).exclude(state=CycleState.DONE).update(state=CycleState.DONE, finished_at=timezone.now())
     _train_batches_completed_meanwhile(project, cycle, number)
     return version
 
