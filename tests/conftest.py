@@ -65,10 +65,10 @@ def worker_env() -> dict[str, str]:
     return {}
 
 
-def launch_worker(env: dict[str, str], log: Path) -> processes.ManagedProcess:
-    """Start a real worker process and wait until it answers a ping (its log in the error if not)."""
+def launch_worker(env: dict[str, str], log: Path, queues: str = "default,train") -> processes.ManagedProcess:
+    """Start a real worker process on ``queues`` and wait until it answers a ping (its log in the error if not)."""
     hostname = f"test-{uuid.uuid4().hex[:8]}@faceloop"
-    worker = processes.start_worker(hostname=hostname, env=env, log=log)
+    worker = processes.start_worker(hostname=hostname, queues=queues, env=env, log=log)
 
     def answers() -> bool:
         return bool(celery_app.control.ping(destination=[hostname], timeout=0.5))
