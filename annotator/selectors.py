@@ -30,6 +30,7 @@ from annotator.models import (
     Review,
     Role,
     Split,
+    Strategy,
     Vote,
     VoteKind,
 )
@@ -408,7 +409,11 @@ def dashboard(project: Project) -> dict[str, object]:
         "reviews": review_counts(project),
         "confusion": class_quality(model, labels),
         "comparison": latest_comparison(project),
-        "strategy": {"name": project.strategy, "class_balanced": project.class_balanced},
+        "strategy": {
+            "name": project.strategy,
+            "class_balanced": project.class_balanced,
+            "choices": Strategy.choices,
+        },
         "cycle": None
         if cycle is None
         else {"number": cycle.number, **cycle_progress(cycle, project.votes_per_face)},

@@ -138,7 +138,7 @@ window.FaceLoop = (function () {
     };
   }
 
-  const JOB_NAMES = { train: "training", pretrain: "pre-training", import: "import", export: "export", score: "scoring", select: "selection" };
+  const JOB_NAMES = { train: "training", pretrain: "pre-training", import: "import", export: "export", score: "scoring", select: "selection", compare: "strategy comparison" };
 
   /** One line about a job: what it is doing, or what a queued job waits for (the server says). */
   function describeJob(job, name = `${JOB_NAMES[job.kind] || job.kind} #${job.id}`) {

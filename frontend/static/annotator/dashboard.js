@@ -29,6 +29,7 @@ jobs run or the numbers change), so new batches, model versions and job progress
         "Test accuracy and macro F1 against labels used, one point per cycle"
       );
     drawClassQuality(d.confusion, d.labels_per_class);
+    window.Comparisons.draw(d.comparison, d.strategy);
     if (d.annotators.length)
       P.bars(
         el("annotator-plot"),

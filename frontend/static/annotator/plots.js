@@ -66,17 +66,31 @@ window.Plots = (function () {
     mount(container, root);
   }
 
-  /** Lines through points {x, y}: y in [0, 1] (accuracy, a margin), x counts up from 0 (labels used, epoch). */
-  function line(container, series, label, xLabel = "labels used") {
+  /** Lines through points {x, y}: y in [0, 1] (accuracy, a margin), x counts up from 0 (labels used, epoch).
+   * A point's optional ``low`` and ``high`` draw a translucent band (the spread over seeds); ``yRange``
+   * zooms the y axis (default 0 to 1). */
+  function line(container, series, label, xLabel = "labels used", yRange = [0, 1]) {
     const width = 640;
     const height = 260;
     const pad = { left: 48, right: 16, top: 12, bottom: 36 };
+    // The legend sits above the plot, its entries as wide as their names, wrapping into rows.
+    const legend = [];
+    let lx = pad.left + 10;
+    let ly = pad.top;
+    for (const s of series) {
+      const w = 40 + 7 * s.name.length;
+      if (lx + w > width - pad.right && legend.length) [lx, ly] = [pad.left + 10, ly + 18];
+      legend.push({ s, x: lx, y: ly });
+      lx += w;
+    }
+    pad.top = ly + 24;
     const all = series.flatMap((s) => s.points);
     const maxX = Math.max(1, ...all.map((p) => p.x));
     const sx = (x) => pad.left + ((width - pad.left - pad.right) * x) / maxX;
-    const sy = (y) => height - pad.bottom - (height - pad.top - pad.bottom) * y;
+    const [y0, y1] = yRange;
+    const sy = (y) => height - pad.bottom - (height - pad.top - pad.bottom) * ((y - y0) / (y1 - y0 || 1));
     const root = svg(width, height, label);
-    for (const tick of [0, 0.25, 0.5, 0.75, 1]) {
+    for (const tick of [0, 0.25, 0.5, 0.75, 1].map((t) => y0 + t * (y1 - y0))) {
       add(root, "line", { x1: pad.left, x2: width - pad.right, y1: sy(tick), y2: sy(tick), class: "grid" });
       add(root, "text", { x: pad.left - 6, y: sy(tick) + 4, "text-anchor": "end", class: "axis-label" }, `${Math.round(tick * 100)}%`);
     }
@@ -86,17 +100,21 @@ window.Plots = (function () {
     series.forEach((s) => {
       const points = s.points.filter((p) => p.y !== null && p.y !== undefined);
       if (!points.length) return;
+      if (points[0].low !== undefined) {
+        const band = [...points.map((p) => `${sx(p.x)},${sy(p.high)}`), ...points.reverse().map((p) => `${sx(p.x)},${sy(p.low)}`)];
+        points.reverse();
+        add(root, "polygon", { points: band.join(" "), fill: s.color, "fill-opacity": 0.15, stroke: "none" });
+      }
       add(root, "polyline", { points: points.map((p) => `${sx(p.x)},${sy(p.y)}`).join(" "), fill: "none", stroke: s.color, "stroke-width": 2.5 });
       points.forEach((p) => {
         const dot = add(root, "circle", { cx: sx(p.x), cy: sy(p.y), r: 4, fill: s.color });
         add(dot, "title", {}, `${s.name}: ${(p.y * 100).toFixed(1)}% at ${p.x} ${xLabel}`);
       });
     });
-    const legendStep = Math.min(120, (width - pad.left - pad.right) / Math.max(1, series.length));
-    series.forEach((s, i) => {
-      add(root, "rect", { x: pad.left + 10 + i * legendStep, y: pad.top, width: 12, height: 12, fill: s.color });
-      add(root, "text", { x: pad.left + 26 + i * legendStep, y: pad.top + 11, class: "axis-label" }, s.name);
-    });
+    for (const { s, x, y } of legend) {
+      add(root, "rect", { x, y, width: 12, height: 12, fill: s.color });
+      add(root, "text", { x: x + 16, y: y + 11, class: "axis-label" }, s.name);
+    }
     mount(container, root);
   }
 
@@ -107,7 +125,7 @@ window.Plots = (function () {
     const cell = Math.min(44, Math.floor(340 / n));
     const left = 90;
     const top = 80;
-    const root = svg(left + n * cell + 10, top + n * cell + 24, label);
+    const root = svg(left + n * cell + 50, top + n * cell + 24, label);  // room for the last rotated name
     root.classList.add("heatmap");
     matrix.forEach((row, i) => {
       const total = row.reduce((a, b) => a + b, 0) || 1;
