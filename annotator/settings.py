@@ -139,6 +139,7 @@ SPECTACULAR_SETTINGS = {
         "VoteKindEnum": "annotator.models.items.VoteKind",
         "JobKindEnum": "annotator.models.jobs.JobKind",
         "SplitEnum": "annotator.models.items.Split",
+        "StrategyEnum": "annotator.models.projects.Strategy",
     },
 }
 
