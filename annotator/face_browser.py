@@ -135,8 +135,9 @@ def browse(project: Project, query: FaceQuery) -> tuple[list[Item], str | None]:
         if column == "id":
             items = items.filter(**{f"id__{later}": last_id})
         else:
-            items = items.filter(
-                Q(**{f"{column}__{later}": value}) | Q(**{column: value, f"id__{later}": last_id})
+            # The first condition alone bounds an index range; the second breaks ties by id.
+            items = items.filter(**{f"{column}__{later}e": value}).filter(
+                Q(**{f"{column}__{later}": value}) | Q(**{f"id__{later}": last_id})
             )
     limit = max(1, min(query.limit, MAX_PAGE))
     ordering = [order, "-id" if descending else "id"] if column != "id" else [order]

@@ -2,8 +2,15 @@
 
 The index's ids are row numbers of the pre-trained pool; ``item_ids.npy`` beside the
 embeddings maps them back to faces. A loaded index is kept per process (keyed by its file
-and modification time), so a face page's similar-faces query costs one exact search, not a
-read of a 100,000-face index.
+and modification time), so a face page does not read a 100,000-face index again.
+
+An exact search reads every stored vector (200 MB for 100,000 faces at 512 dimensions, about
+50 ms on one core), which a page can ill afford. Above :data:`EXACT_UP_TO` faces the search
+runs in two steps: candidates from a PCA projection to :data:`REDUCED_DIM` dimensions (an
+eighth of the bytes), then the exact cosine similarity of each candidate from the stored
+vectors, so every similarity shown is exact and only the choice of candidates approximates.
+SSL embeddings concentrate in few directions, which is what makes the projection keep the
+neighbours (``bench/browse_latency.py`` reports the recall against the exact search).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +29,12 @@ if TYPE_CHECKING:
 ITEM_IDS_FILE = "item_ids.npy"
 NEAR_DUPLICATE_SIMILARITY = 0.98
 """Cosine similarity from which two faces count as near-duplicates (the index's own default)."""
+EXACT_UP_TO = 20_000
+"""Indexes up to this size are searched exactly (a few milliseconds)."""
+REDUCED_DIM = 64
+PCA_SAMPLE = 20_000
+CANDIDATES_PER_RESULT = 8
+MIN_CANDIDATES = 128
 
 
 def write_index_item_ids(embeddings_dir: Path, names: list[str]) -> Path:
@@ -45,6 +58,35 @@ class _LoadedIndex:
     index: EmbeddingIndex
     item_ids: np.ndarray
     row_of: dict[int, int]
+    pca: Any = None
+    reduced: Any = None
+    """The PCA matrix and a flat index of the projected vectors; None for an exact search."""
+
+    def neighbours(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Similarities and rows of the ``k`` nearest other rows, most similar first."""
+        if self.reduced is None:
+            similarities, rows = self.index.neighbours_of(np.asarray([row]), k)
+            return similarities[0], rows[0]
+        vector = self.index.vectors(np.asarray([row]))
+        wanted = min(len(self.item_ids), max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * (k + 1)))
+        _, candidates = self.reduced.search(self.pca.apply(vector), wanted)
+        candidates = candidates[0][(candidates[0] >= 0) & (candidates[0] != row)]
+        exact = self.index.vectors(candidates) @ vector[0]
+        order = np.argsort(-exact, kind="stable")[:k]
+        return exact[order], candidates[order]
+
+
+def _reduced(index: EmbeddingIndex) -> tuple[Any, Any]:
+    """A PCA fitted on a sample of the stored vectors, and the projected vectors' flat index."""
+    import faiss
+
+    vectors = index.cpu_index.reconstruct_n(0, len(index))
+    sample = vectors[np.random.default_rng(0).permutation(len(vectors))[:PCA_SAMPLE]]
+    pca = faiss.PCAMatrix(vectors.shape[1], REDUCED_DIM)
+    pca.train(np.ascontiguousarray(sample))
+    reduced = faiss.IndexFlatIP(REDUCED_DIM)
+    reduced.add(pca.apply(vectors))
+    return pca, reduced
 
 
 _cache: dict[tuple[str, float], _LoadedIndex] = {}
@@ -64,9 +106,9 @@ def _loaded(index_path: Path, item_ids_path: Path) -> _LoadedIndex:
                 raise ValueError(
                     f"{index_path} holds {len(index)} rows but {item_ids_path} names {len(item_ids)}"
                 )
-            found = _LoadedIndex(
-                index, item_ids, {int(item): row for row, item in enumerate(item_ids.tolist())}
-            )
+            rows = {int(item): row for row, item in enumerate(item_ids.tolist())}
+            approximate = len(index) > EXACT_UP_TO and index.dim > REDUCED_DIM
+            found = _LoadedIndex(index, item_ids, rows, *(_reduced(index) if approximate else (None, None)))
             _cache.clear()  # one project's index at a time per process: they are large
             _cache[key] = found
     return found
@@ -79,11 +121,11 @@ def similar_faces(index_path: Path, item_ids_path: Path, item_id: int, k: int) -
     if row is None:
         return None
     k = max(1, min(int(k), len(loaded.item_ids) - 1))
-    similarities, rows = loaded.index.neighbours_of(np.asarray([row]), k)
+    similarities, rows = loaded.neighbours(row, k)
     return [
         SimilarFace(
             int(loaded.item_ids[other]), round(float(score), 4), bool(score >= NEAR_DUPLICATE_SIMILARITY)
         )
-        for score, other in zip(similarities[0], rows[0], strict=True)
+        for score, other in zip(similarities, rows, strict=True)
         if other >= 0
     ]

@@ -62,8 +62,11 @@ class Item(models.Model):
         indexes = [
             models.Index(fields=["project", "split"], name="item_project_split"),
             models.Index(fields=["project", "label_index", "id"], name="item_project_label"),
-            models.Index(fields=["project", "predicted_class", "id"], name="item_project_predicted"),
+            models.Index(
+                fields=["project", "predicted_class", "predicted_confidence"], name="item_project_predicted"
+            ),
             models.Index(fields=["project", "top_vote_share", "id"], name="item_project_share"),
+            models.Index(fields=["project", "predicted_confidence", "id"], name="item_project_confidence"),
         ]
 
     @property
