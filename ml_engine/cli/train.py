@@ -88,6 +88,8 @@ def initial_weights(path: str) -> tuple[dict[str, torch.Tensor], str | None, dic
             print(f"{path}: {change}")
         stem = {"stem": "imagenet"} if external.state_dict["conv1.weight"].shape[-1] == 7 else {}
         return external.state_dict, "resnet18", stem
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path} holds no state dict")
     return payload, None, {}
 
 

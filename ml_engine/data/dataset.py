@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Self
 
 import numpy as np
 
@@ -86,10 +87,10 @@ class FaceDataset:
         """Whether the pixels are already decoded into one array."""
         return isinstance(self.images, np.ndarray)
 
-    def subset(self, indices: Sequence[int] | np.ndarray) -> FaceDataset:
+    def subset(self, indices: Sequence[int] | np.ndarray) -> Self:
         """A new dataset holding the faces at ``indices``, in that order (problems are kept)."""
         idx = np.asarray(indices, dtype=np.int64)
-        images = self.images[idx] if self.in_memory else [self.images[i] for i in idx]
+        images = self.images[idx] if isinstance(self.images, np.ndarray) else [self.images[i] for i in idx]
         return replace(
             self,
             names=[self.names[i] for i in idx],
@@ -100,7 +101,7 @@ class FaceDataset:
             problems=list(self.problems),
         )
 
-    def split(self, name: str) -> FaceDataset:
+    def split(self, name: str) -> Self:
         """The faces assigned to split ``name`` (one of ``SPLITS``)."""
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
@@ -110,5 +111,6 @@ class FaceDataset:
         """The face at ``index`` as a grayscale ``uint8`` array, resized to ``size`` if given."""
         from ml_engine.data.decoding import decode_grayscale, resize_square
 
-        image = self.images[index] if self.in_memory else decode_grayscale(self.images[index])
+        stored = self.images[index]
+        image = decode_grayscale(stored) if isinstance(stored, str) else stored
         return image if size is None or image.shape == (size, size) else resize_square(image, size)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -43,7 +44,7 @@ def decode_grayscale(source: str | os.PathLike[str] | bytes) -> np.ndarray:
             or larger than :data:`MAX_IMAGE_PIXELS`.
     """
     if isinstance(source, bytes):
-        stream: io.IOBase = io.BytesIO(source)
+        stream: BinaryIO = io.BytesIO(source)
     else:
         try:
             stream = open(source, "rb")  # noqa: SIM115 - closed by the with-block below
@@ -139,4 +140,4 @@ def _over_background(gray: Image.Image, alpha: Image.Image) -> np.ndarray:
 
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     """Resize a grayscale face to ``size`` x ``size`` (bilinear; faces are pre-cropped)."""
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)

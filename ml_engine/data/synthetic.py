@@ -20,6 +20,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 from PIL import Image
@@ -51,7 +52,7 @@ class SyntheticFaces(FaceDataset):
     parameters: dict[str, np.ndarray] = field(default_factory=dict)
     annotator_votes: AnnotatorVotes | None = None
 
-    def subset(self, indices: Sequence[int] | np.ndarray) -> SyntheticFaces:
+    def subset(self, indices: Sequence[int] | np.ndarray) -> Self:
         """The faces at ``indices`` with their manifest rows and votes."""
         idx = np.asarray(indices, dtype=np.int64)
         base = FaceDataset.subset(self, idx)

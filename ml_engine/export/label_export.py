@@ -59,6 +59,7 @@ class LabelRecord(TypedDict):
     candidates: list[str]
     num_votes: int
     agreement: float | None
+    reviewed_by: str | None
 
 
 def _record(row: LabelRow, class_names: tuple[str, ...]) -> LabelRecord:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ml_engine.data.transforms import EvalTransform
+from ml_engine.models.classifier import FaceClassifier
 from ml_engine.progress import CancelFlag, Cancelled, Progress, ProgressCallback
 from ml_engine.training.auxiliary_tasks import AuxiliaryTasks
 
@@ -108,7 +109,7 @@ class EpochRunner:
     minimises the expression loss plus the auxiliary losses.
     """
 
-    model: nn.Module
+    model: FaceClassifier
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     loss: TrainLoss

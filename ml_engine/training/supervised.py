@@ -286,8 +286,9 @@ def _run_epochs(
     history: list[dict[str, float]] = []
     stopper, best = EarlyStopping(config.patience), None
     for epoch in range(1, config.epochs + 1):
-        if hasattr(loss, "start_epoch"):
-            loss.start_epoch(epoch, config.epochs)
+        start_epoch = getattr(loss, "start_epoch", None)  # objectives that change per epoch (seed 004)
+        if start_epoch is not None:
+            start_epoch(epoch, config.epochs)
         record = {"epoch": epoch, **runner.run(loader, len(loader), epoch, config.epochs)}
         stop = False
         if val is not None:
