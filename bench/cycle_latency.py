@@ -258,7 +258,8 @@ def print_turns(args, results: dict[str, dict]) -> None:
 
 def run_stages(args, scratch: Path) -> None:
     clock = time.perf_counter()
-    project, faces = build_project(args.pool, args.test, args.batch, args.seed)
+    # Strict batches: the job selects one batch, as the bare baseline does (no reserve ranked).
+    project, faces = build_project(args.pool, args.test, args.batch, args.seed, continuous_labeling=False)
     setup = time.perf_counter() - clock
     label_batch(project, faces)
     real = run_job(project)
