@@ -94,7 +94,11 @@ def test_the_comparison_runs_on_a_worker_equals_simulate_and_shows(
         assert curve["accuracy"] == [[r.accuracy for r in run] for run in runs]
         assert curve["macro_f1"] == [[r.macro_f1 for r in run] for run in runs]
 
-    page.wait_for_selector(f"#comparison-sentence:has-text('{result['sentence']}')", timeout=30_000)
+    page.wait_for_function(
+        "sentence => document.getElementById('comparison-sentence').textContent === sentence",
+        arg=result["sentence"],
+        timeout=30_000,
+    )
     assert result["sentence"].startswith("On your 300 labeled faces, ")
     assert page.locator("#comparison-plot polyline").count() == 2
     assert page.locator("#comparison-plot polygon").count() == 2  # the seeds' spread
