@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator import ml_bridge
@@ -166,9 +167,12 @@ def active_jobs(project: Project) -> QuerySet[Job]:
 
 
 def labels_per_class(project: Project) -> list[dict[str, object]]:
+    """Pool faces per final label: a review's where there is one, else the votes' (excluded faces left out)."""
     counts = dict(
-        Item.objects.filter(project=project, split=Split.POOL, label_index__isnull=False)
-        .values_list("label_index")
+        Item.objects.filter(project=project, split=Split.POOL, excluded=False)
+        .annotate(final=Coalesce("reviewed_label", "label_index"))
+        .filter(final__isnull=False)
+        .values_list("final")
         .annotate(n=Count("id"))
     )
     return [
@@ -398,7 +402,11 @@ def dashboard(project: Project) -> dict[str, object]:
         "omni_supervision": omni_supervision_history(project),
         "labels_per_class": labels,
         "unsure_faces": Item.objects.filter(
-            project=project, label_index__isnull=True, vote_count__gt=0
+            project=project,
+            label_index__isnull=True,
+            reviewed_label__isnull=True,
+            excluded=False,
+            vote_count__gt=0,
         ).count(),
         "annotators": annotator_stats(project),
         "agreement": agreement(project),

@@ -139,6 +139,7 @@ def locked_settings(project: Project) -> dict[str, str]:
             "initial_set_size": started,
             "seed": started,
             "ssl_method": "pre-training ran when labeling started",
+            "test_sample_size": "the test sample was drawn from the pool when labeling started",
         }
     if project.votes_spent:
         locks["votes_per_face"] = "votes were collected against this number per face"

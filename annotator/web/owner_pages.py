@@ -52,6 +52,9 @@ FIELD_HELP = {
     "min_face_ms": "A key answers a face only after it was on screen this long (guards double presses; 0: off).",
     "show_model_suggestion": "Show annotators the model's guess; faster, but it biases their answers.",
     "offer_confirmations": "Offer the model's confident guesses for one-key confirmation (semi-supervised only).",
+    "test_sample_size": "Faces set aside from the pool as the test set when you import no labeled test faces.",
+    "continuous_labeling": "Labelers go on with the previous model's picks while the next one trains; no waiting.",
+    "warm_start": "Each model fine-tunes the previous one instead of starting over; shorter turns.",
 }
 
 

@@ -167,6 +167,8 @@ def test_owner_runs_a_project_from_the_browser(
     link = page.wait_for_selector("#export-list a", timeout=60_000)
     with page.expect_download() as download_info:
         link.click()
+    page.wait_for_selector("#review-summary:has-text('1 face reviewed')")
+    shot(page, "dashboard-reviews")
     lines = Path(download_info.value.path()).read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
     assert header[-1] == "reviewed_by"

@@ -46,6 +46,7 @@ jobs run or the numbers change), so new batches, model versions and job progress
     drawMargins(d.margins);
     drawOmniSupervision(d.omni_supervision, d.labels_per_class, d.auxiliary_size);
     drawConfirmations(d.confirmations);
+    drawReviews(d.reviews);
     P.jobs(el("jobs-plot"), d.jobs);
     el("dashboard").setAttribute("aria-busy", "false");
     return d.jobs.some((j) => j.state === "queued" || j.state === "running");
@@ -126,6 +127,12 @@ jobs run or the numbers change), so new batches, model versions and job progress
     summary.textContent =
       `${latest.kept} of ${latest.candidates} candidates kept, ${latest.from_auxiliary} of them auxiliary; ` +
       `kept by model version: ${history.map((h) => `v${h.version} ${h.kept ?? 0} (δ ${h.delta})`).join(" · ")}. They spend no budget.`;
+  }
+
+  function drawReviews(r) {
+    el("review-summary").textContent =
+      `${r.faces_reviewed} face${r.faces_reviewed === 1 ? "" : "s"} reviewed (${r.labels_changed} label${r.labels_changed === 1 ? "" : "s"} changed, ` +
+      `${r.undone} review${r.undone === 1 ? "" : "s"} undone) · ${r.excluded_faces} face${r.excluded_faces === 1 ? "" : "s"} excluded`;
   }
 
   function drawConfirmations(c) {

@@ -8,7 +8,8 @@ all (the server refuses it whole), then the import page. */
   const form = document.getElementById("project-form");
   const classes = classEditor(document.getElementById("classes"));
   const FIELDS = ["name", "description", "budget_votes", "votes_per_face", "batch_size", "initial_set_size",
-    "lease_seconds", "min_face_ms", "strategy", "training_mode", "ssl_method", "show_model_suggestion", "offer_confirmations"];
+    "lease_seconds", "min_face_ms", "test_sample_size", "strategy", "training_mode", "ssl_method",
+    "show_model_suggestion", "offer_confirmations", "continuous_labeling", "warm_start"];
 
   prepare(form, config);
   form.elements.strategy.value = "least_confidence";

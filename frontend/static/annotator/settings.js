@@ -7,7 +7,8 @@ reason; saving sends only the changed fields, so a refusal names exactly what wa
   const { classEditor, prepare, showFieldErrors, values } = window.ProjectForm;
   const form = document.getElementById("settings-form");
   const FIELDS = ["name", "description", "budget_votes", "votes_per_face", "batch_size", "initial_set_size",
-    "lease_seconds", "min_face_ms", "strategy", "training_mode", "ssl_method", "show_model_suggestion", "offer_confirmations"];
+    "lease_seconds", "min_face_ms", "test_sample_size", "strategy", "training_mode", "ssl_method",
+    "show_model_suggestion", "offer_confirmations", "continuous_labeling", "warm_start"];
   let project = null;
   let classes = null;
 

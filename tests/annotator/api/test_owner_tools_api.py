@@ -71,6 +71,7 @@ def test_presets_and_class_replacement_until_votes_exist(client_for):
         "initial_set_size",
         "seed",
         "ssl_method",
+        "test_sample_size",
         "votes_per_face",
         "candidate_min_votes",
     }
@@ -170,6 +171,8 @@ def test_review_flow_over_the_api(client_for):
     assert client.get(f"/api/projects/{project.pk}/review/next/").json() == []
     dashboard = client_for(project.owner).get(f"/api/projects/{project.pk}/dashboard/").json()
     assert dashboard["reviews"]["reviews"] == 1 and dashboard["budget"]["spent"] == spent
+    assert [c["labels"] for c in dashboard["labels_per_class"]] == [0, 1, 0, 0]  # the reviewed label counts
+    assert dashboard["unsure_faces"] == 0
     undone = client.post(f"/api/projects/{project.pk}/reviews/undo/")
     assert undone.status_code == 200 and Item.objects.get(pk=entries[0].item_id).reviewed_label is None
     assert client.post(f"/api/projects/{project.pk}/reviews/undo/").status_code == 409
