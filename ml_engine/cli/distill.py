@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ml_engine.cli.data import add_data_arguments, load_cli_dataset, select_split
 from ml_engine.cli.progress_bar import ProgressBar
+from ml_engine.data.dataset import FaceDataset
 from ml_engine.device import resolve_device
 from ml_engine.distillation.distill import DistillationConfig
 from ml_engine.distillation.faces import distill_faces
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """Distil the train split (or every labeled face), score on the test split, write the zip."""
     dataset = load_cli_dataset(args)
     train, train_name = select_split(dataset, ("train",))
+    test: FaceDataset | None
     test, test_name = select_split(dataset, ("test", "val"))
     if test_name == "all":
         test = None

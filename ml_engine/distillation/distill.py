@@ -109,6 +109,8 @@ def inverse_softplus(value: float) -> float:
 class SyntheticData(nn.Module):
     """The learnables of Alg. 1: synthetic images ``x̃`` and raw step sizes ``r`` (``η = softplus(r)``)."""
 
+    labels: torch.Tensor  # a buffer: moves with the module, never learned
+
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, step_count: int, initial_step_size: float):
         super().__init__()
         self.images = nn.Parameter(images)

@@ -191,9 +191,8 @@ def select_with_model(
     """
     from ml_engine.inference import predict
 
-    options = {"image_size": image_size, "device": device}
-    anchor = predict(model, labeled, **options).embeddings
-    candidates = predict(model, auxiliary, **options).embeddings
+    anchor = predict(model, labeled, image_size=image_size, device=device).embeddings
+    candidates = predict(model, auxiliary, image_size=image_size, device=device).embeddings
     return select_auxiliary(
         anchor, labeled.labels, candidates, labeled.num_classes,
         delta=delta, rule=rule, max_per_class=max_per_class,
