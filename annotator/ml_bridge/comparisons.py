@@ -141,17 +141,20 @@ def per_seed_savings(strategy: StrategySummary, baseline: StrategySummary) -> np
     """Per seed, the share of random's labels a strategy did without to reach random's final accuracy.
 
     Seed ``i`` of the strategy is compared with seed ``i`` of random (same initial set, same
-    training seeds): the labels at which its curve (linear between cycles) first reaches
-    random's last accuracy, as a saving ``1 - labels / budget``; a curve that never reaches it
-    saves nothing.
+    training seeds): the labels at which each curve (linear between cycles) first reaches
+    random's last accuracy give the saving ``1 - strategy's / random's``. Random's own labels,
+    not the budget, are the reference: on a noisy curve random may reach its final accuracy
+    early (even at the initial set), and a strategy reaching it there too saved nothing. A
+    curve that never reaches it saves nothing.
     """
     from ml_engine.simulation.results import labels_to_reach
 
-    budget = float(baseline.labels[-1])
     savings = []
-    for run, target in zip(strategy.accuracy, baseline.accuracy[:, -1], strict=True):
-        reached = labels_to_reach(strategy.labels, run, float(target))
-        savings.append(0.0 if reached is None else 1.0 - reached / budget)
+    for run, reference in zip(strategy.accuracy, baseline.accuracy, strict=True):
+        target = float(reference[-1])
+        needed = labels_to_reach(baseline.labels, reference, target)
+        reached = labels_to_reach(strategy.labels, run, target)
+        savings.append(0.0 if reached is None or needed is None else 1.0 - reached / needed)
     return np.asarray(savings)
 
 

@@ -53,6 +53,18 @@ def test_a_saving_within_the_spread_is_no_win():
     )
 
 
+def test_random_reaching_its_final_accuracy_early_leaves_nothing_to_save():
+    # Random's last point (0.55) is below its first (0.6): it already had that accuracy at 10
+    # labels, and so had the strategy (same initial set): saving 1 - 10/10 = 0, not 1 - 10/30.
+    random = _summary("random", [[0.6, 0.5, 0.55]])
+    least = _summary("least_confidence", [[0.6, 0.7, 0.8]])
+    result = comparison_bridge.summary([random, least], labeled=60, seeds=1)
+    assert [curve["saving"] for curve in result["curves"]] == [0.0, 0.0]
+    assert (
+        result["sentence"] == "On your 60 labeled faces, no strategy beat random beyond the spread (1 seed)."
+    )
+
+
 def test_the_request_checks_strategies_labels_and_one_at_a_time(client_for):
     project = labeled_project()
     owner = client_for(project.owner)

@@ -103,6 +103,7 @@ def test_the_comparison_runs_on_a_worker_equals_simulate_and_shows(
     assert page.locator("#comparison-plot polyline").count() == 2
     assert page.locator("#comparison-plot polygon").count() == 2  # the seeds' spread
     assert "Run on 300 labeled faces (test: 60) · small_cnn at 32 px" in page.inner_text("#comparison-sizes")
+    page.locator("#comparison-card").screenshot(path="/tmp/faceloop-comparison-on-a-worker.png")
     page.select_option("#adopt-strategy", "least_confidence")
     page.click("#adopt")
     page.wait_for_selector("#comparison-status:has-text('now selects with least_confidence')")
