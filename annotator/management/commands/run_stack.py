@@ -1,9 +1,10 @@
 """``manage.py run_stack``: Redis, Celery workers and the web server, stopped together by Ctrl-C.
 
-One worker per queue: ``train`` runs pre-training and training, ``default`` runs exports and
-the other short jobs, so an export never waits behind a training that takes minutes. More
-``train`` workers (``--train-workers``) train several projects at once (one project still
-trains one job at a time).
+Workers per queue: ``train`` runs pre-training and training, ``default`` runs exports and
+the other short jobs, so an export never waits behind a training that takes minutes. Two
+``train`` workers by default (``--train-workers``): a project's first model trains while its
+self-supervised pre-training runs, instead of waiting for it, and two projects can train at
+once (a project still runs one training and one pre-training at a time).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=8000, help="web server port on 127.0.0.1")
         parser.add_argument(
-            "--train-workers", type=int, default=1, help="workers for the train queue (one training each)"
+            "--train-workers", type=int, default=2, help="workers for the train queue (one training each)"
         )
         parser.add_argument(
             "--seed-demo",

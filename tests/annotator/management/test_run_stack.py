@@ -64,7 +64,7 @@ def test_run_stack_serves_with_gunicorn_one_worker_per_queue_and_static_files(tm
         health = json.loads(body)
         assert status == 200 and health["status"] == "ok", health
         queues = health["worker"]["queues"]
-        assert [name.split("@")[0] for name in queues["train"]] == ["train1"]
+        assert sorted(name.split("@")[0] for name in queues["train"]) == ["train1", "train2"]
         assert [name.split("@")[0] for name in queues["default"]] == ["default"]
         assert headers["Server"].startswith("gunicorn")
 
@@ -81,5 +81,5 @@ def test_run_stack_serves_with_gunicorn_one_worker_per_queue_and_static_files(tm
             raise
     assert stack.returncode == 0, log.read_text()
     assert b"Stopped." in log.read_bytes()
-    for name in ("worker-train1.log", "worker-default.log", "web.log"):
+    for name in ("worker-train1.log", "worker-train2.log", "worker-default.log", "web.log"):
         assert (tmp_path / "var" / "logs" / name).exists(), name
