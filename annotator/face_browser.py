@@ -169,32 +169,11 @@ def face_record(project: Project, item: Item) -> dict[str, object]:
     reviews = list(item.reviews.select_related("reviewer").order_by("created_at", "id"))
     exclusions = list(item.exclusions.select_related("excluded_by", "undone_by").order_by("created_at", "id"))
     queued = list(item.queue_entries.select_related("cycle").order_by("cycle__number"))
-    names = dict(project.classes.values_list("index", "name"))
-
-    def named(*indices: int | None) -> str:
-        return " -> ".join("none" if index is None else names.get(index, str(index)) for index in indices)
-
     model = selectors.latest_model(project)
     probabilities = None
     if model is not None and model.predictions:
         probabilities = face_probabilities(Path(settings.MEDIA_ROOT) / model.predictions, item.pk)
-    history = [
-        *({"at": entry.cycle.created_at, "event": "queued", "who": "", "detail": f"cycle {entry.cycle.number}, "
-           f"position {entry.position + 1} ({entry.cycle.strategy})"} for entry in queued),
-        *({"at": vote.created_at, "event": vote.kind, "who": vote.annotator.username,
-           "detail": " or ".join(named(index) for index in vote.candidate_set)} for vote in votes),
-        *({"at": vote.retracted_at, "event": "vote undone", "who": vote.annotator.username, "detail": ""}
-          for vote in votes if vote.retracted_at),
-        *({"at": review.created_at, "event": "reviewed", "who": review.reviewer.username,
-           "detail": named(review.label_before, review.label_after)} for review in reviews),
-        *({"at": review.undone_at, "event": "review undone", "who": review.reviewer.username, "detail": ""}
-          for review in reviews if review.undone_at),
-        *({"at": exclusion.created_at, "event": "excluded", "who": exclusion.excluded_by.username,
-           "detail": exclusion.reason} for exclusion in exclusions),
-        *({"at": exclusion.undone_at, "event": "brought back",
-           "who": exclusion.undone_by.username if exclusion.undone_by else "", "detail": ""}
-          for exclusion in exclusions if exclusion.undone_at),
-    ]  # fmt: skip
+    history = _history(dict(project.classes.values_list("index", "name")), queued, votes, reviews, exclusions)
     item.in_queue = any(entry.cycle.state == CycleState.LABELING for entry in queued)
     return {
         "face": item,
@@ -217,8 +196,34 @@ def face_record(project: Project, item: Item) -> dict[str, object]:
         "exclusions": exclusions,
         "probabilities": probabilities,
         "model_version": model.version if model is not None and probabilities is not None else None,
-        "history": sorted(history, key=lambda event: event["at"]),
+        "history": history,
     }
+
+
+def _history(names: dict[int, str], queued: list, votes: list, reviews: list, exclusions: list) -> list[dict]:
+    """What happened to a face, oldest first: queued, answered, undone, reviewed, excluded, brought back."""
+
+    def named(*indices: int | None) -> str:
+        return " -> ".join("none" if index is None else names.get(index, str(index)) for index in indices)
+
+    events = [
+        *({"at": entry.cycle.created_at, "event": "queued", "who": "", "detail": f"cycle {entry.cycle.number}, "
+           f"position {entry.position + 1} ({entry.cycle.strategy})"} for entry in queued),
+        *({"at": vote.created_at, "event": vote.kind, "who": vote.annotator.username,
+           "detail": " or ".join(named(index) for index in vote.candidate_set)} for vote in votes),
+        *({"at": vote.retracted_at, "event": "vote undone", "who": vote.annotator.username, "detail": ""}
+          for vote in votes if vote.retracted_at),
+        *({"at": review.created_at, "event": "reviewed", "who": review.reviewer.username,
+           "detail": named(review.label_before, review.label_after)} for review in reviews),
+        *({"at": review.undone_at, "event": "review undone", "who": review.reviewer.username, "detail": ""}
+          for review in reviews if review.undone_at),
+        *({"at": exclusion.created_at, "event": "excluded", "who": exclusion.excluded_by.username,
+           "detail": exclusion.reason} for exclusion in exclusions),
+        *({"at": exclusion.undone_at, "event": "brought back",
+           "who": exclusion.undone_by.username if exclusion.undone_by else "", "detail": ""}
+          for exclusion in exclusions if exclusion.undone_at),
+    ]  # fmt: skip
+    return sorted(events, key=lambda event: event["at"])
 
 
 def similar_faces(project: Project, item: Item, k: int = 12) -> dict[str, object]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -20,8 +21,33 @@ from annotator.models import Membership, Project, Review, VoteKind
 ACTIVITY_DAYS = 7
 
 
-def team_figures(project: Project) -> list[dict[str, object]]:
-    """One row per member or past voter: role, quota, and the figures of their live votes."""
+@dataclass
+class _Tally:
+    """One annotator's live votes, summed up."""
+
+    votes: int = 0
+    skips: int = 0
+    unsure: int = 0
+    milliseconds: list[int] = field(default_factory=list)
+    agreement: list[float] = field(default_factory=list)
+    days: Counter = field(default_factory=Counter)
+
+    def figures(self, days: list) -> dict[str, object]:
+        return {
+            "votes": self.votes,
+            "skips": self.skips,
+            "unsure_share": round(self.unsure / self.votes, 4) if self.votes else None,
+            "median_seconds": round(statistics.median(self.milliseconds) / 1000, 2)
+            if self.milliseconds
+            else None,
+            "agreement": round(statistics.fmean(self.agreement), 4) if self.agreement else None,
+            "agreement_faces": len(self.agreement),
+            "activity": [{"day": day.isoformat(), "votes": self.days[day]} for day in days],
+        }
+
+
+def tallies(project: Project) -> dict[int, _Tally]:
+    """Each voter's tally; agreement compares a single-class vote with the others on its face."""
     rows = list(
         selectors.live_votes(project).values_list(
             "annotator_id", "item_id", "kind", "class_index", "time_spent_ms", "created_at"
@@ -31,61 +57,48 @@ def team_figures(project: Project) -> list[dict[str, object]]:
     for _, item_id, kind, class_index, _, _ in rows:
         if kind == VoteKind.LABEL:
             per_face[item_id][class_index] += 1
-    today = timezone.localdate()
-    days = [today - timedelta(days=offset) for offset in range(ACTIVITY_DAYS - 1, -1, -1)]
-    figures: dict[int, dict] = defaultdict(
-        lambda: {"votes": 0, "skips": 0, "unsure": 0, "ms": [], "agree": [], "days": Counter()}
-    )
+    result: dict[int, _Tally] = defaultdict(_Tally)
     for annotator_id, item_id, kind, class_index, ms, created in rows:
-        entry = figures[annotator_id]
+        tally = result[annotator_id]
         if kind == VoteKind.SKIP:
-            entry["skips"] += 1
+            tally.skips += 1
             continue
-        entry["votes"] += 1
-        entry["ms"].append(ms)
-        entry["days"][timezone.localtime(created).date()] += 1
+        tally.votes += 1
+        tally.milliseconds.append(ms)
+        tally.days[timezone.localtime(created).date()] += 1
         if kind == VoteKind.UNSURE:
-            entry["unsure"] += 1
+            tally.unsure += 1
         elif (others := sum(per_face[item_id].values()) - 1) > 0:
-            entry["agree"].append((per_face[item_id][class_index] - 1) / others)
+            tally.agreement.append((per_face[item_id][class_index] - 1) / others)
+    return result
+
+
+def team_figures(project: Project) -> list[dict[str, object]]:
+    """One row per member or past voter (removed members' votes still count): role, quota, figures."""
+    counted = tallies(project)
     reliability = _reliability(project)
     reviews = Counter(
         Review.objects.filter(project=project, undone_at__isnull=True).values_list("reviewer_id", flat=True)
     )
-    members = {m.user_id: m for m in Membership.objects.filter(project=project).select_related("user")}
-    user_ids = set(members) | set(figures)
+    members = {m.user_id: m for m in Membership.objects.filter(project=project)}
+    user_ids = set(members) | set(counted)
     names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
-    result = []
-    for user_id in sorted(
-        user_ids, key=lambda pk: (-figures[pk]["votes"] if pk in figures else 0, names.get(pk, ""))
-    ):
-        entry = figures.get(user_id)
-        member = members.get(user_id)
-        result.append(
-            {
-                "user_id": user_id,
-                "username": names.get(user_id, f"user {user_id}"),
-                "membership_id": member.pk if member else None,
-                "role": member.role if member else None,
-                "quota_votes": member.quota_votes if member else None,
-                "votes": entry["votes"] if entry else 0,
-                "skips": entry["skips"] if entry else 0,
-                "unsure_share": round(entry["unsure"] / entry["votes"], 4)
-                if entry and entry["votes"]
-                else None,
-                "median_seconds": round(statistics.median(entry["ms"]) / 1000, 2)
-                if entry and entry["ms"]
-                else None,
-                "agreement": round(statistics.fmean(entry["agree"]), 4) if entry and entry["agree"] else None,
-                "agreement_faces": len(entry["agree"]) if entry else 0,
-                "reliability": reliability.get(user_id),
-                "reviews": reviews.get(user_id, 0),
-                "activity": [
-                    {"day": day.isoformat(), "votes": entry["days"][day] if entry else 0} for day in days
-                ],
-            }
-        )
-    return result
+    today = timezone.localdate()
+    days = [today - timedelta(days=offset) for offset in range(ACTIVITY_DAYS - 1, -1, -1)]
+    ordered = sorted(user_ids, key=lambda pk: (-counted[pk].votes if pk in counted else 0, names.get(pk, "")))
+    return [
+        {
+            "user_id": user_id,
+            "username": names.get(user_id, f"user {user_id}"),
+            "membership_id": members[user_id].pk if user_id in members else None,
+            "role": members[user_id].role if user_id in members else None,
+            "quota_votes": members[user_id].quota_votes if user_id in members else None,
+            **counted.get(user_id, _Tally()).figures(days),
+            "reliability": reliability.get(user_id),
+            "reviews": reviews.get(user_id, 0),
+        }
+        for user_id in ordered
+    ]
 
 
 def _reliability(project: Project) -> dict[int, float]:

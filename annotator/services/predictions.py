@@ -7,12 +7,15 @@ and the review queue filter and sort 100,000 faces in SQL instead of opening tha
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Item, Project
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 2000
 
@@ -23,7 +26,11 @@ def store_predictions(project: Project, predictions_path: Path) -> int:
     Faces the model did not score (test, auxiliary, excluded) lose any older guess, so no
     face shows a guess from a model that never saw it.
     """
-    stored = cycle_bridge.read_predictions(Path(predictions_path))
+    path = Path(predictions_path)
+    if not path.exists():  # a copy for browsing: recording a model version never fails over it
+        logger.warning("project %s: no pool scores at %s; faces keep their guesses", project.pk, path)
+        return 0
+    stored = cycle_bridge.read_predictions(path)
     item_ids = stored["item_ids"].astype(np.int64)
     probabilities = stored["probabilities"]
     top = probabilities.argmax(axis=1) if len(item_ids) else np.zeros(0, dtype=np.int64)

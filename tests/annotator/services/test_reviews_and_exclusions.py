@@ -173,3 +173,20 @@ def test_voted_test_faces_are_reviewed_but_imported_test_labels_are_not() -> Non
     assert (dataset.splits[row], dataset.labels[row]) == ("test", 1)
     imported_row = [r["id"] for r in inputs.rows].index(imported.pk)
     assert dataset.labels[imported_row] == imported.imported_label
+
+
+def test_model_guesses_are_copied_onto_faces_and_unscored_faces_lose_theirs(tmp_path: Path) -> None:
+    from annotator.services.predictions import store_predictions
+
+    project = make_labeling_project(votes_per_face=1, budget_votes=40)
+    pool = list(Item.objects.filter(project=project, split="pool").order_by("id"))
+    Item.objects.filter(pk=pool[-1].pk).update(predicted_class=3, predicted_confidence=0.9)
+    probabilities = np.full((2, 4), 0.1, dtype=np.float32)
+    probabilities[0, 2], probabilities[1, 0] = 0.7, 0.7
+    path = tmp_path / "pool.npz"
+    np.savez(path, item_ids=np.asarray([pool[0].pk, pool[1].pk]), probabilities=probabilities)
+    assert store_predictions(project, path) == 2
+    guesses = dict(Item.objects.filter(project=project).values_list("id", "predicted_class"))
+    assert (guesses[pool[0].pk], guesses[pool[1].pk], guesses[pool[-1].pk]) == (2, 0, None)
+    assert Item.objects.get(pk=pool[0].pk).predicted_confidence == pytest.approx(0.7)
+    assert store_predictions(project, tmp_path / "missing.npz") == 0
