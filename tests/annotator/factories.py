@@ -123,3 +123,26 @@ def publish_test_offers(
         [Offer(item, class_index, confidence, margin) for item, class_index, confidence in offers],
     )
     return list(PseudoLabelOffer.objects.filter(model_version=version).order_by("-confidence", "id"))
+
+
+def write_pool_index(project, vectors_for) -> None:
+    """Register an index of the pool, as a finished pre-training job leaves it."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from annotator.ml_bridge.similar import write_index_item_ids
+    from annotator.models import Job, JobKind, JobState
+    from ml_engine.index import EmbeddingIndex
+
+    media = Path(settings.MEDIA_ROOT)
+    ids = list(Item.objects.filter(project=project, split="pool").order_by("id").values_list("id", flat=True))
+    folder = media / "projects" / str(project.pk) / "models" / "job-test"
+    folder.mkdir(parents=True, exist_ok=True)
+    index = EmbeddingIndex.build(np.stack([vectors_for(i) for i in range(len(ids))]), use_gpu=False).save(
+        folder / "index.faiss"
+    )
+    item_ids = write_index_item_ids(folder, [str(i) for i in ids])
+    Job.objects.create(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED,
+                       result={"index": str(index.relative_to(media)),
+                               "item_ids": str(item_ids.relative_to(media))})  # fmt: skip

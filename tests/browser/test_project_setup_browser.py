@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from annotator.models import Item, Membership, Project, Review, Role, Vote
+from annotator.models import Exclusion, Item, Membership, Project, Review, Role, Vote
 from annotator.services import votes
-from tests.annotator.factories import UserFactory
+from tests.annotator.factories import UserFactory, write_pool_index
 from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, wait_for
 
 pytestmark = BROWSER_TEST_MARKS
@@ -177,3 +177,21 @@ def test_owner_runs_a_project_from_the_browser(
     assert by_file[face_name][1] == ("calm", "joy", "anger")[final] and by_file[face_name][-1] == "rita"
     assert sum(1 for row in by_file.values() if row[-1]) == 1
     assert len(by_file) == Item.objects.filter(project=project, split="pool").count()
+
+    # The pool's index as a pre-training leaves it, with a near-duplicate of the disputed face.
+    ids = list(Item.objects.filter(project=project, split="pool").order_by("id").values_list("id", flat=True))
+    twin = next(i for i in ids if i != disputed)
+    vectors = np.random.default_rng(5).standard_normal((len(ids), 16)).astype(np.float32)
+    vectors[ids.index(twin)] = vectors[ids.index(disputed)] * 1.001
+    write_pool_index(project, lambda i: vectors[i])
+    page.goto(f"{live_server.url}/projects/{project.pk}/faces/{disputed}/")
+    page.wait_for_selector(f"#similar li.near-duplicate a[href$='/faces/{twin}/']")
+    page.wait_for_function(
+        "() => { const f = document.getElementById('face'); return f.complete && f.naturalWidth > 0; }"
+    )
+    shot(page, "face-similar")
+    page.click("#exclude-duplicates")
+    wait_for(
+        lambda: Exclusion.objects.filter(item_id=twin, reason="duplicate", undone_at__isnull=True).exists()
+    )
+    assert Item.objects.get(pk=twin).excluded and not Item.objects.get(pk=disputed).excluded

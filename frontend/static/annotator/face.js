@@ -55,6 +55,17 @@ near-duplicates, its history; owners exclude it or bring it back, reviewers set 
   async function loadSimilar() {
     const similar = await get(`faces/${id}/similar/?k=12`);
     el("similar-note").textContent = similar.detail;
+    const duplicates = similar.faces.filter((f) => f.near_duplicate && !f.excluded);
+    const button = el("exclude-duplicates");
+    if (button) {
+      button.hidden = !duplicates.length;
+      button.textContent = `Exclude its ${duplicates.length} near-duplicate${duplicates.length === 1 ? "" : "s"}, keep this face`;
+      button.onclick = () =>
+        report(async () => {
+          for (const f of duplicates) await post(`faces/${f.item}/exclusion/`, { reason: "duplicate", note: `near-duplicate of face ${id}` });
+          await loadSimilar();
+        });
+    }
     el("similar").replaceChildren(...similar.faces.map((f) => node("li", { className: f.near_duplicate ? "near-duplicate" : "" },
       node("a", { href: `/projects/${config.projectId}/faces/${f.item}/`, title: `similarity ${f.similarity}` },
         node("img", { src: f.image_url, alt: `Face ${f.item}`, loading: "lazy" }),

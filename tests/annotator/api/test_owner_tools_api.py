@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from annotator.models import Exclusion, Invite, Item, Membership, Project, ProjectClass, Review, Role
 from annotator.services import invites, votes
-from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project, make_project
+from tests.annotator.factories import (
+    UserFactory,
+    add_annotator,
+    make_labeling_project,
+    make_project,
+    write_pool_index,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -253,3 +259,21 @@ def test_team_figures(client_for):
     )
     assert mine["activity"][-1]["votes"] == 3 and len(mine["activity"]) == 7
     assert rows[project.owner.username]["role"] == "owner"
+
+
+def test_similar_faces_come_from_the_pretraining_index(client_for, settings, tmp_path):
+    import numpy as np
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    project = make_labeling_project(pool=8, test=0)
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((8, 16)).astype(np.float32)
+    base[5] = base[2] + 0.001  # a near-duplicate of the third face
+    write_pool_index(project, lambda i: base[i])
+    ids = list(Item.objects.filter(project=project, split="pool").order_by("id").values_list("id", flat=True))
+    answer = client_for(project.owner).get(f"/api/projects/{project.pk}/faces/{ids[2]}/similar/?k=3").json()
+    assert answer["indexed"] is True and answer["detail"] == "1 near-duplicate(s) among 3 nearest faces."
+    assert (answer["faces"][0]["item"], answer["faces"][0]["near_duplicate"]) == (ids[5], True)
+    assert [f["near_duplicate"] for f in answer["faces"][1:]] == [False, False]
+    bad = client_for(project.owner).get(f"/api/projects/{project.pk}/faces/{ids[2]}/similar/?k=0")
+    assert bad.status_code == 400 and "k" in bad.json()
