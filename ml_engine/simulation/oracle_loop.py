@@ -83,6 +83,9 @@ class CycleRecord:
     select_seconds: float
     per_class_recall: tuple[float, ...] = ()
     """Test recall of each class (NaN where the test split has none): whether rare classes learn."""
+    labeled_per_class: tuple[int, ...] = ()
+    """Faces of each class (by the oracle's label) in this cycle's training set: whether rare
+    classes get asked about."""
 
 
 def run_strategy(
@@ -143,4 +146,5 @@ def run_strategy(
             trained - started,
             time.perf_counter() - trained,
             tuple(float(value) for value in metrics.per_class_recall),
+            tuple(int(n) for n in np.bincount(pool.labels[labeled[:count]], minlength=pool.num_classes)),
         )

@@ -29,7 +29,10 @@ def append_record(path: Path, record: CycleRecord) -> None:
     if not new:
         with path.open(newline="") as handle:
             columns = next(csv.reader(handle))
-    row = asdict(record) | {"per_class_recall": " ".join(f"{value:.6g}" for value in record.per_class_recall)}
+    row = asdict(record) | {
+        "per_class_recall": " ".join(f"{value:.6g}" for value in record.per_class_recall),
+        "labeled_per_class": " ".join(str(n) for n in record.labeled_per_class),
+    }
     with path.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         if new:
@@ -55,6 +58,7 @@ def read_records(path: Path) -> list[CycleRecord]:
                 train_seconds=float(row["train_seconds"]),
                 select_seconds=float(row["select_seconds"]),
                 per_class_recall=tuple(float(value) for value in (row.get("per_class_recall") or "").split()),
+                labeled_per_class=tuple(int(value) for value in (row.get("labeled_per_class") or "").split()),
             )
             latest[(record.strategy, record.seed, record.cycle)] = record
     return sorted(latest.values(), key=lambda r: (r.strategy, r.seed, r.cycle))

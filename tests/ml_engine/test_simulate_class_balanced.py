@@ -44,6 +44,7 @@ def test_command_line_runs_the_balanced_variant(tmp_path, capsys):
     assert all(
         0.0 <= value <= 1.0 or np.isnan(value) for record in records for value in record.per_class_recall
     )
+    assert all(sum(record.labeled_per_class) == record.labels for record in records)
     runs = {(record.strategy, record.cycle, record.labels) for record in records}
     assert runs == {
         ("least_confidence", 0, 8), ("least_confidence", 1, 16),
