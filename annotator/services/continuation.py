@@ -35,13 +35,14 @@ def ranked_next(
 ) -> tuple[list[int], list[int]]:
     """Up to ``count`` faces of ``model``'s ranking, best first, with its predicted classes.
 
-    Left out: faces anyone answered, faces a cycle of this model already queued, and
-    ``excluded``.
+    Left out: faces anyone answered, faces a cycle of this model already queued, faces an
+    owner excluded from the project since the model ranked them, and ``excluded``.
     """
     if count <= 0:
         return [], []
     queued = QueueEntry.objects.filter(cycle__selected_by=model).values_list("item_id", flat=True)
-    skipped = answered_item_ids(project) | set(queued) | set(excluded)
+    out_of_the_loop = Item.objects.filter(project=project, excluded=True).values_list("id", flat=True)
+    skipped = answered_item_ids(project) | set(queued) | set(excluded) | set(out_of_the_loop)
     ranking = model.ranking or {}
     pairs = zip(ranking.get("item_ids", []), ranking.get("predicted_classes", []), strict=True)
     picks = [(item_id, predicted) for item_id, predicted in pairs if item_id not in skipped][:count]

@@ -190,3 +190,20 @@ def test_model_guesses_are_copied_onto_faces_and_unscored_faces_lose_theirs(tmp_
     assert (guesses[pool[0].pk], guesses[pool[1].pk], guesses[pool[-1].pk]) == (2, 0, None)
     assert Item.objects.get(pk=pool[0].pk).predicted_confidence == pytest.approx(0.7)
     assert store_predictions(project, tmp_path / "missing.npz") == 0
+
+
+def test_continuous_labeling_skips_faces_excluded_after_the_model_ranked_them() -> None:
+    from annotator.services.continuation import ranked_next
+    from tests.annotator.factories import ModelVersionFactory
+
+    project = make_labeling_project(pool=10, votes_per_face=1, budget_votes=40)
+    unvoted = list(
+        Item.objects.filter(project=project, split="pool", vote_count=0)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    model = ModelVersionFactory(
+        project=project, version=1, ranking={"item_ids": unvoted[:4], "predicted_classes": [0, 1, 2, 3]}
+    )
+    exclusions.exclude_face(project, project.owner, unvoted[1], "corrupt")
+    assert ranked_next(project, model, 3) == ([unvoted[0], unvoted[2], unvoted[3]], [0, 2, 3])
