@@ -48,6 +48,10 @@ class ProjectSerializer(serializers.ModelSerializer):
         min_length=2,
         max_length=MAX_CLASSES,
         help_text=f"From 2 to {MAX_CLASSES} classes, each with its own key.",
+        error_messages={
+            "min_length": "A project needs at least two classes.",
+            "max_length": f"A project has at most {MAX_CLASSES} classes: each needs its own key.",
+        },
     )
     owner = serializers.CharField(source="owner.username", read_only=True)
     votes_left = serializers.IntegerField(read_only=True)

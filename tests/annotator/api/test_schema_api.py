@@ -131,8 +131,12 @@ def test_downloads_are_sent_as_their_documented_type(
     assert set(documented) == {"text/csv", "application/jsonl", "application/zip", "application/octet-stream"}
 
 
-@pytest.mark.parametrize("count", [1, MAX_CLASSES + 1])
-def test_a_class_count_out_of_range_is_refused_not_a_server_error(client_for, count: int) -> None:
+@pytest.mark.parametrize(
+    ("count", "message"), [(1, "at least two classes"), (MAX_CLASSES + 1, f"at most {MAX_CLASSES} classes")]
+)
+def test_a_class_count_out_of_range_is_refused_not_a_server_error(
+    client_for, count: int, message: str
+) -> None:
     user = UserFactory()
     body = {"name": "Faces", "budget_votes": 10, "classes": [{"name": f"class {i}"} for i in range(count)]}
 
@@ -140,6 +144,7 @@ def test_a_class_count_out_of_range_is_refused_not_a_server_error(client_for, co
 
     assert response.status_code == 400
     assert list(response.json()) == ["classes"]
+    assert message in response.json()["classes"]["non_field_errors"][0]
     assert not Project.objects.exists()
 
 
