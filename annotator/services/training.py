@@ -162,7 +162,8 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
         started_from=outcome.training.get("started_from", ""),
     )
     offered = confirmations.publish_offers(project, version, outcome.offers)
-    store_predictions(project, outcome.predictions_path)
+    # A copy of the scores for browsing, chunk by chunk after the commit: votes never wait on it.
+    transaction.on_commit(lambda: store_predictions(project, outcome.predictions_path))
     cycle = Cycle.objects.get(pk=job.cycle_id)
     jobs.finish_job(
         job.pk,

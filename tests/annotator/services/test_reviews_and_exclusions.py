@@ -207,3 +207,35 @@ def test_continuous_labeling_skips_faces_excluded_after_the_model_ranked_them() 
     )
     exclusions.exclude_face(project, project.owner, unvoted[1], "corrupt")
     assert ranked_next(project, model, 3) == ([unvoted[0], unvoted[2], unvoted[3]], [0, 2, 3])
+
+
+def test_recording_a_model_version_copies_its_guesses_after_the_commit(
+    django_capture_on_commit_callbacks,
+) -> None:
+    from django.conf import settings
+
+    from annotator.ml_bridge import cycles as cycle_bridge
+    from annotator.models import JobKind
+    from annotator.services import jobs
+    from annotator.services.training import record_outcome
+
+    project = make_labeling_project(votes_per_face=1, budget_votes=40)
+    pool = list(Item.objects.filter(project=project, split="pool").order_by("id"))
+    folder = Path(settings.MEDIA_ROOT) / "jobs-guesses"
+    folder.mkdir(parents=True, exist_ok=True)
+    probabilities = np.full((len(pool), 4), 0.1, dtype=np.float32)
+    probabilities[:, 3] = 0.7
+    np.savez(
+        folder / "pool.npz", item_ids=np.asarray([item.pk for item in pool]), probabilities=probabilities
+    )
+    outcome = cycle_bridge.CycleOutcome(checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz",
+                                        labels_used=0, metrics={}, training={})  # fmt: skip
+    job = jobs.create_job(project, JobKind.TRAIN, cycle=project.cycles.get(number=0))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        record_outcome(job, outcome)
+    assert not Item.objects.filter(project=project, predicted_class__isnull=False).exists()  # not inside it
+    for callback in callbacks:
+        callback()
+    assert set(
+        Item.objects.filter(project=project, split="pool").values_list("predicted_class", flat=True)
+    ) == {3}
