@@ -62,7 +62,8 @@ id, so the server tells this tab's faces from another tab's of the same user.
     const open = Boolean(current) && !current.final;
     for (const button of [...buttons.values(), el("unsure"), el("skip")]) button.disabled = !open;
     showSuggestion();
-    el("confirm-link").hidden = Boolean(current) || faces.signedOut || !config.offerConfirmations;
+    const confirmLink = el("confirm-link"); // rendered only where confirmations are offered
+    if (confirmLink) confirmLink.hidden = Boolean(current) || faces.signedOut;
   }
 
   function showSuggestion() {
