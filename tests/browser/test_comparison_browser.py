@@ -74,9 +74,8 @@ def test_the_comparison_runs_on_a_worker_equals_simulate_and_shows(
         "small_cnn", 32, 30, 150, 5,
     )  # fmt: skip
 
-    train = TrainConfig(
-        model="small_cnn", image_size=32, epochs=result["epochs"], batch_size=result["batch_size"]
-    )
+    assert (result["epochs"], result["batch_size"], result["lr"], result["augment"]) == (20, 16, 0.05, False)
+    train = TrainConfig(model="small_cnn", image_size=32, epochs=20, batch_size=16, lr=0.05, augment=False)
     settings = LoopSettings(initial_size=30, cycles=5, budget=150, train=train, device="cpu")
     simulate(
         pool,
@@ -143,7 +142,7 @@ def test_the_dashboard_stays_readable_at_8_classes_and_20_model_versions(live_se
                                    ("least_confidence+balanced", "Least Confidence (class-balanced)", 0.02),
                                    ("badge", "BADGE", 0.01)]
     ]  # fmt: skip
-    result = {"labeled_faces": 160, "test_faces": 80, "model": "small_cnn", "image_size": 32, "epochs": 8,
+    result = {"labeled_faces": 160, "test_faces": 80, "model": "small_cnn", "image_size": 32, "epochs": 20,
               "batch_size": 32, "device": "cpu", "initial": 16, "cycles": 5, "budget": 80, "seeds": [0, 1, 2],
               "curves": curves, "best": None,
               "sentence": "On your 160 labeled faces, no strategy beat random beyond the spread (3 seeds)."}  # fmt: skip
