@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, OuterRef, Sum
 from django.utils import timezone
@@ -54,7 +54,7 @@ def open_lease_count(project: Project) -> int:
     return Lease.objects.filter(project=project).count()
 
 
-def next_faces(project: Project, annotator: AbstractBaseUser, count: int = 1, tab: str = "") -> list[Lease]:
+def next_faces(project: Project, annotator: User, count: int = 1, tab: str = "") -> list[Lease]:
     """The annotator's next ``count`` faces of the current cycle for one browser ``tab``, under leases.
 
     Faces this tab already holds come first (their leases are renewed), so asking again
@@ -95,7 +95,7 @@ def _unreserved_budget(project: Project) -> int:
 
 
 def _claim(
-    project: Project, cycle: Cycle, annotator: AbstractBaseUser, tab: str, wanted: int, expires: datetime
+    project: Project, cycle: Cycle, annotator: User, tab: str, wanted: int, expires: datetime
 ) -> list[Lease]:
     """Claim up to ``wanted`` open entries in queue order.
 
@@ -128,7 +128,7 @@ def _claim(
 
 
 def _claim_entry(
-    project: Project, entry_id: int, annotator: AbstractBaseUser, tab: str, limit: int, expires: datetime
+    project: Project, entry_id: int, annotator: User, tab: str, limit: int, expires: datetime
 ) -> Lease | None:
     try:
         with transaction.atomic():

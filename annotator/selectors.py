@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -43,12 +43,12 @@ RECENT_JOBS = 10
 MAX_DATABASE_ID = 2**63 - 1
 
 
-def projects_for(user: AbstractBaseUser) -> QuerySet[Project]:
+def projects_for(user: User) -> QuerySet[Project]:
     """Projects the user is a member of (annotators see only their projects)."""
     return Project.objects.filter(memberships__user=user).prefetch_related("classes").distinct()
 
 
-def get_membership(project_id: int, user: AbstractBaseUser) -> Membership | None:
+def get_membership(project_id: int, user: User) -> Membership | None:
     """The user's membership of the project, or None; an id past 64 bits (from a URL) names none.
 
     SQLite raises ``OverflowError`` on such an id instead of finding nothing: a 500.
@@ -68,7 +68,7 @@ def live_votes(project: Project) -> QuerySet[Vote]:
     return Vote.objects.filter(project=project, retracted_at__isnull=True)
 
 
-def labeling_progress(project: Project, user: AbstractBaseUser) -> dict[str, object]:
+def labeling_progress(project: Project, user: User) -> dict[str, object]:
     """What the labeling page shows: budget, the batch's progress, the annotator's own count."""
     project.refresh_from_db(fields=["votes_spent", "budget_votes"])
     membership = Membership.objects.filter(project=project, user=user).first()

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -72,7 +72,7 @@ class UndoResult:
     undone_state: str
 
 
-def next_offers(project: Project, user: AbstractBaseUser, count: int) -> list[PseudoLabelOffer]:
+def next_offers(project: Project, user: User, count: int) -> list[PseudoLabelOffer]:
     """Open offers for ``user``, most confident first, each held for them for the lease time.
 
     Faces the user voted on are left out, and so are faces that got a voted label since the
@@ -118,7 +118,7 @@ def next_offers(project: Project, user: AbstractBaseUser, count: int) -> list[Ps
 
 def answer_offer(
     project: Project,
-    user: AbstractBaseUser,
+    user: User,
     offer_id: int,
     *,
     accept: bool,
@@ -170,7 +170,7 @@ def answer_offer(
     raise Conflict("another annotator answered this offer first")
 
 
-def undo_answer(project: Project, user: AbstractBaseUser) -> UndoResult:
+def undo_answer(project: Project, user: User) -> UndoResult:
     """Reopen the user's latest answered offer, unless a newer model has replaced it since.
 
     Every model version withdraws the open offers of the one before, so an answer to an
@@ -208,12 +208,12 @@ def undo_answer(project: Project, user: AbstractBaseUser) -> UndoResult:
     return UndoResult(offer, undone_state)
 
 
-def _require_member(project: Project, user: AbstractBaseUser) -> None:
+def _require_member(project: Project, user: User) -> None:
     if not Membership.objects.filter(project=project, user=user).exists():
         raise NotAllowed("you are not a member of this project")
 
 
-def _replay(user: AbstractBaseUser, client_id: uuid.UUID, offer_id: int) -> AnswerResult | None:
+def _replay(user: User, client_id: uuid.UUID, offer_id: int) -> AnswerResult | None:
     existing = PseudoLabelOffer.objects.filter(answered_by=user, client_id=client_id).first()
     if existing is None:
         return None

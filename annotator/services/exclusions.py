@@ -7,7 +7,7 @@ complete at once, and then training starts as after a last vote.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -18,9 +18,7 @@ from annotator.services.cycles import current_cycle, record_batch_progress, reop
 from annotator.services.errors import Conflict, InvalidInput
 
 
-def exclude_face(
-    project: Project, user: AbstractBaseUser, item_id: int, reason: str, note: str = ""
-) -> Exclusion:
+def exclude_face(project: Project, user: User, item_id: int, reason: str, note: str = "") -> Exclusion:
     """Take a face out of the loop, recording who did it and why.
 
     Raises:
@@ -49,7 +47,7 @@ def exclude_face(
 
 
 @transaction.atomic
-def include_face(project: Project, user: AbstractBaseUser, item_id: int) -> Exclusion:
+def include_face(project: Project, user: User, item_id: int) -> Exclusion:
     """Undo a face's exclusion; back in the open batch it holds the batch open again.
 
     Raises:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -50,7 +50,7 @@ def token_hash(token: str) -> str:
 @transaction.atomic
 def create_invite(
     project: Project,
-    created_by: AbstractBaseUser,
+    created_by: User,
     *,
     role: str = Role.ANNOTATOR,
     quota_votes: int | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotator.models import MAX_VOTES, Membership, Project, Role
@@ -33,7 +33,7 @@ def add_member(
     return membership
 
 
-def find_user(username_or_email: str) -> AbstractBaseUser:
+def find_user(username_or_email: str) -> User:
     """The user with this username, or else the one user with this e-mail address.
 
     Raises:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -57,9 +57,7 @@ def _resolved(specs: Sequence[ClassSpec]) -> list[ClassSpec]:
 
 
 @transaction.atomic
-def create_project(
-    owner: AbstractBaseUser, *, name: str, classes: Sequence[ClassSpec], **settings: object
-) -> Project:
+def create_project(owner: User, *, name: str, classes: Sequence[ClassSpec], **settings: object) -> Project:
     """Create a project with its classes; the owner becomes its first member (role owner)."""
     specs = _resolved(classes)
     project = Project(owner=owner, name=name, **settings)
@@ -107,7 +105,8 @@ def update_project(project: Project, **changes: object) -> Project:
     if unknown:
         raise InvalidInput(f"cannot change {sorted(unknown)}")
     project = Project.objects.select_for_update().get(pk=project.pk)
-    if "budget_votes" in changes and int(changes["budget_votes"]) < project.votes_spent:
+    budget = changes.get("budget_votes")
+    if isinstance(budget, int) and budget < project.votes_spent:
         raise Conflict(f"{project.votes_spent} votes are already spent; the budget cannot be lower")
     if (
         "votes_per_face" in changes

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -66,7 +66,7 @@ def review_candidates(project: Project) -> dict[str, QuerySet[Item]]:
 
 
 def next_for_review(
-    project: Project, reviewer: AbstractBaseUser, count: int = 1, reason: str | None = None
+    project: Project, reviewer: User, count: int = 1, reason: str | None = None
 ) -> list[ReviewCandidate]:
     """The reviewer's next faces, held for them; faces they already hold come first.
 
@@ -93,7 +93,7 @@ def next_for_review(
     return chosen
 
 
-def _hold(item: Item, reviewer: AbstractBaseUser, now, until) -> bool:
+def _hold(item: Item, reviewer: User, now, until) -> bool:
     """Hold ``item`` for ``reviewer``: one conditional ``UPDATE``, or the first hold's insert."""
     mine_or_lapsed = Q(reviewer=reviewer) | Q(held_until__lte=now)
     if ReviewHold.objects.filter(mine_or_lapsed, item=item).update(reviewer=reviewer, held_until=until):
@@ -107,7 +107,7 @@ def _hold(item: Item, reviewer: AbstractBaseUser, now, until) -> bool:
 
 
 @transaction.atomic
-def review_face(project: Project, reviewer: AbstractBaseUser, item_id: int, label: int) -> Review:
+def review_face(project: Project, reviewer: User, item_id: int, label: int) -> Review:
     """Set a face's final label (the same label as now confirms it). Spends no budget.
 
     Raises:
@@ -136,7 +136,7 @@ def review_face(project: Project, reviewer: AbstractBaseUser, item_id: int, labe
 
 
 @transaction.atomic
-def undo_last_review(project: Project, reviewer: AbstractBaseUser) -> Review:
+def undo_last_review(project: Project, reviewer: User) -> Review:
     """Take back the reviewer's newest live review; the face gets its earlier label back.
 
     The face is held for the reviewer again, so their page shows it next.

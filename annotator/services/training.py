@@ -21,6 +21,7 @@ import logging
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -108,19 +109,23 @@ def run_training_job(job_id: int) -> str:
     model is never referenced and nothing is recorded twice.
     """
     job = Job.objects.select_related("project", "cycle").get(pk=job_id)
+    cycle = job.cycle
+    if cycle is None:  # request_training always names the cycle it trains for
+        jobs.finish_job(job.pk, JobState.FAILED, message="a training job without a cycle")
+        return JobState.FAILED
     if job.cancel_requested:
         jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled before it started")
-        _reopen_if_training(job.cycle)
+        _reopen_if_training(cycle)
         return JobState.CANCELLED
     if not jobs.start_job(job, stage="train"):
         return Job.objects.get(pk=job_id).state
     project = job.project
     try:
-        inputs = cycle_inputs(project, job.cycle)
+        inputs = cycle_inputs(project, cycle)
         outcome = cycle_bridge.train_score_select(
             inputs,
             job_dir(project, job),
-            cycle_number=job.cycle.number,
+            cycle_number=cycle.number,
             device=settings.TORCH_DEVICE,
             progress=progress_reporter(job),
             cancel=cancel_flag(job),
@@ -128,12 +133,12 @@ def run_training_job(job_id: int) -> str:
         record_outcome(job, outcome)
     except Cancelled:
         jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled by a user")
-        _reopen_if_training(job.cycle)
+        _reopen_if_training(cycle)
         return JobState.CANCELLED
     except Exception as error:
         logger.exception("training job %s failed", job.pk)
         jobs.finish_job(job.pk, JobState.FAILED, message=f"{type(error).__name__}: {error}")
-        _reopen_if_training(job.cycle)
+        _reopen_if_training(cycle)
         return JobState.FAILED
     return JobState.SUCCEEDED
 
@@ -164,7 +169,7 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
     offered = confirmations.publish_offers(project, version, outcome.offers)
     # A copy of the scores for browsing, chunk by chunk after the commit: votes never wait on it.
     transaction.on_commit(lambda: store_predictions(project, outcome.predictions_path))
-    cycle = Cycle.objects.get(pk=job.cycle_id)
+    cycle = Cycle.objects.get(jobs=job)
     jobs.finish_job(
         job.pk,
         JobState.SUCCEEDED,
@@ -251,8 +256,11 @@ def cycle_inputs(
         InvalidInput: a project setting is out of bounds (checked before anything is allocated).
     """
     check_settings(project)
-    rows = list(
-        Item.objects.filter(project=project, excluded=False)  # excluded faces never train nor are scored
+    rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in Item.objects.filter(
+            project=project, excluded=False
+        )  # excluded faces never train nor are scored
         .order_by("id")
         .values(
             "id",
@@ -264,7 +272,7 @@ def cycle_inputs(
             "candidate_set",
             "reviewed_label",
         )
-    )
+    ]
     confirmed = dict(
         PseudoLabelOffer.objects.filter(project=project, state=OfferState.CONFIRMED).values_list(
             "item_id", "class_index"
@@ -314,9 +322,9 @@ def progress_reporter(job: Job) -> ProgressCallback:
         # Scoring and selection report "epoch 1 of 1" and no loss: keep the training's last ones.
         fit = {"epoch": progress.epoch or None, "loss": progress.loss} if stage in EPOCH_STAGES else {}
         jobs.report_progress(job.pk, progress=progress.fraction, stage=stage, **fit)
-        if stage in CYCLE_STAGES:
+        if stage in CYCLE_STAGES and job.cycle_id is not None:
             settled = [CYCLE_STAGES[stage], CycleState.FINAL_TRAINING, CycleState.DONE]
-            Cycle.objects.filter(pk=job.cycle_id, labeling_completed_at__isnull=False).exclude(
+            Cycle.objects.filter(jobs=job, labeling_completed_at__isnull=False).exclude(
                 state__in=settled
             ).update(state=CYCLE_STAGES[stage])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -45,9 +45,10 @@ MAX_TIME_SPENT_MS = 3_600_000
 
 def class_count(project: Project) -> int:
     """The project's number of classes, counted once per project object (classes never change)."""
-    if not hasattr(project, "_class_count"):
-        project._class_count = project.classes.count()
-    return project._class_count
+    cached = project.__dict__  # the instance's own attributes: a cache that lives as long as it
+    if "_class_count" not in cached:
+        cached["_class_count"] = project.classes.count()
+    return cached["_class_count"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class VoteResult:
 
 def submit_vote(
     project: Project,
-    annotator: AbstractBaseUser,
+    annotator: User,
     *,
     item_id: int,
     answer: Answer,
@@ -126,13 +127,18 @@ def submit_vote(
         if isinstance(error, ServiceError):
             raise
         raise FaceNotAvailable("you already answered this face") from error
-    completed = vote.kind != VoteKind.SKIP and record_batch_progress(vote.cycle, project.votes_per_face)
-    if completed:
-        training.on_batch_completed(vote.cycle)
+    cycle = vote.cycle  # every face handed out belongs to a cycle's queue
+    completed = (
+        cycle is not None
+        and vote.kind != VoteKind.SKIP
+        and record_batch_progress(cycle, project.votes_per_face)
+    )
+    if completed and cycle is not None:
+        training.on_batch_completed(cycle)
     return VoteResult(vote, replayed=False, batch_completed=completed)
 
 
-def _replay(annotator: AbstractBaseUser, client_id: uuid.UUID, item_id: int) -> VoteResult | None:
+def _replay(annotator: User, client_id: uuid.UUID, item_id: int) -> VoteResult | None:
     existing = Vote.objects.filter(annotator=annotator, client_id=client_id).first()
     if existing is None:
         return None
@@ -234,7 +240,7 @@ def refresh_item_label(item: Item, project: Project) -> None:
     )
 
 
-def retract_last_vote(project: Project, annotator: AbstractBaseUser, tab: str = "") -> Vote:
+def retract_last_vote(project: Project, annotator: User, tab: str = "") -> Vote:
     """Undo the annotator's latest vote cast from ``tab`` in the current batch; the tab gets the face back.
 
     The vote is kept, marked retracted; the budget, quota and face counters are refunded and
@@ -260,7 +266,7 @@ def retract_last_vote(project: Project, annotator: AbstractBaseUser, tab: str = 
     return vote
 
 
-def _refund(project: Project, cycle: Cycle, vote: Vote, annotator: AbstractBaseUser, tab: str) -> None:
+def _refund(project: Project, cycle: Cycle, vote: Vote, annotator: User, tab: str) -> None:
     entries = QueueEntry.objects.filter(cycle=cycle, item_id=vote.item_id)
     if vote.kind == VoteKind.SKIP:
         if not entries.filter(slots_taken__lt=project.votes_per_face).update(
