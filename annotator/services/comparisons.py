@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -90,11 +91,9 @@ def request_comparison(
 
 def comparison_inputs(project: Project, job: Job) -> comparison_bridge.ComparisonInputs:
     """The labeled pool and test faces and the job's request, as plain values."""
-    rows = list(
-        Item.objects.filter(project=project, excluded=False, split__in=(Split.POOL, Split.TEST))
-        .order_by("id")
-        .values("id", "image", "split", "label_index", "imported_label", "class_votes", "reviewed_label")
-    )
+    faces = Item.objects.filter(project=project, excluded=False, split__in=(Split.POOL, Split.TEST))
+    columns = ("id", "image", "split", "label_index", "imported_label", "class_votes", "reviewed_label")
+    rows: list[dict[str, Any]] = [dict(row) for row in faces.order_by("id").values(*columns)]
     request = job.result["request"]
     return comparison_bridge.ComparisonInputs(
         class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),

@@ -77,7 +77,8 @@ def interleave(per_class: list[np.ndarray]) -> np.ndarray:
     ranked beyond a batch, or a batch cut short, keeps the balance), and each class's
     own order is kept. Ties go to the lower class index.
     """
-    keys, picks = [], []
+    keys: list[tuple[float, int]] = []
+    picks: list[int] = []
     for index, ranked in enumerate(per_class):
         positions = (np.arange(len(ranked)) + 0.5) / max(len(ranked), 1)
         keys.extend((float(position), index) for position in positions)
