@@ -231,7 +231,7 @@ def test_reviewer_is_written_and_read_back(tmp_path: Path, format: str) -> None:
 def test_csv_written_before_reviews_still_reads(tmp_path: Path) -> None:
     path = tmp_path / "old.csv"
     path.write_text(
-        "file,label,votes_neutral,votes_happiness,votes_file,\"votes_sad, really\",candidates,num_votes,agreement\r\n"
+        'file,label,votes_neutral,votes_happiness,votes_file,"votes_sad, really",candidates,num_votes,agreement\r\n'
         "x.png,neutral,2,0,0,0,neutral,2,1.0\r\n",
         encoding="utf-8",
     )
