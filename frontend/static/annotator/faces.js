@@ -58,6 +58,8 @@ window.FaceQueue = (function () {
    * @param {() => string} options.emptyText shown while no face is left.
    * @param {string} options.loadingText shown while faces load.
    */
+  const ASK_AGAIN_MS = 250;
+
   function create(options) {
     const face = el("face");
     const status = el("face-status");
@@ -107,18 +109,27 @@ window.FaceQueue = (function () {
     async function refill() {
       if (fetching || signedOut || stopped || queue.length >= PREFETCH) return;
       fetching = true;
+      const answersInFlight = outbox.length > 0;
+      let askAgain = false;
       try {
         const faces = await options.fetchFaces(PREFETCH + 1);
         const fresh = faces.filter((f) => !seen.has(options.keyOf(f)));
         fresh.forEach((f) => seen.add(options.keyOf(f)));
         queue.push(...(await Promise.all(fresh.map(preload))));
-        empty = !current && !queue.length;
+        // The server still holds this tab's faces whose answers are on their way: those are
+        // not "none left", so ask again shortly instead of telling the labeler to wait.
+        askAgain = !fresh.length && faces.length > 0 && answersInFlight;
+        empty = !current && !queue.length && !askAgain;
       } catch (error) {
         if (error.signedOut) return signOut();
         showMessage(`Could not load faces: ${error.message}`);
         empty = !current && !queue.length;
       } finally {
         fetching = false;
+      }
+      if (askAgain && !current && !queue.length) {
+        setTimeout(refill, ASK_AGAIN_MS);
+        return;
       }
       if (!current && !signedOut) show(queue.shift());
     }
