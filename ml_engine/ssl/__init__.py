@@ -8,6 +8,7 @@ checkpoint into a classifier whose backbone holds the learned weights.
 
 from __future__ import annotations
 
+from ml_engine.ssl import barlow_twins, byol, moco, simclr, swav  # noqa: F401  (register the methods)
 from ml_engine.ssl.augmentations import AugmentationConfig
 from ml_engine.ssl.base import SSLMethod, create_method, list_methods, register_method
 from ml_engine.ssl.checkpoint import PretrainedBackbone, load_pretrained_backbone

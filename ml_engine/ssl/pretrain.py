@@ -25,7 +25,6 @@ from ml_engine.device import resolve_device
 from ml_engine.embeddings import names_digest
 from ml_engine.models import create_model, load_backbone_weights
 from ml_engine.progress import CancelFlag, Cancelled, Progress, ProgressCallback
-from ml_engine.ssl import barlow_twins, byol, moco, simclr, swav  # noqa: F401  (register the methods)
 from ml_engine.ssl.base import SSLMethod, create_method
 from ml_engine.ssl.checkpoint import FORMAT, VERSION, backbone_state, load_checkpoint, save_atomic
 from ml_engine.ssl.config import PretrainConfig
