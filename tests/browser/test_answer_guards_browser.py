@@ -14,20 +14,11 @@ import time
 
 from annotator.models import Project, Vote
 from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project
-from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, wait_for
+from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, shown_item, wait_for
 
 pytestmark = BROWSER_TEST_MARKS
 
 MIN_FACE_MS = 1000
-
-
-def shown_item(page, previous: int | None = None) -> int:
-    page.wait_for_function(
-        "previous => { const f = document.getElementById('face');"
-        " return !f.hidden && f.dataset.item && Number(f.dataset.item) !== previous; }",
-        arg=previous,
-    )
-    return int(page.get_attribute("#face", "data-item"))
 
 
 def votes(annotator) -> dict[int, int | None]:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from annotator import ml_bridge
 from annotator.models import Job, JobKind, Project, QueueEntry
 from annotator.services import imports, projects
-from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in
+from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, shown_item
 
 pytestmark = BROWSER_TEST_MARKS
 
@@ -42,16 +42,6 @@ def live_project() -> Project:
     )  # fmt: skip
     imports.import_dataset(project, faces, split="pool")
     return project
-
-
-def shown_item(page, previous: int | None = None, timeout: float = 15_000) -> int:
-    page.wait_for_function(
-        "previous => { const f = document.getElementById('face');"
-        " return !f.hidden && f.dataset.item && Number(f.dataset.item) !== previous; }",
-        arg=previous,
-        timeout=timeout,
-    )
-    return int(page.get_attribute("#face", "data-item"))
 
 
 def answer(page, item: int) -> int | None:

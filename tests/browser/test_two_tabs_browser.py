@@ -5,18 +5,9 @@ from __future__ import annotations
 
 from annotator.models import Vote
 from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project
-from tests.browser.conftest import BROWSER_TEST_MARKS, log_in, wait_for
+from tests.browser.conftest import BROWSER_TEST_MARKS, log_in, shown_item, wait_for
 
 pytestmark = BROWSER_TEST_MARKS
-
-
-def shown_item(page, previous: int | None = None) -> int:
-    page.wait_for_function(
-        "previous => { const f = document.getElementById('face');"
-        " return !f.hidden && f.dataset.item && Number(f.dataset.item) !== previous; }",
-        arg=previous,
-    )
-    return int(page.get_attribute("#face", "data-item"))
 
 
 def test_two_tabs_of_one_user_label_20_faces_without_a_refusal_or_a_repeat(
