@@ -17,14 +17,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, OuterRef, Sum
 from django.utils import timezone
 
-from annotator.models import Cycle, Lease, Project, QueueEntry, Vote
-from annotator.services.cycles import current_cycle
+from annotator.models import Cycle, CycleState, Lease, Project, QueueEntry, Vote
 
 MAX_PREFETCH = 5
 EXTRA_CANDIDATES = 10
 """Entries to try beyond the number wanted, since others may claim some in the meantime."""
 MAX_CLAIM_ROUNDS = 20
 """Looks at the queue per request; each one either claims a face or sees the queue shrink."""
+
+
+def current_cycle(project: Project) -> Cycle | None:
+    """The cycle whose queue annotators work on now, if any."""
+    return project.cycles.filter(state=CycleState.LABELING).order_by("-number").first()
 
 
 def release_expired_leases(project: Project, now: datetime | None = None) -> int:

@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator import ml_bridge
-from annotator.assignment import cycle_progress
+from annotator.assignment import current_cycle, cycle_progress
 from annotator.models import (
     ACTIVE_JOB_STATES,
     Cycle,
@@ -37,7 +37,6 @@ from annotator.models import (
 )
 from annotator.models.jobs import MODEL_JOB_KINDS
 from annotator.services import test_set
-from annotator.services.cycles import current_cycle
 
 RECENT_JOBS = 10
 MAX_DATABASE_ID = 2**63 - 1

@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import Max, Q
 
+from annotator.assignment import current_cycle
 from annotator.models import Cycle, Item, ModelVersion, Project, QueueEntry
-from annotator.services.cycles import current_cycle, open_cycle
+from annotator.services.cycles import open_cycle
 
 
 def answered_item_ids(project: Project) -> set[int]:

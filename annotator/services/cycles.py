@@ -17,11 +17,6 @@ from annotator.services import test_set
 from annotator.services.errors import Conflict
 
 
-def current_cycle(project: Project) -> Cycle | None:
-    """The cycle whose queue annotators work on now, if any."""
-    return project.cycles.filter(state=CycleState.LABELING).order_by("-number").first()
-
-
 def labeled_item_ids(project: Project) -> set[int]:
     return set(Item.objects.filter(project=project, label_index__isnull=False).values_list("id", flat=True))
 

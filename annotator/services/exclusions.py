@@ -11,10 +11,10 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotator.assignment import release_lease
+from annotator.assignment import current_cycle, release_lease
 from annotator.models import Cycle, Exclusion, ExclusionReason, Item, Lease, Project
 from annotator.services import training
-from annotator.services.cycles import current_cycle, record_batch_progress, reopen_batch
+from annotator.services.cycles import record_batch_progress, reopen_batch
 from annotator.services.errors import Conflict, InvalidInput
 
 

@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from annotator import ml_bridge
+from annotator.assignment import current_cycle
 from annotator.models import (
     Cycle,
     CycleState,
@@ -29,7 +30,7 @@ from annotator.models import (
     VoteKind,
 )
 from annotator.services import training
-from annotator.services.cycles import current_cycle, record_batch_progress, reopen_batch
+from annotator.services.cycles import record_batch_progress, reopen_batch
 from annotator.services.errors import (
     BudgetExhausted,
     FaceNotAvailable,

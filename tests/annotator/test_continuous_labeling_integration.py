@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from annotator import assignment
 from annotator.models import Cycle, Item, Job, JobKind, JobState, ModelVersion, Vote
 from annotator.services import cycles
 from tests.annotator.test_cycles_integration import (  # noqa: F401 - project and ssl_method are fixtures
@@ -38,7 +39,7 @@ def test_labelers_go_on_while_the_model_trains_and_its_batch_takes_over(project,
     wait_for(lambda: Cycle.objects.filter(project=project, number=1).exists(), 180, "cycle 1", worker_process)
 
     answered = 0
-    cycle_one = cycles.current_cycle(project)
+    cycle_one = assignment.current_cycle(project)
     while faces := client.post(url + "next-faces/", {"count": 1, "tab": "t1"}, format="json").json():
         item = Item.objects.get(pk=faces[0]["item"])
         if not cycle_one.entries.filter(item=item).exists():
@@ -49,7 +50,7 @@ def test_labelers_go_on_while_the_model_trains_and_its_batch_takes_over(project,
         answered += 1
 
     assert answered == BATCH
-    continued = cycles.current_cycle(project)
+    continued = assignment.current_cycle(project)
     assert continued.number == 2 and continued.selected_by.version == 1
     assert faces[0]["item"] in continued.entries.values_list("item_id", flat=True)
     training = Job.objects.get(project=project, kind=JobKind.TRAIN, cycle__number=1)

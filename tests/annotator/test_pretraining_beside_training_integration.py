@@ -37,7 +37,7 @@ def make_project(name: str, **settings) -> tuple[Project, dict[str, int]]:
 
 
 def label_open_batch(project: Project, truth: dict[str, int]) -> None:
-    cycle = cycles.current_cycle(project)
+    cycle = assignment.current_cycle(project)
     while leases := assignment.next_faces(project, project.owner, 5):
         for lease in leases:
             if lease.entry.cycle_id != cycle.pk:

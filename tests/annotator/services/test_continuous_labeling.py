@@ -14,7 +14,7 @@ from django.utils import timezone
 from annotator import assignment, selectors
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, Lease, Project, Vote
-from annotator.services import cycles, jobs, training, votes
+from annotator.services import jobs, training, votes
 from tests.annotator.factories import add_annotator, make_labeling_project
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def label_open_batch(project: Project, user, limit: int | None = None) -> list[i
     Stops when that cycle has no face left for ``user``, even if the next one opened.
     """
     voted: list[int] = []
-    cycle = cycles.current_cycle(project)
+    cycle = assignment.current_cycle(project)
     while limit is None or len(voted) < limit:
         leases = assignment.next_faces(project, user, 1)
         if not leases or leases[0].entry.cycle_id != cycle.pk:
@@ -85,7 +85,7 @@ def test_before_the_first_model_nothing_is_ranked_and_the_page_is_told_so():
     label_open_batch(project, user)
 
     assert assignment.next_faces(project, user, 3) == []
-    assert cycles.current_cycle(project) is None
+    assert assignment.current_cycle(project) is None
     progress = selectors.labeling_progress(project, user)
     assert progress["cycle"]["state"] == CycleState.TRAINING
     assert progress["waiting"]["reason"] == "first_model"
@@ -103,7 +103,7 @@ def test_a_completed_batch_continues_at_once_with_the_faces_the_model_ranked_nex
 
     [lease] = assignment.next_faces(project, user, 1)  # one call after the batch completed
 
-    continued = cycles.current_cycle(project)
+    continued = assignment.current_cycle(project)
     assert continued.number == 2
     assert queued(continued) == ranking[BATCH:]
     assert lease.entry.item_id == ranking[BATCH]
@@ -126,7 +126,7 @@ def test_the_new_models_batch_takes_over_and_keeps_every_started_face():
     publish_model(project, ranking)
     for user in (first, second):
         label_open_batch(project, user)
-    continued = cycles.current_cycle(project)
+    continued = assignment.current_cycle(project)
     answered = label_open_batch(project, first, limit=1)  # one vote of two: in progress
     [held] = assignment.next_faces(project, second, 1)  # leased, not answered yet
     assert held.entry.item_id == answered[0]
@@ -168,7 +168,7 @@ def test_a_face_answered_during_training_is_never_asked_again_by_the_new_model()
 
     publish_model(project, [*answered_meanwhile, *pool_ids_not_voted(project)[:BATCH]])
 
-    batch = queued(cycles.current_cycle(project))
+    batch = queued(assignment.current_cycle(project))
     assert batch[:2] == answered_meanwhile
     assert len(batch) == BATCH
     later = label_open_batch(project, user)
@@ -184,13 +184,13 @@ def test_the_budget_holds_exactly_when_labeling_goes_on_during_training():
     label_open_batch(project, user)
     publish_model(project, pool_ids_not_voted(project)[: 2 * BATCH])
     label_open_batch(project, user)
-    continued = cycles.current_cycle(project)
+    continued = assignment.current_cycle(project)
     assert continued.batch_size == 2  # the votes left, not a full batch
     label_open_batch(project, user)
 
     project.refresh_from_db()
     assert project.votes_spent == project.budget_votes
-    assert cycles.current_cycle(project) is None
+    assert assignment.current_cycle(project) is None
     assert assignment.next_faces(project, user, 5) == []
     assert Cycle.objects.get(pk=continued.pk).state == CycleState.FINAL_TRAINING
     assert selectors.labeling_progress(project, user)["waiting"]["reason"] == "budget_spent"
@@ -212,13 +212,13 @@ def test_labelers_who_finish_the_ranking_wait_and_the_batch_they_finished_is_tra
     label_open_batch(project, user)
     label_open_batch(project, user)  # cycle 2, the whole reserve, while cycle 1's model trains
 
-    assert cycles.current_cycle(project) is None
+    assert assignment.current_cycle(project) is None
     assert selectors.labeling_progress(project, user)["waiting"]["reason"] == "model_training"
     assert Job.objects.filter(project=project, kind=JobKind.TRAIN, state=JobState.QUEUED).count() == 1
 
     publish_model(project, pool_ids_not_voted(project)[: 2 * BATCH])
 
-    opened = cycles.current_cycle(project)
+    opened = assignment.current_cycle(project)
     assert (opened.number, opened.selected_by.version, opened.batch_size) == (3, 2, BATCH)
     assert [c.state for c in Cycle.objects.filter(project=project).order_by("number")] == [
         CycleState.DONE, CycleState.DONE, CycleState.TRAINING, CycleState.LABELING,
@@ -234,14 +234,14 @@ def test_with_the_setting_off_labelers_wait_for_the_new_models_batch_as_before()
     publish_model(project, ranking)
     label_open_batch(project, user)
 
-    assert cycles.current_cycle(project) is None
+    assert assignment.current_cycle(project) is None
     assert assignment.next_faces(project, user, 3) == []
     assert selectors.labeling_progress(project, user)["waiting"]["reason"] == "model_training"
 
     new_ranking = pool_ids_not_voted(project)[:BATCH]
     publish_model(project, new_ranking)
 
-    opened = cycles.current_cycle(project)
+    opened = assignment.current_cycle(project)
     assert (opened.number, queued(opened)) == (2, new_ranking)
     assert Cycle.objects.get(project=project, number=1).state == CycleState.DONE
 
@@ -252,7 +252,7 @@ def test_the_training_job_ranks_a_reserve_only_when_labeling_continues():
     for project in (on, off):
         label_open_batch(project, add_annotator(project).user)
         Cycle.objects.filter(project=project).update(labeling_completed_at=timezone.now())
-    inputs_on = training.cycle_inputs(on, cycles.current_cycle(on) or on.cycles.get())
+    inputs_on = training.cycle_inputs(on, assignment.current_cycle(on) or on.cycles.get())
     inputs_off = training.cycle_inputs(off, off.cycles.get())
     assert (inputs_on.next_batch_size, inputs_on.reserve_size) == (BATCH, BATCH)
     assert (inputs_off.next_batch_size, inputs_off.reserve_size) == (BATCH, 0)

@@ -81,7 +81,7 @@ def test_the_sample_is_seeded_by_the_project_and_sized_by_its_setting():
 def test_a_project_with_labeled_test_faces_reserves_nothing():
     project = make_labeling_project(pool=20, test=3)
     assert Item.objects.filter(project=project, split=Split.TEST).count() == 3
-    assert not cycles.current_cycle(project).entries.filter(item__split=Split.TEST).exists()
+    assert not assignment.current_cycle(project).entries.filter(item__split=Split.TEST).exists()
 
 
 def test_votes_label_the_sample_spend_the_budget_and_never_exceed_it():
