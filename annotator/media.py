@@ -31,7 +31,7 @@ from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 from django.views.static import was_modified_since
 
-from annotator import selectors
+from annotator.services.memberships import EVERY_ROLE, OWNERS, NotAMember, RoleRequired, require_membership
 
 PROJECT_ID = re.compile(r"[1-9][0-9]{0,18}")
 FACE_CACHE_SECONDS = 3600
@@ -87,11 +87,12 @@ def resolve_media_path(raw: str, media_root: Path) -> MediaFile | None:
 
 def check_access(request: HttpRequest, media: MediaFile) -> None:
     """404 for a non-member (existence is not revealed), 403 for an annotator asking for owners' files."""
-    membership = selectors.get_membership(media.project_id, request.user)
-    if membership is None:
-        raise Http404("No such file.")
-    if media.kind.owners_only and not selectors.is_owner(membership):
-        raise PermissionDenied("Only the project's owners may download this.")
+    try:
+        require_membership(media.project_id, request.user, OWNERS if media.kind.owners_only else EVERY_ROLE)
+    except NotAMember as error:
+        raise Http404("No such file.") from error
+    except RoleRequired as error:
+        raise PermissionDenied("Only the project's owners may download this.") from error
 
 
 @require_safe

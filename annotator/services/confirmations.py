@@ -18,8 +18,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotator.ml_bridge.cycles import PseudoLabelOffer as Offer
-from annotator.models import Item, Membership, ModelVersion, OfferState, Project, PseudoLabelOffer, Vote
-from annotator.services.errors import Conflict, FaceNotAvailable, InvalidInput, NotAllowed, NothingToUndo
+from annotator.models import Item, ModelVersion, OfferState, Project, PseudoLabelOffer, Vote
+from annotator.services.errors import Conflict, FaceNotAvailable, InvalidInput, NothingToUndo
+from annotator.services.memberships import require_membership
 
 
 def publish_offers(project: Project, version: ModelVersion, offers: Sequence[Offer]) -> int:
@@ -87,7 +88,7 @@ def next_offers(project: Project, user: User, count: int) -> list[PseudoLabelOff
     Raises:
         NotAllowed: the user is not a member of the project.
     """
-    _require_member(project, user)
+    require_membership(project.pk, user)
     if not project.offer_confirmations:
         return []
     now = timezone.now()
@@ -139,7 +140,7 @@ def answer_offer(
     replay = _replay(user, client_id, offer_id)
     if replay is not None:
         return replay
-    _require_member(project, user)
+    require_membership(project.pk, user)
     offer = PseudoLabelOffer.objects.filter(project=project, pk=offer_id).first()
     if offer is None:
         raise InvalidInput(f"offer {offer_id} is not in this project")
@@ -206,11 +207,6 @@ def undo_answer(project: Project, user: User) -> UndoResult:
     undone_state = offer.state
     offer.refresh_from_db()
     return UndoResult(offer, undone_state)
-
-
-def _require_member(project: Project, user: User) -> None:
-    if not Membership.objects.filter(project=project, user=user).exists():
-        raise NotAllowed("you are not a member of this project")
 
 
 def _replay(user: User, client_id: uuid.UUID, offer_id: int) -> AnswerResult | None:

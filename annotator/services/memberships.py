@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 
+from annotator import selectors
 from annotator.models import MAX_VOTES, Membership, Project, Role
-from annotator.services.errors import Conflict, InvalidInput
+from annotator.services.errors import Conflict, InvalidInput, NotAllowed
 
 _CREATOR_STAYS_OWNER = "the project's creator always stays an owner, so the project keeps one"
+
+EVERY_ROLE: frozenset[str] = frozenset(Role.values)
+REVIEWERS: frozenset[str] = frozenset({Role.OWNER, Role.REVIEWER})
+OWNERS: frozenset[str] = frozenset({Role.OWNER})
+_WHO_MAY = {REVIEWERS: "the project's reviewers and owners", OWNERS: "the project's owners"}
+
+
+class NotAMember(NotAllowed):
+    """The user is not a member; pages and files answer 404 so the project's existence stays hidden."""
+
+
+class RoleRequired(NotAllowed):
+    """The user is a member, in a role that may not do this (403)."""
+
+
+def require_membership(
+    project_id: int, user: User | AnonymousUser, roles: Collection[str] = EVERY_ROLE
+) -> Membership:
+    """The user's membership of the project, whose role is one of ``roles``: the one access check.
+
+    The API, the pages, the media files and the services all ask here, so who may do what
+    is decided in one place.
+
+    Raises:
+        NotAMember: the user is not a member of the project.
+        RoleRequired: the user's role is not one of ``roles``.
+    """
+    membership = selectors.get_membership(project_id, user) if user.is_authenticated else None
+    if membership is None:
+        raise NotAMember("you are not a member of this project")
+    if membership.role not in roles:
+        who = _WHO_MAY.get(frozenset(roles), "members in another role")
+        raise RoleRequired(f"Only {who} may do this.")
+    return membership
 
 
 @transaction.atomic

@@ -35,11 +35,11 @@ from annotator.services.errors import (
     BudgetExhausted,
     FaceNotAvailable,
     InvalidInput,
-    NotAllowed,
     NothingToUndo,
     QuotaReached,
     ServiceError,
 )
+from annotator.services.memberships import require_membership
 
 MAX_TIME_SPENT_MS = 3_600_000
 
@@ -113,9 +113,7 @@ def submit_vote(
     if replay is not None:
         return replay
     if membership is None or membership.user_id != annotator.pk or membership.project_id != project.pk:
-        membership = Membership.objects.select_related("user").filter(project=project, user=annotator).first()
-    if membership is None:
-        raise NotAllowed("you are not a member of this project")
+        membership = require_membership(project.pk, annotator)
     try:
         with transaction.atomic():
             vote = _record(project, membership, item_id, answer, client_id, time_spent_ms, tab)

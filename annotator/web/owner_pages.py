@@ -7,13 +7,13 @@ change goes through the REST API, so the pages and the API cannot disagree.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from annotator.models import BOUNDS, ExclusionReason, Role, SslMethod, Strategy, TrainingMode
 from annotator.services import invites
 from annotator.services.errors import InvalidInput
+from annotator.services.memberships import REVIEWERS
 from annotator.services.reviews import REASONS
 from annotator.web.views import _membership, _page_config
 
@@ -98,10 +98,7 @@ def team(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _reviewer(request: HttpRequest, project_id: int):
-    membership = _membership(request, project_id)
-    if membership.role not in (Role.OWNER, Role.REVIEWER):
-        raise PermissionDenied("Only the project's reviewers and owners may do this.")
-    return membership
+    return _membership(request, project_id, roles=REVIEWERS)
 
 
 @login_required

@@ -6,24 +6,28 @@ API (session auth) for everything that changes, so the pages and the API cannot 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from annotator import selectors
 from annotator.models import Membership
 from annotator.services.imports import SPLIT_MODES
+from annotator.services.memberships import EVERY_ROLE, OWNERS, NotAMember, RoleRequired, require_membership
 
 
-def _membership(request: HttpRequest, project_id: int, *, owner: bool = False) -> Membership:
-    membership = selectors.get_membership(project_id, request.user)
-    if membership is None:
-        raise Http404("No such project.")
-    if owner and not selectors.is_owner(membership):
-        raise PermissionDenied("Only the project's owners may do this.")
-    return membership
+def _membership(
+    request: HttpRequest, project_id: int, *, owner: bool = False, roles: Collection[str] = EVERY_ROLE
+) -> Membership:
+    try:
+        return require_membership(project_id, request.user, OWNERS if owner else roles)
+    except NotAMember as error:
+        raise Http404("No such project.") from error
+    except RoleRequired as error:
+        raise PermissionDenied(error.message) from error
 
 
 def _page_config(membership: Membership) -> dict[str, object]:
