@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from ml_engine.data.transforms import EvalTransform
 from ml_engine.models.classifier import FaceClassifier
@@ -106,7 +107,9 @@ class EpochRunner:
 
     With ``auxiliary`` tasks (HMTL, seed 003) each augmented batch is scrambled, the expression
     head and the auxiliary heads all read the scrambled faces' pooled feature, and the step
-    minimises the expression loss plus the auxiliary losses.
+    minimises the expression loss plus the auxiliary losses. With an ``average`` (an EMA of
+    the weights, :func:`~ml_engine.training.weight_ema.ema_teacher`) it is updated after
+    every step and is the model to validate and publish.
     """
 
     model: FaceClassifier
@@ -119,9 +122,15 @@ class EpochRunner:
     progress: ProgressCallback | None
     cancel: CancelFlag | None
     auxiliary: AuxiliaryTasks | None = None
+    average: AveragedModel | None = None
 
     def __post_init__(self) -> None:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
+
+    @property
+    def published_model(self) -> FaceClassifier:
+        """The weights a validation judges and a training returns: the average if kept."""
+        return self.model if self.average is None else self.average.module
 
     def _step(
         self, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor
@@ -145,6 +154,8 @@ class EpochRunner:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if self.average is not None:
+            self.average.update_parameters(self.model)
         return loss.detach().float(), (logits.argmax(dim=1) == labels).sum(), auxiliary_loss.detach()
 
     def run(self, loader: Iterable, steps: int, epoch: int, epochs: int) -> dict[str, float]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,7 @@ from ml_engine.training.adaptive_margin import class_confidence, scheduled_margi
 from ml_engine.training.loop import EarlyStopping
 from ml_engine.training.semi_supervised_loop import SemiSupervisedEpochs, SemiSupervisedStep
 from ml_engine.training.supervised import TrainConfig, TrainResult, seed_everything
+from ml_engine.training.validation_slice import validation_slice
 from ml_engine.training.weight_ema import ema_teacher
 
 MODES = ("ada_cm", "fixed_threshold", "supervised")
@@ -68,6 +69,8 @@ class SemiSupervisedConfig:
             the returned model use the student.
         temperature: InfoNCE temperature (0.07).
         patience: early stopping on validation accuracy, as in ``TrainConfig``.
+        min_steps, validation_share: the step floor and the validation slice of
+            ``TrainConfig`` (low-variance training; the teacher is the average).
         seed, amp, num_workers, eval_batch_size: as in ``TrainConfig``.
     """
 
@@ -90,6 +93,8 @@ class SemiSupervisedConfig:
     ema_decay: float | None = 0.999
     temperature: float = 0.07
     patience: int | None = None
+    min_steps: int = 0
+    validation_share: float = 0.0
     seed: int = 0
     amp: bool = True
     num_workers: int = 4
@@ -111,7 +116,8 @@ class SemiSupervisedConfig:
             raise ValueError(
                 f"auxiliary tasks ({config.auxiliary}) do not combine with semi-supervised training"
             )
-        shared = ("model", "dropout", "image_size", "epochs", "patience", "seed", "amp", "num_workers")
+        shared = ("model", "dropout", "image_size", "epochs", "patience", "min_steps", "validation_share")
+        shared += ("seed", "amp", "num_workers")
         settings = {name: getattr(config, name) for name in shared}
         settings |= {"model_kwargs": dict(config.model_kwargs), "eval_batch_size": config.eval_batch_size}
         return cls(mode=mode, **(settings | overrides))
@@ -212,6 +218,9 @@ def train_semi_supervised(
     labeled = labeled.subset(np.flatnonzero(labeled.labels >= 0))
     if len(labeled) == 0:
         raise ValueError("no labeled faces")
+    if val is None and config.validation_share > 0:
+        kept, held = validation_slice(labeled.labels, config.validation_share, config.seed)
+        labeled, val = labeled.subset(kept), (labeled.subset(held) if len(held) else None)
     use_pool = config.mode != "supervised"
     if use_pool and (unlabeled is None or len(unlabeled) == 0):
         raise ValueError(f"mode {config.mode!r} needs unlabeled faces")
@@ -220,6 +229,7 @@ def train_semi_supervised(
     model = _build_model(config, labeled.num_classes, initial_weights).to(target)
     size = len(unlabeled) // config.unlabeled_batch_size if unlabeled is not None and len(unlabeled) else 0
     steps = config.steps_per_epoch or max(size, len(labeled) // config.labeled_batch_size, 1)
+    config = replace(config, epochs=max(config.epochs, math.ceil(config.min_steps / steps)))
     run = SemiSupervisedEpochs(
         step=SemiSupervisedStep(
             model,
