@@ -3,8 +3,8 @@
 Like torchvision's reference checkpoints, a file is a plain dict (no pickled classes, so
 ``torch.load(weights_only=True)`` can read it): the weights, how to rebuild the network, the
 class names, the input size and normalisation, the training config, metrics and the web
-app's model version. Files are written atomically (temporary file in the same directory,
-fsync, ``os.replace``), so a crash never leaves a half-written model where a reader looks.
+app's model version. Files are written with :func:`ml_engine.atomic_write.atomic_path`, so a
+crash never leaves a half-written model where a reader looks.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import pickle
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import torch
 
+from ml_engine.atomic_write import atomic_path
 from ml_engine.data.transforms import FACE_NORMALISATION, Normalisation
 from ml_engine.device import resolve_device
 from ml_engine.models import FaceClassifier, create_model
@@ -116,34 +116,10 @@ def save_checkpoint(path: str | os.PathLike[str], model: FaceClassifier, **field
         The path written.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     payload = checkpoint_dict(model, **fields)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_directory(target.parent)
+    with atomic_path(target) as temporary, open(temporary, "wb") as handle:
+        torch.save(payload, handle)
     return target
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

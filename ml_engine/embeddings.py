@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ml_engine.atomic_write import atomic_path, write_text_atomically
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.data.transforms import FaceTensorDataset, eval_transform
 from ml_engine.device import resolve_device
@@ -137,9 +138,7 @@ def compute_embeddings(
 
 
 def _write_json_atomic(payload: dict[str, Any], path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True))
-    os.replace(temporary, path)
+    write_text_atomically(path, json.dumps(payload, indent=2, sort_keys=True))
 
 
 def embed_pool(
@@ -156,16 +155,12 @@ def embed_pool(
     """
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
-    temporary = target / f".{VECTORS_FILE}.{os.getpid()}.tmp"
     shape = (metadata.count, metadata.dim)
-    vectors = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=shape)
-    try:
+    with atomic_path(target / VECTORS_FILE) as temporary:
+        vectors = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=shape)
         compute_embeddings(backbone, dataset, out=vectors, **options)
         vectors.flush()
         del vectors
-        os.replace(temporary, target / VECTORS_FILE)
-    finally:
-        temporary.unlink(missing_ok=True)
     _write_json_atomic(asdict(metadata), target / METADATA_FILE)
     return target / VECTORS_FILE
 
@@ -181,10 +176,8 @@ def save_embeddings(
         )
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
-    temporary = target / f".{VECTORS_FILE}.{os.getpid()}.tmp"
-    with open(temporary, "wb") as handle:
+    with atomic_path(target / VECTORS_FILE) as temporary, open(temporary, "wb") as handle:
         np.save(handle, vectors)
-    os.replace(temporary, target / VECTORS_FILE)
     _write_json_atomic(asdict(metadata), target / METADATA_FILE)
     return target / VECTORS_FILE
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from ml_engine.atomic_write import atomic_path
+
 
 def gpu_available() -> bool:
     """Whether this faiss build has GPU support and a CUDA device is visible."""
@@ -124,13 +126,8 @@ class EmbeddingIndex:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the (CPU) index atomically; :meth:`load` reads it back."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
+        with atomic_path(target) as temporary:
             faiss.write_index(self.cpu_index, str(temporary))
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
         return target
 
     @classmethod

@@ -5,6 +5,8 @@ Everything else in ``annotator`` talks plain Python and Django; only this packag
 encoding, vote aggregation, imports) and the progress types services hand to jobs;
 ``cycles`` runs training, pre-training, scoring and selection for the workers, and
 ``exports`` writes label sets and models. Nothing here imports torch at module level.
+Services that put a file in place whole use :func:`write_bytes_atomically`, the one atomic
+write of :mod:`ml_engine.atomic_write`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ml_engine.atomic_write import write_bytes_atomically
 from ml_engine.data.dataset import UNLABELED, FaceDataset, ImportProblem
 from ml_engine.data.decoding import ImageDecodeError, decode_grayscale
 from ml_engine.labels.aggregation import agreement, candidate_sets, majority_labels
@@ -199,4 +202,5 @@ __all__ = [
     "read_dataset",
     "synthetic_faces",
     "vote_agreement",
+    "write_bytes_atomically",
 ]

@@ -26,6 +26,7 @@ from annotator.ml_bridge.crowd import (
 from annotator.ml_bridge.omni_supervised import with_auxiliary_faces
 from annotator.ml_bridge.reviews import pin_reviewed_candidates, pin_reviewed_targets
 from annotator.ml_bridge.similar import write_index_item_ids
+from ml_engine.atomic_write import atomic_path
 from ml_engine.json_values import json_safe
 
 if TYPE_CHECKING:
@@ -357,9 +358,8 @@ def write_predictions(path: Path, item_ids: np.ndarray, predictions: Any) -> Pat
     }
     if predictions.mc_probabilities is not None:
         arrays["mc_probabilities"] = predictions.mc_probabilities.astype(np.float32)
-    temporary = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(temporary, **arrays)
-    temporary.replace(path)
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, **arrays)
     return path
 
 

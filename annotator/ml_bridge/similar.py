@@ -15,13 +15,14 @@ neighbours (``bench/browse_latency.py`` reports the recall against the exact sea
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ml_engine.atomic_write import atomic_path
 
 if TYPE_CHECKING:
     from ml_engine.index import EmbeddingIndex
@@ -40,9 +41,8 @@ MIN_CANDIDATES = 128
 def write_index_item_ids(embeddings_dir: Path, names: list[str]) -> Path:
     """Write the face id of every index row (the pool dataset names are item ids)."""
     path = Path(embeddings_dir) / ITEM_IDS_FILE
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
-    np.save(temporary, np.asarray([int(name) for name in names], dtype=np.int64))
-    temporary.replace(path)
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.save(handle, np.asarray([int(name) for name in names], dtype=np.int64))
     return path
 
 

@@ -195,10 +195,7 @@ def _write_face(name: str, png: bytes) -> None:
     target = Path(settings.MEDIA_ROOT) / name
     if target.exists():
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_bytes(png)
-    temporary.replace(target)
+    ml_bridge.write_bytes_atomically(target, png)
 
 
 def _describe(summary: ImportSummary) -> str:

@@ -17,6 +17,6 @@ labels without loading it):
 ``model_card``                         ``TrainingProvenance``, ``build_model_card``, ``write_model_card``
 =====================================  ===============================================================
 
-Every writer puts its file in place atomically (``atomic``) and takes an optional
+Every writer puts its file in place atomically (:mod:`ml_engine.atomic_write`) and takes an optional
 ``progress`` callback and ``cancel`` flag, so the web app can run large exports as jobs.
 """

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ml_engine.atomic_write import atomic_path
 from ml_engine.data.transforms import FACE_NORMALISATION
 from ml_engine.distillation.distill import DistilledSet
-from ml_engine.export.atomic import atomic_path
 from ml_engine.export.image_folder_zip import class_folders
 
 ARRAYS_NAME = "distilled_set.npz"

@@ -29,8 +29,8 @@ from collections.abc import Iterable, Sequence
 
 from PIL import Image
 
+from ml_engine.atomic_write import atomic_path
 from ml_engine.data.importers.ferplus import VOTE_COLUMNS
-from ml_engine.export.atomic import atomic_path
 from ml_engine.export.label_rows import (
     ExportSummary,
     LabelExportError,

@@ -23,8 +23,8 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from ml_engine.atomic_write import atomic_path
 from ml_engine.data.importers.image_files import is_image_name
-from ml_engine.export.atomic import atomic_path
 from ml_engine.export.label_rows import (
     ExportSummary,
     LabelExportError,

@@ -16,7 +16,7 @@ Both formats hold the same fields per face (see :mod:`ml_engine.export.label_row
 
 Writers take any iterable of :class:`LabelRow` (the web app passes a database iterator), so
 a million-face export never holds its rows in memory; the file appears under its final name
-only when complete (:func:`~ml_engine.export.atomic.atomic_path`). Readers
+only when complete (:func:`~ml_engine.atomic_write.atomic_path`). Readers
 (:class:`LabelFile`) stream too, for the round trip and for re-importing a label set.
 Opened in a spreadsheet, a file name beginning with ``=`` may be taken for a formula: the
 exports keep names verbatim because the round trip must reproduce them.
@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TypedDict
 
-from ml_engine.export.atomic import atomic_path
+from ml_engine.atomic_write import atomic_path
 from ml_engine.export.label_rows import (
     CANDIDATE_SEPARATOR,
     ExportSummary,

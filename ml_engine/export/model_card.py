@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ml_engine.atomic_write import atomic_path
 from ml_engine.checkpoint import CheckpointInfo
-from ml_engine.export.atomic import atomic_path
 from ml_engine.export.model_export import INPUT_NAME, OUTPUT_NAME, ExportedModel
 from ml_engine.json_values import json_safe
 

@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ml_engine.atomic_write import atomic_path
 from ml_engine.data.transforms import FACE_NORMALISATION, EvalTransform, Normalisation
-from ml_engine.export.atomic import atomic_path
 from ml_engine.export.model_verification import (
     TOLERANCE,
     ExportVerificationError,

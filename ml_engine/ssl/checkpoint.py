@@ -2,9 +2,9 @@
 
 One file holds everything a resumed run needs (config, the method's backbone, heads and
 momentum copies and MoCo's key queue, optimiser, AMP scaler, completed epochs, loss
-history) in the style of torchvision's reference ``train.py``. It is written to a temporary
-file in the same directory and moved into place with ``os.replace``, so a crash never leaves
-a half-written checkpoint behind the final name.
+history) in the style of torchvision's reference ``train.py``. It is written with
+:func:`ml_engine.atomic_write.atomic_path`, so a crash never leaves a half-written checkpoint
+behind the final name.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ml_engine.atomic_write import atomic_path
 from ml_engine.models import FaceClassifier, create_model, load_backbone_weights
 from ml_engine.ssl.config import PretrainConfig
 
@@ -27,13 +28,8 @@ BACKBONE_PREFIX = "backbone."
 def save_atomic(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """``torch.save`` to a temporary sibling, then rename it over ``path``."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(payload, temporary)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_path(target) as temporary, open(temporary, "wb") as handle:
+        torch.save(payload, handle)
     return target
 
 
