@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from annotator.ml_bridge.cycles import PseudoLabelOffer as Offer
 from annotator.models import Item, ModelVersion, OfferState, Project, PseudoLabelOffer, Vote
+from annotator.services.client_ids import earlier_answer
 from annotator.services.errors import Conflict, FaceNotAvailable, InvalidInput, NothingToUndo
 from annotator.services.memberships import require_membership
 
@@ -210,9 +211,6 @@ def undo_answer(project: Project, user: User) -> UndoResult:
 
 
 def _replay(user: User, client_id: uuid.UUID, offer_id: int) -> AnswerResult | None:
-    existing = PseudoLabelOffer.objects.filter(answered_by=user, client_id=client_id).first()
-    if existing is None:
-        return None
-    if existing.pk != offer_id:
-        raise InvalidInput("this client id was already used for another offer")
-    return AnswerResult(existing, replayed=True)
+    mine = PseudoLabelOffer.objects.filter(answered_by=user)
+    existing = earlier_answer(mine, client_id, offer_id, target_field="pk", noun="offer")
+    return None if existing is None else AnswerResult(existing, replayed=True)

@@ -30,6 +30,7 @@ from annotator.models import (
     VoteKind,
 )
 from annotator.services import training
+from annotator.services.client_ids import earlier_answer
 from annotator.services.cycles import record_batch_progress, reopen_batch
 from annotator.services.errors import (
     BudgetExhausted,
@@ -138,12 +139,9 @@ def submit_vote(
 
 
 def _replay(annotator: User, client_id: uuid.UUID, item_id: int) -> VoteResult | None:
-    existing = Vote.objects.filter(annotator=annotator, client_id=client_id).first()
-    if existing is None:
-        return None
-    if existing.item_id != item_id:
-        raise InvalidInput("this client id was already used for another face")
-    return VoteResult(existing, replayed=True)
+    mine = Vote.objects.filter(annotator=annotator)
+    existing = earlier_answer(mine, client_id, item_id, target_field="item_id", noun="face")
+    return None if existing is None else VoteResult(existing, replayed=True)
 
 
 def _record(
