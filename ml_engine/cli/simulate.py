@@ -29,7 +29,7 @@ from ml_engine.models.resnet import STEMS
 from ml_engine.simulate import load_into_memory, simulate, split_pool_and_test
 from ml_engine.simulation.oracle_loop import InitialSelection, LoopSettings, random_initial_selection
 from ml_engine.strategies import BALANCED_SUFFIX, STRATEGIES, strategy_name
-from ml_engine.training import TrainConfig
+from ml_engine.training import LOW_VARIANCE, TrainConfig
 
 DEFAULT_STRATEGIES = "random,entropy,margin,least_confidence,badge,coreset"
 
@@ -83,6 +83,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="initial set: random (seed 000) or representative picks (kmeans, typiclust) on the embeddings "
         "of the --init-weights backbone",
     )
+    parser.add_argument(
+        "--low-variance",
+        action="store_true",
+        help="train as the app does: EMA weights, a step floor and a validation slice (TrainConfig.LOW_VARIANCE)",
+    )
+    parser.add_argument(
+        "--warm-start-epochs",
+        type=int,
+        default=None,
+        help="each cycle after the first continues from the previous backbone for this many epochs",
+    )
     add_auxiliary_arguments(parser)
     parser.add_argument("--mc-passes", type=int, default=10, help="MC-dropout passes for BALD")
     parser.add_argument(
@@ -117,6 +128,7 @@ def _settings(
         lr=args.lr,
         auxiliary=args.auxiliary,
         auxiliary_grid=args.auxiliary_grid,
+        **(LOW_VARIANCE if args.low_variance else {}),
     )
     options = {} if args.deepfool_prefilter is None else {"deepfool": {"prefilter": args.deepfool_prefilter}}
     settings = LoopSettings(
@@ -127,6 +139,7 @@ def _settings(
         device=str(resolve_device(args.device)),
         mc_passes=args.mc_passes,
         strategy_options=options,
+        warm_start_epochs=args.warm_start_epochs,
     )
     return settings, weights
 

@@ -6,7 +6,9 @@ first picks), retrains and evaluates on the test split (seed 000, §III-A). Ever
 retrains from the same starting point: the given pre-trained weights (the backbone is
 reloaded each cycle, the head starts afresh) or a fresh initialisation, as ActiveFER's
 ``isreset`` did, but without its bug of wiping the pre-trained weights (
-docs/reference-implementations.md §1.3).
+docs/reference-implementations.md §1.3). With ``warm_start_epochs`` the loop instead does
+what the app does between batches: each cycle after the first starts from the previous
+cycle's backbone (its head afresh) and trains that many epochs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ml_engine.cold_start import random_initial
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
@@ -33,8 +36,13 @@ SSL embeddings); the default draws uniformly at random, as seed 000 does."""
 
 
 def random_initial_selection(pool: FaceDataset, size: int, seed: int) -> np.ndarray:
-    """``size`` pool faces uniformly at random (seed 000: ``np.random.choice`` without replacement)."""
-    return np.sort(np.random.default_rng(seed).choice(len(pool), size=size, replace=False))
+    """``size`` pool faces uniformly at random (seed 000's protocol), as the app draws its first batch.
+
+    The draw is :func:`ml_engine.cold_start.random_initial`, which the app also calls (through
+    ``annotator.ml_bridge``) on its pool in id order, so a simulation with the project's seed
+    starts from the project's initial set.
+    """
+    return random_initial(len(pool), size, seed)
 
 
 @dataclass
@@ -49,6 +57,8 @@ class LoopSettings:
         device: where to train, score and select.
         mc_passes: MC-dropout passes for BALD (T = 10 as distil).
         strategy_options: extra keyword arguments per strategy name.
+        warm_start_epochs: None retrains every cycle from the starting point; a number
+            continues from the previous cycle's backbone for that many epochs (as the app).
     """
 
     initial_size: int
@@ -58,6 +68,7 @@ class LoopSettings:
     device: str = "cpu"
     mc_passes: int = 10
     strategy_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warm_start_epochs: int | None = None
 
     def batch_sizes(self) -> list[int]:
         """Faces picked before cycles ``1 .. c-1``; they sum to ``budget - initial_size``."""
@@ -109,16 +120,21 @@ def run_strategy(
     chosen = get_strategy(strategy)
     labeled = np.asarray(initial_selection(pool, settings.initial_size, seed), dtype=np.int64)
     sizes = settings.batch_sizes()
+    start_from = initial_weights
     for cycle in range(settings.cycles):
         started = time.perf_counter()
         config = replace(settings.train, seed=seed * 1000 + cycle)
+        if cycle > 0 and settings.warm_start_epochs is not None:
+            config = replace(config, epochs=settings.warm_start_epochs)
         model = fit(
             config,
             pool.subset(labeled),
             device=settings.device,
-            initial_weights=initial_weights,
+            initial_weights=start_from,
             progress=progress,
         ).model
+        if settings.warm_start_epochs is not None:
+            start_from = {key: value.detach().clone() for key, value in model.state_dict().items()}
         scores = predict(model, test, image_size=config.image_size, device=settings.device)
         metrics = evaluate(test.labels, scores.probabilities, test.class_names)
         trained, count = time.perf_counter(), len(labeled)

@@ -7,6 +7,6 @@ on any :data:`TrainLoss`; partial-label and probability-target training use thes
 from __future__ import annotations
 
 from ml_engine.training.loop import TrainLoss
-from ml_engine.training.supervised import TrainConfig, TrainResult, fit
+from ml_engine.training.supervised import LOW_VARIANCE, TrainConfig, TrainResult, fit
 
-__all__ = ["TrainConfig", "TrainLoss", "TrainResult", "fit"]
+__all__ = ["LOW_VARIANCE", "TrainConfig", "TrainLoss", "TrainResult", "fit"]

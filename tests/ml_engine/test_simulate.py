@@ -164,3 +164,29 @@ def test_command_line_runs_and_resumes(tmp_path, capsys):
     assert "Margin" in first and (tmp_path / "learning_curve.png").exists()
     assert main(argv) == 0
     assert capsys.readouterr().out.count("already complete, skipped") == 2
+
+
+def test_warm_start_continues_from_the_previous_cycle(faces, monkeypatch):
+    """Each later cycle gets the previous cycle's weights and the warm-start epochs, as the app."""
+    from dataclasses import replace
+
+    from ml_engine.simulation import oracle_loop
+
+    calls, real_fit = [], oracle_loop.fit
+
+    def recording_fit(config, train, **options):
+        result = real_fit(config, train, **options)
+        calls.append((config.epochs, options["initial_weights"], result.model.state_dict()))
+        return result
+
+    monkeypatch.setattr(oracle_loop, "fit", recording_fit)
+    pool, test = faces
+    settings = replace(_settings(), cycles=3, budget=30, train=replace(_settings().train, epochs=2))
+    list(oracle_loop.run_strategy(pool, test, "random", 0, replace(settings, warm_start_epochs=1)))
+    assert [epochs for epochs, _, _ in calls] == [2, 1, 1]
+    assert calls[0][1] is None
+    for (_, _, previous), (_, started_from, _) in zip(calls, calls[1:], strict=False):
+        assert all(torch.equal(previous[key], started_from[key]) for key in previous)
+    calls.clear()
+    list(oracle_loop.run_strategy(pool, test, "random", 0, settings))
+    assert [(epochs, weights) for epochs, weights, _ in calls] == [(2, None)] * 3
