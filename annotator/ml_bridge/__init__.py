@@ -108,6 +108,20 @@ def synthetic_faces(count: int, seed: int, image_size: int = 48) -> FaceDataset:
     return generate_faces(count, seed=seed, size=image_size, votes_per_face=0)
 
 
+def initial_random_set(item_ids: list[int], count: int, seed: int) -> list[int]:
+    """``count`` of ``item_ids`` drawn uniformly at random, exactly as ``simulate`` draws them.
+
+    ``item_ids`` must be the pool in id order: the faces' rows in a dataset exported in that
+    order, so ``python -m ml_engine simulate`` with the project's seed starts from the same
+    faces (:func:`ml_engine.cold_start.random_initial`, the one random draw of an initial
+    set). Returns the chosen ids in id order. ``ml_engine.cold_start`` loads faiss, hence the
+    import here rather than at the top.
+    """
+    from ml_engine.cold_start import random_initial
+
+    return [item_ids[row] for row in random_initial(len(item_ids), count, seed).tolist()]
+
+
 def aggregate_votes(class_votes: list[int], min_votes: int) -> tuple[int | None, list[int]]:
     """A face's label and candidate set from its per-class vote counts.
 
@@ -197,6 +211,7 @@ __all__ = [
     "face_checksum",
     "ignore_progress",
     "import_formats",
+    "initial_random_set",
     "items_to_dataset",
     "never_cancelled",
     "read_dataset",

@@ -6,12 +6,12 @@ Until models select batches, the first batch is the project's initial set drawn 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 
 from django.db import transaction
 from django.utils import timezone
 
+from annotator import ml_bridge
 from annotator.models import Cycle, CycleState, Item, ModelVersion, Project, QueueEntry, Split, Strategy
 from annotator.services import test_set
 from annotator.services.errors import Conflict
@@ -28,6 +28,9 @@ def queued_item_ids(project: Project) -> set[int]:
 def choose_initial_set(project: Project, test_faces: int = 0) -> list[int]:
     """``initial_set_size`` pool faces drawn uniformly at random with the project's seed.
 
+    The draw is the one ``python -m ml_engine simulate`` makes with that seed on the pool in id
+    order, so a simulation of the project starts from the same faces.
+
     ``test_faces`` queued before them (a test sample to label) take their votes off the budget first.
     """
     pool = list(
@@ -38,7 +41,7 @@ def choose_initial_set(project: Project, test_faces: int = 0) -> list[int]:
     size = min(
         project.initial_set_size, len(pool), project.budget_votes - test_faces * project.votes_per_face
     )
-    return random.Random(project.seed).sample(pool, size)
+    return ml_bridge.initial_random_set(pool, size, project.seed)
 
 
 @transaction.atomic
