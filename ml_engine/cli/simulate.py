@@ -20,14 +20,12 @@ import torch
 from ml_engine.cli.data import add_data_arguments, load_cli_dataset
 from ml_engine.cli.progress_bar import ProgressBar
 from ml_engine.cli.train import add_auxiliary_arguments, initial_weights
-from ml_engine.cold_start import COLD_START_METHODS, representative_initial
+from ml_engine.cold_start import COLD_START_METHODS
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.device import resolve_device
-from ml_engine.inference import predict
-from ml_engine.models import create_model, load_backbone_weights
 from ml_engine.models.resnet import STEMS
 from ml_engine.simulate import load_into_memory, simulate, split_pool_and_test
-from ml_engine.simulation.oracle_loop import InitialSelection, LoopSettings, random_initial_selection
+from ml_engine.simulation.oracle_loop import LoopSettings, initial_selection
 from ml_engine.strategies import BALANCED_SUFFIX, STRATEGIES, strategy_name
 from ml_engine.training import LOW_VARIANCE, TrainConfig
 
@@ -144,27 +142,6 @@ def _settings(
     return settings, weights
 
 
-def _initial_selection(
-    method: str, pool: FaceDataset, settings: LoopSettings, weights: dict[str, torch.Tensor] | None
-) -> InitialSelection:
-    """Random, or representative picks on the pre-trained backbone's pool embeddings (cold start)."""
-    if method == "random":
-        return random_initial_selection
-    if weights is None:
-        raise ValueError(
-            f"--initial-method {method} needs --init-weights (embeddings of a pre-trained backbone)"
-        )
-    train = settings.train
-    model = create_model(train.model, pool.num_classes, **train.model_kwargs)
-    load_backbone_weights(model, weights)
-    embeddings = predict(model, pool, image_size=train.image_size, device=settings.device).embeddings
-
-    def representative(_: FaceDataset, size: int, seed: int) -> np.ndarray:
-        return representative_initial(embeddings, size, method=method, seed=seed)
-
-    return representative
-
-
 def _strategy_names(listed: str, class_balanced: bool) -> list[str]:
     """The listed strategies, each followed by its class-balanced variant when asked for."""
     names = listed.split(",")
@@ -192,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         initial_weights=weights,
         weights_name=args.init_weights,
-        initial_selection=_initial_selection(args.initial_method, pool, settings, weights),
+        initial_selection=initial_selection(args.initial_method, pool, settings, weights),
         initial_name=args.initial_method,
         progress=ProgressBar() if sys.stderr.isatty() else None,
     )

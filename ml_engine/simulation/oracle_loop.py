@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ml_engine.cold_start import random_initial
+from ml_engine.cold_start import random_initial, representative_initial
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
+from ml_engine.models import create_model, load_backbone_weights
 from ml_engine.progress import ProgressCallback
 from ml_engine.simulation.pool_inputs import selection_inputs
 from ml_engine.strategies import BALANCED_SUFFIX, get_strategy, select_batch
@@ -43,6 +44,26 @@ def random_initial_selection(pool: FaceDataset, size: int, seed: int) -> np.ndar
     starts from the project's initial set.
     """
     return random_initial(len(pool), size, seed)
+
+
+def initial_selection(
+    method: str, pool: FaceDataset, settings: LoopSettings, weights: dict[str, torch.Tensor] | None
+) -> InitialSelection:
+    """Random, or representative picks (``ml_engine.cold_start``) on the pool's embeddings by the
+    pre-trained backbone ``weights`` (the app picks on the same embeddings after pre-training)."""
+    if method == "random":
+        return random_initial_selection
+    if weights is None:
+        raise ValueError(f"the {method} initial set needs pre-trained weights to embed the pool")
+    train = settings.train
+    model = create_model(train.model, pool.num_classes, **train.model_kwargs)
+    load_backbone_weights(model, weights)
+    embeddings = predict(model, pool, image_size=train.image_size, device=settings.device).embeddings
+
+    def representative(_: FaceDataset, size: int, seed: int) -> np.ndarray:
+        return representative_initial(embeddings, size, method=method, seed=seed)
+
+    return representative
 
 
 @dataclass

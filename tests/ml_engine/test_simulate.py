@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -107,19 +109,18 @@ def test_pool_scoring_feeds_every_kind_of_strategy(faces, name):
     assert np.array_equal(inputs.labels >= 0, np.isin(np.arange(len(pool)), labeled))
 
 
-def test_cli_representative_cold_start_uses_the_pretrained_backbone(faces):
-    from ml_engine.cli.simulate import _initial_selection
+def test_representative_cold_start_uses_the_pretrained_backbone(faces):
     from ml_engine.models import create_model
-    from ml_engine.simulation.oracle_loop import random_initial_selection
+    from ml_engine.simulation.oracle_loop import initial_selection, random_initial_selection
 
     pool, _ = faces
     settings = _settings()
-    assert _initial_selection("random", pool, settings, None) is random_initial_selection
-    with pytest.raises(ValueError, match="init-weights"):
-        _initial_selection("kmeans", pool, settings, None)
+    assert initial_selection("random", pool, settings, None) is random_initial_selection
+    with pytest.raises(ValueError, match="pre-trained weights"):
+        initial_selection("kmeans", pool, settings, None)
     torch.manual_seed(0)
     weights = create_model("small_cnn", pool.num_classes).backbone.state_dict()
-    picks = _initial_selection("kmeans", pool, settings, weights)(pool, 12, 3)
+    picks = initial_selection("kmeans", pool, settings, weights)(pool, 12, 3)
     assert len(set(picks.tolist())) == 12 and picks.max() < len(pool)
 
 
@@ -185,7 +186,7 @@ def test_warm_start_continues_from_the_previous_cycle(faces, monkeypatch):
     list(oracle_loop.run_strategy(pool, test, "random", 0, replace(settings, warm_start_epochs=1)))
     assert [epochs for epochs, _, _ in calls] == [2, 1, 1]
     assert calls[0][1] is None
-    for (_, _, previous), (_, started_from, _) in zip(calls, calls[1:], strict=False):
+    for (_, _, previous), (_, started_from, _) in itertools.pairwise(calls):
         assert all(torch.equal(previous[key], started_from[key]) for key in previous)
     calls.clear()
     list(oracle_loop.run_strategy(pool, test, "random", 0, settings))
