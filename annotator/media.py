@@ -1,6 +1,7 @@
 """Files under ``MEDIA_ROOT``, served by project and role, never by a guessable path alone.
 
-Everything FaceLoop writes lives under ``projects/<project id>/<kind>/``: ``faces/`` (the
+Everything FaceLoop writes lives under ``projects/<project id>/<kind>/``
+(:mod:`annotator.media_layout`): ``faces/`` (the
 imported images), ``exports/job-<n>/`` (label sets and exported models) and ``models/job-<n>/``
 (checkpoints, pre-training, embeddings, the faiss index, the pool's predictions). Faces are
 shown to every member of their project; exports and model artefacts only to its owners, as
@@ -19,7 +20,6 @@ from __future__ import annotations
 import mimetypes
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from urllib.parse import quote
 
@@ -31,22 +31,11 @@ from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 from django.views.static import was_modified_since
 
+from annotator.media_layout import PROJECTS_FOLDER, MediaKind
 from annotator.services.memberships import EVERY_ROLE, OWNERS, NotAMember, RoleRequired, require_membership
 
 PROJECT_ID = re.compile(r"[1-9][0-9]{0,18}")
 FACE_CACHE_SECONDS = 3600
-
-
-class MediaKind(StrEnum):
-    """The folders under ``projects/<id>/``; each is served to the role the API allows."""
-
-    FACES = "faces"
-    EXPORTS = "exports"
-    MODELS = "models"
-
-    @property
-    def owners_only(self) -> bool:
-        return self is not MediaKind.FACES
 
 
 @dataclass(frozen=True)
@@ -69,7 +58,7 @@ def resolve_media_path(raw: str, media_root: Path) -> MediaFile | None:
     segments = raw.split("/")
     if "\\" in raw or "\x00" in raw or any(segment in {"", ".", ".."} for segment in segments):
         return None
-    if len(segments) < 4 or segments[0] != "projects" or not PROJECT_ID.fullmatch(segments[1]):
+    if len(segments) < 4 or segments[0] != PROJECTS_FOLDER or not PROJECT_ID.fullmatch(segments[1]):
         return None
     try:
         kind = MediaKind(segments[2])
@@ -77,7 +66,7 @@ def resolve_media_path(raw: str, media_root: Path) -> MediaFile | None:
         return None
     root = media_root.resolve()
     try:
-        folder = (root / "projects" / segments[1] / kind).resolve()
+        folder = (root / PROJECTS_FOLDER / segments[1] / kind).resolve()
         absolute = (root / raw).resolve()
         inside = folder.is_relative_to(root) and absolute.is_relative_to(folder) and absolute.is_file()
     except (OSError, RuntimeError):  # a name too long for the file system; a symbolic link loop

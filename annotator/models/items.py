@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from annotator.media_layout import face_image_name
 from annotator.models.projects import Project
 
 
@@ -16,7 +17,8 @@ class Split(models.TextChoices):
 
 
 def face_upload_path(item: Item, filename: str) -> str:
-    return f"projects/{item.project_id}/faces/{item.sha256[:2]}/{item.sha256}.png"
+    """Django's ``upload_to``: the face's name comes from its pixel checksum, not the upload's."""
+    return face_image_name(item.project_id, item.sha256)
 
 
 class Item(models.Model):

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotator import ml_bridge
+from annotator.media_layout import face_image_name
 from annotator.models import ACTIVE_JOB_STATES, Item, Job, JobKind, JobState, Project, Split
 from annotator.services import jobs, test_set
 from annotator.services.errors import Conflict, InvalidInput
@@ -186,7 +187,7 @@ def _build_item(
         imported_label=mapping.get(label) if label >= 0 else None,
         imported_votes=votes,
     )
-    item.image.name = f"projects/{project.pk}/faces/{face.sha256[:2]}/{face.sha256}.png"
+    item.image.name = face_image_name(project.pk, face.sha256)
     return item
 
 

@@ -7,6 +7,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 
 from annotator import ml_bridge
+from annotator.media_layout import face_image_name
 from annotator.ml_bridge.cycles import PseudoLabelOffer as Offer
 from annotator.models import Item, Membership, ModelVersion, Project, PseudoLabelOffer, Role, Split
 from annotator.services import confirmations, cycles, imports, projects
@@ -63,7 +64,7 @@ class ItemFactory(factory.django.DjangoModelFactory):
         seed = kwargs.pop("pixel_seed", None)
         face = ml_bridge.encode_pixels(face_pixels(seed if seed is not None else cls._counter()))
         item = model_class(*args, sha256=face.sha256, width=face.width, height=face.height, **kwargs)
-        item.image.name = f"projects/{item.project_id}/faces/{face.sha256[:2]}/{face.sha256}.png"
+        item.image.name = face_image_name(item.project_id, face.sha256)
         imports._write_face(item.image.name, face.png)
         item.save()
         return item

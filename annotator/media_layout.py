@@ -1,0 +1,31 @@
+"""Where each file of a project lives under ``MEDIA_ROOT``: the one place that spells the paths.
+
+Everything FaceLoop writes lives under ``projects/<project id>/<kind>/``. Faces are stored
+under the checksum of their pixels, fanned out by its first two hex digits so that no folder
+holds more than a 256th of a large project's faces. The models, the import service and the
+media view all take their paths from here, so a face is found where it was written. This
+module imports nothing from Django, so models can use it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+PROJECTS_FOLDER = "projects"
+
+
+class MediaKind(StrEnum):
+    """The folders under ``projects/<id>/``; each is served to the role the API allows."""
+
+    FACES = "faces"
+    EXPORTS = "exports"
+    MODELS = "models"
+
+    @property
+    def owners_only(self) -> bool:
+        return self is not MediaKind.FACES
+
+
+def face_image_name(project_id: int, sha256: str) -> str:
+    """The storage name (relative to ``MEDIA_ROOT``) of a project's face with pixel checksum ``sha256``."""
+    return f"{PROJECTS_FOLDER}/{project_id}/{MediaKind.FACES}/{sha256[:2]}/{sha256}.png"
