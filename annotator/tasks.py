@@ -8,6 +8,11 @@ import socket
 from celery import shared_task
 from django.conf import settings
 
+from annotator.services.comparisons import run_comparison_job
+from annotator.services.exports import run_export_job
+from annotator.services.pretraining import run_pretraining_job
+from annotator.services.training import run_training_job
+
 
 @shared_task(name="annotator.worker_status_task", soft_time_limit=20, time_limit=30)
 def worker_status_task() -> dict[str, object]:
@@ -20,16 +25,12 @@ def worker_status_task() -> dict[str, object]:
 )
 def train_cycle_task(job_id: int) -> str:
     """Train, score and select for one training job (queue ``train``); idempotent per job."""
-    from annotator.services.training import run_training_job
-
     return run_training_job(job_id)
 
 
 @shared_task(name="annotator.export_task", ignore_result=True, soft_time_limit=3600 - 60, time_limit=3600)
 def export_task(job_id: int) -> str:
     """Write a label-set or model export (queue ``default``); idempotent per job."""
-    from annotator.services.exports import run_export_job
-
     return run_export_job(job_id)
 
 
@@ -38,8 +39,6 @@ def export_task(job_id: int) -> str:
 )
 def pretrain_task(job_id: int) -> str:
     """Self-supervised pre-training on the pool, then embeddings and index (queue ``train``)."""
-    from annotator.services.pretraining import run_pretraining_job
-
     return run_pretraining_job(job_id)
 
 
@@ -51,6 +50,4 @@ def pretrain_task(job_id: int) -> str:
 )
 def compare_strategies_task(job_id: int) -> str:
     """Replay the labeling loop per strategy and seed on the project's labels (queue ``train``)."""
-    from annotator.services.comparisons import run_comparison_job
-
     return run_comparison_job(job_id)

@@ -64,7 +64,7 @@ def build_project(pool_size: int, test_size: int, batch: int, seed: int, *, name
     from django.contrib.auth import get_user_model
 
     from annotator import ml_bridge
-    from annotator.services import cycles, imports, projects
+    from annotator.services import imports, labeling_start, projects
 
     faces = faces or ml_bridge.synthetic_faces(pool_size + test_size, seed=seed)
     owner, _ = get_user_model().objects.get_or_create(username="bench")
@@ -75,7 +75,7 @@ def build_project(pool_size: int, test_size: int, batch: int, seed: int, *, name
     )  # fmt: skip
     imports.import_dataset(project, faces.subset(np.arange(pool_size)), split="pool")
     imports.import_dataset(project, faces.subset(np.arange(pool_size, pool_size + test_size)), split="test")
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     return project, faces
 
 

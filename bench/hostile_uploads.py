@@ -59,7 +59,7 @@ def setup_database(var_dir: Path) -> tuple[int, int, str]:
     from rest_framework.authtoken.models import Token
 
     from annotator.models import Item
-    from annotator.services import cycles, projects
+    from annotator.services import labeling_start, projects
 
     call_command("migrate", verbosity=0)
     # No Redis here: opening the labeling project's first batch fails to enqueue its job, as designed.
@@ -74,7 +74,7 @@ def setup_database(var_dir: Path) -> tuple[int, int, str]:
         Item(project=labeling, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48)
         for i in range(40)
     )
-    cycles.start_labeling(labeling)
+    labeling_start.start_labeling(labeling)
     return imports.pk, labeling.pk, Token.objects.create(user=owner).key
 
 

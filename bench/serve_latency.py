@@ -58,7 +58,7 @@ def setup_database(var_dir: Path, pool: int, batch: int, annotators: int) -> tup
     from rest_framework.authtoken.models import Token
 
     from annotator.models import Item, Membership, Role
-    from annotator.services import cycles, projects
+    from annotator.services import labeling_start, projects
 
     call_command("migrate", verbosity=0)
     owner = get_user_model().objects.create_user("owner", password="owner-pass")
@@ -78,7 +78,7 @@ def setup_database(var_dir: Path, pool: int, batch: int, annotators: int) -> tup
             for i in range(start, min(start + chunk, pool))
         ]
         Item.objects.bulk_create(rows)
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     tokens = []
     for i in range(annotators):
         user = get_user_model().objects.create_user(f"annotator{i}", password="x")

@@ -15,17 +15,14 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from annotator.ml_bridge import Cancelled
 from annotator.ml_bridge import comparisons as comparison_bridge
 from annotator.models import Item, Job, JobKind, JobState, Project, Split, Strategy
 from annotator.services import jobs, projects
 from annotator.services.errors import Conflict, InvalidInput
-from annotator.services.training import cancel_flag, progress_reporter
 
 logger = logging.getLogger(__name__)
 
 COMPARE_TASK = "annotator.compare_strategies_task"
-COMPARE_QUEUE = "train"
 DEFAULT_SEEDS, MAX_SEEDS = 3, 5
 MIN_LABELED_FACES = 50
 """Fewer labeled pool faces leave the loop an initial set and batches of a handful of faces."""
@@ -85,7 +82,7 @@ def request_comparison(
     request = {"strategies": names, "seeds": list(range(seeds)), "labeled_faces": labeled}
     job = jobs.create_job(project, JobKind.COMPARE, stage="queued", message=f"compare {', '.join(names)}",
                           result={"request": request})  # fmt: skip
-    transaction.on_commit(lambda: jobs.enqueue(job, COMPARE_TASK, COMPARE_QUEUE))
+    transaction.on_commit(lambda: jobs.enqueue(job, COMPARE_TASK, jobs.TRAIN_QUEUE))
     return job
 
 
@@ -113,33 +110,22 @@ def run_comparison_job(job_id: int) -> str:
 
     A redelivered job resumes: the loop skips the (strategy, seed) runs already in its folder.
     """
-    job = Job.objects.select_related("project").get(pk=job_id)
-    if job.cancel_requested:
-        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled before it started", result=job.result)
-        return JobState.CANCELLED
-    if not jobs.start_job(job, stage="compare"):
-        return Job.objects.get(pk=job_id).state
-    try:
-        inputs = comparison_inputs(job.project, job)
-        outcome = comparison_bridge.run_comparison(
-            inputs, comparison_dir(job), progress=progress_reporter(job), cancel=cancel_flag(job)
-        )
-    except Cancelled:
-        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled by a user", result=job.result)
-        return JobState.CANCELLED
-    except Exception as error:
-        logger.exception("comparison job %s failed", job.pk)
-        jobs.finish_job(
-            job.pk, JobState.FAILED, message=f"{type(error).__name__}: {error}", result=job.result
-        )
-        return JobState.FAILED
-    jobs.finish_job(job.pk, JobState.SUCCEEDED, message=outcome["sentence"], result={**job.result, **outcome})
-    return JobState.SUCCEEDED
+    return jobs.run_job(job_id, stage="compare", work=_compare)
+
+
+def _compare(job: Job) -> jobs.JobDone:
+    outcome = comparison_bridge.run_comparison(
+        comparison_inputs(job.project, job),
+        comparison_dir(job),
+        progress=jobs.progress_reporter(job),
+        cancel=jobs.cancel_flag(job),
+    )
+    return jobs.JobDone(outcome["sentence"], {**job.result, **outcome})
 
 
 def comparison_dir(job: Job) -> Path:
     """Where a comparison writes ``results.csv`` (the format ``python -m ml_engine simulate`` writes)."""
-    return Path(settings.MEDIA_ROOT) / "projects" / str(job.project_id) / "comparisons" / f"job-{job.pk}"
+    return jobs.job_dir(job, "comparisons")
 
 
 def adopt_strategy(project: Project, name: str) -> Project:

@@ -17,14 +17,6 @@ from annotator.services import test_set
 from annotator.services.errors import Conflict
 
 
-def labeled_item_ids(project: Project) -> set[int]:
-    return set(Item.objects.filter(project=project, label_index__isnull=False).values_list("id", flat=True))
-
-
-def queued_item_ids(project: Project) -> set[int]:
-    return set(QueueEntry.objects.filter(cycle__project=project).values_list("item_id", flat=True))
-
-
 def choose_initial_set(project: Project, test_faces: int = 0) -> list[int]:
     """``initial_set_size`` pool faces drawn uniformly at random with the project's seed.
 
@@ -45,25 +37,22 @@ def choose_initial_set(project: Project, test_faces: int = 0) -> list[int]:
 
 
 @transaction.atomic
-def start_labeling(project: Project) -> Cycle:
-    """Open cycle 0 with the initial set. Idempotent: a project that has cycles keeps them.
+def open_initial_cycle(project: Project) -> tuple[Cycle, bool]:
+    """Open cycle 0 with the initial set; the cycle, and whether this call opened it.
 
-    A project without labeled test faces first reserves a test sample of the pool, queued
-    before the initial set (:mod:`annotator.services.test_set`).
+    Idempotent: a project that has cycles keeps them (its first one is returned). A project
+    without labeled test faces first reserves a test sample of the pool, queued before the
+    initial set (:mod:`annotator.services.test_set`).
     """
     Project.objects.select_for_update().filter(pk=project.pk).first()
     existing = project.cycles.order_by("number").first()
     if existing is not None:
-        return existing
+        return existing, False
     test_sample = test_set.reserve_test_sample(project)
     chosen = choose_initial_set(project, len(test_sample))
     if not chosen:
         raise Conflict("the pool is empty: import faces first")
-    cycle = open_cycle(project, 0, [*test_sample, *chosen], strategy=Strategy.RANDOM)
-    from annotator.services.pretraining import request_pretraining  # imports this module
-
-    request_pretraining(project)
-    return cycle
+    return open_cycle(project, 0, [*test_sample, *chosen], strategy=Strategy.RANDOM), True
 
 
 @transaction.atomic

@@ -14,24 +14,17 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from annotator.ml_bridge import (
-    CancelFlag,
-    Cancelled,
-    Progress,
-    ProgressCallback,
-    ignore_progress,
-    never_cancelled,
-)
+from annotator.ml_bridge import CancelFlag, ProgressCallback, ignore_progress, never_cancelled
 from annotator.ml_bridge import exports as export_bridge
 from annotator.models import Item, Job, JobKind, JobState, ModelVersion, Project, Split
 from annotator.selectors import reviewer_of_final_label
 from annotator.services import jobs
+from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import InvalidInput, NotAllowed
 
 logger = logging.getLogger(__name__)
 
 EXPORT_TASK = "annotator.export_task"
-EXPORT_QUEUE = "default"
 LABEL_FORMATS = tuple(export_bridge.LABEL_WRITERS)
 MODEL_FORMATS = export_bridge.MODEL_FORMATS
 DISTILLED_FORMATS = export_bridge.DISTILLED_FORMATS
@@ -52,42 +45,22 @@ def request_export(project: Project, *, what: str, format: str, version: int | N
     _check(project, what, format, version)
     job = jobs.create_job(project, JobKind.EXPORT, stage="queued",
                           result={"what": what, "format": format, "version": version})  # fmt: skip
-    transaction.on_commit(lambda: jobs.enqueue(job, EXPORT_TASK, EXPORT_QUEUE))
+    transaction.on_commit(lambda: jobs.enqueue(job, EXPORT_TASK, jobs.DEFAULT_QUEUE))
     return job
 
 
 def run_export_job(job_id: int) -> str:
     """Write the export of job ``job_id`` (called by the worker); returns the final state."""
-    job = Job.objects.select_related("project").get(pk=job_id)
-    if not jobs.start_job(job, stage="export"):
-        return job.state
+    return jobs.run_job(job_id, stage="export", work=_export)
+
+
+def _export(job: Job) -> jobs.JobDone:
     request = dict(job.result)
-    out_dir = Path(settings.MEDIA_ROOT) / "projects" / str(job.project_id) / "exports" / f"job-{job.pk}"
-
-    def report(progress: Progress) -> None:
-        jobs.report_progress(job.pk, progress=progress.fraction, stage=progress.stage)
-
-    def cancelled() -> bool:
-        return Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
-
-    try:
-        path, details = write_export(job.project, request["what"], request["format"], request["version"], out_dir,
-                                     progress=report, cancel=cancelled)  # fmt: skip
-    except Cancelled:
-        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled by a user", result=request)
-        return JobState.CANCELLED
-    except Exception as error:
-        logger.exception("export job %s failed", job.pk)
-        jobs.finish_job(job.pk, JobState.FAILED, message=f"{type(error).__name__}: {error}", result=request)
-        return JobState.FAILED
-    relative = str(path.resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
-    jobs.finish_job(
-        job.pk,
-        JobState.SUCCEEDED,
-        message=f"wrote {path.name}",
-        result={**request, "file": relative, **details},
-    )
-    return JobState.SUCCEEDED
+    path, details = write_export(
+        job.project, request["what"], request["format"], request["version"], jobs.job_dir(job, "exports"),
+        progress=jobs.progress_reporter(job), cancel=jobs.cancel_flag(job),
+    )  # fmt: skip
+    return jobs.JobDone(f"wrote {path.name}", {**request, "file": jobs.relative_to_media(path), **details})
 
 
 def write_export(
@@ -103,8 +76,6 @@ def write_export(
     """Write one export into ``out_dir`` and return its file and a summary."""
     _check(project, what, format, version)
     if what == "distilled":
-        from annotator.services.training import cycle_inputs  # imports the cycle machinery
-
         return export_bridge.write_distilled_set(
             cycle_inputs(project), out_dir, device=settings.TORCH_DEVICE, progress=progress, cancel=cancel
         )

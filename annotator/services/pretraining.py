@@ -16,10 +16,10 @@ import logging
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from annotator.ml_bridge import Cancelled
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Job, JobKind, JobState, Project, SslMethod
-from annotator.services import jobs, training
+from annotator.models import Job, JobKind, Project, SslMethod
+from annotator.services import jobs
+from annotator.services.cycle_inputs import cycle_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -38,33 +38,21 @@ def request_pretraining(project: Project) -> Job | None:
     except IntegrityError:
         logger.info("project %s: pre-training already runs; not queued again", project.pk)
         return None
-    transaction.on_commit(lambda: jobs.enqueue(job, PRETRAIN_TASK, training.TRAIN_QUEUE))
+    transaction.on_commit(lambda: jobs.enqueue(job, PRETRAIN_TASK, jobs.TRAIN_QUEUE))
     return job
 
 
 def run_pretraining_job(job_id: int) -> str:
     """Pre-train, embed the pool and index it (called by the worker); returns the final state."""
-    job = Job.objects.select_related("project").get(pk=job_id)
-    if job.cancel_requested:
-        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled before it started")
-        return JobState.CANCELLED
-    if not jobs.start_job(job, stage="pretrain"):
-        return Job.objects.get(pk=job_id).state
+    return jobs.run_job(job_id, stage="pretrain", work=_pretrain)
+
+
+def _pretrain(job: Job) -> jobs.JobDone:
     project = job.project
-    try:
-        inputs = training.cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS)
-        artefacts = cycle_bridge.pretrain_pool(
-            inputs, project.ssl_method, training.job_dir(project, job), device=settings.TORCH_DEVICE,
-            progress=training.progress_reporter(job), cancel=training.cancel_flag(job),
-        )  # fmt: skip
-    except Cancelled:
-        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled by a user")
-        return JobState.CANCELLED
-    except Exception as error:
-        logger.exception("pre-training job %s failed", job.pk)
-        jobs.finish_job(job.pk, JobState.FAILED, message=f"{type(error).__name__}: {error}")
-        return JobState.FAILED
-    result = {key: training.relative_to_media(value) for key, value in artefacts.items() if key != "losses"}
-    jobs.finish_job(job.pk, JobState.SUCCEEDED, message="pool pre-trained and indexed",
-                    result={**result, "losses": artefacts["losses"]})  # fmt: skip
-    return JobState.SUCCEEDED
+    artefacts = cycle_bridge.pretrain_and_index(
+        cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS), project.ssl_method,
+        jobs.job_dir(job, "models"), device=settings.TORCH_DEVICE,
+        progress=jobs.progress_reporter(job), cancel=jobs.cancel_flag(job),
+    )  # fmt: skip
+    files = {key: jobs.relative_to_media(value) for key, value in artefacts.items() if key != "losses"}
+    return jobs.JobDone("pool pre-trained and indexed", {**files, "losses": artefacts["losses"]})

@@ -18,45 +18,23 @@ dying. Celery tasks only carry the job id; everything they need is re-read here.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.utils import timezone
 
-from annotator import selectors
-from annotator.ml_bridge import CancelFlag, Cancelled, Progress, ProgressCallback
+from annotator.ml_bridge import Progress, ProgressCallback
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import (
-    Cycle,
-    CycleState,
-    Item,
-    Job,
-    JobKind,
-    JobState,
-    ModelVersion,
-    OfferState,
-    Project,
-    PseudoLabelOffer,
-    VoteKind,
-)
-from annotator.services import confirmations, continuation, jobs
+from annotator.models import Cycle, CycleState, Job, JobKind, JobState, ModelVersion, Project
+from annotator.services import confirmations, continuation, cycle_states, jobs
+from annotator.services.cycle_inputs import cycle_inputs, next_batch_size
 from annotator.services.errors import Conflict
 from annotator.services.predictions import store_predictions
-from annotator.services.projects import check_settings
 
 logger = logging.getLogger(__name__)
 
 TRAIN_TASK = "annotator.train_cycle_task"
-TRAIN_QUEUE = "train"
-PROGRESS_INTERVAL_SECONDS = 1.0
-CYCLE_STAGES = {"train": CycleState.TRAINING, "score": CycleState.SCORING, "select": CycleState.SELECTING}
-EPOCH_STAGES = ("train", "pretrain")
 
 
 def request_training(project: Project, cycle: Cycle | None = None, *, reason: str = "batch complete") -> Job:
@@ -73,7 +51,9 @@ def request_training(project: Project, cycle: Cycle | None = None, *, reason: st
             job = jobs.create_job(project, JobKind.TRAIN, cycle=cycle, stage="queued", message=reason)
     except IntegrityError as error:
         raise Conflict("a training job for this project is already queued or running") from error
-    transaction.on_commit(lambda: jobs.enqueue(job, TRAIN_TASK, TRAIN_QUEUE, on_failure=_reopen_if_training))
+    transaction.on_commit(
+        lambda: jobs.enqueue(job, TRAIN_TASK, jobs.TRAIN_QUEUE, on_failure=_reopen_if_training)
+    )
     return job
 
 
@@ -87,9 +67,7 @@ def on_batch_completed(cycle: Cycle) -> Job | None:
     project = cycle.project
     cycle.refresh_from_db(fields=["labeling_completed_at"])  # set by an UPDATE, not on this object
     size = next_batch_size(project, cycle)
-    Cycle.objects.filter(pk=cycle.pk, state=CycleState.LABELING).update(
-        state=CycleState.TRAINING if size else CycleState.FINAL_TRAINING
-    )
+    cycle_states.close_labeling(cycle, final=not size)
     try:
         job = request_training(
             project, cycle, reason="batch complete" if size else "budget spent: final training"
@@ -106,49 +84,40 @@ def run_training_job(job_id: int) -> str:
 
     A redelivered job (its worker died) runs again from the start; its files are per job and
     written atomically, and its results are recorded in one transaction, so a half-written
-    model is never referenced and nothing is recorded twice.
+    model is never referenced and nothing is recorded twice. A failed or cancelled job puts
+    its batch back to labeling, to wait for a retrain.
     """
-    job = Job.objects.select_related("project", "cycle").get(pk=job_id)
+    if Job.objects.get(pk=job_id).cycle_id is None:  # request_training always names the cycle it trains for
+        jobs.finish_job(job_id, JobState.FAILED, message="a training job without a cycle")
+        return JobState.FAILED
+    return jobs.run_job(job_id, stage="train", work=_train_score_select, on_stop=_reopen_job_cycle)
+
+
+def _train_score_select(job: Job) -> None:
+    """Train on every label, score the pool, select the next batch; :func:`record_outcome` ends the job."""
     cycle = job.cycle
-    if cycle is None:  # request_training always names the cycle it trains for
-        jobs.finish_job(job.pk, JobState.FAILED, message="a training job without a cycle")
-        return JobState.FAILED
-    if job.cancel_requested:
-        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled before it started")
-        _reopen_if_training(cycle)
-        return JobState.CANCELLED
-    if not jobs.start_job(job, stage="train"):
-        return Job.objects.get(pk=job_id).state
-    project = job.project
-    try:
-        inputs = cycle_inputs(project, cycle)
-        outcome = cycle_bridge.train_score_select(
-            inputs,
-            job_dir(project, job),
-            cycle_number=cycle.number,
-            device=settings.TORCH_DEVICE,
-            progress=progress_reporter(job),
-            cancel=cancel_flag(job),
-        )
-        record_outcome(job, outcome)
-    except Cancelled:
-        jobs.finish_job(job.pk, JobState.CANCELLED, message="cancelled by a user")
-        _reopen_if_training(cycle)
-        return JobState.CANCELLED
-    except Exception as error:
-        logger.exception("training job %s failed", job.pk)
-        jobs.finish_job(job.pk, JobState.FAILED, message=f"{type(error).__name__}: {error}")
-        _reopen_if_training(cycle)
-        return JobState.FAILED
-    return JobState.SUCCEEDED
+    assert cycle is not None  # run_training_job checked it
+    outcome = cycle_bridge.train_score_select(
+        cycle_inputs(job.project, cycle),
+        jobs.job_dir(job, "models"),
+        cycle_number=cycle.number,
+        device=settings.TORCH_DEVICE,
+        progress=cycle_progress_reporter(job),
+        cancel=jobs.cancel_flag(job),
+    )
+    record_outcome(job, outcome)
 
 
 @transaction.atomic
 def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion:
-    """Store the model version, close the cycle and open the next one, all or nothing."""
+    """Store the model version, mark the job succeeded, close the cycle and open the next one, all or nothing.
+
+    The job is marked succeeded here, not by the job runner, so that it ends with the model it
+    made and its claim is free for the training this may queue next.
+    """
     project = Project.objects.select_for_update().get(pk=job.project_id)
     existing = ModelVersion.objects.filter(
-        project=project, checkpoint=relative_to_media(outcome.checkpoint_path)
+        project=project, checkpoint=jobs.relative_to_media(outcome.checkpoint_path)
     ).first()
     if existing is not None:
         return existing
@@ -157,8 +126,8 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
         project=project,
         cycle=job.cycle,
         version=number,
-        checkpoint=relative_to_media(outcome.checkpoint_path),
-        predictions=relative_to_media(outcome.predictions_path),
+        checkpoint=jobs.relative_to_media(outcome.checkpoint_path),
+        predictions=jobs.relative_to_media(outcome.predictions_path),
         labels_used=outcome.labels_used,
         metrics=outcome.metrics,
         crowd=outcome.crowd,
@@ -166,7 +135,7 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
         ranking=_ranking(outcome),
         started_from=outcome.training.get("started_from", ""),
     )
-    offered = confirmations.publish_offers(project, version, outcome.offers)
+    offered = confirmations.publish_offers(project, version, outcome.pseudo_labels)
     # A copy of the scores for browsing, chunk by chunk after the commit: votes never wait on it.
     transaction.on_commit(lambda: store_predictions(project, outcome.predictions_path))
     cycle = Cycle.objects.get(jobs=job)
@@ -191,9 +160,9 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
         return version
     # This model trained on every label: earlier completed batches (one whose training failed
     # while labeling went on) are done with it too.
-    Cycle.objects.filter(
-        project=project, number__lte=cycle.number, labeling_completed_at__isnull=False
-    ).exclude(state=CycleState.DONE).update(state=CycleState.DONE, finished_at=timezone.now())
+    cycle_states.finish(
+        Cycle.objects.filter(project=project, number__lte=cycle.number, labeling_completed_at__isnull=False)
+    )
     _train_batches_completed_meanwhile(project, cycle, number)
     return version
 
@@ -226,9 +195,7 @@ def _train_batches_completed_meanwhile(project: Project, trained: Cycle, version
     if not waiting:
         return
     newest, *older = waiting
-    Cycle.objects.filter(pk__in=[cycle.pk for cycle in older]).update(
-        state=CycleState.DONE, finished_at=timezone.now()
-    )
+    cycle_states.finish(Cycle.objects.filter(pk__in=[cycle.pk for cycle in older]))
     reason = "budget spent: final training" if newest.state == CycleState.FINAL_TRAINING else "batch complete"
     try:
         request_training(project, newest, reason=f"{reason}, labeled while model v{version} trained")
@@ -236,129 +203,20 @@ def _train_batches_completed_meanwhile(project: Project, trained: Cycle, version
         logger.info("project %s: a training job already runs", project.pk)
 
 
-def next_batch_size(project: Project, cycle: Cycle) -> int:
-    """Faces in the next batch: the project's batch size, capped by the votes left (0 once spent).
+def cycle_progress_reporter(job: Job) -> ProgressCallback:
+    """The job's progress reporter, which also moves a completed batch's cycle through its stages."""
 
-    Only a completed batch leads to a next one; a "retrain now" mid-batch selects nothing.
-    """
-    if cycle.labeling_completed_at is None:
-        return 0
-    project.refresh_from_db(fields=["votes_spent"])
-    return min(project.batch_size, project.votes_left // project.votes_per_face)
+    def advance_cycle(progress: Progress) -> None:
+        cycle_states.enter_stage(job, progress.stage)
+
+    return jobs.progress_reporter(job, on_write=advance_cycle)
 
 
-def cycle_inputs(
-    project: Project, cycle: Cycle | None = None, *, epochs: int | None = None
-) -> cycle_bridge.CycleInputs:
-    """Everything a worker job needs from the database, as plain values (see the bridge).
-
-    Raises:
-        InvalidInput: a project setting is out of bounds (checked before anything is allocated).
-    """
-    check_settings(project)
-    rows: list[dict[str, Any]] = [
-        dict(row)
-        for row in Item.objects.filter(
-            project=project, excluded=False
-        )  # excluded faces never train nor are scored
-        .order_by("id")
-        .values(
-            "id",
-            "image",
-            "split",
-            "label_index",
-            "imported_label",
-            "class_votes",
-            "candidate_set",
-            "reviewed_label",
-        )
-    ]
-    confirmed = dict(
-        PseudoLabelOffer.objects.filter(project=project, state=OfferState.CONFIRMED).values_list(
-            "item_id", "class_index"
-        )
-    )
-    for row in rows:
-        row["confirmed_label"] = confirmed.get(row["id"])
-    votes = selectors.live_votes(project).filter(kind=VoteKind.LABEL, item__excluded=False)
-    vote_rows = list(votes.values_list("item_id", "annotator_id", "class_index"))
-    batch = 0 if cycle is None else next_batch_size(project, cycle)
-    warm = selectors.warm_start_model(project)
-    return cycle_bridge.CycleInputs(
-        class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
-        rows=rows,
-        media_root=Path(settings.MEDIA_ROOT),
-        model_name=project.model_name,
-        image_size=project.image_size,
-        training_mode=project.training_mode,
-        auxiliary_tasks=project.auxiliary_tasks,
-        strategy=project.strategy,
-        seed=project.seed,
-        epochs=epochs
-        or (settings.FACELOOP_TRAIN_EPOCHS if warm is None else settings.FACELOOP_WARM_START_EPOCHS),
-        next_batch_size=batch,
-        reserve_size=batch if project.continuous_labeling else 0,
-        pretrained_backbone=selectors.pretrained_backbone(project),
-        warm_start_checkpoint=None if warm is None else Path(settings.MEDIA_ROOT) / warm.checkpoint,
-        warm_start_version=None if warm is None else warm.version,
-        class_balanced=project.class_balanced,
-        votes=np.asarray(vote_rows, dtype=np.int64).reshape(-1, 3),
-        offer_confirmations=project.offer_confirmations,
-        omni_supervised_delta=project.omni_supervised_delta,
-        current_checkpoint=current_checkpoint(project),
-    )
-
-
-def progress_reporter(job: Job) -> ProgressCallback:
-    """Progress to the job row, at most once per second within an epoch (a step takes milliseconds)."""
-    last_write = 0.0
-
-    def report(progress: Progress) -> None:
-        nonlocal last_write
-        stage = progress.stage
-        if progress.step < progress.steps and time.monotonic() - last_write < PROGRESS_INTERVAL_SECONDS:
-            return
-        last_write = time.monotonic()
-        # Scoring and selection report "epoch 1 of 1" and no loss: keep the training's last ones.
-        fit = {"epoch": progress.epoch or None, "loss": progress.loss} if stage in EPOCH_STAGES else {}
-        jobs.report_progress(job.pk, progress=progress.fraction, stage=stage, **fit)
-        if stage in CYCLE_STAGES and job.cycle_id is not None:
-            settled = [CYCLE_STAGES[stage], CycleState.FINAL_TRAINING, CycleState.DONE]
-            Cycle.objects.filter(jobs=job, labeling_completed_at__isnull=False).exclude(
-                state__in=settled
-            ).update(state=CYCLE_STAGES[stage])
-
-    return report
-
-
-def cancel_flag(job: Job) -> CancelFlag:
-    """The job's cancel request, read from the database at most once per second."""
-    checked_at, cancelled = 0.0, False
-
-    def flag() -> bool:
-        nonlocal checked_at, cancelled
-        if not cancelled and time.monotonic() - checked_at >= PROGRESS_INTERVAL_SECONDS:
-            checked_at = time.monotonic()
-            cancelled = Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
-        return cancelled
-
-    return flag
+def _reopen_job_cycle(job: Job) -> None:
+    if job.cycle is not None:
+        _reopen_if_training(job.cycle)
 
 
 def _reopen_if_training(cycle: Cycle) -> None:
     """After a failed or cancelled job, the batch waits in "labeling" for a retrain."""
-    Cycle.objects.filter(pk=cycle.pk).exclude(state=CycleState.DONE).update(state=CycleState.LABELING)
-
-
-def current_checkpoint(project: Project) -> Path | None:
-    """The newest model version's checkpoint, which pseudo-labels auxiliary faces (None before any)."""
-    model = selectors.latest_model(project)
-    return Path(settings.MEDIA_ROOT) / model.checkpoint if model is not None and model.checkpoint else None
-
-
-def job_dir(project: Project, job: Job) -> Path:
-    return Path(settings.MEDIA_ROOT) / "projects" / str(project.pk) / "models" / f"job-{job.pk}"
-
-
-def relative_to_media(path: Path) -> str:
-    return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
+    cycle_states.reopen_labeling(cycle)

@@ -8,9 +8,9 @@ from django.contrib.auth import get_user_model
 
 from annotator import ml_bridge
 from annotator.media_layout import face_image_name
-from annotator.ml_bridge.cycles import PseudoLabelOffer as Offer
+from annotator.ml_bridge.cycles import ConfirmablePseudoLabel
 from annotator.models import Item, Membership, ModelVersion, Project, PseudoLabelOffer, Role, Split
-from annotator.services import confirmations, cycles, imports, projects
+from annotator.services import confirmations, imports, labeling_start, projects
 
 CLASS_NAMES = ("neutral", "happiness", "surprise", "sadness")
 
@@ -93,7 +93,7 @@ def make_labeling_project(pool: int = 10, test: int = 2, **settings) -> Project:
         ItemFactory(project=project)
     for i in range(test):
         ItemFactory(project=project, split=Split.TEST, imported_label=i % len(CLASS_NAMES))
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     return project
 
 
@@ -121,7 +121,10 @@ def publish_test_offers(
     confirmations.publish_offers(
         project,
         version,
-        [Offer(item, class_index, confidence, margin) for item, class_index, confidence in offers],
+        [
+            ConfirmablePseudoLabel(item, class_index, confidence, margin)
+            for item, class_index, confidence in offers
+        ],
     )
     return list(PseudoLabelOffer.objects.filter(model_version=version).order_by("-confidence", "id"))
 

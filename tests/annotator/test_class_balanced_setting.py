@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.services import training
+from annotator.services.cycle_inputs import cycle_inputs
 from ml_engine.strategies import SelectionInputs, select_batch
 from tests.annotator.factories import make_labeling_project
 
@@ -16,12 +16,12 @@ pytestmark = pytest.mark.django_db
 def test_off_by_default_and_the_owner_can_switch_it_on(client_for):
     project = make_labeling_project()
     assert project.class_balanced is False
-    assert training.cycle_inputs(project).class_balanced is False
+    assert cycle_inputs(project).class_balanced is False
     client = client_for(project.owner)
     response = client.patch(f"/api/projects/{project.id}/", {"class_balanced": True}, format="json")
     assert response.status_code == 200 and response.json()["class_balanced"] is True
     project.refresh_from_db()
-    assert training.cycle_inputs(project).class_balanced is True
+    assert cycle_inputs(project).class_balanced is True
 
 
 def test_stored_scores_are_selected_with_the_balanced_variant(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from annotator import assignment
 from annotator.models import Cycle, Item, Job, JobKind, JobState, ModelVersion, Vote
-from annotator.services import cycles
+from annotator.services import labeling_start
 from tests.annotator.test_cycles_integration import (  # noqa: F401 - project and ssl_method are fixtures
     BATCH,
     label_current_batch,
@@ -32,7 +32,7 @@ def test_labelers_go_on_while_the_model_trains_and_its_batch_takes_over(project,
     project.save(update_fields=["budget_votes"])
     client = client_for(project.owner)
     url = f"/api/projects/{project.pk}/"
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     label_current_batch(client, project, truth)
     waiting = client.get(url + "progress/").json()["waiting"]
     assert waiting["reason"] == "first_model"

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from annotator import ml_bridge, processes
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, ModelVersion, Project, Vote
-from annotator.services import cycles, imports, memberships, projects
+from annotator.services import imports, labeling_start, memberships, projects
 from ml_engine.checkpoint import read_checkpoint
 from tests.conftest import launch_worker
 
@@ -81,6 +81,10 @@ def label_current_batch(client, project: Project, truth: dict[str, int]) -> int:
             cast += 1
 
 
+def labeled_item_ids(project: Project) -> set[int]:
+    return set(Item.objects.filter(project=project, label_index__isnull=False).values_list("id", flat=True))
+
+
 def wait_for(predicate, timeout: float, what: str, worker: processes.ManagedProcess | None = None) -> None:
     """Wait for ``predicate``; fail at once, with the jobs and the worker log, if a job failed."""
 
@@ -102,14 +106,14 @@ def wait_for(predicate, timeout: float, what: str, worker: processes.ManagedProc
 def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -> None:
     project, truth = project
     client = client_for(project.owner)
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
 
     assert label_current_batch(client, project, truth) == BATCH
     wait_for(lambda: Cycle.objects.filter(project=project, number=1).exists(), 180, "cycle 1", worker_process)
 
     first = ModelVersion.objects.get(project=project, version=1)
     stored = cycle_bridge.read_predictions(Path(settings.MEDIA_ROOT) / first.predictions)
-    labeled_rows = np.flatnonzero(np.isin(stored["item_ids"], list(cycles.labeled_item_ids(project))))
+    labeled_rows = np.flatnonzero(np.isin(stored["item_ids"], list(labeled_item_ids(project))))
     expected = cycle_bridge.select_from_predictions(
         "least_confidence", Path(settings.MEDIA_ROOT) / first.predictions, labeled_rows, BATCH,
         cycle_bridge.selection_seed(project.seed, 1),
@@ -121,7 +125,7 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
         int(stored["probabilities"][rows[item_id]].argmax()) for item_id in queued
     ]
     assert queued == stored["item_ids"][expected].tolist()
-    assert not set(queued) & cycles.labeled_item_ids(project)
+    assert not set(queued) & labeled_item_ids(project)
 
     assert label_current_batch(client, project, truth) == BATCH
     wait_for(
@@ -161,7 +165,7 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
 def test_worker_killed_mid_training_is_retried(project, worker_process_env, client_for, tmp_path) -> None:
     project, truth = project
     owner_client = client_for(project.owner)
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     slow = {**worker_process_env, "FACELOOP_TRAIN_EPOCHS": "400"}
     with processes.ProcessGroup() as group:
         first = group.add(launch_worker(slow, tmp_path / "first.log"))
@@ -196,7 +200,7 @@ def test_a_stopped_worker_hands_its_job_back_at_once(
     """Ctrl-C of ``make run`` mid-training: the job goes back to the queue now, not after the
     broker's visibility timeout (an hour by default), and the next worker runs it."""
     project, truth = project
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     hour = {**worker_process_env, "CELERY_VISIBILITY_TIMEOUT": "3600"}
     with processes.ProcessGroup() as group:
         first = group.add(launch_worker({**hour, "FACELOOP_TRAIN_EPOCHS": "400"}, tmp_path / "first.log"))
@@ -230,7 +234,7 @@ def test_random_votes_of_four_annotators_never_stall_the_loop(project, worker_pr
     for client, annotator in zip(clients, annotators, strict=True):
         client.force_authenticate(annotator)
     rng = np.random.default_rng(0)
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
 
     def vote_at_random_until_the_batch_is_done() -> None:
         while True:

@@ -73,7 +73,7 @@ def test_a_queued_job_with_nothing_running_asks_whether_a_worker_runs() -> None:
 def test_a_finished_training_keeps_its_last_epoch_and_loss_through_scoring_and_selection() -> None:
     project = make_labeling_project()
     job = Job.objects.create(project=project, kind=JobKind.TRAIN, state=JobState.RUNNING)
-    report = training.progress_reporter(job)
+    report = training.cycle_progress_reporter(job)
 
     report(Progress("train", 30, 30, 10, 10, loss=0.25))
     report(Progress("score", 1, 1, 5, 5))

@@ -16,7 +16,7 @@ from django.test import Client
 
 from annotator.media import MediaKind, resolve_media_path
 from annotator.models import Job, JobKind, JobState, Membership, Role
-from annotator.services import exports, training
+from annotator.services import exports, jobs
 from tests.annotator.factories import (
     ItemFactory,
     UserFactory,
@@ -44,7 +44,7 @@ def world(media_root: Path) -> dict:
     assert exports.run_export_job(export_job.pk) == JobState.SUCCEEDED
     export_job.refresh_from_db()
     train_job = Job.objects.create(project=project, kind=JobKind.TRAIN)
-    model_dir = training.job_dir(project, train_job)
+    model_dir = jobs.job_dir(train_job, "models")
     model_dir.mkdir(parents=True)
     (model_dir / "model.pt").write_bytes(b"checkpoint bytes")
     (model_dir / "pool.npz").write_bytes(b"predictions")
@@ -62,7 +62,7 @@ def world(media_root: Path) -> dict:
         "face": project.items.order_by("id").first().image.name,
         "export": export_job.result["file"],
         "export_job": export_job,
-        "model": training.relative_to_media(model_dir / "model.pt"),
+        "model": jobs.relative_to_media(model_dir / "model.pt"),
     }
 
 

@@ -18,9 +18,9 @@ from PIL import Image
 
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Item, ModelVersion, Project, Split
-from annotator.services import cycles, votes
+from annotator.services import cycles, labeling_start, votes
 from annotator.services.errors import InvalidInput
-from annotator.services.training import relative_to_media
+from annotator.services.jobs import relative_to_media
 from ml_engine.training import supervised
 from tests.annotator.factories import ItemFactory, UserFactory, face_pixels, make_project
 from tests.annotator.test_training_bridge import answered_project, run_cycle
@@ -42,14 +42,14 @@ def test_auxiliary_faces_never_enter_the_initial_set():
     project = make_project(initial_set_size=6)
     pool = {ItemFactory(project=project).pk for _ in range(3)}
     add_auxiliary(project, 12)
-    cycle = cycles.start_labeling(project)
+    cycle = labeling_start.start_labeling(project)
     assert set(cycle.entries.values_list("item_id", flat=True)) == pool
 
 
 def test_a_vote_on_an_auxiliary_face_is_refused_and_costs_nothing():
     project = make_project()
     ItemFactory(project=project)
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     (auxiliary,) = add_auxiliary(project, 1)
     with pytest.raises(InvalidInput, match="auxiliary faces never are"):
         votes.submit_vote(project, project.owner, item_id=auxiliary, answer=votes.Answer("label", (0,)),
@@ -73,7 +73,7 @@ def test_auxiliary_faces_are_never_scored_for_nor_picked_into_the_next_batch(tmp
 
 
 def run_inputs(project: Project) -> cycle_bridge.CycleInputs:
-    from annotator.services.training import cycle_inputs
+    from annotator.services.cycle_inputs import cycle_inputs
 
     return cycle_inputs(project, project.cycles.get(number=0))
 

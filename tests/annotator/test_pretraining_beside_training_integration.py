@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 
 from annotator import assignment, ml_bridge, processes
 from annotator.models import Job, JobKind, JobState, ModelVersion, Project
-from annotator.services import cycles, imports, projects, training, votes
+from annotator.services import imports, labeling_start, projects, training, votes
 from annotator.services.errors import Conflict
 from tests.annotator.test_cycles_integration import wait_for
 from tests.conftest import launch_worker
@@ -32,7 +32,7 @@ def make_project(name: str, **settings) -> tuple[Project, dict[str, int]]:
                                       **{**defaults, **settings})  # fmt: skip
     imports.import_dataset(project, faces.subset(np.arange(POOL_SIZE)), split="pool")
     imports.import_dataset(project, faces.subset(np.arange(POOL_SIZE, POOL_SIZE + TEST_SIZE)), split="test")
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     return project, dict(zip(faces.names, faces.labels.tolist(), strict=True))
 
 

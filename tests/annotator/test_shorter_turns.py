@@ -15,6 +15,7 @@ from annotator import selectors
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Job, JobKind, JobState, ModelVersion, Project
 from annotator.services import jobs, training, votes
+from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import Conflict
 from annotator.services.pretraining import request_pretraining
 from ml_engine.checkpoint import save_checkpoint
@@ -83,7 +84,7 @@ def test_the_training_job_fine_tunes_from_the_previous_checkpoint_and_says_so(
         votes.submit_vote(project, project.owner, item_id=entry.item_id, answer=votes.Answer("label", (1,)),
                           client_id=uuid.uuid4())  # fmt: skip
     settings.FACELOOP_TRAIN_EPOCHS, settings.FACELOOP_WARM_START_EPOCHS = 9, 1
-    inputs = training.cycle_inputs(project, project.cycles.get(number=0))
+    inputs = cycle_inputs(project, project.cycles.get(number=0))
     assert (inputs.warm_start_checkpoint, inputs.warm_start_version, inputs.epochs) == (
         Path(settings.MEDIA_ROOT) / previous.checkpoint, 1, 1,
     )  # fmt: skip
@@ -108,7 +109,7 @@ def test_the_training_job_fine_tunes_from_the_previous_checkpoint_and_says_so(
 def test_a_checkpoint_of_another_backbone_is_not_continued():
     project = make_labeling_project(model_name="small_cnn", warm_start=True)
     stored_model(project, 1, "scratch")
-    inputs = training.cycle_inputs(project)
+    inputs = cycle_inputs(project)
     other = cycle_bridge.CycleInputs(**{**inputs.__dict__, "model_name": "resnet18"})
     assert cycle_bridge.initial_weights(other) == (None, "scratch")
 
@@ -117,7 +118,7 @@ def test_a_training_without_warm_start_starts_from_the_backbone_or_scratch(setti
     settings.FACELOOP_TRAIN_EPOCHS, settings.FACELOOP_WARM_START_EPOCHS = 9, 1
     project = make_labeling_project(model_name="small_cnn")
     stored_model(project, 1, "scratch")
-    inputs = training.cycle_inputs(project)
+    inputs = cycle_inputs(project)
     assert (inputs.warm_start_checkpoint, inputs.epochs) == (None, 9)
     assert cycle_bridge.initial_weights(inputs) == (None, "scratch")
 
@@ -166,6 +167,6 @@ def test_a_batch_completed_during_pre_training_is_trained_at_once_from_scratch()
     first = Job.objects.get(project=project, kind=JobKind.TRAIN)
     assert first.state == JobState.QUEUED
     assert Job.objects.get(project=project, kind=JobKind.PRETRAIN).state == JobState.QUEUED
-    assert training.cycle_inputs(project, first.cycle).pretrained_backbone is None
+    assert cycle_inputs(project, first.cycle).pretrained_backbone is None
     succeeded_pretraining(project)
-    assert training.cycle_inputs(project, first.cycle).pretrained_backbone is not None
+    assert cycle_inputs(project, first.cycle).pretrained_backbone is not None

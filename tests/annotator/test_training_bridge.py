@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Item
 from annotator.services import votes
-from annotator.services.training import cycle_inputs
+from annotator.services.cycle_inputs import cycle_inputs
 from ml_engine.progress import ignore_progress, never_cancelled
 from ml_engine.training import supervised
 from tests.annotator.factories import make_labeling_project
@@ -163,7 +163,7 @@ def test_offers_are_the_unlabeled_faces_above_their_class_margin_most_confident_
     )
     item_ids = np.array([10, 11, 12, 13, 14])
     # row 4 is excluded by the caller (labeled or queued); class 1's margin is 0.95
-    offers = cycle_bridge.pseudo_label_offers(probabilities, np.array([0, 1, 2, 3]), item_ids, [0.9, 0.95])
+    offers = cycle_bridge.pseudo_labels_to_offer(probabilities, np.array([0, 1, 2, 3]), item_ids, [0.9, 0.95])
 
     assert [(o.item_id, o.class_index) for o in offers] == [(13, 1), (10, 0)]
     assert offers[0].confidence == pytest.approx(0.98) and offers[0].margin == pytest.approx(0.95)

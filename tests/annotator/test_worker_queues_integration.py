@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from annotator import assignment, ml_bridge, processes
 from annotator.celery import app as celery_app
 from annotator.models import Job, JobKind, JobState, Project
-from annotator.services import cycles, exports, imports, jobs, projects, votes
+from annotator.services import exports, imports, jobs, labeling_start, projects, votes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -37,7 +37,7 @@ def labeled_project(owner, name: str) -> Project:
     )  # fmt: skip
     faces.labels[:] = -1  # plain images, as a team imports its own: the answers come from votes
     imports.import_dataset(project, faces, split="pool")
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     while not Job.objects.filter(project=project, kind=JobKind.TRAIN).exists():
         leases = assignment.next_faces(project, owner, 5)
         assert leases, "the batch ran out of faces before its training was queued"

@@ -16,7 +16,7 @@ from annotator.api.serializers import (
     ProjectUpdateSerializer,
 )
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
-from annotator.services import cycles, projects, training
+from annotator.services import labeling_start, projects, training
 
 
 @extend_schema_view(
@@ -77,7 +77,7 @@ class StartLabelingView(ProjectScopedView):
         },
     )
     def post(self, request: Request, project_id: int) -> Response:
-        cycle = cycles.start_labeling(self.project(owner=True))
+        cycle = labeling_start.start_labeling(self.project(owner=True))
         return Response(CycleSerializer(cycle).data, status=CREATED)
 
 

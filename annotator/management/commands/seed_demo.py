@@ -13,7 +13,7 @@ from django.db import transaction
 
 from annotator import ml_bridge
 from annotator.models import Project
-from annotator.services import cycles, imports, projects
+from annotator.services import imports, labeling_start, projects
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
@@ -38,7 +38,7 @@ class Command(BaseCommand):
             dataset.splits = np.array(["test"] * test + ["pool"] * (faces - test), dtype=object)
             summary = imports.import_dataset(project, dataset, split="auto")
             self.stdout.write(f"imported {summary.created} faces ({summary.duplicates} already there)")
-        cycle = cycles.start_labeling(project)
+        cycle = labeling_start.start_labeling(project)
         self.stdout.write(
             f"demo ready: user {DEMO_USERNAME!r}, project {project.pk} {project.name!r}, "
             f"{project.items.count()} faces, cycle {cycle.number} with {cycle.batch_size} faces"

@@ -7,7 +7,7 @@ from kombu.exceptions import OperationalError
 
 from annotator.celery import app as celery_app
 from annotator.models import Cycle, CycleState, Job, JobKind, JobState
-from annotator.services import cycles, training
+from annotator.services import labeling_start, training
 from tests.annotator.factories import add_annotator, make_labeling_project, make_project
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def test_owner_can_retrain_once_at_a_time(client_for, django_capture_on_commit_callbacks) -> None:
     project = make_labeling_project()
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     client = client_for(project.owner)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -30,7 +30,7 @@ def test_owner_can_retrain_once_at_a_time(client_for, django_capture_on_commit_c
 
 def test_annotator_cannot_retrain(client_for) -> None:
     project = make_labeling_project()
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     annotator = add_annotator(project).user
     assert client_for(annotator).post(f"/api/projects/{project.pk}/retrain/").status_code == 403
     assert not Job.objects.filter(project=project).exists()
@@ -47,7 +47,7 @@ def test_unreachable_broker_fails_the_job_not_the_request(
     monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
 ) -> None:
     project = make_labeling_project()
-    cycle = cycles.start_labeling(project)
+    cycle = labeling_start.start_labeling(project)
     Cycle.objects.filter(pk=cycle.pk).update(state=CycleState.TRAINING)
 
     def refuse(*args: object, **kwargs: object) -> None:

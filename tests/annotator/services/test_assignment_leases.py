@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from annotator import assignment
 from annotator.models import Lease, QueueEntry
-from annotator.services import cycles, votes
+from annotator.services import cycles, labeling_start, votes
 from tests.annotator.factories import add_annotator, make_labeling_project, make_project
 
 pytestmark = pytest.mark.django_db
@@ -90,4 +90,4 @@ def test_the_initial_set_is_random_seeded_and_repeatable():
 
     assert rank(one, picks_one) == rank(two, picks_two)
     assert len(set(picks_one)) == 4
-    assert cycles.start_labeling(one).pk == cycles.start_labeling(one).pk  # idempotent
+    assert labeling_start.start_labeling(one).pk == labeling_start.start_labeling(one).pk  # idempotent

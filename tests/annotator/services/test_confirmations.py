@@ -10,8 +10,9 @@ import pytest
 from django.utils import timezone
 
 from annotator import ml_bridge
-from annotator.models import Item, Membership, OfferState, Project, PseudoLabelOffer, Vote
-from annotator.services import confirmations, training, votes
+from annotator.models import Item, Lease, Membership, OfferState, Project, PseudoLabelOffer, Vote
+from annotator.services import confirmations, votes
+from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import (
     Conflict,
     FaceNotAvailable,
@@ -117,13 +118,16 @@ def test_an_offer_shown_to_one_annotator_is_held_for_them_until_the_lease_ends()
     assert shown(second) == [offers[2].pk, offers[3].pk]
     assert shown(first, 3) == [offers[0].pk, offers[1].pk, offers[4].pk]
     assert shown(second, 3) == [offers[2].pk, offers[3].pk]
-    held = PseudoLabelOffer.objects.get(pk=offers[0].pk)
-    assert held.held_by == first
-    assert (held.held_until - timezone.now()).total_seconds() == pytest.approx(project.lease_seconds, abs=5)
+    held = Lease.objects.get(offer=offers[0])
+    assert (held.annotator, held.entry, held.review_item) == (first, None, None)
+    assert (held.expires_at - timezone.now()).total_seconds() == pytest.approx(project.lease_seconds, abs=5)
+    assert not Lease.objects.filter(offer__isnull=False).exclude(offer__in=offers[:5]).exists()
 
-    PseudoLabelOffer.objects.filter(held_by=first).update(held_until=timezone.now() - timedelta(seconds=1))
+    Lease.objects.filter(annotator=first).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert shown(second, 5) == [offers[0].pk, offers[1].pk, offers[2].pk, offers[3].pk, offers[4].pk]
     assert answer(project, first, offers[0]).offer.state == "confirmed"  # a hold does not lock the answer
+    assert not Lease.objects.filter(offer=offers[0]).exists()  # an answered offer is held no more
+    assert Lease.objects.filter(offer=offers[1], annotator=second).exists()
 
 
 @pytest.mark.django_db
@@ -272,7 +276,7 @@ def test_a_confirmed_offer_trains_as_a_label_and_a_rejected_one_does_not(setting
     answer(project, user, confirmed, accept=True)
     answer(project, user, rejected, accept=False)
 
-    rows = training.cycle_inputs(project).rows
+    rows = cycle_inputs(project).rows
 
     assert {row["id"]: row["confirmed_label"] for row in rows} == {
         items[0]: 2,
@@ -318,7 +322,7 @@ def test_annotators_asking_at_once_are_shown_different_offers():
 
     assert [len(pks) for pks in shown] == [2] * THREADS
     assert len({pk for pks in shown for pk in pks}) == 2 * THREADS
-    holders = dict(PseudoLabelOffer.objects.values_list("pk", "held_by"))
+    holders = dict(Lease.objects.values_list("offer_id", "annotator_id"))
     assert holders == {pk: user.pk for user, pks in zip(users, shown, strict=True) for pk in pks}
 
 

@@ -15,6 +15,7 @@ from annotator import assignment, selectors
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, Lease, Project, Vote
 from annotator.services import jobs, training, votes
+from annotator.services.cycle_inputs import cycle_inputs, next_batch_size
 from tests.annotator.factories import add_annotator, make_labeling_project
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +59,7 @@ def publish_model(project: Project, ranking: list[int]) -> int:
     np.savez(folder / "pool.npz", item_ids=pool_ids, probabilities=np.full((len(pool_ids), 4), 0.25, np.float32),
              embeddings=np.zeros((len(pool_ids), 2), np.float32))  # fmt: skip
     (folder / "model.pt").write_bytes(b"")
-    batch = training.next_batch_size(project, job.cycle)
+    batch = next_batch_size(project, job.cycle)
     outcome = cycle_bridge.CycleOutcome(
         checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz", labels_used=0, metrics={},
         training={"started_from": "scratch"}, next_item_ids=ranking[:batch], next_predicted_classes=[2] * batch,
@@ -252,7 +253,7 @@ def test_the_training_job_ranks_a_reserve_only_when_labeling_continues():
     for project in (on, off):
         label_open_batch(project, add_annotator(project).user)
         Cycle.objects.filter(project=project).update(labeling_completed_at=timezone.now())
-    inputs_on = training.cycle_inputs(on, assignment.current_cycle(on) or on.cycles.get())
-    inputs_off = training.cycle_inputs(off, off.cycles.get())
+    inputs_on = cycle_inputs(on, assignment.current_cycle(on) or on.cycles.get())
+    inputs_off = cycle_inputs(off, off.cycles.get())
     assert (inputs_on.next_batch_size, inputs_on.reserve_size) == (BATCH, BATCH)
     assert (inputs_off.next_batch_size, inputs_off.reserve_size) == (BATCH, 0)

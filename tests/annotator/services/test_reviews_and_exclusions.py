@@ -14,7 +14,8 @@ from annotator.ml_bridge.crowd import soft_targets
 from annotator.ml_bridge.cycles import candidate_matrix
 from annotator.ml_bridge.reviews import pin_reviewed_targets
 from annotator.models import Exclusion, Item, Membership, Review, Role
-from annotator.services import exclusions, exports, reviews, training, votes
+from annotator.services import exclusions, exports, reviews, votes
+from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import Conflict, InvalidInput, NothingToUndo
 from ml_engine.export.label_export import LabelFile
 from tests.annotator.factories import CLASS_NAMES, UserFactory, add_annotator, make_labeling_project
@@ -71,7 +72,7 @@ def test_review_of_another_projects_face_or_an_unknown_class_writes_nothing() ->
 def test_reviewed_label_overrides_votes_in_every_training_target() -> None:
     project, face, _ = disputed_project()
     reviews.review_face(project, project.owner, face.pk, 3)
-    inputs = training.cycle_inputs(project)
+    inputs = cycle_inputs(project)
     dataset = items_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
     row = [r["id"] for r in inputs.rows].index(face.pk)
     assert dataset.labels[row] == 3 and dataset.splits[row] == "train"
@@ -107,7 +108,7 @@ def test_excluded_face_is_never_queued_trained_or_exported(tmp_path: Path) -> No
     assert excluded_id not in shown and len(shown) == 5
     with pytest.raises(votes.FaceNotAvailable):
         vote(project, project.owner, excluded_id, 0)
-    assert excluded_id not in [row["id"] for row in training.cycle_inputs(project).rows]
+    assert excluded_id not in [row["id"] for row in cycle_inputs(project).rows]
     _, summary = exports.write_export(project, "labels", "csv", None, tmp_path)
     assert summary["rows"] == Item.objects.filter(project=project, split="pool").count() - 1
     assert len(entries) == 6
@@ -167,7 +168,7 @@ def test_voted_test_faces_are_reviewed_but_imported_test_labels_are_not() -> Non
         split="test", label_index=0, vote_count=2, class_votes=[1, 1, 0, 0]
     )
     reviews.review_face(project, project.owner, voted_test.pk, 1)
-    inputs = training.cycle_inputs(project)
+    inputs = cycle_inputs(project)
     dataset = items_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
     row = [r["id"] for r in inputs.rows].index(voted_test.pk)
     assert (dataset.splits[row], dataset.labels[row]) == ("test", 1)

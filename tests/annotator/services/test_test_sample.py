@@ -12,7 +12,8 @@ import pytest
 from annotator import assignment, ml_bridge, selectors
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Item, Project, Split
-from annotator.services import cycles, imports, test_set, training, votes
+from annotator.services import imports, labeling_start, test_set, votes
+from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import InvalidInput
 from ml_engine.progress import ignore_progress, never_cancelled
 from tests.annotator.factories import ItemFactory, add_annotator, make_labeling_project, make_project
@@ -43,7 +44,7 @@ def answer_all(project: Project, user, limit: int | None = None) -> list[int]:
 
 def test_a_random_test_sample_is_reserved_and_queued_before_the_initial_batch():
     project = unlabeled_project(pool=40)
-    cycle = cycles.start_labeling(project)
+    cycle = labeling_start.start_labeling(project)
 
     test_ids = set(Item.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True))
     queue = list(cycle.entries.order_by("position").values_list("item_id", flat=True))
@@ -57,7 +58,7 @@ def test_a_random_test_sample_is_reserved_and_queued_before_the_initial_batch():
 def test_the_sample_is_seeded_by_the_project_and_sized_by_its_setting():
     first, second = unlabeled_project(pool=30, seed=3), unlabeled_project(pool=30, seed=3)
     for project in (first, second):
-        cycles.start_labeling(project)
+        labeling_start.start_labeling(project)
     positions = []  # each test face's rank among its project's faces: the same draw in both
     for project in (first, second):
         ids = list(Item.objects.filter(project=project).order_by("id").values_list("id", flat=True))
@@ -67,8 +68,8 @@ def test_the_sample_is_seeded_by_the_project_and_sized_by_its_setting():
 
     sized = unlabeled_project(pool=30, test_sample_size=5)
     none = unlabeled_project(pool=30, test_sample_size=0)
-    cycles.start_labeling(sized)
-    cycles.start_labeling(none)
+    labeling_start.start_labeling(sized)
+    labeling_start.start_labeling(none)
     assert Item.objects.filter(project=sized, split=Split.TEST).count() == 5
     assert Item.objects.filter(project=none, split=Split.TEST).count() == 0
     assert (
@@ -87,7 +88,7 @@ def test_a_project_with_labeled_test_faces_reserves_nothing():
 def test_votes_label_the_sample_spend_the_budget_and_never_exceed_it():
     project = unlabeled_project(pool=40, budget_votes=5)  # 2 test faces + 3 of the initial set
     user = add_annotator(project).user
-    cycle = cycles.start_labeling(project)
+    cycle = labeling_start.start_labeling(project)
     assert cycle.batch_size == 2 + 3
 
     answered = answer_all(project, user)
@@ -109,10 +110,10 @@ def test_a_labeled_test_face_still_refuses_votes():
 
 def test_the_sample_is_evaluated_on_never_trained_on_and_never_selected(tmp_path):
     project = unlabeled_project(pool=40, model_name="small_cnn", image_size=16)
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     answer_all(project, add_annotator(project).user)
     test_ids = set(Item.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True))
-    inputs = training.cycle_inputs(project, project.cycles.get(number=0))
+    inputs = cycle_inputs(project, project.cycles.get(number=0))
     dataset = cycle_bridge.training_dataset(inputs)
     names = np.asarray(dataset.names).astype(int)
     assert set(names[dataset.splits == "test"]) == test_ids
@@ -150,7 +151,7 @@ def test_the_dashboard_says_why_there_is_no_curve_until_the_sample_is_labeled(cl
         return response.json()["learning_curve_unavailable_reason"]
 
     assert "2 random pool faces are reserved" in reason()
-    cycles.start_labeling(project)
+    labeling_start.start_labeling(project)
     assert reason().startswith("No learning curve yet: the 2 faces of the test sample are labeled first")
     answer_all(project, add_annotator(project).user, limit=2)
     assert reason() == "No learning curve yet: its first point comes with the first trained model."

@@ -1,0 +1,99 @@
+"""What a model job reads from the database, as the plain values the bridge takes.
+
+Training, pre-training and the distilled-set export all start from the same
+:class:`~annotator.ml_bridge.cycles.CycleInputs`: the project's faces and votes, its
+settings, and the checkpoints it starts from. Reading them here keeps those jobs apart:
+none imports another to get its inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+from annotator import selectors
+from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.models import Cycle, Item, OfferState, Project, PseudoLabelOffer, VoteKind
+from annotator.services.projects import check_settings
+
+
+def next_batch_size(project: Project, cycle: Cycle) -> int:
+    """Faces in the next batch: the project's batch size, capped by the votes left (0 once spent).
+
+    Only a completed batch leads to a next one; a "retrain now" mid-batch selects nothing.
+    """
+    if cycle.labeling_completed_at is None:
+        return 0
+    project.refresh_from_db(fields=["votes_spent"])
+    return min(project.batch_size, project.votes_left // project.votes_per_face)
+
+
+def cycle_inputs(
+    project: Project, cycle: Cycle | None = None, *, epochs: int | None = None
+) -> cycle_bridge.CycleInputs:
+    """Everything a worker job needs from the database, as plain values (see the bridge).
+
+    Raises:
+        InvalidInput: a project setting is out of bounds (checked before anything is allocated).
+    """
+    check_settings(project)
+    rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in Item.objects.filter(
+            project=project, excluded=False
+        )  # excluded faces never train nor are scored
+        .order_by("id")
+        .values(
+            "id",
+            "image",
+            "split",
+            "label_index",
+            "imported_label",
+            "class_votes",
+            "candidate_set",
+            "reviewed_label",
+        )
+    ]
+    confirmed = dict(
+        PseudoLabelOffer.objects.filter(project=project, state=OfferState.CONFIRMED).values_list(
+            "item_id", "class_index"
+        )
+    )
+    for row in rows:
+        row["confirmed_label"] = confirmed.get(row["id"])
+    votes = selectors.live_votes(project).filter(kind=VoteKind.LABEL, item__excluded=False)
+    vote_rows = list(votes.values_list("item_id", "annotator_id", "class_index"))
+    batch = 0 if cycle is None else next_batch_size(project, cycle)
+    warm = selectors.warm_start_model(project)
+    return cycle_bridge.CycleInputs(
+        class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
+        rows=rows,
+        media_root=Path(settings.MEDIA_ROOT),
+        model_name=project.model_name,
+        image_size=project.image_size,
+        training_mode=project.training_mode,
+        auxiliary_tasks=project.auxiliary_tasks,
+        strategy=project.strategy,
+        seed=project.seed,
+        epochs=epochs
+        or (settings.FACELOOP_TRAIN_EPOCHS if warm is None else settings.FACELOOP_WARM_START_EPOCHS),
+        next_batch_size=batch,
+        reserve_size=batch if project.continuous_labeling else 0,
+        pretrained_backbone=selectors.pretrained_backbone(project),
+        warm_start_checkpoint=None if warm is None else Path(settings.MEDIA_ROOT) / warm.checkpoint,
+        warm_start_version=None if warm is None else warm.version,
+        class_balanced=project.class_balanced,
+        votes=np.asarray(vote_rows, dtype=np.int64).reshape(-1, 3),
+        offer_confirmations=project.offer_confirmations,
+        omni_supervised_delta=project.omni_supervised_delta,
+        current_checkpoint=current_checkpoint(project),
+    )
+
+
+def current_checkpoint(project: Project) -> Path | None:
+    """The newest model version's checkpoint, which pseudo-labels auxiliary faces (None before any)."""
+    model = selectors.latest_model(project)
+    return Path(settings.MEDIA_ROOT) / model.checkpoint if model is not None and model.checkpoint else None
