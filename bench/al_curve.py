@@ -1,6 +1,6 @@
 """Active-learning curves of the query strategies (seed 000's Table I protocol) on FER+ or synthetic faces.
 
-Runs :func:`ml_engine.simulate.simulate`: an initial random set, ``--cycles`` trainings, the
+Runs :func:`ml_engine.simulation.comparison.simulate`: an initial random set, ``--cycles`` trainings, the
 rest of the budget split evenly between the cycles, retraining from scratch (or from
 ``--init-weights``) each cycle, test accuracy after each; several strategies and seeds. Writes
 ``results.csv``, ``learning_curve.png`` and ``summary.txt`` to ``--out`` and prints Table I
@@ -42,7 +42,7 @@ from ml_engine.data.face_params import Difficulty
 from ml_engine.data.importers.ferplus import load_ferplus
 from ml_engine.data.synthetic import generate_faces
 from ml_engine.device import resolve_device
-from ml_engine.simulate import load_into_memory, simulate, split_pool_and_test
+from ml_engine.simulation.comparison import load_into_memory, simulate, split_pool_and_test
 from ml_engine.simulation.oracle_loop import LoopSettings
 from ml_engine.training import TrainConfig
 

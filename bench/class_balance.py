@@ -3,7 +3,7 @@
 FER+'s train split has about 120 disgust and 120 contempt faces out of 25,000 (fear: ~550),
 so a random or uncertainty-driven batch rarely holds any, and the classifier never learns
 them: macro-F1 trails accuracy by 20-30 points in the other FER+ benches. This bench runs
-seed 000's oracle loop (:func:`ml_engine.simulate.simulate`, the code behind ``python -m
+seed 000's oracle loop (:func:`ml_engine.simulation.comparison.simulate`, the code behind ``python -m
 ml_engine simulate``) for Least Confidence and BADGE, each plain and wrapped by
 :mod:`ml_engine.strategies.class_balance` (quotas over predicted classes in proportion to the
 square root of their pool share, at least one per class), over the same seeds, initial sets
@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.data.importers.ferplus import load_ferplus
 from ml_engine.device import resolve_device
-from ml_engine.simulate import load_into_memory, simulate
+from ml_engine.simulation.comparison import load_into_memory, simulate
 from ml_engine.simulation.oracle_loop import CycleRecord, LoopSettings
 from ml_engine.simulation.results import read_records
 from ml_engine.strategies import get_strategy, strategy_name

@@ -44,7 +44,7 @@ from ml_engine.device import resolve_device
 from ml_engine.embeddings import compute_embeddings
 from ml_engine.models import create_model
 from ml_engine.progress import Progress
-from ml_engine.simulate import load_into_memory, simulate, split_pool_and_test
+from ml_engine.simulation.comparison import load_into_memory, simulate, split_pool_and_test
 from ml_engine.simulation.oracle_loop import LoopSettings
 from ml_engine.ssl import PretrainConfig, pretrain
 from ml_engine.ssl.pool_artifacts import backbone_from_result

@@ -1,7 +1,7 @@
 """Compare query strategies on a project's own labels: seed 000's oracle loop, run by a worker.
 
 The project's labeled pool faces are the pool and their aggregated labels the oracle's
-answers; its labeled test faces are the test set. :func:`ml_engine.simulate.simulate` replays
+answers; its labeled test faces are the test set. :func:`ml_engine.simulation.comparison.simulate` replays
 the annotation loop once per (strategy, seed), the same code ``python -m ml_engine simulate``
 runs, and writes the same ``results.csv``. What comes back is plain values for the job's
 result: the curves, the sizes and model used, and one sentence saying whether any strategy
@@ -98,7 +98,7 @@ def run_comparison(
     """
     from ml_engine.device import resolve_device
     from ml_engine.progress import Cancelled, Progress
-    from ml_engine.simulate import simulate
+    from ml_engine.simulation.comparison import simulate
 
     device = str(resolve_device(inputs.device))
     on_gpu = device.startswith("cuda")

@@ -92,7 +92,8 @@ class CycleOutcome:
     next_item_ids: list[int] = field(default_factory=list)
     next_predicted_classes: list[int] = field(default_factory=list)
     crowd: dict[str, Any] = field(default_factory=dict)
-    offers: list[PseudoLabelOffer] = field(default_factory=list)
+    pseudo_labels: list[ConfirmablePseudoLabel] = field(default_factory=list)
+    """Pool faces whose pseudo-label may be offered to annotators for confirmation."""
     omni_supervision: dict[str, Any] = field(default_factory=dict)
     ranked_item_ids: list[int] = field(default_factory=list)
     """The whole ranking: the next batch, then ``reserve_size`` faces ranked after it."""
@@ -100,7 +101,7 @@ class CycleOutcome:
 
 
 @dataclass(frozen=True)
-class PseudoLabelOffer:
+class ConfirmablePseudoLabel:
     """A pool face whose pseudo-label clears its class's Ada-CM margin (seed 002, Alg. 1 line 12)."""
 
     item_id: int
@@ -185,11 +186,13 @@ def train_score_select(
     next_item_ids = ranked[: inputs.next_batch_size]
     next_predicted = ranked_predicted[: inputs.next_batch_size]
     seconds["select"], clock = time.perf_counter() - clock, time.perf_counter()
-    offers = []
+    pseudo_labels = []
     if inputs.offer_confirmations and "final_margins" in training:
         unasked = np.setdiff1d(np.flatnonzero(pool.labels < 0), answered_without_label(pool))
         unasked = unasked[~np.isin(item_ids[unasked], next_item_ids)]
-        offers = pseudo_label_offers(scored.probabilities, unasked, item_ids, training["final_margins"])
+        pseudo_labels = pseudo_labels_to_offer(
+            scored.probabilities, unasked, item_ids, training["final_margins"]
+        )
     crowd = annotator_reliability(crowd_model, inputs.class_names)
     training["seconds"] = {stage: round(value, 3) for stage, value in seconds.items()}
     confirmed = sum(
@@ -199,7 +202,7 @@ def train_score_select(
     labels_used = int((pool.labels >= 0).sum()) - confirmed  # voted labels: what the budget bought
     return CycleOutcome(
         checkpoint_path, predictions_path, labels_used, metrics, training, next_item_ids, next_predicted,
-        crowd, offers, omni, ranked, ranked_predicted,
+        crowd, pseudo_labels, omni, ranked, ranked_predicted,
     )  # fmt: skip
 
 
@@ -207,16 +210,16 @@ MAX_OFFERS = 500
 """Pseudo-labels offered per model version at most: the most confident first."""
 
 
-def pseudo_label_offers(
+def pseudo_labels_to_offer(
     probabilities: np.ndarray, rows: np.ndarray, item_ids: np.ndarray, margins: list[float]
-) -> list[PseudoLabelOffer]:
+) -> list[ConfirmablePseudoLabel]:
     """The ``rows`` of the scored pool whose top class clears its Ada-CM margin, most confident first."""
     from ml_engine.training.adaptive_margin import confirmable_pseudo_labels
 
     margins_array = np.asarray(margins, dtype=np.float64)
     picked, classes = confirmable_pseudo_labels(probabilities[rows], margins_array)
     return [
-        PseudoLabelOffer(
+        ConfirmablePseudoLabel(
             item_id=int(item_ids[rows[index]]),
             class_index=int(label),
             confidence=round(float(probabilities[rows[index], label]), 4),
@@ -426,7 +429,7 @@ def _image_source(pool: FaceDataset, image_size: int) -> Any:
     return load
 
 
-def pretrain_pool(
+def pretrain_and_index(
     inputs: CycleInputs,
     method: str,
     output_dir: Path,

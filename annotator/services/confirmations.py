@@ -17,14 +17,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotator.ml_bridge.cycles import PseudoLabelOffer as Offer
+from annotator.ml_bridge.cycles import ConfirmablePseudoLabel
 from annotator.models import Item, ModelVersion, OfferState, Project, PseudoLabelOffer, Vote
 from annotator.services.client_ids import earlier_answer
 from annotator.services.errors import Conflict, FaceNotAvailable, InvalidInput, NothingToUndo
 from annotator.services.memberships import require_membership
 
 
-def publish_offers(project: Project, version: ModelVersion, offers: Sequence[Offer]) -> int:
+def publish_offers(project: Project, version: ModelVersion, offers: Sequence[ConfirmablePseudoLabel]) -> int:
     """Withdraw the project's open offers and open ``offers`` for faces still without a label.
 
     Call inside the transaction that records ``version``. Faces that got a label or an

@@ -24,7 +24,7 @@ from ml_engine.cold_start import COLD_START_METHODS
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.device import resolve_device
 from ml_engine.models.resnet import STEMS
-from ml_engine.simulate import load_into_memory, simulate, split_pool_and_test
+from ml_engine.simulation.comparison import load_into_memory, simulate, split_pool_and_test
 from ml_engine.simulation.oracle_loop import LoopSettings, initial_selection
 from ml_engine.strategies import BALANCED_SUFFIX, STRATEGIES, strategy_name
 from ml_engine.training import LOW_VARIANCE, TrainConfig

@@ -1,1 +1,5 @@
-"""Pieces of the strategy-comparison simulation run by :mod:`ml_engine.simulate`."""
+"""Seed 000's oracle loop replayed on labeled data: the pieces, and ``comparison``, which runs them.
+
+``python -m ml_engine simulate`` and the app's strategy comparisons both call
+:func:`ml_engine.simulation.comparison.simulate`.
+"""

@@ -1,6 +1,6 @@
 """Score the pool with the current model and wrap it as :class:`SelectionInputs`.
 
-Only what the strategy reads is computed (see ``Strategy.needs``): MC-dropout passes for
+Only what the strategy reads is computed (see ``QueryStrategy.needs``): MC-dropout passes for
 BALD, the eval-transformed images for DeepFool. Everything is scored in eval mode with the
 test-time transform by :func:`ml_engine.inference.predict`.
 """
@@ -16,7 +16,7 @@ from ml_engine.data.dataset import FaceDataset
 from ml_engine.data.transforms import FaceTensorDataset, eval_transform
 from ml_engine.inference import predict
 from ml_engine.models import FaceClassifier
-from ml_engine.strategies import SelectionInputs, Strategy
+from ml_engine.strategies import QueryStrategy, SelectionInputs
 
 
 def pool_images(pool: FaceDataset, image_size: int) -> Callable[[np.ndarray], torch.Tensor]:
@@ -33,7 +33,7 @@ def selection_inputs(
     model: FaceClassifier,
     pool: FaceDataset,
     labeled: np.ndarray,
-    strategy: Strategy,
+    strategy: QueryStrategy,
     *,
     image_size: int,
     device: str | torch.device,

@@ -25,7 +25,7 @@ VERSION = 1
 BACKBONE_PREFIX = "backbone."
 
 
-def save_atomic(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+def save_pretraining_checkpoint(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """``torch.save`` to a temporary sibling, then rename it over ``path``."""
     target = Path(path)
     with atomic_path(target) as temporary, open(temporary, "wb") as handle:
@@ -33,7 +33,9 @@ def save_atomic(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> dict[str, Any]:
+def load_pretraining_checkpoint(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> dict[str, Any]:
     """Read a pre-training checkpoint (tensors only, no pickled code) and check its format."""
     payload = torch.load(path, map_location=device, weights_only=True)
     if payload.get("format") != FORMAT:
@@ -84,7 +86,7 @@ class PretrainedBackbone:
 
 def load_pretrained_backbone(path: str | os.PathLike[str]) -> PretrainedBackbone:
     """The pre-trained backbone stored in the checkpoint at ``path``."""
-    payload = load_checkpoint(path)
+    payload = load_pretraining_checkpoint(path)
     return PretrainedBackbone(
         state_dict=backbone_state(payload["method_state"]),
         model_name=payload["model_name"],

@@ -26,7 +26,13 @@ from ml_engine.embeddings import names_digest
 from ml_engine.models import create_model, load_backbone_weights
 from ml_engine.progress import CancelFlag, Cancelled, Progress, ProgressCallback
 from ml_engine.ssl.base import SSLMethod, create_method
-from ml_engine.ssl.checkpoint import FORMAT, VERSION, backbone_state, load_checkpoint, save_atomic
+from ml_engine.ssl.checkpoint import (
+    FORMAT,
+    VERSION,
+    backbone_state,
+    load_pretraining_checkpoint,
+    save_pretraining_checkpoint,
+)
 from ml_engine.ssl.config import PretrainConfig
 
 
@@ -120,7 +126,7 @@ def _restore(
     state: _TrainingState, config: PretrainConfig, path: str, device: torch.device, faces: str
 ) -> None:
     """Load a checkpoint into ``state`` after checking it belongs to the same run and faces."""
-    payload = load_checkpoint(path, device)
+    payload = load_pretraining_checkpoint(path, device)
     if payload.get("names_sha256", faces) != faces:
         raise ValueError(f"checkpoint {path} was trained on other faces; use another checkpoint path")
     saved = PretrainConfig.from_dict(payload["config"])
@@ -234,7 +240,9 @@ def pretrain(
             loader = _loader(config, dataset, device, epoch)
             state.losses.append(_run_epoch(state, config, loader, epoch, device, progress, cancel))
         if checkpoint_path is not None:
-            save_atomic(_checkpoint_payload(config, state, model_kwargs, epoch + 1, faces), checkpoint_path)
+            save_pretraining_checkpoint(
+                _checkpoint_payload(config, state, model_kwargs, epoch + 1, faces), checkpoint_path
+            )
     weights = {
         key: value.detach().cpu().clone() for key, value in backbone_state(method.state_dict()).items()
     }

@@ -26,8 +26,8 @@ from ml_engine.strategies.random_sampling import select_random
 
 
 @dataclass(frozen=True)
-class Strategy:
-    """A query strategy.
+class QueryStrategy:
+    """A query strategy: how to pick the next faces to label (the app stores only its name).
 
     Attributes:
         name: registry key.
@@ -42,18 +42,18 @@ class Strategy:
     needs: tuple[str, ...]
 
 
-STRATEGIES: dict[str, Strategy] = {
+STRATEGIES: dict[str, QueryStrategy] = {
     strategy.name: strategy
     for strategy in (
-        Strategy("random", "Random Sampling", select_random, ()),
-        Strategy("entropy", "Entropy", select_entropy, ("probabilities",)),
-        Strategy("margin", "Margin", select_margin, ("probabilities",)),
-        Strategy("least_confidence", "Least Confidence", select_least_confidence, ("probabilities",)),
-        Strategy("badge", "BADGE", select_badge, ("probabilities", "embeddings")),
-        Strategy("glister", "GLISTER", select_glister, ("probabilities", "embeddings")),
-        Strategy("coreset", "CoreSet", select_coreset, ("embeddings",)),
-        Strategy("bald", "BALD", select_bald, ("mc_probabilities",)),
-        Strategy("deepfool", "Adv. DeepFool", select_deepfool, ("model", "images")),
+        QueryStrategy("random", "Random Sampling", select_random, ()),
+        QueryStrategy("entropy", "Entropy", select_entropy, ("probabilities",)),
+        QueryStrategy("margin", "Margin", select_margin, ("probabilities",)),
+        QueryStrategy("least_confidence", "Least Confidence", select_least_confidence, ("probabilities",)),
+        QueryStrategy("badge", "BADGE", select_badge, ("probabilities", "embeddings")),
+        QueryStrategy("glister", "GLISTER", select_glister, ("probabilities", "embeddings")),
+        QueryStrategy("coreset", "CoreSet", select_coreset, ("embeddings",)),
+        QueryStrategy("bald", "BALD", select_bald, ("mc_probabilities",)),
+        QueryStrategy("deepfool", "Adv. DeepFool", select_deepfool, ("model", "images")),
     )
 }
 """All strategies, in seed 000's Table I order."""
@@ -72,7 +72,7 @@ def strategy_name(name: str, class_balanced: bool) -> str:
     return f"{name.removesuffix(BALANCED_SUFFIX)}{BALANCED_SUFFIX}" if class_balanced else name
 
 
-def get_strategy(name: str) -> Strategy:
+def get_strategy(name: str) -> QueryStrategy:
     """The strategy registered as ``name``, or its class-balanced variant; ValueError lists the known names."""
     base_name = name.removesuffix(BALANCED_SUFFIX)
     try:
@@ -84,7 +84,7 @@ def get_strategy(name: str) -> Strategy:
     if base_name == name:
         return base
     needs = base.needs if "probabilities" in base.needs else ("probabilities", *base.needs)
-    return Strategy(
+    return QueryStrategy(
         name, f"{base.title} (class-balanced)", partial(select_class_balanced, base.select), needs
     )
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from annotator import ml_bridge
 from annotator.models import Item, Job, JobKind, JobState, ModelVersion, Split
 from annotator.services import imports, projects
-from ml_engine.simulate import simulate
+from ml_engine.simulation.comparison import simulate
 from ml_engine.simulation.oracle_loop import LoopSettings
 from ml_engine.simulation.results import read_records
 from ml_engine.training import TrainConfig

@@ -26,7 +26,7 @@ def outcome_for(project, crowd, offers, margins) -> cycle_bridge.CycleOutcome:
         metrics={"accuracy": 0.5},
         training={"mode": "semi_supervised", "margins": margins, "final_margins": margins[-1]},
         crowd=crowd,
-        offers=offers,
+        pseudo_labels=offers,
     )
 
 
@@ -48,8 +48,8 @@ def test_the_dashboard_shows_reliability_margins_and_offers_recorded_by_training
         ],
     }
     offers = [
-        cycle_bridge.PseudoLabelOffer(item_id=pool[0].pk, class_index=1, confidence=0.97, margin=0.9),
-        cycle_bridge.PseudoLabelOffer(item_id=pool[1].pk, class_index=0, confidence=0.91, margin=0.85),
+        cycle_bridge.ConfirmablePseudoLabel(item_id=pool[0].pk, class_index=1, confidence=0.97, margin=0.9),
+        cycle_bridge.ConfirmablePseudoLabel(item_id=pool[1].pk, class_index=0, confidence=0.91, margin=0.85),
     ]
     margins = [[0.8, 0.8, 0.8, 0.8], [0.85, 0.9, 0.8, 0.82]]
     job = jobs.create_job(project, JobKind.TRAIN, cycle=project.cycles.get(number=0))
@@ -92,11 +92,11 @@ def test_a_new_model_version_withdraws_the_previous_offers(client_for) -> None:
     first, second = list(Item.objects.filter(project=project, split=Split.POOL).order_by("id"))[:2]
     cycle = project.cycles.get(number=0)
     margins = [[0.8] * 4]
-    offer = cycle_bridge.PseudoLabelOffer(item_id=first.pk, class_index=1, confidence=0.97, margin=0.9)
+    offer = cycle_bridge.ConfirmablePseudoLabel(item_id=first.pk, class_index=1, confidence=0.97, margin=0.9)
     record_outcome(
         jobs.create_job(project, JobKind.TRAIN, cycle=cycle), outcome_for(project, {}, [offer], margins)
     )
-    newer = cycle_bridge.PseudoLabelOffer(item_id=second.pk, class_index=2, confidence=0.99, margin=0.9)
+    newer = cycle_bridge.ConfirmablePseudoLabel(item_id=second.pk, class_index=2, confidence=0.99, margin=0.9)
     outcome = outcome_for(project, {}, [newer], margins)
     outcome.checkpoint_path = outcome.checkpoint_path.with_name("model2.pt")
     record_outcome(jobs.create_job(project, JobKind.TRAIN, cycle=cycle), outcome)

@@ -10,7 +10,7 @@ from ml_engine.data.dataset import FaceDataset
 from ml_engine.models import create_model, load_backbone_weights
 from ml_engine.progress import Cancelled, Progress
 from ml_engine.ssl import PretrainConfig, load_pretrained_backbone, pretrain
-from ml_engine.ssl.checkpoint import load_checkpoint
+from ml_engine.ssl.checkpoint import load_pretraining_checkpoint
 
 
 def tiny_pool(count: int = 24, size: int = 16) -> FaceDataset:
@@ -78,7 +78,7 @@ def test_cancel_then_resume_equals_an_uninterrupted_run(tmp_path, method: str) -
             progress=steps_seen.append,
             cancel=lambda: len(steps_seen) == 9,  # 3 steps + 1 summary per epoch: stop at epoch 3, step 2
         )
-    assert load_checkpoint(checkpoint)["epoch"] == 2
+    assert load_pretraining_checkpoint(checkpoint)["epoch"] == 2
 
     resumed_steps: list[Progress] = []
     resumed = pretrain(config, pool, checkpoint_path=checkpoint, progress=resumed_steps.append)
@@ -86,7 +86,7 @@ def test_cancel_then_resume_equals_an_uninterrupted_run(tmp_path, method: str) -
     assert len(resumed.losses) == 3 and resumed.losses[:2] == pytest.approx(uninterrupted.losses[:2])
     for key, value in uninterrupted.backbone_state.items():
         assert torch.allclose(resumed.backbone_state[key], value, atol=1e-6), key
-    assert load_checkpoint(checkpoint)["epoch"] == 3
+    assert load_pretraining_checkpoint(checkpoint)["epoch"] == 3
 
 
 def test_resuming_someone_elses_checkpoint_is_refused(tmp_path) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ml_engine.data.synthetic import generate_faces
-from ml_engine.simulate import simulate, split_pool_and_test
+from ml_engine.simulation.comparison import simulate, split_pool_and_test
 from ml_engine.simulation.oracle_loop import LoopSettings
 from ml_engine.simulation.results import read_records
 from ml_engine.training import TrainConfig
