@@ -154,9 +154,10 @@ def progress_reporter(job: Job, *, on_write: ProgressCallback | None = None) -> 
 
     def report(progress: Progress) -> None:
         nonlocal last_write
-        if progress.step < progress.steps and time.monotonic() - last_write < PROGRESS_INTERVAL_SECONDS:
+        now = time.monotonic()
+        if progress.step < progress.steps and now - last_write < PROGRESS_INTERVAL_SECONDS:
             return
-        last_write = time.monotonic()
+        last_write = now
         # Scoring and selection report "epoch 1 of 1" and no loss: keep the training's last ones.
         fit = (
             {"epoch": progress.epoch or None, "loss": progress.loss} if progress.stage in EPOCH_STAGES else {}
@@ -174,8 +175,9 @@ def cancel_flag(job: Job) -> CancelFlag:
 
     def flag() -> bool:
         nonlocal checked_at, cancelled
-        if not cancelled and time.monotonic() - checked_at >= PROGRESS_INTERVAL_SECONDS:
-            checked_at = time.monotonic()
+        now = time.monotonic()
+        if not cancelled and now - checked_at >= PROGRESS_INTERVAL_SECONDS:
+            checked_at = now
             cancelled = Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
         return cancelled
 
