@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ml_engine.atomic_write import write_text_atomically
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.progress import ProgressCallback
 from ml_engine.simulation.learning_curve import draw_learning_curve
@@ -86,7 +87,7 @@ def _check_settings(path: Path, settings: dict) -> None:
                 f"{path.parent} holds results of other settings ({', '.join(changed)}); use another --out"
             )
     else:
-        path.write_text(json.dumps(settings, indent=2, sort_keys=True))
+        write_text_atomically(path, json.dumps(settings, indent=2, sort_keys=True))
 
 
 def simulate(
@@ -171,6 +172,6 @@ def report(out_dir: str | Path, strategies: list[str], cycles: int) -> Simulatio
     summaries = summarise(read_records(out / "results.csv"), strategies, cycles)
     titles = {name: get_strategy(name).title for name in strategies}
     table = format_table(summaries, titles)
-    (out / "summary.txt").write_text(table + "\n")
+    write_text_atomically(out / "summary.txt", table + "\n")
     draw_learning_curve(summaries, titles, out / "learning_curve.png")
     return SimulationReport(out / "results.csv", out / "learning_curve.png", table, summaries)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ml_engine.atomic_write import atomic_path
 from ml_engine.simulation.results import StrategySummary
 
 Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
@@ -104,7 +105,9 @@ def draw_learning_curve(
             anchor="lm",
         )
     _vertical_label(image, "test accuracy (%)", font)
-    image.convert("RGB").save(path)
+    image_format = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    with atomic_path(path) as temporary:
+        image.convert("RGB").save(temporary, format=image_format)
 
 
 def _vertical_label(image: Image.Image, text: str, font: Font) -> None:
