@@ -15,6 +15,7 @@ from annotator.services import invites
 from annotator.services.errors import InvalidInput
 from annotator.services.memberships import REVIEWERS
 from annotator.services.reviews import REASONS
+from annotator.web import page_choices
 from annotator.web.views import _membership, _page_config
 
 STRATEGY_HELP = {
@@ -73,6 +74,8 @@ def _setup_config() -> dict[str, object]:
         "trainingModes": _choices(TrainingMode.choices, TRAINING_HELP),
         "sslMethods": _choices(SslMethod.choices, SSL_HELP),
         "help": FIELD_HELP,
+        "reservedKeys": page_choices.reserved_keys(),
+        "palette": page_choices.palette(),
     }
 
 

@@ -15,8 +15,8 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from annotator.models import Membership
-from annotator.services.imports import SPLIT_MODES
 from annotator.services.memberships import EVERY_ROLE, OWNERS, NotAMember, RoleRequired, require_membership
+from annotator.web import page_choices
 
 
 def _membership(
@@ -44,6 +44,7 @@ def _page_config(membership: Membership) -> dict[str, object]:
         "classes": [
             {"index": c.index, "name": c.name, "key": c.key, "color": c.color} for c in project.classes.all()
         ],
+        "reservedKeys": page_choices.reserved_keys(),
     }
 
 
@@ -80,12 +81,21 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(
         request,
         "annotator/dashboard.html",
-        {"project": membership.project, "config": _page_config(membership)},
+        {
+            "project": membership.project,
+            "config": _page_config(membership),
+            "label_formats": page_choices.label_formats(),
+            "model_formats": page_choices.model_formats(),
+        },
     )
 
 
 @login_required
 def import_faces(request: HttpRequest, project_id: int) -> HttpResponse:
     membership = _membership(request, project_id, owner=True)
-    context = {"project": membership.project, "config": _page_config(membership), "split_modes": SPLIT_MODES}
+    context = {
+        "project": membership.project,
+        "config": _page_config(membership),
+        "split_modes": page_choices.split_modes(),
+    }
     return render(request, "annotator/import.html", context)

@@ -1,98 +1,116 @@
 /* The dashboard's strategy comparison: the newest result's curves and sentence (drawn by the
 dashboard's refresh through Comparisons.draw), and for owners the form that asks for one and the
 button that switches the project to the strategy chosen. */
-"use strict";
 
-window.Comparisons = (function () {
-  const { post } = window.FaceLoop;
-  const P = window.Plots;
-  const el = (id) => document.getElementById(id);
-  const COLORS = ["#7f7f7f", "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7"];
+import { post } from "./api.js";
+import * as P from "./plots.js";
 
-  function say(text) {
-    const status = el("comparison-status");
-    if (status) status.textContent = text;
-  }
+const el = (id) => document.getElementById(id);
+const COLORS = ["#7f7f7f", "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7"];
 
-  /** Mean over seeds, and the lowest and highest seed, at each label count. */
-  function series(curve, color) {
-    const points = curve.labels.map((x, k) => {
-      const values = curve.accuracy.map((run) => run[k]);
-      return { x, y: values.reduce((a, b) => a + b, 0) / values.length, low: Math.min(...values), high: Math.max(...values) };
+function say(text) {
+  const status = el("comparison-status");
+  if (status) status.textContent = text;
+}
+
+/** Mean over seeds, and the lowest and highest seed, at each label count. */
+function series(curve, color) {
+  const points = curve.labels.map((x, k) => {
+    const values = curve.accuracy.map((run) => run[k]);
+    return { x, y: values.reduce((a, b) => a + b, 0) / values.length, low: Math.min(...values), high: Math.max(...values) };
+  });
+  return { name: curve.title, color, points };
+}
+
+/** The strategies an owner may compare, once (the dashboard's data lists them). */
+function offerStrategies(choices) {
+  const box = el("comparison-strategies");
+  if (!box || box.querySelector("input")) return;
+  for (const [value, title] of choices) {
+    if (value === "random") continue;
+    const label = Object.assign(document.createElement("label"), { className: "check" });
+    const input = Object.assign(document.createElement("input"), {
+      type: "checkbox",
+      name: "strategy",
+      value,
+      checked: value === "least_confidence",
     });
-    return { name: curve.title, color, points };
+    label.append(input, ` ${title}`);
+    box.append(label);
   }
+}
 
-  /** The strategies an owner may compare, once (the dashboard's data lists them). */
-  function offerStrategies(choices) {
-    const box = el("comparison-strategies");
-    if (!box || box.querySelector("input")) return;
-    for (const [value, title] of choices) {
-      if (value === "random") continue;
-      const label = Object.assign(document.createElement("label"), { className: "check" });
-      const input = Object.assign(document.createElement("input"), { type: "checkbox", name: "strategy", value, checked: value === "least_confidence" });
-      label.append(input, ` ${title}`);
-      box.append(label);
-    }
-  }
-
-  function draw(c, current) {
-    offerStrategies(current.choices);
-    if (!c) {
-      el("comparison-sentence").textContent = "No comparison yet.";
-      P.empty(el("comparison-plot"), "An owner can replay the labeling loop on the faces labeled so far: each strategy against random sampling, over several seeds.");
-      el("comparison-sizes").textContent = "";
-      return;
-    }
-    el("comparison-sentence").textContent = c.sentence;
-    const all = c.curves.flatMap((curve) => curve.accuracy.flat());
-    // A y range of whole 4-point steps from just below the lowest seed, so the grid reads 30%, 34%, ...
-    const low = Math.max(0, Math.floor(Math.min(...all) * 50) / 50);
-    const range = [low, Math.min(1, low + Math.ceil((Math.max(...all) - low + 0.01) * 25) / 25)];
-    P.line(
+function draw(c, current) {
+  offerStrategies(current.choices);
+  if (!c) {
+    el("comparison-sentence").textContent = "No comparison yet.";
+    P.empty(
       el("comparison-plot"),
-      c.curves.map((curve, i) => series(curve, COLORS[i % COLORS.length])),
-      `Test accuracy against labels per strategy: mean over ${c.seeds.length} seeds, band from the lowest to the highest seed`,
-      "labels used",
-      range
+      "An owner can replay the labeling loop on the faces labeled so far: each strategy against random sampling, over several seeds.",
     );
-    el("comparison-sizes").textContent =
-      `Run on ${c.labeled_faces} labeled faces (test: ${c.test_faces}) · ${c.model} at ${c.image_size} px, ${c.epochs} epochs, ${c.device} · ` +
-      `initial ${c.initial}, ${c.cycles} trainings up to ${c.budget} labels · seeds ${c.seeds.join(", ")} · finished ${new Date(c.finished_at).toLocaleString()}`;
-    const select = el("adopt-strategy");
-    if (!select) return;
-    const now = current.name + (current.class_balanced ? "+balanced" : "");
-    select.replaceChildren(
-      ...c.curves.map((curve) => Object.assign(document.createElement("option"), { value: curve.strategy, textContent: curve.title + (curve.strategy === now ? " (in use)" : "") }))
-    );
-    select.value = c.best || now;
-    el("adopt-form").hidden = false;
+    el("comparison-sizes").textContent = "";
+    return;
   }
+  el("comparison-sentence").textContent = c.sentence;
+  const all = c.curves.flatMap((curve) => curve.accuracy.flat());
+  // A y range of whole 4-point steps from just below the lowest seed, so the grid reads 30%, 34%, ...
+  const low = Math.max(0, Math.floor(Math.min(...all) * 50) / 50);
+  const range = [low, Math.min(1, low + Math.ceil((Math.max(...all) - low + 0.01) * 25) / 25)];
+  P.line(
+    el("comparison-plot"),
+    c.curves.map((curve, i) => series(curve, COLORS[i % COLORS.length])),
+    `Test accuracy against labels per strategy: mean over ${c.seeds.length} seeds, band from the lowest to the highest seed`,
+    "labels used",
+    range,
+  );
+  el("comparison-sizes").textContent =
+    `Run on ${c.labeled_faces} labeled faces (test: ${c.test_faces}) · ${c.model} at ${c.image_size} px, ${c.epochs} epochs, ${c.device} · ` +
+    `initial ${c.initial}, ${c.cycles} trainings up to ${c.budget} labels · seeds ${c.seeds.join(", ")} · finished ${new Date(c.finished_at).toLocaleString()}`;
+  const select = el("adopt-strategy");
+  if (!select) return;
+  const now = current.name + (current.class_balanced ? "+balanced" : "");
+  select.replaceChildren(
+    ...c.curves.map((curve) =>
+      Object.assign(document.createElement("option"), {
+        value: curve.strategy,
+        textContent: curve.title + (curve.strategy === now ? " (in use)" : ""),
+      }),
+    ),
+  );
+  select.value = c.best || now;
+  el("adopt-form").hidden = false;
+}
 
-  function bind() {
-    const form = el("comparison-form");
-    if (!form) return;
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const strategies = [...form.querySelectorAll("input[name=strategy]:checked")].map((box) => box.value);
-      try {
-        const job = await post("comparisons/", { strategies, seeds: Number(el("comparison-seeds").value), class_balanced: el("comparison-balanced").checked });
-        say(`Comparison #${job.id} queued: ${job.result.request.strategies.join(", ")} on ${job.result.request.labeled_faces} labeled faces.`);
-      } catch (error) {
-        say(error.message);
-      }
-    });
-    el("adopt-form").addEventListener("submit", async (event) => {
-      event.preventDefault();
-      try {
-        const project = await post("comparisons/adopt/", { strategy: el("adopt-strategy").value });
-        say(`This project now selects with ${project.strategy}${project.class_balanced ? ", class-balanced" : ""}.`);
-      } catch (error) {
-        say(error.message);
-      }
-    });
-  }
+function bind() {
+  const form = el("comparison-form");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const strategies = [...form.querySelectorAll("input[name=strategy]:checked")].map((box) => box.value);
+    try {
+      const job = await post("comparisons/", {
+        strategies,
+        seeds: Number(el("comparison-seeds").value),
+        class_balanced: el("comparison-balanced").checked,
+      });
+      say(
+        `Comparison #${job.id} queued: ${job.result.request.strategies.join(", ")} on ${job.result.request.labeled_faces} labeled faces.`,
+      );
+    } catch (error) {
+      say(error.message);
+    }
+  });
+  el("adopt-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const project = await post("comparisons/adopt/", { strategy: el("adopt-strategy").value });
+      say(`This project now selects with ${project.strategy}${project.class_balanced ? ", class-balanced" : ""}.`);
+    } catch (error) {
+      say(error.message);
+    }
+  });
+}
 
-  bind();
-  return { draw };
-})();
+bind();
+
+export { draw };

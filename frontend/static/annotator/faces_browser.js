@@ -1,68 +1,83 @@
 /* Face browser: filters become the API's query; pages follow the server's cursor (keyset), so
 "More faces" costs the same on page 1 and page 1,000. The query lives in the address bar. */
-"use strict";
 
-(function () {
-  const { config, get, ApiError } = window.FaceLoop;
-  const { node } = window.ProjectForm;
-  const form = document.getElementById("filters");
-  const grid = document.getElementById("grid");
-  const more = document.getElementById("more");
-  let cursor = null;
-  let shown = 0;
+import { ApiError, config, get } from "./api.js";
+import { node } from "./project_form.js";
 
-  for (const select of [form.elements.label, form.elements.predicted]) {
-    select.append(...config.classes.map((c) => node("option", { value: c.index, text: c.name })));
-  }
-  const params = new URLSearchParams(location.search);
-  for (const [name, value] of params) if (form.elements[name]) form.elements[name].value = value;
+const form = document.getElementById("filters");
+const grid = document.getElementById("grid");
+const more = document.getElementById("more");
+let cursor = null;
+let shown = 0;
 
-  function query() {
-    const out = new URLSearchParams();
-    for (const element of form.elements) if (element.name && element.value !== "") out.set(element.name, element.value);
-    return out;
-  }
+for (const select of [form.elements.label, form.elements.predicted]) {
+  select.append(...config.classes.map((c) => node("option", { value: c.index, text: c.name })));
+}
+const params = new URLSearchParams(location.search);
+for (const [name, value] of params) if (form.elements[name]) form.elements[name].value = value;
 
-  function cell(face) {
-    const cls = face.final_label === null ? null : config.classes[face.final_label];
-    const caption = node("span", { className: "caption" },
-      node("span", {}, cls ? node("span", { className: "swatch", style: `background:${cls.color}` }) : null, cls ? cls.name : "–"),
-      node("span", { className: `tag state-${face.state}`, text: face.state }));
-    const title = `#${face.id} ${face.source_name || ""}\nvotes: ${face.vote_count}` +
-      (face.predicted_class === null ? "" : `\nmodel: ${config.classes[face.predicted_class].name} (${Math.round(face.predicted_confidence * 100)}%)`);
-    return node("li", { "data-id": face.id },
-      node("a", { href: `/projects/${config.projectId}/faces/${face.id}/`, title },
-        node("img", { src: face.image_url, alt: `Face ${face.id}`, loading: "lazy" }), caption));
-  }
+function query() {
+  const out = new URLSearchParams();
+  for (const element of form.elements) if (element.name && element.value !== "") out.set(element.name, element.value);
+  return out;
+}
 
-  async function load(reset) {
-    const q = query();
-    if (!reset && cursor) q.set("after", cursor);
-    document.getElementById("error").textContent = "";
-    try {
-      const page = await get(`faces/?${q}`);
-      if (reset) {
-        grid.replaceChildren();
-        shown = 0;
-      }
-      grid.append(...page.results.map(cell));
-      shown += page.results.length;
-      cursor = page.next;
-      more.hidden = !cursor;
-      document.getElementById("count").textContent = `${shown} face${shown === 1 ? "" : "s"} shown${cursor ? "" : " (all)"}`;
-    } catch (failure) {
-      if (!(failure instanceof ApiError)) throw failure;
-      const body = failure.body || {};
-      document.getElementById("error").textContent = body.detail || Object.entries(body).map(([k, v]) => `${k}: ${[].concat(v).join(" ")}`).join("; ");
+function cell(face) {
+  const cls = face.final_label === null ? null : config.classes[face.final_label];
+  const caption = node(
+    "span",
+    { className: "caption" },
+    node("span", {}, cls ? node("span", { className: "swatch", style: `background:${cls.color}` }) : null, cls ? cls.name : "–"),
+    node("span", { className: `tag state-${face.state}`, text: face.state }),
+  );
+  const title =
+    `#${face.id} ${face.source_name || ""}\nvotes: ${face.vote_count}` +
+    (face.predicted_class === null
+      ? ""
+      : `\nmodel: ${config.classes[face.predicted_class].name} (${Math.round(face.predicted_confidence * 100)}%)`);
+  return node(
+    "li",
+    { "data-id": face.id },
+    node(
+      "a",
+      { href: `/projects/${config.projectId}/faces/${face.id}/`, title },
+      node("img", { src: face.image_url, alt: `Face ${face.id}`, loading: "lazy" }),
+      caption,
+    ),
+  );
+}
+
+async function load(reset) {
+  const q = query();
+  if (!reset && cursor) q.set("after", cursor);
+  document.getElementById("error").textContent = "";
+  try {
+    const page = await get(`faces/?${q}`);
+    if (reset) {
+      grid.replaceChildren();
+      shown = 0;
     }
+    grid.append(...page.results.map(cell));
+    shown += page.results.length;
+    cursor = page.next;
+    more.hidden = !cursor;
+    document.getElementById("count").textContent = `${shown} face${shown === 1 ? "" : "s"} shown${cursor ? "" : " (all)"}`;
+  } catch (failure) {
+    if (!(failure instanceof ApiError)) throw failure;
+    const body = failure.body || {};
+    document.getElementById("error").textContent =
+      body.detail ||
+      Object.entries(body)
+        .map(([k, v]) => `${k}: ${[].concat(v).join(" ")}`)
+        .join("; ");
   }
+}
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    history.replaceState(null, "", `?${query()}`);
-    cursor = null;
-    load(true);
-  });
-  more.addEventListener("click", () => load(false));
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  history.replaceState(null, "", `?${query()}`);
+  cursor = null;
   load(true);
-})();
+});
+more.addEventListener("click", () => load(false));
+load(true);

@@ -6,191 +6,180 @@ candidate set and Enter confirms it (Esc leaves); S skips; Z or Backspace undoes
 Votes carry a client id, so a retried submit after a lost response counts once, and this tab's
 id, so the server tells this tab's faces from another tab's of the same user.
 */
-"use strict";
 
-(function () {
-  const { config, post, get, poll, tab, uuid, setMeter } = window.FaceLoop;
+import { config, describeJob, get, poll, post, setMeter, tab, uuid } from "./api.js";
+import { createFaceQueue, KEYS } from "./faces.js";
 
-  const el = (id) => document.getElementById(id);
-  const buttons = new Map();
-  let unsure = false;
-  const candidates = new Set();
-  let lastSeen = null; // the cycle and model version the page saw last, to notice new ones
-  let waiting = ""; // the server's reason why no batch is open, if none is
+const el = (id) => document.getElementById(id);
+const buttons = new Map();
+let unsure = false;
+const candidates = new Set();
+let lastSeen = null; // the cycle and model version the page saw last, to notice new ones
+let waiting = ""; // the server's reason why no batch is open, if none is
 
-  const faces = window.FaceQueue.create({
-    name: "votes",
-    fetchFaces: (count) => post("next-faces/", { count, tab }),
-    keyOf: (f) => String(f.item),
-    onShow,
-    onSaved: () => progress.poke(),
-    emptyText: () => `${waiting || "No faces for you right now."} New ones appear here on their own.`,
-    loadingText: "Loading faces…",
+const faces = createFaceQueue({
+  name: "votes",
+  fetchFaces: (count) => post("next-faces/", { count, tab }),
+  keyOf: (f) => String(f.item),
+  onShow,
+  onSaved: () => progress.poke(),
+  emptyText: () => `${waiting || "No faces for you right now."} New ones appear here on their own.`,
+  loadingText: "Loading faces…",
+});
+
+function buildButtons() {
+  const container = el("classes");
+  for (const cls of config.classes) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "class-button";
+    button.style.setProperty("--class-color", cls.color);
+    button.setAttribute("aria-keyshortcuts", cls.key);
+    button.setAttribute("aria-label", `${cls.name} (key ${cls.key})`);
+    button.innerHTML = `<kbd></kbd><span></span>`;
+    button.querySelector("kbd").textContent = cls.key.toUpperCase();
+    button.querySelector("span").textContent = cls.name;
+    button.addEventListener("click", () => chooseClass(cls.index));
+    container.appendChild(button);
+    buttons.set(cls.index, button);
+  }
+  const hints = el("hints");
+  const items = config.classes.map((c) => [c.key.toUpperCase(), c.name]);
+  items.push([KEYS.unsure.toUpperCase(), "unsure: pick several classes"], ["Enter", "confirm the candidates"], ["Esc", "leave unsure"]);
+  items.push([KEYS.skip.toUpperCase(), "skip this face"], [`${KEYS.undo.toUpperCase()} / ⌫`, "undo your last vote"]);
+  for (const [key, text] of items) {
+    const li = document.createElement("li");
+    li.innerHTML = "<kbd></kbd> <span></span>";
+    li.querySelector("kbd").textContent = key;
+    li.querySelector("span").textContent = text;
+    hints.appendChild(li);
+  }
+}
+
+function onShow(current) {
+  setUnsure(false);
+  const open = Boolean(current) && !current.final;
+  for (const button of [...buttons.values(), el("unsure"), el("skip")]) button.disabled = !open;
+  showSuggestion();
+  const confirmLink = el("confirm-link"); // rendered only where confirmations are offered
+  if (confirmLink) confirmLink.hidden = Boolean(current) || faces.signedOut;
+}
+
+function showSuggestion() {
+  const box = el("suggestion");
+  const current = faces.current;
+  const suggestion = current?.suggestion;
+  const on = el("show-suggestion").checked && suggestion !== null && suggestion !== undefined;
+  box.hidden = !on;
+  if (on) box.textContent = `Model suggests: ${config.classes[suggestion].name}`;
+}
+
+function setUnsure(on) {
+  unsure = on;
+  candidates.clear();
+  el("unsure").setAttribute("aria-pressed", String(on));
+  el("confirm").hidden = !on;
+  el("mode").textContent = on ? "Unsure: choose every plausible class, then press Enter." : "";
+  for (const button of buttons.values()) {
+    button.classList.remove("chosen");
+    if (on) button.setAttribute("aria-pressed", "false");
+    else button.removeAttribute("aria-pressed");
+  }
+}
+
+function chooseClass(index) {
+  if (!faces.current || faces.current.final) return;
+  if (!unsure) return answer("label", [index]);
+  const button = buttons.get(index);
+  if (candidates.has(index)) candidates.delete(index);
+  else candidates.add(index);
+  button.classList.toggle("chosen", candidates.has(index));
+  button.setAttribute("aria-pressed", String(candidates.has(index)));
+}
+
+function confirmUnsure() {
+  if (candidates.size < 2) return faces.showMessage("Pick at least two plausible classes, or press Esc.");
+  answer(
+    "unsure",
+    Array.from(candidates).sort((a, b) => a - b),
+  );
+}
+
+function answer(kind, classes) {
+  const current = faces.current;
+  if (!current) return;
+  faces.answer("votes/", {
+    client_id: uuid(),
+    item: current.item,
+    kind,
+    classes,
+    tab,
+    time_spent_ms: faces.timeSpentMs(),
   });
+}
 
-  function buildButtons() {
-    const container = el("classes");
-    for (const cls of config.classes) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "class-button";
-      button.style.setProperty("--class-color", cls.color);
-      button.setAttribute("aria-keyshortcuts", cls.key);
-      button.setAttribute("aria-label", `${cls.name} (key ${cls.key})`);
-      button.innerHTML = `<kbd></kbd><span></span>`;
-      button.querySelector("kbd").textContent = cls.key.toUpperCase();
-      button.querySelector("span").textContent = cls.name;
-      button.addEventListener("click", () => chooseClass(cls.index));
-      container.appendChild(button);
-      buttons.set(cls.index, button);
-    }
-    const hints = el("hints");
-    const items = config.classes.map((c) => [c.key.toUpperCase(), c.name]);
-    items.push(["U", "unsure: pick several classes"], ["Enter", "confirm the candidates"], ["Esc", "leave unsure"]);
-    items.push(["S", "skip this face"], ["Z / ⌫", "undo your last vote"]);
-    for (const [key, text] of items) {
-      const li = document.createElement("li");
-      li.innerHTML = "<kbd></kbd> <span></span>";
-      li.querySelector("kbd").textContent = key;
-      li.querySelector("span").textContent = text;
-      hints.appendChild(li);
-    }
+async function undo() {
+  const result = await faces.undo("votes/undo/", { tab }, (undone) => undone.face);
+  if (!result) return;
+  faces.showMessage("Your last vote was undone.");
+  progress.poke();
+}
+
+/** The side panel: budget, the batch (or what happens between batches), the model, running jobs. */
+function drawProgress(p) {
+  el("budget-text").textContent = `${p.votes_spent} of ${p.budget_votes} spent · ${p.votes_left} left`;
+  setMeter(el("budget-meter"), p.votes_spent, p.budget_votes);
+  const c = p.cycle;
+  if (!c) el("cycle-text").textContent = "labeling has not started";
+  else if (c.state === "labeling")
+    el("cycle-text").textContent =
+      `cycle ${c.number}: ${c.faces_complete} of ${c.faces} faces done` +
+      (c.selected_by ? ` · chosen by model ${c.selected_by}` : "") +
+      (c.provisional ? " (the model in training takes over the faces nobody started)" : "");
+  else el("cycle-text").textContent = `cycle ${c.number}: all ${c.faces} faces done · ${c.state_label.toLowerCase()}`;
+  setMeter(el("cycle-meter"), c ? c.votes_received : 0, c ? c.votes_needed : 0);
+  el("model-text").textContent = p.model_version ? `version ${p.model_version}` : "none trained yet";
+  el("jobs-text").textContent = (p.jobs || []).map((job) => describeJob(job)).join("\n") || "none running";
+  el("own-count").textContent = p.quota_votes === null ? `${p.own_votes}` : `${p.own_votes} of ${p.quota_votes}`;
+  waiting = p.waiting ? p.waiting.message : "";
+  faces.refreshStatus();
+  const seenNow = `${c ? c.number : ""}/${c ? c.state : ""}/${p.model_version}`;
+  const changed = lastSeen !== null && lastSeen !== seenNow;
+  lastSeen = seenNow;
+  if (changed) faces.reopen(); // a new batch or model: ask for faces now rather than at the next back-off
+  return changed || (p.jobs || []).length > 0;
+}
+
+const progress = poll(async () => {
+  if (faces.signedOut) return false;
+  try {
+    return drawProgress(await get("progress/"));
+  } catch (error) {
+    if (!error.signedOut) faces.showMessage(`Could not load progress: ${error.message}`);
+    return false;
   }
+});
 
-  function onShow(current) {
-    setUnsure(false);
-    const open = Boolean(current) && !current.final;
-    for (const button of [...buttons.values(), el("unsure"), el("skip")]) button.disabled = !open;
-    showSuggestion();
-    const confirmLink = el("confirm-link"); // rendered only where confirmations are offered
-    if (confirmLink) confirmLink.hidden = Boolean(current) || faces.signedOut;
-  }
+/** The answer a key gives: a class, the unsure set (Enter, in unsure mode), or a skip. */
+function answerFor(key) {
+  const cls = config.classes.find((c) => c.key === key);
+  if (cls) return () => chooseClass(cls.index);
+  if (key === "enter" && unsure) return confirmUnsure;
+  if (key === KEYS.skip) return () => answer("skip", []);
+  return null;
+}
 
-  function showSuggestion() {
-    const box = el("suggestion");
-    const current = faces.current;
-    const suggestion = current && current.suggestion;
-    const on = el("show-suggestion").checked && suggestion !== null && suggestion !== undefined;
-    box.hidden = !on;
-    if (on) box.textContent = `Model suggests: ${config.classes[suggestion].name}`;
-  }
+function actionFor(key) {
+  if (key === KEYS.unsure) return () => setUnsure(!unsure);
+  if (key === "escape" && unsure) return () => setUnsure(false);
+  return null;
+}
 
-  function setUnsure(on) {
-    unsure = on;
-    candidates.clear();
-    el("unsure").setAttribute("aria-pressed", String(on));
-    el("confirm").hidden = !on;
-    el("mode").textContent = on ? "Unsure: choose every plausible class, then press Enter." : "";
-    for (const button of buttons.values()) {
-      button.classList.remove("chosen");
-      if (on) button.setAttribute("aria-pressed", "false");
-      else button.removeAttribute("aria-pressed");
-    }
-  }
-
-  function chooseClass(index) {
-    if (!faces.current || faces.current.final) return;
-    if (!unsure) return answer("label", [index]);
-    const button = buttons.get(index);
-    if (candidates.has(index)) candidates.delete(index);
-    else candidates.add(index);
-    button.classList.toggle("chosen", candidates.has(index));
-    button.setAttribute("aria-pressed", String(candidates.has(index)));
-  }
-
-  function confirmUnsure() {
-    if (candidates.size < 2) return faces.showMessage("Pick at least two plausible classes, or press Esc.");
-    answer("unsure", Array.from(candidates).sort((a, b) => a - b));
-  }
-
-  function answer(kind, classes) {
-    const current = faces.current;
-    if (!current) return;
-    faces.answer("votes/", {
-      client_id: uuid(),
-      item: current.item,
-      kind,
-      classes,
-      tab,
-      // The API refuses over an hour (its limit): a longer pause is sent as an hour, the vote kept.
-      time_spent_ms: Math.min(Math.round(performance.now() - faces.shownAt), 3600000),
-    });
-  }
-
-  async function undo() {
-    await faces.settled();
-    try {
-      const result = await post("votes/undo/", { tab });
-      if (result.face) faces.putBack(result.face);
-      faces.showMessage("Your last vote was undone.");
-      progress.poke();
-    } catch (error) {
-      faces.showMessage(error.message);
-    }
-  }
-
-  /** The side panel: budget, the batch (or what happens between batches), the model, running jobs. */
-  function drawProgress(p) {
-    el("budget-text").textContent = `${p.votes_spent} of ${p.budget_votes} spent · ${p.votes_left} left`;
-    setMeter(el("budget-meter"), p.votes_spent, p.budget_votes);
-    const c = p.cycle;
-    if (!c) el("cycle-text").textContent = "labeling has not started";
-    else if (c.state === "labeling")
-      el("cycle-text").textContent =
-        `cycle ${c.number}: ${c.faces_complete} of ${c.faces} faces done` +
-        (c.selected_by ? ` · chosen by model ${c.selected_by}` : "") +
-        (c.provisional ? " (the model in training takes over the faces nobody started)" : "");
-    else el("cycle-text").textContent = `cycle ${c.number}: all ${c.faces} faces done · ${c.state_label.toLowerCase()}`;
-    setMeter(el("cycle-meter"), c ? c.votes_received : 0, c ? c.votes_needed : 0);
-    el("model-text").textContent = p.model_version ? `version ${p.model_version}` : "none trained yet";
-    el("jobs-text").textContent = (p.jobs || []).map((job) => window.FaceLoop.describeJob(job)).join("\n") || "none running";
-    el("own-count").textContent = p.quota_votes === null ? `${p.own_votes}` : `${p.own_votes} of ${p.quota_votes}`;
-    waiting = p.waiting ? p.waiting.message : "";
-    faces.refreshStatus();
-    const seenNow = `${c ? c.number : ""}/${c ? c.state : ""}/${p.model_version}`;
-    const changed = lastSeen !== null && lastSeen !== seenNow;
-    lastSeen = seenNow;
-    if (changed) faces.reopen(); // a new batch or model: ask for faces now rather than at the next back-off
-    return changed || (p.jobs || []).length > 0;
-  }
-
-  const progress = poll(async () => {
-    if (faces.signedOut) return false;
-    try {
-      return drawProgress(await get("progress/"));
-    } catch (error) {
-      if (!error.signedOut) faces.showMessage(`Could not load progress: ${error.message}`);
-      return false;
-    }
-  });
-
-  function onKey(event) {
-    if (!faces.keyAllowed(event)) return;
-    const key = event.key.toLowerCase();
-    const cls = config.classes.find((c) => c.key === key);
-    const answers = cls || key === "s" || (key === "enter" && unsure);
-    if (answers && !faces.shownLongEnough()) {
-      event.preventDefault(); // a double press, or a key held over from the last face
-      return;
-    }
-    let handled = true;
-    if (cls) chooseClass(cls.index);
-    else if (key === "u") setUnsure(!unsure);
-    else if (key === "enter" && unsure) confirmUnsure();
-    else if (key === "escape" && unsure) setUnsure(false);
-    else if (key === "escape") handled = faces.dismiss();
-    else if (key === "s") answer("skip", []);
-    else if (key === "z" || key === "backspace") undo();
-    else handled = false;
-    if (handled) event.preventDefault();
-  }
-
-  buildButtons();
-  el("unsure").addEventListener("click", () => setUnsure(!unsure));
-  el("confirm").addEventListener("click", confirmUnsure);
-  el("skip").addEventListener("click", () => answer("skip", []));
-  el("undo").addEventListener("click", undo);
-  el("show-suggestion").addEventListener("change", showSuggestion);
-  document.addEventListener("keydown", onKey);
-  faces.start();
-})();
+buildButtons();
+el("unsure").addEventListener("click", () => setUnsure(!unsure));
+el("confirm").addEventListener("click", confirmUnsure);
+el("skip").addEventListener("click", () => answer("skip", []));
+el("undo").addEventListener("click", undo);
+el("show-suggestion").addEventListener("change", showSuggestion);
+faces.bindKeys({ answerFor, actionFor, undo });
+faces.start();

@@ -1,60 +1,76 @@
 /* New project: classes from a preset or by hand, settings with their bounds; one POST creates it
 all (the server refuses it whole), then the import page. */
-"use strict";
 
-(function () {
-  const { config, post, ApiError } = window.FaceLoop;
-  const { node, classEditor, prepare, showFieldErrors, values } = window.ProjectForm;
-  const form = document.getElementById("project-form");
-  const classes = classEditor(document.getElementById("classes"));
-  const FIELDS = ["name", "description", "budget_votes", "votes_per_face", "batch_size", "initial_set_size",
-    "lease_seconds", "min_face_ms", "test_sample_size", "strategy", "training_mode", "ssl_method",
-    "show_model_suggestion", "offer_confirmations", "continuous_labeling", "warm_start"];
+import { ApiError, config, get, post } from "./api.js";
+import { classEditor, node, prepare, showFieldErrors, values } from "./project_form.js";
 
-  prepare(form, config);
-  form.elements.strategy.value = "least_confidence";
-  form.elements.strategy.dispatchEvent(new Event("change"));
+const form = document.getElementById("project-form");
+const classes = classEditor(document.getElementById("classes"));
+const FIELDS = [
+  "name",
+  "description",
+  "budget_votes",
+  "votes_per_face",
+  "batch_size",
+  "initial_set_size",
+  "lease_seconds",
+  "min_face_ms",
+  "test_sample_size",
+  "strategy",
+  "training_mode",
+  "ssl_method",
+  "show_model_suggestion",
+  "offer_confirmations",
+  "continuous_labeling",
+  "warm_start",
+];
 
-  async function loadPresets() {
-    const presets = await window.FaceLoop.get("/api/class-presets/");
-    const group = document.getElementById("presets");
-    const buttons = presets.map((preset) => {
-      const button = node("button", { type: "button", "aria-pressed": "false", "data-preset": preset.name, text: preset.title });
-      button.addEventListener("click", () => {
-        buttons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
-        classes.set(preset.classes);
-      });
-      return button;
+prepare(form, config);
+form.elements.strategy.value = "least_confidence";
+form.elements.strategy.dispatchEvent(new Event("change"));
+
+async function loadPresets() {
+  const presets = await get("/api/class-presets/");
+  const group = document.getElementById("presets");
+  const buttons = presets.map((preset) => {
+    const button = node("button", { type: "button", "aria-pressed": "false", "data-preset": preset.name, text: preset.title });
+    button.addEventListener("click", () => {
+      for (const b of buttons) b.setAttribute("aria-pressed", String(b === button));
+      classes.set(preset.classes);
     });
-    const custom = node("button", { type: "button", "aria-pressed": "false", "data-preset": "custom", text: "Custom" });
-    custom.addEventListener("click", () => {
-      buttons.forEach((b) => b.setAttribute("aria-pressed", "false"));
-      custom.setAttribute("aria-pressed", "true");
-      classes.set([{ name: "", key: "1" }, { name: "", key: "2" }]);
-    });
-    group.append(...buttons, custom);
-    buttons[0].click();
-  }
-
-  document.getElementById("add-class").addEventListener("click", () => classes.add({}));
-
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const error = document.getElementById("form-error");
-    error.textContent = "";
-    const body = { ...values(form, FIELDS), classes: classes.read() };
-    try {
-      const project = await post("/api/projects/", body);
-      location.assign(`/projects/${project.id}/import/`);
-    } catch (failure) {
-      if (!(failure instanceof ApiError)) throw failure;
-      const details = failure.body || {};
-      classes.showErrors(details.classes);
-      const classMessages = Array.isArray(details.classes) ? "" : (details.classes || []).join(" ");
-      document.getElementById("classes-error").textContent = classMessages;
-      error.textContent = showFieldErrors(form, details) || (failure.status === 400 && !details.detail ? "" : failure.message);
-    }
+    return button;
   });
+  const custom = node("button", { type: "button", "aria-pressed": "false", "data-preset": "custom", text: "Custom" });
+  custom.addEventListener("click", () => {
+    for (const b of buttons) b.setAttribute("aria-pressed", "false");
+    custom.setAttribute("aria-pressed", "true");
+    classes.set([
+      { name: "", key: "1" },
+      { name: "", key: "2" },
+    ]);
+  });
+  group.append(...buttons, custom);
+  buttons[0].click();
+}
 
-  loadPresets();
-})();
+document.getElementById("add-class").addEventListener("click", () => classes.add({}));
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = document.getElementById("form-error");
+  error.textContent = "";
+  const body = { ...values(form, FIELDS), classes: classes.read() };
+  try {
+    const project = await post("/api/projects/", body);
+    location.assign(`/projects/${project.id}/import/`);
+  } catch (failure) {
+    if (!(failure instanceof ApiError)) throw failure;
+    const details = failure.body || {};
+    classes.showErrors(details.classes);
+    const classMessages = Array.isArray(details.classes) ? "" : (details.classes || []).join(" ");
+    document.getElementById("classes-error").textContent = classMessages;
+    error.textContent = showFieldErrors(form, details) || (failure.status === 400 && !details.detail ? "" : failure.message);
+  }
+});
+
+loadPresets();

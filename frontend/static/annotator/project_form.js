@@ -1,114 +1,130 @@
 /* Shared by the new-project and settings pages: the class editor, setting fields with their
 bounds and one-sentence help, and showing the API's refusals next to the field at fault. */
-"use strict";
 
-window.ProjectForm = (function () {
-  const RESERVED = { u: "unsure", s: "skip", z: "undo", " ": "confirm" };
-  const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"];
+import { config } from "./api.js";
 
-  function node(tag, attrs = {}, ...children) {
-    const element = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (value === false || value === null || value === undefined) continue;
-      if (key === "text") element.textContent = value;
-      else if (key === "className") element.className = value;
-      else element.setAttribute(key, value === true ? "" : value);
-    }
-    element.append(...children.filter(Boolean));
-    return element;
+function node(tag, attrs = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key === "text") element.textContent = value;
+    else if (key === "className") element.className = value;
+    else element.setAttribute(key, value === true ? "" : value);
   }
+  element.append(...children.filter(Boolean));
+  return element;
+}
 
-  /** A class editor in `table`: rows of name, key, colour, each with its error line. */
-  function classEditor(table, { readOnly = false } = {}) {
-    const body = table.tBodies[0] || table.appendChild(document.createElement("tbody"));
-    function addRow(spec = {}) {
-      const index = body.rows.length;
-      const row = node("tr");
-      const name = node("input", { "aria-label": `Class ${index + 1} name`, className: "name", value: spec.name || "", maxlength: 64, readonly: readOnly });
-      const key = node("input", { "aria-label": `Class ${index + 1} key`, className: "key", value: spec.key || "", maxlength: 1, readonly: readOnly });
-      const color = node("input", { type: "color", "aria-label": `Class ${index + 1} colour`, className: "color", value: spec.color || PALETTE[index % PALETTE.length], disabled: readOnly });
-      const remove = readOnly ? null : node("button", { type: "button", className: "remove", "aria-label": `Remove class ${index + 1}`, text: "Remove" });
-      if (remove) remove.addEventListener("click", () => row.remove());
-      key.addEventListener("input", () => {
-        const reason = RESERVED[key.value.toLowerCase()];
-        row.querySelector(".key-error").textContent = reason ? `This key is reserved: the labeling page uses it for ${reason}.` : "";
+/** A class editor in `table`: rows of name, key, colour, each with its error line. */
+function classEditor(table, { readOnly = false } = {}) {
+  const body = table.tBodies[0] || table.appendChild(document.createElement("tbody"));
+  function addRow(spec = {}) {
+    const index = body.rows.length;
+    const row = node("tr");
+    const name = node("input", {
+      "aria-label": `Class ${index + 1} name`,
+      className: "name",
+      value: spec.name || "",
+      maxlength: 64,
+      readonly: readOnly,
+    });
+    const key = node("input", {
+      "aria-label": `Class ${index + 1} key`,
+      className: "key",
+      value: spec.key || "",
+      maxlength: 1,
+      readonly: readOnly,
+    });
+    const color = node("input", {
+      type: "color",
+      "aria-label": `Class ${index + 1} colour`,
+      className: "color",
+      value: spec.color || config.palette[index % config.palette.length],
+      disabled: readOnly,
+    });
+    const remove = readOnly
+      ? null
+      : node("button", { type: "button", className: "remove", "aria-label": `Remove class ${index + 1}`, text: "Remove" });
+    if (remove) remove.addEventListener("click", () => row.remove());
+    key.addEventListener("input", () => {
+      const reason = config.reservedKeys[key.value.toLowerCase()];
+      row.querySelector(".key-error").textContent = reason ? `This key is reserved: the labeling page uses it for ${reason}.` : "";
+    });
+    row.append(
+      node("td", {}, name, node("p", { className: "error name-error", role: "alert" })),
+      node("td", {}, key, node("p", { className: "error key-error", role: "alert" })),
+      node("td", {}, color),
+      node("td", {}, remove),
+    );
+    body.append(row);
+  }
+  return {
+    set(specs) {
+      body.replaceChildren();
+      specs.forEach(addRow);
+    },
+    add: addRow,
+    read() {
+      return Array.from(body.rows, (row) => ({
+        name: row.querySelector(".name").value.trim(),
+        key: row.querySelector(".key").value,
+        color: row.querySelector(".color").value,
+      }));
+    },
+    showErrors(errors) {
+      Array.from(body.rows).forEach((row, i) => {
+        const problem = (Array.isArray(errors) && errors[i]) || {};
+        row.querySelector(".name-error").textContent = (problem.name || []).join(" ");
+        row.querySelector(".key-error").textContent = (problem.key || problem.color || []).join(" ");
       });
-      row.append(
-        node("td", {}, name, node("p", { className: "error name-error", role: "alert" })),
-        node("td", {}, key, node("p", { className: "error key-error", role: "alert" })),
-        node("td", {}, color),
-        node("td", {}, remove)
-      );
-      body.append(row);
-    }
-    return {
-      set(specs) {
-        body.replaceChildren();
-        specs.forEach(addRow);
-      },
-      add: addRow,
-      read() {
-        return Array.from(body.rows, (row) => ({
-          name: row.querySelector(".name").value.trim(),
-          key: row.querySelector(".key").value,
-          color: row.querySelector(".color").value,
-        }));
-      },
-      showErrors(errors) {
-        Array.from(body.rows).forEach((row, i) => {
-          const problem = (Array.isArray(errors) && errors[i]) || {};
-          row.querySelector(".name-error").textContent = (problem.name || []).join(" ");
-          row.querySelector(".key-error").textContent = (problem.key || problem.color || []).join(" ");
-        });
-      },
-    };
-  }
+    },
+  };
+}
 
-  /** Fill the numeric inputs' min and max from the project bounds, and selects from choices. */
-  function prepare(form, config) {
-    for (const [field, bounds] of Object.entries(config.bounds)) {
-      const input = form.elements[field];
-      if (input) {
-        input.min = bounds.min;
-        input.max = bounds.max;
-      }
-    }
-    const choiceSets = { strategy: config.strategies, training_mode: config.trainingModes, ssl_method: config.sslMethods };
-    for (const [field, choices] of Object.entries(choiceSets)) {
-      const select = form.elements[field];
-      if (!select) continue;
-      select.replaceChildren(...choices.map((c) => node("option", { value: c.value, text: c.label })));
-      const help = document.getElementById(`${field}-help`);
-      const explain = () => (help.textContent = (choices.find((c) => c.value === select.value) || {}).help || "");
-      select.addEventListener("change", explain);
-      explain();
+/** Fill the numeric inputs' min and max from the project bounds, and selects from choices. */
+function prepare(form, config) {
+  for (const [field, bounds] of Object.entries(config.bounds)) {
+    const input = form.elements[field];
+    if (input) {
+      input.min = bounds.min;
+      input.max = bounds.max;
     }
   }
-
-  /** Put each field error of a 400 next to its field; returns the errors no field took. */
-  function showFieldErrors(form, body) {
-    form.querySelectorAll(".field .error").forEach((p) => (p.textContent = ""));
-    const rest = [];
-    for (const [field, messages] of Object.entries(body || {})) {
-      const slot = form.querySelector(`#${field}-error`);
-      const text = Array.isArray(messages) ? messages.filter((m) => typeof m === "string").join(" ") : String(messages);
-      if (slot) slot.textContent = text;
-      else if (field !== "classes") rest.push(text);
-    }
-    return rest.join(" ");
+  const choiceSets = { strategy: config.strategies, training_mode: config.trainingModes, ssl_method: config.sslMethods };
+  for (const [field, choices] of Object.entries(choiceSets)) {
+    const select = form.elements[field];
+    if (!select) continue;
+    select.replaceChildren(...choices.map((c) => node("option", { value: c.value, text: c.label })));
+    const help = document.getElementById(`${field}-help`);
+    const explain = () => (help.textContent = choices.find((c) => c.value === select.value)?.help || "");
+    select.addEventListener("change", explain);
+    explain();
   }
+}
 
-  function values(form, fields) {
-    const out = {};
-    for (const field of fields) {
-      const input = form.elements[field];
-      if (!input || input.disabled) continue;
-      if (input.type === "checkbox") out[field] = input.checked;
-      else if (input.type === "number") out[field] = input.value === "" ? null : Number(input.value);
-      else out[field] = input.value;
-    }
-    return out;
+/** Put each field error of a 400 next to its field; returns the errors no field took. */
+function showFieldErrors(form, body) {
+  for (const p of form.querySelectorAll(".field .error")) p.textContent = "";
+  const rest = [];
+  for (const [field, messages] of Object.entries(body || {})) {
+    const slot = form.querySelector(`#${field}-error`);
+    const text = Array.isArray(messages) ? messages.filter((m) => typeof m === "string").join(" ") : String(messages);
+    if (slot) slot.textContent = text;
+    else if (field !== "classes") rest.push(text);
   }
+  return rest.join(" ");
+}
 
-  return { node, classEditor, prepare, showFieldErrors, values };
-})();
+function values(form, fields) {
+  const out = {};
+  for (const field of fields) {
+    const input = form.elements[field];
+    if (!input || input.disabled) continue;
+    if (input.type === "checkbox") out[field] = input.checked;
+    else if (input.type === "number") out[field] = input.value === "" ? null : Number(input.value);
+    else out[field] = input.value;
+  }
+  return out;
+}
+
+export { classEditor, node, prepare, showFieldErrors, values };

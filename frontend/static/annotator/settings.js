@@ -1,84 +1,97 @@
 /* Settings: what may still change is editable; what may not is read-only with the server's
 reason; saving sends only the changed fields, so a refusal names exactly what was refused. */
-"use strict";
 
-(function () {
-  const { config, get, patch, put, ApiError } = window.FaceLoop;
-  const { classEditor, prepare, showFieldErrors, values } = window.ProjectForm;
-  const form = document.getElementById("settings-form");
-  const FIELDS = ["name", "description", "budget_votes", "votes_per_face", "batch_size", "initial_set_size",
-    "lease_seconds", "min_face_ms", "test_sample_size", "strategy", "training_mode", "ssl_method",
-    "show_model_suggestion", "offer_confirmations", "continuous_labeling", "warm_start"];
-  let project = null;
-  let classes = null;
+import { ApiError, config, get, patch, put } from "./api.js";
+import { classEditor, prepare, showFieldErrors, values } from "./project_form.js";
 
-  prepare(form, config);
+const form = document.getElementById("settings-form");
+const FIELDS = [
+  "name",
+  "description",
+  "budget_votes",
+  "votes_per_face",
+  "batch_size",
+  "initial_set_size",
+  "lease_seconds",
+  "min_face_ms",
+  "test_sample_size",
+  "strategy",
+  "training_mode",
+  "ssl_method",
+  "show_model_suggestion",
+  "offer_confirmations",
+  "continuous_labeling",
+  "warm_start",
+];
+let project = null;
+let classes = null;
 
-  function fill(data, locks) {
-    project = data;
-    for (const field of FIELDS) {
-      const input = form.elements[field];
-      if (input.type === "checkbox") input.checked = Boolean(data[field]);
-      else input.value = data[field] === null ? "" : data[field];
-      input.dispatchEvent(new Event("change"));
-      const reason = locks.settings[field];
-      input.disabled = Boolean(reason);
-      input.closest(".field").classList.toggle("readonly", Boolean(reason));
-      const slot = document.getElementById(`${field}-locked`);
-      if (slot) slot.textContent = reason ? `Fixed: ${reason}.` : "";
-    }
-    form.elements.budget_votes.min = Math.max(Number(form.elements.budget_votes.min), data.votes_spent);
-    document.getElementById("budget-status").textContent =
-      `${data.votes_spent} of ${data.budget_votes} votes spent; the budget cannot go below what is spent.`;
-    classes = classEditor(document.getElementById("classes"), { readOnly: Boolean(locks.classes) });
-    classes.set(data.classes);
-    document.getElementById("classes-locked").textContent = locks.classes ? `Fixed: ${locks.classes}` : "";
-    document.getElementById("class-actions").hidden = Boolean(locks.classes);
+prepare(form, config);
+
+function fill(data, locks) {
+  project = data;
+  for (const field of FIELDS) {
+    const input = form.elements[field];
+    if (input.type === "checkbox") input.checked = Boolean(data[field]);
+    else input.value = data[field] === null ? "" : data[field];
+    input.dispatchEvent(new Event("change"));
+    const reason = locks.settings[field];
+    input.disabled = Boolean(reason);
+    input.closest(".field").classList.toggle("readonly", Boolean(reason));
+    const slot = document.getElementById(`${field}-locked`);
+    if (slot) slot.textContent = reason ? `Fixed: ${reason}.` : "";
   }
+  form.elements.budget_votes.min = Math.max(Number(form.elements.budget_votes.min), data.votes_spent);
+  document.getElementById("budget-status").textContent =
+    `${data.votes_spent} of ${data.budget_votes} votes spent; the budget cannot go below what is spent.`;
+  classes = classEditor(document.getElementById("classes"), { readOnly: Boolean(locks.classes) });
+  classes.set(data.classes);
+  document.getElementById("classes-locked").textContent = locks.classes ? `Fixed: ${locks.classes}` : "";
+  document.getElementById("class-actions").hidden = Boolean(locks.classes);
+}
 
-  async function load() {
-    const [data, locks] = await Promise.all([get(""), get("locks/")]);
-    fill(data, locks);
+async function load() {
+  const [data, locks] = await Promise.all([get(""), get("locks/")]);
+  fill(data, locks);
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = document.getElementById("form-error");
+  const saved = document.getElementById("saved");
+  error.textContent = saved.textContent = "";
+  const changed = Object.fromEntries(Object.entries(values(form, FIELDS)).filter(([field, value]) => value !== project[field]));
+  if (!Object.keys(changed).length) {
+    saved.textContent = "Nothing changed.";
+    return;
   }
-
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const error = document.getElementById("form-error");
-    const saved = document.getElementById("saved");
-    error.textContent = saved.textContent = "";
-    const changed = Object.fromEntries(Object.entries(values(form, FIELDS)).filter(([field, value]) => value !== project[field]));
-    if (!Object.keys(changed).length) {
-      saved.textContent = "Nothing changed.";
-      return;
+  try {
+    await patch("", changed);
+    saved.textContent = `Saved: ${Object.keys(changed).join(", ")}.`;
+    await load();
+  } catch (failure) {
+    if (!(failure instanceof ApiError)) throw failure;
+    const rest = showFieldErrors(form, failure.body);
+    if (failure.status === 409 && "budget_votes" in changed) {
+      document.getElementById("budget_votes-error").textContent = failure.message;
+    } else {
+      error.textContent = rest || failure.message;
     }
-    try {
-      await patch("", changed);
-      saved.textContent = `Saved: ${Object.keys(changed).join(", ")}.`;
-      await load();
-    } catch (failure) {
-      if (!(failure instanceof ApiError)) throw failure;
-      const rest = showFieldErrors(form, failure.body);
-      if (failure.status === 409 && "budget_votes" in changed) {
-        document.getElementById("budget_votes-error").textContent = failure.message;
-      } else {
-        error.textContent = rest || failure.message;
-      }
-    }
-  });
+  }
+});
 
-  document.getElementById("add-class").addEventListener("click", () => classes.add({}));
-  document.getElementById("save-classes").addEventListener("click", async () => {
-    const slot = document.getElementById("classes-error");
-    slot.textContent = "";
-    try {
-      await put("classes/", { classes: classes.read() });
-      await load();
-    } catch (failure) {
-      if (!(failure instanceof ApiError)) throw failure;
-      classes.showErrors(failure.body && failure.body.classes);
-      slot.textContent = failure.body && Array.isArray(failure.body.classes) ? "" : failure.message;
-    }
-  });
+document.getElementById("add-class").addEventListener("click", () => classes.add({}));
+document.getElementById("save-classes").addEventListener("click", async () => {
+  const slot = document.getElementById("classes-error");
+  slot.textContent = "";
+  try {
+    await put("classes/", { classes: classes.read() });
+    await load();
+  } catch (failure) {
+    if (!(failure instanceof ApiError)) throw failure;
+    classes.showErrors(failure.body?.classes);
+    slot.textContent = failure.body && Array.isArray(failure.body.classes) ? "" : failure.message;
+  }
+});
 
-  load();
-})();
+load();
