@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+NPM ?= npm
 
 .PHONY: run test lint install install-dev bench-quick clean
 
@@ -19,6 +20,7 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
+	node_modules/.bin/biome ci
 
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
@@ -31,9 +33,11 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-$(DEV_STAMP): pyproject.toml $(STAMP)
+# The JS linter and formatter (Biome) come from npm, pinned in package-lock.json.
+$(DEV_STAMP): pyproject.toml package-lock.json $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(NPM) ci --no-audit --no-fund --silent
 	touch $@
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info node_modules
