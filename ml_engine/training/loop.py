@@ -130,7 +130,11 @@ class EpochRunner:
     @property
     def published_model(self) -> FaceClassifier:
         """The weights a validation judges and a training returns: the average if kept."""
-        return self.model if self.average is None else self.average.module
+        if self.average is None:
+            return self.model
+        averaged = self.average.module
+        assert isinstance(averaged, FaceClassifier)  # a deep copy of ``model``
+        return averaged
 
     def _step(
         self, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor
