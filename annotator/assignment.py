@@ -1,4 +1,4 @@
-"""Which faces an annotator sees next: the current cycle's queue, handed out under leases.
+"""Which faces an annotator sees next, and every lease that holds a face for one annotator.
 
 Pattern: Label Studio's ``projects/functions/next_task.py``, with
 counters instead of application locks. A queue entry's ``slots_taken`` (live votes plus
@@ -6,6 +6,11 @@ open leases) only grows through ``UPDATE ... WHERE slots_taken < votes_per_face`
 face is shown to more annotators than it needs votes, on SQLite and PostgreSQL alike.
 Entries are handed out in the strategy's order, which also completes partly voted faces
 first (breadth-first). Leases expire; :func:`release_expired_leases` returns their slots.
+
+This module is the only writer of leases and of ``slots_taken``: the votes service turns a
+lease into a vote's slot through :func:`settle_lease_for_vote`, and the confirmations service
+and the confirmations and reviews services hold offers and faces to review with the same
+leases (:func:`hold`), one annotator at a time.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from annotator.models import Cycle, CycleState, Lease, Project, QueueEntry, Vote
@@ -46,16 +51,29 @@ def release_lease(lease: Lease) -> bool:
     return bool(_release(lease.pk, lease.entry_id, Lease.objects.all()))
 
 
-def _release(lease_id: int, entry_id: int, leases) -> int:
+def release_leases_of(project: Project, annotator: User) -> int:
+    """Give back every face the annotator holds in the project (they left it)."""
+    held = Lease.objects.filter(project=project, annotator=annotator).values_list("id", "entry_id")
+    return sum(_release(lease_id, entry_id, Lease.objects.all()) for lease_id, entry_id in list(held))
+
+
+def _release(lease_id: int, entry_id: int | None, leases: QuerySet[Lease]) -> int:
     with transaction.atomic():
         deleted, _ = leases.filter(pk=lease_id).delete()
-        if deleted:
-            QueueEntry.objects.filter(pk=entry_id, slots_taken__gt=0).update(slots_taken=F("slots_taken") - 1)
+        if deleted and entry_id is not None:
+            _free_slot(entry_id)
     return deleted
 
 
-def open_lease_count(project: Project) -> int:
-    return Lease.objects.filter(project=project).count()
+def _free_slot(entry_id: int) -> None:
+    QueueEntry.objects.filter(pk=entry_id, slots_taken__gt=0).update(slots_taken=F("slots_taken") - 1)
+
+
+def _take_slot(entry_id: int, limit: int) -> bool:
+    taken = QueueEntry.objects.filter(pk=entry_id, slots_taken__lt=limit).update(
+        slots_taken=F("slots_taken") + 1
+    )
+    return bool(taken)
 
 
 def next_faces(project: Project, annotator: User, count: int = 1, tab: str = "") -> list[Lease]:
@@ -91,7 +109,7 @@ def _unreserved_budget(project: Project) -> int:
     """Votes left that no open lease has reserved yet (one query)."""
     row = (
         Project.objects.filter(pk=project.pk)
-        .annotate(open_leases=Count("leases"))
+        .annotate(open_leases=Count("leases", filter=Q(leases__entry__isnull=False)))
         .values_list("budget_votes", "votes_spent", "open_leases")
         .first()
     )
@@ -136,16 +154,104 @@ def _claim_entry(
 ) -> Lease | None:
     try:
         with transaction.atomic():
-            taken = QueueEntry.objects.filter(pk=entry_id, slots_taken__lt=limit).update(
-                slots_taken=F("slots_taken") + 1
-            )
-            if not taken:
+            if not _take_slot(entry_id, limit):
                 return None
             return Lease.objects.create(
                 entry_id=entry_id, annotator=annotator, project=project, tab=tab, expires_at=expires
             )
     except IntegrityError:
         return None  # the same annotator claimed it in a parallel request (maybe from another tab)
+
+
+def settle_lease_for_vote(project: Project, entry: QueueEntry, annotator_id: int, *, skip: bool) -> bool:
+    """The annotator answered ``entry``: their lease becomes the vote's slot, or a free slot is taken.
+
+    A skip frees the slot instead, so another annotator can answer the face. Call inside
+    the vote's transaction. Returns False (and changes nothing) when a vote finds no slot
+    free: the face already has all its votes.
+    """
+    held, _ = Lease.objects.filter(entry=entry, annotator_id=annotator_id).delete()
+    if skip:
+        if held:
+            _free_slot(entry.pk)
+        return True
+    return bool(held) or _take_slot(entry.pk, project.votes_per_face)
+
+
+def lease_after_undo(project: Project, entry: QueueEntry, annotator: User, tab: str, *, skip: bool) -> bool:
+    """An undone answer gives the face back to the annotator's ``tab`` under a fresh lease.
+
+    An undone vote's slot becomes the lease; an undone skip had freed its slot, so it takes
+    one again, and gets no lease (returns False) if others took the face meanwhile.
+    """
+    if skip and not _take_slot(entry.pk, project.votes_per_face):
+        return False
+    Lease.objects.create(
+        entry=entry, annotator=annotator, project=project, tab=tab, expires_at=project.lease_end()
+    )
+    return True
+
+
+EXCLUSIVE_TARGETS = ("offer", "review_item")
+"""What a lease holds for one annotator at a time: a pseudo-label offer, a face to review."""
+
+
+def hold(
+    project: Project,
+    target: str,
+    target_id: int,
+    annotator: User,
+    expires: datetime,
+    now: datetime | None = None,
+) -> bool:
+    """Hold an offer or a face to review (``target``) for ``annotator`` until ``expires``.
+
+    Returns False if another annotator holds it. One annotator at a time holds it (a unique
+    constraint per target): a lapsed hold is deleted first, one's own is renewed, and of two
+    annotators creating the hold at once the constraint lets one win.
+    """
+    now = now or timezone.now()
+    holds = _exclusive_holds(target, target_id)
+    try:
+        with transaction.atomic():
+            holds.filter(expires_at__lte=now).delete()
+            if holds.filter(annotator=annotator).update(expires_at=expires):
+                return True
+            if holds.exists():
+                return False
+            Lease.objects.create(
+                project=project, annotator=annotator, expires_at=expires, **{f"{target}_id": target_id}
+            )
+            return True
+    except IntegrityError:
+        return False  # another annotator's request created the hold first
+
+
+def hold_for(project: Project, target: str, target_id: int, annotator: User, expires: datetime) -> None:
+    """Hold ``target`` for ``annotator`` whoever held it before (their own answer was undone)."""
+    with transaction.atomic():
+        _exclusive_holds(target, target_id).exclude(annotator=annotator).delete()
+        Lease.objects.update_or_create(
+            **{f"{target}_id": target_id},
+            defaults={"annotator": annotator, "expires_at": expires, "project": project},
+        )
+
+
+def release(target: str, target_id: int) -> None:
+    """The offer was answered, the face reviewed: nobody needs to hold it any more."""
+    _exclusive_holds(target, target_id).delete()
+
+
+def held_by_others(target: str, annotator: User, now: datetime) -> Exists:
+    """True for a row (an offer, a face) that another annotator holds as ``target`` at ``now``."""
+    others = Lease.objects.filter(**{target: OuterRef("pk")}, expires_at__gt=now).exclude(annotator=annotator)
+    return Exists(others)
+
+
+def _exclusive_holds(target: str, target_id: int) -> QuerySet[Lease]:
+    if target not in EXCLUSIVE_TARGETS:
+        raise ValueError(f"a lease holds one of {EXCLUSIVE_TARGETS} for one annotator, not {target!r}")
+    return Lease.objects.filter(**{f"{target}_id": target_id})
 
 
 def cycle_progress(cycle: Cycle, votes_per_face: int) -> dict[str, int]:

@@ -20,7 +20,7 @@ from annotator.models.projects import (
 )
 from annotator.models.pseudo_labels import OfferState, PseudoLabelOffer
 from annotator.models.queue import Cycle, CycleState, Lease, QueueEntry
-from annotator.models.reviews import Exclusion, ExclusionReason, Review, ReviewHold
+from annotator.models.reviews import Exclusion, ExclusionReason, Review
 
 __all__ = [
     "ACTIVE_JOB_STATES",
@@ -47,7 +47,6 @@ __all__ = [
     "PseudoLabelOffer",
     "QueueEntry",
     "Review",
-    "ReviewHold",
     "Role",
     "Split",
     "SslMethod",

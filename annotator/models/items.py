@@ -132,7 +132,3 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator} on {self.item_id}: {self.kind}"
-
-    @property
-    def counts_against_budget(self) -> bool:
-        return self.kind != VoteKind.SKIP

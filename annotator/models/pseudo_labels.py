@@ -4,8 +4,8 @@ After a semi-supervised training, pool faces the model labels with a confidence 
 class's Ada-CM margin are offered to annotators: one key confirms, another rejects. An
 answer is not a vote: it spends no budget and is counted apart, so the dashboard can tell
 how often the model's confident guesses hold up, and a confirmed face trains as labeled.
-An open offer shown to one annotator is held for them for the project's lease time, so
-annotators working at once are shown different faces.
+An open offer shown to one annotator is held for them under a lease (``Lease.offer``) for
+the project's lease time, so annotators working at once are shown different faces.
 """
 
 from __future__ import annotations
@@ -40,15 +40,6 @@ class PseudoLabelOffer(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="offers"
     )
     answered_at = models.DateTimeField(null=True, blank=True)
-    held_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="held_offers",
-        help_text="The annotator it was last shown to; others are not shown it until held_until.",
-    )
-    held_until = models.DateTimeField(null=True, blank=True)
     client_id = models.UUIDField(null=True, blank=True)
     time_spent_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from annotator.models.items import TAB_MAX_LENGTH, Item
 from annotator.models.projects import Project
 
 
 class CycleState(models.TextChoices):
-    PRETRAINING = "pretraining", "Self-supervised pre-training"
     LABELING = "labeling", "Labeling"
     TRAINING = "training", "Training"
     SCORING = "scoring", "Scoring the pool"
@@ -78,14 +78,28 @@ class QueueEntry(models.Model):
 
 
 class Lease(models.Model):
-    """A face shown to one annotator until ``expires_at``; expired leases free their slot.
+    """A face held for one annotator until ``expires_at``: the one way a face is held for someone.
+
+    A lease names what it holds, one of: a queue ``entry`` (the face is to be voted on; the
+    lease takes one of the entry's ``slots_taken``, so several annotators may hold it, once
+    each), a pseudo-label ``offer`` (to be confirmed) or a ``review_item`` (a face to be
+    reviewed), each of the last two held by one annotator at a time. Expired leases are
+    deleted and free what they held (:mod:`annotator.assignment` writes every lease).
 
     ``tab`` names the browser tab (or device) that holds the face, so one person working in
     two tabs is handed different faces in each. A face is still leased once per annotator,
     whatever the tab: it is one person's one vote.
     """
 
-    entry = models.ForeignKey(QueueEntry, on_delete=models.CASCADE, related_name="leases")
+    entry = models.ForeignKey(
+        QueueEntry, null=True, blank=True, on_delete=models.CASCADE, related_name="leases"
+    )
+    offer = models.ForeignKey(
+        "annotator.PseudoLabelOffer", null=True, blank=True, on_delete=models.CASCADE, related_name="leases"
+    )
+    review_item = models.ForeignKey(
+        Item, null=True, blank=True, on_delete=models.CASCADE, related_name="review_leases"
+    )
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="leases")
     tab = models.CharField(
@@ -100,9 +114,26 @@ class Lease(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["entry", "annotator"], name="one_lease_per_face_and_annotator")
+            models.UniqueConstraint(fields=["entry", "annotator"], name="one_lease_per_face_and_annotator"),
+            models.UniqueConstraint(fields=["offer"], name="one_lease_per_offer"),
+            models.UniqueConstraint(fields=["review_item"], name="one_review_lease_per_face"),
+            models.CheckConstraint(
+                condition=Q(entry__isnull=False, offer__isnull=True, review_item__isnull=True)
+                | Q(entry__isnull=True, offer__isnull=False, review_item__isnull=True)
+                | Q(entry__isnull=True, offer__isnull=True, review_item__isnull=False),
+                name="lease_holds_one_thing",
+            ),
         ]
         indexes = [models.Index(fields=["project", "expires_at"], name="lease_expiry")]
 
     def __str__(self) -> str:
-        return f"{self.annotator} holds {self.entry_id} until {self.expires_at}"
+        held = next(
+            f"{name} {pk}"
+            for name, pk in (
+                ("entry", self.entry_id),
+                ("offer", self.offer_id),
+                ("face", self.review_item_id),
+            )
+            if pk is not None
+        )
+        return f"{self.annotator} holds {held} until {self.expires_at}"

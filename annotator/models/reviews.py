@@ -1,4 +1,4 @@
-"""Reviews of faces' labels, faces excluded from the pool, and reviewers' holds on faces.
+"""Reviews of faces' labels and faces excluded from the pool (reviewers hold faces under a ``Lease``).
 
 A review is a reviewer's final word on a face: its label overrides the votes' aggregate in
 training and in every export, but it is not a vote, so it spends no budget and no quota.
@@ -74,14 +74,3 @@ class Exclusion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} excluded ({self.reason})"
-
-
-class ReviewHold(models.Model):
-    """A face shown to one reviewer until ``held_until``, so reviewers at once see different faces."""
-
-    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="review_hold")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    held_until = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.reviewer} holds {self.item_id} until {self.held_until}"

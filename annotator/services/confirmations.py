@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from annotator import assignment
 from annotator.ml_bridge.cycles import ConfirmablePseudoLabel
 from annotator.models import Item, ModelVersion, OfferState, Project, PseudoLabelOffer, Vote
 from annotator.services.client_ids import earlier_answer
@@ -80,11 +80,12 @@ def next_offers(project: Project, user: User, count: int) -> list[PseudoLabelOff
     Faces the user voted on are left out, and so are faces that got a voted label since the
     model scored them: their vote outweighs a confirmation in training.
 
-    An offer shown to an annotator is held for them for ``project.lease_seconds``, so
-    annotators working at once are shown different faces; asking again returns one's own
-    held offers as well. A hold only steers who is shown what: whoever answers first still
-    wins (see :func:`answer_offer`). Each hold is one conditional ``UPDATE``, so of two
-    annotators asking at once, one gets the offer and the other the next free one.
+    An offer shown to an annotator is held for them under a lease for
+    ``project.lease_seconds`` (:func:`annotator.assignment.hold`, the leases faces to
+    vote on are held with), so annotators working at once are shown different faces; asking
+    again returns one's own held offers as well. A hold only steers who is shown what:
+    whoever answers first still wins (see :func:`answer_offer`). An offer has at most one
+    lease, so of two annotators asking at once, one gets the offer and the other the next free one.
 
     Raises:
         NotAllowed: the user is not a member of the project.
@@ -93,10 +94,10 @@ def next_offers(project: Project, user: User, count: int) -> list[PseudoLabelOff
     if not project.offer_confirmations:
         return []
     now = timezone.now()
-    holdable = Q(held_by__isnull=True) | Q(held_by=user) | Q(held_until__lt=now)
     voted = Vote.objects.filter(project=project, annotator=user, retracted_at__isnull=True)
     candidates = (
-        PseudoLabelOffer.objects.filter(holdable, project=project, state=OfferState.OFFERED)
+        PseudoLabelOffer.objects.filter(project=project, state=OfferState.OFFERED)
+        .exclude(assignment.held_by_others("offer", user, now))
         .filter(item__label_index__isnull=True)
         .exclude(item_id__in=voted.values("item_id"))
         .order_by("-confidence", "id")
@@ -111,8 +112,7 @@ def next_offers(project: Project, user: User, count: int) -> list[PseudoLabelOff
             break
         for pk in page:
             tried.add(pk)
-            claim = PseudoLabelOffer.objects.filter(holdable, pk=pk, state=OfferState.OFFERED)
-            if claim.update(held_by=user, held_until=until):
+            if assignment.hold(project, "offer", pk, user, until, now):
                 held.append(pk)
     offers = PseudoLabelOffer.objects.filter(pk__in=held).select_related("item", "model_version")
     return list(offers.order_by("-confidence", "id"))
@@ -161,6 +161,7 @@ def answer_offer(
     except IntegrityError:
         won = 0  # the same client id, sent in parallel, answered it first
     if won:
+        assignment.release("offer", offer.pk)
         offer.refresh_from_db()
         return AnswerResult(offer, replayed=False)
     replay = _replay(user, client_id, offer_id)
@@ -202,9 +203,8 @@ def undo_answer(project: Project, user: User) -> UndoResult:
             answered_at=None,
             client_id=None,
             time_spent_ms=0,
-            held_by=user,
-            held_until=project.lease_end(),
         )
+        assignment.hold_for(project, "offer", offer.pk, user, project.lease_end())
     undone_state = offer.state
     offer.refresh_from_db()
     return UndoResult(offer, undone_state)

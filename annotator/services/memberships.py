@@ -8,8 +8,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 
-from annotator import selectors
+from annotator import assignment
 from annotator.models import MAX_VOTES, Membership, Project, Role
+from annotator.selectors.access import get_membership
 from annotator.services.errors import Conflict, InvalidInput, NotAllowed
 
 _CREATOR_STAYS_OWNER = "the project's creator always stays an owner, so the project keeps one"
@@ -40,7 +41,7 @@ def require_membership(
         NotAMember: the user is not a member of the project.
         RoleRequired: the user's role is not one of ``roles``.
     """
-    membership = selectors.get_membership(project_id, user) if user.is_authenticated else None
+    membership = get_membership(project_id, user) if user.is_authenticated else None
     if membership is None:
         raise NotAMember("you are not a member of this project")
     if membership.role not in roles:
@@ -116,7 +117,7 @@ def remove_member(membership: Membership) -> None:
     """Remove a member; the project's owner stays. Their votes stay (they were paid for)."""
     if membership.user_id == membership.project.owner_id:
         raise Conflict(_CREATOR_STAYS_OWNER)
-    membership.user.leases.filter(project=membership.project).delete()
+    assignment.release_leases_of(membership.project, membership.user)
     membership.delete()
 
 

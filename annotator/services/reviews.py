@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
-from annotator import selectors
-from annotator.models import Item, Project, Review, ReviewHold, Split, Vote, VoteKind
+from annotator import assignment
+from annotator.models import Item, Project, Review, Split, Vote, VoteKind
+from annotator.selectors.model_versions import unreliable_annotator_ids
 from annotator.services.errors import Conflict, InvalidInput, NothingToUndo
 from annotator.services.votes import class_count
 
@@ -50,7 +51,7 @@ def review_candidates(project: Project) -> dict[str, QuerySet[Item]]:
         vote_count__gt=0,
     )
     unsure = Vote.objects.filter(item=OuterRef("pk"), kind=VoteKind.UNSURE, retracted_at__isnull=True)
-    unreliable = selectors.unreliable_annotator_ids(project, LOW_RELIABILITY)
+    unreliable = unreliable_annotator_ids(project, LOW_RELIABILITY)
     by_unreliable = Vote.objects.filter(
         item=OuterRef("pk"), annotator_id__in=unreliable, retracted_at__isnull=True
     ).exclude(kind=VoteKind.SKIP)
@@ -82,28 +83,14 @@ def next_for_review(
     chosen: list[ReviewCandidate] = []
     seen: set[int] = set()
     for name in [reason] if reason else REASONS:
-        free = candidates[name].exclude(Exists(ReviewHold.objects.filter(
-            item=OuterRef("pk"), held_until__gt=now).exclude(reviewer=reviewer)))  # fmt: skip
+        free = candidates[name].exclude(assignment.held_by_others("review_item", reviewer, now))
         for item in free[: wanted * 3]:
             if len(chosen) == wanted:
                 return chosen
-            if item.pk not in seen and _hold(item, reviewer, now, until):
+            if item.pk not in seen and assignment.hold(project, "review_item", item.pk, reviewer, until, now):
                 seen.add(item.pk)
                 chosen.append(ReviewCandidate(item, name))
     return chosen
-
-
-def _hold(item: Item, reviewer: User, now, until) -> bool:
-    """Hold ``item`` for ``reviewer``: one conditional ``UPDATE``, or the first hold's insert."""
-    mine_or_lapsed = Q(reviewer=reviewer) | Q(held_until__lte=now)
-    if ReviewHold.objects.filter(mine_or_lapsed, item=item).update(reviewer=reviewer, held_until=until):
-        return True
-    try:
-        with transaction.atomic():
-            ReviewHold.objects.create(item=item, reviewer=reviewer, held_until=until)
-    except IntegrityError:
-        return False  # another reviewer holds it
-    return True
 
 
 @transaction.atomic
@@ -131,7 +118,7 @@ def review_face(project: Project, reviewer: User, item_id: int, label: int) -> R
         project=project, item=item, reviewer=reviewer, label_before=item.final_label, label_after=label
     )
     Item.objects.filter(pk=item.pk).update(reviewed_label=label)
-    ReviewHold.objects.filter(item=item).delete()
+    assignment.release("review_item", item.pk)
     return review
 
 
@@ -159,9 +146,6 @@ def undo_last_review(project: Project, reviewer: User) -> Review:
         .first()
     )
     Item.objects.filter(pk=review.item_id).update(reviewed_label=previous.label_after if previous else None)
-    now = timezone.now()
-    ReviewHold.objects.update_or_create(
-        item_id=review.item_id, defaults={"reviewer": reviewer, "held_until": project.lease_end(now)}
-    )
+    assignment.hold_for(project, "review_item", review.item_id, reviewer, project.lease_end())
     review.refresh_from_db()
     return review

@@ -15,13 +15,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from annotator import ml_bridge
+from annotator import assignment, ml_bridge
 from annotator.assignment import current_cycle
 from annotator.models import (
     Cycle,
     CycleState,
     Item,
-    Lease,
     Membership,
     Project,
     QueueEntry,
@@ -202,21 +201,11 @@ def _spend(project: Project, membership: Membership) -> None:
 
 
 def _settle_slot(project: Project, entry: QueueEntry, annotator_id: int, kind: str) -> None:
-    """Turn the annotator's lease into the vote's slot, or claim a free slot without one.
-
-    A skip frees the slot instead, so another annotator can answer the face.
-    """
-    held, _ = Lease.objects.filter(entry=entry, annotator_id=annotator_id).delete()
-    entries = QueueEntry.objects.filter(pk=entry.pk)
-    if kind == VoteKind.SKIP:
-        if held:
-            entries.filter(slots_taken__gt=0).update(slots_taken=F("slots_taken") - 1)
-        return
-    if not held and not entries.filter(slots_taken__lt=project.votes_per_face).update(
-        slots_taken=F("slots_taken") + 1
-    ):
+    """Turn the annotator's lease into the vote's slot (:mod:`annotator.assignment` owns slots)."""
+    if not assignment.settle_lease_for_vote(project, entry, annotator_id, skip=kind == VoteKind.SKIP):
         raise FaceNotAvailable("this face already has all its votes")
-    entries.update(votes_received=F("votes_received") + 1)
+    if kind != VoteKind.SKIP:
+        QueueEntry.objects.filter(pk=entry.pk).update(votes_received=F("votes_received") + 1)
 
 
 def refresh_item_label(item: Item, project: Project) -> None:
@@ -264,22 +253,15 @@ def retract_last_vote(project: Project, annotator: User, tab: str = "") -> Vote:
 
 
 def _refund(project: Project, cycle: Cycle, vote: Vote, annotator: User, tab: str) -> None:
-    entries = QueueEntry.objects.filter(cycle=cycle, item_id=vote.item_id)
-    if vote.kind == VoteKind.SKIP:
-        if not entries.filter(slots_taken__lt=project.votes_per_face).update(
-            slots_taken=F("slots_taken") + 1
-        ):
-            return  # someone else took the face meanwhile; the skip is undone, no lease to give
-    else:
+    entry = QueueEntry.objects.get(cycle=cycle, item_id=vote.item_id)
+    skip = vote.kind == VoteKind.SKIP
+    if not skip:
         Project.objects.filter(pk=project.pk, votes_spent__gt=0).update(votes_spent=F("votes_spent") - 1)
         Membership.objects.filter(project=project, user=annotator, votes_cast__gt=0).update(
             votes_cast=F("votes_cast") - 1
         )
-        entries.filter(votes_received__gt=0).update(votes_received=F("votes_received") - 1)
-    Lease.objects.create(
-        entry=entries.get(),
-        annotator=annotator,
-        project=project,
-        tab=tab,
-        expires_at=project.lease_end(),
-    )
+        QueueEntry.objects.filter(pk=entry.pk, votes_received__gt=0).update(
+            votes_received=F("votes_received") - 1
+        )
+    # An undone skip gets no lease when someone else took the face meanwhile; the skip is undone.
+    assignment.lease_after_undo(project, entry, annotator, tab, skip=skip)
