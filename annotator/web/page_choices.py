@@ -59,6 +59,11 @@ def reserved_keys() -> dict[str, str]:
     return dict(RESERVED_KEY_NAMES)
 
 
+def action_keys() -> dict[str, str]:
+    """Each action the labeling page keeps a key for, to that key (for templates: ``keys.undo``)."""
+    return {action: key for key, action in RESERVED_KEY_NAMES.items()}
+
+
 def palette() -> list[str]:
     """The colours new classes get, in turn."""
     return list(PALETTE)

@@ -62,7 +62,13 @@ def project_list(request: HttpRequest) -> HttpResponse:
 def label(request: HttpRequest, project_id: int) -> HttpResponse:
     membership = _membership(request, project_id)
     return render(
-        request, "annotator/label.html", {"project": membership.project, "config": _page_config(membership)}
+        request,
+        "annotator/label.html",
+        {
+            "project": membership.project,
+            "config": _page_config(membership),
+            "keys": page_choices.action_keys(),
+        },
     )
 
 
@@ -71,7 +77,13 @@ def confirm(request: HttpRequest, project_id: int) -> HttpResponse:
     """The model's confident pseudo-labels, one face at a time: Y confirms, N rejects."""
     membership = _membership(request, project_id)
     return render(
-        request, "annotator/confirm.html", {"project": membership.project, "config": _page_config(membership)}
+        request,
+        "annotator/confirm.html",
+        {
+            "project": membership.project,
+            "config": _page_config(membership),
+            "keys": page_choices.action_keys(),
+        },
     )
 
 

@@ -2,28 +2,10 @@
 all (the server refuses it whole), then the import page. */
 
 import { ApiError, config, get, post } from "./api.js";
-import { classEditor, node, prepare, showFieldErrors, values } from "./project_form.js";
+import { classEditor, node, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
 
 const form = document.getElementById("project-form");
 const classes = classEditor(document.getElementById("classes"));
-const FIELDS = [
-  "name",
-  "description",
-  "budget_votes",
-  "votes_per_face",
-  "batch_size",
-  "initial_set_size",
-  "lease_seconds",
-  "min_face_ms",
-  "test_sample_size",
-  "strategy",
-  "training_mode",
-  "ssl_method",
-  "show_model_suggestion",
-  "offer_confirmations",
-  "continuous_labeling",
-  "warm_start",
-];
 
 prepare(form, config);
 form.elements.strategy.value = "least_confidence";
@@ -59,7 +41,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const error = document.getElementById("form-error");
   error.textContent = "";
-  const body = { ...values(form, FIELDS), classes: classes.read() };
+  const body = { ...values(form, SETTING_FIELDS), classes: classes.read() };
   try {
     const project = await post("/api/projects/", body);
     location.assign(`/projects/${project.id}/import/`);

@@ -3,6 +3,26 @@ bounds and one-sentence help, and showing the API's refusals next to the field a
 
 import { config } from "./api.js";
 
+/** The project's settings fields, as the API names them, that the new-project and settings forms send. */
+const SETTING_FIELDS = [
+  "name",
+  "description",
+  "budget_votes",
+  "votes_per_face",
+  "batch_size",
+  "initial_set_size",
+  "lease_seconds",
+  "min_face_ms",
+  "test_sample_size",
+  "strategy",
+  "training_mode",
+  "ssl_method",
+  "show_model_suggestion",
+  "offer_confirmations",
+  "continuous_labeling",
+  "warm_start",
+];
+
 function node(tag, attrs = {}, ...children) {
   const element = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -21,20 +41,16 @@ function classEditor(table, { readOnly = false } = {}) {
   function addRow(spec = {}) {
     const index = body.rows.length;
     const row = node("tr");
-    const name = node("input", {
-      "aria-label": `Class ${index + 1} name`,
-      className: "name",
-      value: spec.name || "",
-      maxlength: 64,
-      readonly: readOnly,
-    });
-    const key = node("input", {
-      "aria-label": `Class ${index + 1} key`,
-      className: "key",
-      value: spec.key || "",
-      maxlength: 1,
-      readonly: readOnly,
-    });
+    const textInput = (field, maxlength) =>
+      node("input", {
+        "aria-label": `Class ${index + 1} ${field}`,
+        className: field,
+        value: spec[field] || "",
+        maxlength,
+        readonly: readOnly,
+      });
+    const name = textInput("name", 64);
+    const key = textInput("key", 1);
     const color = node("input", {
       type: "color",
       "aria-label": `Class ${index + 1} colour`,
@@ -127,4 +143,4 @@ function values(form, fields) {
   return out;
 }
 
-export { classEditor, node, prepare, showFieldErrors, values };
+export { classEditor, node, prepare, SETTING_FIELDS, showFieldErrors, values };

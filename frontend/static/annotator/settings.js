@@ -2,27 +2,9 @@
 reason; saving sends only the changed fields, so a refusal names exactly what was refused. */
 
 import { ApiError, config, get, patch, put } from "./api.js";
-import { classEditor, prepare, showFieldErrors, values } from "./project_form.js";
+import { classEditor, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
 
 const form = document.getElementById("settings-form");
-const FIELDS = [
-  "name",
-  "description",
-  "budget_votes",
-  "votes_per_face",
-  "batch_size",
-  "initial_set_size",
-  "lease_seconds",
-  "min_face_ms",
-  "test_sample_size",
-  "strategy",
-  "training_mode",
-  "ssl_method",
-  "show_model_suggestion",
-  "offer_confirmations",
-  "continuous_labeling",
-  "warm_start",
-];
 let project = null;
 let classes = null;
 
@@ -30,7 +12,7 @@ prepare(form, config);
 
 function fill(data, locks) {
   project = data;
-  for (const field of FIELDS) {
+  for (const field of SETTING_FIELDS) {
     const input = form.elements[field];
     if (input.type === "checkbox") input.checked = Boolean(data[field]);
     else input.value = data[field] === null ? "" : data[field];
@@ -60,7 +42,7 @@ form.addEventListener("submit", async (event) => {
   const error = document.getElementById("form-error");
   const saved = document.getElementById("saved");
   error.textContent = saved.textContent = "";
-  const changed = Object.fromEntries(Object.entries(values(form, FIELDS)).filter(([field, value]) => value !== project[field]));
+  const changed = Object.fromEntries(Object.entries(values(form, SETTING_FIELDS)).filter(([field, value]) => value !== project[field]));
   if (!Object.keys(changed).length) {
     saved.textContent = "Nothing changed.";
     return;

@@ -132,9 +132,12 @@ def test_pages_carry_the_reserved_keys_and_the_palette_the_server_checks(client)
         == RESERVED_KEY_NAMES
         == {"u": "unsure", "s": "skip", "z": "undo", " ": "confirm"}
     )
-    new = page_config(client.get("/projects/new/"))
-    assert new["reservedKeys"] == RESERVED_KEY_NAMES
-    assert new["palette"] == list(PALETTE)
+    new_page = client.get("/projects/new/")
+    assert page_config(new_page)["reservedKeys"] == RESERVED_KEY_NAMES
+    assert page_config(new_page)["palette"] == list(PALETTE)
+    assert "<kbd>z</kbd> (undo), <kbd>space</kbd> (confirm)." in new_page.content.decode()
+    confirm = client.get(f"/projects/{project.pk}/confirm/").content.decode()
+    assert 'aria-keyshortcuts="z Backspace"' in confirm
 
 
 def test_pages_load_their_scripts_as_es_modules(client):
