@@ -46,15 +46,20 @@ def release_expired_leases(project: Project, now: datetime | None = None) -> int
     return released
 
 
-def release_lease(lease: Lease) -> bool:
-    """Give a face back to the queue (the annotator left or was removed)."""
-    return bool(_release(lease.pk, lease.entry_id, Lease.objects.all()))
-
-
 def release_leases_of(project: Project, annotator: User) -> int:
     """Give back every face the annotator holds in the project (they left it)."""
-    held = Lease.objects.filter(project=project, annotator=annotator).values_list("id", "entry_id")
-    return sum(_release(lease_id, entry_id, Lease.objects.all()) for lease_id, entry_id in list(held))
+    return _release_all(Lease.objects.filter(project=project, annotator=annotator))
+
+
+def release_leases_on(project: Project, item_id: int) -> int:
+    """Nobody holds the face any more, to vote on, confirm or review (it was excluded)."""
+    on_face = Q(entry__item_id=item_id) | Q(offer__item_id=item_id) | Q(review_item_id=item_id)
+    return _release_all(Lease.objects.filter(on_face, project=project))
+
+
+def _release_all(leases: QuerySet[Lease]) -> int:
+    held = list(leases.values_list("id", "entry_id"))
+    return sum(_release(lease_id, entry_id, Lease.objects.all()) for lease_id, entry_id in held)
 
 
 def _release(lease_id: int, entry_id: int | None, leases: QuerySet[Lease]) -> int:

@@ -11,8 +11,8 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotator.assignment import current_cycle, release_lease
-from annotator.models import Cycle, Exclusion, ExclusionReason, Item, Lease, Project
+from annotator.assignment import current_cycle, release_leases_on
+from annotator.models import Cycle, Exclusion, ExclusionReason, Item, Project
 from annotator.services import training
 from annotator.services.cycles import record_batch_progress, reopen_batch
 from annotator.services.errors import Conflict, InvalidInput
@@ -36,8 +36,7 @@ def exclude_face(project: Project, user: User, item_id: int, reason: str, note: 
                 project=project, item=item, excluded_by=user, reason=reason, note=note[:500]
             )
             Item.objects.filter(pk=item.pk).update(excluded=True)
-            for lease in Lease.objects.filter(project=project, entry__item=item):
-                release_lease(lease)
+            release_leases_on(project, item.pk)
     except IntegrityError as error:
         raise Conflict("this face is already excluded") from error
     cycle = current_cycle(project)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from annotator import assignment
 from annotator.models import Lease, QueueEntry
-from annotator.services import memberships
+from annotator.services import exclusions, memberships
 from tests.annotator.factories import (
     ItemFactory,
     add_annotator,
@@ -79,3 +79,18 @@ def test_holding_offers_and_faces_to_review_reserves_no_budget():
     for item in ItemFactory.create_batch(3, project=project):
         assignment.hold(project, "review_item", item.pk, reviewer, project.lease_end())
     assert len(assignment.next_faces(project, annotator, count=5)) == 3
+
+
+def test_excluding_a_face_ends_every_hold_on_it_and_frees_its_slot():
+    project = make_labeling_project(pool=2, initial_set_size=2)
+    annotator = add_annotator(project).user
+    [lease] = assignment.next_faces(project, annotator)
+    face = lease.entry.item_id
+    assignment.hold(project, "review_item", face, project.owner, project.lease_end())
+    other_face = QueueEntry.objects.exclude(pk=lease.entry_id).first().item_id
+    assignment.hold(project, "review_item", other_face, project.owner, project.lease_end())
+
+    exclusions.exclude_face(project, project.owner, face, reason="corrupt")
+
+    assert QueueEntry.objects.get(pk=lease.entry_id).slots_taken == 0
+    assert list(Lease.objects.values_list("review_item_id", flat=True)) == [other_face]
