@@ -16,10 +16,10 @@ from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.urls import reverse
 
-from annotator import selectors
 from annotator.ml_bridge.scores import face_probabilities
 from annotator.ml_bridge.similar import similar_faces as search_index
 from annotator.models import CycleState, Item, Project, QueueEntry
+from annotator.selectors.model_versions import latest_model, pool_index
 
 STATES = ("unlabeled", "queued", "labeled", "reviewed", "excluded")
 SORTS = {
@@ -169,7 +169,7 @@ def face_record(project: Project, item: Item) -> dict[str, object]:
     reviews = list(item.reviews.select_related("reviewer").order_by("created_at", "id"))
     exclusions = list(item.exclusions.select_related("excluded_by", "undone_by").order_by("created_at", "id"))
     queued = list(item.queue_entries.select_related("cycle").order_by("cycle__number"))
-    model = selectors.latest_model(project)
+    model = latest_model(project)
     probabilities = None
     if model is not None and model.predictions:
         probabilities = face_probabilities(Path(settings.MEDIA_ROOT) / model.predictions, item.pk)
@@ -228,7 +228,7 @@ def _history(names: dict[int, str], queued: list, votes: list, reviews: list, ex
 
 def similar_faces(project: Project, item: Item, k: int = 12) -> dict[str, object]:
     """The ``k`` pool faces nearest to ``item`` in the pre-trained embedding space, near-duplicates flagged."""
-    index = selectors.pool_index(project)
+    index = pool_index(project)
     if index is None:
         return {"indexed": False, "detail": "No pre-trained index yet: it is written by the first pre-training.",
                 "faces": []}  # fmt: skip

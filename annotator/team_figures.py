@@ -15,8 +15,9 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from annotator import selectors
 from annotator.models import Membership, Project, Review, VoteKind
+from annotator.selectors.model_versions import latest_model
+from annotator.selectors.progress import live_votes
 
 ACTIVITY_DAYS = 7
 
@@ -49,7 +50,7 @@ class _Tally:
 def tallies(project: Project) -> dict[int, _Tally]:
     """Each voter's tally; agreement compares a single-class vote with the others on its face."""
     rows = list(
-        selectors.live_votes(project).values_list(
+        live_votes(project).values_list(
             "annotator_id", "item_id", "kind", "class_index", "time_spent_ms", "created_at"
         )
     )
@@ -102,6 +103,6 @@ def team_figures(project: Project) -> list[dict[str, object]]:
 
 
 def _reliability(project: Project) -> dict[int, float]:
-    model = selectors.latest_model(project)
+    model = latest_model(project)
     rows = (model.crowd or {}).get("annotators", []) if model is not None else []
     return {row["annotator_id"]: row["reliability"] for row in rows}

@@ -130,11 +130,11 @@ def embeddings(rng: np.random.Generator, count: int, dim: int) -> np.ndarray:
 
 def recall(var_dir: Path, project_id: int, answers: list[tuple[int, list[int]]], k: int) -> float:
     """Share of the exact ``k`` nearest faces that the similar-faces answers held."""
-    from annotator import selectors
     from annotator.models import Project
+    from annotator.selectors.model_versions import pool_index
     from ml_engine.index import EmbeddingIndex
 
-    index_path, ids_path = selectors.pool_index(Project.objects.get(pk=project_id))
+    index_path, ids_path = pool_index(Project.objects.get(pk=project_id))
     index, item_ids = EmbeddingIndex.load(index_path, use_gpu=False), np.load(ids_path)
     row_of = {int(item): row for row, item in enumerate(item_ids.tolist())}
     found = 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
-from annotator import selectors
 from annotator.api.class_rules import validated_classes
 from annotator.models import (
     MAX_VOTES,
@@ -24,6 +23,7 @@ from annotator.models import (
     Vote,
     VoteKind,
 )
+from annotator.selectors.progress import job_waiting_for
 from annotator.services.projects import MAX_CLASSES
 from annotator.services.votes import MAX_TIME_SPENT_MS
 
@@ -379,7 +379,7 @@ class JobSerializer(serializers.ModelSerializer):
         ]
 
     def get_waiting_for(self, job: Job) -> str | None:
-        return selectors.job_waiting_for(job)
+        return job_waiting_for(job)
 
 
 class ProgressSerializer(serializers.Serializer):

@@ -23,12 +23,9 @@ from django.db.models import Max, Q
 
 from annotator.assignment import current_cycle
 from annotator.models import Cycle, Item, ModelVersion, Project, QueueEntry
+from annotator.selectors.model_versions import ranking_model
+from annotator.selectors.progress import answered_item_ids
 from annotator.services.cycles import open_cycle
-
-
-def answered_item_ids(project: Project) -> set[int]:
-    """Faces with a live vote that spends the budget: they are never asked again."""
-    return set(Item.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))
 
 
 def ranked_next(
@@ -48,11 +45,6 @@ def ranked_next(
     pairs = zip(ranking.get("item_ids", []), ranking.get("predicted_classes", []), strict=True)
     picks = [(item_id, predicted) for item_id, predicted in pairs if item_id not in skipped][:count]
     return [item_id for item_id, _ in picks], [predicted for _, predicted in picks]
-
-
-def ranking_model(project: Project) -> ModelVersion | None:
-    """The newest model version that ranked faces (a mid-batch retrain ranks none)."""
-    return ModelVersion.objects.filter(project=project).exclude(ranking={}).order_by("-version").first()
 
 
 def continue_labeling(completed: Cycle, size: int) -> Cycle | None:

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from annotator import selectors
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, Item, OfferState, Project, PseudoLabelOffer, VoteKind
+from annotator.selectors.model_versions import latest_model, pretrained_backbone, warm_start_model
+from annotator.selectors.progress import live_votes
 from annotator.services.projects import check_settings
 
 
@@ -64,10 +65,10 @@ def cycle_inputs(
     )
     for row in rows:
         row["confirmed_label"] = confirmed.get(row["id"])
-    votes = selectors.live_votes(project).filter(kind=VoteKind.LABEL, item__excluded=False)
+    votes = live_votes(project).filter(kind=VoteKind.LABEL, item__excluded=False)
     vote_rows = list(votes.values_list("item_id", "annotator_id", "class_index"))
     batch = 0 if cycle is None else next_batch_size(project, cycle)
-    warm = selectors.warm_start_model(project)
+    warm = warm_start_model(project)
     return cycle_bridge.CycleInputs(
         class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
         rows=rows,
@@ -82,10 +83,11 @@ def cycle_inputs(
         or (settings.FACELOOP_TRAIN_EPOCHS if warm is None else settings.FACELOOP_WARM_START_EPOCHS),
         next_batch_size=batch,
         reserve_size=batch if project.continuous_labeling else 0,
-        pretrained_backbone=selectors.pretrained_backbone(project),
+        pretrained_backbone=pretrained_backbone(project),
         warm_start_checkpoint=None if warm is None else Path(settings.MEDIA_ROOT) / warm.checkpoint,
         warm_start_version=None if warm is None else warm.version,
         class_balanced=project.class_balanced,
+        min_train_steps=settings.FACELOOP_MIN_TRAIN_STEPS,
         votes=np.asarray(vote_rows, dtype=np.int64).reshape(-1, 3),
         offer_confirmations=project.offer_confirmations,
         omni_supervised_delta=project.omni_supervised_delta,
@@ -95,5 +97,5 @@ def cycle_inputs(
 
 def current_checkpoint(project: Project) -> Path | None:
     """The newest model version's checkpoint, which pseudo-labels auxiliary faces (None before any)."""
-    model = selectors.latest_model(project)
+    model = latest_model(project)
     return Path(settings.MEDIA_ROOT) / model.checkpoint if model is not None and model.checkpoint else None

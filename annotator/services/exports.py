@@ -17,7 +17,7 @@ from django.db import transaction
 from annotator.ml_bridge import CancelFlag, ProgressCallback, ignore_progress, never_cancelled
 from annotator.ml_bridge import exports as export_bridge
 from annotator.models import Item, Job, JobKind, JobState, ModelVersion, Project, Split
-from annotator.selectors import reviewer_of_final_label
+from annotator.selectors.dashboard import reviewer_of_final_label
 from annotator.services import jobs
 from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import InvalidInput, NotAllowed

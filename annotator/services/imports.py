@@ -31,7 +31,8 @@ from django.utils import timezone
 from annotator import ml_bridge
 from annotator.media_layout import face_image_name
 from annotator.models import ACTIVE_JOB_STATES, Item, Job, JobKind, JobState, Project, Split
-from annotator.services import jobs, test_set
+from annotator.selectors import test_set
+from annotator.services import jobs
 from annotator.services.errors import Conflict, InvalidInput
 from annotator.services.projects import class_names
 
@@ -60,7 +61,7 @@ class ImportSummary:
     problems: list[dict[str, str]] = field(default_factory=list)
     cancelled: bool = False
     test_set: dict[str, object] = field(default_factory=dict)
-    """What the project's test set is after the import (``annotator.services.test_set.plan``)."""
+    """What the project's test set is after the import (``annotator.selectors.test_set.plan``)."""
 
     def as_dict(self) -> dict[str, object]:
         return {

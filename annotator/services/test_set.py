@@ -10,33 +10,10 @@ vote, and the bridge evaluates on them but never trains on test faces nor select
 
 from __future__ import annotations
 
-import math
 import random
 
-from django.db.models import Q
-
 from annotator.models import Item, Project, Split
-
-DEFAULT_FRACTION = 0.05
-DEFAULT_CAP = 500
-
-
-def labeled_test_faces(project: Project) -> int:
-    """Test faces with a label: imported with one, or voted (a reserved sample)."""
-    labeled = Q(imported_label__isnull=False) | Q(label_index__isnull=False)
-    return Item.objects.filter(labeled, project=project, split=Split.TEST).count()
-
-
-def sample_size(project: Project, pool_size: int) -> int:
-    """Faces to reserve: the project's setting, or 5% of the pool (at least one) capped at 500.
-
-    At most half the pool and half the faces the budget pays for, so the initial batch
-    still has faces to draw and votes to spend.
-    """
-    wanted = project.test_sample_size
-    if wanted is None:
-        wanted = min(DEFAULT_CAP, math.ceil(DEFAULT_FRACTION * pool_size))
-    return max(0, min(wanted, pool_size // 2, project.budget_votes // project.votes_per_face // 2))
+from annotator.selectors.test_set import labeled_test_faces, sample_size
 
 
 def reserve_test_sample(project: Project) -> list[int]:
@@ -59,32 +36,3 @@ def reserve_test_sample(project: Project) -> list[int]:
     chosen = random.Random(f"test sample {project.seed}").sample(pool, size - len(queued))
     Item.objects.filter(pk__in=chosen).update(split=Split.TEST)
     return queued + chosen
-
-
-def plan(project: Project) -> dict[str, object]:
-    """What the project's test set is or will be, in numbers and words, for the import response."""
-    labeled = labeled_test_faces(project)
-    test = Item.objects.filter(project=project, split=Split.TEST)
-    pending = test.filter(imported_label__isnull=True, label_index__isnull=True, queue_entries__isnull=False)
-    pending_count = pending.distinct().count()
-    reserved = 0
-    if pending_count:
-        message = (
-            f"{pending_count} test faces wait for labels: they are queued first, labeled by votes and "
-            "never trained on; the learning curve starts when they have them."
-        )
-    elif labeled:
-        message = f"{labeled} labeled test faces: every learning curve is measured on them."
-    elif project.cycles.exists():
-        message = "No labeled test faces: there is no learning curve."
-    else:
-        pool = Item.objects.filter(project=project, split=Split.POOL, excluded=False).count()
-        reserved = sample_size(project, pool + test.count())
-        message = (
-            f"No labeled test faces: when labeling starts, {reserved} random pool faces are reserved as the "
-            "test set, labeled first, counted in the budget and never trained on."
-            if reserved
-            else "No labeled test faces and a test sample size of 0: there will be no learning curve."
-        )
-    return {"labeled_test_faces": labeled, "waiting_for_labels": pending_count, "reserved_on_start": reserved,
-            "message": message}  # fmt: skip

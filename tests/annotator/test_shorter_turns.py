@@ -11,9 +11,9 @@ import pytest
 import torch
 from django.conf import settings
 
-from annotator import selectors
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Job, JobKind, JobState, ModelVersion, Project
+from annotator.selectors.model_versions import pretrained_backbone, warm_start_model
 from annotator.services import jobs, training, votes
 from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import Conflict
@@ -53,26 +53,26 @@ def test_warm_start_is_off_by_default_and_starts_from_the_newest_model_when_on()
     project = make_labeling_project(model_name="small_cnn")
     stored_model(project, 1, "scratch")
     assert project.warm_start is False
-    assert selectors.warm_start_model(project) is None
+    assert warm_start_model(project) is None
 
     project.warm_start = True
-    assert selectors.warm_start_model(project).version == 1
+    assert warm_start_model(project).version == 1
 
 
 def test_a_backbone_pretrained_after_a_model_from_scratch_is_used_next_then_warm_start_goes_on():
     project = make_labeling_project(model_name="small_cnn", warm_start=True)
     stored_model(project, 1, "scratch")  # trained while pre-training ran
     succeeded_pretraining(project)
-    assert selectors.warm_start_model(project) is None
-    assert selectors.pretrained_backbone(project) == Path(settings.MEDIA_ROOT) / "ssl/backbone.pt"
+    assert warm_start_model(project) is None
+    assert pretrained_backbone(project) == Path(settings.MEDIA_ROOT) / "ssl/backbone.pt"
 
     stored_model(project, 2, "scratch")
     stored_model(project, 3, "v2")  # a line of warm starts that began from scratch
-    assert selectors.warm_start_model(project) is None
+    assert warm_start_model(project) is None
     stored_model(project, 4, "ssl")
-    assert selectors.warm_start_model(project).version == 4
+    assert warm_start_model(project).version == 4
     stored_model(project, 5, "v4")
-    assert selectors.warm_start_model(project).version == 5
+    assert warm_start_model(project).version == 5
 
 
 def test_the_training_job_fine_tunes_from_the_previous_checkpoint_and_says_so(

@@ -7,11 +7,11 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator import selectors
 from annotator.api.openapi import errors
 from annotator.api.serializers import JobSerializer, ProjectSerializer
 from annotator.api.views.base import CREATED, ProjectScopedView
 from annotator.models import Strategy
+from annotator.selectors.dashboard import latest_comparison
 from annotator.services import comparisons
 
 
@@ -69,7 +69,7 @@ class ComparisonListView(ProjectScopedView):
         }
     )
     def get(self, request: Request, project_id: int) -> Response:
-        return Response({"comparison": selectors.latest_comparison(self.project())})
+        return Response({"comparison": latest_comparison(self.project())})
 
 
 class AdoptStrategyView(ProjectScopedView):

@@ -7,7 +7,7 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator import assignment, selectors
+from annotator import assignment
 from annotator.api.openapi import errors, list_errors
 from annotator.api.serializers import (
     FaceSerializer,
@@ -21,6 +21,8 @@ from annotator.api.serializers import (
 )
 from annotator.api.views.base import CREATED, ProjectScopedView
 from annotator.models import Lease, Project
+from annotator.selectors.access import is_owner
+from annotator.selectors.progress import active_jobs, labeling_progress, live_votes
 from annotator.services import votes
 
 
@@ -56,10 +58,8 @@ class VoteListView(ProjectScopedView, generics.GenericAPIView):
     @extend_schema(responses={200: VoteSerializer(many=True), **list_errors()})
     def get(self, request: Request, project_id: int) -> Response:
         membership = self.member()
-        queryset = (
-            selectors.live_votes(membership.project).select_related("annotator", "cycle").order_by("-id")
-        )
-        if not selectors.is_owner(membership):
+        queryset = live_votes(membership.project).select_related("annotator", "cycle").order_by("-id")
+        if not is_owner(membership):
             queryset = queryset.filter(annotator=request.user)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(VoteSerializer(page, many=True).data)
@@ -128,6 +128,6 @@ class ProgressView(ProjectScopedView):
     @extend_schema(responses={200: ProgressSerializer, **errors(403, 404)})
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
-        data = selectors.labeling_progress(project, request.user)
-        data["jobs"] = JobSerializer(selectors.active_jobs(project), many=True).data
+        data = labeling_progress(project, request.user)
+        data["jobs"] = JobSerializer(active_jobs(project), many=True).data
         return Response(data)

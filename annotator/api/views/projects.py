@@ -7,7 +7,6 @@ from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator import selectors
 from annotator.api.openapi import errors, list_errors
 from annotator.api.serializers import (
     CycleSerializer,
@@ -16,6 +15,7 @@ from annotator.api.serializers import (
     ProjectUpdateSerializer,
 )
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
+from annotator.selectors.access import projects_for
 from annotator.services import labeling_start, projects, training
 
 
@@ -31,7 +31,7 @@ class ProjectListView(ServiceErrorsMixin, generics.ListCreateAPIView):
     serializer_class = ProjectSerializer
 
     def get_queryset(self):
-        return selectors.projects_for(self.request.user).prefetch_related("memberships")
+        return projects_for(self.request.user).prefetch_related("memberships")
 
     def perform_create(self, serializer: ProjectSerializer) -> None:
         data = dict(serializer.validated_data)

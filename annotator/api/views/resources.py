@@ -10,7 +10,6 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator import selectors
 from annotator.api.openapi import errors, list_errors
 from annotator.api.permissions import member_or_404, owner_or_403
 from annotator.api.serializers import (
@@ -27,6 +26,8 @@ from annotator.api.serializers import (
 )
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
 from annotator.models import Item, Job, JobKind, Membership
+from annotator.selectors.dashboard import dashboard
+from annotator.selectors.progress import jobs_to_show
 from annotator.services import imports, jobs, memberships
 
 
@@ -216,8 +217,8 @@ class DashboardView(ProjectScopedView):
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
         imports.expire_stale_jobs(project)
-        data = selectors.dashboard(project)
-        data["jobs"] = JobSerializer(selectors.jobs_to_show(project), many=True).data
+        data = dashboard(project)
+        data["jobs"] = JobSerializer(jobs_to_show(project), many=True).data
         return Response(data)
 
 

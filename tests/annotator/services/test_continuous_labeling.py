@@ -11,9 +11,10 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from annotator import assignment, selectors
+from annotator import assignment
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, Lease, Project, Vote
+from annotator.selectors.progress import labeling_progress
 from annotator.services import jobs, training, votes
 from annotator.services.cycle_inputs import cycle_inputs, next_batch_size
 from tests.annotator.factories import add_annotator, make_labeling_project
@@ -87,7 +88,7 @@ def test_before_the_first_model_nothing_is_ranked_and_the_page_is_told_so():
 
     assert assignment.next_faces(project, user, 3) == []
     assert assignment.current_cycle(project) is None
-    progress = selectors.labeling_progress(project, user)
+    progress = labeling_progress(project, user)
     assert progress["cycle"]["state"] == CycleState.TRAINING
     assert progress["waiting"]["reason"] == "first_model"
     assert Job.objects.get(project=project, kind=JobKind.TRAIN).state == JobState.QUEUED
@@ -112,7 +113,7 @@ def test_a_completed_batch_continues_at_once_with_the_faces_the_model_ranked_nex
     assert not set(queued(continued)) & set(first_batch)
     assert Cycle.objects.get(project=project, number=1).state == CycleState.TRAINING
     assert Job.objects.get(project=project, kind=JobKind.TRAIN, state=JobState.QUEUED).cycle.number == 1
-    progress = selectors.labeling_progress(project, user)
+    progress = labeling_progress(project, user)
     assert progress["waiting"] is None
     assert progress["cycle"]["selected_by"] == 1
     assert progress["cycle"]["provisional"] is True
@@ -153,7 +154,7 @@ def test_the_new_models_batch_takes_over_and_keeps_every_started_face():
     assert Lease.objects.filter(annotator=first, entry__item_id=held.entry.item_id).exists()
     assert Cycle.objects.get(project=project, number=1).state == CycleState.DONE
     assert not Cycle.objects.filter(project=project, number=3).exists()
-    assert selectors.labeling_progress(project, first)["cycle"]["provisional"] is False
+    assert labeling_progress(project, first)["cycle"]["provisional"] is False
     everyone_done = label_open_batch(project, second) + label_open_batch(project, first)
     assert Item.objects.filter(pk__in=everyone_done, vote_count__gt=2).count() == 0
 
@@ -194,7 +195,7 @@ def test_the_budget_holds_exactly_when_labeling_goes_on_during_training():
     assert assignment.current_cycle(project) is None
     assert assignment.next_faces(project, user, 5) == []
     assert Cycle.objects.get(pk=continued.pk).state == CycleState.FINAL_TRAINING
-    assert selectors.labeling_progress(project, user)["waiting"]["reason"] == "budget_spent"
+    assert labeling_progress(project, user)["waiting"]["reason"] == "budget_spent"
 
     publish_model(project, pool_ids_not_voted(project)[: 2 * BATCH])  # cycle 1's model
 
@@ -214,7 +215,7 @@ def test_labelers_who_finish_the_ranking_wait_and_the_batch_they_finished_is_tra
     label_open_batch(project, user)  # cycle 2, the whole reserve, while cycle 1's model trains
 
     assert assignment.current_cycle(project) is None
-    assert selectors.labeling_progress(project, user)["waiting"]["reason"] == "model_training"
+    assert labeling_progress(project, user)["waiting"]["reason"] == "model_training"
     assert Job.objects.filter(project=project, kind=JobKind.TRAIN, state=JobState.QUEUED).count() == 1
 
     publish_model(project, pool_ids_not_voted(project)[: 2 * BATCH])
@@ -237,7 +238,7 @@ def test_with_the_setting_off_labelers_wait_for_the_new_models_batch_as_before()
 
     assert assignment.current_cycle(project) is None
     assert assignment.next_faces(project, user, 3) == []
-    assert selectors.labeling_progress(project, user)["waiting"]["reason"] == "model_training"
+    assert labeling_progress(project, user)["waiting"]["reason"] == "model_training"
 
     new_ranking = pool_ids_not_voted(project)[:BATCH]
     publish_model(project, new_ranking)

@@ -9,10 +9,12 @@ import uuid
 import numpy as np
 import pytest
 
-from annotator import assignment, ml_bridge, selectors
+from annotator import assignment, ml_bridge
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Item, Project, Split
-from annotator.services import imports, labeling_start, test_set, votes
+from annotator.selectors import test_set
+from annotator.selectors.dashboard import learning_curve_unavailable_reason
+from annotator.services import imports, labeling_start, votes
 from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import InvalidInput
 from ml_engine.progress import ignore_progress, never_cancelled
@@ -155,4 +157,4 @@ def test_the_dashboard_says_why_there_is_no_curve_until_the_sample_is_labeled(cl
     assert reason().startswith("No learning curve yet: the 2 faces of the test sample are labeled first")
     answer_all(project, add_annotator(project).user, limit=2)
     assert reason() == "No learning curve yet: its first point comes with the first trained model."
-    assert selectors.learning_curve_unavailable_reason(project, model=object()) is None
+    assert learning_curve_unavailable_reason(project, model=object()) is None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotator import selectors
 from annotator.models import Cycle, CycleState, Job, JobKind, JobState
+from annotator.selectors.progress import job_waiting_for
 from annotator.services import training
 from ml_engine.progress import Progress
 from tests.annotator.factories import ModelVersionFactory, add_annotator, make_labeling_project, make_project
@@ -49,25 +49,22 @@ def test_a_queued_job_says_what_runs_on_its_queue_without_naming_other_projects(
     export = Job.objects.create(project=mine, kind=JobKind.EXPORT)
     second_train = Job.objects.create(project=make_project(), kind=JobKind.TRAIN)
 
-    assert selectors.job_waiting_for(train) == (
+    assert job_waiting_for(train) == (
         "waiting for the train worker: another project's self-supervised pre-training is running (epoch 4)"
     )
-    assert (
-        selectors.job_waiting_for(export)
-        == "waiting for the default worker: another project's export is running"
-    )
-    assert selectors.job_waiting_for(second_train).endswith("; 1 earlier job queued before it")
-    assert "Secret" not in selectors.job_waiting_for(train)
+    assert job_waiting_for(export) == "waiting for the default worker: another project's export is running"
+    assert job_waiting_for(second_train).endswith("; 1 earlier job queued before it")
+    assert "Secret" not in job_waiting_for(train)
 
 
 def test_a_queued_job_with_nothing_running_asks_whether_a_worker_runs() -> None:
     export = Job.objects.create(project=make_project(), kind=JobKind.EXPORT)
-    assert selectors.job_waiting_for(export) == (
+    assert job_waiting_for(export) == (
         "waiting for a default worker to take it (none has yet: is one running?)"
     )
     Job.objects.filter(pk=export.pk).update(state=JobState.RUNNING)
     export.refresh_from_db()
-    assert selectors.job_waiting_for(export) is None
+    assert job_waiting_for(export) is None
 
 
 def test_a_finished_training_keeps_its_last_epoch_and_loss_through_scoring_and_selection() -> None:

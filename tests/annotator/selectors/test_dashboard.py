@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from annotator.models import Item, ModelVersion, Split, Vote, VoteKind
-from annotator.selectors import FEW_LABELS_PER_CLASS
+from annotator.selectors.dashboard import FEW_LABELS_PER_CLASS
 from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project
 
 pytestmark = pytest.mark.django_db

@@ -1,168 +1,35 @@
-"""Read-side queries: what a user may see, progress, and the numbers behind the dashboard. No writes."""
+"""Everything the owner's dashboard draws: labels per class, annotators and their agreement,
+the learning curve, the crowd model, confirmations, reviews, the newest comparison. No writes."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
-from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator import ml_bridge
 from annotator.assignment import current_cycle, cycle_progress
 from annotator.models import (
-    ACTIVE_JOB_STATES,
-    Cycle,
-    CycleState,
     Item,
     Job,
     JobKind,
     JobState,
-    Membership,
     ModelVersion,
     OfferState,
     Project,
     PseudoLabelOffer,
     Review,
-    Role,
     Split,
     Strategy,
-    Vote,
     VoteKind,
 )
-from annotator.models.jobs import MODEL_JOB_KINDS
-from annotator.services import test_set
-
-RECENT_JOBS = 10
-MAX_DATABASE_ID = 2**63 - 1
-
-
-def projects_for(user: User) -> QuerySet[Project]:
-    """Projects the user is a member of (annotators see only their projects)."""
-    return Project.objects.filter(memberships__user=user).prefetch_related("classes").distinct()
-
-
-def get_membership(project_id: int, user: User) -> Membership | None:
-    """The user's membership of the project, or None; an id past 64 bits (from a URL) names none.
-
-    SQLite raises ``OverflowError`` on such an id instead of finding nothing: a 500.
-    """
-    if not 0 < project_id <= MAX_DATABASE_ID:
-        return None
-    return (
-        Membership.objects.select_related("project", "user").filter(project_id=project_id, user=user).first()
-    )
-
-
-def is_owner(membership: Membership | None) -> bool:
-    return membership is not None and membership.role == Role.OWNER
-
-
-def live_votes(project: Project) -> QuerySet[Vote]:
-    return Vote.objects.filter(project=project, retracted_at__isnull=True)
-
-
-def labeling_progress(project: Project, user: User) -> dict[str, object]:
-    """What the labeling page shows: budget, the batch's progress, the annotator's own count."""
-    project.refresh_from_db(fields=["votes_spent", "budget_votes"])
-    membership = Membership.objects.filter(project=project, user=user).first()
-    # Between batches no cycle is labeling: report the newest one and what it is doing (training,
-    # selecting), not "labeling has not started".
-    cycle = current_cycle(project) or project.cycles.order_by("-number").first()
-    model = latest_model(project)
-    return {
-        "budget_votes": project.budget_votes,
-        "votes_spent": project.votes_spent,
-        "votes_left": project.votes_left,
-        "cycle": None
-        if cycle is None
-        else {
-            "number": cycle.number,
-            "state": cycle.state,
-            "state_label": cycle.get_state_display(),
-            **cycle_progress(cycle, project.votes_per_face),
-            "selected_by": cycle.selected_by.version if cycle.selected_by else None,
-            "provisional": cycle.state == CycleState.LABELING and _newer_model_training(cycle),
-        },
-        "waiting": None if current_cycle(project) else waiting_reason(project, model),
-        "model_version": model.version if model else None,
-        "own_votes": membership.votes_cast if membership else 0,
-        "quota_votes": membership.quota_votes if membership else None,
-    }
-
-
-def _newer_model_training(cycle: Cycle) -> bool:
-    """True while a model trained on earlier batches is coming: its batch will take ``cycle`` over."""
-    return Job.objects.filter(
-        project_id=cycle.project_id,
-        kind=JobKind.TRAIN,
-        state__in=ACTIVE_JOB_STATES,
-        cycle__number__lt=cycle.number,
-    ).exists()
-
-
-WAITING_MESSAGES = {
-    "not_started": "Labeling has not started yet.",
-    "budget_spent": "The budget is spent: no faces are left to label.",
-    "first_model": "Nothing is ranked yet: the first model is training, and its batch opens when it is published.",
-    "model_training": "The next model is training; its batch opens when it is published.",
-    "no_batch": "No batch is open: a project owner can retrain from the dashboard.",
-}
-
-
-def waiting_reason(project: Project, model: ModelVersion | None) -> dict[str, str]:
-    """Why no batch is open for labelers now, as a code the page can switch on and a sentence."""
-    if not project.cycles.exists():
-        reason = "not_started"
-    elif project.votes_left < project.votes_per_face:
-        reason = "budget_spent"
-    elif model is None:
-        reason = "first_model"
-    elif Job.objects.filter(project=project, kind=JobKind.TRAIN, state__in=ACTIVE_JOB_STATES).exists():
-        reason = "model_training"
-    else:
-        reason = "no_batch"
-    return {"reason": reason, "message": WAITING_MESSAGES[reason]}
-
-
-def job_queue(kind: str) -> str:
-    """The worker queue a job kind runs on: model jobs on ``train``, the rest on ``default``
-    (as ``CELERY_TASK_ROUTES`` routes their tasks)."""
-    return "train" if kind in MODEL_JOB_KINDS else "default"
-
-
-def job_waiting_for(job: Job) -> str | None:
-    """What a queued job waits for, in words: the jobs running on its queue and those queued before it.
-
-    Other projects are not named: a member of one project must not learn another's name.
-    """
-    if job.state != JobState.QUEUED:
-        return None
-    queue = job_queue(job.kind)
-    kinds = [kind for kind in JobKind.values if job_queue(kind) == queue]
-    same_queue = Job.objects.filter(kind__in=kinds).exclude(pk=job.pk)
-    running = list(same_queue.filter(state=JobState.RUNNING).order_by("started_at", "id")[:5])
-    ahead = same_queue.filter(state=JobState.QUEUED, created_at__lte=job.created_at, id__lt=job.pk).count()
-    before = f"{ahead} earlier job{'s' if ahead != 1 else ''} queued before it"
-    if not running:
-        if ahead:
-            return f"waiting for the {queue} worker: {before}"
-        return f"waiting for a {queue} worker to take it (none has yet: is one running?)"
-    doing = ", ".join(
-        f"{'this' if other.project_id == job.project_id else 'another'} project's "
-        f"{other.get_kind_display().lower()} is running" + (f" (epoch {other.epoch})" if other.epoch else "")
-        for other in running
-    )
-    return f"waiting for the {queue} worker: {doing}" + (f"; {before}" if ahead else "")
-
-
-def active_jobs(project: Project) -> QuerySet[Job]:
-    return Job.objects.filter(project=project, state__in=ACTIVE_JOB_STATES).order_by("created_at", "id")
+from annotator.selectors import test_set
+from annotator.selectors.model_versions import latest_model
+from annotator.selectors.progress import live_votes
 
 
 def labels_per_class(project: Project) -> list[dict[str, object]]:
@@ -310,21 +177,6 @@ def omni_supervision_history(project: Project) -> list[dict[str, object]]:
     return [{"version": version, **record} for version, record in records]
 
 
-def latest_model(project: Project) -> ModelVersion | None:
-    return ModelVersion.objects.filter(project=project).order_by("-version").first()
-
-
-def jobs_to_show(project: Project) -> list[Job]:
-    """Queued and running jobs first, then the most recent finished ones; at most RECENT_JOBS of each.
-
-    The dashboard shows what is happening, not the history (the paginated jobs list has it),
-    so a project with hundreds of waiting jobs still answers in one small response.
-    """
-    active = Job.objects.filter(project=project, state__in=ACTIVE_JOB_STATES)[:RECENT_JOBS]
-    recent = Job.objects.filter(project=project).exclude(state__in=ACTIVE_JOB_STATES)[:RECENT_JOBS]
-    return [*active, *recent]
-
-
 def learning_curve_unavailable_reason(project: Project, model: ModelVersion | None) -> str | None:
     """Why the dashboard has no learning curve to draw yet, in words (None when it has one)."""
     test = test_set.plan(project)
@@ -387,6 +239,25 @@ def class_quality(model: ModelVersion | None, labels: list[dict[str, object]]) -
     }
 
 
+def review_counts(project: Project) -> dict[str, int]:
+    """Reviews, apart from votes: live ones, the faces they relabeled, and undone ones."""
+    reviews = Review.objects.filter(project=project)
+    live = reviews.filter(undone_at__isnull=True)
+    return {
+        "reviews": live.count(),
+        "faces_reviewed": Item.objects.filter(project=project, reviewed_label__isnull=False).count(),
+        "labels_changed": live.exclude(label_before=F("label_after")).count(),
+        "undone": reviews.filter(undone_at__isnull=False).count(),
+        "excluded_faces": Item.objects.filter(project=project, excluded=True).count(),
+    }
+
+
+def reviewer_of_final_label() -> Subquery:
+    """For an ``Item`` queryset: the username of the reviewer whose live review set its label."""
+    newest = Review.objects.filter(item=OuterRef("pk"), undone_at__isnull=True).order_by("-created_at", "-id")
+    return Subquery(newest.values("reviewer__username")[:1])
+
+
 def dashboard(project: Project) -> dict[str, object]:
     """Everything the dashboard draws, in one response."""
     model = latest_model(project)
@@ -425,78 +296,3 @@ def dashboard(project: Project) -> dict[str, object]:
         if cycle is None
         else {"number": cycle.number, **cycle_progress(cycle, project.votes_per_face)},
     }
-
-
-def warm_start_model(project: Project) -> ModelVersion | None:
-    """The model version the next training fine-tunes from, or None (warm start off, or no model yet).
-
-    Once a pre-trained backbone exists, a model whose line of warm starts began from scratch
-    (it trained beside pre-training) is not continued: the next cycle switches to the
-    backbone, and warm start continues from that cycle's model on.
-    """
-    model = latest_model(project) if project.warm_start else None
-    if model is None or not model.checkpoint:
-        return None
-    if pretrained_backbone(project) is not None and _first_start(model) != "ssl":
-        return None
-    return model
-
-
-def _first_start(model: ModelVersion) -> str:
-    """Where the line of warm starts that led to ``model`` began: "ssl", "scratch" (or "" if unknown)."""
-    started = dict(
-        ModelVersion.objects.filter(project_id=model.project_id).values_list("version", "started_from")
-    )
-    version, start = model.version, model.started_from
-    while start.startswith("v") and start[1:].isdigit() and int(start[1:]) < version:
-        version = int(start[1:])
-        start = started.get(version, "")
-    return start
-
-
-def pretrained_backbone(project: Project) -> Path | None:
-    """The checkpoint of the project's newest finished self-supervised pre-training, if any."""
-    job = (
-        Job.objects.filter(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED)
-        .order_by("-finished_at", "-id")
-        .first()
-    )
-    return (
-        Path(settings.MEDIA_ROOT) / job.result["checkpoint"] if job and "checkpoint" in job.result else None
-    )
-
-
-def reviewer_of_final_label() -> Subquery:
-    """For an ``Item`` queryset: the username of the reviewer whose live review set its label."""
-    newest = Review.objects.filter(item=OuterRef("pk"), undone_at__isnull=True).order_by("-created_at", "-id")
-    return Subquery(newest.values("reviewer__username")[:1])
-
-
-def unreliable_annotator_ids(project: Project, threshold: float) -> list[int]:
-    """Annotators the newest crowd model rates below ``threshold`` (none before a fit)."""
-    model = latest_model(project)
-    rows = (model.crowd or {}).get("annotators", []) if model is not None else []
-    return [row["annotator_id"] for row in rows if row["reliability"] < threshold]
-
-
-def review_counts(project: Project) -> dict[str, int]:
-    """Reviews, apart from votes: live ones, the faces they relabeled, and undone ones."""
-    reviews = Review.objects.filter(project=project)
-    live = reviews.filter(undone_at__isnull=True)
-    return {
-        "reviews": live.count(),
-        "faces_reviewed": Item.objects.filter(project=project, reviewed_label__isnull=False).count(),
-        "labels_changed": live.exclude(label_before=F("label_after")).count(),
-        "undone": reviews.filter(undone_at__isnull=False).count(),
-        "excluded_faces": Item.objects.filter(project=project, excluded=True).count(),
-    }
-
-
-def pool_index(project: Project) -> tuple[Path, Path] | None:
-    """The faiss index and its face ids from the project's newest pre-training, if it wrote them."""
-    jobs = Job.objects.filter(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED)
-    job = jobs.filter(result__has_key="item_ids").order_by("-finished_at", "-id").first()
-    if job is None or "index" not in job.result:
-        return None
-    media = Path(settings.MEDIA_ROOT)
-    return media / job.result["index"], media / job.result["item_ids"]

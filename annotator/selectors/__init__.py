@@ -1,0 +1,6 @@
+"""Read-side queries, no writes: one module per thing a page or a job reads.
+
+``access`` (who sees which project), ``progress`` (the batch, the budget, the job queues),
+``dashboard`` (the owner's figures), ``model_versions`` (what training starts from),
+``test_set`` (what the test set is or will be).
+"""
