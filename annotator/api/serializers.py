@@ -24,6 +24,7 @@ from annotator.models import (
     VoteKind,
 )
 from annotator.selectors.progress import job_waiting_for
+from annotator.services.memberships import OWNERS, has_role
 from annotator.services.projects import MAX_CLASSES
 from annotator.services.votes import MAX_TIME_SPENT_MS
 
@@ -176,7 +177,7 @@ class ItemQuerySerializer(serializers.Serializer):
 
 
 def item_serializer_for(membership: Membership) -> type[MemberItemSerializer]:
-    return ItemSerializer if membership.role == Role.OWNER else MemberItemSerializer
+    return ItemSerializer if has_role(membership, OWNERS) else MemberItemSerializer
 
 
 class FaceSerializer(serializers.Serializer):

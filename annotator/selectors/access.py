@@ -8,7 +8,6 @@ from django.db.models import QuerySet
 from annotator.models import (
     Membership,
     Project,
-    Role,
 )
 
 MAX_DATABASE_ID = 2**63 - 1
@@ -29,7 +28,3 @@ def get_membership(project_id: int, user: User) -> Membership | None:
     return (
         Membership.objects.select_related("project", "user").filter(project_id=project_id, user=user).first()
     )
-
-
-def is_owner(membership: Membership | None) -> bool:
-    return membership is not None and membership.role == Role.OWNER

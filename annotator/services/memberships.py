@@ -44,10 +44,15 @@ def require_membership(
     membership = get_membership(project_id, user) if user.is_authenticated else None
     if membership is None:
         raise NotAMember("you are not a member of this project")
-    if membership.role not in roles:
+    if not has_role(membership, roles):
         who = _WHO_MAY.get(frozenset(roles), "members in another role")
         raise RoleRequired(f"Only {who} may do this.")
     return membership
+
+
+def has_role(membership: Membership, roles: Collection[str]) -> bool:
+    """Whether the member's role is one of ``roles`` (e.g. :data:`OWNERS`, :data:`REVIEWERS`)."""
+    return membership.role in roles
 
 
 @transaction.atomic

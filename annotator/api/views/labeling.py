@@ -21,9 +21,9 @@ from annotator.api.serializers import (
 )
 from annotator.api.views.base import CREATED, ProjectScopedView
 from annotator.models import Lease, Project
-from annotator.selectors.access import is_owner
 from annotator.selectors.progress import active_jobs, labeling_progress, live_votes
 from annotator.services import votes
+from annotator.services.memberships import OWNERS, has_role
 
 
 def faces_data(project: Project, leases: list[Lease]) -> list[dict]:
@@ -59,7 +59,7 @@ class VoteListView(ProjectScopedView, generics.GenericAPIView):
     def get(self, request: Request, project_id: int) -> Response:
         membership = self.member()
         queryset = live_votes(membership.project).select_related("annotator", "cycle").order_by("-id")
-        if not is_owner(membership):
+        if not has_role(membership, OWNERS):
             queryset = queryset.filter(annotator=request.user)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(VoteSerializer(page, many=True).data)

@@ -11,6 +11,7 @@ from annotator.services.memberships import (
     REVIEWERS,
     NotAMember,
     RoleRequired,
+    has_role,
     require_membership,
 )
 from tests.annotator.factories import UserFactory, add_annotator, make_project
@@ -55,3 +56,11 @@ def test_roles_decide_who_passes(role, roles, allowed):
     else:
         with pytest.raises(RoleRequired, match="Only the project's"):
             require_membership(project.pk, membership.user, roles)
+
+
+def test_has_role_answers_for_the_members_role_only():
+    project = make_project()
+    owner = require_membership(project.pk, project.owner)
+    annotator = add_annotator(project)
+    assert (has_role(owner, OWNERS), has_role(annotator, OWNERS)) == (True, False)
+    assert (has_role(owner, REVIEWERS), has_role(annotator, REVIEWERS)) == (True, False)
