@@ -20,7 +20,7 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
-	node_modules/.bin/biome ci
+	node_modules/.bin/biome ci --error-on-warnings
 
 install: $(STAMP)
 install-dev: $(DEV_STAMP)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from annotator.models import JobKind
 from annotator.services import exports
 from annotator.services.imports import SPLIT_MODES
 from annotator.services.project_classes import RESERVED_KEY_NAMES
@@ -62,6 +63,11 @@ def reserved_keys() -> dict[str, str]:
 def action_keys() -> dict[str, str]:
     """Each action the labeling page keeps a key for, to that key (for templates: ``keys.undo``)."""
     return {action: key for key, action in RESERVED_KEY_NAMES.items()}
+
+
+def job_kinds() -> dict[str, str]:
+    """What pages call each kind of job, in the middle of a sentence ("training #3: running")."""
+    return {kind: label.lower() for kind, label in JobKind.choices}
 
 
 def palette() -> list[str]:

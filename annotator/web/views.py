@@ -45,6 +45,7 @@ def _page_config(membership: Membership) -> dict[str, object]:
             {"index": c.index, "name": c.name, "key": c.key, "color": c.color} for c in project.classes.all()
         ],
         "reservedKeys": page_choices.reserved_keys(),
+        "jobKinds": page_choices.job_kinds(),
     }
 
 

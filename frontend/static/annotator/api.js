@@ -135,18 +135,8 @@ function poll(tick, { fastMs = 2000, slowMs = 30000, factor = 1.6 } = {}) {
   };
 }
 
-const JOB_NAMES = {
-  train: "training",
-  pretrain: "pre-training",
-  import: "import",
-  export: "export",
-  score: "scoring",
-  select: "selection",
-  compare: "strategy comparison",
-};
-
 /** One line about a job: what it is doing, or what a queued job waits for (the server says). */
-function describeJob(job, name = `${JOB_NAMES[job.kind] || job.kind} #${job.id}`) {
+function describeJob(job, name = `${config.jobKinds?.[job.kind] || job.kind} #${job.id}`) {
   if (job.state === "queued") return `${name}: queued · ${job.waiting_for || "waiting for a worker"}`;
   const parts = [job.state];
   if (job.state === "running") {

@@ -127,6 +127,8 @@ def test_pages_carry_the_reserved_keys_and_the_palette_the_server_checks(client)
     project = make_labeling_project()
     client.force_login(project.owner)
     label = page_config(client.get(f"/projects/{project.pk}/label/"))
+    assert label["jobKinds"]["train"] == "training"
+    assert label["jobKinds"]["compare"] == "strategy comparison"
     assert (
         label["reservedKeys"]
         == RESERVED_KEY_NAMES
