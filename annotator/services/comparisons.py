@@ -102,6 +102,7 @@ def comparison_inputs(project: Project, job: Job) -> comparison_bridge.Compariso
         project_image_size=project.image_size,
         project_epochs=settings.FACELOOP_TRAIN_EPOCHS,
         device=settings.TORCH_DEVICE,
+        min_train_steps=settings.FACELOOP_MIN_TRAIN_STEPS,
     )
 
 

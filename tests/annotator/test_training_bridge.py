@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from django.contrib.auth import get_user_model
 
 from annotator.ml_bridge import cycles as cycle_bridge
@@ -208,3 +209,33 @@ def test_supervised_training_without_ties_keeps_the_hard_labels(
 
     assert seen_targets == [None]
     assert outcome.training["tie_faces_on_vote_distribution"] == 0
+
+
+@pytest.mark.parametrize("mode", ["supervised", "partial_label", "semi_supervised"])
+def test_a_model_version_stores_the_averaged_weights_after_the_step_floor(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    """Low-variance training in every mode: the checkpoint holds the EMA teacher's weights."""
+    from ml_engine.checkpoint import read_checkpoint
+    from ml_engine.training import semi_supervised
+
+    settings.FACELOOP_MIN_TRAIN_STEPS = 7
+    teachers = []
+
+    def recording_teacher(student, decay):
+        teachers.append((decay, real_teacher(student, decay)))
+        return teachers[-1][1]
+
+    module = semi_supervised if mode == "semi_supervised" else supervised
+    real_teacher = module.ema_teacher
+    monkeypatch.setattr(module, "ema_teacher", recording_teacher)
+    outcome = run_cycle(answered_project(mode), tmp_path)
+
+    ((decay, teacher),) = teachers
+    assert decay == 0.999
+    stored = read_checkpoint(outcome.checkpoint_path)["state_dict"]
+    averaged = teacher.module.state_dict()
+    assert stored.keys() == averaged.keys()
+    assert all(torch.equal(stored[key], averaged[key].cpu()) for key in stored)
+    if mode != "semi_supervised":  # one step per epoch over six faces: seven epochs
+        assert outcome.training["epochs_run"] == 7 and outcome.training["steps"] == 7
