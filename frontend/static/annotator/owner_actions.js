@@ -5,6 +5,7 @@ import { config, describeJob, get, isActive, poll, post } from "./api.js";
 const el = (id) => document.getElementById(id);
 const JOB_POLL = { fastMs: 3000, slowMs: 15000 };
 let exportsPoll = null;
+let jobActionsPoll = null;
 
 function say(text) {
   el("action-status").textContent = text;
@@ -17,6 +18,7 @@ async function act(action, done) {
     say(error.message);
   }
   exportsPoll.poke();
+  jobActionsPoll.poke();
 }
 
 function exportLabel(job) {
@@ -98,7 +100,7 @@ function start() {
     });
   }
   exportsPoll = poll(refreshExports, JOB_POLL);
-  poll(async () => {
+  jobActionsPoll = poll(async () => {
     try {
       return await refreshJobActions();
     } catch (error) {
