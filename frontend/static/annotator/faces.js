@@ -2,19 +2,19 @@
 prefetched, answers sent in order, and guards so that no answer is lost and none is given by accident.
 
 - Every answer goes to an outbox in sessionStorage before it is sent, and leaves it only once
-the server stored or refused it. A lost connection retries with back-off for as long as it
-takes; a reload or a sign-in sends what is left before any new face is asked for.
+  the server stored or refused it. A lost connection retries with back-off for as long as it
+  takes; a reload or a sign-in sends what is left before any new face is asked for.
 - A refused answer brings its face back on screen with the server's reason. When the face can
-take no answer any more (it has all its votes, the budget or the quota is spent), Esc or the
-"Go on" button moves on.
+  take no answer any more (it has all its votes, the budget or the quota is spent), Esc or the
+  "Go on" button moves on.
 - A 401 or 403 means the session ended: the queue stops, the unsent answers stay in the outbox,
-and a sign-in link comes back to this page. The page also checks on its own, with back-off,
-whether the user signed in again in another tab, and then sends them.
+  and a sign-in link comes back to this page. The page also checks on its own, with back-off,
+  whether the user signed in again in another tab, and then sends them.
 - While no face is left, the page asks again with back-off, so a new batch (or the faces the
-server hands out while the next model trains) appears without a reload.
+  server hands out while the next model trains) appears without a reload.
 - Keys: modifier chords, text fields and auto-repeat never answer; a face answers to a key only
-after it has been on screen for the project's `min_face_ms`; a mouse click leaves no focused
-button behind for Space or Enter to press again.
+  after it has been on screen for the project's `min_face_ms`; a mouse click leaves no focused
+  button behind for Space or Enter to press again.
 */
 
 import { config, get, poll, post, preload, signInUrl } from "./api.js";
