@@ -1,10 +1,11 @@
-"""Every change of a cycle's ``state``: the loop's state machine, each transition one function.
+"""Every change of a cycle's ``state`` and batch completion: the loop's state machine, one function each.
 
-A cycle opens in ``labeling`` (:func:`annotator.services.cycles.open_cycle`). When its last
-vote arrives it moves to ``training`` (or ``final_training`` once the budget is spent); the
-training job's progress moves it through ``scoring`` and ``selecting``; the model version
-that trained on its labels closes it as ``done``. A failed or cancelled job sends it back
-to ``labeling``, where it waits for a retrain.
+A cycle opens in ``labeling`` (:func:`annotator.services.cycles.open_cycle`). The vote that
+completes its batch stamps ``labeling_completed_at`` (an undo takes the stamp back while the
+cycle still labels), and the cycle moves to ``training``, or ``final_training`` once the
+budget is spent; the training job's progress moves it through ``scoring`` and ``selecting``;
+the model version that trained on its labels closes it as ``done``. A failed or cancelled
+job sends it back to ``labeling``, where it waits for a retrain.
 
 Each transition is one conditional ``UPDATE ... WHERE state ...``: the worker, a vote and a
 progress report may act on the same cycle at once, and a cycle must never leave ``done``
@@ -20,6 +21,26 @@ from annotator.models import Cycle, CycleState, Job
 
 STAGE_STATES = {"train": CycleState.TRAINING, "score": CycleState.SCORING, "select": CycleState.SELECTING}
 """The cycle state each stage of a training job's progress stands for."""
+
+
+def record_batch_progress(cycle: Cycle, votes_per_face: int) -> bool:
+    """Mark the batch complete once every face has its votes; True only for the call that did.
+
+    The conditional update makes this safe when the last two votes arrive together: exactly
+    one caller sees a row count of 1 and may start training (``services.training.on_batch_completed``).
+    """
+    if cycle.entries.filter(votes_received__lt=votes_per_face, item__excluded=False).exists():
+        return False
+    return bool(
+        Cycle.objects.filter(pk=cycle.pk, labeling_completed_at__isnull=True).update(
+            labeling_completed_at=timezone.now()
+        )
+    )
+
+
+def reopen_batch(cycle: Cycle) -> None:
+    """An undo in a completed batch makes it incomplete again (only while still labeling)."""
+    Cycle.objects.filter(pk=cycle.pk, state=CycleState.LABELING).update(labeling_completed_at=None)
 
 
 def close_labeling(cycle: Cycle, *, final: bool) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import transaction
-from django.utils import timezone
 
 from annotator import ml_bridge
 from annotator.models import Cycle, CycleState, Item, ModelVersion, Project, QueueEntry, Split, Strategy
@@ -86,23 +85,3 @@ def open_cycle(
         for position, item_id in enumerate(ranked_item_ids)
     )
     return cycle
-
-
-def record_batch_progress(cycle: Cycle, votes_per_face: int) -> bool:
-    """Mark the batch complete once every face has its votes; True only for the call that did.
-
-    The conditional update makes this safe when the last two votes arrive together: exactly
-    one caller sees a row count of 1 and may start training (``services.training.on_batch_completed``).
-    """
-    if cycle.entries.filter(votes_received__lt=votes_per_face, item__excluded=False).exists():
-        return False
-    return bool(
-        Cycle.objects.filter(pk=cycle.pk, labeling_completed_at__isnull=True).update(
-            labeling_completed_at=timezone.now()
-        )
-    )
-
-
-def reopen_batch(cycle: Cycle) -> None:
-    """An undo in a completed batch makes it incomplete again (only while still labeling)."""
-    Cycle.objects.filter(pk=cycle.pk, state=CycleState.LABELING).update(labeling_completed_at=None)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from annotator.assignment import current_cycle, release_leases_on
 from annotator.models import Cycle, Exclusion, ExclusionReason, Item, Project
 from annotator.services import training
-from annotator.services.cycles import record_batch_progress, reopen_batch
+from annotator.services.cycle_states import record_batch_progress, reopen_batch
 from annotator.services.errors import Conflict, InvalidInput
 
 

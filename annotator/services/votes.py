@@ -30,7 +30,7 @@ from annotator.models import (
 )
 from annotator.services import training
 from annotator.services.client_ids import earlier_answer
-from annotator.services.cycles import record_batch_progress, reopen_batch
+from annotator.services.cycle_states import record_batch_progress, reopen_batch
 from annotator.services.errors import (
     BudgetExhausted,
     FaceNotAvailable,

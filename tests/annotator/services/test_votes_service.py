@@ -9,7 +9,7 @@ import pytest
 from annotator import ml_bridge
 from annotator.models import Cycle, CycleState, Item, Project
 from annotator.services import votes
-from annotator.services.cycles import record_batch_progress
+from annotator.services.cycle_states import record_batch_progress
 from annotator.services.errors import FaceNotAvailable, InvalidInput, NothingToUndo
 from tests.annotator.factories import add_annotator, make_labeling_project
 
