@@ -26,6 +26,11 @@ class MediaKind(StrEnum):
         return self is not MediaKind.FACES
 
 
+def backbone_weights_name(project_id: int) -> str:
+    """The storage name of the ResNet-18 weights an owner gave the project to start from."""
+    return f"{PROJECTS_FOLDER}/{project_id}/{MediaKind.MODELS}/backbone-weights.pt"
+
+
 def face_image_name(project_id: int, sha256: str) -> str:
     """The storage name (relative to ``MEDIA_ROOT``) of a project's face with pixel checksum ``sha256``."""
     return f"{PROJECTS_FOLDER}/{project_id}/{MediaKind.FACES}/{sha256[:2]}/{sha256}.png"

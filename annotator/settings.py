@@ -103,6 +103,8 @@ MEDIA_ACCEL_PREFIX = env.get_str("MEDIA_ACCEL_PREFIX", "/protected-media/")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 # An upload (images, a zip, a FER2013 CSV of about 300 MB) is spooled to disk past 10 MiB.
 FACELOOP_MAX_UPLOAD_BYTES = env.get_int("FACELOOP_MAX_UPLOAD_BYTES", 1024**3, minimum=1)
+# A ResNet-18 state dict is about 45 MB in float32; a file many times larger is no ResNet-18.
+FACELOOP_MAX_WEIGHTS_BYTES = env.get_int("FACELOOP_MAX_WEIGHTS_BYTES", 256 * 1024**2, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 5000  # as many as an import accepts
 

@@ -80,6 +80,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "auxiliary_tasks",
             "omni_supervised_delta",
             "ssl_method",
+            "initial_selection",
+            "backbone_weights_report",
             "model_name",
             "image_size",
             "seed",
@@ -92,7 +94,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "class_balanced",
             "created_at",
         ]
-        read_only_fields = ["votes_spent", "created_at"]
+        read_only_fields = ["votes_spent", "backbone_weights_report", "created_at"]
 
     def validate_classes(self, classes: list[dict]) -> list[dict]:
         return validated_classes(classes)

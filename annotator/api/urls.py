@@ -75,6 +75,7 @@ urlpatterns = [
     path("class-presets/", setup.ClassPresetsView.as_view(), name="class-presets"),
     path(project + "classes/", setup.ProjectClassesView.as_view(), name="classes"),
     path(project + "locks/", setup.LocksView.as_view(), name="locks"),
+    path(project + "backbone-weights/", setup.BackboneWeightsView.as_view(), name="backbone-weights"),
     path(project + "team/", team.TeamFiguresView.as_view(), name="team"),
     path(project + "invites/", team.InviteListView.as_view(), name="invites"),
     path(project + "invites/<int:invite_id>/", team.InviteDetailView.as_view(), name="invite"),

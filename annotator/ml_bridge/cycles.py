@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.ml_bridge import items_to_dataset
+from annotator.ml_bridge.backbone_weights import load_backbone_weights_file
 from annotator.ml_bridge.crowd import (
     SOFT_TARGET_MODES,
     CrowdModel,
@@ -59,6 +60,9 @@ class CycleInputs:
     epochs: int
     next_batch_size: int
     pretrained_backbone: Path | None = None
+    backbone_weights: Path | None = None
+    """The owner's own ResNet-18 backbone (adapted, :mod:`annotator.ml_bridge.backbone_weights`):
+    pre-training continues from it, and without pre-training the first training starts from it."""
     votes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
     """``(V, 3)`` single-class votes as (item id, annotator id, class), for the crowd model."""
     offer_confirmations: bool = False
@@ -322,7 +326,8 @@ def _train(
 
 
 def initial_weights(inputs: CycleInputs) -> tuple[dict[str, Any] | None, str]:
-    """Where training starts, and its name: a previous model ("v<N>"), the SSL backbone ("ssl"), or "scratch".
+    """Where training starts, and its name: a previous model ("v<N>"), the SSL backbone ("ssl"), the
+    owner's own weights ("owner weights"), or "scratch".
 
     Warm start hands the previous classifier's whole state dict to ``fit``, which loads its
     backbone with every key checked and starts the head afresh, as it does for the SSL
@@ -338,6 +343,8 @@ def initial_weights(inputs: CycleInputs) -> tuple[dict[str, Any] | None, str]:
             return previous["state_dict"], f"v{inputs.warm_start_version}"
     if inputs.pretrained_backbone:
         return load_backbone(inputs.pretrained_backbone), "ssl"
+    if inputs.backbone_weights:
+        return load_backbone_weights_file(inputs.backbone_weights), "owner weights"
     return None, "scratch"
 
 
@@ -450,7 +457,8 @@ def pretrain_and_index(
     """Self-supervised pre-training on every pool face, then the pool's embeddings and faiss index.
 
     Seed 000's cold-start fix: the first cycle's classifier starts from this backbone. The
-    labels are never used. Returns the artefacts' paths (under ``output_dir``) and the losses.
+    labels are never used. With the owner's own weights, pre-training continues from them.
+    Returns the artefacts' paths (under ``output_dir``) and the losses.
     """
     from ml_engine.ssl.config import PretrainConfig
     from ml_engine.ssl.pool_artifacts import pretrain_pool as run
@@ -459,7 +467,9 @@ def pretrain_and_index(
     pool = dataset.subset(np.flatnonzero(np.isin(dataset.splits, POOL_SPLITS)))
     config = PretrainConfig(method=method, model=inputs.model_name, image_size=inputs.image_size,
                             epochs=inputs.epochs, batch_size=min(256, max(2, len(pool))), seed=inputs.seed)  # fmt: skip
-    artefacts = run(config, pool, output_dir, device=device, progress=progress, cancel=cancel)
+    weights = None if inputs.backbone_weights is None else load_backbone_weights_file(inputs.backbone_weights)
+    artefacts = run(config, pool, output_dir, device=device, progress=progress, cancel=cancel,
+                    initial_weights=weights)  # fmt: skip
     item_ids = write_index_item_ids(artefacts.embeddings_dir, pool.names)
     return {
         "checkpoint": artefacts.checkpoint,

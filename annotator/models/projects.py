@@ -53,6 +53,14 @@ class SslMethod(models.TextChoices):
     BARLOW_TWINS = "barlow_twins", "Barlow Twins"
 
 
+class InitialSelection(models.TextChoices):
+    """How the first batch is chosen (names match ``ml_engine.cold_start.COLD_START_METHODS``; a test checks)."""
+
+    RANDOM = "random", "At random (seed 000)"
+    KMEANS = "kmeans", "Representative: k-means centres"
+    TYPICLUST = "typiclust", "Representative: TypiClust"
+
+
 class ModelName(models.TextChoices):
     """Backbones the engine can build (names match ``ml_engine.models``' registry; a test checks)."""
 
@@ -154,6 +162,22 @@ class Project(models.Model):
         "second by this cosine margin (omni-supervised); empty: off.",
     )
     ssl_method = models.CharField(max_length=32, choices=SslMethod.choices, default=SslMethod.SIMCLR)
+    initial_selection = models.CharField(
+        max_length=16,
+        choices=InitialSelection.choices,
+        default=InitialSelection.RANDOM,
+        help_text="The first batch: at random, or representative faces picked on the pre-trained "
+        "embeddings (labeling then starts when pre-training ends).",
+    )
+    backbone_weights = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Storage name of a ResNet-18 of the owner's own that pre-training and the first "
+        "training start from (annotator.services.backbone_weights); empty: none.",
+    )
+    backbone_weights_report = models.JSONField(
+        default=dict, blank=True, help_text="The file's name and what was adapted or left out to load it."
+    )
     model_name = models.CharField(max_length=64, choices=ModelName.choices, default=ModelName.RESNET18)
     image_size = models.PositiveSmallIntegerField(default=48, validators=BOUNDS["image_size"].validators())
     seed = models.PositiveIntegerField(default=0, validators=BOUNDS["seed"].validators())

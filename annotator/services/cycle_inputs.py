@@ -18,6 +18,7 @@ from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, Item, OfferState, Project, PseudoLabelOffer, VoteKind
 from annotator.selectors.model_versions import latest_model, pretrained_backbone, warm_start_model
 from annotator.selectors.progress import live_votes
+from annotator.services.backbone_weights import backbone_weights_path
 from annotator.services.projects import check_settings
 
 
@@ -84,6 +85,7 @@ def cycle_inputs(
         next_batch_size=batch,
         reserve_size=batch if project.continuous_labeling else 0,
         pretrained_backbone=pretrained_backbone(project),
+        backbone_weights=backbone_weights_path(project),
         warm_start_checkpoint=None if warm is None else Path(settings.MEDIA_ROOT) / warm.checkpoint,
         warm_start_version=None if warm is None else warm.version,
         class_balanced=project.class_balanced,

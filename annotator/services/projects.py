@@ -9,7 +9,16 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotator.models import AuxiliaryTask, Membership, Project, ProjectClass, Role, TrainingMode
+from annotator.models import (
+    AuxiliaryTask,
+    InitialSelection,
+    Membership,
+    Project,
+    ProjectClass,
+    Role,
+    SslMethod,
+    TrainingMode,
+)
 from annotator.services.errors import Conflict, InvalidInput
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
@@ -85,6 +94,7 @@ EDITABLE_FIELDS = {
     "auxiliary_tasks",
     "omni_supervised_delta",
     "ssl_method",
+    "initial_selection",
     "model_name",
     "image_size",
     "seed",
@@ -138,6 +148,7 @@ def locked_settings(project: Project) -> dict[str, str]:
             "initial_set_size": started,
             "seed": started,
             "ssl_method": "pre-training ran when labeling started",
+            "initial_selection": started,
             "test_sample_size": "the test sample was drawn from the pool when labeling started",
         }
     if project.votes_spent:
@@ -164,6 +175,11 @@ def check_settings(project: Project) -> None:
         raise InvalidInput(
             "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items())
         ) from error
+    if project.initial_selection != InitialSelection.RANDOM and project.ssl_method == SslMethod.NONE:
+        raise InvalidInput(
+            f"a {project.initial_selection} initial set is picked on the pre-trained embeddings: "
+            "choose a self-supervised pre-training method, or the random initial set"
+        )
     if project.offer_confirmations and project.training_mode != TrainingMode.SEMI_SUPERVISED:
         raise InvalidInput("pseudo-label confirmations need the semi-supervised (Ada-CM) training mode")
     if (

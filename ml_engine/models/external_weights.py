@@ -25,7 +25,6 @@ a mismatch names the keys, for instance a 7x7 ImageNet stem offered to a ``compa
 from __future__ import annotations
 
 import os
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -83,7 +82,10 @@ def load_weights_file(path: str | os.PathLike[str]) -> object:
     """
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+    except MemoryError:
+        raise
+    except Exception as error:
+        # (UnpicklingError, KeyError, IndexError, UnicodeDecodeError...); each means "not weights"
         raise ExternalWeightsError(
             f"{os.fspath(path)} is not a plain PyTorch state dict (only tensors and containers are "
             f"read, never pickled code): {str(error).splitlines()[0]}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,7 +14,7 @@ from annotator.api.class_rules import validated_classes
 from annotator.api.openapi import errors
 from annotator.api.serializers import ProjectClassSerializer
 from annotator.api.views.base import ProjectScopedView
-from annotator.services import project_classes, projects
+from annotator.services import backbone_weights, project_classes, projects
 
 
 class ClassPresetSerializer(serializers.Serializer):
@@ -84,3 +85,47 @@ class LocksView(ProjectScopedView):
             "settings": projects.locked_settings(project),
         }
         return Response(LocksSerializer(data).data)
+
+
+class BackboneWeightsInputSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="A torchvision or timm ResNet-18 state dict (.pt/.pth): ImageNet or face-recognition weights."
+    )
+
+
+class BackboneWeightsReportSerializer(serializers.Serializer):
+    file = serializers.CharField(help_text="The name of the file given.")
+    given_at = serializers.DateTimeField()
+    loaded = serializers.IntegerField(help_text="Backbone tensors loaded, each checked by name and shape.")
+    adapted = serializers.ListField(child=serializers.CharField(), help_text="Keys changed to fit, and how.")
+    left_out = serializers.ListField(child=serializers.CharField(), help_text="Keys not used (the head).")
+
+
+class BackboneWeightsView(ProjectScopedView):
+    """The project's own starting backbone (owners, before labeling starts).
+
+    Read with ``weights_only`` (a pickled program is refused, never run); the RGB stem is summed
+    to one channel and the head left out. Pre-training continues from it; without pre-training
+    the first training starts from it.
+    """
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": BackboneWeightsInputSerializer},
+        responses={
+            200: BackboneWeightsReportSerializer,
+            **errors(400, 403, 404, conflict="Labeling has started."),
+        },
+    )
+    def put(self, request: Request, project_id: int) -> Response:
+        project = self.project(owner=True)
+        serializer = BackboneWeightsInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        report = backbone_weights.set_backbone_weights(project, serializer.validated_data["file"])
+        return Response(BackboneWeightsReportSerializer(report).data)
+
+    @extend_schema(responses={204: None, **errors(403, 404, conflict="Labeling has started.")})
+    def delete(self, request: Request, project_id: int) -> Response:
+        backbone_weights.clear_backbone_weights(self.project(owner=True))
+        return Response(status=204)

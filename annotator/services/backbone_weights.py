@@ -1,0 +1,75 @@
+"""A project's own starting backbone: an owner gives ResNet-18 weights before labeling starts.
+
+Pre-training then continues from them, and without pre-training the first training starts
+from them (later trainings warm-start from the previous model version as usual). They can be
+given or removed only before labeling starts: once a model exists, changing where training
+started would make the model versions of one project incomparable.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
+
+from annotator.media_layout import backbone_weights_name
+from annotator.ml_bridge.backbone_weights import adopt_backbone_weights
+from annotator.models import Project
+from annotator.services.errors import Conflict, InvalidInput
+
+
+def _check_not_started(project: Project) -> None:
+    if project.cycles.exists():
+        raise Conflict("labeling has started: the starting weights can no longer change")
+
+
+def set_backbone_weights(project: Project, upload: UploadedFile) -> dict[str, Any]:
+    """Check, adapt and store ``upload`` as the project's starting backbone; returns the report.
+
+    Raises:
+        InvalidInput: the file is too large, no plain state dict, or does not fit the network
+            (the message says which keys); nothing is stored then.
+        Conflict: labeling has started.
+    """
+    _check_not_started(project)
+    if upload.size is None or upload.size > settings.FACELOOP_MAX_WEIGHTS_BYTES:
+        limit = settings.FACELOOP_MAX_WEIGHTS_BYTES // 1024**2
+        raise InvalidInput(f"a weights file may be at most {limit} MB; a ResNet-18 is about 45 MB")
+    name = backbone_weights_name(project.pk)
+    destination = Path(settings.MEDIA_ROOT) / name
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, received = tempfile.mkstemp(suffix=".upload", dir=destination.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            for chunk in upload.chunks():
+                file.write(chunk)
+        loaded = adopt_backbone_weights(
+            Path(received), project.model_name, project.classes.count(), destination
+        )
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    finally:
+        Path(received).unlink(missing_ok=True)
+    report = {"file": upload.name, "given_at": timezone.now().isoformat(), **loaded}
+    Project.objects.filter(pk=project.pk).update(backbone_weights=name, backbone_weights_report=report)
+    project.backbone_weights, project.backbone_weights_report = name, report
+    return report
+
+
+def clear_backbone_weights(project: Project) -> None:
+    """Start from scratch again (or from pre-training alone). Raises Conflict once labeling started."""
+    _check_not_started(project)
+    if project.backbone_weights:
+        (Path(settings.MEDIA_ROOT) / project.backbone_weights).unlink(missing_ok=True)
+    Project.objects.filter(pk=project.pk).update(backbone_weights="", backbone_weights_report={})
+    project.backbone_weights, project.backbone_weights_report = "", {}
+
+
+def backbone_weights_path(project: Project) -> Path | None:
+    """Where the project's starting backbone is stored, or None."""
+    return Path(settings.MEDIA_ROOT) / project.backbone_weights if project.backbone_weights else None
