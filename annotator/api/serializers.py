@@ -341,6 +341,7 @@ class CycleSerializer(serializers.ModelSerializer):
             "state",
             "strategy",
             "batch_size",
+            "initial_set_pending",
             "created_at",
             "labeling_completed_at",
             "finished_at",

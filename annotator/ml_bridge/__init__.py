@@ -122,6 +122,34 @@ def initial_random_set(item_ids: list[int], count: int, seed: int) -> list[int]:
     return [item_ids[row] for row in random_initial(len(item_ids), count, seed).tolist()]
 
 
+def representative_initial_set(
+    embeddings_dir: Path, item_ids: list[int], count: int, method: str, seed: int
+) -> list[int]:
+    """``count`` of ``item_ids`` picked as representative on the pre-trained pool embeddings.
+
+    ``embeddings_dir`` holds a pre-training's pool embeddings and ``item_ids.npy`` naming
+    each row's face; only the rows of ``item_ids`` (the pool faces still free to pick) are
+    clustered. ``method`` is ``"kmeans"`` or ``"typiclust"`` (:mod:`ml_engine.cold_start`:
+    Hacohen et al., ICML 2022, Eq. 4 for TypiClust), as ``simulate --initial-method`` picks.
+    Returns the chosen ids in id order.
+    """
+    from ml_engine.cold_start import representative_initial
+    from ml_engine.embeddings import load_embeddings
+
+    vectors, _ = load_embeddings(embeddings_dir)
+    rows_by_id = {
+        int(item): row for row, item in enumerate(np.load(embeddings_dir / "item_ids.npy").tolist())
+    }
+    free = [item for item in item_ids if item in rows_by_id]
+    picks = representative_initial(
+        np.asarray(vectors[[rows_by_id[item] for item in free]]),
+        min(count, len(free)),
+        method=method,
+        seed=seed,
+    )
+    return sorted(free[row] for row in picks.tolist())
+
+
 def aggregate_votes(class_votes: list[int], min_votes: int) -> tuple[int | None, list[int]]:
     """A face's label and candidate set from its per-class vote counts.
 

@@ -38,6 +38,11 @@ class Cycle(models.Model):
         related_name="selected_cycles",
     )
     batch_size = models.PositiveIntegerField(default=0)
+    initial_set_pending = models.BooleanField(
+        default=False,
+        help_text="Cycle 0 waits for pre-training to pick its representative initial set "
+        "(the batch cannot complete before).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     labeling_completed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -28,7 +28,10 @@ def record_batch_progress(cycle: Cycle, votes_per_face: int) -> bool:
 
     The conditional update makes this safe when the last two votes arrive together: exactly
     one caller sees a row count of 1 and may start training (``services.training.on_batch_completed``).
+    A first batch still waiting for its representative initial set is never complete.
     """
+    if cycle.initial_set_pending:
+        return False
     if cycle.entries.filter(votes_received__lt=votes_per_face, item__excluded=False).exists():
         return False
     return bool(

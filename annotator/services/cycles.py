@@ -7,13 +7,39 @@ Until models select batches, the first batch is the project's initial set drawn 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from django.db import transaction
 
 from annotator import ml_bridge
-from annotator.models import Cycle, CycleState, Item, ModelVersion, Project, QueueEntry, Split, Strategy
+from annotator.models import (
+    Cycle,
+    CycleState,
+    InitialSelection,
+    Item,
+    ModelVersion,
+    Project,
+    QueueEntry,
+    Split,
+    Strategy,
+)
 from annotator.services import test_set
 from annotator.services.errors import Conflict
+
+
+def _pool_ids(project: Project) -> list[int]:
+    return list(
+        Item.objects.filter(project=project, split=Split.POOL, excluded=False)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def _initial_set_size(project: Project, pool_size: int, test_faces: int) -> int:
+    """``initial_set_size``, or less when the pool or the budget left after the test faces is smaller."""
+    return min(
+        project.initial_set_size, pool_size, project.budget_votes - test_faces * project.votes_per_face
+    )
 
 
 def choose_initial_set(project: Project, test_faces: int = 0) -> list[int]:
@@ -24,15 +50,8 @@ def choose_initial_set(project: Project, test_faces: int = 0) -> list[int]:
 
     ``test_faces`` queued before them (a test sample to label) take their votes off the budget first.
     """
-    pool = list(
-        Item.objects.filter(project=project, split=Split.POOL, excluded=False)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-    size = min(
-        project.initial_set_size, len(pool), project.budget_votes - test_faces * project.votes_per_face
-    )
-    return ml_bridge.initial_random_set(pool, size, project.seed)
+    pool = _pool_ids(project)
+    return ml_bridge.initial_random_set(pool, _initial_set_size(project, len(pool), test_faces), project.seed)
 
 
 @transaction.atomic
@@ -48,10 +67,53 @@ def open_initial_cycle(project: Project) -> tuple[Cycle, bool]:
     if existing is not None:
         return existing, False
     test_sample = test_set.reserve_test_sample(project)
+    if project.initial_selection != InitialSelection.RANDOM:
+        if not _pool_ids(project):
+            raise Conflict("the pool is empty: import faces first")
+        cycle = open_cycle(
+            project, 0, test_sample, strategy=project.initial_selection, initial_set_pending=True
+        )
+        return cycle, True
     chosen = choose_initial_set(project, len(test_sample))
     if not chosen:
         raise Conflict("the pool is empty: import faces first")
     return open_cycle(project, 0, [*test_sample, *chosen], strategy=Strategy.RANDOM), True
+
+
+@transaction.atomic
+def complete_initial_set(project: Project, embeddings_dir: Path | None) -> Cycle | None:
+    """Queue the representative initial set of a first batch that waits for it; None if none waits.
+
+    A project whose ``initial_selection`` is k-means or TypiClust opens cycle 0 with only its
+    test sample: the picks need the pool's pre-trained embeddings (``embeddings_dir``, with the
+    ``item_ids.npy`` of the pre-training job). Without them (pre-training failed or was
+    cancelled) the initial set is drawn at random instead, so labeling never stalls.
+    """
+    cycle = (
+        Cycle.objects.select_for_update().filter(project=project, number=0, initial_set_pending=True).first()
+    )
+    if cycle is None:
+        return None
+    queued = cycle.entries.count()
+    if embeddings_dir is None:
+        chosen, strategy = choose_initial_set(project, queued), Strategy.RANDOM
+    else:
+        pool = _pool_ids(project)
+        size = _initial_set_size(project, len(pool), queued)
+        method = project.initial_selection
+        chosen, strategy = (
+            ml_bridge.representative_initial_set(embeddings_dir, pool, size, method, project.seed),
+            method,
+        )
+    QueueEntry.objects.bulk_create(
+        QueueEntry(cycle=cycle, item_id=item_id, position=queued + offset)
+        for offset, item_id in enumerate(chosen)
+    )
+    Cycle.objects.filter(pk=cycle.pk).update(
+        batch_size=queued + len(chosen), initial_set_pending=False, strategy=strategy
+    )
+    cycle.refresh_from_db()
+    return cycle
 
 
 @transaction.atomic
@@ -64,6 +126,7 @@ def open_cycle(
     scores: Sequence[float] | None = None,
     predicted_classes: Sequence[int] | None = None,
     selected_by: ModelVersion | None = None,
+    initial_set_pending: bool = False,
 ) -> Cycle:
     """Create a labeling cycle whose queue holds ``ranked_item_ids`` in that order."""
     cycle = Cycle.objects.create(
@@ -73,6 +136,7 @@ def open_cycle(
         strategy=strategy,
         selected_by=selected_by,
         batch_size=len(ranked_item_ids),
+        initial_set_pending=initial_set_pending,
     )
     QueueEntry.objects.bulk_create(
         QueueEntry(

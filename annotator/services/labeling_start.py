@@ -1,7 +1,10 @@
 """Starting the loop: open the first batch and, beside it, queue the pool's pre-training.
 
 The first batch is drawn at random and needs no model, so annotators start at once while
-self-supervised pre-training runs on a worker (:mod:`annotator.services.pretraining`).
+self-supervised pre-training runs on a worker (:mod:`annotator.services.pretraining`). A
+project whose ``initial_selection`` is representative (k-means, TypiClust) opens the batch
+with only its test sample; pre-training then queues the picks
+(:func:`annotator.services.cycles.complete_initial_set`).
 This step sits above both the cycles and pre-training so that neither imports the other.
 """
 

@@ -12,13 +12,14 @@ that starts after pre-training finished starts from the newest pre-trained backb
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Job, JobKind, Project, SslMethod
-from annotator.services import jobs
+from annotator.services import cycles, jobs
 from annotator.services.cycle_inputs import cycle_inputs
 
 logger = logging.getLogger(__name__)
@@ -48,11 +49,17 @@ def run_pretraining_job(job_id: int) -> str:
 
 
 def _pretrain(job: Job) -> jobs.JobDone:
+    """Pre-train; then a first batch waiting for representative picks gets them (random if it failed)."""
     project = job.project
-    artefacts = cycle_bridge.pretrain_and_index(
-        cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS), project.ssl_method,
-        jobs.job_dir(job, "models"), device=settings.TORCH_DEVICE,
-        progress=jobs.progress_reporter(job), cancel=jobs.cancel_flag(job),
-    )  # fmt: skip
+    try:
+        artefacts = cycle_bridge.pretrain_and_index(
+            cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS), project.ssl_method,
+            jobs.job_dir(job, "models"), device=settings.TORCH_DEVICE,
+            progress=jobs.progress_reporter(job), cancel=jobs.cancel_flag(job),
+        )  # fmt: skip
+        cycles.complete_initial_set(project, Path(artefacts["embeddings"]))
+    except Exception:
+        cycles.complete_initial_set(project, None)
+        raise
     files = {key: jobs.relative_to_media(value) for key, value in artefacts.items() if key != "losses"}
     return jobs.JobDone("pool pre-trained and indexed", {**files, "losses": artefacts["losses"]})

@@ -67,7 +67,11 @@ class ProjectDetailView(ProjectScopedView):
 
 
 class StartLabelingView(ProjectScopedView):
-    """Open cycle 0 with the initial set (random, seeded). Repeating it changes nothing."""
+    """Open cycle 0 with the initial set (random, seeded). Repeating it changes nothing.
+
+    With a representative initial set (``initial_selection`` k-means or TypiClust) cycle 0
+    opens with its test sample and ``initial_set_pending``; the picks join when pre-training ends.
+    """
 
     @extend_schema(
         request=None,

@@ -1,0 +1,126 @@
+"""The app's representative initial set: cycle 0 waits for pre-training, then gets one face per mode."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.similar import write_index_item_ids
+from annotator.models import Cycle, Item, Job, JobKind, JobState, Split
+from annotator.services import cycle_states, labeling_start, pretraining, votes
+from annotator.services.cycles import choose_initial_set, complete_initial_set
+from annotator.services.errors import InvalidInput
+from annotator.services.projects import update_project
+from ml_engine.embeddings import EmbeddingsMetadata, names_digest, save_embeddings
+from tests.annotator.factories import ItemFactory, make_project
+
+pytestmark = pytest.mark.django_db
+
+MODES = 4
+
+
+def project_with_pool(initial_selection: str = "typiclust", pool: int = 24, test_sample: int = 2):
+    project = make_project(
+        ssl_method="simclr", initial_selection=initial_selection, initial_set_size=MODES,
+        test_sample_size=test_sample, budget_votes=40,
+    )  # fmt: skip
+    for _ in range(pool):
+        ItemFactory(project=project)
+    return project
+
+
+def write_clustered_embeddings(project, folder: Path) -> dict[int, int]:
+    """Pool embeddings in ``MODES`` tight, far-apart clusters; returns each face's cluster."""
+    ids = list(Item.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+    rng = np.random.default_rng(0)
+    centres = np.eye(MODES, 8, dtype=np.float32) * 10
+    cluster = {item: index % MODES for index, item in enumerate(ids)}
+    vectors = np.stack([centres[cluster[item]] + rng.normal(0, 0.05, 8) for item in ids]).astype(np.float32)
+    names = [str(item) for item in ids]
+    metadata = EmbeddingsMetadata(count=len(ids), dim=8, model_name="small_cnn", model_kwargs={}, image_size=16,
+                                  names_sha256=names_digest(names), method="simclr", epochs=1, checkpoint_sha256="")  # fmt: skip
+    save_embeddings(folder, vectors, metadata)
+    write_index_item_ids(folder, names)
+    return cluster
+
+
+def test_the_first_batch_waits_with_its_test_sample_and_cannot_complete():
+    project = project_with_pool()
+    cycle = labeling_start.start_labeling(project)
+
+    assert cycle.initial_set_pending and cycle.strategy == "typiclust"
+    queued = list(cycle.entries.values_list("item_id", flat=True))
+    assert len(queued) == 2 and set(Item.objects.filter(pk__in=queued).values_list("split", flat=True)) == {
+        Split.TEST
+    }
+    for item_id in queued:  # the whole test sample answered: still not a complete batch
+        votes.submit_vote(project, project.owner, item_id=item_id, answer=votes.Answer("label", (0,)),
+                          client_id=uuid.uuid4())  # fmt: skip
+    assert not cycle_states.record_batch_progress(Cycle.objects.get(pk=cycle.pk), project.votes_per_face)
+    assert Job.objects.filter(project=project, kind=JobKind.PRETRAIN).exists()
+
+
+def test_pre_trained_embeddings_give_one_face_of_every_mode(tmp_path):
+    project = project_with_pool()
+    cycle = labeling_start.start_labeling(project)
+    cluster = write_clustered_embeddings(project, tmp_path)
+
+    complete_initial_set(project, tmp_path)
+
+    cycle.refresh_from_db()
+    entries = list(cycle.entries.order_by("position").values_list("item_id", "position"))
+    picked = [item for item, position in entries[2:]]
+    assert [position for _, position in entries] == list(range(6))
+    assert sorted(cluster[item] for item in picked) == list(range(MODES))  # every mode, once
+    assert Item.objects.filter(pk__in=picked, split=Split.POOL).count() == MODES
+    assert not cycle.initial_set_pending and cycle.batch_size == 6 and cycle.strategy == "typiclust"
+    assert complete_initial_set(project, tmp_path) is None  # done once
+
+
+def test_random_picks_of_the_same_pool_miss_modes(tmp_path):
+    """The control: the seeded random draw of the same size leaves a mode out (else the test above proves nothing)."""
+    project = project_with_pool(initial_selection="random", pool=24, test_sample=0)
+    cluster = write_clustered_embeddings(project, tmp_path)
+    picked = choose_initial_set(project)
+    assert len(picked) == MODES and len({cluster[item] for item in picked}) < MODES
+
+
+def test_a_failed_pre_training_falls_back_to_the_random_initial_set(monkeypatch, settings):
+    settings.FACELOOP_PRETRAIN_EPOCHS = 1
+    project = project_with_pool(initial_selection="kmeans")
+    cycle = labeling_start.start_labeling(project)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(cycle_bridge, "pretrain_and_index", broken)
+    job = Job.objects.get(project=project, kind=JobKind.PRETRAIN)
+    assert pretraining.run_pretraining_job(job.pk) == JobState.FAILED
+
+    cycle.refresh_from_db()
+    picked = list(cycle.entries.order_by("position").values_list("item_id", flat=True))[2:]
+    assert not cycle.initial_set_pending and cycle.strategy == "random"
+    assert picked == choose_initial_set(project, 2)
+
+
+def test_a_real_pre_training_job_queues_the_picks(settings):
+    settings.FACELOOP_PRETRAIN_EPOCHS = 1
+    project = project_with_pool(initial_selection="kmeans")
+    update_project(project, model_name="small_cnn", image_size=16)
+    cycle = labeling_start.start_labeling(project)
+    job = Job.objects.get(project=project, kind=JobKind.PRETRAIN)
+
+    assert pretraining.run_pretraining_job(job.pk) == JobState.SUCCEEDED
+
+    cycle.refresh_from_db()
+    assert not cycle.initial_set_pending and cycle.batch_size == 2 + MODES and cycle.strategy == "kmeans"
+
+
+def test_representative_picks_need_pre_training():
+    project = project_with_pool()
+    with pytest.raises(InvalidInput, match="pre-trained embeddings"):
+        update_project(project, ssl_method="none")
