@@ -10,7 +10,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from annotator.models import BOUNDS, ExclusionReason, Role, SslMethod, Strategy, TrainingMode
+from annotator.models import (
+    BOUNDS,
+    ExclusionReason,
+    InitialSelection,
+    Role,
+    SslMethod,
+    Strategy,
+    TrainingMode,
+)
 from annotator.services import invites
 from annotator.services.errors import InvalidInput
 from annotator.services.memberships import REVIEWERS
@@ -44,11 +52,19 @@ SSL_HELP = {
     "swav": "SwAV: clusters the pool while learning; good for large pools.",
     "barlow_twins": "Barlow Twins: decorrelates features; simple and stable.",
 }
+INITIAL_HELP = {
+    "random": "Drawn at random with the project's seed; labelers start at once (seed 000).",
+    "kmeans": "The faces nearest the centres of k-means clusters of the pre-trained embeddings: every kind "
+    "of face is asked about once. Labelers start when pre-training ends (the test sample is ready before).",
+    "typiclust": "The most typical face of each cluster of the pre-trained embeddings (TypiClust, "
+    "Hacohen et al. 2022). Labelers start when pre-training ends (the test sample is ready before).",
+}
+
 FIELD_HELP = {
     "budget_votes": "Total votes you pay for; labeling stops when they are spent.",
     "votes_per_face": "How many annotators answer each face; more votes, better labels, fewer faces.",
     "batch_size": "Faces per batch; the model retrains after each batch.",
-    "initial_set_size": "Faces in the first, random batch before any model exists.",
+    "initial_set_size": "Faces in the first batch, before any model exists.",
     "lease_seconds": "How long a face shown to an annotator stays theirs before returning to the queue.",
     "min_face_ms": "A key answers a face only after it was on screen this long (guards double presses; 0: off).",
     "show_model_suggestion": "Show annotators the model's guess; faster, but it biases their answers.",
@@ -73,6 +89,7 @@ def _setup_config() -> dict[str, object]:
         "strategies": _choices(Strategy.choices, STRATEGY_HELP),
         "trainingModes": _choices(TrainingMode.choices, TRAINING_HELP),
         "sslMethods": _choices(SslMethod.choices, SSL_HELP),
+        "initialSelections": _choices(InitialSelection.choices, INITIAL_HELP),
         "help": FIELD_HELP,
         "reservedKeys": page_choices.reserved_keys(),
         "palette": page_choices.palette(),

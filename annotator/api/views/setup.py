@@ -118,7 +118,7 @@ class BackboneWeightsView(ProjectScopedView):
             **errors(400, 403, 404, conflict="Labeling has started."),
         },
     )
-    def put(self, request: Request, project_id: int) -> Response:
+    def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
         serializer = BackboneWeightsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

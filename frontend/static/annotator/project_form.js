@@ -17,6 +17,7 @@ const SETTING_FIELDS = [
   "strategy",
   "training_mode",
   "ssl_method",
+  "initial_selection",
   "show_model_suggestion",
   "offer_confirmations",
   "continuous_labeling",
@@ -106,7 +107,12 @@ function prepare(form, config) {
       input.max = bounds.max;
     }
   }
-  const choiceSets = { strategy: config.strategies, training_mode: config.trainingModes, ssl_method: config.sslMethods };
+  const choiceSets = {
+    strategy: config.strategies,
+    training_mode: config.trainingModes,
+    ssl_method: config.sslMethods,
+    initial_selection: config.initialSelections,
+  };
   for (const [field, choices] of Object.entries(choiceSets)) {
     const select = form.elements[field];
     if (!select) continue;

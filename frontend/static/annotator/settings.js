@@ -1,7 +1,7 @@
 /* Settings: what may still change is editable; what may not is read-only with the server's
 reason; saving sends only the changed fields, so a refusal names exactly what was refused. */
 
-import { ApiError, config, get, patch, put } from "./api.js";
+import { ApiError, config, del, get, patch, put, upload } from "./api.js";
 import { classEditor, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
 
 const form = document.getElementById("settings-form");
@@ -30,7 +30,53 @@ function fill(data, locks) {
   classes.set(data.classes);
   document.getElementById("classes-locked").textContent = locks.classes ? `Fixed: ${locks.classes}` : "";
   document.getElementById("class-actions").hidden = Boolean(locks.classes);
+  showWeights(data.backbone_weights_report, locks.settings.initial_selection);
 }
+
+/** The starting weights' report, and whether they may still change (not once labeling started). */
+function showWeights(report, lockedBecause) {
+  const given = report?.file;
+  document.getElementById("weights-status").textContent = given
+    ? `${report.file}: ${report.loaded} tensors loaded; ${[...report.adapted, ...report.left_out.map((key) => `${key} left out`)].join("; ")}.`
+    : "None: training starts from pre-training, or from scratch.";
+  document.getElementById("weights-locked").textContent = lockedBecause ? `Fixed: ${lockedBecause}.` : "";
+  document.getElementById("weights-actions").hidden = Boolean(lockedBecause);
+  document.getElementById("weights-remove").hidden = !given;
+}
+
+document.getElementById("weights-upload").addEventListener("click", async () => {
+  const file = document.getElementById("weights-file").files[0];
+  const error = document.getElementById("weights-error");
+  const progress = document.getElementById("weights-progress");
+  error.textContent = "";
+  if (!file) {
+    error.textContent = "Choose a .pt or .pth file first.";
+    return;
+  }
+  const body = new FormData();
+  body.append("file", file);
+  try {
+    await upload("backbone-weights/", body, (share) => (progress.textContent = `Sending… ${Math.round(100 * share)}%`));
+    progress.textContent = "";
+    await load();
+  } catch (failure) {
+    if (!(failure instanceof ApiError)) throw failure;
+    progress.textContent = "";
+    error.textContent = failure.message;
+  }
+});
+
+document.getElementById("weights-remove").addEventListener("click", async () => {
+  const error = document.getElementById("weights-error");
+  error.textContent = "";
+  try {
+    await del("backbone-weights/");
+    await load();
+  } catch (failure) {
+    if (!(failure instanceof ApiError)) throw failure;
+    error.textContent = failure.message;
+  }
+});
 
 async function load() {
   const [data, locks] = await Promise.all([get(""), get("locks/")]);

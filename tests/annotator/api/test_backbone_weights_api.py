@@ -35,7 +35,7 @@ def url(project: Project) -> str:
 
 def test_an_owner_gives_torchvision_weights_and_the_report_says_what_changed(client_for, settings):
     project = make_project(model_name="resnet18")
-    response = client_for(project.owner).put(url(project), {"file": torchvision_file()}, format="multipart")
+    response = client_for(project.owner).post(url(project), {"file": torchvision_file()}, format="multipart")
 
     assert response.status_code == 200, response.content
     report = response.json()
@@ -72,7 +72,7 @@ class Payload:
 )
 def test_refused_files_say_why_and_store_nothing(client_for, upload, reason, settings):
     project = make_project(model_name="resnet18")
-    response = client_for(project.owner).put(url(project), {"file": upload}, format="multipart")
+    response = client_for(project.owner).post(url(project), {"file": upload}, format="multipart")
 
     assert response.status_code == 400
     assert reason in response.json()["detail"]
@@ -85,13 +85,13 @@ def test_refused_files_say_why_and_store_nothing(client_for, upload, reason, set
 
 def test_another_architecture_and_other_roles_are_refused(client_for):
     small = make_project(model_name="small_cnn")
-    response = client_for(small.owner).put(url(small), {"file": torchvision_file()}, format="multipart")
+    response = client_for(small.owner).post(url(small), {"file": torchvision_file()}, format="multipart")
     assert response.status_code == 400 and "this project trains small_cnn" in response.json()["detail"]
 
     project = make_project(model_name="resnet18")
     annotator = add_annotator(project).user
     assert (
-        client_for(annotator).put(url(project), {"file": torchvision_file()}, format="multipart").status_code
+        client_for(annotator).post(url(project), {"file": torchvision_file()}, format="multipart").status_code
         == 403
     )
     assert client_for(annotator).delete(url(project)).status_code == 403
@@ -99,12 +99,12 @@ def test_another_architecture_and_other_roles_are_refused(client_for):
 
 def test_weights_are_fixed_once_labeling_starts_and_training_starts_from_them(client_for):
     project = make_labeling_project(model_name="resnet18", image_size=32)
-    response = client_for(project.owner).put(url(project), {"file": torchvision_file()}, format="multipart")
+    response = client_for(project.owner).post(url(project), {"file": torchvision_file()}, format="multipart")
     assert response.status_code == 409
 
     fresh = make_project(model_name="resnet18", image_size=32, initial_set_size=2)
     owner = client_for(fresh.owner)
-    assert owner.put(url(fresh), {"file": torchvision_file()}, format="multipart").status_code == 200
+    assert owner.post(url(fresh), {"file": torchvision_file()}, format="multipart").status_code == 200
     fresh.refresh_from_db()
     inputs = cycle_inputs(fresh)
     weights, started_from = cycle_bridge.initial_weights(inputs)
@@ -121,7 +121,7 @@ def test_pre_training_continues_from_the_owners_weights(client_for, monkeypatch,
     project = make_labeling_project(model_name="resnet18", image_size=32, ssl_method="simclr")
     Project.objects.filter(pk=project.pk).update(backbone_weights="")  # labeling started: set directly
     fresh = make_project(model_name="resnet18", ssl_method="simclr")
-    client_for(fresh.owner).put(url(fresh), {"file": torchvision_file()}, format="multipart")
+    client_for(fresh.owner).post(url(fresh), {"file": torchvision_file()}, format="multipart")
     fresh.refresh_from_db()
     given = []
 
