@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from annotator.ml_bridge.cycles import training_dataset
+from annotator.ml_bridge.omni_supervised import with_auxiliary_faces
 from ml_engine.export.ferplus_export import write_ferplus_label_csv
 from ml_engine.export.image_folder_zip import write_image_folder_zip
 from ml_engine.export.label_export import write_labels_csv, write_labels_jsonl
@@ -108,8 +110,6 @@ def write_distilled_set(
     BatchNorm-free ConvNet at the project's image size; the card scores three fresh networks
     trained only on the set against the test split, which the distillation never sees.
     """
-    from annotator.ml_bridge.cycles import training_dataset
-    from annotator.ml_bridge.omni_supervised import with_auxiliary_faces
     from ml_engine.distillation.distill import DistillationConfig
     from ml_engine.distillation.faces import distill_faces
     from ml_engine.export.distilled_set import write_distilled_set as write

@@ -96,7 +96,7 @@ def complete_initial_set(project: Project, embeddings_dir: Path | None) -> Cycle
         return None
     queued = cycle.entries.count()
     if embeddings_dir is None:
-        chosen, strategy = choose_initial_set(project, queued), Strategy.RANDOM
+        chosen, strategy = choose_initial_set(project, queued), Strategy.RANDOM.value
     else:
         pool = _pool_ids(project)
         size = _initial_set_size(project, len(pool), queued)
