@@ -58,7 +58,9 @@ def test_the_first_model_trains_while_pre_training_runs_and_the_next_starts_from
     transactional_db, worker_process_env, tmp_path
 ):
     project, truth = make_project("cold start", ssl_method="simclr", continuous_labeling=False)
-    env = {**worker_process_env, "FACELOOP_TRAIN_EPOCHS": "3", "FACELOOP_PRETRAIN_EPOCHS": "25"}
+    # Pre-training must outlast the first training by a margin a loaded machine keeps: 25 epochs
+    # (8 s alone) sometimes ended before model v1 was written; 100 take about 30 s.
+    env = {**worker_process_env, "FACELOOP_TRAIN_EPOCHS": "3", "FACELOOP_PRETRAIN_EPOCHS": "100"}
     with processes.ProcessGroup() as group:
         one, _ = workers(group, env, tmp_path, "train", "train")
         label_open_batch(project, truth)
