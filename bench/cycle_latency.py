@@ -81,11 +81,12 @@ def build_project(pool_size: int, test_size: int, batch: int, seed: int, *, name
 
 def label_batch(project, faces) -> None:
     """Vote the true class on every face of the current batch through the vote service."""
+    from annotator import assignment
     from annotator.models import Item
-    from annotator.services import cycles, votes
+    from annotator.services import votes
 
     truth = dict(zip(faces.names, faces.labels.tolist(), strict=True))
-    cycle = cycles.current_cycle(project)
+    cycle = assignment.current_cycle(project)
     for entry in cycle.entries.select_related("item"):
         item: Item = entry.item
         answer = votes.Answer("label", (truth[item.source_name],))
