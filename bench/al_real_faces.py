@@ -94,7 +94,13 @@ class Row:
 
 BASELINE = Row(pretrained=True, low_variance=False, strategy="random")
 COMBINATION = Row(True, True, "least_confidence", initial="typiclust", warm_start=True)
-DEFAULT_ROWS = [BASELINE, Row(True, True, "random"), COMBINATION, Row(False, False, "random"), Row(False, True, "random")]
+DEFAULT_ROWS = [
+    BASELINE,
+    Row(True, True, "random"),
+    COMBINATION,
+    Row(False, False, "random"),
+    Row(False, True, "random"),
+]
 ALL_ROWS = [
     Row(pretrained, low_variance, strategy)
     for pretrained in (False, True)
@@ -259,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=str(FERPLUS), help="FER+ folder")
     parser.add_argument("--pool", type=int, default=5000, help="pool faces of FER2013Train (0: all)")
     parser.add_argument("--configs", choices=("default", "all"), default="default")
+    parser.add_argument(
+        "--pretraining",
+        choices=("both", "simclr", "none"),
+        default="both",
+        help="run only the rows with (simclr) or without (none) pre-training; the table shows every row run so far",
+    )
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--cycles", type=int, default=4)
     parser.add_argument("--model", default="resnet18")
@@ -281,7 +293,12 @@ def main(argv: list[str] | None = None) -> int:
             f"FER+: pool {len(pool)} (majority class {100 * counts.max():.1f}%), test {len(test)}; "
             f"{args.model} at {args.image_size} px, {args.epochs} epochs; initial 10%, {args.cycles} cycles, 40% budget"
         )
-        run_rows(rows, [int(seed) for seed in args.seeds.split(",")], pool, test, args)
+        chosen = [
+            row
+            for row in rows
+            if args.pretraining == "both" or row.pretrained == (args.pretraining == "simclr")
+        ]
+        run_rows(chosen, [int(seed) for seed in args.seeds.split(",")], pool, test, args)
     report(rows, args)
     return 0
 
