@@ -6,7 +6,7 @@ from django.contrib import admin
 
 from annotator.models import (
     Cycle,
-    Item,
+    Face,
     Job,
     Membership,
     ModelVersion,
@@ -43,8 +43,8 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = [ProjectClassInline, MembershipInline]
 
 
-@admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+@admin.register(Face)
+class FaceAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "split", "source_name", "label_index", "vote_count"]
     list_filter = ["project", "split"]
     readonly_fields = ["sha256", "class_votes", "vote_count", "label_index", "candidate_set"]
@@ -52,7 +52,7 @@ class ItemAdmin(admin.ModelAdmin):
 
 @admin.register(Vote)
 class VoteAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "item", "annotator", "kind", "class_index", "created_at", "retracted_at"]
+    list_display = ["id", "project", "face", "annotator", "kind", "class_index", "created_at", "retracted_at"]
     list_filter = ["project", "kind"]
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -66,7 +66,7 @@ class CycleAdmin(admin.ModelAdmin):
 
 @admin.register(QueueEntry)
 class QueueEntryAdmin(admin.ModelAdmin):
-    list_display = ["cycle", "position", "item", "slots_taken", "votes_received"]
+    list_display = ["cycle", "position", "face", "slots_taken", "votes_received"]
 
 
 @admin.register(ModelVersion)

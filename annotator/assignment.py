@@ -51,9 +51,9 @@ def release_leases_of(project: Project, annotator: User) -> int:
     return _release_all(Lease.objects.filter(project=project, annotator=annotator))
 
 
-def release_leases_on(project: Project, item_id: int) -> int:
+def release_leases_on(project: Project, face_id: int) -> int:
     """Nobody holds the face any more, to vote on, confirm or review (it was excluded)."""
-    on_face = Q(entry__item_id=item_id) | Q(offer__item_id=item_id) | Q(review_item_id=item_id)
+    on_face = Q(entry__face_id=face_id) | Q(offer__face_id=face_id) | Q(review_face_id=face_id)
     return _release_all(Lease.objects.filter(on_face, project=project))
 
 
@@ -106,7 +106,7 @@ def next_faces(project: Project, annotator: User, count: int = 1, tab: str = "")
     wanted = min(count - len(held_ids), _unreserved_budget(project))
     if wanted > 0:
         held_ids += [lease.pk for lease in _claim(project, cycle, annotator, tab, wanted, expires)]
-    leases = Lease.objects.filter(pk__in=held_ids).select_related("entry__item").order_by("created_at", "id")
+    leases = Lease.objects.filter(pk__in=held_ids).select_related("entry__face").order_by("created_at", "id")
     return list(leases[:count])
 
 
@@ -131,10 +131,10 @@ def _claim(
     face or finds fewer candidates, and the loop ends.
     """
     limit = project.votes_per_face
-    answered = Vote.objects.filter(annotator=annotator, item=OuterRef("item_id"), retracted_at__isnull=True)
+    answered = Vote.objects.filter(annotator=annotator, face=OuterRef("face_id"), retracted_at__isnull=True)
     mine = Lease.objects.filter(annotator=annotator, entry=OuterRef("pk"))
     open_entries = (
-        QueueEntry.objects.filter(cycle=cycle, slots_taken__lt=limit, item__excluded=False)
+        QueueEntry.objects.filter(cycle=cycle, slots_taken__lt=limit, face__excluded=False)
         .exclude(Exists(answered))
         .exclude(Exists(mine))
         .order_by("position")
@@ -197,7 +197,7 @@ def lease_after_undo(project: Project, entry: QueueEntry, annotator: User, tab: 
     return True
 
 
-EXCLUSIVE_TARGETS = ("offer", "review_item")
+EXCLUSIVE_TARGETS = ("offer", "review_face")
 """What a lease holds for one annotator at a time: a pseudo-label offer, a face to review."""
 
 

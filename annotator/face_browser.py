@@ -2,7 +2,7 @@
 
 Pages are keyset-paginated: the cursor carries the last face's sort value and id, so page
 1,000 costs what page 1 costs (an ``OFFSET`` would read and drop every face before it).
-The sort columns are indexed with the project and id (``Item.Meta.indexes``).
+The sort columns are indexed with the project and id (``Face.Meta.indexes``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from annotator.ml_bridge.scores import face_probabilities
 from annotator.ml_bridge.similar import similar_faces as search_index
-from annotator.models import CycleState, Item, Project, QueueEntry
+from annotator.models import CycleState, Face, Project, QueueEntry
 from annotator.selectors.model_versions import latest_model, pool_index
 
 STATES = ("unlabeled", "queued", "labeled", "reviewed", "excluded")
@@ -55,47 +55,47 @@ class FaceQuery:
 
 
 def _queued() -> Exists:
-    return Exists(QueueEntry.objects.filter(item=OuterRef("pk"), cycle__state=CycleState.LABELING))
+    return Exists(QueueEntry.objects.filter(face=OuterRef("pk"), cycle__state=CycleState.LABELING))
 
 
-def with_state(items: QuerySet[Item]) -> QuerySet[Item]:
+def with_state(faces: QuerySet[Face]) -> QuerySet[Face]:
     """Annotate ``in_queue``: the face waits in an open batch (used for the state column)."""
-    return items.annotate(in_queue=_queued())
+    return faces.annotate(in_queue=_queued())
 
 
-def state_of(item: Item) -> str:
+def state_of(face: Face) -> str:
     """One state per face, the first that applies: excluded, reviewed, labeled, queued, unlabeled."""
-    if item.excluded:
+    if face.excluded:
         return "excluded"
-    if item.reviewed_label is not None:
+    if face.reviewed_label is not None:
         return "reviewed"
-    if item.label_index is not None:
+    if face.label_index is not None:
         return "labeled"
-    return "queued" if getattr(item, "in_queue", False) else "unlabeled"
+    return "queued" if getattr(face, "in_queue", False) else "unlabeled"
 
 
-def _state_filter(items: QuerySet[Item], state: str) -> QuerySet[Item]:
+def _state_filter(faces: QuerySet[Face], state: str) -> QuerySet[Face]:
     if state == "excluded":
-        return items.filter(excluded=True)
-    items = items.filter(excluded=False)
+        return faces.filter(excluded=True)
+    faces = faces.filter(excluded=False)
     if state == "reviewed":
-        return items.filter(reviewed_label__isnull=False)
-    unreviewed = items.filter(reviewed_label__isnull=True)
+        return faces.filter(reviewed_label__isnull=False)
+    unreviewed = faces.filter(reviewed_label__isnull=True)
     if state == "labeled":
         return unreviewed.filter(label_index__isnull=False)
     unlabeled = unreviewed.filter(label_index__isnull=True)
     return unlabeled.filter(_queued()) if state == "queued" else unlabeled.exclude(_queued())
 
 
-def filtered(project: Project, query: FaceQuery) -> QuerySet[Item]:
+def filtered(project: Project, query: FaceQuery) -> QuerySet[Face]:
     """The project's faces that pass every filter of ``query``."""
-    items = Item.objects.filter(project=project)
+    faces = Face.objects.filter(project=project)
     if query.split:
-        items = items.filter(split=query.split)
+        faces = faces.filter(split=query.split)
     if query.state:
-        items = _state_filter(items, query.state)
+        faces = _state_filter(faces, query.state)
     if query.label is not None:
-        items = items.filter(
+        faces = faces.filter(
             Q(reviewed_label=query.label) | Q(reviewed_label__isnull=True, label_index=query.label)
         )
     bounds = {
@@ -105,7 +105,7 @@ def filtered(project: Project, query: FaceQuery) -> QuerySet[Item]:
         "predicted_confidence__lte": query.confidence_max,
         "predicted_class": query.predicted,
     }
-    items = items.filter(**{lookup: value for lookup, value in bounds.items() if value is not None})
+    faces = faces.filter(**{lookup: value for lookup, value in bounds.items() if value is not None})
     if query.disagrees is not None:
         final = Q(reviewed_label__isnull=False, predicted_class=F("reviewed_label")) | Q(
             reviewed_label__isnull=True, predicted_class=F("label_index")
@@ -113,11 +113,11 @@ def filtered(project: Project, query: FaceQuery) -> QuerySet[Item]:
         labeled = Q(predicted_class__isnull=False) & (
             Q(reviewed_label__isnull=False) | Q(label_index__isnull=False)
         )
-        items = items.filter(labeled).exclude(final) if query.disagrees else items.filter(final)
-    return items
+        faces = faces.filter(labeled).exclude(final) if query.disagrees else faces.filter(final)
+    return faces
 
 
-def browse(project: Project, query: FaceQuery) -> tuple[list[Item], str | None]:
+def browse(project: Project, query: FaceQuery) -> tuple[list[Face], str | None]:
     """One page of faces and the cursor of the next page (None on the last).
 
     Raises:
@@ -126,60 +126,60 @@ def browse(project: Project, query: FaceQuery) -> tuple[list[Item], str | None]:
     order = SORTS[query.sort]
     column = order.lstrip("-")
     descending = order.startswith("-")
-    items = filtered(project, query)
+    faces = filtered(project, query)
     if column != "id":
-        items = items.filter(**{f"{column}__isnull": False})
+        faces = faces.filter(**{f"{column}__isnull": False})
     if query.after:
         value, last_id = _decode(query.after, query.sort)
         later = "lt" if descending else "gt"
         if column == "id":
-            items = items.filter(**{f"id__{later}": last_id})
+            faces = faces.filter(**{f"id__{later}": last_id})
         else:
             # The first condition alone bounds an index range; the second breaks ties by id.
-            items = items.filter(**{f"{column}__{later}e": value}).filter(
+            faces = faces.filter(**{f"{column}__{later}e": value}).filter(
                 Q(**{f"{column}__{later}": value}) | Q(**{f"id__{later}": last_id})
             )
     limit = max(1, min(query.limit, MAX_PAGE))
     ordering = [order, "-id" if descending else "id"] if column != "id" else [order]
-    page = list(with_state(items).order_by(*ordering)[: limit + 1])
+    page = list(with_state(faces).order_by(*ordering)[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
     cursor = _encode(query.sort, getattr(page[-1], column), page[-1].pk) if more else None
     return page, cursor
 
 
-def _encode(sort: str, value: object, item_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([sort, value, item_id]).encode()).decode().rstrip("=")
+def _encode(sort: str, value: object, face_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([sort, value, face_id]).encode()).decode().rstrip("=")
 
 
 def _decode(cursor: str, sort: str) -> tuple[object, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        stored_sort, value, item_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        stored_sort, value, face_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError) as error:
         raise BadCursor("this cursor is not one the face list handed out") from error
-    if stored_sort != sort or not isinstance(item_id, int) or not isinstance(value, int | float):
+    if stored_sort != sort or not isinstance(face_id, int) or not isinstance(value, int | float):
         raise BadCursor("this cursor belongs to another sort; start from the first page")
-    return value, item_id
+    return value, face_id
 
 
-def face_record(project: Project, item: Item) -> dict[str, object]:
+def face_record(project: Project, face: Face) -> dict[str, object]:
     """Everything the face page shows: votes with their annotators, reviews, exclusions, history."""
-    votes = list(item.votes.select_related("annotator").order_by("created_at", "id"))
-    reviews = list(item.reviews.select_related("reviewer").order_by("created_at", "id"))
-    exclusions = list(item.exclusions.select_related("excluded_by", "undone_by").order_by("created_at", "id"))
-    queued = list(item.queue_entries.select_related("cycle").order_by("cycle__number"))
+    votes = list(face.votes.select_related("annotator").order_by("created_at", "id"))
+    reviews = list(face.reviews.select_related("reviewer").order_by("created_at", "id"))
+    exclusions = list(face.exclusions.select_related("excluded_by", "undone_by").order_by("created_at", "id"))
+    queued = list(face.queue_entries.select_related("cycle").order_by("cycle__number"))
     model = latest_model(project)
     probabilities = None
     if model is not None and model.predictions:
-        probabilities = face_probabilities(Path(settings.MEDIA_ROOT) / model.predictions, item.pk)
+        probabilities = face_probabilities(Path(settings.MEDIA_ROOT) / model.predictions, face.pk)
     history = _history(dict(project.classes.values_list("index", "name")), queued, votes, reviews, exclusions)
-    item.in_queue = any(entry.cycle.state == CycleState.LABELING for entry in queued)
+    face.in_queue = any(entry.cycle.state == CycleState.LABELING for entry in queued)
     return {
-        "face": item,
-        "imported_label": item.imported_label,
-        "class_votes": list(item.class_votes or []),
-        "candidate_set": list(item.candidate_set or []),
+        "face": face,
+        "imported_label": face.imported_label,
+        "class_votes": list(face.class_votes or []),
+        "candidate_set": list(face.candidate_set or []),
         "votes": [
             {
                 "id": vote.pk,
@@ -226,27 +226,27 @@ def _history(names: dict[int, str], queued: list, votes: list, reviews: list, ex
     return sorted(events, key=lambda event: event["at"])
 
 
-def similar_faces(project: Project, item: Item, k: int = 12) -> dict[str, object]:
-    """The ``k`` pool faces nearest to ``item`` in the pre-trained embedding space, near-duplicates flagged."""
+def similar_faces(project: Project, face: Face, k: int = 12) -> dict[str, object]:
+    """The ``k`` pool faces nearest to ``face`` in the pre-trained embedding space, near-duplicates flagged."""
     index = pool_index(project)
     if index is None:
         return {"indexed": False, "detail": "No pre-trained index yet: it is written by the first pre-training.",
                 "faces": []}  # fmt: skip
-    found = search_index(index[0], index[1], item.pk, k)
+    found = search_index(index[0], index[1], face.pk, k)
     if found is None:
         return {"indexed": True, "detail": "This face was not in the pool when it was indexed.", "faces": []}
     rows = {
         row["id"]: row
-        for row in Item.objects.filter(project=project, pk__in=[face.item_id for face in found]).values(
+        for row in Face.objects.filter(project=project, pk__in=[hit.face_id for hit in found]).values(
             "id", "image", "label_index", "reviewed_label", "excluded"
         )
     }
     faces = [
-        {"item_id": face.item_id, "image_url": reverse("media", kwargs={"path": rows[face.item_id]["image"]}),
-         "similarity": face.similarity, "near_duplicate": face.near_duplicate,
-         "final_label": _final(rows[face.item_id]), "excluded": rows[face.item_id]["excluded"]}
-        for face in found
-        if face.item_id in rows
+        {"face_id": hit.face_id, "image_url": reverse("media", kwargs={"path": rows[hit.face_id]["image"]}),
+         "similarity": hit.similarity, "near_duplicate": hit.near_duplicate,
+         "final_label": _final(rows[hit.face_id]), "excluded": rows[hit.face_id]["excluded"]}
+        for hit in found
+        if hit.face_id in rows
     ]  # fmt: skip
     duplicates = sum(face["near_duplicate"] for face in faces)
     return {"indexed": True, "detail": f"{duplicates} near-duplicate(s) among {len(faces)} nearest faces.",

@@ -15,6 +15,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
 from annotator.celery import app as celery_app
+from annotator.queues import QUEUES
 
 CHECK_TIMEOUT_SECONDS = 1.5
 
@@ -37,10 +38,6 @@ def check_redis() -> dict[str, object]:
         return {"version": client.info("server").get("redis_version")}
     finally:
         client.close()
-
-
-QUEUES = ("train", "default")
-"""Every queue needs a worker: ``train`` for (pre-)training, ``default`` for exports and the rest."""
 
 
 def check_workers() -> dict[str, object]:

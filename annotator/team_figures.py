@@ -51,15 +51,15 @@ def tallies(project: Project) -> dict[int, _Tally]:
     """Each voter's tally; agreement compares a single-class vote with the others on its face."""
     rows = list(
         live_votes(project).values_list(
-            "annotator_id", "item_id", "kind", "class_index", "time_spent_ms", "created_at"
+            "annotator_id", "face_id", "kind", "class_index", "time_spent_ms", "created_at"
         )
     )
     per_face: dict[int, Counter] = defaultdict(Counter)
-    for _, item_id, kind, class_index, _, _ in rows:
+    for _, face_id, kind, class_index, _, _ in rows:
         if kind == VoteKind.LABEL:
-            per_face[item_id][class_index] += 1
+            per_face[face_id][class_index] += 1
     result: dict[int, _Tally] = defaultdict(_Tally)
-    for annotator_id, item_id, kind, class_index, ms, created in rows:
+    for annotator_id, face_id, kind, class_index, ms, created in rows:
         tally = result[annotator_id]
         if kind == VoteKind.SKIP:
             tally.skips += 1
@@ -69,8 +69,8 @@ def tallies(project: Project) -> dict[int, _Tally]:
         tally.days[timezone.localtime(created).date()] += 1
         if kind == VoteKind.UNSURE:
             tally.unsure += 1
-        elif (others := sum(per_face[item_id].values()) - 1) > 0:
-            tally.agreement.append((per_face[item_id][class_index] - 1) / others)
+        elif (others := sum(per_face[face_id].values()) - 1) > 0:
+            tally.agreement.append((per_face[face_id][class_index] - 1) / others)
     return result
 
 

@@ -72,8 +72,8 @@ def setup_database(var_dir: Path, faces: int, dim: int) -> tuple[int, str, list[
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from annotator.ml_bridge.similar import write_index_item_ids
-    from annotator.models import Item, Job, JobKind, JobState, Split
+    from annotator.ml_bridge.similar import write_index_face_ids
+    from annotator.models import Face, Job, JobKind, JobState, Split
     from annotator.services import projects
     from ml_engine.index import EmbeddingIndex
 
@@ -92,7 +92,7 @@ def setup_database(var_dir: Path, faces: int, dim: int) -> tuple[int, str, list[
             share = float(rng.choice([1.0, 0.8, 0.6, 0.5, 0.4])) if voted else None
             label = int(rng.integers(0, 8)) if voted and share > 0.5 else None
             scored = rng.random() < 0.9
-            rows.append(Item(
+            rows.append(Face(
                 project=project, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48,
                 split=Split.TEST if i % 20 == 0 else Split.POOL, vote_count=votes, top_vote_share=share,
                 label_index=label, reviewed_label=int(rng.integers(0, 8)) if voted and rng.random() < 0.02 else None,
@@ -100,18 +100,18 @@ def setup_database(var_dir: Path, faces: int, dim: int) -> tuple[int, str, list[
                 predicted_class=int(rng.integers(0, 8)) if scored else None,
                 predicted_confidence=round(float(rng.beta(5, 2)), 4) if scored else None,
             ))  # fmt: skip
-        Item.objects.bulk_create(rows)
+        Face.objects.bulk_create(rows)
     ids = list(
-        Item.objects.filter(project=project, split=Split.POOL).order_by("id").values_list("id", flat=True)
+        Face.objects.filter(project=project, split=Split.POOL).order_by("id").values_list("id", flat=True)
     )
     folder = Path(settings.MEDIA_ROOT) / "projects" / str(project.pk) / "models" / "job-bench"
     folder.mkdir(parents=True, exist_ok=True)
     vectors = embeddings(rng, len(ids), dim)
     index = EmbeddingIndex.build(vectors, use_gpu=False).save(folder / "index.faiss")
-    item_ids = write_index_item_ids(folder, [str(i) for i in ids])
+    face_ids = write_index_face_ids(folder, [str(i) for i in ids])
     media = Path(settings.MEDIA_ROOT)
     Job.objects.create(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED,
-                       result={"index": str(index.relative_to(media)), "item_ids": str(item_ids.relative_to(media))})  # fmt: skip
+                       result={"index": str(index.relative_to(media)), "item_ids": str(face_ids.relative_to(media))})  # fmt: skip
     return project.pk, Token.objects.create(user=owner).key, ids
 
 
@@ -135,12 +135,12 @@ def recall(var_dir: Path, project_id: int, answers: list[tuple[int, list[int]]],
     from ml_engine.index import EmbeddingIndex
 
     index_path, ids_path = pool_index(Project.objects.get(pk=project_id))
-    index, item_ids = EmbeddingIndex.load(index_path, use_gpu=False), np.load(ids_path)
-    row_of = {int(item): row for row, item in enumerate(item_ids.tolist())}
+    index, face_ids = EmbeddingIndex.load(index_path, use_gpu=False), np.load(ids_path)
+    row_of = {int(face): row for row, face in enumerate(face_ids.tolist())}
     found = 0
-    for item, returned in answers:
-        _, rows = index.neighbours_of(np.asarray([row_of[item]]), k)
-        found += len(set(item_ids[rows[0]].tolist()) & set(returned))
+    for face, returned in answers:
+        _, rows = index.neighbours_of(np.asarray([row_of[face]]), k)
+        found += len(set(face_ids[rows[0]].tolist()) & set(returned))
     return found / (k * len(answers))
 
 
@@ -206,11 +206,11 @@ def measure(
         timings["page"].append(elapsed)
         cursor[query] = page["next"]
         sizes["page faces"] += len(page["results"])
-        item = picker.choice(ids)
-        elapsed, similar = client.get(f"faces/{item}/similar/?k={K}")
+        picked = picker.choice(ids)
+        elapsed, similar = client.get(f"faces/{picked}/similar/?k={K}")
         timings["similar"].append(elapsed)
         sizes["similar faces"] += len(similar["faces"])
-        answers.append((item, [face["item"] for face in similar["faces"]]))
+        answers.append((picked, [face["face"] for face in similar["faces"]]))
     return timings, sizes, answers
 
 

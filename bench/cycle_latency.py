@@ -82,15 +82,15 @@ def build_project(pool_size: int, test_size: int, batch: int, seed: int, *, name
 def label_batch(project, faces) -> None:
     """Vote the true class on every face of the current batch through the vote service."""
     from annotator import assignment
-    from annotator.models import Item
+    from annotator.models import Face
     from annotator.services import votes
 
     truth = dict(zip(faces.names, faces.labels.tolist(), strict=True))
     cycle = assignment.current_cycle(project)
-    for entry in cycle.entries.select_related("item"):
-        item: Item = entry.item
-        answer = votes.Answer("label", (truth[item.source_name],))
-        votes.submit_vote(project, project.owner, item_id=item.pk, answer=answer, client_id=uuid.uuid4())
+    for entry in cycle.entries.select_related("face"):
+        face: Face = entry.face
+        answer = votes.Answer("label", (truth[face.source_name],))
+        votes.submit_vote(project, project.owner, face_id=face.pk, answer=answer, client_id=uuid.uuid4())
 
 
 def run_job(project) -> dict:
@@ -109,13 +109,13 @@ def run_job(project) -> dict:
 
 def run_baseline(faces, project, batch: int, epochs: int) -> dict:
     """The same ml_engine work on in-memory faces: no database, no files."""
-    from annotator.models import Item
+    from annotator.models import Face
     from ml_engine.inference import predict
     from ml_engine.strategies import SelectionInputs, select_batch
     from ml_engine.training.supervised import TrainConfig, fit
 
     labeled_names = set(
-        Item.objects.filter(project=project, label_index__isnull=False).values_list("source_name", flat=True)
+        Face.objects.filter(project=project, label_index__isnull=False).values_list("source_name", flat=True)
     )
     pool_size = len(faces) - int((faces.splits == "test").sum())
     pool = faces.subset(np.arange(pool_size))
@@ -174,10 +174,10 @@ def label_at_pace(project, faces, seconds_per_vote: float, timeout: float) -> li
             if completed and completed[-1]["idle"] is None:
                 completed[-1]["idle"] = time.monotonic() - completed[-1]["at"]
             time.sleep(seconds_per_vote)
-            item = leases[0].entry.item
-            answer = votes.Answer("label", (truth[item.source_name],))
+            face = leases[0].entry.face
+            answer = votes.Answer("label", (truth[face.source_name],))
             result = votes.submit_vote(
-                project, project.owner, item_id=item.pk, answer=answer, client_id=uuid.uuid4()
+                project, project.owner, face_id=face.pk, answer=answer, client_id=uuid.uuid4()
             )
             if result.batch_completed:
                 cycle = Cycle.objects.get(pk=result.vote.cycle_id)

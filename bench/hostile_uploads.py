@@ -58,7 +58,7 @@ def setup_database(var_dir: Path) -> tuple[int, int, str]:
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from annotator.models import Item
+    from annotator.models import Face
     from annotator.services import labeling_start, projects
 
     call_command("migrate", verbosity=0)
@@ -70,8 +70,8 @@ def setup_database(var_dir: Path) -> tuple[int, int, str]:
     labeling = projects.create_project(
         owner, name="labeling", classes=classes, budget_votes=100, initial_set_size=20, batch_size=20
     )
-    Item.objects.bulk_create(
-        Item(project=labeling, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48)
+    Face.objects.bulk_create(
+        Face(project=labeling, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48)
         for i in range(40)
     )
     labeling_start.start_labeling(labeling)
@@ -233,7 +233,7 @@ def cases(imports: int, labeling: int) -> list[tuple[str, Case]]:
     def waiting_jobs(server: Server) -> tuple[int, object, float]:
         return [server.call("POST", project + "imports/job/") for _ in range(11)][-1]
 
-    vote = {"client_id": str(uuid.uuid4()), "item": 1, "kind": "label", "classes": [0]}
+    vote = {"client_id": str(uuid.uuid4()), "face": 1, "kind": "label", "classes": [0]}
     quoted = b'emotion,pixels,Usage\n0,"' + (b"7 " * 500 + b"\n") * 1100 + b'",Training\n'
     return [
         ("baseline: GET project", lambda server: server.call("GET", project)),
@@ -317,12 +317,12 @@ def main() -> None:
 def closing_counts(var_dir: Path, project_id: int) -> str:
     from collections import Counter
 
-    from annotator.models import Item, Job
+    from annotator.models import Face, Job
 
     media = var_dir / "media"
     files = sum(1 for p in media.rglob("*") if p.is_file()) if media.exists() else 0
     states = Counter(Job.objects.filter(project_id=project_id).values_list("state", flat=True))
-    faces = Item.objects.filter(project_id=project_id).count()
+    faces = Face.objects.filter(project_id=project_id).count()
     return f"after: {faces} faces stored, {files} files under MEDIA_ROOT, import jobs by state {dict(states)}"
 
 

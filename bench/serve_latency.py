@@ -57,7 +57,7 @@ def setup_database(var_dir: Path, pool: int, batch: int, annotators: int) -> tup
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from annotator.models import Item, Membership, Role
+    from annotator.models import Face, Membership, Role
     from annotator.services import labeling_start, projects
 
     call_command("migrate", verbosity=0)
@@ -74,10 +74,10 @@ def setup_database(var_dir: Path, pool: int, batch: int, annotators: int) -> tup
     chunk = 10_000
     for start in range(0, pool, chunk):
         rows = [
-            Item(project=project, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48)
+            Face(project=project, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48)
             for i in range(start, min(start + chunk, pool))
         ]
-        Item.objects.bulk_create(rows)
+        Face.objects.bulk_create(rows)
     labeling_start.start_labeling(project)
     tokens = []
     for i in range(annotators):
@@ -143,7 +143,7 @@ class Annotator:
         if status != 200 or not faces:
             errors.append(f"next-face {status}")
             return False
-        vote = {"client_id": str(uuid.uuid4()), "item": faces[0]["item"], "kind": "label", "classes": [1]}
+        vote = {"client_id": str(uuid.uuid4()), "face": faces[0]["face"], "kind": "label", "classes": [1]}
         elapsed, status, _ = self.call("POST", "votes/", vote)
         timings["submit"].append(elapsed)
         if status != 201:

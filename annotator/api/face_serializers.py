@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from annotator.api.serializers import media_url
 from annotator.face_browser import SORTS, STATES, FaceQuery, state_of
-from annotator.models import ExclusionReason, Item, Review, Split
+from annotator.models import ExclusionReason, Face, Review, Split
 from annotator.services.reviews import REASONS
 
 
@@ -18,7 +18,7 @@ class BrowsedFaceSerializer(serializers.ModelSerializer):
     final_label = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta:
-        model = Item
+        model = Face
         fields = [
             "id",
             "image_url",
@@ -35,11 +35,11 @@ class BrowsedFaceSerializer(serializers.ModelSerializer):
             "excluded",
         ]
 
-    def get_image_url(self, item: Item) -> str:
-        return media_url(item.image.name)
+    def get_image_url(self, face: Face) -> str:
+        return media_url(face.image.name)
 
-    def get_state(self, item: Item) -> str:
-        return state_of(item)
+    def get_state(self, face: Face) -> str:
+        return state_of(face)
 
 
 class FacePageSerializer(serializers.Serializer):
@@ -82,12 +82,12 @@ class ReviewSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Review
-        fields = ["id", "item", "reviewer", "label_before", "label_after", "created_at", "undone_at"]
+        fields = ["id", "face", "reviewer", "label_before", "label_after", "created_at", "undone_at"]
         read_only_fields = fields
 
 
 class ReviewInputSerializer(serializers.Serializer):
-    item = serializers.IntegerField(min_value=1)
+    face = serializers.IntegerField(min_value=1)
     label = serializers.IntegerField(min_value=0, max_value=255)
 
 
@@ -95,9 +95,9 @@ class ReviewCandidateSerializer(serializers.Serializer):
     """A face to review with everything a reviewer weighs: votes, aggregate and the model's guess."""
 
     reason = serializers.ChoiceField(choices=REASONS)
-    face = BrowsedFaceSerializer(source="item")
-    class_votes = serializers.ListField(source="item.class_votes", child=serializers.IntegerField())
-    candidate_set = serializers.ListField(source="item.candidate_set", child=serializers.IntegerField())
+    face = BrowsedFaceSerializer()
+    class_votes = serializers.ListField(source="face.class_votes", child=serializers.IntegerField())
+    candidate_set = serializers.ListField(source="face.candidate_set", child=serializers.IntegerField())
 
 
 class ReviewQuerySerializer(serializers.Serializer):
@@ -112,7 +112,7 @@ class ExclusionInputSerializer(serializers.Serializer):
 
 class ExclusionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    item = serializers.IntegerField(source="item_id")
+    face = serializers.IntegerField(source="face_id")
     reason = serializers.CharField()
     note = serializers.CharField()
     excluded_by = serializers.CharField(source="excluded_by.username")
@@ -122,7 +122,7 @@ class ExclusionSerializer(serializers.Serializer):
 
 
 class SimilarFaceSerializer(serializers.Serializer):
-    item = serializers.IntegerField(source="item_id")
+    face = serializers.IntegerField(source="face_id")
     image_url = serializers.CharField()
     similarity = serializers.FloatField()
     near_duplicate = serializers.BooleanField()

@@ -10,7 +10,7 @@ from annotator.models import (
     MAX_VOTES,
     TAB_MAX_LENGTH,
     Cycle,
-    Item,
+    Face,
     Job,
     Lease,
     Membership,
@@ -130,7 +130,7 @@ class MembershipUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
 
 
-class MemberItemSerializer(serializers.ModelSerializer):
+class MemberFaceImageSerializer(serializers.ModelSerializer):
     """A face as an annotator sees it: the image and its split, nothing that hints at its label.
 
     A test face's imported label is the answer the model is scored against; the source name
@@ -142,20 +142,20 @@ class MemberItemSerializer(serializers.ModelSerializer):
     image_url = serializers.SerializerMethodField()
 
     class Meta:
-        model = Item
+        model = Face
         fields = ["id", "image_url", "width", "height", "split", "created_at"]
 
-    def get_image_url(self, item: Item) -> str:
-        return media_url(item.image.name)
+    def get_image_url(self, face: Face) -> str:
+        return media_url(face.image.name)
 
 
-class ItemSerializer(MemberItemSerializer):
+class FaceImageSerializer(MemberFaceImageSerializer):
     """A face as its project's owners see it, with its imported label, votes and aggregate.
 
     The fields annotators do not get are optional in the schema: they are left out, not null.
     """
 
-    class Meta(MemberItemSerializer.Meta):
+    class Meta(MemberFaceImageSerializer.Meta):
         fields = [
             "id",
             "image_url",
@@ -172,27 +172,27 @@ class ItemSerializer(MemberItemSerializer):
         ]
 
 
-class ItemQuerySerializer(serializers.Serializer):
-    """The items list's query; give it ``query_params.dict()`` so an empty ``split=`` is refused."""
+class FaceImageQuerySerializer(serializers.Serializer):
+    """The images list's query; give it ``query_params.dict()`` so an empty ``split=`` is refused."""
 
     split = serializers.ChoiceField(choices=Split.choices, required=False)
 
 
-def item_serializer_for(membership: Membership) -> type[MemberItemSerializer]:
-    return ItemSerializer if has_role(membership, OWNERS) else MemberItemSerializer
+def face_image_serializer_for(membership: Membership) -> type[MemberFaceImageSerializer]:
+    return FaceImageSerializer if has_role(membership, OWNERS) else MemberFaceImageSerializer
 
 
 class FaceSerializer(serializers.Serializer):
     """A face handed to an annotator under a lease."""
 
     lease_id = serializers.IntegerField(source="pk")
-    item = serializers.IntegerField(source="entry.item_id")
+    face = serializers.IntegerField(source="entry.face_id")
     image_url = serializers.SerializerMethodField()
     expires_at = serializers.DateTimeField()
     suggestion = serializers.SerializerMethodField()
 
     def get_image_url(self, lease: Lease) -> str:
-        return media_url(lease.entry.item.image.name)
+        return media_url(lease.entry.face.image.name)
 
     def get_suggestion(self, lease: Lease) -> int | None:
         """The selecting model's guess, only where the project shows it (off by default)."""
@@ -224,7 +224,7 @@ class UndoInputSerializer(serializers.Serializer):
 
 class VoteInputSerializer(serializers.Serializer):
     client_id = serializers.UUIDField()
-    item = serializers.IntegerField()
+    face = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=VoteKind.choices)
     classes = serializers.ListField(
         child=serializers.IntegerField(), required=False, default=list, max_length=64
@@ -244,7 +244,7 @@ class VoteSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "client_id",
-            "item",
+            "face",
             "annotator",
             "cycle",
             "kind",
@@ -268,7 +268,7 @@ class OfferSerializer(serializers.Serializer):
     """
 
     id = serializers.IntegerField()
-    item = serializers.IntegerField(source="item_id")
+    face = serializers.IntegerField(source="face_id")
     image_url = serializers.SerializerMethodField()
     class_index = serializers.IntegerField()
     class_name = serializers.SerializerMethodField()
@@ -277,7 +277,7 @@ class OfferSerializer(serializers.Serializer):
     model_version = serializers.IntegerField(source="model_version.version")
 
     def get_image_url(self, offer: PseudoLabelOffer) -> str:
-        return media_url(offer.item.image.name)
+        return media_url(offer.face.image.name)
 
     def get_class_name(self, offer: PseudoLabelOffer) -> str:
         return self.context["class_names"][offer.class_index]
@@ -308,7 +308,7 @@ class OfferAnswerSerializer(serializers.ModelSerializer):
         model = PseudoLabelOffer
         fields = [
             "id",
-            "item",
+            "face",
             "class_index",
             "confidence",
             "state",

@@ -33,6 +33,13 @@ from ml_engine.progress import (
     never_cancelled,
 )
 
+FACE_IDS_KEY = "item_ids"
+"""The key under which stored predictions (``pool.npz``), a pre-training job's result and a model's
+ranking name their faces' ids. Faces were called items when these were first written; the key
+keeps that spelling so that files and rows already stored still read."""
+FACE_IDS_FILE = f"{FACE_IDS_KEY}.npy"
+"""The file beside a pre-training's pool embeddings that names the face of each embedding row."""
+
 MAX_STORED_SIDE = 256
 """Faces larger than this are downscaled before storage; models train at 48 px anyway."""
 
@@ -108,10 +115,10 @@ def synthetic_faces(count: int, seed: int, image_size: int = 48) -> FaceDataset:
     return generate_faces(count, seed=seed, size=image_size, votes_per_face=0)
 
 
-def initial_random_set(item_ids: list[int], count: int, seed: int) -> list[int]:
-    """``count`` of ``item_ids`` drawn uniformly at random, exactly as ``simulate`` draws them.
+def initial_random_set(face_ids: list[int], count: int, seed: int) -> list[int]:
+    """``count`` of ``face_ids`` drawn uniformly at random, exactly as ``simulate`` draws them.
 
-    ``item_ids`` must be the pool in id order: the faces' rows in a dataset exported in that
+    ``face_ids`` must be the pool in id order: the faces' rows in a dataset exported in that
     order, so ``python -m ml_engine simulate`` with the project's seed starts from the same
     faces (:func:`ml_engine.cold_start.random_initial`, the one random draw of an initial
     set). Returns the chosen ids in id order. ``ml_engine.cold_start`` loads faiss, hence the
@@ -119,16 +126,16 @@ def initial_random_set(item_ids: list[int], count: int, seed: int) -> list[int]:
     """
     from ml_engine.cold_start import random_initial
 
-    return [item_ids[row] for row in random_initial(len(item_ids), count, seed).tolist()]
+    return [face_ids[row] for row in random_initial(len(face_ids), count, seed).tolist()]
 
 
 def representative_initial_set(
-    embeddings_dir: Path, item_ids: list[int], count: int, method: str, seed: int
+    embeddings_dir: Path, face_ids: list[int], count: int, method: str, seed: int
 ) -> list[int]:
-    """``count`` of ``item_ids`` picked as representative on the pre-trained pool embeddings.
+    """``count`` of ``face_ids`` picked as representative on the pre-trained pool embeddings.
 
-    ``embeddings_dir`` holds a pre-training's pool embeddings and ``item_ids.npy`` naming
-    each row's face; only the rows of ``item_ids`` (the pool faces still free to pick) are
+    ``embeddings_dir`` holds a pre-training's pool embeddings and :data:`FACE_IDS_FILE` naming
+    each row's face; only the rows of ``face_ids`` (the pool faces still free to pick) are
     clustered. ``method`` is ``"kmeans"`` or ``"typiclust"`` (:mod:`ml_engine.cold_start`:
     Hacohen et al., ICML 2022, Eq. 4 for TypiClust), as ``simulate --initial-method`` picks.
     Returns the chosen ids in id order.
@@ -137,12 +144,10 @@ def representative_initial_set(
     from ml_engine.embeddings import load_embeddings
 
     vectors, _ = load_embeddings(embeddings_dir)
-    rows_by_id = {
-        int(item): row for row, item in enumerate(np.load(embeddings_dir / "item_ids.npy").tolist())
-    }
-    free = [item for item in item_ids if item in rows_by_id]
+    rows_by_id = {int(face): row for row, face in enumerate(np.load(embeddings_dir / FACE_IDS_FILE).tolist())}
+    free = [face for face in face_ids if face in rows_by_id]
     picks = representative_initial(
-        np.asarray(vectors[[rows_by_id[item] for item in free]]),
+        np.asarray(vectors[[rows_by_id[face] for face in free]]),
         min(count, len(free)),
         method=method,
         seed=seed,
@@ -168,7 +173,7 @@ def aggregate_votes(class_votes: list[int], min_votes: int) -> tuple[int | None,
 def vote_agreement(vote_table: list[list[int]]) -> dict[str, float | int | None]:
     """Percent agreement and Fleiss' kappa over faces with two or more votes (Fleiss 1971)."""
     if not vote_table:
-        return {"percent_agreement": None, "fleiss_kappa": None, "items": 0}
+        return {"percent_agreement": None, "fleiss_kappa": None, "faces": 0}
     result = agreement(np.asarray(vote_table, dtype=np.int64))
 
     def clean(value: float) -> float | None:
@@ -177,11 +182,11 @@ def vote_agreement(vote_table: list[list[int]]) -> dict[str, float | int | None]
     return {
         "percent_agreement": clean(result.percent_agreement),
         "fleiss_kappa": clean(result.fleiss_kappa),
-        "items": result.items,
+        "faces": result.items,
     }
 
 
-def items_to_dataset(
+def faces_to_dataset(
     class_names: tuple[str, ...], rows: list[dict[str, object]], media_root: Path
 ) -> FaceDataset:
     """Build a :class:`FaceDataset` over stored faces (paths, decoded on access).
@@ -225,6 +230,8 @@ def items_to_dataset(
 
 
 __all__ = [
+    "FACE_IDS_FILE",
+    "FACE_IDS_KEY",
     "CancelFlag",
     "Cancelled",
     "EncodedFace",
@@ -237,10 +244,10 @@ __all__ = [
     "encode_pixels",
     "encode_upload",
     "face_checksum",
+    "faces_to_dataset",
     "ignore_progress",
     "import_formats",
     "initial_random_set",
-    "items_to_dataset",
     "never_cancelled",
     "read_dataset",
     "synthetic_faces",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from annotator.ml_bridge import items_to_dataset
+from annotator.ml_bridge import faces_to_dataset
 from ml_engine.json_values import json_safe
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class ComparisonInputs:
 
 def comparison_faces(inputs: ComparisonInputs, image_size: int) -> tuple[FaceDataset, FaceDataset]:
     """The labeled pool faces (aggregated labels) and the labeled test faces, decoded into memory."""
-    stored = items_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
+    stored = faces_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
     pixels = np.empty((len(stored), image_size, image_size), dtype=np.uint8)
     for index in range(len(stored)):
         pixels[index] = stored.load_image(index, image_size)
@@ -185,14 +185,14 @@ def summary(summaries: list[StrategySummary], labeled: int, seeds: int) -> dict[
 
     baseline = next(s for s in summaries if s.name == BASELINE)
     curves, best, best_saving = [], None, 0.0
-    for item in summaries:
-        savings = per_seed_savings(item, baseline)
+    for summary in summaries:
+        savings = per_seed_savings(summary, baseline)
         mean = float(savings.mean())
         spread = float(savings.std(ddof=1)) if len(savings) > 1 else 0.0
-        curves.append({"strategy": item.name, "title": get_strategy(item.name).title,
-                       "labels": item.labels.tolist(), "accuracy": item.accuracy.tolist(),
-                       "macro_f1": item.macro_f1.tolist(), "saving": mean, "saving_spread": spread})  # fmt: skip
-        if item.name != BASELINE and mean > spread and mean > best_saving:
+        curves.append({"strategy": summary.name, "title": get_strategy(summary.name).title,
+                       "labels": summary.labels.tolist(), "accuracy": summary.accuracy.tolist(),
+                       "macro_f1": summary.macro_f1.tolist(), "saving": mean, "saving_spread": spread})  # fmt: skip
+        if summary.name != BASELINE and mean > spread and mean > best_saving:
             best, best_saving = curves[-1], mean
     runs = f"{seeds} seed{'s' if seeds != 1 else ''}"
     if best is None:

@@ -1,7 +1,7 @@
 """The crowd half of the ML bridge: the Dawid-Skene model of the annotators, and soft targets.
 
 Workers fit the model once per training with :func:`fit_crowd`, on the project's
-single-class votes as ``(item id, annotator id, class)`` triples (``ml_engine.labels.dawid_skene``,
+single-class votes as ``(face id, annotator id, class)`` triples (``ml_engine.labels.dawid_skene``,
 Dawid & Skene 1979, Eqs. 2.3-2.5). :func:`annotator_reliability` turns the fit into plain
 values the dashboard shows: per annotator the expected accuracy ``sum_c rho_c pi[a, c, c]``
 and the confusion they make most often. :func:`soft_targets` gives the training modes that
@@ -72,7 +72,7 @@ def soft_targets(mode: str, dataset: FaceDataset, crowd: CrowdModel | None) -> n
 
     Args:
         mode: one of :data:`SOFT_TARGET_MODES`.
-        dataset: the project's faces, named by item id (:func:`items_to_dataset`).
+        dataset: the project's faces, named by face id (:func:`faces_to_dataset`).
         crowd: :func:`fit_crowd`'s result (used in ``"crowd_model"`` mode).
     """
     if mode not in SOFT_TARGET_MODES:
@@ -85,8 +85,8 @@ def soft_targets(mode: str, dataset: FaceDataset, crowd: CrowdModel | None) -> n
     targets[voted] = vote_distribution(dataset.votes[voted])
     if mode == "crowd_model" and crowd is not None:
         rows = {int(name): index for index, name in enumerate(dataset.names)}
-        for item_id, posterior in zip(crowd.item_ids, crowd.fitted.probabilities, strict=True):
-            row = rows.get(int(item_id))
+        for face_id, posterior in zip(crowd.face_ids, crowd.fitted.probabilities, strict=True):
+            row = rows.get(int(face_id))
             if row is not None and voted[row]:
                 targets[row] = posterior
     return targets
@@ -116,24 +116,24 @@ class CrowdModel:
     """A Dawid-Skene fit of vote triples, with the ids behind its dense indices."""
 
     fitted: DawidSkeneResult
-    item_ids: np.ndarray
+    face_ids: np.ndarray
     annotator_ids: np.ndarray
     annotators: np.ndarray
     shared_faces: int
 
 
 def fit_crowd(votes: np.ndarray, num_classes: int) -> CrowdModel | None:
-    """Fit ``(V, 3)`` rows of (item id, annotator id, class); None while too few faces are
+    """Fit ``(V, 3)`` rows of (face id, annotator id, class); None while too few faces are
     shared for the model to mean anything."""
     votes = np.asarray(votes, dtype=np.int64).reshape(-1, 3)
-    item_ids, items = np.unique(votes[:, 0], return_inverse=True)
+    face_ids, faces = np.unique(votes[:, 0], return_inverse=True)
     annotator_ids, annotators = np.unique(votes[:, 1], return_inverse=True)
-    pairs = np.unique(np.stack([items, annotators], 1), axis=0)
-    shared = int((np.bincount(pairs[:, 0], minlength=len(item_ids)) >= 2).sum())
+    pairs = np.unique(np.stack([faces, annotators], 1), axis=0)
+    shared = int((np.bincount(pairs[:, 0], minlength=len(face_ids)) >= 2).sum())
     if shared < MIN_SHARED_FACES:
         return None
-    fitted = dawid_skene(items, annotators, votes[:, 2], num_classes)
-    return CrowdModel(fitted, item_ids, annotator_ids, annotators, shared)
+    fitted = dawid_skene(faces, annotators, votes[:, 2], num_classes)
+    return CrowdModel(fitted, face_ids, annotator_ids, annotators, shared)
 
 
 def _top_confusion(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from annotator.ml_bridge import items_to_dataset
+from annotator.ml_bridge import FACE_IDS_KEY, faces_to_dataset
 from annotator.ml_bridge.backbone_weights import load_backbone_weights_file
 from annotator.ml_bridge.crowd import (
     SOFT_TARGET_MODES,
@@ -26,7 +26,7 @@ from annotator.ml_bridge.crowd import (
 )
 from annotator.ml_bridge.omni_supervised import with_auxiliary_faces
 from annotator.ml_bridge.reviews import pin_reviewed_candidates, pin_reviewed_targets
-from annotator.ml_bridge.similar import write_index_item_ids
+from annotator.ml_bridge.similar import write_index_face_ids
 from ml_engine.atomic_write import atomic_path
 from ml_engine.json_values import json_safe
 
@@ -64,7 +64,7 @@ class CycleInputs:
     """The owner's own ResNet-18 backbone (adapted, :mod:`annotator.ml_bridge.backbone_weights`):
     pre-training continues from it, and without pre-training the first training starts from it."""
     votes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
-    """``(V, 3)`` single-class votes as (item id, annotator id, class), for the crowd model."""
+    """``(V, 3)`` single-class votes as (face id, annotator id, class), for the crowd model."""
     offer_confirmations: bool = False
     auxiliary_tasks: str = "none"
     """HMTL's self-supervised heads beside the expression head (seed 003), in every mode but
@@ -89,20 +89,20 @@ class CycleInputs:
 
 @dataclass
 class CycleOutcome:
-    """What a cycle produced: files written, metrics, and the next batch (pool item ids, ranked)."""
+    """What a cycle produced: files written, metrics, and the next batch (pool face ids, ranked)."""
 
     checkpoint_path: Path
     predictions_path: Path
     labels_used: int
     metrics: dict[str, Any]
     training: dict[str, Any]
-    next_item_ids: list[int] = field(default_factory=list)
+    next_face_ids: list[int] = field(default_factory=list)
     next_predicted_classes: list[int] = field(default_factory=list)
     crowd: dict[str, Any] = field(default_factory=dict)
     pseudo_labels: list[ConfirmablePseudoLabel] = field(default_factory=list)
     """Pool faces whose pseudo-label may be offered to annotators for confirmation."""
     omni_supervision: dict[str, Any] = field(default_factory=dict)
-    ranked_item_ids: list[int] = field(default_factory=list)
+    ranked_face_ids: list[int] = field(default_factory=list)
     """The whole ranking: the next batch, then ``reserve_size`` faces ranked after it."""
     ranked_predicted_classes: list[int] = field(default_factory=list)
 
@@ -111,7 +111,7 @@ class CycleOutcome:
 class ConfirmablePseudoLabel:
     """A pool face whose pseudo-label clears its class's Ada-CM margin (seed 002, Alg. 1 line 12)."""
 
-    item_id: int
+    face_id: int
     class_index: int
     confidence: float
     margin: float
@@ -124,7 +124,7 @@ def training_dataset(inputs: CycleInputs) -> FaceDataset:
     then reads memory each epoch instead of decoding PNG files again (48 px x 100k faces is
     230 MB).
     """
-    stored = items_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
+    stored = faces_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
     size = inputs.image_size
     pixels = np.empty((len(stored), size, size), dtype=np.uint8)
     for index in range(len(stored)):
@@ -175,8 +175,8 @@ def train_score_select(
     passes = BALD_PASSES if inputs.strategy == "bald" else 0
     scored = predict(model, pool, image_size=inputs.image_size, device=device, mc_dropout_passes=passes,
                      progress=progress, cancel=cancel)  # fmt: skip
-    item_ids = np.asarray([int(name) for name in pool.names], dtype=np.int64)
-    predictions_path = write_predictions(output_dir / "pool.npz", item_ids, scored)
+    face_ids = np.asarray([int(name) for name in pool.names], dtype=np.int64)
+    predictions_path = write_predictions(output_dir / "pool.npz", face_ids, scored)
     seconds["score"], clock = time.perf_counter() - clock, time.perf_counter()
     ranked: list[int] = []
     ranked_predicted: list[int] = []
@@ -188,17 +188,17 @@ def train_score_select(
             excluded=answered_without_label(pool), model=model, pool=pool, image_size=inputs.image_size,
             device=device, class_balanced=inputs.class_balanced,
         )  # fmt: skip
-        ranked = item_ids[picked].tolist()
+        ranked = face_ids[picked].tolist()
         ranked_predicted = scored.probabilities[picked].argmax(axis=1).tolist()
-    next_item_ids = ranked[: inputs.next_batch_size]
+    next_face_ids = ranked[: inputs.next_batch_size]
     next_predicted = ranked_predicted[: inputs.next_batch_size]
     seconds["select"], clock = time.perf_counter() - clock, time.perf_counter()
     pseudo_labels = []
     if inputs.offer_confirmations and "final_margins" in training:
         unasked = np.setdiff1d(np.flatnonzero(pool.labels < 0), answered_without_label(pool))
-        unasked = unasked[~np.isin(item_ids[unasked], next_item_ids)]
+        unasked = unasked[~np.isin(face_ids[unasked], next_face_ids)]
         pseudo_labels = pseudo_labels_to_offer(
-            scored.probabilities, unasked, item_ids, training["final_margins"]
+            scored.probabilities, unasked, face_ids, training["final_margins"]
         )
     crowd = annotator_reliability(crowd_model, inputs.class_names)
     training["seconds"] = {stage: round(value, 3) for stage, value in seconds.items()}
@@ -208,7 +208,7 @@ def train_score_select(
     training["confirmed_pseudo_labels"] = confirmed
     labels_used = int((pool.labels >= 0).sum()) - confirmed  # voted labels: what the budget bought
     return CycleOutcome(
-        checkpoint_path, predictions_path, labels_used, metrics, training, next_item_ids, next_predicted,
+        checkpoint_path, predictions_path, labels_used, metrics, training, next_face_ids, next_predicted,
         crowd, pseudo_labels, omni, ranked, ranked_predicted,
     )  # fmt: skip
 
@@ -218,7 +218,7 @@ MAX_OFFERS = 500
 
 
 def pseudo_labels_to_offer(
-    probabilities: np.ndarray, rows: np.ndarray, item_ids: np.ndarray, margins: list[float]
+    probabilities: np.ndarray, rows: np.ndarray, face_ids: np.ndarray, margins: list[float]
 ) -> list[ConfirmablePseudoLabel]:
     """The ``rows`` of the scored pool whose top class clears its Ada-CM margin, most confident first."""
     from ml_engine.training.adaptive_margin import confirmable_pseudo_labels
@@ -227,7 +227,7 @@ def pseudo_labels_to_offer(
     picked, classes = confirmable_pseudo_labels(probabilities[rows], margins_array)
     return [
         ConfirmablePseudoLabel(
-            item_id=int(item_ids[rows[index]]),
+            face_id=int(face_ids[rows[index]]),
             class_index=int(label),
             confidence=round(float(probabilities[rows[index], label]), 4),
             margin=round(float(margins_array[label]), 4),
@@ -349,7 +349,7 @@ def initial_weights(inputs: CycleInputs) -> tuple[dict[str, Any] | None, str]:
 
 
 def candidate_matrix(rows: list[dict[str, Any]], num_classes: int) -> np.ndarray:
-    """``(N, C)`` bool candidate sets, as stored on the items (seed 004: classes with enough votes)."""
+    """``(N, C)`` bool candidate sets, as stored on the faces (seed 004: classes with enough votes)."""
     candidates = np.zeros((len(rows), num_classes), dtype=bool)
     for index, row in enumerate(rows):
         candidates[index, list(row.get("candidate_set") or [])] = True
@@ -368,10 +368,10 @@ def _metrics(metrics: Any) -> dict[str, Any]:
     )
 
 
-def write_predictions(path: Path, item_ids: np.ndarray, predictions: Any) -> Path:
+def write_predictions(path: Path, face_ids: np.ndarray, predictions: Any) -> Path:
     """Store one model version's pool scores in one compressed file (not a row per number)."""
     arrays = {
-        "item_ids": item_ids,
+        FACE_IDS_KEY: face_ids,
         "probabilities": predictions.probabilities.astype(np.float32),
         "embeddings": predictions.embeddings.astype(np.float32),
     }
@@ -416,7 +416,7 @@ def select_from_predictions(
     stored = read_predictions(predictions_path)
     needs_model = "model" in get_strategy(strategy).needs and pool is not None
     selection = SelectionInputs(
-        pool_size=len(stored["item_ids"]),
+        pool_size=len(stored[FACE_IDS_KEY]),
         probabilities=stored["probabilities"],
         embeddings=stored["embeddings"],
         mc_probabilities=stored.get("mc_probabilities"),
@@ -470,12 +470,12 @@ def pretrain_and_index(
     weights = None if inputs.backbone_weights is None else load_backbone_weights_file(inputs.backbone_weights)
     artefacts = run(config, pool, output_dir, device=device, progress=progress, cancel=cancel,
                     initial_weights=weights)  # fmt: skip
-    item_ids = write_index_item_ids(artefacts.embeddings_dir, pool.names)
+    face_ids = write_index_face_ids(artefacts.embeddings_dir, pool.names)
     return {
         "checkpoint": artefacts.checkpoint,
         "embeddings": artefacts.embeddings_dir,
         "index": artefacts.index,
-        "item_ids": item_ids,
+        FACE_IDS_KEY: face_ids,
         "losses": json_safe(artefacts.losses),
     }
 

@@ -30,17 +30,17 @@ DISTILL_ITERATIONS = 300
 enough for a few hundred labeled faces, minutes on a CPU)."""
 
 
-def label_rows(item_rows: Iterable[dict[str, Any]], num_classes: int, media_root: Path) -> Iterator[LabelRow]:
-    """One :class:`LabelRow` per pool face, from ``Item`` values (streamed, not listed).
+def label_rows(face_rows: Iterable[dict[str, Any]], num_classes: int, media_root: Path) -> Iterator[LabelRow]:
+    """One :class:`LabelRow` per pool face, from ``Face`` values (streamed, not listed).
 
     A reviewed face (``reviewed_label`` set) exports its reviewer's label and name
     (``reviewed_by``); its votes stay as cast, so the export shows what the crowd said too.
     """
-    for row in item_rows:
+    for row in face_rows:
         votes = list(row["class_votes"] or [])
         reviewed = row.get("reviewed_label") is not None
         yield LabelRow(
-            file_name=row["source_name"] or f"item-{row['id']}.png",
+            file_name=row["source_name"] or f"face-{row['id']}.png",
             image_path=str(media_root / row["image"]),
             votes=votes + [0] * (num_classes - len(votes)),
             candidates=list(row["candidate_set"] or []),

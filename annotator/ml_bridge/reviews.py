@@ -1,7 +1,7 @@
 """Reviewed labels in training: a reviewer's label replaces whatever the votes say.
 
 The service hands each face's ``reviewed_label`` in its row (None when unreviewed).
-:func:`~annotator.ml_bridge.items_to_dataset` already trains a reviewed face on its reviewed
+:func:`~annotator.ml_bridge.faces_to_dataset` already trains a reviewed face on its reviewed
 label with a one-hot vote row, which the supervised, vote-distribution and partial-label
 targets follow; this module pins the two targets that would otherwise look past it: the
 Dawid-Skene posterior (crowd_model mode) and the candidate set (partial_label mode).

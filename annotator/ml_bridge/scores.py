@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from annotator.ml_bridge import FACE_IDS_KEY
+
 _cache: dict[tuple[str, float], tuple[dict[int, int], np.ndarray]] = {}
 _lock = threading.Lock()
 
 
-def face_probabilities(predictions_path: Path, item_id: int) -> list[float] | None:
+def face_probabilities(predictions_path: Path, face_id: int) -> list[float] | None:
     """The face's probabilities by class index, or None when this model did not score it."""
     path = Path(predictions_path)
     if not path.exists():
@@ -26,9 +28,9 @@ def face_probabilities(predictions_path: Path, item_id: int) -> list[float] | No
         loaded = _cache.get(key)
         if loaded is None:
             with np.load(path) as stored:
-                ids, probabilities = stored["item_ids"], stored["probabilities"]
+                ids, probabilities = stored[FACE_IDS_KEY], stored["probabilities"]
             loaded = ({int(face): row for row, face in enumerate(ids.tolist())}, probabilities)
             _cache.clear()
             _cache[key] = loaded
-    row = loaded[0].get(int(item_id))
+    row = loaded[0].get(int(face_id))
     return None if row is None else [round(float(p), 4) for p in loaded[1][row]]

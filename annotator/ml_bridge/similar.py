@@ -1,7 +1,7 @@
 """Similar faces and near-duplicates from the pool's faiss index written by pre-training.
 
-The index's ids are row numbers of the pre-trained pool; ``item_ids.npy`` beside the
-embeddings maps them back to faces. A loaded index is kept per process (keyed by its file
+The index's ids are row numbers of the pre-trained pool; :data:`~annotator.ml_bridge.FACE_IDS_FILE` beside
+the embeddings maps them back to faces. A loaded index is kept per process (keyed by its file
 and modification time), so a face page does not read a 100,000-face index again.
 
 An exact search reads every stored vector (200 MB for 100,000 faces at 512 dimensions, about
@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from annotator.ml_bridge import FACE_IDS_FILE
 from ml_engine.atomic_write import atomic_path
 
 if TYPE_CHECKING:
     from ml_engine.index import EmbeddingIndex
 
-ITEM_IDS_FILE = "item_ids.npy"
 NEAR_DUPLICATE_SIMILARITY = 0.98
 """Cosine similarity from which two faces count as near-duplicates (the index's own default)."""
 EXACT_UP_TO = 20_000
@@ -38,9 +38,9 @@ CANDIDATES_PER_RESULT = 8
 MIN_CANDIDATES = 128
 
 
-def write_index_item_ids(embeddings_dir: Path, names: list[str]) -> Path:
-    """Write the face id of every index row (the pool dataset names are item ids)."""
-    path = Path(embeddings_dir) / ITEM_IDS_FILE
+def write_index_face_ids(embeddings_dir: Path, names: list[str]) -> Path:
+    """Write the face id of every index row (the pool dataset names are face ids)."""
+    path = Path(embeddings_dir) / FACE_IDS_FILE
     with atomic_path(path) as temporary, open(temporary, "wb") as handle:
         np.save(handle, np.asarray([int(name) for name in names], dtype=np.int64))
     return path
@@ -48,7 +48,7 @@ def write_index_item_ids(embeddings_dir: Path, names: list[str]) -> Path:
 
 @dataclass(frozen=True)
 class SimilarFace:
-    item_id: int
+    face_id: int
     similarity: float
     near_duplicate: bool
 
@@ -56,7 +56,7 @@ class SimilarFace:
 @dataclass(frozen=True)
 class _LoadedIndex:
     index: EmbeddingIndex
-    item_ids: np.ndarray
+    face_ids: np.ndarray
     row_of: dict[int, int]
     pca: Any = None
     reduced: Any = None
@@ -68,7 +68,7 @@ class _LoadedIndex:
             similarities, rows = self.index.neighbours_of(np.asarray([row]), k)
             return similarities[0], rows[0]
         vector = self.index.vectors(np.asarray([row]))
-        wanted = min(len(self.item_ids), max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * (k + 1)))
+        wanted = min(len(self.face_ids), max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * (k + 1)))
         _, candidates = self.reduced.search(self.pca.apply(vector), wanted)
         candidates = candidates[0][(candidates[0] >= 0) & (candidates[0] != row)]
         exact = self.index.vectors(candidates) @ vector[0]
@@ -93,38 +93,38 @@ _cache: dict[tuple[str, float], _LoadedIndex] = {}
 _lock = threading.Lock()
 
 
-def _loaded(index_path: Path, item_ids_path: Path) -> _LoadedIndex:
+def _loaded(index_path: Path, face_ids_path: Path) -> _LoadedIndex:
     from ml_engine.index import EmbeddingIndex
 
     key = (str(index_path), index_path.stat().st_mtime)
     with _lock:
         found = _cache.get(key)
         if found is None:
-            item_ids = np.load(item_ids_path)
+            face_ids = np.load(face_ids_path)
             index = EmbeddingIndex.load(index_path, use_gpu=False)
-            if len(index) != len(item_ids):
+            if len(index) != len(face_ids):
                 raise ValueError(
-                    f"{index_path} holds {len(index)} rows but {item_ids_path} names {len(item_ids)}"
+                    f"{index_path} holds {len(index)} rows but {face_ids_path} names {len(face_ids)}"
                 )
-            rows = {int(item): row for row, item in enumerate(item_ids.tolist())}
+            rows = {int(face): row for row, face in enumerate(face_ids.tolist())}
             approximate = len(index) > EXACT_UP_TO and index.dim > REDUCED_DIM
-            found = _LoadedIndex(index, item_ids, rows, *(_reduced(index) if approximate else (None, None)))
+            found = _LoadedIndex(index, face_ids, rows, *(_reduced(index) if approximate else (None, None)))
             _cache.clear()  # one project's index at a time per process: they are large
             _cache[key] = found
     return found
 
 
-def similar_faces(index_path: Path, item_ids_path: Path, item_id: int, k: int) -> list[SimilarFace] | None:
-    """The ``k`` faces most cosine-similar to ``item_id``, most similar first; None if it is not indexed."""
-    loaded = _loaded(Path(index_path), Path(item_ids_path))
-    row = loaded.row_of.get(int(item_id))
+def similar_faces(index_path: Path, face_ids_path: Path, face_id: int, k: int) -> list[SimilarFace] | None:
+    """The ``k`` faces most cosine-similar to ``face_id``, most similar first; None if it is not indexed."""
+    loaded = _loaded(Path(index_path), Path(face_ids_path))
+    row = loaded.row_of.get(int(face_id))
     if row is None:
         return None
-    k = max(1, min(int(k), len(loaded.item_ids) - 1))
+    k = max(1, min(int(k), len(loaded.face_ids) - 1))
     similarities, rows = loaded.neighbours(row, k)
     return [
         SimilarFace(
-            int(loaded.item_ids[other]), round(float(score), 4), bool(score >= NEAR_DUPLICATE_SIMILARITY)
+            int(loaded.face_ids[other]), round(float(score), 4), bool(score >= NEAR_DUPLICATE_SIMILARITY)
         )
         for score, other in zip(similarities, rows, strict=True)
         if other >= 0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from annotator.models.faces import TAB_MAX_LENGTH, Face, Split, Vote, VoteKind
 from annotator.models.invites import Invite
-from annotator.models.items import TAB_MAX_LENGTH, Item, Split, Vote, VoteKind
 from annotator.models.jobs import ACTIVE_JOB_STATES, Job, JobKind, JobState, ModelVersion
 from annotator.models.projects import (
     BOUNDS,
@@ -33,9 +33,9 @@ __all__ = [
     "CycleState",
     "Exclusion",
     "ExclusionReason",
+    "Face",
     "InitialSelection",
     "Invite",
-    "Item",
     "Job",
     "JobKind",
     "JobState",

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotator.models.items import Item
+from annotator.models.faces import Face
 from annotator.models.jobs import ModelVersion
 from annotator.models.projects import Project
 
@@ -30,7 +30,7 @@ class PseudoLabelOffer(models.Model):
     """One face's pseudo-label from one model version, and what an annotator said of it."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pseudo_label_offers")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="pseudo_label_offers")
+    face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="pseudo_label_offers")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="offers")
     class_index = models.SmallIntegerField()
     confidence = models.FloatField(help_text="The model's probability of the class.")
@@ -48,11 +48,11 @@ class PseudoLabelOffer(models.Model):
         ordering = ["-confidence", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["item"], condition=Q(state="offered"), name="one_open_offer_per_face"
+                fields=["face"], condition=Q(state="offered"), name="one_open_offer_per_face"
             ),
             models.UniqueConstraint(fields=["answered_by", "client_id"], name="offer_client_id_unique"),
         ]
         indexes = [models.Index(fields=["project", "state"], name="offer_project_state")]
 
     def __str__(self) -> str:
-        return f"offer {self.class_index} on {self.item_id} ({self.state})"
+        return f"offer {self.class_index} on {self.face_id} ({self.state})"

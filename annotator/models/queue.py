@@ -1,4 +1,16 @@
-"""Cycles of the active-learning loop, each cycle's queue of faces, and leases on them."""
+"""Cycles of the active-learning loop, each cycle's queue of faces, and leases on them.
+
+Two words, two things:
+
+- a **cycle** is one turn of the loop: a batch of faces is labeled, then a model trains on
+  everything labeled so far and ranks the pool for the next cycle (:class:`Cycle`);
+- a **batch** is the faces of one cycle, in the order its strategy ranked them (the cycle's
+  :class:`QueueEntry` rows; ``Cycle.batch_size`` faces).
+
+Functions are named for what they take: one that takes a ``Cycle`` says "cycle" (e.g.
+``services.training.on_cycle_labeled``), one about the faces says "batch" (e.g.
+``services.cycle_inputs.next_batch_size``, the number of faces in the next cycle's batch).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +18,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotator.models.items import TAB_MAX_LENGTH, Item
+from annotator.models.faces import TAB_MAX_LENGTH, Face
 from annotator.models.projects import Project
 
 
@@ -64,7 +76,7 @@ class QueueEntry(models.Model):
     """
 
     cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="entries")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="queue_entries")
+    face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="queue_entries")
     position = models.PositiveIntegerField()
     score = models.FloatField(null=True, blank=True, help_text="The strategy's score, when it has one.")
     predicted_class = models.SmallIntegerField(
@@ -75,11 +87,11 @@ class QueueEntry(models.Model):
 
     class Meta:
         ordering = ["cycle", "position"]
-        constraints = [models.UniqueConstraint(fields=["cycle", "item"], name="face_once_per_cycle")]
+        constraints = [models.UniqueConstraint(fields=["cycle", "face"], name="face_once_per_cycle")]
         indexes = [models.Index(fields=["cycle", "slots_taken", "position"], name="queue_open_slots")]
 
     def __str__(self) -> str:
-        return f"cycle {self.cycle_id} #{self.position}: item {self.item_id}"
+        return f"cycle {self.cycle_id} #{self.position}: face {self.face_id}"
 
 
 class Lease(models.Model):
@@ -87,7 +99,7 @@ class Lease(models.Model):
 
     A lease names what it holds, one of: a queue ``entry`` (the face is to be voted on; the
     lease takes one of the entry's ``slots_taken``, so several annotators may hold it, once
-    each), a pseudo-label ``offer`` (to be confirmed) or a ``review_item`` (a face to be
+    each), a pseudo-label ``offer`` (to be confirmed) or a ``review_face`` (a face to be
     reviewed), each of the last two held by one annotator at a time. Expired leases are
     deleted and free what they held (:mod:`annotator.assignment` writes every lease).
 
@@ -102,8 +114,8 @@ class Lease(models.Model):
     offer = models.ForeignKey(
         "annotator.PseudoLabelOffer", null=True, blank=True, on_delete=models.CASCADE, related_name="leases"
     )
-    review_item = models.ForeignKey(
-        Item, null=True, blank=True, on_delete=models.CASCADE, related_name="review_leases"
+    review_face = models.ForeignKey(
+        Face, null=True, blank=True, on_delete=models.CASCADE, related_name="review_leases"
     )
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="leases")
@@ -121,11 +133,11 @@ class Lease(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["entry", "annotator"], name="one_lease_per_face_and_annotator"),
             models.UniqueConstraint(fields=["offer"], name="one_lease_per_offer"),
-            models.UniqueConstraint(fields=["review_item"], name="one_review_lease_per_face"),
+            models.UniqueConstraint(fields=["review_face"], name="one_review_lease_per_face"),
             models.CheckConstraint(
-                condition=Q(entry__isnull=False, offer__isnull=True, review_item__isnull=True)
-                | Q(entry__isnull=True, offer__isnull=False, review_item__isnull=True)
-                | Q(entry__isnull=True, offer__isnull=True, review_item__isnull=False),
+                condition=Q(entry__isnull=False, offer__isnull=True, review_face__isnull=True)
+                | Q(entry__isnull=True, offer__isnull=False, review_face__isnull=True)
+                | Q(entry__isnull=True, offer__isnull=True, review_face__isnull=False),
                 name="lease_holds_one_thing",
             ),
         ]
@@ -137,7 +149,7 @@ class Lease(models.Model):
             for name, pk in (
                 ("entry", self.entry_id),
                 ("offer", self.offer_id),
-                ("face", self.review_item_id),
+                ("face", self.review_face_id),
             )
             if pk is not None
         )

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotator.models.items import Item
+from annotator.models.faces import Face
 from annotator.models.projects import Project
 
 
@@ -24,7 +24,7 @@ class Review(models.Model):
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reviews")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="reviews")
+    face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="reviews")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
     label_before = models.SmallIntegerField(
         null=True, blank=True, help_text="The face's label when reviewed (aggregate or earlier review)."
@@ -38,7 +38,7 @@ class Review(models.Model):
         indexes = [models.Index(fields=["project", "reviewer", "created_at"], name="review_project_reviewer")]
 
     def __str__(self) -> str:
-        return f"{self.reviewer} on {self.item_id}: {self.label_before} -> {self.label_after}"
+        return f"{self.reviewer} on {self.face_id}: {self.label_before} -> {self.label_after}"
 
 
 class ExclusionReason(models.TextChoices):
@@ -52,7 +52,7 @@ class Exclusion(models.Model):
     """An owner took a face out of the loop; ``undone_at`` marks it brought back."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exclusions")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="exclusions")
+    face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="exclusions")
     excluded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="exclusions"
     )
@@ -68,9 +68,9 @@ class Exclusion(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["item"], condition=Q(undone_at__isnull=True), name="one_live_exclusion_per_face"
+                fields=["face"], condition=Q(undone_at__isnull=True), name="one_live_exclusion_per_face"
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.item_id} excluded ({self.reason})"
+        return f"{self.face_id} excluded ({self.reason})"

@@ -14,7 +14,7 @@ from django.utils import timezone
 from annotator import ml_bridge
 from annotator.assignment import current_cycle, cycle_progress
 from annotator.models import (
-    Item,
+    Face,
     Job,
     JobKind,
     JobState,
@@ -35,7 +35,7 @@ from annotator.selectors.progress import live_votes
 def labels_per_class(project: Project) -> list[dict[str, object]]:
     """Pool faces per final label: a review's where there is one, else the votes' (excluded faces left out)."""
     counts = dict(
-        Item.objects.filter(project=project, split=Split.POOL, excluded=False)
+        Face.objects.filter(project=project, split=Split.POOL, excluded=False)
         .annotate(final=Coalesce("reviewed_label", "label_index"))
         .filter(final__isnull=False)
         .values_list("final")
@@ -81,11 +81,11 @@ def agreement(project: Project) -> dict[str, object]:
     counts = (
         live_votes(project)
         .filter(kind=VoteKind.LABEL)
-        .values_list("item_id", "class_index")
+        .values_list("face_id", "class_index")
         .annotate(n=Count("id"))
     )
-    for item_id, class_index, n in counts:
-        table[item_id][class_index] += n
+    for face_id, class_index, n in counts:
+        table[face_id][class_index] += n
     rows = [row for row in table.values() if sum(row) >= 2]
     return ml_bridge.vote_agreement(rows)
 
@@ -245,16 +245,16 @@ def review_counts(project: Project) -> dict[str, int]:
     live = reviews.filter(undone_at__isnull=True)
     return {
         "reviews": live.count(),
-        "faces_reviewed": Item.objects.filter(project=project, reviewed_label__isnull=False).count(),
+        "faces_reviewed": Face.objects.filter(project=project, reviewed_label__isnull=False).count(),
         "labels_changed": live.exclude(label_before=F("label_after")).count(),
         "undone": reviews.filter(undone_at__isnull=False).count(),
-        "excluded_faces": Item.objects.filter(project=project, excluded=True).count(),
+        "excluded_faces": Face.objects.filter(project=project, excluded=True).count(),
     }
 
 
 def reviewer_of_final_label() -> Subquery:
-    """For an ``Item`` queryset: the username of the reviewer whose live review set its label."""
-    newest = Review.objects.filter(item=OuterRef("pk"), undone_at__isnull=True).order_by("-created_at", "-id")
+    """For a ``Face`` queryset: the username of the reviewer whose live review set its label."""
+    newest = Review.objects.filter(face=OuterRef("pk"), undone_at__isnull=True).order_by("-created_at", "-id")
     return Subquery(newest.values("reviewer__username")[:1])
 
 
@@ -265,13 +265,13 @@ def dashboard(project: Project) -> dict[str, object]:
     labels = labels_per_class(project)
     return {
         "budget": {"total": project.budget_votes, "spent": project.votes_spent, "left": project.votes_left},
-        "pool_size": Item.objects.filter(project=project, split=Split.POOL).count(),
-        "test_size": Item.objects.filter(project=project, split=Split.TEST).count(),
+        "pool_size": Face.objects.filter(project=project, split=Split.POOL).count(),
+        "test_size": Face.objects.filter(project=project, split=Split.TEST).count(),
         "learning_curve_unavailable_reason": learning_curve_unavailable_reason(project, model),
-        "auxiliary_size": Item.objects.filter(project=project, split=Split.AUXILIARY).count(),
+        "auxiliary_size": Face.objects.filter(project=project, split=Split.AUXILIARY).count(),
         "omni_supervision": omni_supervision_history(project),
         "labels_per_class": labels,
-        "unsure_faces": Item.objects.filter(
+        "unsure_faces": Face.objects.filter(
             project=project,
             label_index__isnull=True,
             reviewed_label__isnull=True,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from annotator.ml_bridge import FACE_IDS_KEY
 from annotator.models import (
     Job,
     JobKind,
@@ -62,11 +63,11 @@ def pretrained_backbone(project: Project) -> Path | None:
 def pool_index(project: Project) -> tuple[Path, Path] | None:
     """The faiss index and its face ids from the project's newest pre-training, if it wrote them."""
     jobs = Job.objects.filter(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED)
-    job = jobs.filter(result__has_key="item_ids").order_by("-finished_at", "-id").first()
+    job = jobs.filter(result__has_key=FACE_IDS_KEY).order_by("-finished_at", "-id").first()
     if job is None or "index" not in job.result:
         return None
     media = Path(settings.MEDIA_ROOT)
-    return media / job.result["index"], media / job.result["item_ids"]
+    return media / job.result["index"], media / job.result[FACE_IDS_KEY]
 
 
 def unreliable_annotator_ids(project: Project, threshold: float) -> list[int]:

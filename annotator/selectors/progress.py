@@ -11,7 +11,7 @@ from annotator.models import (
     ACTIVE_JOB_STATES,
     Cycle,
     CycleState,
-    Item,
+    Face,
     Job,
     JobKind,
     JobState,
@@ -21,6 +21,7 @@ from annotator.models import (
     Vote,
 )
 from annotator.models.jobs import MODEL_JOB_KINDS
+from annotator.queues import DEFAULT_QUEUE, TRAIN_QUEUE
 from annotator.selectors.model_versions import latest_model
 
 RECENT_JOBS = 10
@@ -95,8 +96,8 @@ def waiting_reason(project: Project, model: ModelVersion | None) -> dict[str, st
 
 def job_queue(kind: str) -> str:
     """The worker queue a job kind runs on: model jobs on ``train``, the rest on ``default``
-    (as ``CELERY_TASK_ROUTES`` routes their tasks)."""
-    return "train" if kind in MODEL_JOB_KINDS else "default"
+    (as :data:`annotator.queues.TASK_QUEUES` routes their tasks)."""
+    return TRAIN_QUEUE if kind in MODEL_JOB_KINDS else DEFAULT_QUEUE
 
 
 def job_waiting_for(job: Job) -> str | None:
@@ -139,6 +140,6 @@ def jobs_to_show(project: Project) -> list[Job]:
     return [*active, *recent]
 
 
-def answered_item_ids(project: Project) -> set[int]:
+def answered_face_ids(project: Project) -> set[int]:
     """Faces with a live vote that spends the budget: they are never asked again."""
-    return set(Item.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))
+    return set(Face.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))

@@ -11,7 +11,7 @@ import math
 
 from django.db.models import Q
 
-from annotator.models import Item, Project, Split
+from annotator.models import Face, Project, Split
 
 DEFAULT_FRACTION = 0.05
 DEFAULT_CAP = 500
@@ -20,7 +20,7 @@ DEFAULT_CAP = 500
 def labeled_test_faces(project: Project) -> int:
     """Test faces with a label: imported with one, or voted (a reserved sample)."""
     labeled = Q(imported_label__isnull=False) | Q(label_index__isnull=False)
-    return Item.objects.filter(labeled, project=project, split=Split.TEST).count()
+    return Face.objects.filter(labeled, project=project, split=Split.TEST).count()
 
 
 def sample_size(project: Project, pool_size: int) -> int:
@@ -38,7 +38,7 @@ def sample_size(project: Project, pool_size: int) -> int:
 def plan(project: Project) -> dict[str, object]:
     """What the project's test set is or will be, in numbers and words, for the import response."""
     labeled = labeled_test_faces(project)
-    test = Item.objects.filter(project=project, split=Split.TEST)
+    test = Face.objects.filter(project=project, split=Split.TEST)
     pending = test.filter(imported_label__isnull=True, label_index__isnull=True, queue_entries__isnull=False)
     pending_count = pending.distinct().count()
     reserved = 0
@@ -52,7 +52,7 @@ def plan(project: Project) -> dict[str, object]:
     elif project.cycles.exists():
         message = "No labeled test faces: there is no learning curve."
     else:
-        pool = Item.objects.filter(project=project, split=Split.POOL, excluded=False).count()
+        pool = Face.objects.filter(project=project, split=Split.POOL, excluded=False).count()
         reserved = sample_size(project, pool + test.count())
         message = (
             f"No labeled test faces: when labeling starts, {reserved} random pool faces are reserved as the "

@@ -16,13 +16,13 @@ from django.conf import settings
 from django.db import transaction
 
 from annotator.ml_bridge import comparisons as comparison_bridge
-from annotator.models import Item, Job, JobKind, JobState, Project, Split, Strategy
+from annotator.models import Face, Job, JobKind, JobState, Project, Split, Strategy
+from annotator.queues import COMPARE_STRATEGIES_TASK
 from annotator.services import jobs, projects
 from annotator.services.errors import Conflict, InvalidInput
 
 logger = logging.getLogger(__name__)
 
-COMPARE_TASK = "annotator.compare_strategies_task"
 DEFAULT_SEEDS, MAX_SEEDS = 3, 5
 MIN_LABELED_FACES = 50
 """Fewer labeled pool faces leave the loop an initial set and batches of a handful of faces."""
@@ -30,11 +30,11 @@ BALANCED_SUFFIX = comparison_bridge.BALANCED_SUFFIX
 
 
 def _labeled_pool(project: Project):
-    return Item.objects.filter(project=project, split=Split.POOL, excluded=False, label_index__isnull=False)
+    return Face.objects.filter(project=project, split=Split.POOL, excluded=False, label_index__isnull=False)
 
 
 def _labeled_test_count(project: Project) -> int:
-    test = Item.objects.filter(project=project, split=Split.TEST, excluded=False)
+    test = Face.objects.filter(project=project, split=Split.TEST, excluded=False)
     return (
         test.filter(imported_label__isnull=False).count()
         + test.filter(imported_label__isnull=True, label_index__isnull=False).count()
@@ -82,13 +82,13 @@ def request_comparison(
     request = {"strategies": names, "seeds": list(range(seeds)), "labeled_faces": labeled}
     job = jobs.create_job(project, JobKind.COMPARE, stage="queued", message=f"compare {', '.join(names)}",
                           result={"request": request})  # fmt: skip
-    transaction.on_commit(lambda: jobs.enqueue(job, COMPARE_TASK, jobs.TRAIN_QUEUE))
+    transaction.on_commit(lambda: jobs.enqueue(job, COMPARE_STRATEGIES_TASK))
     return job
 
 
 def comparison_inputs(project: Project, job: Job) -> comparison_bridge.ComparisonInputs:
     """The labeled pool and test faces and the job's request, as plain values."""
-    faces = Item.objects.filter(project=project, excluded=False, split__in=(Split.POOL, Split.TEST))
+    faces = Face.objects.filter(project=project, excluded=False, split__in=(Split.POOL, Split.TEST))
     columns = ("id", "image", "split", "label_index", "imported_label", "class_votes", "reviewed_label")
     rows: list[dict[str, Any]] = [dict(row) for row in faces.order_by("id").values(*columns)]
     request = job.result["request"]

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from annotator import assignment
 from annotator.ml_bridge.cycles import ConfirmablePseudoLabel
-from annotator.models import Item, ModelVersion, OfferState, Project, PseudoLabelOffer, Vote
+from annotator.models import Face, ModelVersion, OfferState, Project, PseudoLabelOffer, Vote
 from annotator.services.client_ids import earlier_answer
 from annotator.services.errors import Conflict, FaceNotAvailable, InvalidInput, NothingToUndo
 from annotator.services.memberships import require_membership
@@ -36,8 +36,8 @@ def publish_offers(project: Project, version: ModelVersion, offers: Sequence[Con
     if not project.offer_confirmations or not offers:
         return 0
     still_open = set(
-        Item.objects.filter(
-            project=project, pk__in=[offer.item_id for offer in offers], label_index__isnull=True
+        Face.objects.filter(
+            project=project, pk__in=[offer.face_id for offer in offers], label_index__isnull=True
         )
         .exclude(pseudo_label_offers__state__in=[OfferState.CONFIRMED, OfferState.REJECTED])
         .values_list("pk", flat=True)
@@ -45,14 +45,14 @@ def publish_offers(project: Project, version: ModelVersion, offers: Sequence[Con
     created = PseudoLabelOffer.objects.bulk_create(
         PseudoLabelOffer(
             project=project,
-            item_id=offer.item_id,
+            face_id=offer.face_id,
             model_version=version,
             class_index=offer.class_index,
             confidence=offer.confidence,
             margin=offer.margin,
         )
         for offer in offers
-        if offer.item_id in still_open
+        if offer.face_id in still_open
     )
     return len(created)
 
@@ -98,8 +98,8 @@ def next_offers(project: Project, user: User, count: int) -> list[PseudoLabelOff
     candidates = (
         PseudoLabelOffer.objects.filter(project=project, state=OfferState.OFFERED)
         .exclude(assignment.held_by_others("offer", user, now))
-        .filter(item__label_index__isnull=True)
-        .exclude(item_id__in=voted.values("item_id"))
+        .filter(face__label_index__isnull=True)
+        .exclude(face_id__in=voted.values("face_id"))
         .order_by("-confidence", "id")
     )
     wanted = max(0, min(count, MAX_OFFERS_PER_REQUEST))
@@ -114,7 +114,7 @@ def next_offers(project: Project, user: User, count: int) -> list[PseudoLabelOff
             tried.add(pk)
             if assignment.hold(project, "offer", pk, user, until, now):
                 held.append(pk)
-    offers = PseudoLabelOffer.objects.filter(pk__in=held).select_related("item", "model_version")
+    offers = PseudoLabelOffer.objects.filter(pk__in=held).select_related("face", "model_version")
     return list(offers.order_by("-confidence", "id"))
 
 
@@ -147,7 +147,7 @@ def answer_offer(
         raise InvalidInput(f"offer {offer_id} is not in this project")
     if not project.offer_confirmations:
         raise Conflict("this project does not offer confirmations any more")
-    if Vote.objects.filter(item_id=offer.item_id, annotator=user, retracted_at__isnull=True).exists():
+    if Vote.objects.filter(face_id=offer.face_id, annotator=user, retracted_at__isnull=True).exists():
         raise FaceNotAvailable("you already voted on this face")
     try:
         with transaction.atomic():
@@ -186,7 +186,7 @@ def undo_answer(project: Project, user: User) -> UndoResult:
     with transaction.atomic():
         offer = (
             PseudoLabelOffer.objects.select_for_update()
-            .select_related("model_version", "item")
+            .select_related("model_version", "face")
             .filter(project=project, answered_by=user, state__in=ANSWERED)
             .order_by("-answered_at", "-id")
             .first()
@@ -194,7 +194,7 @@ def undo_answer(project: Project, user: User) -> UndoResult:
         if offer is None:
             raise NothingToUndo("you have no answered offer to undo")
         newer_model = ModelVersion.objects.filter(project=project, version__gt=offer.model_version.version)
-        newer_offer = PseudoLabelOffer.objects.filter(item_id=offer.item_id, pk__gt=offer.pk)
+        newer_offer = PseudoLabelOffer.objects.filter(face_id=offer.face_id, pk__gt=offer.pk)
         if newer_model.exists() or newer_offer.exists():
             raise NothingToUndo("a newer model replaced this offer; your answer stays")
         PseudoLabelOffer.objects.filter(pk=offer.pk, state=offer.state).update(

@@ -22,9 +22,10 @@ from django.db import transaction
 from django.db.models import Max, Q
 
 from annotator.assignment import current_cycle
-from annotator.models import Cycle, Item, ModelVersion, Project, QueueEntry
+from annotator.ml_bridge import FACE_IDS_KEY
+from annotator.models import Cycle, Face, ModelVersion, Project, QueueEntry
 from annotator.selectors.model_versions import ranking_model
-from annotator.selectors.progress import answered_item_ids
+from annotator.selectors.progress import answered_face_ids
 from annotator.services.cycles import open_cycle
 
 
@@ -38,13 +39,13 @@ def ranked_next(
     """
     if count <= 0:
         return [], []
-    queued = QueueEntry.objects.filter(cycle__selected_by=model).values_list("item_id", flat=True)
-    out_of_the_loop = Item.objects.filter(project=project, excluded=True).values_list("id", flat=True)
-    skipped = answered_item_ids(project) | set(queued) | set(excluded) | set(out_of_the_loop)
+    queued = QueueEntry.objects.filter(cycle__selected_by=model).values_list("face_id", flat=True)
+    out_of_the_loop = Face.objects.filter(project=project, excluded=True).values_list("id", flat=True)
+    skipped = answered_face_ids(project) | set(queued) | set(excluded) | set(out_of_the_loop)
     ranking = model.ranking or {}
-    pairs = zip(ranking.get("item_ids", []), ranking.get("predicted_classes", []), strict=True)
-    picks = [(item_id, predicted) for item_id, predicted in pairs if item_id not in skipped][:count]
-    return [item_id for item_id, _ in picks], [predicted for _, predicted in picks]
+    pairs = zip(ranking.get(FACE_IDS_KEY, []), ranking.get("predicted_classes", []), strict=True)
+    picks = [(face_id, predicted) for face_id, predicted in pairs if face_id not in skipped][:count]
+    return [face_id for face_id, _ in picks], [predicted for _, predicted in picks]
 
 
 def continue_labeling(completed: Cycle, size: int) -> Cycle | None:
@@ -63,16 +64,19 @@ def continue_labeling(completed: Cycle, size: int) -> Cycle | None:
         model = ranking_model(project)
         if model is None or current_cycle(project) is not None:
             return None
-        item_ids, predicted = ranked_next(project, model, size)
-        if not item_ids:
+        face_ids, predicted = ranked_next(project, model, size)
+        if not face_ids:
             return None
         number = (project.cycles.aggregate(top=Max("number"))["top"] or 0) + 1
-        return open_cycle(project, number, item_ids, strategy=project.strategy,
+        return open_cycle(project, number, face_ids, strategy=project.strategy,
                           predicted_classes=predicted, selected_by=model)  # fmt: skip
 
 
-def publish_batch(project: Project, trained: Cycle, model: ModelVersion, size: int) -> Cycle | None:
-    """Put ``model``'s batch in front of labelers: take over the open cycle, or open the next one.
+def publish_next_cycle(project: Project, trained: Cycle, model: ModelVersion, size: int) -> Cycle | None:
+    """The cycle that puts ``model``'s batch in front of labelers: a later open one taken over, or the next.
+
+    Returns None when there is nothing to open (a cycle not later than ``trained`` still labels,
+    or the model ranked no face).
 
     ``trained`` is the cycle whose completion ``model`` was trained for; ``size`` the faces
     a new cycle may hold (the votes left allow). Call inside the transaction that records
@@ -84,11 +88,11 @@ def publish_batch(project: Project, trained: Cycle, model: ModelVersion, size: i
         return later
     if later is not None:
         return None
-    item_ids, predicted = ranked_next(project, model, size)
-    if not item_ids:
+    face_ids, predicted = ranked_next(project, model, size)
+    if not face_ids:
         return None
     number = (project.cycles.aggregate(top=Max("number"))["top"] or 0) + 1
-    return open_cycle(project, number, item_ids, strategy=project.strategy,
+    return open_cycle(project, number, face_ids, strategy=project.strategy,
                       predicted_classes=predicted, selected_by=model)  # fmt: skip
 
 
@@ -103,13 +107,13 @@ def take_over(cycle: Cycle, model: ModelVersion) -> None:
     entries = list(QueueEntry.objects.select_for_update().filter(cycle=cycle).order_by("position"))
     started = [entry for entry in entries if entry.votes_received > 0 or entry.slots_taken > 0]
     QueueEntry.objects.filter(cycle=cycle).exclude(Q(votes_received__gt=0) | Q(slots_taken__gt=0)).delete()
-    kept = [entry.item_id for entry in started]
-    item_ids, predicted = ranked_next(cycle.project, model, cycle.batch_size - len(kept), excluded=kept)
+    kept = [entry.face_id for entry in started]
+    face_ids, predicted = ranked_next(cycle.project, model, cycle.batch_size - len(kept), excluded=kept)
     first = started[-1].position + 1 if started else 0
     QueueEntry.objects.bulk_create(
-        QueueEntry(cycle=cycle, item_id=item_id, position=first + offset, predicted_class=guess)
-        for offset, (item_id, guess) in enumerate(zip(item_ids, predicted, strict=True))
+        QueueEntry(cycle=cycle, face_id=face_id, position=first + offset, predicted_class=guess)
+        for offset, (face_id, guess) in enumerate(zip(face_ids, predicted, strict=True))
     )
     Cycle.objects.filter(pk=cycle.pk).update(
-        strategy=cycle.project.strategy, selected_by=model, batch_size=len(kept) + len(item_ids)
+        strategy=cycle.project.strategy, selected_by=model, batch_size=len(kept) + len(face_ids)
     )

@@ -15,7 +15,7 @@ import numpy as np
 from django.conf import settings
 
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Cycle, Item, OfferState, Project, PseudoLabelOffer, VoteKind
+from annotator.models import Cycle, Face, OfferState, Project, PseudoLabelOffer, VoteKind
 from annotator.selectors.model_versions import latest_model, pretrained_backbone, warm_start_model
 from annotator.selectors.progress import live_votes
 from annotator.services.backbone_weights import backbone_weights_path
@@ -44,7 +44,7 @@ def cycle_inputs(
     check_settings(project)
     rows: list[dict[str, Any]] = [
         dict(row)
-        for row in Item.objects.filter(
+        for row in Face.objects.filter(
             project=project, excluded=False
         )  # excluded faces never train nor are scored
         .order_by("id")
@@ -61,13 +61,13 @@ def cycle_inputs(
     ]
     confirmed = dict(
         PseudoLabelOffer.objects.filter(project=project, state=OfferState.CONFIRMED).values_list(
-            "item_id", "class_index"
+            "face_id", "class_index"
         )
     )
     for row in rows:
         row["confirmed_label"] = confirmed.get(row["id"])
-    votes = live_votes(project).filter(kind=VoteKind.LABEL, item__excluded=False)
-    vote_rows = list(votes.values_list("item_id", "annotator_id", "class_index"))
+    votes = live_votes(project).filter(kind=VoteKind.LABEL, face__excluded=False)
+    vote_rows = list(votes.values_list("face_id", "annotator_id", "class_index"))
     batch = 0 if cycle is None else next_batch_size(project, cycle)
     warm = warm_start_model(project)
     return cycle_bridge.CycleInputs(

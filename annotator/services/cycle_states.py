@@ -23,16 +23,18 @@ STAGE_STATES = {"train": CycleState.TRAINING, "score": CycleState.SCORING, "sele
 """The cycle state each stage of a training job's progress stands for."""
 
 
-def record_batch_progress(cycle: Cycle, votes_per_face: int) -> bool:
-    """Mark the batch complete once every face has its votes; True only for the call that did.
+def mark_labeling_completed(cycle: Cycle, votes_per_face: int) -> bool:
+    """Stamp the cycle's labeling complete once every face of its batch has its votes.
+
+    Returns True only for the call that stamped it.
 
     The conditional update makes this safe when the last two votes arrive together: exactly
-    one caller sees a row count of 1 and may start training (``services.training.on_batch_completed``).
+    one caller sees a row count of 1 and may start training (``services.training.on_cycle_labeled``).
     A first batch still waiting for its representative initial set is never complete.
     """
     if cycle.initial_set_pending:
         return False
-    if cycle.entries.filter(votes_received__lt=votes_per_face, item__excluded=False).exists():
+    if cycle.entries.filter(votes_received__lt=votes_per_face, face__excluded=False).exists():
         return False
     return bool(
         Cycle.objects.filter(pk=cycle.pk, labeling_completed_at__isnull=True).update(
@@ -41,8 +43,8 @@ def record_batch_progress(cycle: Cycle, votes_per_face: int) -> bool:
     )
 
 
-def reopen_batch(cycle: Cycle) -> None:
-    """An undo in a completed batch makes it incomplete again (only while still labeling)."""
+def clear_labeling_completed(cycle: Cycle) -> None:
+    """Take the stamp back: an undo in a completed batch makes it incomplete (only while still labeling)."""
     Cycle.objects.filter(pk=cycle.pk, state=CycleState.LABELING).update(labeling_completed_at=None)
 
 

@@ -15,8 +15,8 @@ from annotator import ml_bridge
 from annotator.models import (
     Cycle,
     CycleState,
+    Face,
     InitialSelection,
-    Item,
     ModelVersion,
     Project,
     QueueEntry,
@@ -29,7 +29,7 @@ from annotator.services.errors import Conflict
 
 def _pool_ids(project: Project) -> list[int]:
     return list(
-        Item.objects.filter(project=project, split=Split.POOL, excluded=False)
+        Face.objects.filter(project=project, split=Split.POOL, excluded=False)
         .order_by("id")
         .values_list("id", flat=True)
     )
@@ -86,8 +86,9 @@ def complete_initial_set(project: Project, embeddings_dir: Path | None) -> Cycle
 
     A project whose ``initial_selection`` is k-means or TypiClust opens cycle 0 with only its
     test sample: the picks need the pool's pre-trained embeddings (``embeddings_dir``, with the
-    ``item_ids.npy`` of the pre-training job). Without them (pre-training failed or was
-    cancelled) the initial set is drawn at random instead, so labeling never stalls.
+    :data:`~annotator.ml_bridge.FACE_IDS_FILE` of the pre-training job). Without them
+    (pre-training failed or was cancelled) the initial set is drawn at random instead, so
+    labeling never stalls.
     """
     cycle = (
         Cycle.objects.select_for_update().filter(project=project, number=0, initial_set_pending=True).first()
@@ -106,8 +107,8 @@ def complete_initial_set(project: Project, embeddings_dir: Path | None) -> Cycle
             method,
         )
     QueueEntry.objects.bulk_create(
-        QueueEntry(cycle=cycle, item_id=item_id, position=queued + offset)
-        for offset, item_id in enumerate(chosen)
+        QueueEntry(cycle=cycle, face_id=face_id, position=queued + offset)
+        for offset, face_id in enumerate(chosen)
     )
     Cycle.objects.filter(pk=cycle.pk).update(
         batch_size=queued + len(chosen), initial_set_pending=False, strategy=strategy
@@ -120,7 +121,7 @@ def complete_initial_set(project: Project, embeddings_dir: Path | None) -> Cycle
 def open_cycle(
     project: Project,
     number: int,
-    ranked_item_ids: Sequence[int],
+    ranked_face_ids: Sequence[int],
     *,
     strategy: str,
     scores: Sequence[float] | None = None,
@@ -128,24 +129,24 @@ def open_cycle(
     selected_by: ModelVersion | None = None,
     initial_set_pending: bool = False,
 ) -> Cycle:
-    """Create a labeling cycle whose queue holds ``ranked_item_ids`` in that order."""
+    """Create a labeling cycle whose queue holds ``ranked_face_ids`` in that order."""
     cycle = Cycle.objects.create(
         project=project,
         number=number,
         state=CycleState.LABELING,
         strategy=strategy,
         selected_by=selected_by,
-        batch_size=len(ranked_item_ids),
+        batch_size=len(ranked_face_ids),
         initial_set_pending=initial_set_pending,
     )
     QueueEntry.objects.bulk_create(
         QueueEntry(
             cycle=cycle,
-            item_id=item_id,
+            face_id=face_id,
             position=position,
             score=None if scores is None else float(scores[position]),
             predicted_class=None if predicted_classes is None else int(predicted_classes[position]),
         )
-        for position, item_id in enumerate(ranked_item_ids)
+        for position, face_id in enumerate(ranked_face_ids)
     )
     return cycle

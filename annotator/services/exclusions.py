@@ -12,13 +12,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotator.assignment import current_cycle, release_leases_on
-from annotator.models import Cycle, Exclusion, ExclusionReason, Item, Project
+from annotator.models import Cycle, Exclusion, ExclusionReason, Face, Project
 from annotator.services import training
-from annotator.services.cycle_states import record_batch_progress, reopen_batch
+from annotator.services.cycle_states import clear_labeling_completed, mark_labeling_completed
 from annotator.services.errors import Conflict, InvalidInput
 
 
-def exclude_face(project: Project, user: User, item_id: int, reason: str, note: str = "") -> Exclusion:
+def exclude_face(project: Project, user: User, face_id: int, reason: str, note: str = "") -> Exclusion:
     """Take a face out of the loop, recording who did it and why.
 
     Raises:
@@ -29,48 +29,48 @@ def exclude_face(project: Project, user: User, item_id: int, reason: str, note: 
         raise InvalidInput(f"unknown reason {reason!r}; use one of {', '.join(ExclusionReason.values)}")
     try:
         with transaction.atomic():
-            item = _face(project, item_id)
-            if item.excluded:
+            face = _face(project, face_id)
+            if face.excluded:
                 raise Conflict("this face is already excluded")
             exclusion = Exclusion.objects.create(
-                project=project, item=item, excluded_by=user, reason=reason, note=note[:500]
+                project=project, face=face, excluded_by=user, reason=reason, note=note[:500]
             )
-            Item.objects.filter(pk=item.pk).update(excluded=True)
-            release_leases_on(project, item.pk)
+            Face.objects.filter(pk=face.pk).update(excluded=True)
+            release_leases_on(project, face.pk)
     except IntegrityError as error:
         raise Conflict("this face is already excluded") from error
     cycle = current_cycle(project)
-    if cycle is not None and record_batch_progress(cycle, project.votes_per_face):
-        training.on_batch_completed(cycle)
+    if cycle is not None and mark_labeling_completed(cycle, project.votes_per_face):
+        training.on_cycle_labeled(cycle)
     return exclusion
 
 
 @transaction.atomic
-def include_face(project: Project, user: User, item_id: int) -> Exclusion:
+def include_face(project: Project, user: User, face_id: int) -> Exclusion:
     """Undo a face's exclusion; back in the open batch it holds the batch open again.
 
     Raises:
         InvalidInput: the face is not in this project.
         Conflict: the face is not excluded.
     """
-    item = _face(project, item_id)
-    exclusion = Exclusion.objects.filter(item=item, undone_at__isnull=True).first()
-    if exclusion is None or not item.excluded:
+    face = _face(project, face_id)
+    exclusion = Exclusion.objects.filter(face=face, undone_at__isnull=True).first()
+    if exclusion is None or not face.excluded:
         raise Conflict("this face is not excluded")
     Exclusion.objects.filter(pk=exclusion.pk).update(undone_at=timezone.now(), undone_by=user)
-    Item.objects.filter(pk=item.pk).update(excluded=False)
+    Face.objects.filter(pk=face.pk).update(excluded=False)
     cycle = current_cycle(project)
     if (
         cycle is not None
-        and cycle.entries.filter(item=item, votes_received__lt=project.votes_per_face).exists()
+        and cycle.entries.filter(face=face, votes_received__lt=project.votes_per_face).exists()
     ):
-        reopen_batch(Cycle.objects.get(pk=cycle.pk))
+        clear_labeling_completed(Cycle.objects.get(pk=cycle.pk))
     exclusion.refresh_from_db()
     return exclusion
 
 
-def _face(project: Project, item_id: int) -> Item:
-    item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
-    if item is None:
-        raise InvalidInput(f"face {item_id} is not in this project")
-    return item
+def _face(project: Project, face_id: int) -> Face:
+    face = Face.objects.select_for_update().filter(project=project, pk=face_id).first()
+    if face is None:
+        raise InvalidInput(f"face {face_id} is not in this project")
+    return face

@@ -16,7 +16,8 @@ from django.db import transaction
 
 from annotator.ml_bridge import CancelFlag, ProgressCallback, ignore_progress, never_cancelled
 from annotator.ml_bridge import exports as export_bridge
-from annotator.models import Item, Job, JobKind, JobState, ModelVersion, Project, Split
+from annotator.models import Face, Job, JobKind, JobState, ModelVersion, Project, Split
+from annotator.queues import EXPORT_TASK
 from annotator.selectors.dashboard import reviewer_of_final_label
 from annotator.services import jobs
 from annotator.services.cycle_inputs import cycle_inputs
@@ -24,14 +25,13 @@ from annotator.services.errors import InvalidInput, NotAllowed
 
 logger = logging.getLogger(__name__)
 
-EXPORT_TASK = "annotator.export_task"
 LABEL_FORMATS = tuple(export_bridge.LABEL_WRITERS)
 MODEL_FORMATS = export_bridge.MODEL_FORMATS
 DISTILLED_FORMATS = export_bridge.DISTILLED_FORMATS
 EXPORT_KINDS = {"labels": LABEL_FORMATS, "model": MODEL_FORMATS, "distilled": DISTILLED_FORMATS}
 """distilled: the labeled faces as a few synthetic images per class with learned step sizes and
 a card of the test accuracy they teach (dataset distillation; shares no face)."""
-ITEM_FIELDS = (
+FACE_FIELDS = (
     "id", "source_name", "image", "class_votes", "candidate_set", "label_index", "vote_count", "reviewed_label",
 )  # fmt: skip
 
@@ -45,7 +45,7 @@ def request_export(project: Project, *, what: str, format: str, version: int | N
     _check(project, what, format, version)
     job = jobs.create_job(project, JobKind.EXPORT, stage="queued",
                           result={"what": what, "format": format, "version": version})  # fmt: skip
-    transaction.on_commit(lambda: jobs.enqueue(job, EXPORT_TASK, jobs.DEFAULT_QUEUE))
+    transaction.on_commit(lambda: jobs.enqueue(job, EXPORT_TASK))
     return job
 
 
@@ -81,16 +81,16 @@ def write_export(
         )
     if what == "labels":
         classes = tuple(project.classes.order_by("index").values_list("name", flat=True))
-        items = (
-            Item.objects.filter(project=project, split=Split.POOL, excluded=False)  # excluded: never exported
+        faces = (
+            Face.objects.filter(project=project, split=Split.POOL, excluded=False)  # excluded: never exported
             .annotate(reviewed_by=reviewer_of_final_label())
             .order_by("id")
-            .values(*ITEM_FIELDS, "reviewed_by")
+            .values(*FACE_FIELDS, "reviewed_by")
         )
         rows = export_bridge.label_rows(
-            items.iterator(chunk_size=2000), len(classes), Path(settings.MEDIA_ROOT)
+            faces.iterator(chunk_size=2000), len(classes), Path(settings.MEDIA_ROOT)
         )
-        return export_bridge.write_label_set(format, out_dir, classes, rows, total=items.count(),
+        return export_bridge.write_label_set(format, out_dir, classes, rows, total=faces.count(),
                                              progress=progress, cancel=cancel)  # fmt: skip
     model_version = _model_version(project, version)
     provenance = {

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from annotator import ml_bridge
 from annotator.media_layout import face_image_name
-from annotator.models import ACTIVE_JOB_STATES, Item, Job, JobKind, JobState, Project, Split
+from annotator.models import ACTIVE_JOB_STATES, Face, Job, JobKind, JobState, Project, Split
 from annotator.selectors import test_set
 from annotator.services import jobs
 from annotator.services.errors import Conflict, InvalidInput
@@ -96,7 +96,7 @@ def import_path(
 def import_dataset(
     project: Project, dataset: ml_bridge.FaceDataset, *, split: str = "auto", job: Job | None = None
 ) -> ImportSummary:
-    """Store every readable face of ``dataset`` as an :class:`Item` of ``project``.
+    """Store every readable face of ``dataset`` as a :class:`Face` of ``project``.
 
     Args:
         split: ``"pool"`` or ``"test"`` puts every face there; ``"auto"`` keeps the file's
@@ -140,36 +140,36 @@ def _import_chunk(
     project, dataset, indices: range, split: str, mapping: dict[int, int], summary: ImportSummary
 ) -> None:
     Project.objects.select_for_update().filter(pk=project.pk).first()  # one import writes at a time
-    rows: dict[str, Item] = {}
+    rows: dict[str, Face] = {}
     for i in indices:
         name = dataset.names[i]
         try:
-            face = ml_bridge.encode_dataset_face(dataset, i)
+            encoded = ml_bridge.encode_dataset_face(dataset, i)
         except ml_bridge.ImageDecodeError as error:
             summary.problems.append({"source": name, "reason": str(error)})
             continue
-        item = _build_item(project, dataset, i, face, split, mapping)
-        if item.split == Split.TEST and item.imported_label is None:
+        face = _build_face(project, dataset, i, encoded, split, mapping)
+        if face.split == Split.TEST and face.imported_label is None:
             summary.problems.append(
                 {"source": name, "reason": "a test face needs a label of this project's classes"}
             )
-        elif face.sha256 in rows:
+        elif encoded.sha256 in rows:
             summary.duplicates += 1
         else:
-            rows[face.sha256] = item
-            _write_face(item.image.name, face.png)
+            rows[encoded.sha256] = face
+            _write_face(face.image.name, encoded.png)
     existing = set(
-        Item.objects.filter(project=project, sha256__in=list(rows)).values_list("sha256", flat=True)
+        Face.objects.filter(project=project, sha256__in=list(rows)).values_list("sha256", flat=True)
     )
     summary.duplicates += len(existing)
-    new = [item for sha, item in rows.items() if sha not in existing]
-    Item.objects.bulk_create(new)
+    new = [face for sha, face in rows.items() if sha not in existing]
+    Face.objects.bulk_create(new)
     summary.created += len(new)
 
 
-def _build_item(
-    project, dataset, i: int, face: ml_bridge.EncodedFace, split: str, mapping: dict[int, int]
-) -> Item:
+def _build_face(
+    project, dataset, i: int, encoded: ml_bridge.EncodedFace, split: str, mapping: dict[int, int]
+) -> Face:
     file_split = str(dataset.splits[i])
     chosen = split if split != "auto" else ("test" if file_split == "test" else "pool")
     label = int(dataset.labels[i])
@@ -178,18 +178,18 @@ def _build_item(
         votes = [0] * (max(mapping.values(), default=-1) + 1)
         for source, target in mapping.items():
             votes[target] = int(dataset.votes[i][source])
-    item = Item(
+    face = Face(
         project=project,
-        sha256=face.sha256,
+        sha256=encoded.sha256,
         source_name=dataset.names[i][:255],
-        width=face.width,
-        height=face.height,
+        width=encoded.width,
+        height=encoded.height,
         split=chosen,
         imported_label=mapping.get(label) if label >= 0 else None,
         imported_votes=votes,
     )
-    item.image.name = face_image_name(project.pk, face.sha256)
-    return item
+    face.image.name = face_image_name(project.pk, encoded.sha256)
+    return face
 
 
 def _write_face(name: str, png: bytes) -> None:

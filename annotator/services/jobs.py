@@ -24,14 +24,12 @@ from django.utils import timezone
 from annotator.celery import app as celery_app
 from annotator.ml_bridge import CancelFlag, Cancelled, Progress, ProgressCallback
 from annotator.models import Cycle, Job, JobState, Project
+from annotator.queues import TASK_QUEUES
 from annotator.services.errors import Conflict
 
 logger = logging.getLogger(__name__)
 
 ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
-TRAIN_QUEUE = "train"
-"""The queue of model jobs (training, pre-training, comparisons), as ``CELERY_TASK_ROUTES`` routes them."""
-DEFAULT_QUEUE = "default"
 PROGRESS_INTERVAL_SECONDS = 1.0
 EPOCH_STAGES = ("train", "pretrain")
 
@@ -93,17 +91,20 @@ def request_cancel(job: Job) -> Job:
     return job
 
 
-def enqueue(
-    job: Job, task_name: str, queue: str, *, on_failure: Callable[[Cycle], None] | None = None
-) -> None:
-    """Send ``job`` to a worker queue; if the broker is down, fail the job instead of the request.
+def enqueue(job: Job, task_name: str, *, on_failure: Callable[[Cycle], None] | None = None) -> None:
+    """Send ``job`` to its task's queue (:data:`annotator.queues.TASK_QUEUES`); if the broker is down,
+    fail the job instead of the request.
 
     Called after commit, so the request's own work (a vote, an export request) is kept; the
     failed job says why, and the user can ask again. ``on_failure`` gets the job's cycle.
     """
     try:
         celery_app.send_task(
-            task_name, args=[job.pk], queue=queue, ignore_result=True, retry_policy=ENQUEUE_RETRY_POLICY
+            task_name,
+            args=[job.pk],
+            queue=TASK_QUEUES[task_name],
+            ignore_result=True,
+            retry_policy=ENQUEUE_RETRY_POLICY,
         )
     except Exception as error:
         logger.exception("could not enqueue job %s", job.pk)

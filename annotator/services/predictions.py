@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from annotator.ml_bridge import FACE_IDS_KEY
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Item, Project
+from annotator.models import Face, Project
 
 logger = logging.getLogger(__name__)
 
@@ -31,23 +32,23 @@ def store_predictions(project: Project, predictions_path: Path) -> int:
         logger.warning("project %s: no pool scores at %s; faces keep their guesses", project.pk, path)
         return 0
     stored = cycle_bridge.read_predictions(path)
-    item_ids = stored["item_ids"].astype(np.int64)
+    face_ids = stored[FACE_IDS_KEY].astype(np.int64)
     probabilities = stored["probabilities"]
-    top = probabilities.argmax(axis=1) if len(item_ids) else np.zeros(0, dtype=np.int64)
-    confidence = probabilities.max(axis=1) if len(item_ids) else np.zeros(0)
-    Item.objects.filter(project=project).exclude(pk__in=item_ids.tolist()).update(
+    top = probabilities.argmax(axis=1) if len(face_ids) else np.zeros(0, dtype=np.int64)
+    confidence = probabilities.max(axis=1) if len(face_ids) else np.zeros(0)
+    Face.objects.filter(project=project).exclude(pk__in=face_ids.tolist()).update(
         predicted_class=None, predicted_confidence=None
     )
     updated = 0
-    for start in range(0, len(item_ids), CHUNK):
+    for start in range(0, len(face_ids), CHUNK):
         faces = [
-            Item(pk=int(item_id), predicted_class=int(label), predicted_confidence=round(float(p), 4))
-            for item_id, label, p in zip(
-                item_ids[start : start + CHUNK],
+            Face(pk=int(face_id), predicted_class=int(label), predicted_confidence=round(float(p), 4))
+            for face_id, label, p in zip(
+                face_ids[start : start + CHUNK],
                 top[start : start + CHUNK],
                 confidence[start : start + CHUNK],
                 strict=True,
             )
         ]
-        updated += Item.objects.bulk_update(faces, ["predicted_class", "predicted_confidence"])
+        updated += Face.objects.bulk_update(faces, ["predicted_class", "predicted_confidence"])
     return updated

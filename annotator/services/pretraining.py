@@ -19,12 +19,11 @@ from django.db import IntegrityError, transaction
 
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Job, JobKind, Project, SslMethod
+from annotator.queues import PRETRAIN_TASK
 from annotator.services import cycles, jobs
 from annotator.services.cycle_inputs import cycle_inputs
 
 logger = logging.getLogger(__name__)
-
-PRETRAIN_TASK = "annotator.pretrain_task"
 
 
 def request_pretraining(project: Project) -> Job | None:
@@ -39,7 +38,7 @@ def request_pretraining(project: Project) -> Job | None:
     except IntegrityError:
         logger.info("project %s: pre-training already runs; not queued again", project.pk)
         return None
-    transaction.on_commit(lambda: jobs.enqueue(job, PRETRAIN_TASK, jobs.TRAIN_QUEUE))
+    transaction.on_commit(lambda: jobs.enqueue(job, PRETRAIN_TASK))
     return job
 
 

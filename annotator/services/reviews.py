@@ -1,6 +1,6 @@
 """Reviews: a reviewer's final label for a face, the queue of faces worth reviewing, and undo.
 
-A review overrides the votes' aggregate in training and exports (``Item.reviewed_label``)
+A review overrides the votes' aggregate in training and exports (``Face.reviewed_label``)
 but is not a vote: it spends no budget and no quota, and the dashboard counts it apart.
 Faces shown to a reviewer are held for them for the project's lease time, as offers are
 held for annotators (``services.confirmations``), so reviewers working at once see
@@ -17,7 +17,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from annotator import assignment
-from annotator.models import Item, Project, Review, Split, Vote, VoteKind
+from annotator.models import Face, Project, Review, Split, Vote, VoteKind
 from annotator.selectors.model_versions import unreliable_annotator_ids
 from annotator.services.errors import Conflict, InvalidInput, NothingToUndo
 from annotator.services.votes import class_count
@@ -34,26 +34,26 @@ REVIEWED_SPLITS = (Split.POOL, Split.TEST)
 
 @dataclass(frozen=True)
 class ReviewCandidate:
-    item: Item
+    face: Face
     reason: str
 
 
-def review_candidates(project: Project) -> dict[str, QuerySet[Item]]:
+def review_candidates(project: Project) -> dict[str, QuerySet[Face]]:
     """Unreviewed voted faces worth a reviewer's look, by reason, most doubtful first.
 
     A test face with an imported label has no votes, so it never shows up here.
     """
-    faces = Item.objects.filter(
+    faces = Face.objects.filter(
         project=project,
         split__in=REVIEWED_SPLITS,
         excluded=False,
         reviewed_label__isnull=True,
         vote_count__gt=0,
     )
-    unsure = Vote.objects.filter(item=OuterRef("pk"), kind=VoteKind.UNSURE, retracted_at__isnull=True)
+    unsure = Vote.objects.filter(face=OuterRef("pk"), kind=VoteKind.UNSURE, retracted_at__isnull=True)
     unreliable = unreliable_annotator_ids(project, LOW_RELIABILITY)
     by_unreliable = Vote.objects.filter(
-        item=OuterRef("pk"), annotator_id__in=unreliable, retracted_at__isnull=True
+        face=OuterRef("pk"), annotator_id__in=unreliable, retracted_at__isnull=True
     ).exclude(kind=VoteKind.SKIP)
     return {
         "disagreement": faces.filter(top_vote_share__lt=1).order_by("top_vote_share", "id"),
@@ -83,42 +83,42 @@ def next_for_review(
     chosen: list[ReviewCandidate] = []
     seen: set[int] = set()
     for name in [reason] if reason else REASONS:
-        free = candidates[name].exclude(assignment.held_by_others("review_item", reviewer, now))
-        for item in free[: wanted * 3]:
+        free = candidates[name].exclude(assignment.held_by_others("review_face", reviewer, now))
+        for face in free[: wanted * 3]:
             if len(chosen) == wanted:
                 return chosen
-            if item.pk not in seen and assignment.hold(project, "review_item", item.pk, reviewer, until, now):
-                seen.add(item.pk)
-                chosen.append(ReviewCandidate(item, name))
+            if face.pk not in seen and assignment.hold(project, "review_face", face.pk, reviewer, until, now):
+                seen.add(face.pk)
+                chosen.append(ReviewCandidate(face, name))
     return chosen
 
 
 @transaction.atomic
-def review_face(project: Project, reviewer: User, item_id: int, label: int) -> Review:
+def review_face(project: Project, reviewer: User, face_id: int, label: int) -> Review:
     """Set a face's final label (the same label as now confirms it). Spends no budget.
 
     Raises:
         InvalidInput: the face is not a pool face of this project, or the class is unknown.
         Conflict: the face is excluded.
     """
-    item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
-    if item is None:
-        raise InvalidInput(f"face {item_id} is not in this project")
-    if item.split not in REVIEWED_SPLITS:
+    face = Face.objects.select_for_update().filter(project=project, pk=face_id).first()
+    if face is None:
+        raise InvalidInput(f"face {face_id} is not in this project")
+    if face.split not in REVIEWED_SPLITS:
         raise InvalidInput("only voted faces are reviewed: auxiliary faces are never labeled")
-    if item.split == Split.TEST and item.imported_label is not None:
+    if face.split == Split.TEST and face.imported_label is not None:
         raise InvalidInput("this test face's label was imported: it is the answer models are scored against")
-    if item.excluded:
+    if face.excluded:
         raise Conflict("this face is excluded; bring it back before reviewing it")
     if not isinstance(label, int) or not 0 <= label < class_count(project):
         raise InvalidInput(
             f"unknown class index {label}; this project has classes 0..{class_count(project) - 1}"
         )
     review = Review.objects.create(
-        project=project, item=item, reviewer=reviewer, label_before=item.final_label, label_after=label
+        project=project, face=face, reviewer=reviewer, label_before=face.final_label, label_after=label
     )
-    Item.objects.filter(pk=item.pk).update(reviewed_label=label)
-    assignment.release("review_item", item.pk)
+    Face.objects.filter(pk=face.pk).update(reviewed_label=label)
+    assignment.release("review_face", face.pk)
     return review
 
 
@@ -141,11 +141,11 @@ def undo_last_review(project: Project, reviewer: User) -> Review:
         raise NothingToUndo("there is no review of yours to undo")
     Review.objects.filter(pk=review.pk).update(undone_at=timezone.now())
     previous = (
-        Review.objects.filter(item_id=review.item_id, undone_at__isnull=True)
+        Review.objects.filter(face_id=review.face_id, undone_at__isnull=True)
         .order_by("-created_at", "-id")
         .first()
     )
-    Item.objects.filter(pk=review.item_id).update(reviewed_label=previous.label_after if previous else None)
-    assignment.hold_for(project, "review_item", review.item_id, reviewer, project.lease_end())
+    Face.objects.filter(pk=review.face_id).update(reviewed_label=previous.label_after if previous else None)
+    assignment.hold_for(project, "review_face", review.face_id, reviewer, project.lease_end())
     review.refresh_from_db()
     return review

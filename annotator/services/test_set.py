@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from annotator.models import Item, Project, Split
+from annotator.models import Face, Project, Split
 from annotator.selectors.test_set import labeled_test_faces, sample_size
 
 
@@ -25,14 +25,14 @@ def reserve_test_sample(project: Project) -> list[int]:
     """
     if labeled_test_faces(project):
         return []
-    imported = Item.objects.filter(project=project, split=Split.TEST, excluded=False).order_by("id")
+    imported = Face.objects.filter(project=project, split=Split.TEST, excluded=False).order_by("id")
     pool = list(
-        Item.objects.filter(project=project, split=Split.POOL, excluded=False)
+        Face.objects.filter(project=project, split=Split.POOL, excluded=False)
         .order_by("id")
         .values_list("id", flat=True)
     )
     size = sample_size(project, len(pool) + imported.count())
     queued = list(imported.values_list("id", flat=True)[:size])
     chosen = random.Random(f"test sample {project.seed}").sample(pool, size - len(queued))
-    Item.objects.filter(pk__in=chosen).update(split=Split.TEST)
+    Face.objects.filter(pk__in=chosen).update(split=Split.TEST)
     return queued + chosen

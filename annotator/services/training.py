@@ -24,17 +24,16 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from annotator.ml_bridge import Progress, ProgressCallback
+from annotator.ml_bridge import FACE_IDS_KEY, Progress, ProgressCallback
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Cycle, CycleState, Job, JobKind, JobState, ModelVersion, Project
+from annotator.queues import TRAIN_CYCLE_TASK
 from annotator.services import confirmations, continuation, cycle_states, jobs
 from annotator.services.cycle_inputs import cycle_inputs, next_batch_size
 from annotator.services.errors import Conflict
 from annotator.services.predictions import store_predictions
 
 logger = logging.getLogger(__name__)
-
-TRAIN_TASK = "annotator.train_cycle_task"
 
 
 def request_training(project: Project, cycle: Cycle | None = None, *, reason: str = "batch complete") -> Job:
@@ -51,14 +50,12 @@ def request_training(project: Project, cycle: Cycle | None = None, *, reason: st
             job = jobs.create_job(project, JobKind.TRAIN, cycle=cycle, stage="queued", message=reason)
     except IntegrityError as error:
         raise Conflict("a training job for this project is already queued or running") from error
-    transaction.on_commit(
-        lambda: jobs.enqueue(job, TRAIN_TASK, jobs.TRAIN_QUEUE, on_failure=_reopen_if_training)
-    )
+    transaction.on_commit(lambda: jobs.enqueue(job, TRAIN_CYCLE_TASK, on_failure=_reopen_if_training))
     return job
 
 
-def on_batch_completed(cycle: Cycle) -> Job | None:
-    """The last vote of a batch arrived: close the batch, train on everything labeled, keep labeling.
+def on_cycle_labeled(cycle: Cycle) -> Job | None:
+    """The cycle's batch got its last vote: close its labeling, train on everything labeled, keep labeling.
 
     If a training job is already running, it queues this cycle's training when it ends
     (:func:`record_outcome`), so the vote that completed the batch never fails for it. With
@@ -145,7 +142,7 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
         message=f"model v{number} ({job.message})",
         result={
             "model_version": number,
-            "next_batch": len(outcome.next_item_ids),
+            "next_batch": len(outcome.next_face_ids),
             "offers": offered,
             **outcome.training,
         },
@@ -153,7 +150,7 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
     if cycle.labeling_completed_at is None:
         return version
     if version.ranking:
-        continuation.publish_batch(project, cycle, version, next_batch_size(project, cycle))
+        continuation.publish_next_cycle(project, cycle, version, next_batch_size(project, cycle))
     elif next_batch_size(project, cycle) > 0 and _started_before(job, cycle.labeling_completed_at):
         # The batch was completed while this job (a mid-batch retrain) ran: train again on it.
         request_training(project, cycle, reason="batch completed during a retrain")
@@ -163,7 +160,7 @@ def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion
     cycle_states.finish(
         Cycle.objects.filter(project=project, number__lte=cycle.number, labeling_completed_at__isnull=False)
     )
-    _train_batches_completed_meanwhile(project, cycle, number)
+    _train_cycles_labeled_meanwhile(project, cycle, number)
     return version
 
 
@@ -173,19 +170,20 @@ def _started_before(job: Job, moment: datetime) -> bool:
 
 
 def _ranking(outcome: cycle_bridge.CycleOutcome) -> dict[str, list[int]]:
-    item_ids = outcome.ranked_item_ids or outcome.next_item_ids
-    if not item_ids:
+    face_ids = outcome.ranked_face_ids or outcome.next_face_ids
+    if not face_ids:
         return {}
     predicted = (
-        outcome.ranked_predicted_classes if outcome.ranked_item_ids else outcome.next_predicted_classes
+        outcome.ranked_predicted_classes if outcome.ranked_face_ids else outcome.next_predicted_classes
     )
-    return {"item_ids": list(item_ids), "predicted_classes": list(predicted)}
+    return {FACE_IDS_KEY: list(face_ids), "predicted_classes": list(predicted)}
 
 
-def _train_batches_completed_meanwhile(project: Project, trained: Cycle, version: int) -> None:
-    """Batches labeled to the end while ``trained``'s model trained (continuous labeling): train on them.
+def _train_cycles_labeled_meanwhile(project: Project, trained: Cycle, version: int) -> None:
+    """Cycles whose batch was labeled to the end while ``trained``'s model trained: train on them.
 
-    One training covers them all (it trains on every label); older ones are closed with it.
+    That happens with continuous labeling. One training covers them all (it trains on every
+    label); older ones are closed with it.
     """
     waiting = list(
         Cycle.objects.filter(project=project, number__gt=trained.number, labeling_completed_at__isnull=False)

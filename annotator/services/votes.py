@@ -20,7 +20,7 @@ from annotator.assignment import current_cycle
 from annotator.models import (
     Cycle,
     CycleState,
-    Item,
+    Face,
     Membership,
     Project,
     QueueEntry,
@@ -30,7 +30,7 @@ from annotator.models import (
 )
 from annotator.services import training
 from annotator.services.client_ids import earlier_answer
-from annotator.services.cycle_states import record_batch_progress, reopen_batch
+from annotator.services.cycle_states import clear_labeling_completed, mark_labeling_completed
 from annotator.services.errors import (
     BudgetExhausted,
     FaceNotAvailable,
@@ -90,7 +90,7 @@ def submit_vote(
     project: Project,
     annotator: User,
     *,
-    item_id: int,
+    face_id: int,
     answer: Answer,
     client_id: uuid.UUID,
     time_spent_ms: int = 0,
@@ -109,18 +109,18 @@ def submit_vote(
         FaceNotAvailable: not in the current batch, already fully voted, or already answered.
         BudgetExhausted, QuotaReached: no vote left to spend.
     """
-    replay = _replay(annotator, client_id, item_id)
+    replay = _replay(annotator, client_id, face_id)
     if replay is not None:
         return replay
     if membership is None or membership.user_id != annotator.pk or membership.project_id != project.pk:
         membership = require_membership(project.pk, annotator)
     try:
         with transaction.atomic():
-            vote = _record(project, membership, item_id, answer, client_id, time_spent_ms, tab)
+            vote = _record(project, membership, face_id, answer, client_id, time_spent_ms, tab)
     except (IntegrityError, ServiceError) as error:
         # A parallel request with the same client id may have won while this one waited
         # for a lock; its vote is this request's answer.
-        replay = _replay(annotator, client_id, item_id)
+        replay = _replay(annotator, client_id, face_id)
         if replay is not None:
             return replay
         if isinstance(error, ServiceError):
@@ -130,40 +130,40 @@ def submit_vote(
     completed = (
         cycle is not None
         and vote.kind != VoteKind.SKIP
-        and record_batch_progress(cycle, project.votes_per_face)
+        and mark_labeling_completed(cycle, project.votes_per_face)
     )
     if completed and cycle is not None:
-        training.on_batch_completed(cycle)
+        training.on_cycle_labeled(cycle)
     return VoteResult(vote, replayed=False, batch_completed=completed)
 
 
-def _replay(annotator: User, client_id: uuid.UUID, item_id: int) -> VoteResult | None:
+def _replay(annotator: User, client_id: uuid.UUID, face_id: int) -> VoteResult | None:
     mine = Vote.objects.filter(annotator=annotator)
-    existing = earlier_answer(mine, client_id, item_id, target_field="item_id", noun="face")
+    existing = earlier_answer(mine, client_id, face_id, target_field="face_id", noun="face")
     return None if existing is None else VoteResult(existing, replayed=True)
 
 
 def _record(
     project: Project,
     membership: Membership,
-    item_id: int,
+    face_id: int,
     answer: Answer,
     client_id: uuid.UUID,
     time_spent_ms: int,
     tab: str,
 ) -> Vote:
-    item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
-    if item is None:
-        raise InvalidInput(f"face {item_id} is not in this project")
-    if item.split != Split.POOL and not (item.split == Split.TEST and item.imported_label is None):
+    face = Face.objects.select_for_update().filter(project=project, pk=face_id).first()
+    if face is None:
+        raise InvalidInput(f"face {face_id} is not in this project")
+    if face.split != Split.POOL and not (face.split == Split.TEST and face.imported_label is None):
         raise InvalidInput(
             "only pool faces and a reserved test sample are labeled: labeled test faces and auxiliary faces never are"
         )
-    if item.excluded:
+    if face.excluded:
         raise FaceNotAvailable("this face was excluded from the project")
     entry = (
         QueueEntry.objects.select_related("cycle")
-        .filter(cycle__project=project, cycle__state=CycleState.LABELING, item=item)
+        .filter(cycle__project=project, cycle__state=CycleState.LABELING, face=face)
         .order_by("-cycle__number")
         .first()
     )
@@ -175,7 +175,7 @@ def _record(
     _settle_slot(project, entry, membership.user_id, answer.kind)
     vote = Vote.objects.create(
         project=project,
-        item=item,
+        face=face,
         annotator=membership.user,
         cycle=cycle,
         client_id=client_id,
@@ -186,7 +186,7 @@ def _record(
         tab=tab,
     )
     if answer.kind != VoteKind.SKIP:
-        refresh_item_label(item, project)
+        refresh_face_label(face, project)
     return vote
 
 
@@ -208,16 +208,16 @@ def _settle_slot(project: Project, entry: QueueEntry, annotator_id: int, kind: s
         QueueEntry.objects.filter(pk=entry.pk).update(votes_received=F("votes_received") + 1)
 
 
-def refresh_item_label(item: Item, project: Project) -> None:
+def refresh_face_label(face: Face, project: Project) -> None:
     """Recompute a face's vote counts, label and candidate set from its live votes."""
     counts = [0] * class_count(project)
-    live = Vote.objects.filter(item=item, retracted_at__isnull=True).exclude(kind=VoteKind.SKIP)
+    live = Vote.objects.filter(face=face, retracted_at__isnull=True).exclude(kind=VoteKind.SKIP)
     answers = list(live.values_list("candidate_set", flat=True))
     for classes in answers:
         for index in classes:
             counts[index] += 1
     label, candidates = ml_bridge.aggregate_votes(counts, project.candidate_min_votes)
-    Item.objects.filter(pk=item.pk).update(
+    Face.objects.filter(pk=face.pk).update(
         class_votes=counts,
         vote_count=len(answers),
         label_index=label,
@@ -246,14 +246,14 @@ def retract_last_vote(project: Project, annotator: User, tab: str = "") -> Vote:
         Vote.objects.filter(pk=vote.pk).update(retracted_at=timezone.now())
         _refund(project, cycle, vote, annotator, tab)
         if vote.kind != VoteKind.SKIP:
-            refresh_item_label(vote.item, project)
-            reopen_batch(cycle)
+            refresh_face_label(vote.face, project)
+            clear_labeling_completed(cycle)
     vote.refresh_from_db()
     return vote
 
 
 def _refund(project: Project, cycle: Cycle, vote: Vote, annotator: User, tab: str) -> None:
-    entry = QueueEntry.objects.get(cycle=cycle, item_id=vote.item_id)
+    entry = QueueEntry.objects.get(cycle=cycle, face_id=vote.face_id)
     skip = vote.kind == VoteKind.SKIP
     if not skip:
         Project.objects.filter(pk=project.pk, votes_spent__gt=0).update(votes_spent=F("votes_spent") - 1)

@@ -22,6 +22,6 @@ urlpatterns = [
     path("projects/<int:project_id>/team/", owner_pages.team, name="team"),
     path("projects/<int:project_id>/review/", owner_pages.review, name="review"),
     path("projects/<int:project_id>/faces/", owner_pages.faces, name="faces"),
-    path("projects/<int:project_id>/faces/<int:item_id>/", owner_pages.face, name="face"),
+    path("projects/<int:project_id>/faces/<int:face_id>/", owner_pages.face, name="face"),
     path("invite/<str:token>/", owner_pages.invite, name="invite"),
 ]

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from annotator import ml_bridge
 from annotator.media_layout import face_image_name
 from annotator.ml_bridge.cycles import ConfirmablePseudoLabel
-from annotator.models import Item, Membership, ModelVersion, Project, PseudoLabelOffer, Role, Split
+from annotator.models import Face, Membership, ModelVersion, Project, PseudoLabelOffer, Role, Split
 from annotator.services import confirmations, imports, labeling_start, projects
 
 CLASS_NAMES = ("neutral", "happiness", "surprise", "sadness")
@@ -50,11 +50,11 @@ def face_pixels(seed: int, size: int = 16) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)
 
 
-class ItemFactory(factory.django.DjangoModelFactory):
+class FaceFactory(factory.django.DjangoModelFactory):
     """A face with distinct random pixels, stored like an imported one."""
 
     class Meta:
-        model = Item
+        model = Face
 
     project = factory.SubFactory("tests.annotator.factories.ProjectFactory")
     split = Split.POOL
@@ -62,12 +62,12 @@ class ItemFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         seed = kwargs.pop("pixel_seed", None)
-        face = ml_bridge.encode_pixels(face_pixels(seed if seed is not None else cls._counter()))
-        item = model_class(*args, sha256=face.sha256, width=face.width, height=face.height, **kwargs)
-        item.image.name = face_image_name(item.project_id, face.sha256)
-        imports._write_face(item.image.name, face.png)
-        item.save()
-        return item
+        encoded = ml_bridge.encode_pixels(face_pixels(seed if seed is not None else cls._counter()))
+        face = model_class(*args, sha256=encoded.sha256, width=encoded.width, height=encoded.height, **kwargs)
+        face.image.name = face_image_name(face.project_id, encoded.sha256)
+        imports._write_face(face.image.name, encoded.png)
+        face.save()
+        return face
 
     _next = 10_000
 
@@ -90,9 +90,9 @@ def make_labeling_project(pool: int = 10, test: int = 2, **settings) -> Project:
     """A project with ``pool`` pool faces, ``test`` labeled test faces, and cycle 0 open."""
     project = make_project(**settings)
     for _ in range(pool):
-        ItemFactory(project=project)
+        FaceFactory(project=project)
     for i in range(test):
-        ItemFactory(project=project, split=Split.TEST, imported_label=i % len(CLASS_NAMES))
+        FaceFactory(project=project, split=Split.TEST, imported_label=i % len(CLASS_NAMES))
     labeling_start.start_labeling(project)
     return project
 
@@ -113,7 +113,7 @@ def publish_test_offers(
 ) -> list[PseudoLabelOffer]:
     """Record the next model version and publish its offers, as the training job does.
 
-    ``offers`` are ``(item_id, class_index, confidence)``; returns the offers opened, most
+    ``offers`` are ``(face_id, class_index, confidence)``; returns the offers opened, most
     confident first.
     """
     latest = project.model_versions.order_by("-version").first()
@@ -122,8 +122,8 @@ def publish_test_offers(
         project,
         version,
         [
-            ConfirmablePseudoLabel(item, class_index, confidence, margin)
-            for item, class_index, confidence in offers
+            ConfirmablePseudoLabel(face, class_index, confidence, margin)
+            for face, class_index, confidence in offers
         ],
     )
     return list(PseudoLabelOffer.objects.filter(model_version=version).order_by("-confidence", "id"))
@@ -135,18 +135,18 @@ def write_pool_index(project, vectors_for) -> None:
 
     from django.conf import settings
 
-    from annotator.ml_bridge.similar import write_index_item_ids
+    from annotator.ml_bridge.similar import write_index_face_ids
     from annotator.models import Job, JobKind, JobState
     from ml_engine.index import EmbeddingIndex
 
     media = Path(settings.MEDIA_ROOT)
-    ids = list(Item.objects.filter(project=project, split="pool").order_by("id").values_list("id", flat=True))
+    ids = list(Face.objects.filter(project=project, split="pool").order_by("id").values_list("id", flat=True))
     folder = media / "projects" / str(project.pk) / "models" / "job-test"
     folder.mkdir(parents=True, exist_ok=True)
     index = EmbeddingIndex.build(np.stack([vectors_for(i) for i in range(len(ids))]), use_gpu=False).save(
         folder / "index.faiss"
     )
-    item_ids = write_index_item_ids(folder, [str(i) for i in ids])
+    face_ids = write_index_face_ids(folder, [str(i) for i in ids])
     Job.objects.create(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED,
                        result={"index": str(index.relative_to(media)),
-                               "item_ids": str(item_ids.relative_to(media))})  # fmt: skip
+                               ml_bridge.FACE_IDS_KEY: str(face_ids.relative_to(media))})  # fmt: skip

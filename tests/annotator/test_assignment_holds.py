@@ -12,7 +12,7 @@ from annotator import assignment
 from annotator.models import Lease, QueueEntry
 from annotator.services import exclusions, memberships
 from tests.annotator.factories import (
-    ItemFactory,
+    FaceFactory,
     add_annotator,
     make_labeling_project,
     make_project,
@@ -22,14 +22,14 @@ from tests.annotator.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("target", ["review_item", "offer"])
+@pytest.mark.parametrize("target", ["review_face", "offer"])
 def test_one_annotator_at_a_time_holds_an_exclusive_target(target):
     project = make_project(training_mode="semi_supervised", offer_confirmations=True)
     first, second = add_annotator(project).user, add_annotator(project).user
     if target == "offer":
-        target_id = publish_test_offers(project, [(ItemFactory(project=project).pk, 1, 0.9)])[0].pk
+        target_id = publish_test_offers(project, [(FaceFactory(project=project).pk, 1, 0.9)])[0].pk
     else:
-        target_id = ItemFactory(project=project).pk
+        target_id = FaceFactory(project=project).pk
     now = timezone.now()
     later = now + timedelta(minutes=5)
 
@@ -62,8 +62,8 @@ def test_a_removed_member_gives_back_the_slots_of_the_faces_they_held():
     project = make_labeling_project(pool=4, initial_set_size=4)
     membership = add_annotator(project)
     leases = assignment.next_faces(project, membership.user, count=3)
-    review_face = ItemFactory(project=project)
-    assignment.hold(project, "review_item", review_face.pk, membership.user, project.lease_end())
+    review_face = FaceFactory(project=project)
+    assignment.hold(project, "review_face", review_face.pk, membership.user, project.lease_end())
     held = [lease.entry_id for lease in leases]
     assert list(QueueEntry.objects.filter(pk__in=held).values_list("slots_taken", flat=True)) == [1, 1, 1]
 
@@ -76,8 +76,8 @@ def test_a_removed_member_gives_back_the_slots_of_the_faces_they_held():
 def test_holding_offers_and_faces_to_review_reserves_no_budget():
     project = make_labeling_project(pool=6, initial_set_size=6, budget_votes=3)
     reviewer, annotator = project.owner, add_annotator(project).user
-    for item in ItemFactory.create_batch(3, project=project):
-        assignment.hold(project, "review_item", item.pk, reviewer, project.lease_end())
+    for face in FaceFactory.create_batch(3, project=project):
+        assignment.hold(project, "review_face", face.pk, reviewer, project.lease_end())
     assert len(assignment.next_faces(project, annotator, count=5)) == 3
 
 
@@ -85,12 +85,12 @@ def test_excluding_a_face_ends_every_hold_on_it_and_frees_its_slot():
     project = make_labeling_project(pool=2, initial_set_size=2)
     annotator = add_annotator(project).user
     [lease] = assignment.next_faces(project, annotator)
-    face = lease.entry.item_id
-    assignment.hold(project, "review_item", face, project.owner, project.lease_end())
-    other_face = QueueEntry.objects.exclude(pk=lease.entry_id).first().item_id
-    assignment.hold(project, "review_item", other_face, project.owner, project.lease_end())
+    face = lease.entry.face_id
+    assignment.hold(project, "review_face", face, project.owner, project.lease_end())
+    other_face = QueueEntry.objects.exclude(pk=lease.entry_id).first().face_id
+    assignment.hold(project, "review_face", other_face, project.owner, project.lease_end())
 
     exclusions.exclude_face(project, project.owner, face, reason="corrupt")
 
     assert QueueEntry.objects.get(pk=lease.entry_id).slots_taken == 0
-    assert list(Lease.objects.values_list("review_item_id", flat=True)) == [other_face]
+    assert list(Lease.objects.values_list("review_face_id", flat=True)) == [other_face]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from annotator.ml_bridge import FACE_IDS_KEY
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.services.cycle_inputs import cycle_inputs
 from ml_engine.strategies import SelectionInputs, select_batch
@@ -28,7 +29,7 @@ def test_stored_scores_are_selected_with_the_balanced_variant(tmp_path):
     rng = np.random.default_rng(0)
     probabilities = rng.dirichlet([4.0, 1.0, 0.3], size=40).astype(np.float32)
     path = tmp_path / "pool.npz"
-    np.savez(path, item_ids=np.arange(100, 140), probabilities=probabilities,
+    np.savez(path, **{FACE_IDS_KEY: np.arange(100, 140)}, probabilities=probabilities,
              embeddings=rng.normal(size=(40, 3)).astype(np.float32))  # fmt: skip
     labeled = np.array([0, 5])
     picked = cycle_bridge.select_from_predictions(

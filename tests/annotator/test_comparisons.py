@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from annotator.ml_bridge import comparisons as comparison_bridge
-from annotator.models import Item, Job, JobKind, JobState, Split
+from annotator.models import Face, Job, JobKind, JobState, Split
 from annotator.services import comparisons
 from ml_engine.simulation.results import StrategySummary, read_records
 from ml_engine.strategies import BALANCED_SUFFIX
@@ -17,9 +17,9 @@ pytestmark = pytest.mark.django_db
 
 def labeled_project(pool: int = 60, **settings):
     project = make_labeling_project(pool=pool, test=6, **settings)
-    for index, item in enumerate(Item.objects.filter(project=project, split=Split.POOL).order_by("id")):
-        item.label_index = index % 4
-        item.save(update_fields=["label_index"])
+    for index, face in enumerate(Face.objects.filter(project=project, split=Split.POOL).order_by("id")):
+        face.label_index = index % 4
+        face.save(update_fields=["label_index"])
     return project
 
 

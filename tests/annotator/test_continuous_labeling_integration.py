@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from annotator import assignment
-from annotator.models import Cycle, Item, Job, JobKind, JobState, ModelVersion, Vote
+from annotator.models import Cycle, Face, Job, JobKind, JobState, ModelVersion, Vote
 from annotator.services import labeling_start
 from tests.annotator.test_cycles_integration import (  # noqa: F401 - project and ssl_method are fixtures
     BATCH,
@@ -41,10 +41,10 @@ def test_labelers_go_on_while_the_model_trains_and_its_batch_takes_over(project,
     answered = 0
     cycle_one = assignment.current_cycle(project)
     while faces := client.post(url + "next-faces/", {"count": 1, "tab": "t1"}, format="json").json():
-        item = Item.objects.get(pk=faces[0]["item"])
-        if not cycle_one.entries.filter(item=item).exists():
+        face = Face.objects.get(pk=faces[0]["face"])
+        if not cycle_one.entries.filter(face=face).exists():
             break  # the first face of the continuation, handed out in the same call
-        vote = {"client_id": str(uuid.uuid4()), "item": item.pk, "kind": "label", "classes": [truth[item.source_name]],
+        vote = {"client_id": str(uuid.uuid4()), "face": face.pk, "kind": "label", "classes": [truth[face.source_name]],
                 "tab": "t1"}  # fmt: skip
         assert client.post(url + "votes/", vote, format="json").status_code == 201
         answered += 1
@@ -52,16 +52,16 @@ def test_labelers_go_on_while_the_model_trains_and_its_batch_takes_over(project,
     assert answered == BATCH
     continued = assignment.current_cycle(project)
     assert continued.number == 2 and continued.selected_by.version == 1
-    assert faces[0]["item"] in continued.entries.values_list("item_id", flat=True)
+    assert faces[0]["face"] in continued.entries.values_list("face_id", flat=True)
     training = Job.objects.get(project=project, kind=JobKind.TRAIN, cycle__number=1)
     assert training.state in (JobState.QUEUED, JobState.RUNNING)
     progress = client.get(url + "progress/").json()
     assert progress["waiting"] is None
     assert progress["cycle"]["provisional"] is True
-    first = Item.objects.get(pk=faces[0]["item"])
+    first = Face.objects.get(pk=faces[0]["face"])
     vote = {
         "client_id": str(uuid.uuid4()),
-        "item": first.pk,
+        "face": first.pk,
         "kind": "label",
         "classes": [truth[first.source_name]],
     }
@@ -77,9 +77,9 @@ def test_labelers_go_on_while_the_model_trains_and_its_batch_takes_over(project,
     continued.refresh_from_db()
     assert continued.selected_by.version == 2
     assert continued.batch_size == BATCH
-    entries = list(continued.entries.order_by("position").values_list("item_id", flat=True))
+    entries = list(continued.entries.order_by("position").values_list("face_id", flat=True))
     assert entries[0] == first.pk  # answered during training: kept, never asked again
-    assert Vote.objects.filter(item=first, retracted_at__isnull=True).count() == 1
-    assert not set(entries[1:]) & set(Item.objects.filter(vote_count__gt=0).values_list("id", flat=True))
+    assert Vote.objects.filter(face=first, retracted_at__isnull=True).count() == 1
+    assert not set(entries[1:]) & set(Face.objects.filter(vote_count__gt=0).values_list("id", flat=True))
     assert Cycle.objects.get(project=project, number=1).state == "done"
     assert client.get(url + "progress/").json()["cycle"]["provisional"] is False

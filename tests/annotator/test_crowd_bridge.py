@@ -16,11 +16,11 @@ def planted_votes(rng: np.random.Generator) -> np.ndarray:
     answers "surprise" for every true "happiness" and is right on the other classes."""
     truth = rng.integers(0, 3, 300)
     rows = []
-    for item, true in enumerate(truth):
+    for face, true in enumerate(truth):
         for user in (7, 8):
             answer = true if rng.random() < 0.9 else rng.choice([c for c in range(3) if c != true])
-            rows.append((1000 + item, user, answer))
-        rows.append((1000 + item, 9, 2 if true == 1 else true))
+            rows.append((1000 + face, user, answer))
+        rows.append((1000 + face, 9, 2 if true == 1 else true))
     return np.asarray(rows)
 
 
@@ -45,24 +45,24 @@ def test_without_faces_shared_by_two_annotators_there_is_no_estimate() -> None:
 
 
 def test_an_annotator_who_never_strays_has_no_top_confusion() -> None:
-    votes = np.asarray([(item, user, item % 3) for item in range(30) for user in (1, 2)])
+    votes = np.asarray([(face, user, face % 3) for face in range(30) for user in (1, 2)])
     crowd = annotator_reliability(fit_crowd(votes, 3), CLASSES)
     assert [row["top_confusion"] for row in crowd["annotators"]] == [None, None]
     assert [row["reliability"] for row in crowd["annotators"]] == [1.0, 1.0]
 
 
-def faces(item_ids: list[int], splits: list[str], labels: list[int], votes: np.ndarray) -> FaceDataset:
-    images = np.zeros((len(item_ids), 4, 4), dtype=np.uint8)
+def faces(face_ids: list[int], splits: list[str], labels: list[int], votes: np.ndarray) -> FaceDataset:
+    images = np.zeros((len(face_ids), 4, 4), dtype=np.uint8)
     return FaceDataset(
-        CLASSES, [str(i) for i in item_ids], images, np.asarray(labels), np.asarray(splits), votes
+        CLASSES, [str(i) for i in face_ids], images, np.asarray(labels), np.asarray(splits), votes
     )
 
 
-def counts(triples: np.ndarray, item_ids: list[int]) -> np.ndarray:
-    table = np.zeros((len(item_ids), len(CLASSES)), dtype=np.int32)
-    rows = {item: index for index, item in enumerate(item_ids)}
-    for item, _, label in triples:
-        table[rows[item], label] += 1
+def counts(triples: np.ndarray, face_ids: list[int]) -> np.ndarray:
+    table = np.zeros((len(face_ids), len(CLASSES)), dtype=np.int32)
+    rows = {face: index for index, face in enumerate(face_ids)}
+    for face, _, label in triples:
+        table[rows[face], label] += 1
     return table
 
 
@@ -89,8 +89,8 @@ def test_the_crowd_model_settles_a_tie_by_who_voted() -> None:
     # 7 neutral / 9 surprise is not neutral, since user 9 never calls a neutral face surprise.
     extra = np.asarray([(5000, 7, 1), (5000, 9, 2), (5001, 7, 0), (5001, 9, 2)])
     triples = np.concatenate([triples, extra])
-    item_ids = sorted({int(item) for item in triples[:, 0]})
-    dataset = faces(item_ids, ["pool"] * len(item_ids), [-1] * len(item_ids), counts(triples, item_ids))
+    face_ids = sorted({int(face) for face in triples[:, 0]})
+    dataset = faces(face_ids, ["pool"] * len(face_ids), [-1] * len(face_ids), counts(triples, face_ids))
 
     fitted = fit_crowd(triples, 3)
     majority = soft_targets("vote_distribution", dataset, fitted)

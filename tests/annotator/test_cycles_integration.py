@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from annotator import ml_bridge, processes
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, ModelVersion, Project, Vote
+from annotator.models import Cycle, CycleState, Face, Job, JobKind, JobState, ModelVersion, Project, Vote
 from annotator.services import imports, labeling_start, memberships, projects
 from ml_engine.checkpoint import read_checkpoint
 from tests.conftest import launch_worker
@@ -69,20 +69,20 @@ def label_current_batch(client, project: Project, truth: dict[str, int]) -> int:
         if not faces:
             return cast
         for face in faces:
-            item = Item.objects.get(pk=face["item"])
+            stored = Face.objects.get(pk=face["face"])
             vote = {
                 "client_id": str(uuid.uuid4()),
-                "item": item.pk,
+                "face": stored.pk,
                 "kind": "label",
-                "classes": [truth[item.source_name]],
+                "classes": [truth[stored.source_name]],
             }
             response = client.post(f"/api/projects/{project.pk}/votes/", vote, format="json")
             assert response.status_code == 201, response.content
             cast += 1
 
 
-def labeled_item_ids(project: Project) -> set[int]:
-    return set(Item.objects.filter(project=project, label_index__isnull=False).values_list("id", flat=True))
+def labeled_face_ids(project: Project) -> set[int]:
+    return set(Face.objects.filter(project=project, label_index__isnull=False).values_list("id", flat=True))
 
 
 def wait_for(predicate, timeout: float, what: str, worker: processes.ManagedProcess | None = None) -> None:
@@ -113,19 +113,19 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
 
     first = ModelVersion.objects.get(project=project, version=1)
     stored = cycle_bridge.read_predictions(Path(settings.MEDIA_ROOT) / first.predictions)
-    labeled_rows = np.flatnonzero(np.isin(stored["item_ids"], list(labeled_item_ids(project))))
+    labeled_rows = np.flatnonzero(np.isin(stored[ml_bridge.FACE_IDS_KEY], list(labeled_face_ids(project))))
     expected = cycle_bridge.select_from_predictions(
         "least_confidence", Path(settings.MEDIA_ROOT) / first.predictions, labeled_rows, BATCH,
         cycle_bridge.selection_seed(project.seed, 1),
     )  # fmt: skip
     entries = Cycle.objects.get(project=project, number=1).entries.order_by("position")
-    queued = list(entries.values_list("item_id", flat=True))
-    rows = {item_id: row for row, item_id in enumerate(stored["item_ids"].tolist())}
+    queued = list(entries.values_list("face_id", flat=True))
+    rows = {face_id: row for row, face_id in enumerate(stored[ml_bridge.FACE_IDS_KEY].tolist())}
     assert [entry.predicted_class for entry in entries] == [
-        int(stored["probabilities"][rows[item_id]].argmax()) for item_id in queued
+        int(stored["probabilities"][rows[face_id]].argmax()) for face_id in queued
     ]
-    assert queued == stored["item_ids"][expected].tolist()
-    assert not set(queued) & labeled_item_ids(project)
+    assert queued == stored[ml_bridge.FACE_IDS_KEY][expected].tolist()
+    assert not set(queued) & labeled_face_ids(project)
 
     assert label_current_batch(client, project, truth) == BATCH
     wait_for(
@@ -244,7 +244,7 @@ def test_random_votes_of_four_annotators_never_stall_the_loop(project, worker_pr
                     f"/api/projects/{project.pk}/next-faces/", {"count": 5}, format="json"
                 ).json()
                 for face in faces:
-                    vote = {"client_id": str(uuid.uuid4()), "item": face["item"], "kind": "label",
+                    vote = {"client_id": str(uuid.uuid4()), "face": face["face"], "kind": "label",
                             "classes": [int(rng.integers(len(projects.class_names(project))))]}  # fmt: skip
                     response = client.post(f"/api/projects/{project.pk}/votes/", vote, format="json")
                     assert response.status_code == 201, response.content
@@ -267,6 +267,6 @@ def test_random_votes_of_four_annotators_never_stall_the_loop(project, worker_pr
     trainings = Job.objects.filter(project=project, kind=JobKind.TRAIN).order_by("id")
     assert [job.state for job in trainings] == [JobState.SUCCEEDED, JobState.SUCCEEDED]
     ties = [job.result["tie_faces_on_vote_distribution"] for job in trainings]
-    tied_now = Item.objects.filter(project=project, vote_count=3, label_index__isnull=True).count()
+    tied_now = Face.objects.filter(project=project, vote_count=3, label_index__isnull=True).count()
     assert ties[-1] == tied_now > 0
     assert ModelVersion.objects.filter(project=project).count() == 2

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from annotator.ml_bridge import exports as export_bridge
-from annotator.models import Item, Project
+from annotator.models import Face, Project
 from annotator.services import exports
 from annotator.services.errors import InvalidInput
 from ml_engine.distillation import ConvNet, distilled_accuracy, faces
@@ -65,7 +65,7 @@ def test_the_distilled_set_never_trains_on_test_faces(tmp_path: Path, monkeypatc
     exports.write_export(project, "distilled", "zip", None, tmp_path)
     ((train, test),) = seen
     test_ids = {
-        str(pk) for pk in Item.objects.filter(project=project, split="test").values_list("id", flat=True)
+        str(pk) for pk in Face.objects.filter(project=project, split="test").values_list("id", flat=True)
     }
     assert set(test) == test_ids and not set(train) & test_ids
 

@@ -18,7 +18,7 @@ from annotator.media import MediaKind, resolve_media_path
 from annotator.models import Job, JobKind, JobState, Membership, Role
 from annotator.services import exports, jobs
 from tests.annotator.factories import (
-    ItemFactory,
+    FaceFactory,
     UserFactory,
     add_annotator,
     make_labeling_project,
@@ -59,7 +59,7 @@ def world(media_root: Path) -> dict:
         "project": project,
         "other": other,
         "users": users,
-        "face": project.items.order_by("id").first().image.name,
+        "face": project.faces.order_by("id").first().image.name,
         "export": export_job.result["file"],
         "export_job": export_job,
         "model": jobs.relative_to_media(model_dir / "model.pt"),
@@ -141,7 +141,7 @@ def test_only_reads_are_answered(world: dict, media_root: Path) -> None:
 
 def test_path_tricks_are_refused_with_404(world: dict, media_root: Path, tmp_path: Path) -> None:
     project, other = world["project"].pk, world["other"].pk
-    other_face = ItemFactory(project=world["other"]).image.name
+    other_face = FaceFactory(project=world["other"]).image.name
     export = world["export"].split(f"projects/{project}/", 1)[1]
     (media_root / "notes.txt").write_text("top level")
     outside = tmp_path / "outside.txt"

@@ -10,7 +10,7 @@ from django.conf import settings
 from annotator import ml_bridge
 from annotator.media import resolve_media_path
 from annotator.media_layout import MediaKind, face_image_name
-from annotator.models import Item
+from annotator.models import Face
 from annotator.services import imports
 from tests.annotator.factories import make_project
 
@@ -26,10 +26,10 @@ def test_imported_faces_are_stored_where_the_media_view_serves_them() -> None:
     project = make_project()
     imports.import_dataset(project, ml_bridge.synthetic_faces(3, seed=0), split="pool")
 
-    stored = list(Item.objects.filter(project=project))
+    stored = list(Face.objects.filter(project=project))
     assert len(stored) == 3
-    for item in stored:
-        assert item.image.name == face_image_name(project.pk, item.sha256)
-        media = resolve_media_path(item.image.name, Path(settings.MEDIA_ROOT))
+    for face in stored:
+        assert face.image.name == face_image_name(project.pk, face.sha256)
+        media = resolve_media_path(face.image.name, Path(settings.MEDIA_ROOT))
         assert media is not None
         assert (media.project_id, media.kind) == (project.pk, MediaKind.FACES)

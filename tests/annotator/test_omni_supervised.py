@@ -16,13 +16,14 @@ import pytest
 from django.core.management import call_command
 from PIL import Image
 
+from annotator.ml_bridge import FACE_IDS_KEY
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Item, ModelVersion, Project, Split
+from annotator.models import Face, ModelVersion, Project, Split
 from annotator.services import cycles, labeling_start, votes
 from annotator.services.errors import InvalidInput
 from annotator.services.jobs import relative_to_media
 from ml_engine.training import supervised
-from tests.annotator.factories import ItemFactory, UserFactory, face_pixels, make_project
+from tests.annotator.factories import FaceFactory, UserFactory, face_pixels, make_project
 from tests.annotator.test_training_bridge import answered_project, run_cycle
 
 pytestmark = pytest.mark.django_db
@@ -35,28 +36,28 @@ NEW_PROJECT = {
 
 
 def add_auxiliary(project: Project, count: int) -> set[int]:
-    return {ItemFactory(project=project, split=Split.AUXILIARY).pk for _ in range(count)}
+    return {FaceFactory(project=project, split=Split.AUXILIARY).pk for _ in range(count)}
 
 
 def test_auxiliary_faces_never_enter_the_initial_set():
     project = make_project(initial_set_size=6)
-    pool = {ItemFactory(project=project).pk for _ in range(3)}
+    pool = {FaceFactory(project=project).pk for _ in range(3)}
     add_auxiliary(project, 12)
     cycle = labeling_start.start_labeling(project)
-    assert set(cycle.entries.values_list("item_id", flat=True)) == pool
+    assert set(cycle.entries.values_list("face_id", flat=True)) == pool
 
 
 def test_a_vote_on_an_auxiliary_face_is_refused_and_costs_nothing():
     project = make_project()
-    ItemFactory(project=project)
+    FaceFactory(project=project)
     labeling_start.start_labeling(project)
     (auxiliary,) = add_auxiliary(project, 1)
     with pytest.raises(InvalidInput, match="auxiliary faces never are"):
-        votes.submit_vote(project, project.owner, item_id=auxiliary, answer=votes.Answer("label", (0,)),
+        votes.submit_vote(project, project.owner, face_id=auxiliary, answer=votes.Answer("label", (0,)),
                           client_id=uuid.uuid4())  # fmt: skip
     project.refresh_from_db()
     assert project.votes_spent == 0
-    assert not Item.objects.get(pk=auxiliary).votes.exists()
+    assert not Face.objects.get(pk=auxiliary).votes.exists()
 
 
 def test_auxiliary_faces_are_never_scored_for_nor_picked_into_the_next_batch(tmp_path: Path):
@@ -67,9 +68,9 @@ def test_auxiliary_faces_are_never_scored_for_nor_picked_into_the_next_batch(tmp
     )
     outcome = cycle_bridge.train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
                                               progress=lambda _: None, cancel=lambda: False)  # fmt: skip
-    assert outcome.next_item_ids and not set(outcome.next_item_ids) & auxiliary
+    assert outcome.next_face_ids and not set(outcome.next_face_ids) & auxiliary
     stored = cycle_bridge.read_predictions(outcome.predictions_path)
-    assert not set(stored["item_ids"].tolist()) & auxiliary
+    assert not set(stored[FACE_IDS_KEY].tolist()) & auxiliary
 
 
 def run_inputs(project: Project) -> cycle_bridge.CycleInputs:
@@ -85,7 +86,7 @@ def test_import_command_puts_every_face_in_the_auxiliary_split(tmp_path: Path):
     for seed in range(3):
         Image.fromarray(face_pixels(seed, 24)).save(folder / f"face{seed}.png")
     call_command("import_faces", project.pk, str(folder), "--split", "auxiliary", stdout=io.StringIO())
-    assert list(Item.objects.filter(project=project).values_list("split", flat=True)) == ["auxiliary"] * 3
+    assert list(Face.objects.filter(project=project).values_list("split", flat=True)) == ["auxiliary"] * 3
     assert cycles.choose_initial_set(project) == []
 
 
@@ -99,7 +100,7 @@ def test_the_import_api_accepts_the_auxiliary_split(client_for):
         f"/api/projects/{project.pk}/imports/", {"files": [buffer], "split": "auxiliary"}, format="multipart"
     )
     assert response.status_code in (200, 201, 202), response.content
-    assert list(Item.objects.filter(project=project).values_list("split", flat=True)) == ["auxiliary"]
+    assert list(Face.objects.filter(project=project).values_list("split", flat=True)) == ["auxiliary"]
 
 
 def test_the_delta_setting_round_trips_and_is_refused_where_labels_are_soft(client_for):
@@ -138,11 +139,11 @@ def test_the_bridge_trains_the_kept_faces_with_their_pseudo_labels(tmp_path: Pat
     record = outcome.omni_supervision
     labeled = {
         str(pk)
-        for pk in Item.objects.filter(project=project, label_index__isnull=False).values_list("id", flat=True)
+        for pk in Face.objects.filter(project=project, label_index__isnull=False).values_list("id", flat=True)
     }
     unvoted_pool = {
         str(pk)
-        for pk in Item.objects.filter(project=project, split="pool", vote_count=0).values_list(
+        for pk in Face.objects.filter(project=project, split="pool", vote_count=0).values_list(
             "id", flat=True
         )
     }
@@ -157,11 +158,11 @@ def test_the_bridge_trains_the_kept_faces_with_their_pseudo_labels(tmp_path: Pat
     assert kept <= {str(pk) for pk in auxiliary} | unvoted_pool
     assert record["from_auxiliary"] == len(kept & {str(pk) for pk in auxiliary})
     test_ids = {
-        str(pk) for pk in Item.objects.filter(project=project, split="test").values_list("id", flat=True)
+        str(pk) for pk in Face.objects.filter(project=project, split="test").values_list("id", flat=True)
     }
     assert not test_ids & set(train.names)
     assert outcome.labels_used == 4  # pseudo-labels are not labels bought with the budget
-    assert not Item.objects.filter(pk__in=[int(name) for name in kept], label_index__isnull=False).exists()
+    assert not Face.objects.filter(pk__in=[int(name) for name in kept], label_index__isnull=False).exists()
 
 
 def test_a_model_version_records_the_selection_and_the_dashboard_shows_it(client_for):
@@ -176,7 +177,7 @@ def test_a_model_version_records_the_selection_and_the_dashboard_shows_it(client
     }
     ModelVersion.objects.create(project=project, version=1, omni_supervision=record)
     ModelVersion.objects.create(project=project, version=2)
-    ItemFactory(project=project, split=Split.AUXILIARY)
+    FaceFactory(project=project, split=Split.AUXILIARY)
     dashboard = client_for(project.owner).get(f"/api/projects/{project.pk}/dashboard/").json()
     assert dashboard["omni_supervision"] == [{"version": 1, **record}]
     assert dashboard["auxiliary_size"] == 1

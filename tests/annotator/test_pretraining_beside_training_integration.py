@@ -42,9 +42,9 @@ def label_open_batch(project: Project, truth: dict[str, int]) -> None:
         for lease in leases:
             if lease.entry.cycle_id != cycle.pk:
                 return
-            item = lease.entry.item
-            votes.submit_vote(project, project.owner, item_id=item.pk, client_id=uuid.uuid4(),
-                              answer=votes.Answer("label", (truth[item.source_name],)))  # fmt: skip
+            face = lease.entry.face
+            votes.submit_vote(project, project.owner, face_id=face.pk, client_id=uuid.uuid4(),
+                              answer=votes.Answer("label", (truth[face.source_name],)))  # fmt: skip
 
 
 def workers(group: processes.ProcessGroup, env: dict[str, str], tmp_path, *queues: str) -> list:

@@ -11,6 +11,7 @@ import pytest
 import torch
 from django.conf import settings
 
+from annotator.ml_bridge import FACE_IDS_KEY
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Job, JobKind, JobState, ModelVersion, Project
 from annotator.selectors.model_versions import pretrained_backbone, warm_start_model
@@ -81,7 +82,7 @@ def test_the_training_job_fine_tunes_from_the_previous_checkpoint_and_says_so(
     project = make_labeling_project(model_name="small_cnn", image_size=16, warm_start=True)
     previous = stored_model(project, 1, "scratch")
     for entry in project.cycles.get(number=0).entries.all():
-        votes.submit_vote(project, project.owner, item_id=entry.item_id, answer=votes.Answer("label", (1,)),
+        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer("label", (1,)),
                           client_id=uuid.uuid4())  # fmt: skip
     settings.FACELOOP_TRAIN_EPOCHS, settings.FACELOOP_WARM_START_EPOCHS = 9, 1
     inputs = cycle_inputs(project, project.cycles.get(number=0))
@@ -129,7 +130,11 @@ def test_what_each_training_started_from_is_recorded_and_shown(client_for):
     folder = Path(settings.MEDIA_ROOT) / "job"
     folder.mkdir(parents=True)
     (folder / "model.pt").write_bytes(b"")
-    np.savez(folder / "pool.npz", item_ids=np.zeros(0, np.int64), probabilities=np.zeros((0, 4), np.float32))
+    np.savez(
+        folder / "pool.npz",
+        **{FACE_IDS_KEY: np.zeros(0, np.int64)},
+        probabilities=np.zeros((0, 4), np.float32),
+    )
     outcome = cycle_bridge.CycleOutcome(checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz",
                                         labels_used=0, metrics={}, training={"started_from": "v7"})  # fmt: skip
 
@@ -161,7 +166,7 @@ def test_training_and_pre_training_hold_separate_claims():
 def test_a_batch_completed_during_pre_training_is_trained_at_once_from_scratch():
     project = make_labeling_project(ssl_method="simclr")
     for entry in project.cycles.get(number=0).entries.all():
-        votes.submit_vote(project, project.owner, item_id=entry.item_id, answer=votes.Answer("label", (1,)),
+        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer("label", (1,)),
                           client_id=uuid.uuid4())  # fmt: skip
 
     first = Job.objects.get(project=project, kind=JobKind.TRAIN)

@@ -24,7 +24,7 @@ def clustered(count: int, dim: int, seed: int = 0) -> np.ndarray:
 def written(tmp_path: Path, vectors: np.ndarray) -> tuple[Path, Path, list[int]]:
     ids = [1000 + 3 * i for i in range(len(vectors))]
     index = EmbeddingIndex.build(vectors, use_gpu=False).save(tmp_path / "index.faiss")
-    return index, similar.write_index_item_ids(tmp_path, [str(i) for i in ids]), ids
+    return index, similar.write_index_face_ids(tmp_path, [str(i) for i in ids]), ids
 
 
 def reference(vectors: np.ndarray, row: int, k: int) -> list[int]:
@@ -49,7 +49,7 @@ def test_neighbours_match_a_plain_search(tmp_path, monkeypatch, exact_up_to):
         monkeypatch.setattr(EmbeddingIndex, "neighbours_of", refuse)
     for row in (0, 17, 599):
         found = similar.similar_faces(index, ids_path, ids[row], 5)
-        assert [face.item_id for face in found] == [ids[r] for r in reference(vectors, row, 5)]
+        assert [face.face_id for face in found] == [ids[r] for r in reference(vectors, row, 5)]
         unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         assert [face.similarity for face in found] == pytest.approx(
             [float(unit[row] @ unit[r]) for r in reference(vectors, row, 5)], abs=1e-4
@@ -63,6 +63,6 @@ def test_near_duplicates_are_flagged_and_unknown_faces_are_none(tmp_path, monkey
     vectors[7] = vectors[3] * 1.01  # the same face, brighter
     index, ids_path, ids = written(tmp_path, vectors)
     found = similar.similar_faces(index, ids_path, ids[3], 3)
-    assert (found[0].item_id, found[0].near_duplicate) == (ids[7], True)
+    assert (found[0].face_id, found[0].near_duplicate) == (ids[7], True)
     assert [face.near_duplicate for face in found[1:]] == [face.similarity >= 0.98 for face in found[1:]]
     assert similar.similar_faces(index, ids_path, 5, 3) is None

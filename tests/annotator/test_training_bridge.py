@@ -10,8 +10,9 @@ import pytest
 import torch
 from django.contrib.auth import get_user_model
 
+from annotator.ml_bridge import FACE_IDS_KEY
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Item
+from annotator.models import Face
 from annotator.services import votes
 from annotator.services.cycle_inputs import cycle_inputs
 from ml_engine.progress import ignore_progress, never_cancelled
@@ -34,7 +35,7 @@ def answered_project(training_mode: str):
         ("unsure", (2, 3)),
     ]
     for entry, (kind, classes) in zip(entries, answers, strict=True):
-        votes.submit_vote(project, project.owner, item_id=entry.item_id, answer=votes.Answer(kind, classes),
+        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer(kind, classes),
                           client_id=uuid.uuid4())  # fmt: skip
     return project
 
@@ -56,9 +57,9 @@ def test_every_training_mode_trains_scores_and_selects(mode: str, tmp_path: Path
     assert outcome.training["mode"] == mode
     assert outcome.checkpoint_path.exists() and outcome.predictions_path.exists()
     assert outcome.labels_used == 4
-    answered = set(Item.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))
-    assert len(outcome.next_item_ids) == 2
-    assert not set(outcome.next_item_ids) & answered
+    answered = set(Face.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))
+    assert len(outcome.next_face_ids) == 2
+    assert not set(outcome.next_face_ids) & answered
     assert set(outcome.metrics) == {
         "accuracy", "macro_f1", "per_class_recall", "per_class_precision", "confusion",
     }  # fmt: skip
@@ -79,7 +80,7 @@ def test_supervised_training_never_sees_test_faces(tmp_path: Path, monkeypatch: 
     (train,) = seen
     assert set(train.splits.tolist()) == {"train", "pool"}  # the two unsure faces have no majority
     test_ids = {
-        str(pk) for pk in Item.objects.filter(project=project, split="test").values_list("id", flat=True)
+        str(pk) for pk in Face.objects.filter(project=project, split="test").values_list("id", flat=True)
     }
     assert not test_ids & set(train.names)
     assert sorted(train.labels.tolist()) == [-1, -1, 0, 1, 2, 3]
@@ -101,12 +102,12 @@ def test_soft_target_modes_train_on_every_voted_pool_face_with_its_votes(
     run_cycle(project, tmp_path)
 
     ((train, targets),) = seen
-    voted = Item.objects.filter(project=project, split="pool", vote_count__gt=0)
+    voted = Face.objects.filter(project=project, split="pool", vote_count__gt=0)
     assert sorted(train.names) == sorted(str(pk) for pk in voted.values_list("id", flat=True))
     by_name = dict(zip(train.names, targets.tolist(), strict=True))
-    for item in voted:  # the unsure pairs (no label) train on half of each class
-        expected = np.asarray(item.class_votes) / sum(item.class_votes)
-        np.testing.assert_allclose(by_name[str(item.pk)], expected)
+    for face in voted:  # the unsure pairs (no label) train on half of each class
+        expected = np.asarray(face.class_votes) / sum(face.class_votes)
+        np.testing.assert_allclose(by_name[str(face.pk)], expected)
 
 
 def test_pool_scores_are_stored_in_one_file_per_model(tmp_path: Path) -> None:
@@ -114,8 +115,8 @@ def test_pool_scores_are_stored_in_one_file_per_model(tmp_path: Path) -> None:
     outcome = run_cycle(project, tmp_path)
 
     stored = cycle_bridge.read_predictions(outcome.predictions_path)
-    pool_ids = sorted(Item.objects.filter(project=project, split="pool").values_list("id", flat=True))
-    assert stored["item_ids"].tolist() == pool_ids
+    pool_ids = sorted(Face.objects.filter(project=project, split="pool").values_list("id", flat=True))
+    assert stored[FACE_IDS_KEY].tolist() == pool_ids
     assert stored["probabilities"].shape == (len(pool_ids), 4)
     np.testing.assert_allclose(stored["probabilities"].sum(axis=1), 1.0, rtol=1e-5)
 
@@ -129,10 +130,10 @@ def test_every_strategy_picks_unanswered_pool_faces(strategy: str, tmp_path: Pat
     project.save(update_fields=["strategy"])
     outcome = run_cycle(project, tmp_path)
 
-    answered = set(Item.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))
-    pool = set(Item.objects.filter(project=project, split="pool").values_list("id", flat=True))
-    assert len(outcome.next_item_ids) == len(set(outcome.next_item_ids)) == 2
-    assert set(outcome.next_item_ids) <= pool - answered
+    answered = set(Face.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))
+    pool = set(Face.objects.filter(project=project, split="pool").values_list("id", flat=True))
+    assert len(outcome.next_face_ids) == len(set(outcome.next_face_ids)) == 2
+    assert set(outcome.next_face_ids) <= pool - answered
     if strategy == "bald":
         stored = cycle_bridge.read_predictions(outcome.predictions_path)
         assert stored["mc_probabilities"].shape[0] == cycle_bridge.BALD_PASSES
@@ -162,11 +163,11 @@ def test_offers_are_the_unlabeled_faces_above_their_class_margin_most_confident_
     probabilities = np.array(
         [[0.95, 0.05], [0.10, 0.90], [0.50, 0.50], [0.02, 0.98], [0.99, 0.01]], dtype=np.float32
     )
-    item_ids = np.array([10, 11, 12, 13, 14])
+    face_ids = np.array([10, 11, 12, 13, 14])
     # row 4 is excluded by the caller (labeled or queued); class 1's margin is 0.95
-    offers = cycle_bridge.pseudo_labels_to_offer(probabilities, np.array([0, 1, 2, 3]), item_ids, [0.9, 0.95])
+    offers = cycle_bridge.pseudo_labels_to_offer(probabilities, np.array([0, 1, 2, 3]), face_ids, [0.9, 0.95])
 
-    assert [(o.item_id, o.class_index) for o in offers] == [(13, 1), (10, 0)]
+    assert [(o.face_id, o.class_index) for o in offers] == [(13, 1), (10, 0)]
     assert offers[0].confidence == pytest.approx(0.98) and offers[0].margin == pytest.approx(0.95)
 
 
@@ -178,15 +179,15 @@ def test_supervised_training_learns_tied_faces_from_their_vote_distribution(tmp_
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
     for index, entry in enumerate(entries):
         for user, class_index in ((project.owner, index % 4), (annotator, (index + 1) % 4)):
-            votes.submit_vote(project, user, item_id=entry.item_id, answer=votes.Answer("label", (class_index,)),
+            votes.submit_vote(project, user, face_id=entry.face_id, answer=votes.Answer("label", (class_index,)),
                               client_id=uuid.uuid4())  # fmt: skip
-    assert not Item.objects.filter(project=project, label_index__isnull=False).exists()
+    assert not Face.objects.filter(project=project, label_index__isnull=False).exists()
 
     outcome = run_cycle(project, tmp_path)
 
     assert outcome.training["tie_faces_on_vote_distribution"] == len(entries)
     assert outcome.checkpoint_path.exists()
-    assert len(outcome.next_item_ids) == 2
+    assert len(outcome.next_face_ids) == 2
 
 
 def test_supervised_training_without_ties_keeps_the_hard_labels(
@@ -194,7 +195,7 @@ def test_supervised_training_without_ties_keeps_the_hard_labels(
 ) -> None:
     project = make_labeling_project(model_name="small_cnn", image_size=16)
     for entry in project.cycles.get(number=0).entries.order_by("position"):
-        votes.submit_vote(project, project.owner, item_id=entry.item_id, answer=votes.Answer("label", (0,)),
+        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer("label", (0,)),
                           client_id=uuid.uuid4())  # fmt: skip
     seen_targets = []
     real_fit = supervised.fit

@@ -42,7 +42,7 @@ def labeled_project(owner, name: str) -> Project:
         leases = assignment.next_faces(project, owner, 5)
         assert leases, "the batch ran out of faces before its training was queued"
         for lease in leases:
-            votes.submit_vote(project, owner, item_id=lease.entry.item_id, answer=votes.Answer("label", (lease.pk % 4,)),
+            votes.submit_vote(project, owner, face_id=lease.entry.face_id, answer=votes.Answer("label", (lease.pk % 4,)),
                               client_id=uuid.uuid4())  # fmt: skip
     return project
 

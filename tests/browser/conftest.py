@@ -61,15 +61,15 @@ def log_in(page, live_server, username: str, next_path: str) -> None:
     page.click("button[type=submit]")
 
 
-def shown_item(page, previous: int | None = None, timeout: float = 15_000) -> int:
-    """The item id of the face on screen, once one other than ``previous`` is shown."""
+def shown_face(page, previous: int | None = None, timeout: float = 15_000) -> int:
+    """The face id of the face on screen, once one other than ``previous`` is shown."""
     page.wait_for_function(
         "previous => { const f = document.getElementById('face');"
-        " return !f.hidden && f.dataset.item && Number(f.dataset.item) !== previous; }",
+        " return !f.hidden && f.dataset.face && Number(f.dataset.face) !== previous; }",
         arg=previous,
         timeout=timeout,
     )
-    return int(page.get_attribute("#face", "data-item"))
+    return int(page.get_attribute("#face", "data-face"))
 
 
 def wait_for(condition, timeout: float = 15.0) -> None:

@@ -14,7 +14,7 @@ import time
 
 from annotator.models import Project, Vote
 from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project
-from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, shown_item, wait_for
+from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, shown_face, wait_for
 
 pytestmark = BROWSER_TEST_MARKS
 
@@ -24,7 +24,7 @@ MIN_FACE_MS = 1000
 def votes(annotator) -> dict[int, int | None]:
     return dict(
         Vote.objects.filter(annotator=annotator, retracted_at__isnull=True).values_list(
-            "item_id", "class_index"
+            "face_id", "class_index"
         )
     )
 
@@ -44,38 +44,38 @@ def test_clicks_repeats_and_early_keys_cast_no_vote(live_server, browser_page, s
     page = browser_page
     log_in(page, live_server, "ann", f"/projects/{project.pk}/label/")
 
-    first = shown_item(page)
+    first = shown_face(page)
     settle(page)
     page.click(".class-button >> nth=1")  # a mouse click answers at once
-    second = shown_item(page, first)
+    second = shown_face(page, first)
     assert page.evaluate("document.activeElement.tagName") != "BUTTON"
     settle(page)
     page.keyboard.press("Space")
     page.keyboard.press("Enter")
     settle(page)
     assert votes(annotator) == {first: 1}
-    assert shown_item(page) == second
+    assert shown_face(page) == second
 
     page.keyboard.press("3")
-    third = shown_item(page, second)
+    third = shown_face(page, second)
     page.keyboard.press("4")  # at once: within min_face_ms of the face appearing
     settle(page)
     assert votes(annotator) == {first: 1, second: 2}
-    assert shown_item(page) == third
+    assert shown_face(page) == third
 
     page.keyboard.down("2")  # held down: one vote, then auto-repeat
-    fourth = shown_item(page, third)
+    fourth = shown_face(page, third)
     settle(page)
     page.keyboard.down("2")  # Playwright marks a second keydown without keyup as a repeat
     page.keyboard.up("2")
     settle(page)
     assert votes(annotator) == {first: 1, second: 2, third: 1}
-    assert shown_item(page) == fourth
+    assert shown_face(page) == fourth
 
     page.click("#show-suggestion")  # the checkbox keeps the focus; number keys still answer
     assert page.evaluate("document.activeElement.id") == "show-suggestion"
     page.keyboard.press("1")
-    shown_item(page, fourth)
+    shown_face(page, fourth)
     wait_for(lambda: votes(annotator) == {first: 1, second: 2, third: 1, fourth: 0})
 
 
@@ -89,11 +89,11 @@ def test_a_refused_answer_keeps_its_face_on_screen_with_the_reason(
     page = browser_page
     log_in(page, live_server, "ann", f"/projects/{project.pk}/label/")
 
-    first = shown_item(page)
+    first = shown_face(page)
     Project.objects.filter(pk=project.pk).update(votes_spent=3)  # others spent the budget meanwhile
     page.keyboard.press("2")
     page.wait_for_function("document.getElementById('message').textContent.includes('was not saved')")
-    assert shown_item(page) == first
+    assert shown_face(page) == first
     assert "budget" in page.inner_text("#message").lower()
     assert page.is_visible("#dismiss")
     page.keyboard.press("2")  # the face can take no answer: keys do nothing
@@ -113,9 +113,9 @@ def test_signed_out_in_another_tab_the_answer_waits_and_is_sent_after_signing_in
     label_path = f"/projects/{project.pk}/label/"
     first_tab, second_tab = two_tabs
     log_in(first_tab, live_server, "ann", label_path)
-    shown_item(first_tab)
+    shown_face(first_tab)
     second_tab.goto(f"{live_server.url}{label_path}")
-    answered = shown_item(second_tab)
+    answered = shown_face(second_tab)
 
     first_tab.click(".signout button")  # signs the whole browser out
     first_tab.wait_for_url("**/accounts/login/**")
@@ -126,7 +126,7 @@ def test_signed_out_in_another_tab_the_answer_waits_and_is_sent_after_signing_in
     link = second_tab.get_attribute("#signed-out a", "href")
     assert link == f"/accounts/login/?next={label_path.replace('/', '%2F')}"
     outbox = second_tab.evaluate(f"JSON.parse(sessionStorage.getItem('faceloop.outbox.{project.pk}.votes'))")
-    assert [entry["body"]["item"] for entry in outbox] == [answered]
+    assert [entry["body"]["face"] for entry in outbox] == [answered]
     time.sleep(0.5)
     assert not Vote.objects.exists()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,7 @@ def test_signed_out_in_another_tab_the_answer_waits_and_is_sent_after_signing_in
     second_tab.click("button[type=submit]")
     second_tab.wait_for_url(f"**{label_path}")
     wait_for(lambda: votes(annotator) == {answered: 2})
-    assert shown_item(second_tab) != answered
+    assert shown_face(second_tab) != answered
     second_tab.wait_for_function(f"sessionStorage.getItem('faceloop.outbox.{project.pk}.votes') === '[]'")
 
 
@@ -153,7 +153,7 @@ def test_signed_in_again_in_another_tab_the_waiting_tab_sends_its_answer_by_itse
     first_tab, second_tab = two_tabs
     log_in(first_tab, live_server, "ann", label_path)
     second_tab.goto(f"{live_server.url}{label_path}")
-    answered = shown_item(second_tab)
+    answered = shown_face(second_tab)
 
     first_tab.click(".signout button")
     first_tab.wait_for_url("**/accounts/login/**")
@@ -166,5 +166,5 @@ def test_signed_in_again_in_another_tab_the_waiting_tab_sends_its_answer_by_itse
     log_in(first_tab, live_server, "ann", label_path)
     second_tab.wait_for_selector("#signed-out", state="hidden", timeout=30_000)
     wait_for(lambda: votes(annotator) == {answered: 3})
-    assert shown_item(second_tab) != answered
+    assert shown_face(second_tab) != answered
     assert second_tab.evaluate("window.location.pathname") == label_path

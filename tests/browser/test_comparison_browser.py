@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from annotator import ml_bridge
-from annotator.models import Item, Job, JobKind, JobState, ModelVersion, Split
+from annotator.models import Face, Job, JobKind, JobState, ModelVersion, Split
 from annotator.services import imports, projects
 from ml_engine.simulation.comparison import simulate
 from ml_engine.simulation.oracle_loop import LoopSettings
@@ -41,11 +41,11 @@ def labeled_project(owner):
     imports.import_dataset(project, faces.subset(np.arange(LABELED)), split="pool")
     imports.import_dataset(project, faces.subset(np.arange(LABELED, LABELED + TEST)), split="test")
     index = {name: i for i, name in enumerate(faces.names)}
-    for item in Item.objects.filter(project=project, split=Split.POOL):  # the aggregated labels
-        item.label_index = int(faces.labels[index[item.source_name]])
-        item.save(update_fields=["label_index"])
+    for face in Face.objects.filter(project=project, split=Split.POOL):  # the aggregated labels
+        face.label_index = int(faces.labels[index[face.source_name]])
+        face.save(update_fields=["label_index"])
     order = [
-        [index[name] for name in Item.objects.filter(project=project, split=split).order_by("id").values_list("source_name", flat=True)]
+        [index[name] for name in Face.objects.filter(project=project, split=split).order_by("id").values_list("source_name", flat=True)]
         for split in (Split.POOL, Split.TEST)
     ]  # fmt: skip
     return project, faces.subset(np.asarray(order[0])), faces.subset(np.asarray(order[1]))
@@ -129,11 +129,11 @@ def test_the_dashboard_stays_readable_at_8_classes_and_20_model_versions(live_se
                                              "confusion": confusion.tolist(), "per_class_recall": recall,
                                              "per_class_precision": precision})  # fmt: skip
     labels = [40, 30, 25, 22, 20, 8, 12, 3]
-    pool = [Item(project=project, split=Split.POOL, label_index=c, sha256=f"{c}-{i}") for c, n in enumerate(labels) for i in range(n)]  # fmt: skip
+    pool = [Face(project=project, split=Split.POOL, label_index=c, sha256=f"{c}-{i}") for c, n in enumerate(labels) for i in range(n)]  # fmt: skip
     test = [
-        Item(project=project, split=Split.TEST, imported_label=i % 8, sha256=f"test-{i}") for i in range(80)
+        Face(project=project, split=Split.TEST, imported_label=i % 8, sha256=f"test-{i}") for i in range(80)
     ]
-    Item.objects.bulk_create(pool + test)
+    Face.objects.bulk_create(pool + test)
     curves = [
         {"strategy": name, "title": title, "labels": [16, 32, 48, 64, 80],
          "accuracy": [[0.3 + shift + 0.05 * k + 0.01 * seed for k in range(5)] for seed in range(3)],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from annotator.models import Membership, Project, PseudoLabelOffer, Vote
 from tests.annotator.factories import (
-    ItemFactory,
+    FaceFactory,
     UserFactory,
     add_annotator,
     make_project,
@@ -38,8 +38,8 @@ def test_confirm_reject_and_undo_by_keyboard(live_server, browser_page, settings
     project = make_project(
         training_mode="semi_supervised", offer_confirmations=True, budget_votes=10, min_face_ms=0
     )
-    items = [ItemFactory(project=project).pk for _ in range(4)]
-    offers = publish_test_offers(project, [(items[0], 1, 0.97), (items[1], 2, 0.95), (items[2], 0, 0.93)])
+    faces = [FaceFactory(project=project).pk for _ in range(4)]
+    offers = publish_test_offers(project, [(faces[0], 1, 0.97), (faces[1], 2, 0.95), (faces[2], 0, 0.93)])
     annotator = UserFactory(username="ann")
     add_annotator(project, user=annotator)
     page = browser_page

@@ -18,7 +18,7 @@ def test_owner_exports_labels_from_the_dashboard(live_server, browser_page, work
     for entry, class_index in zip(
         project.cycles.get(number=0).entries.order_by("position"), [0, 1, 2], strict=False
     ):
-        votes.submit_vote(project, project.owner, item_id=entry.item_id, answer=votes.Answer("label", (class_index,)),
+        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer("label", (class_index,)),
                           client_id=uuid.uuid4())  # fmt: skip
     page = browser_page
     log_in(page, live_server, project.owner.username, f"/projects/{project.pk}/dashboard/")

@@ -13,18 +13,18 @@ from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, wait
 pytestmark = BROWSER_TEST_MARKS
 
 
-def shown_item(page) -> int:
+def shown_face(page) -> int:
     page.wait_for_selector("#face:not([hidden])")
-    return int(page.get_attribute("#face", "data-item"))
+    return int(page.get_attribute("#face", "data-face"))
 
 
-def next_item(page, previous: int) -> int:
+def next_face(page, previous: int) -> int:
     page.wait_for_function(
         "previous => { const f = document.getElementById('face');"
-        " return !f.hidden && f.dataset.item && Number(f.dataset.item) !== previous; }",
+        " return !f.hidden && f.dataset.face && Number(f.dataset.face) !== previous; }",
         arg=previous,
     )
-    return shown_item(page)
+    return shown_face(page)
 
 
 def test_label_undo_unsure_and_skip_by_keyboard(live_server, browser_page, settings, tmp_path):
@@ -39,23 +39,23 @@ def test_label_undo_unsure_and_skip_by_keyboard(live_server, browser_page, setti
     page.wait_for_url(f"**/projects/{project.pk}/label/")
 
     labeled = {}
-    item = shown_item(page)
+    face = shown_face(page)
     for key, class_index in zip("12341", [0, 1, 2, 3, 0], strict=True):
-        labeled[item] = class_index
+        labeled[face] = class_index
         page.keyboard.press(key)
-        item = next_item(page, item)
+        face = next_face(page, face)
     fifth = list(labeled)[-1]
 
     page.keyboard.press("z")
-    page.wait_for_function("id => Number(document.getElementById('face').dataset.item) === id", arg=fifth)
+    page.wait_for_function("id => Number(document.getElementById('face').dataset.face) === id", arg=fifth)
     page.keyboard.press("u")
     assert page.get_attribute("#unsure", "aria-pressed") == "true"
     page.keyboard.press("2")
     page.keyboard.press("3")
     page.keyboard.press("Enter")
-    skipped = next_item(page, fifth)
+    skipped = next_face(page, fifth)
     page.keyboard.press("s")
-    next_item(page, skipped)
+    next_face(page, skipped)
 
     live = Vote.objects.filter(annotator=annotator, retracted_at__isnull=True)
     wait_for(lambda: live.count() == 6)
@@ -71,13 +71,13 @@ def test_label_undo_unsure_and_skip_by_keyboard(live_server, browser_page, setti
     page.wait_for_selector("#class-plot svg")
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
 
-    labels = {v.item_id: v.class_index for v in live.filter(kind=VoteKind.LABEL)}
-    assert labels == {item_id: c for item_id, c in labeled.items() if item_id != fifth}
+    labels = {v.face_id: v.class_index for v in live.filter(kind=VoteKind.LABEL)}
+    assert labels == {face_id: c for face_id, c in labeled.items() if face_id != fifth}
     unsure = live.get(kind=VoteKind.UNSURE)
-    assert (unsure.item_id, unsure.candidate_set) == (fifth, [1, 2])
-    assert live.get(kind=VoteKind.SKIP).item_id == skipped
+    assert (unsure.face_id, unsure.candidate_set) == (fifth, [1, 2])
+    assert live.get(kind=VoteKind.SKIP).face_id == skipped
     retracted = Vote.objects.get(annotator=annotator, retracted_at__isnull=False)
-    assert (retracted.item_id, retracted.class_index) == (fifth, 0)
+    assert (retracted.face_id, retracted.class_index) == (fifth, 0)
     assert Project.objects.get(pk=project.pk).votes_spent == 5
     assert all(v.time_spent_ms > 0 for v in live)
     assert (SCREENSHOTS / "labeling.png").stat().st_size > 10_000

@@ -17,7 +17,7 @@ from django.utils import timezone
 from annotator import ml_bridge
 from annotator.models import Job, JobKind, Project, QueueEntry
 from annotator.services import imports, projects
-from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, shown_item
+from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, shown_face
 
 pytestmark = BROWSER_TEST_MARKS
 
@@ -44,21 +44,21 @@ def live_project() -> Project:
     return project
 
 
-def answer(page, item: int) -> int | None:
-    """Press 1 on face ``item``; the next face on screen, or None once the page says none is left."""
+def answer(page, face: int) -> int | None:
+    """Press 1 on face ``face``; the next face on screen, or None once the page says none is left."""
     page.keyboard.press("1")
     page.wait_for_function(
         "previous => { const f = document.getElementById('face');"
         " const none = document.getElementById('face-status').textContent.includes('appear here on their own');"
-        " return (f.hidden && none) || (!f.hidden && Number(f.dataset.item) !== previous); }",
-        arg=item,
+        " return (f.hidden && none) || (!f.hidden && Number(f.dataset.face) !== previous); }",
+        arg=face,
     )
-    return None if page.is_hidden("#face") else int(page.get_attribute("#face", "data-item"))
+    return None if page.is_hidden("#face") else int(page.get_attribute("#face", "data-face"))
 
 
-def entry_of(project: Project, item: int) -> QueueEntry:
+def entry_of(project: Project, face: int) -> QueueEntry:
     entries = QueueEntry.objects.select_related("cycle", "cycle__selected_by")
-    return entries.filter(cycle__project=project, item_id=item).latest("cycle__number")
+    return entries.filter(cycle__project=project, face_id=face).latest("cycle__number")
 
 
 def test_new_faces_arrive_without_a_reload_while_training_runs(
@@ -74,43 +74,43 @@ def test_new_faces_arrive_without_a_reload_while_training_runs(
     page.evaluate("window.notReloaded = true")  # a reload would clear it
 
     # Cycle 0 (with the reserved test sample); no model ranks faces yet, so the page waits.
-    item = shown_item(page)
-    while item is not None:
-        assert entry_of(project, item).cycle.number == 0
-        item = answer(page, item)
+    face = shown_face(page)
+    while face is not None:
+        assert entry_of(project, face).cycle.number == 0
+        face = answer(page, face)
 
     page.wait_for_selector("#face-status:has-text('the first model is training')")
 
     # The first model's batch arrives by itself.
-    item = shown_item(page, timeout=180_000)
-    first = entry_of(project, item).cycle
+    face = shown_face(page, timeout=180_000)
+    first = entry_of(project, face).cycle
     assert first.selected_by.version == 1
 
     # The first model's batch to its end: the next faces come at once, while model 2 trains.
-    while item is not None and entry_of(project, item).cycle == first:
+    while face is not None and entry_of(project, face).cycle == first:
         pressed_at = time.monotonic()
-        item = answer(page, item)
-    item = item if item is not None else shown_item(page, timeout=5_000)
+        face = answer(page, face)
+    face = face if face is not None else shown_face(page, timeout=5_000)
     waited, shown_at = time.monotonic() - pressed_at, timezone.now()
     training = Job.objects.filter(project=project, kind=JobKind.TRAIN).latest("id")
     assert training.finished_at is None or training.finished_at > shown_at, (
         "the faces came after the training"
     )
     assert waited < 5, waited
-    continued = entry_of(project, item).cycle
+    continued = entry_of(project, face).cycle
     assert (continued.number, continued.selected_by.version) == (first.number + 1, 1)
     page.wait_for_selector(f"#jobs-text:has-text('training #{training.pk}: ')", timeout=5_000)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "labeling-while-training.png"))
 
     # Model 2 takes over the faces of that cycle nobody started: they reach the page too.
-    before = set(continued.entries.values_list("item_id", flat=True))
+    before = set(continued.entries.values_list("face_id", flat=True))
     page.wait_for_selector("#model-text:has-text('version 2')", timeout=180_000)
-    picks = set(continued.entries.values_list("item_id", flat=True)) - before
+    picks = set(continued.entries.values_list("face_id", flat=True)) - before
     assert picks, "model 2 took over no face"
     for _ in range(BATCH):
-        if item in picks:
+        if face in picks:
             break
-        item = answer(page, item) or shown_item(page)
-    assert item in picks
+        face = answer(page, face) or shown_face(page)
+    assert face in picks
     assert page.evaluate("window.notReloaded") is True

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from annotator.models import Exclusion, Item, Membership, Project, Review, Role, Vote
+from annotator.models import Exclusion, Face, Membership, Project, Review, Role, Vote
 from annotator.services import votes
 from tests.annotator.factories import UserFactory, write_pool_index
 from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, wait_for
@@ -92,7 +92,7 @@ def test_owner_runs_a_project_from_the_browser(
     page.set_input_files("#files", str(faces_zip(tmp_path / "faces.zip")))
     page.select_option("#split", "pool")
     page.click("#import-form button[type=submit]")
-    wait_for(lambda: Item.objects.filter(project=project).count() == FACES, timeout=60)
+    wait_for(lambda: Face.objects.filter(project=project).count() == FACES, timeout=60)
     page.click("#start")
     wait_for(lambda: project.cycles.exists())
 
@@ -126,13 +126,13 @@ def test_owner_runs_a_project_from_the_browser(
     annotator_context.close()
 
     anna_votes = dict(
-        Vote.objects.filter(annotator=anna.user, item__split="pool").values_list("item_id", "class_index")
+        Vote.objects.filter(annotator=anna.user, face__split="pool").values_list("face_id", "class_index")
     )
     disputed, anna_class = next(iter(anna_votes.items()))
     second = UserFactory(username="sam")
     Membership.objects.create(project=project, user=second)
     sam = votes.Answer("label", ((anna_class + 1) % 3,))
-    votes.submit_vote(project, second, item_id=disputed, answer=sam, client_id=uuid.uuid4())
+    votes.submit_vote(project, second, face_id=disputed, answer=sam, client_id=uuid.uuid4())
     final = (anna_class + 2) % 3
 
     reviewer_context = browser.new_context(viewport={"width": 1280, "height": 720})
@@ -142,7 +142,7 @@ def test_owner_runs_a_project_from_the_browser(
     reviewer_page.wait_for_selector("#why:has-text('votes disagree')")
     shot(reviewer_page, "review")
     reviewer_page.keyboard.press("cja"[final])
-    wait_for(lambda: Review.objects.filter(item_id=disputed, undone_at__isnull=True).exists())
+    wait_for(lambda: Review.objects.filter(face_id=disputed, undone_at__isnull=True).exists())
     reviewer_page.goto(f"{live_server.url}/projects/{project.pk}/faces/?state=reviewed")
     reviewer_page.wait_for_selector(f"#grid li[data-id='{disputed}']")
     shot(reviewer_page, "faces")
@@ -150,7 +150,7 @@ def test_owner_runs_a_project_from_the_browser(
     reviewer_page.wait_for_selector("#history li:has-text('reviewed by rita')")
     shot(reviewer_page, "face")
     reviewer_context.close()
-    review = Review.objects.get(item_id=disputed)
+    review = Review.objects.get(face_id=disputed)
     assert (review.reviewer, review.label_before, review.label_after) == (reviewer, None, final)
 
     page.goto(f"{live_server.url}/projects/{project.pk}/settings/")
@@ -173,13 +173,13 @@ def test_owner_runs_a_project_from_the_browser(
     header = lines[0].split(",")
     assert header[-1] == "reviewed_by"
     by_file = {line.split(",")[0]: line.split(",") for line in lines[1:]}
-    face_name = Item.objects.get(pk=disputed).source_name
+    face_name = Face.objects.get(pk=disputed).source_name
     assert by_file[face_name][1] == ("calm", "joy", "anger")[final] and by_file[face_name][-1] == "rita"
     assert sum(1 for row in by_file.values() if row[-1]) == 1
-    assert len(by_file) == Item.objects.filter(project=project, split="pool").count()
+    assert len(by_file) == Face.objects.filter(project=project, split="pool").count()
 
     # The pool's index as a pre-training leaves it, with a near-duplicate of the disputed face.
-    ids = list(Item.objects.filter(project=project, split="pool").order_by("id").values_list("id", flat=True))
+    ids = list(Face.objects.filter(project=project, split="pool").order_by("id").values_list("id", flat=True))
     twin = next(i for i in ids if i != disputed)
     vectors = np.random.default_rng(5).standard_normal((len(ids), 16)).astype(np.float32)
     vectors[ids.index(twin)] = vectors[ids.index(disputed)] * 1.001
@@ -192,6 +192,6 @@ def test_owner_runs_a_project_from_the_browser(
     shot(page, "face-similar")
     page.click("#exclude-duplicates")
     wait_for(
-        lambda: Exclusion.objects.filter(item_id=twin, reason="duplicate", undone_at__isnull=True).exists()
+        lambda: Exclusion.objects.filter(face_id=twin, reason="duplicate", undone_at__isnull=True).exists()
     )
-    assert Item.objects.get(pk=twin).excluded and not Item.objects.get(pk=disputed).excluded
+    assert Face.objects.get(pk=twin).excluded and not Face.objects.get(pk=disputed).excluded

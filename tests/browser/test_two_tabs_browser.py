@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from annotator.models import Vote
 from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project
-from tests.browser.conftest import BROWSER_TEST_MARKS, log_in, shown_item, wait_for
+from tests.browser.conftest import BROWSER_TEST_MARKS, log_in, shown_face, wait_for
 
 pytestmark = BROWSER_TEST_MARKS
 
@@ -24,8 +24,8 @@ def test_two_tabs_of_one_user_label_20_faces_without_a_refusal_or_a_repeat(
     tab_ids = [tab.evaluate("sessionStorage.getItem('faceloop.tab')") for tab in two_tabs]
     assert tab_ids[0] and tab_ids[1] and tab_ids[0] != tab_ids[1]
 
-    shown = {0: shown_item(first), 1: shown_item(second)}
-    answered: list[tuple[int, int, int]] = []  # (tab, item, class index)
+    shown = {0: shown_face(first), 1: shown_face(second)}
+    answered: list[tuple[int, int, int]] = []  # (tab, face, class index)
     for turn in range(20):
         tab = turn % 2
         page = two_tabs[tab]
@@ -33,14 +33,14 @@ def test_two_tabs_of_one_user_label_20_faces_without_a_refusal_or_a_repeat(
         class_index = turn % 4
         answered.append((tab, shown[tab], class_index))
         page.keyboard.press(str(class_index + 1))
-        shown[tab] = shown_item(page, shown[tab])
+        shown[tab] = shown_face(page, shown[tab])
 
-    items = [item for _, item, _ in answered]
-    assert len(set(items)) == 20, "a face was asked twice"
+    faces = [face for _, face, _ in answered]
+    assert len(set(faces)) == 20, "a face was asked twice"
     live = Vote.objects.filter(annotator=annotator, retracted_at__isnull=True)
     wait_for(lambda: live.count() == 20)
-    assert dict(live.values_list("item_id", "class_index")) == {item: c for _, item, c in answered}
-    assert dict(live.values_list("item_id", "tab")) == {item: tab_ids[tab] for tab, item, _ in answered}
+    assert dict(live.values_list("face_id", "class_index")) == {face: c for _, face, c in answered}
+    assert dict(live.values_list("face_id", "tab")) == {face: tab_ids[tab] for tab, face, _ in answered}
     for page in two_tabs:
         assert page.inner_text("#message") == ""
         # every answer left the tab's outbox once stored (the last response may still be on its way)

@@ -19,7 +19,7 @@ from annotator.api.face_serializers import (
 )
 from annotator.api.openapi import errors
 from annotator.api.views.base import CREATED, ProjectScopedView
-from annotator.models import Item
+from annotator.models import Face
 from annotator.services import exclusions
 
 MAX_SIMILAR = 50
@@ -48,23 +48,23 @@ class FaceDetailView(ProjectScopedView):
     """One face: every vote with its annotator, candidate set, the model's probabilities, its history."""
 
     @extend_schema(responses={200: FaceDetailSerializer, **errors(403, 404)})
-    def get(self, request: Request, project_id: int, item_id: int) -> Response:
+    def get(self, request: Request, project_id: int, face_id: int) -> Response:
         project = self.reviewer().project
-        item = get_object_or_404(Item, pk=item_id, project=project)
-        return Response(FaceDetailSerializer(face_browser.face_record(project, item)).data)
+        face = get_object_or_404(Face, pk=face_id, project=project)
+        return Response(FaceDetailSerializer(face_browser.face_record(project, face)).data)
 
 
 class SimilarFacesView(ProjectScopedView):
     """The nearest faces in the pre-trained embedding space (``k``, default 12), near-duplicates flagged."""
 
     @extend_schema(responses={200: SimilarFacesSerializer, **errors(400, 403, 404)})
-    def get(self, request: Request, project_id: int, item_id: int) -> Response:
+    def get(self, request: Request, project_id: int, face_id: int) -> Response:
         project = self.reviewer().project
-        item = get_object_or_404(Item, pk=item_id, project=project)
+        face = get_object_or_404(Face, pk=face_id, project=project)
         k = request.query_params.get("k", "12")
         if not k.isdigit() or not 1 <= int(k) <= MAX_SIMILAR:
             raise ValidationError({"k": [f"a whole number from 1 to {MAX_SIMILAR}"]})
-        return Response(SimilarFacesSerializer(face_browser.similar_faces(project, item, int(k))).data)
+        return Response(SimilarFacesSerializer(face_browser.similar_faces(project, face, int(k))).data)
 
 
 class ExclusionView(ProjectScopedView):
@@ -77,18 +77,18 @@ class ExclusionView(ProjectScopedView):
             **errors(400, 403, 404, conflict="The face is already excluded."),
         },
     )
-    def post(self, request: Request, project_id: int, item_id: int) -> Response:
+    def post(self, request: Request, project_id: int, face_id: int) -> Response:
         project = self.project(owner=True)
-        get_object_or_404(Item, pk=item_id, project=project)
+        get_object_or_404(Face, pk=face_id, project=project)
         serializer = ExclusionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        exclusion = exclusions.exclude_face(project, request.user, item_id, **serializer.validated_data)
+        exclusion = exclusions.exclude_face(project, request.user, face_id, **serializer.validated_data)
         return Response(ExclusionSerializer(exclusion).data, status=CREATED)
 
     @extend_schema(
         responses={200: ExclusionSerializer, **errors(403, 404, conflict="The face is not excluded.")}
     )
-    def delete(self, request: Request, project_id: int, item_id: int) -> Response:
+    def delete(self, request: Request, project_id: int, face_id: int) -> Response:
         project = self.project(owner=True)
-        get_object_or_404(Item, pk=item_id, project=project)
-        return Response(ExclusionSerializer(exclusions.include_face(project, request.user, item_id)).data)
+        get_object_or_404(Face, pk=face_id, project=project)
+        return Response(ExclusionSerializer(exclusions.include_face(project, request.user, face_id)).data)

@@ -87,7 +87,7 @@ class VoteListView(ProjectScopedView, generics.GenericAPIView):
         result = votes.submit_vote(
             project,
             request.user,
-            item_id=data["item"],
+            face_id=data["face"],
             answer=answer,
             client_id=data["client_id"],
             time_spent_ms=data["time_spent_ms"],
@@ -114,8 +114,8 @@ class UndoView(ProjectScopedView):
         serializer.is_valid(raise_exception=True)
         vote = votes.retract_last_vote(project, request.user, tab=serializer.validated_data["tab"])
         lease = (
-            Lease.objects.filter(project=project, annotator=request.user, entry__item_id=vote.item_id)
-            .select_related("entry__item")
+            Lease.objects.filter(project=project, annotator=request.user, entry__face_id=vote.face_id)
+            .select_related("entry__face")
             .first()
         )
         face = None if lease is None else faces_data(project, [lease])[0]

@@ -15,17 +15,17 @@ from annotator.api.permissions import member_or_404, owner_or_403
 from annotator.api.serializers import (
     CycleSerializer,
     DashboardSerializer,
+    FaceImageQuerySerializer,
+    FaceImageSerializer,
     ImportInputSerializer,
-    ItemQuerySerializer,
-    ItemSerializer,
     JobSerializer,
     MembershipSerializer,
     MembershipUpdateSerializer,
     ModelVersionSerializer,
-    item_serializer_for,
+    face_image_serializer_for,
 )
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
-from annotator.models import Item, Job, JobKind, Membership
+from annotator.models import Face, Job, JobKind, Membership
 from annotator.selectors.dashboard import dashboard
 from annotator.selectors.progress import jobs_to_show
 from annotator.services import imports, jobs, memberships
@@ -95,37 +95,38 @@ class MemberDetailView(ProjectScopedView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ItemListView(ProjectScopedView, generics.GenericAPIView):
-    """A project's faces, filterable by ``split`` (pool or test).
+class FaceImageListView(ProjectScopedView, generics.GenericAPIView):
+    """The images of a project's faces, page by page, filterable by ``split``, for every member.
 
     Owners also see each face's imported label and votes; annotators only the image (a test
-    face's label is the answer the model is scored against).
+    face's label is the answer the model is scored against). Reviewers and owners browse,
+    filter and sort faces by their labeling state in the face browser (``faces/``).
     """
 
-    serializer_class = ItemSerializer
+    serializer_class = FaceImageSerializer
 
     @extend_schema(
-        operation_id="projects_items_list",
-        parameters=[ItemQuerySerializer],
-        responses={200: ItemSerializer(many=True), **list_errors()},
+        operation_id="projects_images_list",
+        parameters=[FaceImageQuerySerializer],
+        responses={200: FaceImageSerializer(many=True), **list_errors()},
     )
     def get(self, request: Request, project_id: int) -> Response:
         membership = self.member()
-        query = ItemQuerySerializer(data=request.query_params.dict())
+        query = FaceImageQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        queryset = Item.objects.filter(project=membership.project, **query.validated_data).order_by("id")
+        queryset = Face.objects.filter(project=membership.project, **query.validated_data).order_by("id")
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(item_serializer_for(membership)(page, many=True).data)
+        return self.get_paginated_response(face_image_serializer_for(membership)(page, many=True).data)
 
 
-class ItemDetailView(ProjectScopedView):
-    """One face; owners also see its imported label and votes, annotators only the image."""
+class FaceImageDetailView(ProjectScopedView):
+    """One face's image; owners also see its imported label and votes, annotators only the image."""
 
-    @extend_schema(responses={200: ItemSerializer, **errors(403, 404)})
-    def get(self, request: Request, project_id: int, item_id: int) -> Response:
+    @extend_schema(responses={200: FaceImageSerializer, **errors(403, 404)})
+    def get(self, request: Request, project_id: int, face_id: int) -> Response:
         membership = self.member()
-        item = get_object_or_404(Item, pk=item_id, project=membership.project)
-        return Response(item_serializer_for(membership)(item).data)
+        face = get_object_or_404(Face, pk=face_id, project=membership.project)
+        return Response(face_image_serializer_for(membership)(face).data)
 
 
 class ImportView(ProjectScopedView):

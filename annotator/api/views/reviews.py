@@ -37,9 +37,9 @@ class ReviewQueueView(ProjectScopedView):
         query = ReviewQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         found = reviews.next_for_review(membership.project, request.user, **query.validated_data)
-        faces = {item.pk: item for item in with_state(membership.project.items.filter(
-            pk__in=[c.item.pk for c in found]))}  # fmt: skip
-        rows = [{"reason": c.reason, "item": faces[c.item.pk]} for c in found]
+        faces = {face.pk: face for face in with_state(membership.project.faces.filter(
+            pk__in=[c.face.pk for c in found]))}  # fmt: skip
+        rows = [{"reason": c.reason, "face": faces[c.face.pk]} for c in found]
         return Response(ReviewCandidateSerializer(rows, many=True).data)
 
 
@@ -68,7 +68,7 @@ class ReviewListView(ProjectScopedView, generics.GenericAPIView):
         project = self.reviewer().project
         serializer = ReviewInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        review = reviews.review_face(project, request.user, serializer.validated_data["item"],
+        review = reviews.review_face(project, request.user, serializer.validated_data["face"],
                                      serializer.validated_data["label"])  # fmt: skip
         return Response(ReviewSerializer(review).data, status=CREATED)
 

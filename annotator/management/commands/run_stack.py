@@ -21,6 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator import processes
+from annotator.queues import DEFAULT_QUEUE, TRAIN_QUEUE
 
 READY_TIMEOUT_SECONDS = 180
 
@@ -70,12 +71,12 @@ class Command(BaseCommand):
                 hostname = f"train{number}@%h"
                 group.add(
                     processes.start_worker(
-                        hostname=hostname, queues="train", log=logs / f"worker-train{number}.log"
+                        hostname=hostname, queues=TRAIN_QUEUE, log=logs / f"worker-train{number}.log"
                     )
                 )
             group.add(
                 processes.start_worker(
-                    hostname="default@%h", queues="default", log=logs / "worker-default.log"
+                    hostname=f"{DEFAULT_QUEUE}@%h", queues=DEFAULT_QUEUE, log=logs / "worker-default.log"
                 )
             )
             group.add(processes.start_web(port, log=logs / "web.log"))

@@ -32,7 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args, faces: int, **options) -> None:
         user = self._demo_user()
         project = self._demo_project(user)
-        if project.items.count() < faces:
+        if project.faces.count() < faces:
             dataset = ml_bridge.synthetic_faces(faces, seed=DEMO_SEED)
             test = min(DEMO_TEST_FACES, faces // 5)
             dataset.splits = np.array(["test"] * test + ["pool"] * (faces - test), dtype=object)
@@ -41,7 +41,7 @@ class Command(BaseCommand):
         cycle = labeling_start.start_labeling(project)
         self.stdout.write(
             f"demo ready: user {DEMO_USERNAME!r}, project {project.pk} {project.name!r}, "
-            f"{project.items.count()} faces, cycle {cycle.number} with {cycle.batch_size} faces"
+            f"{project.faces.count()} faces, cycle {cycle.number} with {cycle.batch_size} faces"
         )
 
     def _demo_user(self):

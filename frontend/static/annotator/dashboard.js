@@ -42,8 +42,8 @@ function draw(d) {
     );
   else P.empty(el("annotator-plot"), "No votes yet.");
   const g = d.agreement;
-  el("agreement").textContent = g.items
-    ? `Agreement on ${g.items} faces with several votes: ${(g.percent_agreement * 100).toFixed(1)}%` +
+  el("agreement").textContent = g.faces
+    ? `Agreement on ${g.faces} faces with several votes: ${(g.percent_agreement * 100).toFixed(1)}%` +
       (g.fleiss_kappa === null ? "" : ` · Fleiss' κ ${g.fleiss_kappa.toFixed(2)}`)
     : "Agreement appears once faces get two or more votes.";
   drawReliability(d.reliability);

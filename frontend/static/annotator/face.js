@@ -4,7 +4,7 @@ near-duplicates, its history; owners exclude it or bring it back, reviewers set 
 import { ApiError, config, del, get, post } from "./api.js";
 import { node } from "./project_form.js";
 
-const id = config.itemId;
+const id = config.faceId;
 const el = (name) => document.getElementById(name);
 const nameOf = (index) => (index === null || index === undefined ? "none" : config.classes[index].name);
 
@@ -88,7 +88,7 @@ async function loadSimilar() {
     button.textContent = `Exclude its ${duplicates.length} near-duplicate${duplicates.length === 1 ? "" : "s"}, keep this face`;
     button.onclick = () =>
       report(async () => {
-        for (const f of duplicates) await post(`faces/${f.item}/exclusion/`, { reason: "duplicate", note: `near-duplicate of face ${id}` });
+        for (const f of duplicates) await post(`faces/${f.face}/exclusion/`, { reason: "duplicate", note: `near-duplicate of face ${id}` });
         await loadSimilar();
       });
   }
@@ -99,8 +99,8 @@ async function loadSimilar() {
         { className: f.near_duplicate ? "near-duplicate" : "" },
         node(
           "a",
-          { href: `/projects/${config.projectId}/faces/${f.item}/`, title: `similarity ${f.similarity}` },
-          node("img", { src: f.image_url, alt: `Face ${f.item}`, loading: "lazy" }),
+          { href: `/projects/${config.projectId}/faces/${f.face}/`, title: `similarity ${f.similarity}` },
+          node("img", { src: f.image_url, alt: `Face ${f.face}`, loading: "lazy" }),
           node(
             "span",
             { className: "caption" },
@@ -120,7 +120,7 @@ if (el("exclude-form")) {
   });
   el("include").addEventListener("click", () => report(() => del(`faces/${id}/exclusion/`)));
 }
-el("review").addEventListener("click", () => report(() => post("reviews/", { item: id, label: Number(el("set-label").value) })));
+el("review").addEventListener("click", () => report(() => post("reviews/", { face: id, label: Number(el("set-label").value) })));
 
 load();
 loadSimilar();

@@ -91,16 +91,16 @@ function createFaceQueue(options) {
     el("dismiss").hidden = !current?.final;
     if (!current) {
       face.hidden = true;
-      delete face.dataset.item;
+      delete face.dataset.face;
       status.textContent = signedOut ? "" : empty || stopped ? stopped || options.emptyText() : options.loadingText;
       options.onShow(null);
       if (!signedOut && !stopped) empty ? waitForFaces() : refill();
       return;
     }
     face.src = current.image_url;
-    face.alt = `Face ${current.item}`;
+    face.alt = `Face ${current.face}`;
     face.hidden = false;
-    face.dataset.item = String(current.item);
+    face.dataset.face = String(current.face);
     status.textContent = "";
     shownAt = performance.now();
     if (current.refusal) showMessage(current.refusal);
@@ -214,7 +214,7 @@ function createFaceQueue(options) {
       ...entry.face,
       final,
       refusal:
-        `Your answer for face ${entry.face.item} was not saved: ${error.message}.` +
+        `Your answer for face ${entry.face.face} was not saved: ${error.message}.` +
         (final ? " Press Esc or Go on to continue." : " Please answer it again."),
     };
     if (STOP_CODES.has(error.code)) {

@@ -20,7 +20,7 @@ let waiting = ""; // the server's reason why no batch is open, if none is
 const faces = createFaceQueue({
   name: "votes",
   fetchFaces: (count) => post("next-faces/", { count, tab }),
-  keyOf: (f) => String(f.item),
+  keyOf: (f) => String(f.face),
   onShow,
   onSaved: () => progress.poke(),
   emptyText: () => `${waiting || "No faces for you right now."} New ones appear here on their own.`,
@@ -110,7 +110,7 @@ function answer(kind, classes) {
   if (!current) return;
   faces.answer("votes/", {
     client_id: uuid(),
-    item: current.item,
+    face: current.face,
     kind,
     classes,
     tab,

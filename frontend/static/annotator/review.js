@@ -81,7 +81,7 @@ async function review(label) {
   busy = true;
   el("error").textContent = "";
   try {
-    await post("reviews/", { item: current.face.id, label });
+    await post("reviews/", { face: current.face.id, label });
     el("status").textContent = `Face ${current.face.id}: ${nameOf(current.face.final_label)} → ${nameOf(label)}.`;
     queue.shift();
     if (queue.length < 2) await refill();
@@ -99,10 +99,10 @@ async function undo() {
   busy = true;
   try {
     const undone = await post("reviews/undo/");
-    el("status").textContent = `Undone: face ${undone.item} is back to ${nameOf(undone.label_before)}.`;
-    skipped.delete(undone.item);
-    queue = queue.filter((c) => c.face.id !== undone.item);
-    const again = await get(`faces/${undone.item}/`);
+    el("status").textContent = `Undone: face ${undone.face} is back to ${nameOf(undone.label_before)}.`;
+    skipped.delete(undone.face);
+    queue = queue.filter((c) => c.face.id !== undone.face);
+    const again = await get(`faces/${undone.face}/`);
     queue.unshift({ reason: "disagreement", face: again.face, class_votes: again.class_votes, candidate_set: again.candidate_set });
     show();
   } catch (failure) {

@@ -8,7 +8,7 @@ import pytest
 
 from annotator.models import Membership, Project, PseudoLabelOffer
 from tests.annotator.factories import (
-    ItemFactory,
+    FaceFactory,
     UserFactory,
     add_annotator,
     make_project,
@@ -28,8 +28,8 @@ def answer_body(accept=True, client_id=None, time_spent_ms=700) -> dict:
 
 def offer_project(pool: int = 4, **settings) -> tuple[Project, list[PseudoLabelOffer]]:
     project = make_project(training_mode="semi_supervised", offer_confirmations=True, **settings)
-    items = [ItemFactory(project=project).pk for _ in range(pool)]
-    offers = publish_test_offers(project, [(item, i % 4, 0.99 - i / 100) for i, item in enumerate(items)])
+    faces = [FaceFactory(project=project).pk for _ in range(pool)]
+    offers = publish_test_offers(project, [(face, i % 4, 0.99 - i / 100) for i, face in enumerate(faces)])
     return project, offers
 
 
@@ -43,7 +43,7 @@ def test_next_offers_carry_the_face_class_and_confidence(client_for):
     assert response.status_code == 200, response.content
     first, second = response.json()
     assert [first["id"], second["id"]] == [offers[0].pk, offers[1].pk]
-    assert (first["item"], first["class_index"], first["class_name"]) == (offers[0].item_id, 0, "neutral")
+    assert (first["face"], first["class_index"], first["class_name"]) == (offers[0].face_id, 0, "neutral")
     assert (second["class_name"], second["confidence"], second["margin"]) == ("happiness", 0.98, 0.9)
     assert first["model_version"] == 1
     assert first["image_url"].startswith("/media/projects/")

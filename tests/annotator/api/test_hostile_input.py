@@ -13,7 +13,7 @@ from django.utils import timezone
 from PIL import Image
 
 from annotator.api.parsers import MAX_JSON_DEPTH, nesting_exceeds
-from annotator.models import Item, Job, JobKind, JobState, Vote
+from annotator.models import Face, Job, JobKind, JobState, Vote
 from annotator.services import imports
 from ml_engine.data.importers.text_limits import MAX_LINE_CHARS
 from tests.annotator.factories import add_annotator, face_pixels, make_labeling_project, make_project
@@ -47,7 +47,7 @@ def test_json_nested_1000_deep_to_the_token_view_is_a_400_naming_the_limit(clien
 def test_json_nested_100000_deep_to_votes_is_a_400_and_records_nothing(client_for):
     project = make_labeling_project()
     client = client_for(add_annotator(project).user)
-    body = '{"item": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    body = '{"face": ' + "[" * 100_000 + "]" * 100_000 + "}"
     response = client.post(f"/api/projects/{project.pk}/votes/", body, content_type="application/json")
     assert response.status_code == 400
     assert response.json() == {"detail": DEPTH_LIMIT}
@@ -97,7 +97,7 @@ def test_a_csv_with_a_huge_single_line_fails_its_job_naming_the_limit(client_for
     assert response.json() == {"code": "invalid", "detail": reason}
     stored = Job.objects.get(pk=job["id"])
     assert (stored.state, stored.message) == (JobState.FAILED, reason)
-    assert not Item.objects.exists()
+    assert not Face.objects.exists()
     assert not media_root.exists() or files_in(media_root) == []
 
 
@@ -107,7 +107,7 @@ def test_a_name_of_200_accented_letters_is_normalised_shortened_and_imported(cli
     response = upload(client_for(project.owner), project, [SimpleUploadedFile(name, png(1))])
     assert response.status_code == 201, response.content
     assert response.json()["state"] == JobState.SUCCEEDED
-    assert list(Item.objects.values_list("source_name", flat=True)) == ["é" * 58 + ".png"]
+    assert list(Face.objects.values_list("source_name", flat=True)) == ["é" * 58 + ".png"]
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_a_job_created_without_an_upload_expires_and_refuses_a_late_upload(clien
     assert late.json()["detail"] == (
         f"import job {job_id} has ended (failed: expired: no upload arrived within 60 minutes)"
     )
-    assert not Item.objects.exists()
+    assert not Face.objects.exists()
 
 
 def test_an_import_whose_web_process_died_expires_on_the_dashboard(client_for):
@@ -218,7 +218,7 @@ def test_time_spent_over_an_hour_is_refused_naming_the_limit(client_for, path):
     client = client_for(add_annotator(project).user)
     body = {
         "client_id": str(uuid.uuid4()),
-        "item": Item.objects.filter(project=project).first().pk,
+        "face": Face.objects.filter(project=project).first().pk,
         "kind": "label",
         "classes": [0],
         "accept": True,

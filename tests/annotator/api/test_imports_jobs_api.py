@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from annotator.models import Item, Job, JobKind, JobState, Split
+from annotator.models import Face, Job, JobKind, JobState, Split
 from tests.annotator.factories import add_annotator, face_pixels, make_project
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def test_uploading_images_imports_them_and_skips_duplicates_and_broken_files(cli
     assert (job["kind"], job["state"], job["progress"]) == ("import", "succeeded", 1.0)
     assert (job["result"]["created"], job["result"]["duplicates"]) == (2, 1)
     assert [p["source"] for p in job["result"]["problems"]] == ["broken.png"]
-    assert sorted(Item.objects.values_list("source_name", flat=True)) == ["a.png", "b.png"]
+    assert sorted(Face.objects.values_list("source_name", flat=True)) == ["a.png", "b.png"]
 
 
 def test_a_zipped_image_folder_keeps_its_labels_as_a_test_set(client_for):
@@ -58,7 +58,7 @@ def test_a_zipped_image_folder_keeps_its_labels_as_a_test_set(client_for):
     assert response.status_code == 201, response.content
     assert response.json()["id"] == job["id"]
     labels = dict(
-        Item.objects.values_list("split", "imported_label")
+        Face.objects.values_list("split", "imported_label")
         .order_by("imported_label")
         .values_list("imported_label", "split")
     )
@@ -75,7 +75,7 @@ def test_a_fer2013_csv_maps_class_names_and_splits(client_for):
         f"/api/projects/{project.pk}/imports/", {"files": [upload]}, format="multipart"
     )
     assert response.status_code == 201, response.content
-    rows = sorted(Item.objects.values_list("split", "imported_label"))
+    rows = sorted(Face.objects.values_list("split", "imported_label"))
     assert rows == [(Split.POOL, 1), (Split.TEST, 3)]  # FER2013: 3 = happy, 0 = angry
 
 
@@ -88,7 +88,7 @@ def test_annotators_cannot_import(client_for):
         format="multipart",
     )
     assert response.status_code == 403
-    assert not Item.objects.exists()
+    assert not Face.objects.exists()
     assert not Job.objects.exists()
 
 
@@ -130,6 +130,6 @@ def test_uploaded_pixels_are_stored_as_grayscale_png(client_for, media_root):
     client_for(project.owner).post(
         f"/api/projects/{project.pk}/imports/", {"files": [upload]}, format="multipart"
     )
-    item = Item.objects.get()
-    stored = Image.open(media_root / item.image.name)
-    assert (stored.mode, stored.size, item.width, item.height) == ("L", (12, 10), 12, 10)
+    face = Face.objects.get()
+    stored = Image.open(media_root / face.image.name)
+    assert (stored.mode, stored.size, face.width, face.height) == ("L", (12, 10), 12, 10)

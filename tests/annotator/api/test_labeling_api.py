@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from annotator.models import Item, Lease, Membership, Project, Split, Vote
+from annotator.models import Face, Lease, Membership, Project, Split, Vote
 from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project
 
 pytestmark = pytest.mark.django_db
@@ -16,10 +16,10 @@ def url(project: Project, tail: str) -> str:
     return f"/api/projects/{project.pk}/{tail}"
 
 
-def vote_body(item_id: int, kind: str = "label", classes=(0,), client_id=None) -> dict:
+def vote_body(face_id: int, kind: str = "label", classes=(0,), client_id=None) -> dict:
     return {
         "client_id": str(client_id or uuid.uuid4()),
-        "item": item_id,
+        "face": face_id,
         "kind": kind,
         "classes": list(classes),
         "time_spent_ms": 1200,
@@ -38,18 +38,18 @@ def test_it_hands_out_faces_and_records_a_vote(client_for):
     client = client_for(annotator)
     faces = client.post(url(project, "next-faces/"), {"count": 3}, format="json").json()
     assert len(faces) == 3
-    assert len({face["item"] for face in faces}) == 3
+    assert len({face["face"] for face in faces}) == 3
     assert faces[0]["image_url"].startswith("/media/projects/")
     assert faces[0]["suggestion"] is None
 
-    response = client.post(url(project, "votes/"), vote_body(faces[0]["item"], classes=[2]), format="json")
+    response = client.post(url(project, "votes/"), vote_body(faces[0]["face"], classes=[2]), format="json")
 
     assert response.status_code == 201, response.content
-    item = Item.objects.get(pk=faces[0]["item"])
-    assert (item.label_index, item.candidate_set, item.vote_count) == (2, [2], 1)
+    stored = Face.objects.get(pk=faces[0]["face"])
+    assert (stored.label_index, stored.candidate_set, stored.vote_count) == (2, [2], 1)
     assert Project.objects.get(pk=project.pk).votes_spent == 1
     assert Membership.objects.get(project=project, user=annotator).votes_cast == 1
-    assert not Lease.objects.filter(annotator=annotator, entry__item_id=faces[0]["item"]).exists()
+    assert not Lease.objects.filter(annotator=annotator, entry__face_id=faces[0]["face"]).exists()
     progress = client.get(url(project, "progress/")).json()
     assert progress["votes_spent"] == 1
     assert progress["own_votes"] == 1
@@ -59,8 +59,8 @@ def test_it_hands_out_faces_and_records_a_vote(client_for):
 def test_it_asks_again_and_gets_the_same_faces(client_for):
     project = make_labeling_project()
     client = client_for(add_annotator(project).user)
-    first = [f["item"] for f in client.post(url(project, "next-faces/"), {"count": 2}, format="json").json()]
-    again = [f["item"] for f in client.post(url(project, "next-faces/"), {"count": 2}, format="json").json()]
+    first = [f["face"] for f in client.post(url(project, "next-faces/"), {"count": 2}, format="json").json()]
+    again = [f["face"] for f in client.post(url(project, "next-faces/"), {"count": 2}, format="json").json()]
     assert first == again
 
 
@@ -68,7 +68,7 @@ def test_a_repeated_client_id_counts_once(client_for):
     project = make_labeling_project()
     client = client_for(add_annotator(project).user)
     face = first_face(client, project)
-    body = vote_body(face["item"], classes=[1])
+    body = vote_body(face["face"], classes=[1])
 
     first = client.post(url(project, "votes/"), body, format="json")
     second = client.post(url(project, "votes/"), body, format="json")
@@ -83,10 +83,10 @@ def test_an_unsure_vote_stores_the_candidate_set(client_for):
     project = make_labeling_project()
     client = client_for(add_annotator(project).user)
     face = first_face(client, project)
-    response = client.post(url(project, "votes/"), vote_body(face["item"], "unsure", [3, 1]), format="json")
+    response = client.post(url(project, "votes/"), vote_body(face["face"], "unsure", [3, 1]), format="json")
     assert response.status_code == 201
-    item = Item.objects.get(pk=face["item"])
-    assert (item.label_index, item.candidate_set, item.class_votes) == (None, [1, 3], [0, 1, 0, 1])
+    stored = Face.objects.get(pk=face["face"])
+    assert (stored.label_index, stored.candidate_set, stored.class_votes) == (None, [1, 3], [0, 1, 0, 1])
 
 
 def test_a_skip_spends_nothing_and_frees_the_face(client_for):
@@ -94,20 +94,20 @@ def test_a_skip_spends_nothing_and_frees_the_face(client_for):
     first_user, second_user = add_annotator(project).user, add_annotator(project).user
     face = first_face(client_for(first_user), project)
     response = client_for(first_user).post(
-        url(project, "votes/"), vote_body(face["item"], "skip", []), format="json"
+        url(project, "votes/"), vote_body(face["face"], "skip", []), format="json"
     )
     assert response.status_code == 201
     assert Project.objects.get(pk=project.pk).votes_spent == 0
     mine = [
-        f["item"]
+        f["face"]
         for f in client_for(first_user).post(url(project, "next-faces/"), {"count": 5}, format="json").json()
     ]
     theirs = [
-        f["item"]
+        f["face"]
         for f in client_for(second_user).post(url(project, "next-faces/"), {"count": 5}, format="json").json()
     ]
-    assert face["item"] not in mine
-    assert face["item"] in theirs
+    assert face["face"] not in mine
+    assert face["face"] in theirs
 
 
 def test_undo_refunds_the_vote_and_returns_the_face(client_for):
@@ -115,19 +115,19 @@ def test_undo_refunds_the_vote_and_returns_the_face(client_for):
     annotator = add_annotator(project).user
     client = client_for(annotator)
     face = first_face(client, project)
-    client.post(url(project, "votes/"), vote_body(face["item"], classes=[0]), format="json")
+    client.post(url(project, "votes/"), vote_body(face["face"], classes=[0]), format="json")
 
     response = client.post(url(project, "votes/undo/"))
 
     assert response.status_code == 200, response.content
-    assert response.json()["face"]["item"] == face["item"]
+    assert response.json()["face"]["face"] == face["face"]
     assert response.json()["vote"]["retracted_at"] is not None
     assert Project.objects.get(pk=project.pk).votes_spent == 0
-    item = Item.objects.get(pk=face["item"])
-    assert (item.label_index, item.vote_count) == (None, 0)
-    again = client.post(url(project, "votes/"), vote_body(face["item"], classes=[1]), format="json")
+    stored = Face.objects.get(pk=face["face"])
+    assert (stored.label_index, stored.vote_count) == (None, 0)
+    again = client.post(url(project, "votes/"), vote_body(face["face"], classes=[1]), format="json")
     assert again.status_code == 201
-    assert Item.objects.get(pk=face["item"]).label_index == 1
+    assert Face.objects.get(pk=face["face"]).label_index == 1
 
 
 def test_undo_with_nothing_to_undo_is_a_conflict(client_for):
@@ -150,7 +150,7 @@ def test_malformed_answers_are_refused_and_nothing_is_written(client_for, kind, 
     project = make_labeling_project()
     client = client_for(add_annotator(project).user)
     face = first_face(client, project)
-    response = client.post(url(project, "votes/"), vote_body(face["item"], kind, classes), format="json")
+    response = client.post(url(project, "votes/"), vote_body(face["face"], kind, classes), format="json")
     assert response.status_code == 400
     assert expected in response.content.decode()
     assert Vote.objects.count() == 0
@@ -160,8 +160,8 @@ def test_malformed_answers_are_refused_and_nothing_is_written(client_for, kind, 
 def test_a_vote_on_a_test_face_is_refused(client_for):
     project = make_labeling_project()
     client = client_for(add_annotator(project).user)
-    test_item = Item.objects.filter(project=project, split=Split.TEST).first()
-    response = client.post(url(project, "votes/"), vote_body(test_item.pk), format="json")
+    test_face = Face.objects.filter(project=project, split=Split.TEST).first()
+    response = client.post(url(project, "votes/"), vote_body(test_face.pk), format="json")
     assert response.status_code == 400
     assert "test faces" in response.json()["detail"]
     assert Vote.objects.count() == 0
@@ -170,11 +170,11 @@ def test_a_vote_on_a_test_face_is_refused(client_for):
 def test_a_vote_after_the_budget_is_spent_is_refused(client_for):
     project = make_labeling_project(budget_votes=2, votes_per_face=2, initial_set_size=3)
     first, second = add_annotator(project).user, add_annotator(project).user
-    queued = list(project.cycles.get().entries.values_list("item_id", flat=True))
+    queued = list(project.cycles.get().entries.values_list("face_id", flat=True))
     assert len(queued) == 2  # the initial set never exceeds the budget
-    for item_id in queued:
+    for face_id in queued:
         assert (
-            client_for(first).post(url(project, "votes/"), vote_body(item_id), format="json").status_code
+            client_for(first).post(url(project, "votes/"), vote_body(face_id), format="json").status_code
             == 201
         )
 
@@ -192,8 +192,8 @@ def test_a_quota_stops_an_annotator(client_for):
     annotator = add_annotator(project, quota_votes=1).user
     client = client_for(annotator)
     faces = client.post(url(project, "next-faces/"), {"count": 2}, format="json").json()
-    assert client.post(url(project, "votes/"), vote_body(faces[0]["item"]), format="json").status_code == 201
-    response = client.post(url(project, "votes/"), vote_body(faces[1]["item"]), format="json")
+    assert client.post(url(project, "votes/"), vote_body(faces[0]["face"]), format="json").status_code == 201
+    response = client.post(url(project, "votes/"), vote_body(faces[1]["face"]), format="json")
     assert response.status_code == 409
     assert response.json()["code"] == "quota_reached"
     assert Project.objects.get(pk=project.pk).votes_spent == 1
@@ -204,12 +204,12 @@ def test_an_annotator_of_another_project_can_neither_read_nor_vote(client_for):
     project_b = make_labeling_project()
     outsider = add_annotator(project_a).user
     client = client_for(outsider)
-    item_b = project_b.cycles.get().entries.first().item_id
-    for tail in ["", "progress/", "items/", "votes/", "dashboard/", "members/", "cycles/"]:
+    face_b = project_b.cycles.get().entries.first().face_id
+    for tail in ["", "progress/", "images/", "votes/", "dashboard/", "members/", "cycles/"]:
         assert client.get(url(project_b, tail)).status_code == 404, tail
     assert client.post(url(project_b, "next-faces/"), {}, format="json").status_code == 404
-    assert client.post(url(project_b, "votes/"), vote_body(item_b), format="json").status_code == 404
-    assert client.post(url(project_a, "votes/"), vote_body(item_b), format="json").status_code == 400
+    assert client.post(url(project_b, "votes/"), vote_body(face_b), format="json").status_code == 404
+    assert client.post(url(project_a, "votes/"), vote_body(face_b), format="json").status_code == 400
     assert Vote.objects.count() == 0
     listed = [p["id"] for p in client.get("/api/projects/").json()["results"]]
     assert listed == [project_a.pk]

@@ -31,7 +31,7 @@ from tests.annotator.factories import UserFactory, add_annotator, make_labeling_
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 OWNER, PASSWORD = "schema-owner", "secret-pass"
-PINNED_PATH_PARAMETERS = ("project_id", "item_id", "membership_id", "offer_id", "job_id")
+PINNED_PATH_PARAMETERS = ("project_id", "face_id", "membership_id", "offer_id", "job_id")
 RANDOM_EXAMPLES_PER_OPERATION = 10
 
 
@@ -167,7 +167,7 @@ def seeded(no_broker: None) -> dict[str, int]:
         offer_confirmations=True,
     )
     annotator = add_annotator(project)
-    face = project.items.filter(split="pool").order_by("id").first()
+    face = project.faces.filter(split="pool").order_by("id").first()
     offer = publish_test_offers(project, [(face.pk, 1, 0.95)])[0]
     export_job = exports.request_export(project, what="labels", format="csv")
     exports.run_export_job(export_job.pk)

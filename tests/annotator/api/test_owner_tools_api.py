@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from annotator.models import Exclusion, Invite, Item, Membership, Project, ProjectClass, Review, Role
+from annotator.models import Exclusion, Face, Invite, Membership, Project, ProjectClass, Review, Role
 from annotator.services import invites, votes
 from tests.annotator.factories import (
     UserFactory,
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.django_db
 NEW_PROJECT = {"name": "Mine", "budget_votes": 50}
 
 
-def vote(project, user, item_id, cls):
+def vote(project, user, face_id, cls):
     votes.submit_vote(
-        project, user, item_id=item_id, answer=votes.Answer("label", (cls,)), client_id=uuid.uuid4()
+        project, user, face_id=face_id, answer=votes.Answer("label", (cls,)), client_id=uuid.uuid4()
     )
 
 
@@ -69,14 +69,15 @@ def test_presets_and_class_replacement_until_votes_exist(client_for):
         f"/api/projects/{project.pk}/classes/", {"classes": presets[1]["classes"]}, format="json"
     )
     assert replaced.status_code == 200 and [c["name"] for c in replaced.json()][:2] == ["angry", "disgust"]
-    item = project.cycles.get(number=0).entries.first().item_id
-    vote(project, project.owner, item, 0)
+    face = project.cycles.get(number=0).entries.first().face_id
+    vote(project, project.owner, face, 0)
     locks = client.get(f"/api/projects/{project.pk}/locks/").json()
     assert locks["classes"].startswith("Votes exist")
     assert set(locks["settings"]) == {
         "initial_set_size",
         "seed",
         "ssl_method",
+        "initial_selection",
         "test_sample_size",
         "votes_per_face",
         "candidate_min_votes",
@@ -160,17 +161,17 @@ def test_review_flow_over_the_api(client_for):
     project = make_labeling_project(votes_per_face=2, budget_votes=40)
     second = add_annotator(project).user
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
-    vote(project, project.owner, entries[0].item_id, 0)
-    vote(project, second, entries[0].item_id, 1)
+    vote(project, project.owner, entries[0].face_id, 0)
+    vote(project, second, entries[0].face_id, 1)
     reviewer = Membership.objects.create(project=project, user=UserFactory(), role=Role.REVIEWER).user
     client = client_for(reviewer)
     queue = client.get(f"/api/projects/{project.pk}/review/next/?count=3").json()
     assert [(row["reason"], row["face"]["id"], row["class_votes"]) for row in queue] == [
-        ("disagreement", entries[0].item_id, [1, 1, 0, 0])
+        ("disagreement", entries[0].face_id, [1, 1, 0, 0])
     ]
     spent = Project.objects.get(pk=project.pk).votes_spent
     done = client.post(
-        f"/api/projects/{project.pk}/reviews/", {"item": entries[0].item_id, "label": 1}, format="json"
+        f"/api/projects/{project.pk}/reviews/", {"face": entries[0].face_id, "label": 1}, format="json"
     )
     assert done.status_code == 201 and (done.json()["label_before"], done.json()["label_after"]) == (None, 1)
     assert Project.objects.get(pk=project.pk).votes_spent == spent
@@ -180,12 +181,12 @@ def test_review_flow_over_the_api(client_for):
     assert [c["labels"] for c in dashboard["labels_per_class"]] == [0, 1, 0, 0]  # the reviewed label counts
     assert dashboard["unsure_faces"] == 0
     undone = client.post(f"/api/projects/{project.pk}/reviews/undo/")
-    assert undone.status_code == 200 and Item.objects.get(pk=entries[0].item_id).reviewed_label is None
+    assert undone.status_code == 200 and Face.objects.get(pk=entries[0].face_id).reviewed_label is None
     assert client.post(f"/api/projects/{project.pk}/reviews/undo/").status_code == 409
     other = make_labeling_project()
-    foreign = other.items.first().pk
+    foreign = other.faces.first().pk
     refused = client.post(
-        f"/api/projects/{project.pk}/reviews/", {"item": foreign, "label": 0}, format="json"
+        f"/api/projects/{project.pk}/reviews/", {"face": foreign, "label": 0}, format="json"
     )
     assert refused.status_code == 400 and "not in this project" in refused.json()["detail"]
     assert Review.objects.filter(undone_at__isnull=True).count() == 0
@@ -195,22 +196,22 @@ def test_face_browser_pages_filters_and_exclusions(client_for):
     project = make_labeling_project(pool=12, test=2, votes_per_face=1, budget_votes=40)
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
     for entry in entries[:3]:
-        vote(project, project.owner, entry.item_id, 2)
+        vote(project, project.owner, entry.face_id, 2)
     client = client_for(project.owner)
     base = f"/api/projects/{project.pk}/faces/"
     first = client.get(base + "?limit=5&split=pool").json()
     second = client.get(base + f"?limit=5&split=pool&after={first['next']}").json()
     third = client.get(base + f"?limit=5&split=pool&after={second['next']}").json()
     ids = [f["id"] for page in (first, second, third) for f in page["results"]]
-    assert ids == sorted(Item.objects.filter(project=project, split="pool").values_list("id", flat=True))
+    assert ids == sorted(Face.objects.filter(project=project, split="pool").values_list("id", flat=True))
     assert third["next"] is None
     labeled = client.get(base + "?state=labeled&label=2").json()["results"]
-    assert sorted(f["id"] for f in labeled) == sorted(e.item_id for e in entries[:3])
+    assert sorted(f["id"] for f in labeled) == sorted(e.face_id for e in entries[:3])
     assert {f["state"] for f in client.get(base + "?state=queued").json()["results"]} == {"queued"}
     assert len(client.get(base + "?state=queued").json()["results"]) == len(entries) - 3
     bad = client.get(base + "?after=not-a-cursor")
     assert bad.status_code == 400 and "after" in bad.json()
-    target = entries[5].item_id
+    target = entries[5].face_id
     excluded = client.post(
         base + f"{target}/exclusion/", {"reason": "not_a_face", "note": "a cat"}, format="json"
     )
@@ -218,7 +219,7 @@ def test_face_browser_pages_filters_and_exclusions(client_for):
     twice = client.post(base + f"{target}/exclusion/", {"reason": "not_a_face"}, format="json")
     assert twice.status_code == 409 and Exclusion.objects.count() == 1
     assert [f["id"] for f in client.get(base + "?state=excluded").json()["results"]] == [target]
-    detail = client.get(base + f"{entries[0].item_id}/").json()
+    detail = client.get(base + f"{entries[0].face_id}/").json()
     assert [(v["annotator"], v["classes"]) for v in detail["votes"]] == [(project.owner.username, [2])]
     assert [e["event"] for e in detail["history"]] == ["queued", "label"]
     similar = client.get(base + f"{target}/similar/").json()
@@ -235,14 +236,14 @@ def test_team_figures(client_for):
     project = make_labeling_project(votes_per_face=2, budget_votes=40)
     second = add_annotator(project).user
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
-    vote(project, project.owner, entries[0].item_id, 0)
-    vote(project, second, entries[0].item_id, 0)
-    vote(project, project.owner, entries[1].item_id, 1)
-    vote(project, second, entries[1].item_id, 2)
+    vote(project, project.owner, entries[0].face_id, 0)
+    vote(project, second, entries[0].face_id, 0)
+    vote(project, project.owner, entries[1].face_id, 1)
+    vote(project, second, entries[1].face_id, 2)
     votes.submit_vote(
         project,
         second,
-        item_id=entries[2].item_id,
+        face_id=entries[2].face_id,
         answer=votes.Answer("unsure", (0, 1)),
         client_id=uuid.uuid4(),
     )
@@ -270,10 +271,10 @@ def test_similar_faces_come_from_the_pretraining_index(client_for, settings, tmp
     base = rng.standard_normal((8, 16)).astype(np.float32)
     base[5] = base[2] + 0.001  # a near-duplicate of the third face
     write_pool_index(project, lambda i: base[i])
-    ids = list(Item.objects.filter(project=project, split="pool").order_by("id").values_list("id", flat=True))
+    ids = list(Face.objects.filter(project=project, split="pool").order_by("id").values_list("id", flat=True))
     answer = client_for(project.owner).get(f"/api/projects/{project.pk}/faces/{ids[2]}/similar/?k=3").json()
     assert answer["indexed"] is True and answer["detail"] == "1 near-duplicate(s) among 3 nearest faces."
-    assert (answer["faces"][0]["item"], answer["faces"][0]["near_duplicate"]) == (ids[5], True)
+    assert (answer["faces"][0]["face"], answer["faces"][0]["near_duplicate"]) == (ids[5], True)
     assert [f["near_duplicate"] for f in answer["faces"][1:]] == [False, False]
     bad = client_for(project.owner).get(f"/api/projects/{project.pk}/faces/{ids[2]}/similar/?k=0")
     assert bad.status_code == 400 and "k" in bad.json()

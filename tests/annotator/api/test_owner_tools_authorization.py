@@ -12,7 +12,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from annotator.models import Exclusion, Invite, Item, Membership, ProjectClass, Review, Role
+from annotator.models import Exclusion, Face, Invite, Membership, ProjectClass, Review, Role
 from annotator.services import exclusions, invites, votes
 from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project, make_project
 
@@ -34,7 +34,7 @@ API = [
     ("delete", "faces/{excluded}/exclusion/", None, OWNER_ONLY),
     ("get", "review/next/", None, REVIEWERS),
     ("get", "reviews/", None, REVIEWERS),
-    ("post", "reviews/", {"item": "{face}", "label": 2}, REVIEWERS),
+    ("post", "reviews/", {"face": "{face}", "label": 2}, REVIEWERS),
     ("post", "reviews/undo/", None, REVIEWERS),
     ("get", "faces/", None, REVIEWERS),
     ("get", "faces/{face}/", None, REVIEWERS),
@@ -53,13 +53,13 @@ def world():
     other_owner = make_project().owner
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
     for user, cls in ((project.owner, 0), (annotator, 1)):
-        votes.submit_vote(project, user, item_id=entries[0].item_id, answer=votes.Answer("label", (cls,)),
+        votes.submit_vote(project, user, face_id=entries[0].face_id, answer=votes.Answer("label", (cls,)),
                           client_id=uuid.uuid4())  # fmt: skip
-    excluded = entries[3].item_id
+    excluded = entries[3].face_id
     exclusions.exclude_face(project, project.owner, excluded, "duplicate")
     invite = invites.create_invite(project, project.owner).invite
     member = Membership.objects.get(project=project, user=annotator)
-    ids = {"face": entries[0].item_id, "excluded": excluded, "invite": invite.pk, "member": member.pk}
+    ids = {"face": entries[0].face_id, "excluded": excluded, "invite": invite.pk, "member": member.pk}
     users = {"anonymous": None, "annotator": annotator, "reviewer": reviewer, "other_owner": other_owner}
     return project, users, ids
 
@@ -71,7 +71,7 @@ def snapshot(project):
         "invites": list(Invite.objects.values_list("id", "revoked_at")),
         "roles": sorted(Membership.objects.filter(project=project).values_list("user_id", "role")),
         "classes": list(ProjectClass.objects.filter(project=project).values_list("name", flat=True)),
-        "items": list(Item.objects.filter(project=project).values_list("id", "reviewed_label", "excluded")),
+        "faces": list(Face.objects.filter(project=project).values_list("id", "reviewed_label", "excluded")),
     }
 
 
@@ -147,14 +147,14 @@ def test_presets_and_new_project_page_need_a_signed_in_user(client):
 def test_reviewers_allowed_endpoints_still_refuse_another_projects_face(world):
     project, users, _ = world
     other = make_labeling_project()
-    foreign = other.items.filter(split="pool").first().pk
+    foreign = other.faces.filter(split="pool").first().pk
     client = client_as(users["reviewer"])
     before = snapshot(project)
     assert client.get(f"/api/projects/{project.pk}/faces/{foreign}/").status_code == 404
     assert client.get(f"/api/projects/{project.pk}/faces/{foreign}/similar/").status_code == 404
     assert (
         client.post(
-            f"/api/projects/{project.pk}/reviews/", {"item": foreign, "label": 1}, format="json"
+            f"/api/projects/{project.pk}/reviews/", {"face": foreign, "label": 1}, format="json"
         ).status_code
         == 400
     )
@@ -165,7 +165,7 @@ def test_reviewers_allowed_endpoints_still_refuse_another_projects_face(world):
         ).status_code
         == 404
     )
-    assert snapshot(project) == before and not Exclusion.objects.filter(item_id=foreign).exists()
+    assert snapshot(project) == before and not Exclusion.objects.filter(face_id=foreign).exists()
 
 
 def test_invite_page_for_a_used_link_says_so(client, world):

@@ -7,7 +7,7 @@ from django.test import Client
 
 from annotator.models import Cycle, Membership, ModelVersion, Project, Role
 from tests.annotator.factories import (
-    ItemFactory,
+    FaceFactory,
     UserFactory,
     add_annotator,
     make_labeling_project,
@@ -97,7 +97,7 @@ def test_the_budget_cannot_drop_below_what_is_spent(client_for):
 def test_start_labeling_opens_cycle_zero_once(client_for):
     project = make_project(initial_set_size=3, test_sample_size=0)
     for _ in range(5):
-        ItemFactory(project=project)
+        FaceFactory(project=project)
     owner = client_for(project.owner)
     assert (
         client_for(add_annotator(project).user).post(f"/api/projects/{project.pk}/start/").status_code == 403
@@ -138,36 +138,36 @@ def test_members_are_managed_by_owners(client_for):
     assert owner.delete(f"{members_url}{own.pk}/").status_code == 409
 
 
-def test_items_list_filters_by_split(client_for):
+def test_images_list_filters_by_split(client_for):
     project = make_labeling_project(pool=4, test=2)
     user = add_annotator(project).user
     client = client_for(user)
-    pool = client.get(f"/api/projects/{project.pk}/items/?split=pool").json()
-    test = client.get(f"/api/projects/{project.pk}/items/?split=test").json()
+    pool = client.get(f"/api/projects/{project.pk}/images/?split=pool").json()
+    test = client.get(f"/api/projects/{project.pk}/images/?split=test").json()
     assert (pool["count"], test["count"]) == (4, 2)
-    item = test["results"][0]
-    assert client.get(f"/api/projects/{project.pk}/items/{item['id']}/").json()["split"] == "test"
+    face = test["results"][0]
+    assert client.get(f"/api/projects/{project.pk}/images/{face['id']}/").json()["split"] == "test"
     browser = Client()
     browser.force_login(user)
-    image = browser.get(item["image_url"])
+    image = browser.get(face["image_url"])
     assert image.status_code == 200
     assert b"".join(image.streaming_content).startswith(b"\x89PNG\r\n\x1a\n")
 
 
-OWNER_ONLY_ITEM_FIELDS = {"source_name", "imported_label", "vote_count", "class_votes", "label_index",
+OWNER_ONLY_IMAGE_FIELDS = {"source_name", "imported_label", "vote_count", "class_votes", "label_index",
                           "candidate_set"}  # fmt: skip
 
 
 def test_annotators_never_see_the_test_answers_nor_the_votes_of_others(client_for):
     project = make_labeling_project(pool=2, test=2)
-    project.items.update(source_name="happiness/face.png", class_votes=[0, 2, 0, 0], vote_count=2,
+    project.faces.update(source_name="happiness/face.png", class_votes=[0, 2, 0, 0], vote_count=2,
                          label_index=1, candidate_set=[1])  # fmt: skip
     annotator, owner = client_for(add_annotator(project).user), client_for(project.owner)
-    url = f"/api/projects/{project.pk}/items/"
+    url = f"/api/projects/{project.pk}/images/"
     seen = annotator.get(url, {"split": "test"}).json()["results"]
     assert [set(face) for face in seen] == [{"id", "image_url", "width", "height", "split", "created_at"}] * 2
     for face in annotator.get(url).json()["results"] + [annotator.get(f"{url}{seen[0]['id']}/").json()]:
-        assert not OWNER_ONLY_ITEM_FIELDS & set(face)
+        assert not OWNER_ONLY_IMAGE_FIELDS & set(face)
         assert "happiness" not in str(face)
     answers = owner.get(url, {"split": "test"}).json()["results"]
     assert [face["imported_label"] for face in answers] == [0, 1]

@@ -13,7 +13,7 @@ from annotator.models import Project
 from annotator.services import exports
 from annotator.services.projects import MAX_CLASSES
 from tests.annotator.factories import (
-    ItemFactory,
+    FaceFactory,
     UserFactory,
     make_labeling_project,
     make_project,
@@ -22,7 +22,7 @@ from tests.annotator.factories import (
 
 pytestmark = pytest.mark.django_db
 
-PAGINATED_LISTS = ["", "votes/", "members/", "items/", "cycles/", "model-versions/", "jobs/"]
+PAGINATED_LISTS = ["", "votes/", "members/", "images/", "cycles/", "model-versions/", "jobs/"]
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +69,8 @@ def test_job_cancel_takes_post_only(client_for, schema: dict) -> None:
 @pytest.mark.parametrize(
     ("tail", "parameter"),
     [
-        ("items/?split=AAA", "split"),
-        ("items/?split=", "split"),
+        ("images/?split=AAA", "split"),
+        ("images/?split=", "split"),
         ("offers/next/?count=", "count"),
         ("offers/next/?count=11", "count"),
         ("votes/?page=", "page"),
@@ -94,21 +94,21 @@ def test_a_page_past_the_end_is_404_and_a_valid_split_filters(client_for) -> Non
     project = make_labeling_project(pool=3, test=2)
     client = client_for(project.owner)
 
-    assert client.get(f"/api/projects/{project.pk}/items/?page=2").status_code == 404
-    test_faces = client.get(f"/api/projects/{project.pk}/items/?split=test&page=1").json()
+    assert client.get(f"/api/projects/{project.pk}/images/?page=2").status_code == 404
+    test_faces = client.get(f"/api/projects/{project.pk}/images/?split=test&page=1").json()
     assert test_faces["count"] == 2
     assert {face["split"] for face in test_faces["results"]} == {"test"}
 
 
 def test_offers_count_within_bounds_is_accepted(client_for) -> None:
     project = make_project(training_mode="semi_supervised", offer_confirmations=True)
-    item = ItemFactory(project=project)
-    publish_test_offers(project, [(item.pk, 1, 0.9)])
+    face = FaceFactory(project=project)
+    publish_test_offers(project, [(face.pk, 1, 0.9)])
 
     response = client_for(project.owner).get(f"/api/projects/{project.pk}/offers/next/?count=10")
 
     assert response.status_code == 200
-    assert [offer["item"] for offer in response.json()] == [item.pk]
+    assert [offer["face"] for offer in response.json()] == [face.pk]
 
 
 @pytest.mark.parametrize(

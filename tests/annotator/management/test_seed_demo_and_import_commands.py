@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from annotator.models import Cycle, Item, Job, JobState, Project, Split
+from annotator.models import Cycle, Face, Job, JobState, Project, Split
 from tests.annotator.factories import face_pixels, make_project
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ def test_seed_demo_twice_creates_nothing_new_and_loses_nothing():
     demo = get_user_model().objects.get(username="demo")
     assert demo.check_password("demo")
     project = Project.objects.get(owner=demo)
-    counts = (Item.objects.count(), Item.objects.filter(split=Split.TEST).count(), Cycle.objects.count())
+    counts = (Face.objects.count(), Face.objects.filter(split=Split.TEST).count(), Cycle.objects.count())
     assert counts == (30, 6, 1)
     demo.set_password("changed-by-the-user")
     demo.save()
@@ -28,13 +28,13 @@ def test_seed_demo_twice_creates_nothing_new_and_loses_nothing():
     call_command("seed_demo", "--faces", "30", stdout=io.StringIO())
 
     assert (
-        Item.objects.count(),
-        Item.objects.filter(split=Split.TEST).count(),
+        Face.objects.count(),
+        Face.objects.filter(split=Split.TEST).count(),
         Cycle.objects.count(),
     ) == counts
     assert Project.objects.get() == project
     assert get_user_model().objects.get(username="demo").check_password("changed-by-the-user")
-    assert not Item.objects.filter(split=Split.TEST, imported_label__isnull=True).exists()
+    assert not Face.objects.filter(split=Split.TEST, imported_label__isnull=True).exists()
 
 
 def test_import_faces_reads_a_folder_and_reports_problems(tmp_path):
@@ -50,7 +50,7 @@ def test_import_faces_reads_a_folder_and_reports_problems(tmp_path):
 
     assert "imported 3 faces" in out.getvalue()
     assert "broken.jpg" in err.getvalue()
-    assert Item.objects.filter(project=project, split=Split.POOL).count() == 3
+    assert Face.objects.filter(project=project, split=Split.POOL).count() == 3
     assert Job.objects.get().state == JobState.SUCCEEDED
     call_command("import_faces", str(project.pk), str(folder), stdout=out, stderr=err)
     assert "3 duplicates skipped" in out.getvalue()

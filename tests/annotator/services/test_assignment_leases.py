@@ -42,7 +42,7 @@ def test_a_vote_under_an_expired_but_unreclaimed_lease_still_counts():
     [lease] = assignment.next_faces(project, user)
     expire(lease)
     result = votes.submit_vote(
-        project, user, item_id=lease.entry.item_id, answer=votes.Answer("label", (1,)), client_id=uuid.uuid4()
+        project, user, face_id=lease.entry.face_id, answer=votes.Answer("label", (1,)), client_id=uuid.uuid4()
     )
     assert not result.replayed
     assert QueueEntry.objects.get(pk=lease.entry_id).slots_taken == 1
@@ -77,16 +77,16 @@ def test_no_more_faces_are_leased_than_the_budget_can_pay_for():
 def test_the_initial_set_is_random_seeded_and_repeatable():
     one = make_project(seed=3, initial_set_size=4)
     two = make_project(seed=3, initial_set_size=4)
-    from tests.annotator.factories import ItemFactory
+    from tests.annotator.factories import FaceFactory
 
     for pixel_seed in range(10):
-        ItemFactory(project=one, pixel_seed=pixel_seed)
-        ItemFactory(project=two, pixel_seed=pixel_seed)
+        FaceFactory(project=one, pixel_seed=pixel_seed)
+        FaceFactory(project=two, pixel_seed=pixel_seed)
     picks_one = cycles.choose_initial_set(one)
     picks_two = cycles.choose_initial_set(two)
 
     def rank(project, ids):
-        return [list(project.items.order_by("id").values_list("id", flat=True)).index(i) for i in ids]
+        return [list(project.faces.order_by("id").values_list("id", flat=True)).index(i) for i in ids]
 
     assert rank(one, picks_one) == rank(two, picks_two)
     assert len(set(picks_one)) == 4

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from annotator import ml_bridge
-from annotator.models import Item, Lease, Membership, OfferState, Project, PseudoLabelOffer, Vote
+from annotator.models import Face, Lease, Membership, OfferState, Project, PseudoLabelOffer, Vote
 from annotator.services import confirmations, votes
 from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import (
@@ -21,7 +21,7 @@ from annotator.services.errors import (
     NothingToUndo,
 )
 from tests.annotator.factories import (
-    ItemFactory,
+    FaceFactory,
     UserFactory,
     add_annotator,
     make_labeling_project,
@@ -36,8 +36,8 @@ THREADS = 8
 def offer_project(pool: int = 6) -> tuple[Project, list[int]]:
     """A semi-supervised project offering confirmations, with ``pool`` unlabeled pool faces."""
     project = make_project(training_mode="semi_supervised", offer_confirmations=True)
-    items = [ItemFactory(project=project).pk for _ in range(pool)]
-    return project, items
+    faces = [FaceFactory(project=project).pk for _ in range(pool)]
+    return project, faces
 
 
 def answer(project, user, offer, accept=True, client_id=None, time_spent_ms=800):
@@ -53,29 +53,29 @@ def answer(project, user, offer, accept=True, client_id=None, time_spent_ms=800)
 
 @pytest.mark.django_db
 def test_publishing_withdraws_the_open_offers_and_skips_labeled_and_answered_faces():
-    project, items = offer_project()
+    project, faces = offer_project()
     user = add_annotator(project).user
-    first = publish_test_offers(project, [(items[0], 1, 0.97), (items[1], 2, 0.95), (items[2], 0, 0.93)])
+    first = publish_test_offers(project, [(faces[0], 1, 0.97), (faces[1], 2, 0.95), (faces[2], 0, 0.93)])
     answer(project, user, first[0], accept=False)
-    Item.objects.filter(pk=items[3]).update(label_index=3)
+    Face.objects.filter(pk=faces[3]).update(label_index=3)
 
     second = publish_test_offers(
-        project, [(items[0], 1, 0.99), (items[1], 2, 0.96), (items[3], 3, 0.98), (items[4], 0, 0.91)]
+        project, [(faces[0], 1, 0.99), (faces[1], 2, 0.96), (faces[3], 3, 0.98), (faces[4], 0, 0.91)]
     )
 
-    assert [(o.item_id, o.class_index) for o in second] == [(items[1], 2), (items[4], 0)]
+    assert [(o.face_id, o.class_index) for o in second] == [(faces[1], 2), (faces[4], 0)]
     states = dict(
-        PseudoLabelOffer.objects.filter(model_version=first[0].model_version).values_list("item_id", "state")
+        PseudoLabelOffer.objects.filter(model_version=first[0].model_version).values_list("face_id", "state")
     )
-    assert states == {items[0]: "rejected", items[1]: "withdrawn", items[2]: "withdrawn"}
+    assert states == {faces[0]: "rejected", faces[1]: "withdrawn", faces[2]: "withdrawn"}
     assert PseudoLabelOffer.objects.filter(state=OfferState.OFFERED).count() == 2
 
 
 @pytest.mark.django_db
 def test_a_project_without_confirmations_publishes_none_and_shows_none():
     project = make_project(training_mode="semi_supervised")
-    item = ItemFactory(project=project).pk
-    assert publish_test_offers(project, [(item, 0, 0.99)]) == []
+    face = FaceFactory(project=project).pk
+    assert publish_test_offers(project, [(face, 0, 0.99)]) == []
     assert confirmations.next_offers(project, project.owner, 5) == []
 
 
@@ -83,33 +83,33 @@ def test_a_project_without_confirmations_publishes_none_and_shows_none():
 def test_next_offers_are_most_confident_first_and_leave_out_faces_voted_on():
     project = make_labeling_project(pool=6, training_mode="semi_supervised", offer_confirmations=True)
     user, other = add_annotator(project).user, add_annotator(project).user
-    unsure, labeled, *rest = project.cycles.get().entries.values_list("item_id", flat=True)[:5]
+    unsure, labeled, *rest = project.cycles.get().entries.values_list("face_id", flat=True)[:5]
     publish_test_offers(
         project,
         [(rest[0], 1, 0.91), (unsure, 1, 0.99), (labeled, 3, 0.98), (rest[1], 2, 0.97), (rest[2], 0, 0.95)],
     )
     # Votes after the model scored the faces: an unsure one (no label) and another's label.
     votes.submit_vote(
-        project, user, item_id=unsure, answer=votes.Answer("unsure", (1, 2)), client_id=uuid.uuid4()
+        project, user, face_id=unsure, answer=votes.Answer("unsure", (1, 2)), client_id=uuid.uuid4()
     )
     votes.submit_vote(
-        project, other, item_id=labeled, answer=votes.Answer("label", (3,)), client_id=uuid.uuid4()
+        project, other, face_id=labeled, answer=votes.Answer("label", (3,)), client_id=uuid.uuid4()
     )
 
-    assert [o.item_id for o in confirmations.next_offers(project, user, 2)] == rest[1:3]
+    assert [o.face_id for o in confirmations.next_offers(project, user, 2)] == rest[1:3]
     mine = confirmations.next_offers(project, user, 5)
-    assert [o.item_id for o in mine] == [rest[1], rest[2], rest[0]]
+    assert [o.face_id for o in mine] == [rest[1], rest[2], rest[0]]
     owners = confirmations.next_offers(project, project.owner, 5)
-    assert [o.item_id for o in owners] == [unsure]  # the rest are held for the user
+    assert [o.face_id for o in owners] == [unsure]  # the rest are held for the user
     with pytest.raises(NotAllowed):
         confirmations.next_offers(project, UserFactory(), 5)
 
 
 @pytest.mark.django_db
 def test_an_offer_shown_to_one_annotator_is_held_for_them_until_the_lease_ends():
-    project, items = offer_project()
+    project, faces = offer_project()
     first, second = add_annotator(project).user, add_annotator(project).user
-    offers = publish_test_offers(project, [(items[i], 1, 0.99 - i / 100) for i in range(5)])
+    offers = publish_test_offers(project, [(faces[i], 1, 0.99 - i / 100) for i in range(5)])
 
     def shown(user, count=2):
         return [o.pk for o in confirmations.next_offers(project, user, count)]
@@ -119,7 +119,7 @@ def test_an_offer_shown_to_one_annotator_is_held_for_them_until_the_lease_ends()
     assert shown(first, 3) == [offers[0].pk, offers[1].pk, offers[4].pk]
     assert shown(second, 3) == [offers[2].pk, offers[3].pk]
     held = Lease.objects.get(offer=offers[0])
-    assert (held.annotator, held.entry, held.review_item) == (first, None, None)
+    assert (held.annotator, held.entry, held.review_face) == (first, None, None)
     assert (held.expires_at - timezone.now()).total_seconds() == pytest.approx(project.lease_seconds, abs=5)
     assert not Lease.objects.filter(offer__isnull=False).exclude(offer__in=offers[:5]).exists()
 
@@ -133,9 +133,9 @@ def test_an_offer_shown_to_one_annotator_is_held_for_them_until_the_lease_ends()
 @pytest.mark.django_db
 @pytest.mark.parametrize(("accept", "state"), [(True, "confirmed"), (False, "rejected")])
 def test_an_answer_records_who_when_and_how_long(accept, state):
-    project, items = offer_project()
+    project, faces = offer_project()
     user = add_annotator(project).user
-    offer = publish_test_offers(project, [(items[0], 1, 0.97)])[0]
+    offer = publish_test_offers(project, [(faces[0], 1, 0.97)])[0]
     client_id = uuid.uuid4()
 
     result = answer(project, user, offer, accept=accept, client_id=client_id, time_spent_ms=1234)
@@ -149,15 +149,15 @@ def test_an_answer_records_who_when_and_how_long(accept, state):
         1234,
     )
     assert stored.answered_at is not None
-    assert Item.objects.get(pk=items[0]).label_index is None  # a pseudo-label is not a vote
+    assert Face.objects.get(pk=faces[0]).label_index is None  # a pseudo-label is not a vote
 
 
 @pytest.mark.django_db
 def test_answers_spend_no_budget_no_quota_and_are_not_votes():
     project = make_labeling_project(training_mode="semi_supervised", offer_confirmations=True)
     membership = add_annotator(project, quota_votes=1)
-    items = list(project.cycles.get().entries.values_list("item_id", flat=True)[:3])
-    offers = publish_test_offers(project, [(items[0], 1, 0.97), (items[1], 2, 0.96), (items[2], 3, 0.95)])
+    faces = list(project.cycles.get().entries.values_list("face_id", flat=True)[:3])
+    offers = publish_test_offers(project, [(faces[0], 1, 0.97), (faces[1], 2, 0.96), (faces[2], 3, 0.95)])
 
     for offer, accept in zip(offers, [True, False, True], strict=True):
         answer(project, membership.user, offer, accept=accept)
@@ -169,9 +169,9 @@ def test_answers_spend_no_budget_no_quota_and_are_not_votes():
 
 @pytest.mark.django_db
 def test_a_retry_with_the_same_client_id_returns_the_stored_answer():
-    project, items = offer_project()
+    project, faces = offer_project()
     user = add_annotator(project).user
-    offers = publish_test_offers(project, [(items[0], 1, 0.97), (items[1], 2, 0.95)])
+    offers = publish_test_offers(project, [(faces[0], 1, 0.97), (faces[1], 2, 0.95)])
     client_id = uuid.uuid4()
     answer(project, user, offers[0], accept=True, client_id=client_id, time_spent_ms=500)
 
@@ -186,9 +186,9 @@ def test_a_retry_with_the_same_client_id_returns_the_stored_answer():
 
 @pytest.mark.django_db
 def test_an_offer_answered_by_someone_else_is_a_conflict():
-    project, items = offer_project()
+    project, faces = offer_project()
     alice, bob = add_annotator(project).user, add_annotator(project).user
-    offer = publish_test_offers(project, [(items[0], 1, 0.97)])[0]
+    offer = publish_test_offers(project, [(faces[0], 1, 0.97)])[0]
     answer(project, alice, offer, accept=True)
 
     with pytest.raises(Conflict, match="answered this offer first") as refused:
@@ -201,32 +201,32 @@ def test_an_offer_answered_by_someone_else_is_a_conflict():
 
 @pytest.mark.django_db
 def test_a_withdrawn_offer_cannot_be_answered():
-    project, items = offer_project()
+    project, faces = offer_project()
     user = add_annotator(project).user
-    old = publish_test_offers(project, [(items[0], 1, 0.97)])[0]
-    publish_test_offers(project, [(items[0], 2, 0.96)])
+    old = publish_test_offers(project, [(faces[0], 1, 0.97)])[0]
+    publish_test_offers(project, [(faces[0], 2, 0.96)])
 
     with pytest.raises(FaceNotAvailable, match="withdrew"):
         answer(project, user, old)
 
     assert PseudoLabelOffer.objects.get(pk=old.pk).state == "withdrawn"
-    assert PseudoLabelOffer.objects.get(item_id=items[0], state="offered").class_index == 2
+    assert PseudoLabelOffer.objects.get(face_id=faces[0], state="offered").class_index == 2
 
 
 @pytest.mark.django_db
 def test_offers_elsewhere_faces_i_voted_on_and_strangers_are_refused():
     project = make_labeling_project(training_mode="semi_supervised", offer_confirmations=True)
-    other, other_items = offer_project()
+    other, other_faces = offer_project()
     user = add_annotator(project).user
-    item = project.cycles.get().entries.first().item_id
-    offer = publish_test_offers(project, [(item, 1, 0.97)])[0]
-    elsewhere = publish_test_offers(other, [(other_items[0], 1, 0.97)])[0]
+    face = project.cycles.get().entries.first().face_id
+    offer = publish_test_offers(project, [(face, 1, 0.97)])[0]
+    elsewhere = publish_test_offers(other, [(other_faces[0], 1, 0.97)])[0]
 
     with pytest.raises(InvalidInput, match="not in this project"):
         answer(project, user, elsewhere)
     with pytest.raises(NotAllowed):
         answer(project, UserFactory(), offer)
-    votes.submit_vote(project, user, item_id=item, answer=votes.Answer("label", (2,)), client_id=uuid.uuid4())
+    votes.submit_vote(project, user, face_id=face, answer=votes.Answer("label", (2,)), client_id=uuid.uuid4())
     with pytest.raises(FaceNotAvailable, match="already voted"):
         answer(project, user, offer)
     assert not PseudoLabelOffer.objects.filter(answered_by__isnull=False).exists()
@@ -234,9 +234,9 @@ def test_offers_elsewhere_faces_i_voted_on_and_strangers_are_refused():
 
 @pytest.mark.django_db
 def test_undo_reopens_my_latest_answers_one_by_one():
-    project, items = offer_project()
+    project, faces = offer_project()
     user, other = add_annotator(project).user, add_annotator(project).user
-    offers = publish_test_offers(project, [(items[0], 1, 0.97), (items[1], 2, 0.96), (items[2], 0, 0.95)])
+    offers = publish_test_offers(project, [(faces[0], 1, 0.97), (faces[1], 2, 0.96), (faces[2], 0, 0.95)])
     answer(project, user, offers[0], accept=True)
     answer(project, user, offers[1], accept=False)
     answer(project, other, offers[2], accept=True)
@@ -255,11 +255,11 @@ def test_undo_reopens_my_latest_answers_one_by_one():
 
 @pytest.mark.django_db
 def test_undo_is_refused_once_a_newer_model_replaced_the_offer():
-    project, items = offer_project()
+    project, faces = offer_project()
     user = add_annotator(project).user
-    offer = publish_test_offers(project, [(items[0], 1, 0.97)])[0]
+    offer = publish_test_offers(project, [(faces[0], 1, 0.97)])[0]
     answer(project, user, offer, accept=True)
-    publish_test_offers(project, [(items[1], 2, 0.96)])
+    publish_test_offers(project, [(faces[1], 2, 0.96)])
 
     with pytest.raises(NothingToUndo, match="newer model"):
         confirmations.undo_answer(project, user)
@@ -269,31 +269,31 @@ def test_undo_is_refused_once_a_newer_model_replaced_the_offer():
 
 @pytest.mark.django_db
 def test_a_confirmed_offer_trains_as_a_label_and_a_rejected_one_does_not(settings):
-    project, items = offer_project(pool=4)
+    project, faces = offer_project(pool=4)
     user = add_annotator(project).user
-    Item.objects.filter(pk=items[3]).update(label_index=0)
-    confirmed, rejected = publish_test_offers(project, [(items[0], 2, 0.97), (items[1], 1, 0.96)])
+    Face.objects.filter(pk=faces[3]).update(label_index=0)
+    confirmed, rejected = publish_test_offers(project, [(faces[0], 2, 0.97), (faces[1], 1, 0.96)])
     answer(project, user, confirmed, accept=True)
     answer(project, user, rejected, accept=False)
 
     rows = cycle_inputs(project).rows
 
     assert {row["id"]: row["confirmed_label"] for row in rows} == {
-        items[0]: 2,
-        items[1]: None,
-        items[2]: None,
-        items[3]: None,
+        faces[0]: 2,
+        faces[1]: None,
+        faces[2]: None,
+        faces[3]: None,
     }
-    dataset = ml_bridge.items_to_dataset(("a", "b", "c", "d"), rows, Path(settings.MEDIA_ROOT))
+    dataset = ml_bridge.faces_to_dataset(("a", "b", "c", "d"), rows, Path(settings.MEDIA_ROOT))
     assert dataset.labels.tolist() == [2, -1, -1, 0]
     assert dataset.splits.tolist() == ["train", "pool", "pool", "train"]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_annotators_answering_at_once_exactly_one_wins():
-    project, items = offer_project()
+    project, faces = offer_project()
     users = [add_annotator(project).user for _ in range(THREADS)]
-    offer = publish_test_offers(project, [(items[0], 1, 0.97)])[0]
+    offer = publish_test_offers(project, [(faces[0], 1, 0.97)])[0]
 
     outcomes = run_together(
         [
@@ -312,9 +312,9 @@ def test_two_annotators_answering_at_once_exactly_one_wins():
 
 @pytest.mark.django_db(transaction=True)
 def test_annotators_asking_at_once_are_shown_different_offers():
-    project, items = offer_project(pool=2 * THREADS)
+    project, faces = offer_project(pool=2 * THREADS)
     users = [add_annotator(project).user for _ in range(THREADS)]
-    publish_test_offers(project, [(item, 1, 0.9 + i / 1000) for i, item in enumerate(items)])
+    publish_test_offers(project, [(face, 1, 0.9 + i / 1000) for i, face in enumerate(faces)])
 
     shown = run_together(
         [lambda u=u: [o.pk for o in confirmations.next_offers(project, u, 2)] for u in users]
@@ -328,9 +328,9 @@ def test_annotators_asking_at_once_are_shown_different_offers():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_same_client_id_sent_in_parallel_answers_once():
-    project, items = offer_project()
+    project, faces = offer_project()
     user = add_annotator(project).user
-    offer = publish_test_offers(project, [(items[0], 1, 0.97)])[0]
+    offer = publish_test_offers(project, [(faces[0], 1, 0.97)])[0]
     client_id = uuid.uuid4()
 
     outcomes = run_together(

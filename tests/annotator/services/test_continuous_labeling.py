@@ -12,8 +12,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from annotator import assignment
+from annotator.ml_bridge import FACE_IDS_KEY
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Cycle, CycleState, Item, Job, JobKind, JobState, Lease, Project, Vote
+from annotator.models import Cycle, CycleState, Face, Job, JobKind, JobState, Lease, Project, Vote
 from annotator.selectors.progress import labeling_progress
 from annotator.services import jobs, training, votes
 from annotator.services.cycle_inputs import cycle_inputs, next_batch_size
@@ -40,11 +41,11 @@ def label_open_batch(project: Project, user, limit: int | None = None) -> list[i
         leases = assignment.next_faces(project, user, 1)
         if not leases or leases[0].entry.cycle_id != cycle.pk:
             break
-        item_id = leases[0].entry.item_id
+        face_id = leases[0].entry.face_id
         votes.submit_vote(
-            project, user, item_id=item_id, answer=votes.Answer("label", (1,)), client_id=uuid.uuid4()
+            project, user, face_id=face_id, answer=votes.Answer("label", (1,)), client_id=uuid.uuid4()
         )
-        voted.append(item_id)
+        voted.append(face_id)
     return voted
 
 
@@ -55,30 +56,30 @@ def publish_model(project: Project, ranking: list[int]) -> int:
     folder = Path(settings.MEDIA_ROOT) / f"job-{job.pk}"
     folder.mkdir(parents=True)
     pool_ids = np.asarray(
-        sorted(Item.objects.filter(project=project, split="pool").values_list("id", flat=True))
+        sorted(Face.objects.filter(project=project, split="pool").values_list("id", flat=True))
     )
-    np.savez(folder / "pool.npz", item_ids=pool_ids, probabilities=np.full((len(pool_ids), 4), 0.25, np.float32),
+    np.savez(folder / "pool.npz", **{FACE_IDS_KEY: pool_ids}, probabilities=np.full((len(pool_ids), 4), 0.25, np.float32),
              embeddings=np.zeros((len(pool_ids), 2), np.float32))  # fmt: skip
     (folder / "model.pt").write_bytes(b"")
     batch = next_batch_size(project, job.cycle)
     outcome = cycle_bridge.CycleOutcome(
         checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz", labels_used=0, metrics={},
-        training={"started_from": "scratch"}, next_item_ids=ranking[:batch], next_predicted_classes=[2] * batch,
-        ranked_item_ids=ranking, ranked_predicted_classes=[2] * len(ranking),
+        training={"started_from": "scratch"}, next_face_ids=ranking[:batch], next_predicted_classes=[2] * batch,
+        ranked_face_ids=ranking, ranked_predicted_classes=[2] * len(ranking),
     )  # fmt: skip
     return training.record_outcome(job, outcome).version
 
 
 def pool_ids_not_voted(project: Project) -> list[int]:
     return list(
-        Item.objects.filter(project=project, split="pool", vote_count=0)
+        Face.objects.filter(project=project, split="pool", vote_count=0)
         .order_by("-id")
         .values_list("id", flat=True)
     )
 
 
 def queued(cycle: Cycle) -> list[int]:
-    return list(cycle.entries.order_by("position").values_list("item_id", flat=True))
+    return list(cycle.entries.order_by("position").values_list("face_id", flat=True))
 
 
 def test_before_the_first_model_nothing_is_ranked_and_the_page_is_told_so():
@@ -108,7 +109,7 @@ def test_a_completed_batch_continues_at_once_with_the_faces_the_model_ranked_nex
     continued = assignment.current_cycle(project)
     assert continued.number == 2
     assert queued(continued) == ranking[BATCH:]
-    assert lease.entry.item_id == ranking[BATCH]
+    assert lease.entry.face_id == ranking[BATCH]
     assert continued.selected_by.version == 1
     assert not set(queued(continued)) & set(first_batch)
     assert Cycle.objects.get(project=project, number=1).state == CycleState.TRAINING
@@ -131,18 +132,18 @@ def test_the_new_models_batch_takes_over_and_keeps_every_started_face():
     continued = assignment.current_cycle(project)
     answered = label_open_batch(project, first, limit=1)  # one vote of two: in progress
     [held] = assignment.next_faces(project, second, 1)  # leased, not answered yet
-    assert held.entry.item_id == answered[0]
+    assert held.entry.face_id == answered[0]
     [held] = list(assignment.next_faces(project, first, 1))
     new_ranking = [
         answered[0],
-        held.entry.item_id,
+        held.entry.face_id,
         *[i for i in pool_ids_not_voted(project)[::-1] if i not in ranking],
     ]
 
     publish_model(project, new_ranking[: 2 * BATCH])
 
     taken_over = Cycle.objects.get(pk=continued.pk)
-    kept = [answered[0], held.entry.item_id]
+    kept = [answered[0], held.entry.face_id]
     fresh = [i for i in new_ranking if i not in kept][: BATCH - 2]
     assert queued(taken_over) == kept + fresh
     assert (taken_over.selected_by.version, taken_over.batch_size, taken_over.state) == (
@@ -150,13 +151,13 @@ def test_the_new_models_batch_takes_over_and_keeps_every_started_face():
         BATCH,
         CycleState.LABELING,
     )
-    assert Vote.objects.filter(item_id=answered[0], retracted_at__isnull=True).count() == 1
-    assert Lease.objects.filter(annotator=first, entry__item_id=held.entry.item_id).exists()
+    assert Vote.objects.filter(face_id=answered[0], retracted_at__isnull=True).count() == 1
+    assert Lease.objects.filter(annotator=first, entry__face_id=held.entry.face_id).exists()
     assert Cycle.objects.get(project=project, number=1).state == CycleState.DONE
     assert not Cycle.objects.filter(project=project, number=3).exists()
     assert labeling_progress(project, first)["cycle"]["provisional"] is False
     everyone_done = label_open_batch(project, second) + label_open_batch(project, first)
-    assert Item.objects.filter(pk__in=everyone_done, vote_count__gt=2).count() == 0
+    assert Face.objects.filter(pk__in=everyone_done, vote_count__gt=2).count() == 0
 
 
 def test_a_face_answered_during_training_is_never_asked_again_by_the_new_model():
@@ -176,7 +177,7 @@ def test_a_face_answered_during_training_is_never_asked_again_by_the_new_model()
     later = label_open_batch(project, user)
     assert not set(later) & set(answered_meanwhile)
     assert Vote.objects.filter(annotator=user).count() == len(
-        set(Vote.objects.filter(annotator=user).values_list("item_id", flat=True))
+        set(Vote.objects.filter(annotator=user).values_list("face_id", flat=True))
     )
 
 

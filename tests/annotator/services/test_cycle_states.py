@@ -74,20 +74,20 @@ def test_a_failed_job_reopens_labeling_unless_the_cycle_is_done():
 def test_an_undo_reopens_a_completed_batch_only_while_it_still_labels():
     cycle = labeling_cycle()
     set_state(cycle, CycleState.LABELING)
-    cycle_states.reopen_batch(cycle)
+    cycle_states.clear_labeling_completed(cycle)
     assert Cycle.objects.get(pk=cycle.pk).labeling_completed_at is None
     set_state(cycle, CycleState.TRAINING)
-    cycle_states.reopen_batch(cycle)
+    cycle_states.clear_labeling_completed(cycle)
     assert Cycle.objects.get(pk=cycle.pk).labeling_completed_at is not None
 
 
 def test_a_batch_is_complete_once_every_face_not_excluded_has_its_votes():
     cycle = labeling_cycle()
     votes_per_face = cycle.project.votes_per_face
-    assert cycle_states.record_batch_progress(cycle, votes_per_face) is False
+    assert cycle_states.mark_labeling_completed(cycle, votes_per_face) is False
     first, *rest = cycle.entries.all()
     cycle.entries.filter(pk__in=[entry.pk for entry in rest]).update(votes_received=votes_per_face)
-    assert cycle_states.record_batch_progress(cycle, votes_per_face) is False
-    first.item.__class__.objects.filter(pk=first.item_id).update(excluded=True)
-    assert cycle_states.record_batch_progress(cycle, votes_per_face) is True
-    assert cycle_states.record_batch_progress(cycle, votes_per_face) is False
+    assert cycle_states.mark_labeling_completed(cycle, votes_per_face) is False
+    first.face.__class__.objects.filter(pk=first.face_id).update(excluded=True)
+    assert cycle_states.mark_labeling_completed(cycle, votes_per_face) is True
+    assert cycle_states.mark_labeling_completed(cycle, votes_per_face) is False

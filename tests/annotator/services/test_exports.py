@@ -12,7 +12,7 @@ import pytest
 import torch
 from django.conf import settings
 
-from annotator.models import Item, Job, JobKind, JobState, ModelVersion, Split
+from annotator.models import Face, Job, JobKind, JobState, ModelVersion, Split
 from annotator.services import exports, votes
 from ml_engine.checkpoint import save_checkpoint
 from ml_engine.export.label_export import LabelFile
@@ -29,21 +29,21 @@ def labeled_project():
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
     answers = [("label", (0,)), ("label", (1,)), ("unsure", (2, 3)), ("skip", ()), ("label", (3,))]
     for entry, (kind, classes) in zip(entries, answers, strict=False):
-        votes.submit_vote(project, project.owner, item_id=entry.item_id, answer=votes.Answer(kind, classes),
+        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer(kind, classes),
                           client_id=uuid.uuid4())  # fmt: skip
-    votes.submit_vote(project, second, item_id=entries[0].item_id, answer=votes.Answer("label", (0,)),
+    votes.submit_vote(project, second, face_id=entries[0].face_id, answer=votes.Answer("label", (0,)),
                       client_id=uuid.uuid4())  # fmt: skip
     return project
 
 
 def database_labels(project) -> dict[str, tuple[int | None, list[int], list[int]]]:
     return {
-        item.source_name or f"item-{item.pk}.png": (
-            item.label_index,
-            (list(item.class_votes) + [0] * len(CLASS_NAMES))[: len(CLASS_NAMES)],
-            sorted(item.candidate_set),
+        face.source_name or f"face-{face.pk}.png": (
+            face.label_index,
+            (list(face.class_votes) + [0] * len(CLASS_NAMES))[: len(CLASS_NAMES)],
+            sorted(face.candidate_set),
         )
-        for item in Item.objects.filter(project=project, split=Split.POOL)
+        for face in Face.objects.filter(project=project, split=Split.POOL)
     }
 
 
@@ -56,7 +56,7 @@ def test_label_export_reads_back_to_the_database_labels(format: str, tmp_path: P
     assert read_back.class_names == CLASS_NAMES
     rows = {row.file_name: (row.label, list(row.votes), sorted(row.candidates)) for row in read_back}
     assert rows == database_labels(project)
-    assert details["rows"] == Item.objects.filter(project=project, split=Split.POOL).count()
+    assert details["rows"] == Face.objects.filter(project=project, split=Split.POOL).count()
     assert sum(1 for label, _, _ in rows.values() if label is not None) == 3
 
 
@@ -68,7 +68,7 @@ def test_imagefolder_zip_holds_only_labeled_faces_in_class_folders(tmp_path: Pat
         folders = sorted(name.split("/")[0] for name in archive.namelist() if not name.endswith("/"))
     assert folders == ["happiness", "neutral", "sadness"]
     assert (
-        details["skipped"]["unlabeled"] == Item.objects.filter(project=project, split=Split.POOL).count() - 3
+        details["skipped"]["unlabeled"] == Face.objects.filter(project=project, split=Split.POOL).count() - 3
     )
 
 
@@ -87,7 +87,7 @@ def test_export_job_runs_and_its_file_downloads(client_for, django_capture_on_co
     assert download.status_code == 200
     body = b"".join(download.streaming_content).decode()
     assert body.splitlines()[0].startswith("file,label,")
-    assert len(body.splitlines()) == 1 + Item.objects.filter(project=project, split=Split.POOL).count()
+    assert len(body.splitlines()) == 1 + Face.objects.filter(project=project, split=Split.POOL).count()
 
 
 def test_annotators_cannot_export_and_bad_requests_write_nothing(client_for) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from annotator import ml_bridge
-from annotator.models import Item, Split
+from annotator.models import Face, Split
 from annotator.services import cycles
 from ml_engine.simulation.oracle_loop import random_initial_selection
-from tests.annotator.factories import CLASS_NAMES, ItemFactory, make_project
+from tests.annotator.factories import CLASS_NAMES, FaceFactory, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -18,25 +18,25 @@ pytestmark = pytest.mark.django_db
 def _pool_as_simulate_reads_it(project) -> ml_bridge.FaceDataset:
     """The project's pool faces in id order as a dataset, the rows a simulation runs on."""
     rows = list(
-        Item.objects.filter(project=project, split=Split.POOL, excluded=False)
+        Face.objects.filter(project=project, split=Split.POOL, excluded=False)
         .order_by("id")
         .values("id", "image", "split", "label_index", "imported_label", "class_votes")
     )
-    return ml_bridge.items_to_dataset(CLASS_NAMES, rows, Path("/media"))
+    return ml_bridge.faces_to_dataset(CLASS_NAMES, rows, Path("/media"))
 
 
 @pytest.mark.parametrize("seed", [0, 7, 123456])
 def test_same_pool_and_seed_give_the_same_faces(seed: int) -> None:
     project = make_project(seed=seed, initial_set_size=9, budget_votes=200)
     for pixel_seed in range(40):
-        item = ItemFactory(project=project, pixel_seed=pixel_seed)
+        face = FaceFactory(project=project, pixel_seed=pixel_seed)
         if pixel_seed % 7 == 3:  # ids of faces outside the pool leave gaps in the pool's ids
-            item.excluded = True
-            item.save(update_fields=["excluded"])
+            face.excluded = True
+            face.save(update_fields=["excluded"])
         if pixel_seed % 11 == 5:
-            item.split = Split.TEST
-            item.imported_label = 0
-            item.save(update_fields=["split", "imported_label"])
+            face.split = Split.TEST
+            face.imported_label = 0
+            face.save(update_fields=["split", "imported_label"])
     pool = _pool_as_simulate_reads_it(project)
 
     simulated = [int(pool.names[row]) for row in random_initial_selection(pool, 9, seed)]
@@ -48,7 +48,7 @@ def test_same_pool_and_seed_give_the_same_faces(seed: int) -> None:
 def test_another_seed_gives_other_faces() -> None:
     one = make_project(seed=1, initial_set_size=9, budget_votes=200)
     for pixel_seed in range(40):
-        ItemFactory(project=one, pixel_seed=pixel_seed)
+        FaceFactory(project=one, pixel_seed=pixel_seed)
     pool = _pool_as_simulate_reads_it(one)
 
     other_seed = [int(pool.names[row]) for row in random_initial_selection(pool, 9, 2)]

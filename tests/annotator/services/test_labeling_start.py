@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from annotator.celery import app as celery_app
 from annotator.models import Job, JobKind, JobState, SslMethod
 from annotator.services import jobs, labeling_start
 from annotator.services.errors import Conflict
-from tests.annotator.factories import ItemFactory, make_project
+from tests.annotator.factories import FaceFactory, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def project_with_pool(faces: int = 6, **settings):
     project = make_project(initial_set_size=3, **settings)
     for _ in range(faces):
-        ItemFactory(project=project)
+        FaceFactory(project=project)
     return project
 
 
@@ -24,7 +25,9 @@ def test_starting_opens_cycle_zero_and_queues_pre_training_after_commit(
 ):
     project = project_with_pool(ssl_method=SslMethod.SIMCLR)
     sent: list[tuple[int, str, str]] = []
-    monkeypatch.setattr(jobs, "enqueue", lambda job, task, queue, **_: sent.append((job.pk, task, queue)))
+    monkeypatch.setattr(
+        celery_app, "send_task", lambda task, args, queue, **_: sent.append((args[0], task, queue))
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         cycle = labeling_start.start_labeling(project)

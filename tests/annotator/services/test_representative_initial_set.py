@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.ml_bridge.similar import write_index_item_ids
-from annotator.models import Cycle, Item, Job, JobKind, JobState, Split
+from annotator.ml_bridge.similar import write_index_face_ids
+from annotator.models import Cycle, Face, Job, JobKind, JobState, Split
 from annotator.services import cycle_states, labeling_start, pretraining, votes
 from annotator.services.cycles import choose_initial_set, complete_initial_set
 from annotator.services.errors import InvalidInput
 from annotator.services.projects import update_project
 from ml_engine.embeddings import EmbeddingsMetadata, names_digest, save_embeddings
-from tests.annotator.factories import ItemFactory, make_project
+from tests.annotator.factories import FaceFactory, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -29,22 +29,22 @@ def project_with_pool(initial_selection: str = "typiclust", pool: int = 24, test
         test_sample_size=test_sample, budget_votes=40,
     )  # fmt: skip
     for _ in range(pool):
-        ItemFactory(project=project)
+        FaceFactory(project=project)
     return project
 
 
 def write_clustered_embeddings(project, folder: Path) -> dict[int, int]:
     """Pool embeddings in ``MODES`` tight, far-apart clusters; returns each face's cluster."""
-    ids = list(Item.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+    ids = list(Face.objects.filter(project=project).order_by("id").values_list("id", flat=True))
     rng = np.random.default_rng(0)
     centres = np.eye(MODES, 8, dtype=np.float32) * 10
-    cluster = {item: index % MODES for index, item in enumerate(ids)}
-    vectors = np.stack([centres[cluster[item]] + rng.normal(0, 0.05, 8) for item in ids]).astype(np.float32)
-    names = [str(item) for item in ids]
+    cluster = {face: index % MODES for index, face in enumerate(ids)}
+    vectors = np.stack([centres[cluster[face]] + rng.normal(0, 0.05, 8) for face in ids]).astype(np.float32)
+    names = [str(face) for face in ids]
     metadata = EmbeddingsMetadata(count=len(ids), dim=8, model_name="small_cnn", model_kwargs={}, image_size=16,
                                   names_sha256=names_digest(names), method="simclr", epochs=1, checkpoint_sha256="")  # fmt: skip
     save_embeddings(folder, vectors, metadata)
-    write_index_item_ids(folder, names)
+    write_index_face_ids(folder, names)
     return cluster
 
 
@@ -53,14 +53,14 @@ def test_the_first_batch_waits_with_its_test_sample_and_cannot_complete():
     cycle = labeling_start.start_labeling(project)
 
     assert cycle.initial_set_pending and cycle.strategy == "typiclust"
-    queued = list(cycle.entries.values_list("item_id", flat=True))
-    assert len(queued) == 2 and set(Item.objects.filter(pk__in=queued).values_list("split", flat=True)) == {
+    queued = list(cycle.entries.values_list("face_id", flat=True))
+    assert len(queued) == 2 and set(Face.objects.filter(pk__in=queued).values_list("split", flat=True)) == {
         Split.TEST
     }
-    for item_id in queued:  # the whole test sample answered: still not a complete batch
-        votes.submit_vote(project, project.owner, item_id=item_id, answer=votes.Answer("label", (0,)),
+    for face_id in queued:  # the whole test sample answered: still not a complete batch
+        votes.submit_vote(project, project.owner, face_id=face_id, answer=votes.Answer("label", (0,)),
                           client_id=uuid.uuid4())  # fmt: skip
-    assert not cycle_states.record_batch_progress(Cycle.objects.get(pk=cycle.pk), project.votes_per_face)
+    assert not cycle_states.mark_labeling_completed(Cycle.objects.get(pk=cycle.pk), project.votes_per_face)
     assert Job.objects.filter(project=project, kind=JobKind.PRETRAIN).exists()
 
 
@@ -72,11 +72,11 @@ def test_pre_trained_embeddings_give_one_face_of_every_mode(tmp_path):
     complete_initial_set(project, tmp_path)
 
     cycle.refresh_from_db()
-    entries = list(cycle.entries.order_by("position").values_list("item_id", "position"))
-    picked = [item for item, position in entries[2:]]
+    entries = list(cycle.entries.order_by("position").values_list("face_id", "position"))
+    picked = [face for face, position in entries[2:]]
     assert [position for _, position in entries] == list(range(6))
-    assert sorted(cluster[item] for item in picked) == list(range(MODES))  # every mode, once
-    assert Item.objects.filter(pk__in=picked, split=Split.POOL).count() == MODES
+    assert sorted(cluster[face] for face in picked) == list(range(MODES))  # every mode, once
+    assert Face.objects.filter(pk__in=picked, split=Split.POOL).count() == MODES
     assert not cycle.initial_set_pending and cycle.batch_size == 6 and cycle.strategy == "typiclust"
     assert complete_initial_set(project, tmp_path) is None  # done once
 
@@ -86,7 +86,7 @@ def test_random_picks_of_the_same_pool_miss_modes(tmp_path):
     project = project_with_pool(initial_selection="random", pool=24, test_sample=0)
     cluster = write_clustered_embeddings(project, tmp_path)
     picked = choose_initial_set(project)
-    assert len(picked) == MODES and len({cluster[item] for item in picked}) < MODES
+    assert len(picked) == MODES and len({cluster[face] for face in picked}) < MODES
 
 
 def test_a_failed_pre_training_falls_back_to_the_random_initial_set(monkeypatch, settings):
@@ -102,7 +102,7 @@ def test_a_failed_pre_training_falls_back_to_the_random_initial_set(monkeypatch,
     assert pretraining.run_pretraining_job(job.pk) == JobState.FAILED
 
     cycle.refresh_from_db()
-    picked = list(cycle.entries.order_by("position").values_list("item_id", flat=True))[2:]
+    picked = list(cycle.entries.order_by("position").values_list("face_id", flat=True))[2:]
     assert not cycle.initial_set_pending and cycle.strategy == "random"
     assert picked == choose_initial_set(project, 2)
 

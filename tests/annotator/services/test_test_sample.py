@@ -11,14 +11,14 @@ import pytest
 
 from annotator import assignment, ml_bridge
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Item, Project, Split
+from annotator.models import Face, Project, Split
 from annotator.selectors import test_set
 from annotator.selectors.dashboard import learning_curve_unavailable_reason
 from annotator.services import imports, labeling_start, votes
 from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import InvalidInput
 from ml_engine.progress import ignore_progress, never_cancelled
-from tests.annotator.factories import ItemFactory, add_annotator, make_labeling_project, make_project
+from tests.annotator.factories import FaceFactory, add_annotator, make_labeling_project, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def unlabeled_project(pool: int = 40, **settings) -> Project:
     defaults = {"initial_set_size": 6, "batch_size": 6, "budget_votes": 100}
     project = make_project(**{**defaults, **settings})
     for _ in range(pool):
-        ItemFactory(project=project)
+        FaceFactory(project=project)
     return project
 
 
@@ -37,10 +37,10 @@ def answer_all(project: Project, user, limit: int | None = None) -> list[int]:
         leases = assignment.next_faces(project, user, 1)
         if not leases:
             return answered
-        item_id = leases[0].entry.item_id
-        votes.submit_vote(project, user, item_id=item_id, answer=votes.Answer("label", (item_id % 4,)),
+        face_id = leases[0].entry.face_id
+        votes.submit_vote(project, user, face_id=face_id, answer=votes.Answer("label", (face_id % 4,)),
                           client_id=uuid.uuid4())  # fmt: skip
-        answered.append(item_id)
+        answered.append(face_id)
     return answered
 
 
@@ -48,13 +48,13 @@ def test_a_random_test_sample_is_reserved_and_queued_before_the_initial_batch():
     project = unlabeled_project(pool=40)
     cycle = labeling_start.start_labeling(project)
 
-    test_ids = set(Item.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True))
-    queue = list(cycle.entries.order_by("position").values_list("item_id", flat=True))
+    test_ids = set(Face.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True))
+    queue = list(cycle.entries.order_by("position").values_list("face_id", flat=True))
     assert len(test_ids) == 2  # 5% of 40
     assert set(queue[:2]) == test_ids
     assert len(queue) == cycle.batch_size == 2 + 6
     assert not set(queue[2:]) & test_ids
-    assert Item.objects.filter(project=project, split=Split.POOL).count() == 38
+    assert Face.objects.filter(project=project, split=Split.POOL).count() == 38
 
 
 def test_the_sample_is_seeded_by_the_project_and_sized_by_its_setting():
@@ -63,17 +63,17 @@ def test_the_sample_is_seeded_by_the_project_and_sized_by_its_setting():
         labeling_start.start_labeling(project)
     positions = []  # each test face's rank among its project's faces: the same draw in both
     for project in (first, second):
-        ids = list(Item.objects.filter(project=project).order_by("id").values_list("id", flat=True))
-        test = Item.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True)
-        positions.append(sorted(ids.index(item_id) for item_id in test))
+        ids = list(Face.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+        test = Face.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True)
+        positions.append(sorted(ids.index(face_id) for face_id in test))
     assert positions[0] == positions[1]
 
     sized = unlabeled_project(pool=30, test_sample_size=5)
     none = unlabeled_project(pool=30, test_sample_size=0)
     labeling_start.start_labeling(sized)
     labeling_start.start_labeling(none)
-    assert Item.objects.filter(project=sized, split=Split.TEST).count() == 5
-    assert Item.objects.filter(project=none, split=Split.TEST).count() == 0
+    assert Face.objects.filter(project=sized, split=Split.TEST).count() == 5
+    assert Face.objects.filter(project=none, split=Split.TEST).count() == 0
     assert (
         test_set.sample_size(Project(test_sample_size=None, budget_votes=10**6, votes_per_face=1), 20_000)
         == 500
@@ -83,8 +83,8 @@ def test_the_sample_is_seeded_by_the_project_and_sized_by_its_setting():
 
 def test_a_project_with_labeled_test_faces_reserves_nothing():
     project = make_labeling_project(pool=20, test=3)
-    assert Item.objects.filter(project=project, split=Split.TEST).count() == 3
-    assert not assignment.current_cycle(project).entries.filter(item__split=Split.TEST).exists()
+    assert Face.objects.filter(project=project, split=Split.TEST).count() == 3
+    assert not assignment.current_cycle(project).entries.filter(face__split=Split.TEST).exists()
 
 
 def test_votes_label_the_sample_spend_the_budget_and_never_exceed_it():
@@ -97,16 +97,16 @@ def test_votes_label_the_sample_spend_the_budget_and_never_exceed_it():
 
     project.refresh_from_db()
     assert project.votes_spent == project.budget_votes == 5
-    sample = Item.objects.filter(project=project, split=Split.TEST)
+    sample = Face.objects.filter(project=project, split=Split.TEST)
     assert set(answered[:2]) == set(sample.values_list("id", flat=True))
-    assert all(item.label_index == item.id % 4 for item in sample)
+    assert all(face.label_index == face.id % 4 for face in sample)
 
 
 def test_a_labeled_test_face_still_refuses_votes():
     project = make_labeling_project(pool=4)
-    labeled = Item.objects.filter(project=project, split=Split.TEST).first()
+    labeled = Face.objects.filter(project=project, split=Split.TEST).first()
     with pytest.raises(InvalidInput):
-        votes.submit_vote(project, project.owner, item_id=labeled.pk, answer=votes.Answer("label", (0,)),
+        votes.submit_vote(project, project.owner, face_id=labeled.pk, answer=votes.Answer("label", (0,)),
                           client_id=uuid.uuid4())  # fmt: skip
 
 
@@ -114,7 +114,7 @@ def test_the_sample_is_evaluated_on_never_trained_on_and_never_selected(tmp_path
     project = unlabeled_project(pool=40, model_name="small_cnn", image_size=16)
     labeling_start.start_labeling(project)
     answer_all(project, add_annotator(project).user)
-    test_ids = set(Item.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True))
+    test_ids = set(Face.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True))
     inputs = cycle_inputs(project, project.cycles.get(number=0))
     dataset = cycle_bridge.training_dataset(inputs)
     names = np.asarray(dataset.names).astype(int)
@@ -128,8 +128,11 @@ def test_the_sample_is_evaluated_on_never_trained_on_and_never_selected(tmp_path
 
     assert outcome.labels_used == 6
     assert sum(sum(row) for row in outcome.metrics["confusion"]) == 2
-    assert outcome.ranked_item_ids and not set(outcome.ranked_item_ids) & test_ids
-    assert not set(cycle_bridge.read_predictions(outcome.predictions_path)["item_ids"].tolist()) & test_ids
+    assert outcome.ranked_face_ids and not set(outcome.ranked_face_ids) & test_ids
+    assert (
+        not set(cycle_bridge.read_predictions(outcome.predictions_path)[ml_bridge.FACE_IDS_KEY].tolist())
+        & test_ids
+    )
 
 
 def test_the_import_says_what_the_test_set_will_be():

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Item, JobKind, OfferState, PseudoLabelOffer, Split
+from annotator.models import Face, JobKind, OfferState, PseudoLabelOffer, Split
 from annotator.services import jobs
 from annotator.services.training import record_outcome
 from tests.annotator.factories import add_annotator, make_labeling_project
@@ -33,7 +33,7 @@ def outcome_for(project, crowd, offers, margins) -> cycle_bridge.CycleOutcome:
 def test_the_dashboard_shows_reliability_margins_and_offers_recorded_by_training(client_for) -> None:
     project = make_labeling_project(training_mode="semi_supervised", offer_confirmations=True)
     careful, careless = add_annotator(project).user, add_annotator(project).user
-    pool = list(Item.objects.filter(project=project, split=Split.POOL).order_by("id"))
+    pool = list(Face.objects.filter(project=project, split=Split.POOL).order_by("id"))
     crowd = {
         "shared_faces": 40,
         "iterations": 12,
@@ -48,8 +48,8 @@ def test_the_dashboard_shows_reliability_margins_and_offers_recorded_by_training
         ],
     }
     offers = [
-        cycle_bridge.ConfirmablePseudoLabel(item_id=pool[0].pk, class_index=1, confidence=0.97, margin=0.9),
-        cycle_bridge.ConfirmablePseudoLabel(item_id=pool[1].pk, class_index=0, confidence=0.91, margin=0.85),
+        cycle_bridge.ConfirmablePseudoLabel(face_id=pool[0].pk, class_index=1, confidence=0.97, margin=0.9),
+        cycle_bridge.ConfirmablePseudoLabel(face_id=pool[1].pk, class_index=0, confidence=0.91, margin=0.85),
     ]
     margins = [[0.8, 0.8, 0.8, 0.8], [0.85, 0.9, 0.8, 0.82]]
     job = jobs.create_job(project, JobKind.TRAIN, cycle=project.cycles.get(number=0))
@@ -59,7 +59,7 @@ def test_the_dashboard_shows_reliability_margins_and_offers_recorded_by_training
     job.refresh_from_db()
     assert version.crowd == crowd
     assert job.result["offers"] == 2 and job.result["margins"] == margins
-    assert list(PseudoLabelOffer.objects.values_list("item_id", "class_index", "state")) == [
+    assert list(PseudoLabelOffer.objects.values_list("face_id", "class_index", "state")) == [
         (pool[0].pk, 1, OfferState.OFFERED),
         (pool[1].pk, 0, OfferState.OFFERED),
     ]
@@ -89,19 +89,19 @@ def test_the_dashboard_shows_reliability_margins_and_offers_recorded_by_training
 
 def test_a_new_model_version_withdraws_the_previous_offers(client_for) -> None:
     project = make_labeling_project(training_mode="semi_supervised", offer_confirmations=True)
-    first, second = list(Item.objects.filter(project=project, split=Split.POOL).order_by("id"))[:2]
+    first, second = list(Face.objects.filter(project=project, split=Split.POOL).order_by("id"))[:2]
     cycle = project.cycles.get(number=0)
     margins = [[0.8] * 4]
-    offer = cycle_bridge.ConfirmablePseudoLabel(item_id=first.pk, class_index=1, confidence=0.97, margin=0.9)
+    offer = cycle_bridge.ConfirmablePseudoLabel(face_id=first.pk, class_index=1, confidence=0.97, margin=0.9)
     record_outcome(
         jobs.create_job(project, JobKind.TRAIN, cycle=cycle), outcome_for(project, {}, [offer], margins)
     )
-    newer = cycle_bridge.ConfirmablePseudoLabel(item_id=second.pk, class_index=2, confidence=0.99, margin=0.9)
+    newer = cycle_bridge.ConfirmablePseudoLabel(face_id=second.pk, class_index=2, confidence=0.99, margin=0.9)
     outcome = outcome_for(project, {}, [newer], margins)
     outcome.checkpoint_path = outcome.checkpoint_path.with_name("model2.pt")
     record_outcome(jobs.create_job(project, JobKind.TRAIN, cycle=cycle), outcome)
 
-    states = dict(PseudoLabelOffer.objects.values_list("item_id", "state"))
+    states = dict(PseudoLabelOffer.objects.values_list("face_id", "state"))
     assert states == {first.pk: OfferState.WITHDRAWN, second.pk: OfferState.OFFERED}
     assert (
         client_for(project.owner).get(f"/api/projects/{project.pk}/dashboard/").json()["reliability"] is None

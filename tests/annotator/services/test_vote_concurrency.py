@@ -48,11 +48,11 @@ def run_together(calls: list[Callable[[], object]]) -> list[object]:
     return outcomes
 
 
-def label_vote(project, user, item_id, client_id=None) -> Callable[[], object]:
+def label_vote(project, user, face_id, client_id=None) -> Callable[[], object]:
     answer = votes.Answer("label", (0,))
     return lambda: (
         votes.submit_vote(
-            project, user, item_id=item_id, answer=answer, client_id=client_id or uuid.uuid4()
+            project, user, face_id=face_id, answer=answer, client_id=client_id or uuid.uuid4()
         ).replayed
     )
 
@@ -62,9 +62,9 @@ def test_the_last_votes_of_the_budget_are_spent_exactly_once():
     Project.objects.filter(pk=project.pk).update(budget_votes=5)
     project.refresh_from_db()
     users = [add_annotator(project).user for _ in range(THREADS)]
-    items = list(project.cycles.get().entries.values_list("item_id", flat=True))
+    faces = list(project.cycles.get().entries.values_list("face_id", flat=True))
 
-    outcomes = run_together([label_vote(project, u, i) for u, i in zip(users, items, strict=True)])
+    outcomes = run_together([label_vote(project, u, i) for u, i in zip(users, faces, strict=True)])
 
     assert Counter(outcomes) == {False: 5, "budget_spent": THREADS - 5}
     assert Project.objects.get(pk=project.pk).votes_spent == 5
@@ -74,13 +74,13 @@ def test_the_last_votes_of_the_budget_are_spent_exactly_once():
 def test_a_face_never_gets_more_votes_than_it_needs():
     project = make_labeling_project(pool=3, initial_set_size=3, votes_per_face=2, budget_votes=100)
     users = [add_annotator(project).user for _ in range(THREADS)]
-    item = project.cycles.get().entries.first().item_id
+    face = project.cycles.get().entries.first().face_id
 
-    outcomes = run_together([label_vote(project, u, item) for u in users])
+    outcomes = run_together([label_vote(project, u, face) for u in users])
 
     assert Counter(outcomes) == {False: 2, "face_not_available": THREADS - 2}
-    assert Vote.objects.filter(item_id=item).count() == 2
-    assert QueueEntry.objects.get(item_id=item).votes_received == 2
+    assert Vote.objects.filter(face_id=face).count() == 2
+    assert QueueEntry.objects.get(face_id=face).votes_received == 2
     assert Project.objects.get(pk=project.pk).votes_spent == 2
 
 
@@ -99,10 +99,10 @@ def test_concurrent_next_faces_never_overbook_a_face():
 def test_the_same_client_id_sent_in_parallel_counts_once():
     project = make_labeling_project()
     user = add_annotator(project).user
-    item = project.cycles.get().entries.first().item_id
+    face = project.cycles.get().entries.first().face_id
     client_id = uuid.uuid4()
 
-    outcomes = run_together([label_vote(project, user, item, client_id) for _ in range(6)])
+    outcomes = run_together([label_vote(project, user, face, client_id) for _ in range(6)])
 
     assert Counter(outcomes) == {True: 5, False: 1}
     assert Vote.objects.count() == 1

@@ -16,12 +16,12 @@ class Split(models.TextChoices):
     AUXILIARY = "auxiliary", "Auxiliary (never queued; pseudo-labeled for omni-supervised training)"
 
 
-def face_upload_path(item: Item, filename: str) -> str:
+def face_upload_path(face: Face, filename: str) -> str:
     """Django's ``upload_to``: the face's name comes from its pixel checksum, not the upload's."""
-    return face_image_name(item.project_id, item.sha256)
+    return face_image_name(face.project_id, face.sha256)
 
 
-class Item(models.Model):
+class Face(models.Model):
     """One face image of a project.
 
     ``sha256`` is the checksum of the decoded grayscale pixels (see ``annotator.ml_bridge``),
@@ -30,7 +30,7 @@ class Item(models.Model):
     votes, recomputed by ``annotator.services.votes`` whenever a vote is cast or retracted.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="faces")
     image = models.FileField(upload_to=face_upload_path, max_length=255)
     sha256 = models.CharField(max_length=64)
     source_name = models.CharField(max_length=255, blank=True)
@@ -62,13 +62,13 @@ class Item(models.Model):
         ordering = ["project", "id"]
         constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="face_unique_in_project")]
         indexes = [
-            models.Index(fields=["project", "split"], name="item_project_split"),
-            models.Index(fields=["project", "label_index", "id"], name="item_project_label"),
+            models.Index(fields=["project", "split"], name="face_project_split"),
+            models.Index(fields=["project", "label_index", "id"], name="face_project_label"),
             models.Index(
-                fields=["project", "predicted_class", "predicted_confidence"], name="item_project_predicted"
+                fields=["project", "predicted_class", "predicted_confidence"], name="face_project_predicted"
             ),
-            models.Index(fields=["project", "top_vote_share", "id"], name="item_project_share"),
-            models.Index(fields=["project", "predicted_confidence", "id"], name="item_project_confidence"),
+            models.Index(fields=["project", "top_vote_share", "id"], name="face_project_share"),
+            models.Index(fields=["project", "predicted_confidence", "id"], name="face_project_confidence"),
         ]
 
     @property
@@ -99,7 +99,7 @@ class Vote(models.Model):
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="votes")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="votes")
+    face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="votes")
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="votes")
     cycle = models.ForeignKey(
         "annotator.Cycle", null=True, blank=True, on_delete=models.SET_NULL, related_name="votes"
@@ -123,7 +123,7 @@ class Vote(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["annotator", "client_id"], name="vote_client_id_unique"),
             models.UniqueConstraint(
-                fields=["annotator", "item"],
+                fields=["annotator", "face"],
                 condition=Q(retracted_at__isnull=True),
                 name="one_live_vote_per_face",
             ),
@@ -131,4 +131,4 @@ class Vote(models.Model):
         indexes = [models.Index(fields=["project", "annotator", "created_at"], name="vote_project_annotator")]
 
     def __str__(self) -> str:
-        return f"{self.annotator} on {self.item_id}: {self.kind}"
+        return f"{self.annotator} on {self.face_id}: {self.kind}"
