@@ -62,7 +62,7 @@ def get_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
         return default
-    return [item.strip() for item in raw.split(",") if item.strip()]
+    return [part.strip() for part in raw.split(",") if part.strip()]
 
 
 def get_path(name: str, default: Path) -> Path:

@@ -146,8 +146,9 @@ def start_workers(group: ProcessGroup, scratch: Path) -> None:
     """One worker on ``train`` and one on ``default``, as ``make run`` starts them; wait for both."""
     from annotator.celery import app
     from annotator.processes import start_worker, wait_until
+    from annotator.queues import QUEUES
 
-    for queue in ("train", "default"):
+    for queue in QUEUES:
         hostname = f"bench-{queue}@faceloop"
         worker = group.add(start_worker(hostname=hostname, queues=queue, log=scratch / f"worker-{queue}.log",
                                         env={"OMP_NUM_THREADS": "1"}))  # fmt: skip

@@ -182,7 +182,7 @@ def face_image_serializer_for(membership: Membership) -> type[MemberFaceImageSer
     return FaceImageSerializer if has_role(membership, OWNERS) else MemberFaceImageSerializer
 
 
-class FaceSerializer(serializers.Serializer):
+class LeasedFaceSerializer(serializers.Serializer):
     """A face handed to an annotator under a lease."""
 
     lease_id = serializers.IntegerField(source="pk")
@@ -258,7 +258,7 @@ class VoteSerializer(serializers.ModelSerializer):
 
 class UndoSerializer(serializers.Serializer):
     vote = VoteSerializer()
-    face = FaceSerializer(allow_null=True)
+    face = LeasedFaceSerializer(allow_null=True)
 
 
 class OfferSerializer(serializers.Serializer):

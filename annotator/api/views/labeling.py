@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from annotator import assignment
 from annotator.api.openapi import errors, list_errors
 from annotator.api.serializers import (
-    FaceSerializer,
     JobSerializer,
+    LeasedFaceSerializer,
     NextFacesInputSerializer,
     ProgressSerializer,
     UndoInputSerializer,
@@ -27,7 +27,9 @@ from annotator.services.memberships import OWNERS, has_role
 
 
 def faces_data(project: Project, leases: list[Lease]) -> list[dict]:
-    return FaceSerializer(leases, many=True, context={"show_suggestion": project.show_model_suggestion}).data
+    return LeasedFaceSerializer(
+        leases, many=True, context={"show_suggestion": project.show_model_suggestion}
+    ).data
 
 
 class NextFacesView(ProjectScopedView):
@@ -39,7 +41,8 @@ class NextFacesView(ProjectScopedView):
     """
 
     @extend_schema(
-        request=NextFacesInputSerializer, responses={200: FaceSerializer(many=True), **errors(400, 403, 404)}
+        request=NextFacesInputSerializer,
+        responses={200: LeasedFaceSerializer(many=True), **errors(400, 403, 404)},
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project()

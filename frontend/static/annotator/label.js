@@ -44,10 +44,10 @@ function buildButtons() {
     buttons.set(cls.index, button);
   }
   const hints = el("hints");
-  const items = config.classes.map((c) => [c.key.toUpperCase(), c.name]);
-  items.push([KEYS.unsure.toUpperCase(), "unsure: pick several classes"], ["Enter", "confirm the candidates"], ["Esc", "leave unsure"]);
-  items.push([KEYS.skip.toUpperCase(), "skip this face"], [`${KEYS.undo.toUpperCase()} / ⌫`, "undo your last vote"]);
-  for (const [key, text] of items) {
+  const entries = config.classes.map((c) => [c.key.toUpperCase(), c.name]);
+  entries.push([KEYS.unsure.toUpperCase(), "unsure: pick several classes"], ["Enter", "confirm the candidates"], ["Esc", "leave unsure"]);
+  entries.push([KEYS.skip.toUpperCase(), "skip this face"], [`${KEYS.undo.toUpperCase()} / ⌫`, "undo your last vote"]);
+  for (const [key, text] of entries) {
     const li = document.createElement("li");
     li.innerHTML = "<kbd></kbd> <span></span>";
     li.querySelector("kbd").textContent = key;

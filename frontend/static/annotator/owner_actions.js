@@ -41,14 +41,14 @@ async function refreshExports() {
   }
   list.replaceChildren(
     ...jobs.slice(0, 10).map((job) => {
-      const item = document.createElement("li");
+      const row = document.createElement("li");
       if (job.state === "succeeded") {
         const link = document.createElement("a");
         link.href = `/api/jobs/${job.id}/download/`;
         link.textContent = exportLabel(job);
-        item.append(link);
-      } else item.textContent = exportLabel(job);
-      return item;
+        row.append(link);
+      } else row.textContent = exportLabel(job);
+      return row;
     }),
   );
   return jobs.some(isActive);
@@ -61,7 +61,7 @@ async function refreshJobActions() {
   const active = jobs.filter(isActive);
   list.replaceChildren(
     ...active.map((job) => {
-      const item = document.createElement("li");
+      const row = document.createElement("li");
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = `Cancel ${job.kind} #${job.id}`;
@@ -72,8 +72,8 @@ async function refreshJobActions() {
           () => `Cancelling job ${job.id}.`,
         ),
       );
-      item.append(button);
-      return item;
+      row.append(button);
+      return row;
     }),
   );
   return active.length > 0;
