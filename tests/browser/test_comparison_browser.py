@@ -16,7 +16,7 @@ from annotator.services import imports, projects
 from ml_engine.simulation.comparison import simulate
 from ml_engine.simulation.oracle_loop import LoopSettings
 from ml_engine.simulation.results import read_records
-from ml_engine.training import TrainConfig
+from ml_engine.training import LOW_VARIANCE, TrainConfig
 from tests.annotator.factories import UserFactory, make_project
 from tests.browser.conftest import BROWSER_TEST_MARKS, log_in, wait_for
 
@@ -75,7 +75,10 @@ def test_the_comparison_runs_on_a_worker_equals_simulate_and_shows(
     )  # fmt: skip
 
     assert (result["epochs"], result["batch_size"], result["lr"], result["augment"]) == (20, 16, 0.05, False)
-    train = TrainConfig(model="small_cnn", image_size=32, epochs=20, batch_size=16, lr=0.05, augment=False)
+    # The app's low-variance training; the tests' worker runs without the step floor.
+    assert (result["ema_decay"], result["validation_share"], result["min_steps"]) == (0.999, 0.1, 0)
+    train = TrainConfig(model="small_cnn", image_size=32, epochs=20, batch_size=16, lr=0.05, augment=False,
+                        **(LOW_VARIANCE | {"min_steps": 0}))  # fmt: skip
     settings = LoopSettings(initial_size=30, cycles=5, budget=150, train=train, device="cpu")
     simulate(
         pool,
