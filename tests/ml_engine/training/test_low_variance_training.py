@@ -87,7 +87,7 @@ def test_slice_is_stratified_disjoint_and_reproducible():
     assert counts[0] == 30 and counts[1] == 9 and counts[3] == 0  # a class's last face trains
     assert counts[2] == 1  # 0.9 is the largest remainder
     assert (labels[train] == -1).sum() == 20  # faces without a hard label always train
-    again, held_again = validation_slice(labels, 0.1, seed=0)
+    _, held_again = validation_slice(labels, 0.1, seed=0)
     assert np.array_equal(held, held_again)
     assert not np.array_equal(held, validation_slice(labels, 0.1, seed=1)[1])
 
