@@ -11,6 +11,17 @@ from django.db import migrations, models
 from django.utils import timezone
 
 
+def check_foreign_keys_now(schema_editor):
+    """Run PostgreSQL's deferred foreign-key checks of the rows just written.
+
+    The operations after the copy alter the lease table in the same transaction, and
+    PostgreSQL refuses to alter a table with pending trigger events (the deferred checks).
+    """
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
 def holds_to_leases(apps, schema_editor):
     Lease = apps.get_model("annotator", "Lease")
     PseudoLabelOffer = apps.get_model("annotator", "PseudoLabelOffer")
@@ -30,6 +41,7 @@ def holds_to_leases(apps, schema_editor):
         Lease(review_item_id=item_id, project_id=project_id, annotator_id=user_id, expires_at=until)
         for item_id, project_id, user_id, until in review_holds.iterator()
     )
+    check_foreign_keys_now(schema_editor)
 
 
 def leases_to_holds(apps, schema_editor):
@@ -47,6 +59,7 @@ def leases_to_holds(apps, schema_editor):
         )
     )
     Lease.objects.filter(entry__isnull=True).delete()
+    check_foreign_keys_now(schema_editor)
 
 
 class Migration(migrations.Migration):
