@@ -5,19 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.annotator.migration_state import migrate, migrate_to_latest
 
 BEFORE = [("annotator", "0015_item_browse_indexes")]
 AFTER = [("annotator", "0016_one_lease_for_every_hold")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -61,4 +54,4 @@ def test_live_holds_are_copied_into_leases_and_lapsed_ones_dropped():
         ]
         assert [lease.expires_at for lease in leases] == [until, until]
     finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("annotator"))
+        migrate_to_latest()

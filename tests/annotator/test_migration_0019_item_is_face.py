@@ -5,19 +5,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from tests.annotator.migration_state import migrate, migrate_to_latest
 
 BEFORE = [("annotator", "0018_cycle_initial_set_pending")]
 AFTER = [("annotator", "0019_item_is_face")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -69,4 +63,4 @@ def test_faces_keep_their_votes_queue_entries_reviews_exclusions_offers_and_leas
                 kind="label", class_index=0,
             )  # fmt: skip
     finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("annotator"))
+        migrate_to_latest()
