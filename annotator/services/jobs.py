@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotator.celery import app as celery_app
+from annotator.media_layout import PROJECTS_FOLDER
 from annotator.ml_bridge import CancelFlag, Cancelled, Progress, ProgressCallback
 from annotator.models import Cycle, Job, JobState, Project
 from annotator.queues import TASK_QUEUES
@@ -190,7 +191,7 @@ def job_dir(job: Job, folder: str) -> Path:
 
     One folder per job, so a redelivered job writes over its own files and nobody else's.
     """
-    return Path(settings.MEDIA_ROOT) / "projects" / str(job.project_id) / folder / f"job-{job.pk}"
+    return Path(settings.MEDIA_ROOT) / PROJECTS_FOLDER / str(job.project_id) / folder / f"job-{job.pk}"
 
 
 def relative_to_media(path: Path) -> str:
