@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-import torch
 
 from ml_engine.cli.simulate import _strategy_names
 from ml_engine.simulation.results import read_records
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_the_variants_follow_their_strategies_once():

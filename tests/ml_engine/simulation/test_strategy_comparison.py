@@ -15,15 +15,6 @@ from ml_engine.simulation.results import read_records
 from ml_engine.training import TrainConfig
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models: one torch thread is many times faster on the shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def faces():
     return split_pool_and_test(generate_faces(72, seed=0, size=16, votes_per_face=0), test_fraction=0.25)
