@@ -101,6 +101,13 @@ def read_dataset(path: str | os.PathLike[str], format: str | None, extract_to: P
     return load_dataset(path, format, **options)
 
 
+def names_every_class(dataset: FaceDataset) -> bool:
+    """Whether every class ``dataset`` names must be a project class (Label Studio tasks)."""
+    from ml_engine.data.importers.label_studio import LabelStudioTasks
+
+    return isinstance(dataset, LabelStudioTasks)
+
+
 def import_formats() -> list[str]:
     """Names of the formats :func:`read_dataset` accepts."""
     from ml_engine.data.importers import LOADERS
@@ -248,6 +255,7 @@ __all__ = [
     "ignore_progress",
     "import_formats",
     "initial_random_set",
+    "names_every_class",
     "never_cancelled",
     "read_dataset",
     "synthetic_faces",

@@ -11,17 +11,21 @@ from typing import Any
 
 from annotator.ml_bridge.cycles import training_dataset
 from annotator.ml_bridge.omni_supervised import with_auxiliary_faces
-from ml_engine.export.ferplus_export import write_ferplus_label_csv
+from ml_engine.export.ferplus_export import write_ferplus_zip
+from ml_engine.export.hf_imagefolder import write_hf_imagefolder_zip
 from ml_engine.export.image_folder_zip import write_image_folder_zip
 from ml_engine.export.label_export import write_labels_csv, write_labels_jsonl
-from ml_engine.export.label_rows import LabelRow
+from ml_engine.export.label_rows import Answer, LabelRow, Prediction
+from ml_engine.export.label_studio import write_label_studio_zip
 from ml_engine.progress import CancelFlag, ProgressCallback
 
 LABEL_WRITERS = {
     "csv": (write_labels_csv, "labels.csv"),
     "jsonl": (write_labels_jsonl, "labels.jsonl"),
     "imagefolder": (write_image_folder_zip, "imagefolder.zip"),
-    "ferplus": (write_ferplus_label_csv, "label.csv"),
+    "ferplus": (write_ferplus_zip, "ferplus.zip"),
+    "labelstudio": (write_label_studio_zip, "label_studio.zip"),
+    "hf_imagefolder": (write_hf_imagefolder_zip, "hf_imagefolder.zip"),
 }
 MODEL_FORMATS = ("pytorch", "torchscript", "onnx")
 DISTILLED_FORMATS = ("zip",)
@@ -31,23 +35,53 @@ enough for a few hundred labeled faces, minutes on a CPU)."""
 
 
 def label_rows(face_rows: Iterable[dict[str, Any]], num_classes: int, media_root: Path) -> Iterator[LabelRow]:
-    """One :class:`LabelRow` per pool face, from ``Face`` values (streamed, not listed).
+    """One :class:`LabelRow` per face, from ``Face`` values (streamed, not listed).
 
-    A reviewed face (``reviewed_label`` set) exports its reviewer's label and name
-    (``reviewed_by``); its votes stay as cast, so the export shows what the crowd said too.
+    Votes are every vote the face holds: cast here (``class_votes``) plus imported with it
+    (``imported_votes``), so a project imported from another's export exports them again.
+    The label is the one the app trains or scores on: a review's (its reviewer in
+    ``reviewed_by``; the votes stay as cast, so the export shows what the crowd said too), else
+    for a test face its imported label, else the votes' aggregate, else the imported label.
+    Optional keys: ``answers`` (``(user name, class indices)`` per live vote) and
+    ``model_version`` (with ``predicted_class`` and ``predicted_confidence``).
     """
     for row in face_rows:
-        votes = list(row["class_votes"] or [])
+        votes = _padded(row["class_votes"], num_classes)
+        imported = _padded(row.get("imported_votes"), num_classes)
         reviewed = row.get("reviewed_label") is not None
         yield LabelRow(
             file_name=row["source_name"] or f"face-{row['id']}.png",
             image_path=str(media_root / row["image"]),
-            votes=votes + [0] * (num_classes - len(votes)),
+            votes=[cast + extra for cast, extra in zip(votes, imported, strict=True)],
             candidates=list(row["candidate_set"] or []),
-            label=row["reviewed_label"] if reviewed else row["label_index"],
-            num_votes=row["vote_count"],
+            label=_final_label(row),
+            num_votes=row["vote_count"] + sum(imported),
             reviewed_by=(row.get("reviewed_by") or "") if reviewed else "",
+            split=row.get("split", "pool"),
+            sha256=row.get("sha256", ""),
+            answers=[Answer(name, tuple(classes)) for name, classes in row.get("answers", ())],
+            prediction=_prediction(row),
         )
+
+
+def _padded(counts: list[int] | None, num_classes: int) -> list[int]:
+    values = [int(count) for count in (counts or [])][:num_classes]
+    return values + [0] * (num_classes - len(values))
+
+
+def _final_label(row: dict[str, Any]) -> int | None:
+    order = ["reviewed_label", "label_index", "imported_label"]
+    if row.get("split") == "test":
+        order = ["imported_label", "reviewed_label", "label_index"]
+    return next((row[key] for key in order if row.get(key) is not None), None)
+
+
+def _prediction(row: dict[str, Any]) -> Prediction | None:
+    if row.get("model_version") is None or row.get("predicted_class") is None:
+        return None
+    return Prediction(
+        row["predicted_class"], row.get("predicted_confidence") or 0.0, str(row["model_version"])
+    )
 
 
 def write_label_set(
@@ -57,13 +91,20 @@ def write_label_set(
     rows: Iterable[LabelRow],
     *,
     total: int,
+    include_unlabeled: bool,
     progress: ProgressCallback,
     cancel: CancelFlag,
 ) -> tuple[Path, dict[str, Any]]:
-    """Write the label set in ``format`` under ``out_dir``; returns the file and the writer's summary."""
+    """Write the label set in ``format`` under ``out_dir``; returns the file and the writer's summary.
+
+    ``include_unlabeled`` lets the FERPlus layout write faces without votes (as all-zero rows).
+    """
     writer, file_name = LABEL_WRITERS[format]
     path = out_dir / file_name
-    summary = writer(path, class_names, rows, total=total, progress=progress, cancel=cancel)
+    options: dict[str, Any] = {"total": total, "progress": progress, "cancel": cancel}
+    if format == "ferplus":
+        options["include_unvoted"] = include_unlabeled
+    summary = writer(path, class_names, rows, **options)
     return path, {
         "rows": summary.rows,
         "skipped": summary.skipped,
@@ -80,23 +121,32 @@ def write_model(
     progress: ProgressCallback,
     cancel: CancelFlag,
 ) -> tuple[Path, dict[str, Any]]:
-    """Export a model version in ``format`` (verified by running it) with its model card."""
-    from ml_engine.export.bundle import export_checkpoint
+    """Export a model version in ``format`` (verified by running it) as a zip with its model card.
+
+    ``provenance["model_version"]`` is recorded in the card, the embedded metadata and the
+    exported checkpoint (checkpoints are written before their version number exists).
+    """
+    from ml_engine.export.bundle import export_checkpoint, zip_model_export
     from ml_engine.export.model_card import TrainingProvenance
 
+    fields = dict(provenance)
+    version = fields.pop("model_version")
     exported = export_checkpoint(
         checkpoint,
         [format],
         out_dir,
-        provenance=TrainingProvenance(**provenance),
+        provenance=TrainingProvenance(**fields),
+        model_version=version,
         progress=progress,
         cancel=cancel,
     )
     model = exported.exports[0]
-    return Path(model.path), {
+    path = zip_model_export(exported, out_dir / f"model-v{version}-{format}.zip")
+    return path, {
         "sha256": model.sha256,
         "max_abs_difference": model.max_abs_difference,
         "card": exported.card,
+        "files": [Path(model.path).name, exported.card_markdown_path.name, exported.card_json_path.name],
     }
 
 

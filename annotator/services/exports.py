@@ -3,6 +3,11 @@
 An owner asks for an export (API or page); a worker writes the file under
 ``MEDIA_ROOT/projects/<id>/exports/job-<job id>/`` and the job's result names it; the owner
 downloads it. The management commands call :func:`write_export` directly.
+
+Label sets hold every split (each face says which) with reviews and exclusions applied, all
+faces or only the labeled ones (:mod:`annotator.services.export_rows`). A model export is a
+zip of the model file and its card (``MODEL_CARD.md``, ``model_card.json``), with the model
+version recorded in both and in the model's own metadata.
 """
 
 from __future__ import annotations
@@ -16,12 +21,12 @@ from django.db import transaction
 
 from annotator.ml_bridge import CancelFlag, ProgressCallback, ignore_progress, never_cancelled
 from annotator.ml_bridge import exports as export_bridge
-from annotator.models import Face, Job, JobKind, JobState, ModelVersion, Project, Split
+from annotator.models import Job, JobKind, JobState, ModelVersion, Project
 from annotator.queues import EXPORT_TASK
-from annotator.selectors.dashboard import reviewer_of_final_label
 from annotator.services import jobs
 from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import InvalidInput, NotAllowed
+from annotator.services.export_rows import FACE_CHOICES, exported_faces, face_values
 
 logger = logging.getLogger(__name__)
 
@@ -31,20 +36,23 @@ DISTILLED_FORMATS = export_bridge.DISTILLED_FORMATS
 EXPORT_KINDS = {"labels": LABEL_FORMATS, "model": MODEL_FORMATS, "distilled": DISTILLED_FORMATS}
 """distilled: the labeled faces as a few synthetic images per class with learned step sizes and
 a card of the test accuracy they teach (dataset distillation; shares no face)."""
-FACE_FIELDS = (
-    "id", "source_name", "image", "class_votes", "candidate_set", "label_index", "vote_count", "reviewed_label",
-)  # fmt: skip
+ANSWER_FORMATS = ("labelstudio",)
+"""Formats that keep each annotator's answer and the model's guess, not only the counts."""
 
 
-def request_export(project: Project, *, what: str, format: str, version: int | None = None) -> Job:
+def request_export(
+    project: Project, *, what: str, format: str, version: int | None = None, faces: str = "all"
+) -> Job:
     """Queue an export job; ``what`` is "labels", "model" or "distilled" (``version``: latest when None).
 
+    ``faces`` ("all" or "labeled") picks a label set's faces; other exports ignore it.
+
     Raises:
-        InvalidInput: unknown kind or format, or no such model version.
+        InvalidInput: unknown kind, format or faces choice, or no such model version.
     """
-    _check(project, what, format, version)
-    job = jobs.create_job(project, JobKind.EXPORT, stage="queued",
-                          result={"what": what, "format": format, "version": version})  # fmt: skip
+    _check(project, what, format, version, faces)
+    request = {"what": what, "format": format, "version": version, "faces": faces}
+    job = jobs.create_job(project, JobKind.EXPORT, stage="queued", result=request)
     transaction.on_commit(lambda: jobs.enqueue(job, EXPORT_TASK))
     return job
 
@@ -57,9 +65,15 @@ def run_export_job(job_id: int) -> str:
 def _export(job: Job) -> jobs.JobDone:
     request = dict(job.result)
     path, details = write_export(
-        job.project, request["what"], request["format"], request["version"], jobs.job_dir(job, "exports"),
-        progress=jobs.progress_reporter(job), cancel=jobs.cancel_flag(job),
-    )  # fmt: skip
+        job.project,
+        request["what"],
+        request["format"],
+        request["version"],
+        jobs.job_dir(job, "exports"),
+        faces=request.get("faces", "all"),
+        progress=jobs.progress_reporter(job),
+        cancel=jobs.cancel_flag(job),
+    )
     return jobs.JobDone(f"wrote {path.name}", {**request, "file": jobs.relative_to_media(path), **details})
 
 
@@ -70,28 +84,31 @@ def write_export(
     version: int | None,
     out_dir: Path,
     *,
+    faces: str = "all",
     progress: ProgressCallback = ignore_progress,
     cancel: CancelFlag = never_cancelled,
 ) -> tuple[Path, dict[str, Any]]:
     """Write one export into ``out_dir`` and return its file and a summary."""
-    _check(project, what, format, version)
+    _check(project, what, format, version, faces)
     if what == "distilled":
         return export_bridge.write_distilled_set(
             cycle_inputs(project), out_dir, device=settings.TORCH_DEVICE, progress=progress, cancel=cancel
         )
     if what == "labels":
         classes = tuple(project.classes.order_by("index").values_list("name", flat=True))
-        faces = (
-            Face.objects.filter(project=project, split=Split.POOL, excluded=False)  # excluded: never exported
-            .annotate(reviewed_by=reviewer_of_final_label())
-            .order_by("id")
-            .values(*FACE_FIELDS, "reviewed_by")
+        values = face_values(project, faces, with_answers=format in ANSWER_FORMATS)
+        rows = export_bridge.label_rows(values, len(classes), Path(settings.MEDIA_ROOT))
+        path, details = export_bridge.write_label_set(
+            format,
+            out_dir,
+            classes,
+            rows,
+            total=exported_faces(project, faces).count(),
+            include_unlabeled=faces == "all",
+            progress=progress,
+            cancel=cancel,
         )
-        rows = export_bridge.label_rows(
-            faces.iterator(chunk_size=2000), len(classes), Path(settings.MEDIA_ROOT)
-        )
-        return export_bridge.write_label_set(format, out_dir, classes, rows, total=faces.count(),
-                                             progress=progress, cancel=cancel)  # fmt: skip
+        return path, {"faces": faces, **details}
     model_version = _model_version(project, version)
     provenance = {
         "labels_used": model_version.labels_used,
@@ -100,6 +117,7 @@ def write_export(
         "ssl_method": project.ssl_method,
         "training_mode": project.training_mode,
         "project": project.name,
+        "model_version": model_version.version,
     }
     checkpoint = Path(settings.MEDIA_ROOT) / model_version.checkpoint
     path, details = export_bridge.write_model(
@@ -119,7 +137,9 @@ def export_file(job: Job) -> Path:
     return Path(settings.MEDIA_ROOT) / job.result["file"]
 
 
-def _check(project: Project, what: str, format: str, version: int | None) -> None:
+def _check(project: Project, what: str, format: str, version: int | None, faces: str) -> None:
+    if faces not in FACE_CHOICES:
+        raise InvalidInput(f"unknown faces choice {faces!r}; use one of {', '.join(FACE_CHOICES)}")
     formats = EXPORT_KINDS.get(what)
     if formats is None:
         raise InvalidInput(f"unknown export {what!r}; use one of {', '.join(EXPORT_KINDS)}")

@@ -41,7 +41,9 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 200
 SPLIT_MODES = ("pool", "test", "auxiliary", "auto")
 """auxiliary: faces from elsewhere that are never queued nor labeled, only pseudo-labeled for
-omni-supervised training; pool and test as their names say; auto: the file's test split to test."""
+omni-supervised training; pool and test as their names say; auto: the file's test split to test,
+its auxiliary faces (a FaceLoop export's) to auxiliary, the rest to the pool."""
+AUTO_SPLITS = {"test": "test", "auxiliary": "auxiliary"}
 UPLOAD_WAIT = timedelta(hours=1)
 """How long a job created ahead of its upload waits for it (a 1 GiB upload at 3 Mbit/s fits)."""
 IMPORT_RUN_LIMIT = timedelta(hours=1)
@@ -106,6 +108,15 @@ def import_dataset(
     if split not in SPLIT_MODES:
         raise InvalidInput(f"split must be one of {SPLIT_MODES}")
     mapping = _class_mapping(dataset.class_names, class_names(project))
+    unknown = [name for index, name in enumerate(dataset.class_names) if index not in mapping]
+    if unknown and ml_bridge.names_every_class(dataset):
+        message = (
+            f"the tasks name classes this project does not have: {', '.join(unknown)} "
+            f"(its classes: {', '.join(class_names(project))}); nothing was imported"
+        )
+        if job is not None:
+            jobs.finish_job(job.pk, JobState.FAILED, message=message)
+        raise InvalidInput(message)
     summary = ImportSummary(problems=[{"source": p.source, "reason": p.reason} for p in dataset.problems])
     if job is not None:
         jobs.start_job(job, stage="storing faces")
@@ -171,7 +182,7 @@ def _build_face(
     project, dataset, i: int, encoded: ml_bridge.EncodedFace, split: str, mapping: dict[int, int]
 ) -> Face:
     file_split = str(dataset.splits[i])
-    chosen = split if split != "auto" else ("test" if file_split == "test" else "pool")
+    chosen = split if split != "auto" else AUTO_SPLITS.get(file_split, "pool")
     label = int(dataset.labels[i])
     votes = None
     if dataset.votes is not None:
@@ -281,13 +292,13 @@ def fail_waiting_job(project: Project, job_id: object, errors: dict[str, list]) 
     )
 
 
-ARCHIVE_SUFFIXES = {".zip", ".csv"}
+ARCHIVE_SUFFIXES = {".zip", ".csv", ".json"}
 
 
 def import_uploads(
     project: Project, uploads: list, *, split: str = "auto", job: Job | None = None
 ) -> ImportSummary:
-    """Import files uploaded from the browser: images, or one zip or FER2013 CSV.
+    """Import files uploaded from the browser: images, or one zip, FER2013 CSV or Label Studio JSON.
 
     ``uploads`` are file objects with ``name`` and ``chunks()`` (Django's ``UploadedFile``).
     They are written to a temporary folder first, so every format goes through the same

@@ -14,6 +14,14 @@ no FERPlus column are handled by ``unmapped``:
   whose winner is unknown, so this must be a deliberate choice.
 * ``"unknown"``: add their votes to the ``unknown`` column (the summary says how many).
 
+:func:`write_ferplus_zip` writes the whole FERPlus layout, one folder per split with its
+images and its ``label.csv``: pool faces in ``FER2013Train``, test faces in ``FER2013Test``
+(the folders :func:`~ml_engine.data.importers.ferplus.load_ferplus` reads back as train and
+test). Auxiliary faces are never labeled, so FERPlus has no place for them: they are left out
+and counted (``skipped["auxiliary"]``). A reviewed face's row holds the reviewer's label: its
+answers' total, all in the reviewed class's column (at least two, since FERPlus's majority
+rule drops a single vote as an outlier).
+
 Only votes are exported; a label without votes has nothing to write, so faces with no votes
 are left out and counted (``skipped["no_votes"]``). Note that the FERPlus majority rule
 ignores single votes as outliers: a project with one vote per face reads back unlabeled;
@@ -24,13 +32,16 @@ names of :func:`~ml_engine.export.label_rows.safe_file_name`.
 from __future__ import annotations
 
 import csv
+import io
 import os
+import zipfile
 from collections.abc import Iterable, Sequence
 
 from PIL import Image
 
 from ml_engine.atomic_write import atomic_path
 from ml_engine.data.importers.ferplus import VOTE_COLUMNS
+from ml_engine.export.image_folder_zip import member_name
 from ml_engine.export.label_rows import (
     ExportSummary,
     LabelExportError,
@@ -139,6 +150,77 @@ def write_ferplus_label_csv(
             written += 1
     counted = (("no_votes", no_votes), ("missing_image", len(missing)), ("votes_counted_as_unknown", folded))
     return ExportSummary(str(path), written, {key: value for key, value in counted if value}, missing)
+
+
+FERPLUS_SPLIT_FOLDERS = {"pool": "FER2013Train", "test": "FER2013Test"}
+"""The FERPlus folder of each project split (``load_ferplus`` reads them as train and test)."""
+
+
+def write_ferplus_zip(
+    path: str | os.PathLike[str],
+    class_names: Sequence[str],
+    rows: Iterable[LabelRow],
+    *,
+    unmapped: str = "error",
+    include_unvoted: bool = False,
+    total: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelFlag | None = None,
+) -> ExportSummary:
+    """Write the FERPlus layout (split folders of images, each with its ``label.csv``) as a zip.
+
+    Args:
+        include_unvoted: also write faces without votes (all-zero rows, which FERPlus reads
+            as unlabeled); otherwise they are left out and counted as ``"no_votes"``.
+        The rest as for :func:`write_ferplus_label_csv`.
+    """
+    columns = ferplus_columns(class_names, unmapped)
+    tables = {folder: io.StringIO() for folder in FERPLUS_SPLIT_FOLDERS.values()}
+    used: set[str] = set()
+    counts = {"no_votes": 0, "auxiliary": 0, "missing_image": 0}
+    written, missing = 0, []
+    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
+        for row in track(rows, stage="export_labels_ferplus", total=total, progress=progress, cancel=cancel):
+            votes, _ = check_row(row, len(columns))
+            reason = _left_out(row, votes, include_unvoted)
+            size = None if reason else _image_size(row.image_path)
+            if reason is None and size is None:
+                reason = "missing_image"
+                missing.append(row.file_name)
+            if reason is not None or size is None:
+                counts[reason or "missing_image"] += 1
+                continue
+            folder = FERPLUS_SPLIT_FOLDERS[row.split]
+            name = unique_name(member_name(row), used)
+            archive.write(row.image_path, f"{folder}/{name}")
+            csv.writer(tables[folder]).writerow(
+                [name, f"(0, 0, {size[0]}, {size[1]})", *_counts(row, votes, columns)]
+            )
+            written += 1
+        for folder, table in tables.items():
+            if table.tell():
+                archive.writestr(f"{folder}/label.csv", table.getvalue())
+    return ExportSummary(str(path), written, {key: value for key, value in counts.items() if value}, missing)
+
+
+def _left_out(row: LabelRow, votes: list[int], include_unvoted: bool) -> str | None:
+    """Why ``row`` stays out of the FERPlus layout, or ``None`` when it goes in."""
+    if row.split not in FERPLUS_SPLIT_FOLDERS:
+        return "auxiliary"
+    if sum(votes) == 0 and not include_unvoted and not row.reviewed_by:
+        return "no_votes"
+    return None
+
+
+def _counts(row: LabelRow, votes: list[int], columns: tuple[int, ...]) -> list[int]:
+    """The ten FERPlus vote counts of ``row``; a reviewed face's all go to the reviewed class."""
+    counts = [0] * len(VOTE_COLUMNS)
+    if row.reviewed_by and row.label is not None:
+        counts[columns[row.label]] = max(row.total_votes(), 2)
+        return counts
+    for column, count in zip(columns, votes, strict=True):
+        counts[column] += count
+    return counts
 
 
 def _image_size(image_path: str) -> tuple[int, int] | None:

@@ -4,15 +4,16 @@ Both formats hold the same fields per face (see :mod:`ml_engine.export.label_row
 ``num_votes`` and ``agreement``):
 
 * CSV (UTF-8, no BOM, RFC 4180 quoting so names with commas, quotes or line breaks survive)
-  with the header ``file, label, votes_<class>... , candidates, num_votes, agreement, reviewed_by``
-  (``reviewed_by`` names the reviewer whose label replaced the votes' one; empty when none;
-  files written before it existed end at ``agreement`` and still read back).
+  with the header ``file, label, votes_<class>... , candidates, num_votes, agreement, reviewed_by,
+  split`` (``reviewed_by`` names the reviewer whose label replaced the votes' one, empty when
+  none; ``split`` is the project split: pool, test or auxiliary; files written before these
+  columns existed end at ``agreement`` or ``reviewed_by`` and still read back, as pool faces).
   ``label`` is a class name or empty; ``candidates`` joins class names with ``|`` in class
   order. The vote columns carry a ``votes_`` prefix so a class called ``file`` or ``label``
   cannot collide with the fixed columns, and the reader recovers the class list from them.
 * JSON Lines (UTF-8, one object per line):
   ``{"file", "label", "votes": {class: count}, "candidates": [class], "num_votes", "agreement",
-  "reviewed_by"}`` (``reviewed_by`` null when the label is the votes' own).
+  "reviewed_by", "split"}`` (``reviewed_by`` null when the label is the votes' own).
 
 Writers take any iterable of :class:`LabelRow` (the web app passes a database iterator), so
 a million-face export never holds its rows in memory; the file appears under its final name
@@ -45,9 +46,10 @@ from ml_engine.progress import CancelFlag, ProgressCallback
 
 VOTE_PREFIX = "votes_"
 LEADING_COLUMNS = ("file", "label")
-TRAILING_COLUMNS = ("candidates", "num_votes", "agreement", "reviewed_by")
-EARLIER_TRAILING_COLUMNS = TRAILING_COLUMNS[:-1]
-"""The trailing columns of files written before reviews existed."""
+TRAILING_COLUMNS = ("candidates", "num_votes", "agreement", "reviewed_by", "split")
+EARLIER_TRAILING_COLUMNS = (TRAILING_COLUMNS[:-1], TRAILING_COLUMNS[:-2])
+"""The trailing columns of files written before splits, and before reviews, existed."""
+JSON_KEYS = {"file", "label", "votes", "candidates", "num_votes", "agreement", "reviewed_by", "split"}
 
 
 class LabelRecord(TypedDict):
@@ -60,6 +62,7 @@ class LabelRecord(TypedDict):
     num_votes: int
     agreement: float | None
     reviewed_by: str | None
+    split: str
 
 
 def _record(row: LabelRow, class_names: tuple[str, ...]) -> LabelRecord:
@@ -74,6 +77,7 @@ def _record(row: LabelRow, class_names: tuple[str, ...]) -> LabelRecord:
         "num_votes": total,
         "agreement": round(max(votes) / total, 6) if total > 0 else None,
         "reviewed_by": row.reviewed_by or None,
+        "split": row.split,
     }
 
 
@@ -109,6 +113,7 @@ def write_labels_csv(
                     record["num_votes"],
                     "" if record["agreement"] is None else record["agreement"],
                     record["reviewed_by"] or "",
+                    record["split"],
                 ]
             )
             count += 1
@@ -160,7 +165,14 @@ class LabelFile:
         if self.format == "csv":
             with open(self.path, newline="", encoding="utf-8") as handle:
                 header = next(csv.reader(handle), [])
-            self._trailing = TRAILING_COLUMNS if header[-1:] == ["reviewed_by"] else EARLIER_TRAILING_COLUMNS
+            self._trailing = next(
+                (
+                    columns
+                    for columns in (TRAILING_COLUMNS, *EARLIER_TRAILING_COLUMNS)
+                    if header[-1:] == [columns[-1]]
+                ),
+                TRAILING_COLUMNS,
+            )
             return _class_names_from_header(header, self.path, self._trailing)
         with open(self.path, encoding="utf-8") as handle:
             first = next((line for line in handle if line.strip()), None)
@@ -178,10 +190,10 @@ class LabelFile:
                 after_votes = 2 + len(self.class_names)
                 votes = cells[2:after_votes]
                 candidates, num_votes = cells[after_votes], cells[after_votes + 1]
-                reviewed_by = cells[-1] if self._trailing == TRAILING_COLUMNS else ""
+                extra = dict(zip(self._trailing[3:], cells[after_votes + 3 :], strict=True))
                 yield self._row(
                     where, cells[0], cells[1] or None, votes, candidates.split(CANDIDATE_SEPARATOR), num_votes,
-                    reviewed_by,
+                    extra.get("reviewed_by", ""), extra.get("split", "pool"),
                 )  # fmt: skip
 
     def _iter_jsonl(self) -> Iterator[LabelRow]:
@@ -203,6 +215,7 @@ class LabelFile:
                     record["candidates"],
                     record["num_votes"],
                     record.get("reviewed_by") or "",
+                    record.get("split") or "pool",
                 )
 
     def _row(
@@ -214,6 +227,7 @@ class LabelFile:
         candidates: list[str],
         num_votes: object,
         reviewed_by: str,
+        split: str,
     ) -> LabelRow:
         index = self._index
         unknown = [name for name in [label, *candidates] if name and name not in index]
@@ -231,6 +245,7 @@ class LabelFile:
             label=None if not label else index[label],
             num_votes=total,
             reviewed_by=reviewed_by,
+            split=split,
         )
         try:
             check_row(row, len(self.class_names))
@@ -250,7 +265,7 @@ def _class_names_from_header(header: list[str], path: Path, trailing: tuple[str,
     ):
         raise LabelExportError(
             f"{path}: header {header!r} is not file, label, votes_<class>..., candidates, num_votes, agreement"
-            ", reviewed_by"
+            ", reviewed_by, split"
         )
     return check_class_names([column[len(VOTE_PREFIX) :] for column in middle])
 
@@ -260,10 +275,10 @@ def _parse_json_line(line: str, path: Path, number: int) -> dict:
         record = json.loads(line)
     except json.JSONDecodeError as error:
         raise LabelExportError(f"{path} line {number}: not JSON ({error})") from None
-    expected = {"file", "label", "votes", "candidates", "num_votes", "agreement", "reviewed_by"}
+    expected = JSON_KEYS
     if (
         not isinstance(record, dict)
-        or set(record) not in (expected, expected - {"reviewed_by"})
+        or set(record) not in (expected, expected - {"split"}, expected - {"split", "reviewed_by"})
         or not isinstance(record["votes"], dict)
         or not isinstance(record["candidates"], list)
     ):

@@ -30,6 +30,34 @@ class LabelExportError(ValueError):
     """A row or class list cannot be exported (the message names the face and the field)."""
 
 
+SPLITS = ("pool", "test", "auxiliary")
+"""The project splits a row can come from: pool (labeled by the loop), test (scored against),
+auxiliary (never labeled; pseudo-labeled for training)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One annotator's answer, for formats that keep who said what (Label Studio).
+
+    Attributes:
+        annotator: the annotator's user name.
+        classes: class indices of the answer: one for a label, several for an unsure answer,
+            none for a skip.
+    """
+
+    annotator: str
+    classes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's guess for a face: its class index, confidence and model version."""
+
+    class_index: int
+    score: float
+    model_version: str
+
+
 @dataclass(frozen=True)
 class LabelRow:
     """One face's labelling state.
@@ -44,6 +72,11 @@ class LabelRow:
         num_votes: annotator answers; ``None`` means ``sum(votes)``.
         reviewed_by: who reviewed the face and so set ``label`` over the votes; empty when
             the label is the votes' own.
+        split: the project split the face is in (:data:`SPLITS`).
+        sha256: the checksum of the face's decoded pixels (empty when unknown), so a copy
+            can be matched to its face after a round trip through another tool.
+        answers: each annotator's answer (only filled for formats that export them).
+        prediction: the newest model's guess, or ``None``.
     """
 
     file_name: str
@@ -53,6 +86,10 @@ class LabelRow:
     label: int | None = None
     num_votes: int | None = field(default=None)
     reviewed_by: str = ""
+    split: str = "pool"
+    sha256: str = ""
+    answers: Sequence[Answer] = ()
+    prediction: Prediction | None = None
 
     def total_votes(self) -> int:
         """``num_votes``, or ``sum(votes)`` when it was not given."""
@@ -141,6 +178,8 @@ def check_row(row: LabelRow, num_classes: int) -> tuple[list[int], list[int]]:
         )
     if row.label is not None and not 0 <= row.label < num_classes:
         raise LabelExportError(f"{where}: label {row.label} is not a class index below {num_classes}")
+    if row.split not in SPLITS:
+        raise LabelExportError(f"{where}: split {row.split!r} is not one of {SPLITS}")
     if row.num_votes is not None and not max(votes, default=0) <= row.num_votes:
         raise LabelExportError(f"{where}: num_votes {row.num_votes} is below the top class's votes")
     return votes, candidates

@@ -32,13 +32,22 @@ class ExportRequestSerializer(serializers.Serializer):
         choices=[*exports.LABEL_FORMATS, *exports.MODEL_FORMATS, *exports.DISTILLED_FORMATS]
     )
     version = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    faces = serializers.ChoiceField(
+        choices=list(exports.FACE_CHOICES),
+        default="all",
+        help_text="Label sets: every face not excluded (all), or only those with a label or a vote (labeled).",
+    )
 
 
 class ExportListView(ProjectScopedView):
     """Export jobs of a project (GET), or ask for a new export (POST); owners only.
 
-    Label formats: csv, jsonl, imagefolder (zip), ferplus (label.csv). Model formats:
-    pytorch, torchscript, onnx, each verified by running it, with a model card. Distilled set:
+    Label formats, every split with reviews applied: csv and jsonl (a ``split`` column),
+    imagefolder (zip of class folders, labeled faces only), ferplus (zip of FER2013Train and
+    FER2013Test folders with their label.csv), labelstudio (zip of Label Studio tasks with each
+    annotator's answer and the model's guess, and the images), hf_imagefolder (zip that
+    ``datasets.load_dataset("imagefolder")`` reads). Model formats: pytorch, torchscript, onnx,
+    each verified by running it, zipped with its model card. Distilled set:
     zip of a few synthetic images per class, the learned step sizes and a card of their test accuracy.
     """
 

@@ -6,6 +6,8 @@ Formats (``format=`` names):
 ``fer2013_csv``           a ``.csv`` with ``emotion,pixels,Usage`` (:mod:`.fer2013_csv`)
 ``ferplus``               a folder with ``FER2013Train``/``Valid``/``Test`` + ``label.csv`` (:mod:`.ferplus`)
 ``rafdb``                 a folder with ``EmoLabel/list_patition_label.txt`` (:mod:`.rafdb`)
+``label_studio``          a Label Studio ``.json`` task list, or a folder with one beside its
+                          images (:mod:`.label_studio`)
 ``image_folder``          a folder of class subfolders, optionally under train/val/test (:mod:`.image_folder`)
 ``folder``                any other folder of images: unlabeled pool (:mod:`.unlabeled`)
 ``zip``                   a ``.zip``; with ``extract_to`` it is extracted safely and the result
@@ -25,6 +27,7 @@ from ml_engine.data.importers.fer2013_csv import load_fer2013_csv
 from ml_engine.data.importers.ferplus import is_ferplus_root, load_ferplus
 from ml_engine.data.importers.image_files import is_image_name, list_files
 from ml_engine.data.importers.image_folder import is_split_layout, load_image_folder, visible_subfolders
+from ml_engine.data.importers.label_studio import find_tasks_file, load_label_studio, looks_like_tasks
 from ml_engine.data.importers.rafdb import find_list_file, load_rafdb
 from ml_engine.data.importers.safe_zip import UnsafeArchiveError, extract_zip
 from ml_engine.data.importers.unlabeled import load_image_pool, load_zip_pool
@@ -33,6 +36,7 @@ LOADERS: dict[str, Callable[..., FaceDataset]] = {
     "fer2013_csv": load_fer2013_csv,
     "ferplus": load_ferplus,
     "rafdb": load_rafdb,
+    "label_studio": load_label_studio,
     "image_folder": load_image_folder,
     "folder": load_image_pool,
     "zip": load_zip_pool,
@@ -53,6 +57,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             return "fer2013_csv"
         if path.suffix.lower() == ".zip":
             return "zip"
+        if path.suffix.lower() == ".json":
+            return "label_studio"
         if find_list_file(path) is not None:
             return "rafdb"
         raise ValueError(f"{path}: unsupported file type; expected a .csv, a .zip or a folder")
@@ -62,6 +68,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         return "ferplus"
     if find_list_file(path) is not None:
         return "rafdb"
+    tasks = find_tasks_file(path)
+    if tasks is not None and looks_like_tasks(tasks):
+        return "label_studio"
     return "image_folder" if _looks_like_image_folder(path) else "folder"
 
 
@@ -95,6 +104,11 @@ def load_dataset(path: str | os.PathLike[str], format: str | None = None, **opti
         destination = Path(str(options.pop("extract_to")))
         problems = extract_zip(path, destination)
         inner = detect_format(destination)
+        if inner == "label_studio" and problems:
+            refused = "; ".join(f"{p.source}: {p.reason}" for p in problems[:5])
+            raise ValueError(
+                f"the archive has {len(problems)} member(s) that cannot be extracted safely ({refused})"
+            )
         dataset = LOADERS[inner](destination, **options)
         dataset.problems = problems + dataset.problems
         return dataset

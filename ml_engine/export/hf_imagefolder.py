@@ -1,0 +1,97 @@
+"""A label set as a Hugging Face ``datasets`` ImageFolder, zipped: split folders with a ``metadata.csv``.
+
+``datasets.load_dataset("imagefolder", data_dir=<extracted folder>)`` reads it as a
+``DatasetDict`` with a ``train`` split (the pool and the auxiliary faces) and a ``test`` split
+(the test set); its columns are ``image`` and every metadata column:
+
+``file_name, label, votes_<class>..., num_votes, agreement, reviewed_by, split, sha256``
+
+``label`` is the class name (reviews applied) or empty, ``split`` the FaceLoop split (pool,
+test, auxiliary: ``datasets`` only names train, validation and test folders, so auxiliary
+faces sit in ``train`` and this column tells them apart), ``sha256`` the checksum of the
+decoded pixels. The metadata lies beside the images of each split folder, the layout
+``datasets`` documents ("ImageFolder with metadata"); a column of a folder with no labeled
+face would otherwise be typed as nulls, so every ``label`` cell is a string (empty when none).
+Image bytes are copied unchanged and names cleaned as in the other zips
+(:func:`~ml_engine.export.label_rows.safe_file_name`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import zipfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ml_engine.atomic_write import atomic_path
+from ml_engine.export.image_folder_zip import member_name
+from ml_engine.export.label_rows import ExportSummary, LabelRow, check_class_names, check_row, unique_name
+from ml_engine.export.streaming import track
+from ml_engine.progress import CancelFlag, ProgressCallback
+
+HF_SPLIT_FOLDERS = {"pool": "train", "auxiliary": "train", "test": "test"}
+"""The ``datasets`` split folder of each FaceLoop split."""
+METADATA_FILE = "metadata.csv"
+
+
+def metadata_header(class_names: Sequence[str]) -> list[str]:
+    """The columns of every ``metadata.csv``."""
+    votes = [f"votes_{name}" for name in class_names]
+    return ["file_name", "label", *votes, "num_votes", "agreement", "reviewed_by", "split", "sha256"]
+
+
+def write_hf_imagefolder_zip(
+    path: str | os.PathLike[str],
+    class_names: Sequence[str],
+    rows: Iterable[LabelRow],
+    *,
+    total: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelFlag | None = None,
+) -> ExportSummary:
+    """Write ``rows`` as a zipped ImageFolder with metadata at ``path`` (atomically).
+
+    Returns:
+        The summary; a face whose image cannot be read is skipped and named in ``missing_images``.
+
+    Raises:
+        LabelExportError: for an invalid class list or row (nothing is left at ``path``).
+        Cancelled: when ``cancel`` fires (nothing is left at ``path``).
+    """
+    names = check_class_names(class_names)
+    tables: dict[str, io.StringIO] = {}
+    used: set[str] = set()
+    written, missing = 0, []
+    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
+        for row in track(rows, stage="export_labels_hf", total=total, progress=progress, cancel=cancel):
+            votes, _ = check_row(row, len(names))
+            folder = HF_SPLIT_FOLDERS[row.split]
+            if not row.image_path or not Path(row.image_path).is_file():
+                missing.append(row.file_name)
+                continue
+            member = unique_name(f"{folder}/{member_name(row)}", used)
+            archive.write(row.image_path, member)
+            if folder not in tables:
+                tables[folder] = io.StringIO()
+                csv.writer(tables[folder]).writerow(metadata_header(names))
+            csv.writer(tables[folder]).writerow(_metadata_row(row, member.split("/", 1)[1], votes, names))
+            written += 1
+        for folder, table in tables.items():
+            archive.writestr(f"{folder}/{METADATA_FILE}", table.getvalue())
+    return ExportSummary(str(path), written, {"missing_image": len(missing)} if missing else {}, missing)
+
+
+def _metadata_row(row: LabelRow, file_name: str, votes: list[int], names: tuple[str, ...]) -> list[object]:
+    agreement = row.agreement()
+    return [
+        file_name,
+        "" if row.label is None else names[row.label],
+        *votes,
+        row.total_votes(),
+        "" if agreement is None else round(agreement, 6),
+        row.reviewed_by,
+        row.split,
+        row.sha256,
+    ]
