@@ -197,7 +197,7 @@ def _build_face(
         height=encoded.height,
         split=chosen,
         imported_label=mapping.get(label) if label >= 0 else None,
-        imported_votes=votes,
+        imported_votes=votes if votes and any(votes) else None,  # no votes is not a zero count
     )
     face.image.name = face_image_name(project.pk, encoded.sha256)
     return face

@@ -1,25 +1,26 @@
-"""A label set as a Hugging Face ``datasets`` ImageFolder, zipped: split folders with a ``metadata.csv``.
+"""A label set as a Hugging Face ``datasets`` ImageFolder, zipped: split folders with their metadata.
 
 ``datasets.load_dataset("imagefolder", data_dir=<extracted folder>)`` reads it as a
 ``DatasetDict`` with a ``train`` split (the pool and the auxiliary faces) and a ``test`` split
 (the test set); its columns are ``image`` and every metadata column:
 
-``file_name, label, votes_<class>..., num_votes, agreement, reviewed_by, split, sha256``
+``file_name, label, votes_<class>..., num_votes, reviewed_by, split, sha256``
 
-``label`` is the class name (reviews applied) or empty, ``split`` the FaceLoop split (pool,
+``label`` is the class name (reviews applied) or ``""``, ``reviewed_by`` the reviewer or ``""``, ``split`` the FaceLoop split (pool,
 test, auxiliary: ``datasets`` only names train, validation and test folders, so auxiliary
 faces sit in ``train`` and this column tells them apart), ``sha256`` the checksum of the
-decoded pixels. The metadata lies beside the images of each split folder, the layout
-``datasets`` documents ("ImageFolder with metadata"); a column of a folder with no labeled
-face would otherwise be typed as nulls, so every ``label`` cell is a string (empty when none).
+decoded pixels. The metadata lies beside the images of each split folder as
+``metadata.jsonl``, the layout ``datasets`` documents ("ImageFolder with metadata").
+``datasets`` refuses split folders whose metadata columns get different types, so no cell is
+ever null: a CSV's empty cell would be typed as a float in one folder and a string in the next.
 Image bytes are copied unchanged and names cleaned as in the other zips
 (:func:`~ml_engine.export.label_rows.safe_file_name`).
 """
 
 from __future__ import annotations
 
-import csv
 import io
+import json
 import os
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -33,13 +34,13 @@ from ml_engine.progress import CancelFlag, ProgressCallback
 
 HF_SPLIT_FOLDERS = {"pool": "train", "auxiliary": "train", "test": "test"}
 """The ``datasets`` split folder of each FaceLoop split."""
-METADATA_FILE = "metadata.csv"
+METADATA_FILE = "metadata.jsonl"
 
 
 def metadata_header(class_names: Sequence[str]) -> list[str]:
     """The columns of every ``metadata.csv``."""
     votes = [f"votes_{name}" for name in class_names]
-    return ["file_name", "label", *votes, "num_votes", "agreement", "reviewed_by", "split", "sha256"]
+    return ["file_name", "label", *votes, "num_votes", "reviewed_by", "split", "sha256"]
 
 
 def write_hf_imagefolder_zip(
@@ -73,10 +74,14 @@ def write_hf_imagefolder_zip(
                 continue
             member = unique_name(f"{folder}/{member_name(row)}", used)
             archive.write(row.image_path, member)
-            if folder not in tables:
-                tables[folder] = io.StringIO()
-                csv.writer(tables[folder]).writerow(metadata_header(names))
-            csv.writer(tables[folder]).writerow(_metadata_row(row, member.split("/", 1)[1], votes, names))
+            record = dict(
+                zip(
+                    metadata_header(names),
+                    _metadata_row(row, member.split("/", 1)[1], votes, names),
+                    strict=True,
+                )
+            )
+            tables.setdefault(folder, io.StringIO()).write(json.dumps(record, ensure_ascii=False) + "\n")
             written += 1
         for folder, table in tables.items():
             archive.writestr(f"{folder}/{METADATA_FILE}", table.getvalue())
@@ -84,13 +89,11 @@ def write_hf_imagefolder_zip(
 
 
 def _metadata_row(row: LabelRow, file_name: str, votes: list[int], names: tuple[str, ...]) -> list[object]:
-    agreement = row.agreement()
     return [
         file_name,
         "" if row.label is None else names[row.label],
         *votes,
         row.total_votes(),
-        "" if agreement is None else round(agreement, 6),
         row.reviewed_by,
         row.split,
         row.sha256,

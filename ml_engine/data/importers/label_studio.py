@@ -63,12 +63,16 @@ def find_tasks_file(folder: Path) -> Path | None:
 
 
 def looks_like_tasks(path: Path) -> bool:
-    """Whether ``path`` is a ``.json`` file that starts as a JSON list (read: a few bytes)."""
+    """Whether ``path`` is a ``.json`` file that starts as JSON (a few bytes read).
+
+    An object is taken too, so a task file of the wrong shape is refused with the reason rather
+    than its images imported with its annotations silently left behind.
+    """
     if not path.is_file() or path.suffix.lower() != ".json":
         return False
     with open(path, "rb") as handle:
         start = handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return start.startswith(b"[")
+    return start.startswith((b"[", b"{"))
 
 
 def load_label_studio(path: str | os.PathLike[str]) -> FaceDataset:

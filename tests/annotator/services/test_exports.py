@@ -37,13 +37,14 @@ def labeled_project():
 
 
 def database_labels(project) -> dict[str, tuple[int | None, list[int], list[int]]]:
+    """Every face's label (a test face's is its imported one), votes and candidates, by file name."""
     return {
         face.source_name or f"face-{face.pk}.png": (
-            face.label_index,
+            face.imported_label if face.split == Split.TEST else face.label_index,
             (list(face.class_votes) + [0] * len(CLASS_NAMES))[: len(CLASS_NAMES)],
             sorted(face.candidate_set),
         )
-        for face in Face.objects.filter(project=project, split=Split.POOL)
+        for face in Face.objects.filter(project=project)
     }
 
 
@@ -56,8 +57,8 @@ def test_label_export_reads_back_to_the_database_labels(format: str, tmp_path: P
     assert read_back.class_names == CLASS_NAMES
     rows = {row.file_name: (row.label, list(row.votes), sorted(row.candidates)) for row in read_back}
     assert rows == database_labels(project)
-    assert details["rows"] == Face.objects.filter(project=project, split=Split.POOL).count()
-    assert sum(1 for label, _, _ in rows.values() if label is not None) == 3
+    assert details["rows"] == Face.objects.filter(project=project).count()
+    assert sum(1 for label, _, _ in rows.values() if label is not None) == 3 + 2  # and the two test faces
 
 
 def test_imagefolder_zip_holds_only_labeled_faces_in_class_folders(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_imagefolder_zip_holds_only_labeled_faces_in_class_folders(tmp_path: Pat
 
     with zipfile.ZipFile(path) as archive:
         folders = sorted(name.split("/")[0] for name in archive.namelist() if not name.endswith("/"))
-    assert folders == ["happiness", "neutral", "sadness"]
+    assert folders == ["happiness", "happiness", "neutral", "neutral", "sadness"]  # with the test faces
     assert (
         details["skipped"]["unlabeled"] == Face.objects.filter(project=project, split=Split.POOL).count() - 3
     )
@@ -87,7 +88,7 @@ def test_export_job_runs_and_its_file_downloads(client_for, django_capture_on_co
     assert download.status_code == 200
     body = b"".join(download.streaming_content).decode()
     assert body.splitlines()[0].startswith("file,label,")
-    assert len(body.splitlines()) == 1 + Face.objects.filter(project=project, split=Split.POOL).count()
+    assert len(body.splitlines()) == 1 + Face.objects.filter(project=project).count()
 
 
 def test_annotators_cannot_export_and_bad_requests_write_nothing(client_for) -> None:
@@ -123,7 +124,10 @@ def test_model_export_agrees_with_the_trained_model(format: str, tmp_path: Path)
     save_checkpoint(Path(settings.MEDIA_ROOT) / relative, model, class_names=CLASS_NAMES, image_size=32)
     ModelVersion.objects.create(project=project, version=1, checkpoint=relative, labels_used=3)
 
-    path, details = exports.write_export(project, "model", format, None, tmp_path)
+    bundle, details = exports.write_export(project, "model", format, None, tmp_path / "out")
+    model_file = {"torchscript": "model.torchscript.pt", "onnx": "model.onnx"}[format]
+    with zipfile.ZipFile(bundle) as archive:
+        path = Path(archive.extract(model_file, tmp_path / "unzipped"))
 
     faces = torch.from_numpy(np.random.default_rng(1).normal(size=(4, 1, 32, 32)).astype(np.float32))
     with torch.inference_mode():

@@ -108,7 +108,9 @@ def test_the_dashboard_offers_the_export_registry_formats(client):
     project = make_project()
     client.force_login(project.owner)
     response = client.get(f"/projects/{project.pk}/dashboard/")
-    assert options(response, "label-format") == ["csv", "jsonl", "imagefolder", "ferplus"]
+    assert options(response, "label-format") == [
+        "csv", "jsonl", "imagefolder", "ferplus", "labelstudio", "hf_imagefolder",
+    ]  # fmt: skip
     assert sorted(options(response, "label-format")) == sorted(exports.LABEL_FORMATS)
     assert options(response, "model-format") == ["onnx", "torchscript", "pytorch"]
     assert sorted(options(response, "model-format")) == sorted(exports.MODEL_FORMATS)

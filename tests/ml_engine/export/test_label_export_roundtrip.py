@@ -73,10 +73,11 @@ def test_csv_columns_and_agreement(tmp_path: Path) -> None:
         "num_votes",
         "agreement",
         "reviewed_by",
+        "split",
     ]
-    assert table[1] == ["plain.png", "neutral", "3", "1", "0", "0", "neutral", "4", "0.75", ""]
+    assert table[1] == ["plain.png", "neutral", "3", "1", "0", "0", "neutral", "4", "0.75", "", "pool"]
     assert table[2][1] == "" and table[2][6] == "happiness|file" and table[2][8] == "0.5"
-    assert table[3][7:] == ["0", "", ""]
+    assert table[3][7:] == ["0", "", "", "pool"]
     assert table[4][8] == "0.5"  # one of two answers for the top class (set votes counted per class)
 
 
@@ -92,6 +93,7 @@ def test_jsonl_fields(tmp_path: Path) -> None:
         "num_votes": 4,
         "agreement": 0.75,
         "reviewed_by": None,
+        "split": "pool",
     }
     assert second["label"] is None and second["candidates"] == ["happiness", "file"]
 
@@ -162,7 +164,7 @@ def test_reader_names_the_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "labels.csv"
     write_labels_csv(path, CLASSES, sample_rows()[:1])
     with open(path, "a", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerow(["y.png", "angry", 0, 0, 0, 0, "", 0, "", ""])
+        csv.writer(handle).writerow(["y.png", "angry", 0, 0, 0, 0, "", 0, "", "", "pool"])
     with pytest.raises(LabelExportError, match=r"line 3: unknown class names \['angry'\]"):
         list(LabelFile(path))
     (tmp_path / "h.csv").write_text("name,label\n", encoding="utf-8")
@@ -236,6 +238,29 @@ def test_csv_written_before_reviews_still_reads(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     back = list(LabelFile(path))
-    assert [(r.file_name, r.label, tuple(r.votes), r.reviewed_by) for r in back] == [
-        ("x.png", 0, (2, 0, 0, 0), "")
+    assert [(r.file_name, r.label, tuple(r.votes), r.reviewed_by, r.split) for r in back] == [
+        ("x.png", 0, (2, 0, 0, 0), "", "pool")
     ]
+
+
+def test_split_column_reads_back_and_a_file_written_before_it_reads_as_pool(tmp_path: Path) -> None:
+    rows = [
+        LabelRow("t.png", "", (1, 0, 0, 0), (), 0, split="test"),
+        LabelRow("a.png", "", (0, 0, 0, 0), split="auxiliary"),
+    ]
+    for format, writer in (("csv", write_labels_csv), ("jsonl", write_labels_jsonl)):
+        path = tmp_path / f"labels.{format}"
+        writer(path, CLASSES, rows)
+        assert [(r.file_name, r.split) for r in LabelFile(path)] == [
+            ("t.png", "test"),
+            ("a.png", "auxiliary"),
+        ]
+    old = tmp_path / "reviewed.csv"
+    old.write_text(
+        'file,label,votes_neutral,votes_happiness,votes_file,"votes_sad, really",candidates,num_votes,agreement,reviewed_by\r\n'
+        "x.png,neutral,2,0,0,0,neutral,2,1.0,rita\r\n",
+        encoding="utf-8",
+    )
+    assert [(r.reviewed_by, r.split) for r in LabelFile(old)] == [("rita", "pool")]
+    with pytest.raises(LabelExportError, match="split 'train' is not one of"):
+        write_labels_csv(tmp_path / "bad.csv", CLASSES, [LabelRow("b.png", "", (0, 0, 0, 0), split="train")])
