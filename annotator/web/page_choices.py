@@ -28,6 +28,12 @@ EXPORT_FORMAT_TITLES = {
 }
 """What each export format is called on the dashboard, in the order it lists them."""
 
+EXPORT_FACE_TITLES = {
+    "all": "all faces, every split",
+    "labeled": "labeled faces only (a label or a vote), every split",
+}
+"""Which faces a label set holds, as the dashboard offers it, the default first."""
+
 SPLIT_MODE_TITLES = {
     "auto": "the pool, and the file's test split in the test set",
     "pool": "the pool (to be labeled)",
@@ -47,6 +53,10 @@ def titled(values: Iterable[str], titles: dict[str, str]) -> list[tuple[str, str
 
 def label_formats() -> list[tuple[str, str]]:
     return titled(exports.LABEL_FORMATS, EXPORT_FORMAT_TITLES)
+
+
+def export_face_choices() -> list[tuple[str, str]]:
+    return titled(exports.FACE_CHOICES, EXPORT_FACE_TITLES)
 
 
 def model_formats() -> list[tuple[str, str]]:

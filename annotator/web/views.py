@@ -99,6 +99,7 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
             "config": _page_config(membership),
             "label_formats": page_choices.label_formats(),
             "model_formats": page_choices.model_formats(),
+            "export_face_choices": page_choices.export_face_choices(),
         },
     )
 

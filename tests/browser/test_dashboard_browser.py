@@ -25,17 +25,18 @@ def test_owner_exports_labels_from_the_dashboard(live_server, browser_page, work
     page.wait_for_url(f"**/projects/{project.pk}/dashboard/")
 
     page.select_option("#label-format", "csv")
+    page.select_option("#label-faces", "labeled")
     page.click("#export-labels button[type=submit]")
     page.wait_for_selector("#action-status:has-text('queued')")
     link = page.wait_for_selector("#export-list a", timeout=60_000)
 
     job = Job.objects.get(project=project, kind=JobKind.EXPORT)
-    assert job.state == JobState.SUCCEEDED
+    assert (job.state, job.result["faces"]) == (JobState.SUCCEEDED, "labeled")
     with page.expect_download() as download_info:
         link.click()
     lines = Path(download_info.value.path()).read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("file,label,")
-    assert len(lines) == 1 + 8
-    assert sum(1 for line in lines[1:] if line.split(",")[1]) == 3
+    assert len(lines) == 1 + 3 + 2  # the three voted pool faces and the two labeled test faces
+    assert sorted(line.split(",")[-1] for line in lines[1:]) == ["pool"] * 3 + ["test"] * 2
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "dashboard-export.png"), full_page=True)

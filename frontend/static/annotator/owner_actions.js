@@ -92,9 +92,12 @@ function start() {
   ]) {
     el(formId).addEventListener("submit", (event) => {
       event.preventDefault();
-      const format = new FormData(event.target).get("format");
+      const form = new FormData(event.target);
+      const format = form.get("format");
+      // Label sets also say which faces they hold (every split either way); model exports ignore it.
+      const faces = form.get("faces");
       act(
-        () => post("exports/", { what, format }),
+        () => post("exports/", faces ? { what, format, faces } : { what, format }),
         (job) => `Export job ${job.id} queued.`,
       );
     });

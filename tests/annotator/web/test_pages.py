@@ -115,6 +115,8 @@ def test_the_dashboard_offers_the_export_registry_formats(client):
     assert options(response, "model-format") == ["onnx", "torchscript", "pytorch"]
     assert sorted(options(response, "model-format")) == sorted(exports.MODEL_FORMATS)
     assert ">JSON Lines</option>" in response.content.decode()
+    assert options(response, "label-faces") == ["all", "labeled"]
+    assert sorted(options(response, "label-faces")) == sorted(exports.FACE_CHOICES)
 
 
 def test_the_import_page_offers_the_split_modes_with_auto_first(client):
