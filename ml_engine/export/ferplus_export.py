@@ -15,10 +15,10 @@ no FERPlus column are handled by ``unmapped``:
 * ``"unknown"``: add their votes to the ``unknown`` column (the summary says how many).
 
 :func:`write_ferplus_zip` writes the whole FERPlus layout, one folder per split with its
-images and its ``label.csv``: pool faces in ``FER2013Train``, test faces in ``FER2013Test``
-(the folders :func:`~ml_engine.data.importers.ferplus.load_ferplus` reads back as train and
-test). Auxiliary faces are never labeled, so FERPlus has no place for them: they are left out
-and counted (``skipped["auxiliary"]``). A reviewed face's row holds the reviewer's label: its
+images and its ``label.csv``: pool faces in ``FER2013Train``, test faces in ``FER2013Test``,
+and auxiliary faces (never labeled, so FERPlus has no folder for them) in ``FaceLoopAuxiliary``
+with all-zero rows; :func:`~ml_engine.data.importers.ferplus.load_ferplus` reads the three
+back as train, test and auxiliary, and FERPlus's own tools read the first two. A reviewed face's row holds the reviewer's label: its
 answers' total, all in the reviewed class's column (at least two, since FERPlus's majority
 rule drops a single vote as an outlier).
 
@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from PIL import Image
 
 from ml_engine.atomic_write import atomic_path
-from ml_engine.data.importers.ferplus import VOTE_COLUMNS
+from ml_engine.data.importers.ferplus import AUXILIARY_FOLDER, VOTE_COLUMNS
 from ml_engine.export.image_folder_zip import member_name
 from ml_engine.export.label_rows import (
     ExportSummary,
@@ -152,8 +152,8 @@ def write_ferplus_label_csv(
     return ExportSummary(str(path), written, {key: value for key, value in counted if value}, missing)
 
 
-FERPLUS_SPLIT_FOLDERS = {"pool": "FER2013Train", "test": "FER2013Test"}
-"""The FERPlus folder of each project split (``load_ferplus`` reads them as train and test)."""
+FERPLUS_SPLIT_FOLDERS = {"pool": "FER2013Train", "test": "FER2013Test", "auxiliary": AUXILIARY_FOLDER}
+"""The FERPlus folder of each project split (``load_ferplus`` reads them as train, test and auxiliary)."""
 
 
 def write_ferplus_zip(
@@ -177,7 +177,7 @@ def write_ferplus_zip(
     columns = ferplus_columns(class_names, unmapped)
     tables = {folder: io.StringIO() for folder in FERPLUS_SPLIT_FOLDERS.values()}
     used: set[str] = set()
-    counts = {"no_votes": 0, "auxiliary": 0, "missing_image": 0}
+    counts = {"no_votes": 0, "missing_image": 0}
     written, missing = 0, []
     with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
         for row in track(rows, stage="export_labels_ferplus", total=total, progress=progress, cancel=cancel):
@@ -205,8 +205,6 @@ def write_ferplus_zip(
 
 def _left_out(row: LabelRow, votes: list[int], include_unvoted: bool) -> str | None:
     """Why ``row`` stays out of the FERPlus layout, or ``None`` when it goes in."""
-    if row.split not in FERPLUS_SPLIT_FOLDERS:
-        return "auxiliary"
     if sum(votes) == 0 and not include_unvoted and not row.reviewed_by:
         return "no_votes"
     return None

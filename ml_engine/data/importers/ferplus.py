@@ -1,5 +1,8 @@
 """FERPlus importer: ``FER2013Train/``, ``FER2013Valid/``, ``FER2013Test/``, each with PNGs and a label.csv.
 
+A FaceLoop FERPlus export may add ``FaceLoopAuxiliary/`` in the same layout, read as the
+auxiliary split.
+
 FERPlus (Barsoum et al., ICMI 2016) re-labelled FER2013 with ten crowd votes per face. Each
 headerless ``label.csv`` row is ``name, "(x, y, w, h)", neutral, happiness, surprise,
 sadness, anger, disgust, fear, contempt, unknown, NF``. The dataset keeps the eight emotions
@@ -30,7 +33,14 @@ from ml_engine.labels.aggregation import majority_labels
 
 FERPLUS_CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 VOTE_COLUMNS = (*FERPLUS_CLASSES, "unknown", "NF")
-SPLIT_FOLDERS = {"FER2013Train": "train", "FER2013Valid": "val", "FER2013Test": "test"}
+AUXILIARY_FOLDER = "FaceLoopAuxiliary"
+"""Not FERPlus's: a FaceLoop export keeps its never-labeled auxiliary faces here (all-zero rows)."""
+SPLIT_FOLDERS = {
+    "FER2013Train": "train",
+    "FER2013Valid": "val",
+    "FER2013Test": "test",
+    AUXILIARY_FOLDER: "auxiliary",
+}
 
 
 def is_ferplus_root(path: Path) -> bool:

@@ -23,10 +23,14 @@ def png(seed: int) -> bytes:
 
 def task(image: str, *answers: list[str], split: str | None = None) -> dict:
     result = [
-        {"completed_by": 7, "result": [{"type": "choices", "from_name": "label", "to_name": "image",
-                                         "value": {"choices": choices}}]}
+        {
+            "completed_by": 7,
+            "result": [
+                {"type": "choices", "from_name": "label", "to_name": "image", "value": {"choices": choices}}
+            ],
+        }
         for choices in answers
-    ]  # fmt: skip
+    ]
     return {"data": {"image": image, **({"split": split} if split else {})}, "annotations": result}
 
 
@@ -65,17 +69,36 @@ def test_tasks_with_images_import_as_faces_with_votes(client_for) -> None:
 
 
 HOSTILE = {
-    "not a list": ({"data": {"image": "images/a.png"}}, {"images/a.png": b""}, "expected a non-empty JSON list"),
+    "not a list": (
+        {"data": {"image": "images/a.png"}},
+        {"images/a.png": b""},
+        "expected a non-empty JSON list",
+    ),
     "no image": ([{"data": {"picture": "a.png"}}], {}, "task 1: expected an object with data.image"),
     "climbs out": ([task("../a.png")], {"a.png": b""}, "absolute or climbs out of the folder"),
     "absolute": ([task("/etc/a.png")], {}, "absolute or climbs out of the folder"),
-    "missing image": ([task("images/a.png"), task("images/gone.png")], {"images/a.png": b""}, "task 2: image 'images/gone.png' is missing"),
+    "missing image": (
+        [task("images/a.png"), task("images/gone.png")],
+        {"images/a.png": b""},
+        "task 2: image 'images/gone.png' is missing",
+    ),
     "web url": ([task("https://example.org/a.png")], {}, "is a web URL"),
-    "bad choices": ([{"data": {"image": "a.png"}, "annotations": [{"result": [{"type": "choices", "value": {"choices": "x"}}]}]}],
-                    {"a.png": b""}, "value.choices, a list of class names"),
-    "unknown classes": ([task("a.png", ["happiness"], ["joy"], ["pain"])], {"a.png": b""},
-                        "the tasks name classes this project does not have: joy, pain"),
-}  # fmt: skip
+    "bad choices": (
+        [
+            {
+                "data": {"image": "a.png"},
+                "annotations": [{"result": [{"type": "choices", "value": {"choices": "x"}}]}],
+            }
+        ],
+        {"a.png": b""},
+        "value.choices, a list of class names",
+    ),
+    "unknown classes": (
+        [task("a.png", ["happiness"], ["joy"], ["pain"])],
+        {"a.png": b""},
+        "the tasks name classes this project does not have: joy, pain",
+    ),
+}
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))

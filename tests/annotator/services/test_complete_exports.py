@@ -90,7 +90,8 @@ def test_ferplus_layout_has_a_folder_per_split_and_applies_reviews(tmp_path: Pat
     path, details = exports.write_export(day["project"], "labels", "ferplus", None, tmp_path)
 
     tables = ferplus_tables(path)
-    assert sorted(tables) == ["FER2013Test", "FER2013Train"]
+    assert sorted(tables) == ["FER2013Test", "FER2013Train", "FaceLoopAuxiliary"]
+    assert [[int(cell) for cell in row[2:]] for row in tables["FaceLoopAuxiliary"]] == [[0] * 10]
     assert len(tables["FER2013Test"]) == 2
     with zipfile.ZipFile(path) as archive:
         for folder, rows in tables.items():
@@ -99,14 +100,14 @@ def test_ferplus_layout_has_a_folder_per_split_and_applies_reviews(tmp_path: Pat
     reviewed = by_name[f"face-{day['disputed'].pk}.png"]
     assert reviewed == [2 if column == "surprise" else 0 for column in VOTE_COLUMNS]  # review: class 2
     assert f"face-{day['excluded'].pk}.png" not in by_name
-    assert details["skipped"] == {"auxiliary": 1}
+    assert details["skipped"] == {}
 
 
 def test_ferplus_labeled_only_leaves_out_faces_without_votes(tmp_path: Path) -> None:
     day = labeling_day()
     _, details = exports.write_export(day["project"], "labels", "ferplus", None, tmp_path, faces="labeled")
     assert details["rows"] == 6
-    assert details["skipped"] == {}
+    assert details["skipped"] == {}  # the faces without votes were never among the rows
 
 
 def model_project(tmp_path: Path):
@@ -170,3 +171,39 @@ def test_export_api_takes_the_faces_choice_and_refuses_an_unknown_one(
     download = owner.get(f"/api/jobs/{job_id}/download/")
     assert download["Content-Type"] == "application/zip"
     assert Face.objects.filter(project=project, split=Split.TEST).count() == 2
+
+
+def test_export_command_takes_the_faces_choice_and_a_model_version(tmp_path: Path) -> None:
+    from django.core.management import call_command
+
+    project = model_project(tmp_path)
+    out = io.StringIO()
+    call_command(
+        "export_project",
+        project.pk,
+        "model",
+        "--format",
+        "pytorch",
+        "--model-version",
+        "3",
+        "--out",
+        str(tmp_path / "model"),
+        stdout=out,
+    )
+    assert "model-v3-pytorch.zip" in out.getvalue()
+    day = labeling_day()
+    out = io.StringIO()
+    call_command(
+        "export_project",
+        day["project"].pk,
+        "labels",
+        "--format",
+        "csv",
+        "--faces",
+        "labeled",
+        "--out",
+        str(tmp_path),
+        stdout=out,
+    )
+    assert "6 faces" in out.getvalue()
+    assert len(list(LabelFile(tmp_path / "labels.csv"))) == 6

@@ -35,8 +35,9 @@ def test_ferplus_layout_round_trip_keeps_faces_votes_and_splits(tmp_path: Path) 
 
     _, imported = imported_into_fresh_project(path)
 
-    voted = {sha: face for sha, face in exported_faces(day["project"]).items() if face.split != "auxiliary"}
-    assert set(imported) == set(voted)  # auxiliary faces have no FERPlus folder
+    voted = exported_faces(day["project"])
+    assert set(imported) == set(voted)
+    assert imported[day["auxiliary"].sha256].split == "auxiliary"
     for sha, face in voted.items():
         expected = padded(face.class_votes)
         if face.reviewed_label is not None:  # the review, as FERPlus votes
@@ -60,8 +61,11 @@ def test_label_studio_round_trip_keeps_faces_votes_labels_and_splits(tmp_path: P
         ("bea", ["happiness"]),
     ]
     assert agreed["annotations"][0]["result"][0] | {"value": None} == {
-        "type": "choices", "from_name": "label", "to_name": "image", "value": None,
-    }  # fmt: skip
+        "type": "choices",
+        "from_name": "label",
+        "to_name": "image",
+        "value": None,
+    }
     assert agreed["predictions"] == [
         {"model_version": "4", "score": 0.75, "result": agreed["annotations"][0]["result"]}
     ]
@@ -69,9 +73,13 @@ def test_label_studio_round_trip_keeps_faces_votes_labels_and_splits(tmp_path: P
     assert [(a["completed_by"], a["was_cancelled"]) for a in unsure] == [("ann", False), ("bea", True)]
     assert unsure[0]["result"][0]["value"]["choices"] == ["surprise", "sadness"]
     assert tasks[day["disputed"].sha256]["data"] | {"image": None, "file": None} == {
-        "image": None, "file": None, "split": "pool", "label": "surprise", "reviewed_by": "rev",
+        "image": None,
+        "file": None,
+        "split": "pool",
+        "label": "surprise",
+        "reviewed_by": "rev",
         "sha256": day["disputed"].sha256,
-    }  # fmt: skip
+    }
 
     _, imported = imported_into_fresh_project(path)
 

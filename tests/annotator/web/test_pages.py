@@ -109,8 +109,13 @@ def test_the_dashboard_offers_the_export_registry_formats(client):
     client.force_login(project.owner)
     response = client.get(f"/projects/{project.pk}/dashboard/")
     assert options(response, "label-format") == [
-        "csv", "jsonl", "imagefolder", "ferplus", "labelstudio", "hf_imagefolder",
-    ]  # fmt: skip
+        "csv",
+        "jsonl",
+        "imagefolder",
+        "ferplus",
+        "labelstudio",
+        "hf_imagefolder",
+    ]
     assert sorted(options(response, "label-format")) == sorted(exports.LABEL_FORMATS)
     assert options(response, "model-format") == ["onnx", "torchscript", "pytorch"]
     assert sorted(options(response, "model-format")) == sorted(exports.MODEL_FORMATS)
