@@ -35,7 +35,7 @@ EXPORT_FACE_TITLES = {
 """Which faces a label set holds, as the dashboard offers it, the default first."""
 
 SPLIT_MODE_TITLES = {
-    "auto": "the pool, and the file's test split in the test set",
+    "auto": "the pool, and the file's test (and auxiliary) faces in the test (and auxiliary) set",
     "pool": "the pool (to be labeled)",
     "test": "the test set (labeled; never queued)",
     "auxiliary": "the auxiliary set (never queued nor paid for; pseudo-labeled for training)",

@@ -104,7 +104,8 @@ def load_dataset(path: str | os.PathLike[str], format: str | None = None, **opti
         destination = Path(str(options.pop("extract_to")))
         problems = extract_zip(path, destination)
         inner = detect_format(destination)
-        if inner == "label_studio" and problems:
+        refused_tasks = [p for p in problems if p.source.lower().endswith(".json")]
+        if (inner == "label_studio" and problems) or refused_tasks:
             refused = "; ".join(f"{p.source}: {p.reason}" for p in problems[:5])
             raise ValueError(
                 f"the archive has {len(problems)} member(s) that cannot be extracted safely ({refused})"

@@ -156,7 +156,9 @@ def _parse_task(
 
 
 def _list(task: Mapping[str, Any], key: str, where: str) -> list[Any]:
-    value = task.get(key) or []
+    value = task.get(key)
+    if value is None:
+        return []
     if not isinstance(value, list):
         raise LabelStudioError(f"{where}: {key} must be a list")
     return value

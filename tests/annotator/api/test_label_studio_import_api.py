@@ -138,3 +138,18 @@ def test_a_tasks_file_over_the_limit_is_refused(client_for, monkeypatch: pytest.
     assert response.status_code == 400
     assert "more than the limit of 100" in response.json()["detail"]
     assert not Face.objects.filter(project=project).exists()
+
+
+def test_a_zipped_tasks_file_over_the_member_limit_refuses_the_upload(client_for, monkeypatch) -> None:
+    from ml_engine.data.importers import safe_zip
+
+    monkeypatch.setattr(safe_zip, "MAX_MEMBER_BYTES", 150)
+    project = make_project()
+    tasks = [task(f"images/{index}.png", ["happiness"]) for index in range(5)]
+    file = zipped(tasks, {f"images/{index}.png": png(index) for index in range(5)})
+
+    response = upload(client_for, project, file)
+
+    assert response.status_code == 400, response.content
+    assert "export.json" in response.json()["detail"]
+    assert not Face.objects.filter(project=project).exists()
