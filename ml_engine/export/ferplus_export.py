@@ -134,17 +134,15 @@ def write_ferplus_label_csv(
         writer = csv.writer(handle)
         for row in track(rows, stage="export_labels_ferplus", total=total, progress=progress, cancel=cancel):
             votes, _ = check_row(row, len(columns))
-            if sum(votes) == 0:
+            if sum(votes) == 0 and not row.reviewed_by:
                 no_votes += 1
                 continue
             size = face_size or _image_size(row.image_path)
             if size is None:
                 missing.append(row.file_name)
                 continue
-            counts = [0] * len(VOTE_COLUMNS)
-            for column, count in zip(columns, votes, strict=True):
-                counts[column] += count
-            folded += sum(votes[i] for i in unknown_classes)
+            counts = _counts(row, votes, columns)
+            folded += sum(votes[i] for i in unknown_classes) if not row.reviewed_by else 0
             name = unique_name(safe_file_name(row.file_name), used)
             writer.writerow([name, f"(0, 0, {size[0]}, {size[1]})", *counts])
             written += 1

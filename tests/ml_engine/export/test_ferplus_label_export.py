@@ -83,3 +83,12 @@ def test_unreadable_image_is_skipped_and_named(tmp_path: Path) -> None:
     assert summary.rows == 0 and summary.missing_images == ["x.png"]
     assert summary.skipped == {"missing_image": 1}
     assert (tmp_path / "label.csv").read_text() == ""
+
+
+def test_a_reviewed_face_writes_the_reviewers_class_in_label_csv(tmp_path: Path) -> None:
+    image = tmp_path / "r.png"
+    Image.fromarray(np.zeros((6, 4), np.uint8)).save(image)
+    rows = [LabelRow("r.png", str(image), (1, 2, 0), label=0, reviewed_by="rita")]
+    write_ferplus_label_csv(tmp_path / "label.csv", ("neutral", "happy", "sad"), rows)
+    cells = (tmp_path / "label.csv").read_text(encoding="utf-8").strip().split(",")
+    assert [int(cell) for cell in cells[-10:]] == [3, 0, 0, 0, 0, 0, 0, 0, 0, 0]
