@@ -88,7 +88,8 @@ def _requeue(job: Job, reason: str) -> bool:
     """Back to queued and not sent, so this sweep's second half sends it; the reason on its message.
 
     The job's own message (a training's "batch complete") stays in front: training names its
-    model version after it.
+    model version after it. Its progress starts again from nothing, as its next run does (a
+    resumed one reports where it is at its first step).
     """
     base = job.message.split(REQUEUED)[0].removesuffix("; ")
     return bool(
@@ -97,6 +98,9 @@ def _requeue(job: Job, reason: str) -> bool:
         ).update(
             state=JobState.QUEUED,
             stage="queued",
+            progress=0.0,
+            epoch=None,
+            loss=None,
             message=f"{base}; {REQUEUED}{reason}" if base else f"{REQUEUED}{reason}",
             dispatched_at=None,
             worker="",

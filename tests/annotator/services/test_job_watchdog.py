@@ -80,11 +80,13 @@ def test_a_job_whose_heartbeat_is_fresh_is_left_alone(broker) -> None:
 
 def test_a_training_whose_worker_died_is_re_queued_with_the_reason_and_sent_again(broker) -> None:
     job, cycle = training_job()
+    jobs.report_progress(job.pk, progress=0.4, stage="train", epoch=12, loss=0.5)
 
     report = job_watchdog.sweep(now=at(61))
 
     job.refresh_from_db()
     assert (report.requeued, report.dispatched, report.failed) == ([job.pk], [job.pk], [])
+    assert (job.progress, job.epoch, job.loss) == (0.0, None, None)
     assert (job.state, job.stage, job.worker, job.claim_token, job.heartbeat_at) == (
         JobState.QUEUED,
         "queued",
