@@ -1,7 +1,8 @@
 """What becomes of a worker job whose worker died, per job kind, and why.
 
 A job whose heartbeat went stale (``services.job_heartbeats``) is re-queued, with the reason
-on its message, until it has run ``max_attempts`` times; then it fails. A job someone asked
+on its message, until it has run ``max_attempts`` times; then it fails. (A worker that is
+stopped, rather than killed, hands its job back at once: ``jobs.run_job``.) A job someone asked
 to cancel is cancelled instead. Either way a job that ends without its worker runs its kind's
 ``on_given_up``, what its own work would have done on a failure:
 
@@ -66,6 +67,7 @@ POLICIES: dict[str, JobPolicy] = {
     JobKind.EXPORT: JobPolicy(EXPORT_TASK, max_attempts=2),
 }
 WORKER_JOB_KINDS = tuple(POLICIES)
+REQUEUED = "re-queued: "
 
 
 def last_sign_of_life(job: Job) -> str:
@@ -89,3 +91,30 @@ def give_up(job: Job, state: str, message: str, now: datetime | None = None) -> 
     if ended and policy is not None and policy.on_given_up is not None:
         policy.on_given_up(job)
     return bool(ended)
+
+
+def requeue(job: Job, reason: str, **claim: object) -> bool:
+    """Back to queued and not sent, so a sweep sends it, with the reason on its message.
+
+    Only while the job still has the claim it was read with, and ``claim`` (the heartbeat the
+    watchdog judged stale); returns whether it did.
+
+    The job's own message (a training's "batch complete") stays in front: training names its
+    model version after it. Its progress starts again from nothing, as its next run does (a
+    resumed one reports where it is at its first step).
+    """
+    base = job.message.split(REQUEUED)[0].removesuffix("; ")
+    return bool(
+        Job.objects.filter(pk=job.pk, state=JobState.RUNNING, claim_token=job.claim_token, **claim).update(
+            state=JobState.QUEUED,
+            stage="queued",
+            progress=0.0,
+            epoch=None,
+            loss=None,
+            message=f"{base}; {REQUEUED}{reason}" if base else f"{REQUEUED}{reason}",
+            dispatched_at=None,
+            worker="",
+            claim_token="",
+            heartbeat_at=None,
+        )
+    )

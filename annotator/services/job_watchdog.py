@@ -30,11 +30,9 @@ from django.utils import timezone
 
 from annotator.models import Job, JobState
 from annotator.services import job_heartbeats, jobs
-from annotator.services.job_policies import POLICIES, WORKER_JOB_KINDS, give_up, last_sign_of_life
+from annotator.services.job_policies import POLICIES, WORKER_JOB_KINDS, give_up, last_sign_of_life, requeue
 
 logger = logging.getLogger(__name__)
-
-REQUEUED = "re-queued: "
 
 
 @dataclass
@@ -79,35 +77,11 @@ def recover(job: Job, now: datetime, report: SweepReport) -> None:
         reason = f"failed: {lost} on attempt {job.attempts} of {policy.max_attempts}"
         if give_up(job, JobState.FAILED, reason, now):
             report.failed.append(job.pk)
-    elif _requeue(job, f"{lost} on attempt {job.attempts} of {policy.max_attempts}"):
+    elif requeue(
+        job, f"{lost} on attempt {job.attempts} of {policy.max_attempts}", heartbeat_at=job.heartbeat_at
+    ):
         logger.warning("job %s re-queued: %s", job.pk, lost)
         report.requeued.append(job.pk)
-
-
-def _requeue(job: Job, reason: str) -> bool:
-    """Back to queued and not sent, so this sweep's second half sends it; the reason on its message.
-
-    The job's own message (a training's "batch complete") stays in front: training names its
-    model version after it. Its progress starts again from nothing, as its next run does (a
-    resumed one reports where it is at its first step).
-    """
-    base = job.message.split(REQUEUED)[0].removesuffix("; ")
-    return bool(
-        Job.objects.filter(
-            pk=job.pk, state=JobState.RUNNING, claim_token=job.claim_token, heartbeat_at=job.heartbeat_at
-        ).update(
-            state=JobState.QUEUED,
-            stage="queued",
-            progress=0.0,
-            epoch=None,
-            loss=None,
-            message=f"{base}; {REQUEUED}{reason}" if base else f"{REQUEUED}{reason}",
-            dispatched_at=None,
-            worker="",
-            claim_token="",
-            heartbeat_at=None,
-        )
-    )
 
 
 class Watchdog(threading.Thread):

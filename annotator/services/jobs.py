@@ -172,7 +172,9 @@ def run_job(job_id: int, *, stage: str, work: JobWork, on_stop: Callable[[Job], 
     other exception ends it failed with the error (and a logged traceback); either way the job
     keeps the result it was created with (an export's request), and ``on_stop`` runs
     (training puts its batch back to labeling). A worker whose claim was taken from it (it was
-    taken for dead and re-queued) stops its work and leaves the job to the new claim.
+    taken for dead and re-queued) stops its work and leaves the job to the new claim. A worker
+    being stopped (SIGTERM: Celery's pool raises ``SystemExit``) hands the job back to the
+    queue at once, rather than a heartbeat timeout later.
     """
     job = Job.objects.select_related("project", "cycle").get(pk=job_id)
     if job.cancel_requested:
@@ -192,6 +194,10 @@ def run_job(job_id: int, *, stage: str, work: JobWork, on_stop: Callable[[Job], 
         except Exception as error:
             logger.exception("%s job %s failed", job.get_kind_display(), job.pk)
             return _stop(job, token, JobState.FAILED, f"{type(error).__name__}: {error}", on_stop)
+        except BaseException:  # SystemExit: the pool's SIGTERM handler, the worker is being stopped
+            if job_policies.requeue(job, f"{job_heartbeats.worker_name()} was stopped"):
+                logger.warning("job %s handed back to the queue: this worker is being stopped", job_id)
+            raise
     if done is not None:
         finish_job(job.pk, JobState.SUCCEEDED, message=done.message, result=done.result, claim_token=token)
     return Job.objects.get(pk=job_id).state

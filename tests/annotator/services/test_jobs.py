@@ -342,3 +342,25 @@ def test_enqueue_with_the_broker_down_keeps_the_job_queued_and_not_sent(monkeypa
 
     job.refresh_from_db()
     assert (job.state, job.dispatched_at, job.message, job.finished_at) == (JobState.QUEUED, None, "", None)
+
+
+def test_a_worker_being_stopped_hands_its_job_back_to_the_queue_at_once() -> None:
+    """SIGTERM in a pool process raises SystemExit in the work (billiard's handler): the job goes
+    back to the queue now, its own message kept, instead of waiting for its heartbeat to go stale."""
+    job = queued_export()
+    Job.objects.filter(pk=job.pk).update(message="labels as csv")
+    recorder = Recorder(error=SystemExit(-241))
+
+    with pytest.raises(SystemExit):
+        jobs.run_job(job.pk, stage="export", work=recorder.work, on_stop=recorder.on_stop)
+
+    job.refresh_from_db()
+    assert (job.state, job.dispatched_at, job.claim_token, job.worker, job.finished_at) == (
+        JobState.QUEUED,
+        None,
+        "",
+        "",
+        None,
+    )
+    assert job.message == f"labels as csv; re-queued: {job_heartbeats.worker_name()} was stopped"
+    assert recorder.stopped == []
