@@ -169,11 +169,30 @@ CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT_QUEUE
 CELERY_TASK_ROUTES = queues.celery_task_routes()
 CELERY_TASK_TIME_LIMIT = 6 * 3600
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+# Whether a job runs, runs once, or is run again is decided by the job's row (its worker's
+# heartbeat, services.job_heartbeats), never by the broker. The visibility timeout is only a
+# backstop: a message a dead worker took is delivered again after it, and that delivery does
+# nothing unless the job's worker stopped heartbeating (the watchdog has re-queued it by then).
+# Socket timeouts: a Redis that hangs without closing its connections must not hang a publish.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
+    "visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
+    "socket_connect_timeout": 5,
+    "socket_timeout": 10,
 }
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Worker jobs (services.job_heartbeats, services.job_watchdog): a thread beside the work
+# refreshes the job's heartbeat every JOB_HEARTBEAT_SECONDS; a job silent for
+# JOB_HEARTBEAT_TIMEOUT_SECONDS lost its worker. Every worker sweeps every JOB_SWEEP_SECONDS:
+# it re-queues or fails such jobs and sends queued jobs whose message never reached the broker,
+# or whose message went out JOB_REDISPATCH_SECONDS ago and no worker took (a broker that lost it).
+JOB_HEARTBEAT_SECONDS = env.get_int("JOB_HEARTBEAT_SECONDS", 5, minimum=1)
+JOB_HEARTBEAT_TIMEOUT_SECONDS = env.get_int(
+    "JOB_HEARTBEAT_TIMEOUT_SECONDS", 60, minimum=2 * JOB_HEARTBEAT_SECONDS + 1
+)
+JOB_SWEEP_SECONDS = env.get_int("JOB_SWEEP_SECONDS", 15, minimum=1)
+JOB_REDISPATCH_SECONDS = env.get_int("JOB_REDISPATCH_SECONDS", 900, minimum=1)
 
 LOGGING = {
     "version": 1,

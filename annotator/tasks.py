@@ -1,4 +1,9 @@
-"""Celery tasks: thin adapters that take ids, call a service or the ml_bridge, return small status."""
+"""Celery tasks: thin adapters that take ids, call a service or the ml_bridge, return small status.
+
+Every worker also runs the job watchdog (``services.job_watchdog``) in a thread of its main
+process, started when the worker is ready: the stack needs no extra process to re-queue the
+jobs of a dead worker or to send the jobs queued while Redis was down.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 import socket
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 from annotator.queues import (
@@ -15,10 +21,17 @@ from annotator.queues import (
     TRAIN_CYCLE_TASK,
     WORKER_STATUS_TASK,
 )
+from annotator.services import job_watchdog
 from annotator.services.comparisons import run_comparison_job
 from annotator.services.exports import run_export_job
 from annotator.services.pretraining import run_pretraining_job
 from annotator.services.training import run_training_job
+
+
+@worker_ready.connect
+def start_job_watchdog(**_: object) -> None:
+    """Sweep jobs every ``JOB_SWEEP_SECONDS`` while this worker runs (each sweep is idempotent)."""
+    job_watchdog.start_watchdog()
 
 
 @shared_task(name=WORKER_STATUS_TASK, soft_time_limit=20, time_limit=30)

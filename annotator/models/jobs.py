@@ -83,6 +83,13 @@ class Job(models.Model):
     At most one training job and one pre-training job per project are queued or running at a
     time (database constraints, so the claims survive any process dying). They are separate
     claims so the first model trains while pre-training still runs.
+
+    A worker job is an outbox row first: ``dispatched_at`` is when its message was last handed
+    to the broker, None while it never was (the broker was down), so a sweep sends it later.
+    A running worker job names who runs it (``worker``, ``claim_token``) and when that worker
+    last said it is alive (``heartbeat_at``): a fresh heartbeat makes any second delivery of
+    the job a no-op, a stale one lets the watchdog re-queue or fail it
+    (``services.job_watchdog``). Import jobs run inside their upload's request and have none.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
@@ -98,6 +105,12 @@ class Job(models.Model):
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     celery_task_id = models.CharField(max_length=64, blank=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its message last went to the broker; empty: not sent yet."
+    )
+    worker = models.CharField(max_length=255, blank=True, help_text="Host and process id of its worker.")
+    claim_token = models.CharField(max_length=32, blank=True, help_text="Changes with every claim.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Its worker's last sign of life.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

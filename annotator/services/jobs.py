@@ -1,8 +1,12 @@
-"""Background jobs: creation, the worker's run of one job, progress reports, cancellation, files.
+"""Background jobs: creation, dispatch, the worker's run of one job, progress reports, cancellation, files.
 
-Every worker job has the same life: claimed once (a redelivered job is claimed again), its
-work run with a progress reporter and a cancel flag, and finished as succeeded, cancelled
-or failed with the reason; :func:`run_job` is that life, the work is a function.
+Every worker job has the same life: a row first (an outbox: :func:`enqueue` sends its message
+after the request commits, and a broker that is down leaves it queued for the watchdog to
+send), claimed by exactly one worker that keeps its heartbeat fresh
+(:mod:`annotator.services.job_heartbeats`), its work run with a progress reporter and a cancel
+flag, and finished as succeeded, cancelled or failed with the reason; :func:`run_job` is that
+life, the work is a function. A job whose worker dies is re-queued or failed by
+:mod:`annotator.services.job_watchdog`, as its kind's policy says (``job_policies``).
 
 Progress writes are single autocommitted ``UPDATE``s, so a page polling the job sees them
 while the work that reports them is still running.
@@ -12,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +30,16 @@ from django.utils import timezone
 from annotator.celery import app as celery_app
 from annotator.media_layout import PROJECTS_FOLDER
 from annotator.ml_bridge import CancelFlag, Cancelled, Progress, ProgressCallback
-from annotator.models import Cycle, Job, JobState, Project
+from annotator.models import Job, JobState, Project
 from annotator.queues import TASK_QUEUES
+from annotator.services import job_heartbeats, job_policies
 from annotator.services.errors import Conflict
 
 logger = logging.getLogger(__name__)
 
-ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+DISPATCH_TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+"""A request that enqueues waits at most about a second for a broker that hangs, and an
+instant for one that refuses: the job's row keeps it, so there is nothing to retry for."""
 PROGRESS_INTERVAL_SECONDS = 1.0
 EPOCH_STAGES = ("train", "pretrain")
 
@@ -53,7 +62,12 @@ def create_job(project: Project, kind: str, **fields: object) -> Job:
 
 
 def start_job(job: Job, stage: str = "") -> bool:
-    """Claim a queued job (or re-claim a running one after a crash); False if it is finished."""
+    """Mark an import job running at ``stage``; False if it has ended.
+
+    Imports run inside the request that carries their upload, one request per job
+    (``imports.claim_import_job``), so they need no heartbeat; worker jobs are claimed with
+    :func:`~annotator.services.job_heartbeats.claim_job`.
+    """
     return bool(
         Job.objects.filter(pk=job.pk, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
             state=JobState.RUNNING, stage=stage, started_at=timezone.now(), attempts=F("attempts") + 1
@@ -70,81 +84,138 @@ def report_progress(job_id: int, *, progress: float, stage: str | None = None, *
     return not Job.objects.filter(pk=job_id, cancel_requested=True).exists()
 
 
-def finish_job(job_id: int, state: str, *, message: str = "", result: dict | None = None) -> None:
-    Job.objects.filter(pk=job_id).update(
-        state=state,
-        message=message,
-        result=result or {},
-        finished_at=timezone.now(),
-        progress=1.0 if state == JobState.SUCCEEDED else F("progress"),
+def finish_job(
+    job_id: int, state: str, *, message: str = "", result: dict | None = None, claim_token: str | None = None
+) -> bool:
+    """End job ``job_id`` as ``state``; with ``claim_token``, only while that claim still holds it."""
+    jobs = Job.objects.filter(pk=job_id)
+    if claim_token is not None:
+        jobs = jobs.filter(state=JobState.RUNNING, claim_token=claim_token)
+    return bool(
+        jobs.update(
+            state=state,
+            message=message,
+            result=result or {},
+            finished_at=timezone.now(),
+            progress=1.0 if state == JobState.SUCCEEDED else F("progress"),
+        )
     )
 
 
 def request_cancel(job: Job) -> Job:
-    """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next report."""
+    """Ask a job to stop: a queued one, or one whose worker died, is cancelled at once; a running
+    one stops at its next cancel check (the work checks about once a second)."""
     if not job.is_active:
         raise Conflict(f"the job is already {job.state}")
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)
-    Job.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
-        state=JobState.CANCELLED, finished_at=timezone.now()
-    )
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk, state=JobState.QUEUED).update(state=JobState.CANCELLED, finished_at=now)
     job.refresh_from_db()
+    if job_heartbeats.is_abandoned(job, now):
+        reason = f"cancelled; {job_policies.last_sign_of_life(job)}"
+        job_policies.give_up(job, JobState.CANCELLED, reason, now)
+        job.refresh_from_db()
     return job
 
 
-def enqueue(job: Job, task_name: str, *, on_failure: Callable[[Cycle], None] | None = None) -> None:
-    """Send ``job`` to its task's queue (:data:`annotator.queues.TASK_QUEUES`); if the broker is down,
-    fail the job instead of the request.
+def enqueue(job: Job, task_name: str) -> bool:
+    """Send ``job`` to its task's queue (:data:`annotator.queues.TASK_QUEUES`); False if not sent.
 
-    Called after commit, so the request's own work (a vote, an export request) is kept; the
-    failed job says why, and the user can ask again. ``on_failure`` gets the job's cycle.
+    Called after commit, so the request's own work (a vote, an export request) is kept. A
+    broker that is down costs the request at most about a second and leaves the job queued
+    and not sent (``dispatched_at`` empty): the watchdog's sweep sends it when the broker is
+    back (:func:`dispatch`).
     """
+    return dispatch(job.pk, task_name)
+
+
+def dispatch(
+    job_id: int, task_name: str, *, sent_before: datetime | None = None, now: datetime | None = None
+) -> bool:
+    """Send queued job ``job_id``'s message, if its ``dispatched_at`` is still ``sent_before``.
+
+    The conditional ``UPDATE`` before the send makes the request's :func:`enqueue` and every
+    worker's sweep send one message between them; a failed send clears ``dispatched_at``
+    again, so the next sweep tries once more. A message sent twice is harmless: the delivery
+    that finds the job taken does nothing.
+    """
+    now, task_id = now or timezone.now(), str(uuid.uuid4())
+    marked = Job.objects.filter(pk=job_id, state=JobState.QUEUED, dispatched_at=sent_before).update(
+        dispatched_at=now, celery_task_id=task_id
+    )
+    if not marked:
+        return False
     try:
-        celery_app.send_task(
-            task_name,
-            args=[job.pk],
-            queue=TASK_QUEUES[task_name],
-            ignore_result=True,
-            retry_policy=ENQUEUE_RETRY_POLICY,
-        )
+        with celery_app.connection_for_write(transport_options=DISPATCH_TIMEOUTS) as connection:
+            celery_app.send_task(
+                task_name,
+                args=[job_id],
+                task_id=task_id,
+                queue=TASK_QUEUES[task_name],
+                ignore_result=True,
+                connection=connection,
+                retry_policy={"max_retries": 0},
+            )
     except Exception as error:
-        logger.exception("could not enqueue job %s", job.pk)
-        finish_job(job.pk, JobState.FAILED, message=f"the job queue is unreachable: {error}")
-        if on_failure is not None and job.cycle is not None:
-            on_failure(job.cycle)
+        Job.objects.filter(pk=job_id, dispatched_at=now).update(dispatched_at=None)
+        logger.warning("job %s stays queued, not sent: the job queue is unreachable (%s)", job_id, error)
+        return False
+    return True
 
 
 def run_job(job_id: int, *, stage: str, work: JobWork, on_stop: Callable[[Job], None] | None = None) -> str:
-    """Claim job ``job_id``, run ``work`` on it and finish it; returns the job's final state.
+    """Claim job ``job_id``, run ``work`` on it with a live heartbeat and finish it; returns its state.
 
-    A job cancelled before a worker took it is not started; a job another worker finished
-    is left as it is. A :class:`~annotator.ml_bridge.Cancelled` raised by the work ends the
-    job cancelled, any other exception ends it failed with the error (and a logged
-    traceback); either way the job keeps the result it was created with (an export's
-    request), and ``on_stop`` runs (training puts its batch back to labeling).
+    A delivery of a job another worker holds (its heartbeat fresh) or finished changes nothing.
+    A job cancelled before a worker took it is not started. A
+    :class:`~annotator.ml_bridge.Cancelled` raised by the work ends the job cancelled, any
+    other exception ends it failed with the error (and a logged traceback); either way the job
+    keeps the result it was created with (an export's request), and ``on_stop`` runs
+    (training puts its batch back to labeling). A worker whose claim was taken from it (it was
+    taken for dead and re-queued) stops its work and leaves the job to the new claim. A worker
+    being stopped (SIGTERM: Celery's pool raises ``SystemExit``) hands the job back to the
+    queue at once, rather than a heartbeat timeout later.
     """
     job = Job.objects.select_related("project", "cycle").get(pk=job_id)
     if job.cancel_requested:
-        return _stop(job, JobState.CANCELLED, "cancelled before it started", on_stop)
-    if not start_job(job, stage=stage):
+        return _stop(job, None, JobState.CANCELLED, "cancelled before it started", on_stop)
+    token = job_heartbeats.claim_job(job_id, stage=stage)
+    if token is None:
         return Job.objects.get(pk=job_id).state
-    try:
-        done = work(job)
-    except Cancelled:
-        return _stop(job, JobState.CANCELLED, "cancelled by a user", on_stop)
-    except Exception as error:
-        logger.exception("%s job %s failed", job.get_kind_display(), job.pk)
-        return _stop(job, JobState.FAILED, f"{type(error).__name__}: {error}", on_stop)
+    job.claim_token = token  # the cancel flag the work builds also stops it when the claim is lost
+    with job_heartbeats.Heartbeat(job_id, token):
+        try:
+            done = work(job)
+        except Cancelled:
+            if not job_heartbeats.holds_claim(job_id, token):
+                logger.warning("job %s was taken from this worker; its work stopped", job_id)
+                return Job.objects.get(pk=job_id).state
+            return _stop(job, token, JobState.CANCELLED, "cancelled by a user", on_stop)
+        except Exception as error:
+            logger.exception("%s job %s failed", job.get_kind_display(), job.pk)
+            return _stop(job, token, JobState.FAILED, f"{type(error).__name__}: {error}", on_stop)
+        except BaseException:  # SystemExit: the pool's SIGTERM handler, the worker is being stopped
+            if job_policies.requeue(job, f"{job_heartbeats.worker_name()} was stopped"):
+                logger.warning("job %s handed back to the queue: this worker is being stopped", job_id)
+            raise
     if done is not None:
-        finish_job(job.pk, JobState.SUCCEEDED, message=done.message, result=done.result)
-    return JobState.SUCCEEDED
+        finish_job(job.pk, JobState.SUCCEEDED, message=done.message, result=done.result, claim_token=token)
+    return Job.objects.get(pk=job_id).state
 
 
-def _stop(job: Job, state: str, message: str, on_stop: Callable[[Job], None] | None) -> str:
-    finish_job(job.pk, state, message=message, result=job.result)
-    if on_stop is not None:
+def _stop(
+    job: Job, token: str | None, state: str, message: str, on_stop: Callable[[Job], None] | None
+) -> str:
+    """End ``job`` while ``token`` holds it, or while it is still queued when it never started."""
+    if token is None:
+        stopped = Job.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+            state=state, message=message, finished_at=timezone.now()
+        )
+    else:
+        stopped = finish_job(job.pk, state, message=message, result=job.result, claim_token=token)
+    if stopped and on_stop is not None:
         on_stop(job)
-    return state
+    return Job.objects.get(pk=job.pk).state
 
 
 def progress_reporter(job: Job, *, on_write: ProgressCallback | None = None) -> ProgressCallback:
@@ -172,7 +243,11 @@ def progress_reporter(job: Job, *, on_write: ProgressCallback | None = None) -> 
 
 
 def cancel_flag(job: Job) -> CancelFlag:
-    """The job's cancel request, read from the database at most once per second."""
+    """The job's cancel request, read from the database at most once per second.
+
+    It is also set when ``job`` was claimed (:func:`run_job` sets its ``claim_token``) and the
+    claim is no longer the job's: the watchdog took this worker for dead and re-queued the job.
+    """
     checked_at, cancelled = 0.0, False
 
     def flag() -> bool:
@@ -180,7 +255,8 @@ def cancel_flag(job: Job) -> CancelFlag:
         now = time.monotonic()
         if not cancelled and now - checked_at >= PROGRESS_INTERVAL_SECONDS:
             checked_at = now
-            cancelled = Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
+            row = Job.objects.filter(pk=job.pk).values_list("cancel_requested", "claim_token").first()
+            cancelled = row is None or row[0] or bool(job.claim_token and row[1] != job.claim_token)
         return cancelled
 
     return flag

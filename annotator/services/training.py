@@ -50,7 +50,7 @@ def request_training(project: Project, cycle: Cycle | None = None, *, reason: st
             job = jobs.create_job(project, JobKind.TRAIN, cycle=cycle, stage="queued", message=reason)
     except IntegrityError as error:
         raise Conflict("a training job for this project is already queued or running") from error
-    transaction.on_commit(lambda: jobs.enqueue(job, TRAIN_CYCLE_TASK, on_failure=_reopen_if_training))
+    transaction.on_commit(lambda: jobs.enqueue(job, TRAIN_CYCLE_TASK))
     return job
 
 

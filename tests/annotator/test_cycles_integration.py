@@ -29,7 +29,13 @@ POOL_SIZE, TEST_SIZE, BATCH = 160, 40, 20
 
 @pytest.fixture
 def worker_env() -> dict[str, str]:
-    return {"FACELOOP_TRAIN_EPOCHS": "3", "FACELOOP_PRETRAIN_EPOCHS": "2", "CELERY_VISIBILITY_TIMEOUT": "10"}
+    """Short epochs; a job whose worker died is re-queued within seconds (its heartbeat, not the broker)."""
+    quick_watchdog = {
+        "JOB_HEARTBEAT_SECONDS": "1",
+        "JOB_HEARTBEAT_TIMEOUT_SECONDS": "5",
+        "JOB_SWEEP_SECONDS": "1",
+    }
+    return {"FACELOOP_TRAIN_EPOCHS": "3", "FACELOOP_PRETRAIN_EPOCHS": "2", **quick_watchdog}
 
 
 @pytest.fixture
@@ -198,10 +204,15 @@ def test_a_stopped_worker_hands_its_job_back_at_once(
     project, worker_process_env, client_for, tmp_path
 ) -> None:
     """Ctrl-C of ``make run`` mid-training: the job goes back to the queue now, not after the
-    broker's visibility timeout (an hour by default), and the next worker runs it."""
+    broker's visibility timeout or the job's heartbeat timeout (an hour each here), and the
+    next worker runs it."""
     project, truth = project
     labeling_start.start_labeling(project)
-    hour = {**worker_process_env, "CELERY_VISIBILITY_TIMEOUT": "3600"}
+    hour = {
+        **worker_process_env,
+        "CELERY_VISIBILITY_TIMEOUT": "3600",
+        "JOB_HEARTBEAT_TIMEOUT_SECONDS": "3600",
+    }
     with processes.ProcessGroup() as group:
         first = group.add(launch_worker({**hour, "FACELOOP_TRAIN_EPOCHS": "400"}, tmp_path / "first.log"))
         label_current_batch(client_for(project.owner), project, truth)

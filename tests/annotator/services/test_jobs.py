@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
+from kombu.exceptions import OperationalError
 
+from annotator.celery import app as celery_app
 from annotator.ml_bridge import Cancelled, Progress
-from annotator.models import Job, JobKind, JobState
-from annotator.services import jobs
-from tests.annotator.factories import make_project
+from annotator.models import Cycle, CycleState, Job, JobKind, JobState
+from annotator.queues import EXPORT_TASK
+from annotator.services import job_heartbeats, jobs, labeling_start
+from tests.annotator.factories import make_labeling_project, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +177,190 @@ def test_each_job_writes_into_its_own_folder_under_media() -> None:
         jobs.relative_to_media(folder / "labels.csv")
         == f"projects/{job.project_id}/exports/job-{job.pk}/labels.csv"
     )
+
+
+def test_a_second_delivery_of_a_job_whose_worker_is_alive_does_nothing() -> None:
+    """The broker hands a long job to a second worker while the first still runs it (its
+    visibility timeout passed): the second delivery must neither run the work nor touch the row."""
+    job = queued_export()
+    second = Recorder(jobs.JobDone("second run"))
+    seen: dict[str, object] = {}
+
+    def first_run(claimed: Job) -> jobs.JobDone:
+        seen["before"] = Job.objects.filter(pk=job.pk).values().get()
+        seen["state"] = jobs.run_job(job.pk, stage="export", work=second.work, on_stop=second.on_stop)
+        seen["after"] = Job.objects.filter(pk=job.pk).values().get()
+        return jobs.JobDone("first run")
+
+    assert jobs.run_job(job.pk, stage="export", work=first_run) == JobState.SUCCEEDED
+
+    assert (second.ran, second.stopped, seen["state"]) == ([], [], JobState.RUNNING)
+    assert seen["after"] == seen["before"]
+    job.refresh_from_db()
+    assert (job.state, job.message, job.attempts) == (JobState.SUCCEEDED, "first run", 1)
+
+
+def test_a_delivery_of_a_job_whose_worker_died_runs_it_again(settings) -> None:
+    job = queued_export()
+    silent_since = timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_SECONDS + 1)
+    Job.objects.filter(pk=job.pk).update(
+        state=JobState.RUNNING, attempts=1, claim_token="dead", worker="gone pid 1", heartbeat_at=silent_since
+    )
+    recorder = Recorder(jobs.JobDone("wrote labels.csv"))
+
+    assert jobs.run_job(job.pk, stage="export", work=recorder.work) == JobState.SUCCEEDED
+
+    job.refresh_from_db()
+    assert recorder.ran == [JobState.RUNNING]
+    assert (job.attempts, job.worker, job.message) == (2, job_heartbeats.worker_name(), "wrote labels.csv")
+
+
+def test_a_worker_whose_claim_was_taken_stops_and_leaves_the_job_to_the_new_claim() -> None:
+    """Taken for dead (paused past the timeout) and re-claimed elsewhere: the old worker's cancel
+    flag fires at its next check, and it neither finishes the job nor runs ``on_stop``."""
+    job = queued_export()
+    recorder = Recorder()
+
+    def work(claimed: Job) -> jobs.JobDone:
+        Job.objects.filter(pk=job.pk).update(claim_token="the-new-worker")
+        if jobs.cancel_flag(claimed)():
+            raise Cancelled()
+        return jobs.JobDone("finished by a worker that no longer held it")
+
+    assert jobs.run_job(job.pk, stage="export", work=work, on_stop=recorder.on_stop) == JobState.RUNNING
+
+    job.refresh_from_db()
+    assert (job.state, job.claim_token, job.message, job.finished_at) == (
+        JobState.RUNNING,
+        "the-new-worker",
+        "",
+        None,
+    )
+    assert recorder.stopped == []
+
+
+def test_work_that_ends_after_its_claim_was_taken_does_not_finish_the_job() -> None:
+    job = queued_export()
+
+    def work(claimed: Job) -> jobs.JobDone:
+        Job.objects.filter(pk=job.pk).update(claim_token="the-new-worker")
+        return jobs.JobDone("too late")
+
+    assert jobs.run_job(job.pk, stage="export", work=work) == JobState.RUNNING
+    job.refresh_from_db()
+    assert (job.state, job.message) == (JobState.RUNNING, "")
+
+
+def test_cancel_stops_a_running_job_within_a_second_of_its_steps(monkeypatch) -> None:
+    """A torch loop checks the flag every step; the flag reads the row once a second."""
+    job = queued_export()
+    clock = [1000.0]
+    monkeypatch.setattr(jobs.time, "monotonic", lambda: clock[0])
+    stopped_at: list[float] = []
+
+    def torch_loop(claimed: Job) -> jobs.JobDone:
+        cancelled = jobs.cancel_flag(claimed)
+        for step in range(1, 101):
+            if cancelled():
+                stopped_at.append(clock[0])
+                raise Cancelled(f"step {step}")
+            if step == 10:
+                jobs.request_cancel(Job.objects.get(pk=job.pk))
+                cancelled_at = clock[0]
+                stopped_at.append(cancelled_at)
+            clock[0] += 0.25  # a 250 ms step
+        return jobs.JobDone("ran to the end")
+
+    assert jobs.run_job(job.pk, stage="export", work=torch_loop) == JobState.CANCELLED
+
+    requested, stopped = stopped_at
+    assert 0 < stopped - requested <= jobs.PROGRESS_INTERVAL_SECONDS + 0.25
+    job.refresh_from_db()
+    assert (job.state, job.message) == (JobState.CANCELLED, "cancelled by a user")
+
+
+def test_cancelling_a_job_whose_worker_is_alive_leaves_it_to_the_worker() -> None:
+    job = queued_export()
+    job_heartbeats.claim_job(job.pk, stage="export")
+
+    job = jobs.request_cancel(Job.objects.get(pk=job.pk))
+
+    assert (job.state, job.cancel_requested, job.finished_at) == (JobState.RUNNING, True, None)
+
+
+def test_cancelling_a_job_whose_worker_died_cancels_it_at_once_and_reopens_its_batch(settings) -> None:
+    project = make_labeling_project()
+    cycle = labeling_start.start_labeling(project)
+    Cycle.objects.filter(pk=cycle.pk).update(state=CycleState.TRAINING)
+    job = jobs.create_job(project, JobKind.TRAIN, cycle=cycle, message="batch complete")
+    silent_since = timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_SECONDS + 5)
+    Job.objects.filter(pk=job.pk).update(
+        state=JobState.RUNNING,
+        attempts=1,
+        claim_token="dead",
+        worker="gpu-1 pid 42",
+        heartbeat_at=silent_since,
+    )
+
+    job = jobs.request_cancel(Job.objects.get(pk=job.pk))
+
+    assert (job.state, job.finished_at is not None) == (JobState.CANCELLED, True)
+    assert job.message == f"cancelled; gpu-1 pid 42 stopped heartbeating at {silent_since:%H:%M:%S} UTC"
+    assert Cycle.objects.get(pk=cycle.pk).state == CycleState.LABELING
+
+
+class FakeBroker:
+    """``send_task`` that records what was sent, or refuses like a Redis that is down."""
+
+    def __init__(self, monkeypatch, *, down: bool = False) -> None:
+        self.down, self.sent = down, []
+        monkeypatch.setattr(celery_app, "send_task", self.send_task)
+
+    def send_task(self, name: str, args: list[int], task_id: str, queue: str, **options: object) -> None:
+        if self.down:
+            raise OperationalError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+        self.sent.append((name, args, task_id, queue))
+
+
+def test_enqueue_sends_the_job_once_and_records_when(monkeypatch) -> None:
+    broker = FakeBroker(monkeypatch)
+    job = queued_export()
+
+    assert jobs.enqueue(job, EXPORT_TASK) is True
+    assert jobs.enqueue(job, EXPORT_TASK) is False  # already sent: a second caller sends nothing
+
+    job.refresh_from_db()
+    assert broker.sent == [(EXPORT_TASK, [job.pk], job.celery_task_id, "default")]
+    assert job.dispatched_at is not None and job.state == JobState.QUEUED
+
+
+def test_enqueue_with_the_broker_down_keeps_the_job_queued_and_not_sent(monkeypatch) -> None:
+    FakeBroker(monkeypatch, down=True)
+    job = queued_export()
+
+    assert jobs.enqueue(job, EXPORT_TASK) is False
+
+    job.refresh_from_db()
+    assert (job.state, job.dispatched_at, job.message, job.finished_at) == (JobState.QUEUED, None, "", None)
+
+
+def test_a_worker_being_stopped_hands_its_job_back_to_the_queue_at_once() -> None:
+    """SIGTERM in a pool process raises SystemExit in the work (billiard's handler): the job goes
+    back to the queue now, its own message kept, instead of waiting for its heartbeat to go stale."""
+    job = queued_export()
+    Job.objects.filter(pk=job.pk).update(message="labels as csv")
+    recorder = Recorder(error=SystemExit(-241))
+
+    with pytest.raises(SystemExit):
+        jobs.run_job(job.pk, stage="export", work=recorder.work, on_stop=recorder.on_stop)
+
+    job.refresh_from_db()
+    assert (job.state, job.dispatched_at, job.claim_token, job.worker, job.finished_at) == (
+        JobState.QUEUED,
+        None,
+        "",
+        "",
+        None,
+    )
+    assert job.message == f"labels as csv; re-queued: {job_heartbeats.worker_name()} was stopped"
+    assert recorder.stopped == []
