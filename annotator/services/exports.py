@@ -22,6 +22,7 @@ from annotator.selectors.dashboard import reviewer_of_final_label
 from annotator.services import jobs
 from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import InvalidInput, NotAllowed
+from annotator.services.names import exportable_names
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ def write_export(
             cycle_inputs(project), out_dir, device=settings.TORCH_DEVICE, progress=progress, cancel=cancel
         )
     if what == "labels":
-        classes = tuple(project.classes.order_by("index").values_list("name", flat=True))
+        # Names stored before they were checked may hold control characters: export a clean spelling.
+        classes = tuple(exportable_names(project.classes.order_by("index").values_list("name", flat=True)))
         faces = (
             Face.objects.filter(project=project, split=Split.POOL, excluded=False)  # excluded: never exported
             .annotate(reviewed_by=reviewer_of_final_label())
