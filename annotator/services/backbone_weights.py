@@ -42,6 +42,8 @@ def set_backbone_weights(project: Project, upload: UploadedFile) -> dict[str, An
     name = backbone_weights_name(project.pk)
     destination = Path(settings.MEDIA_ROOT) / name
     destination.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in destination.parent.glob("*.upload"):  # copies earlier releases left when stopped
+        leftover.unlink(missing_ok=True)
     try:
         # Read where Django received it (memory, or its own temporary file): no copy to leave
         # behind. An UploadedFile proxies read, seek and tell to that file.

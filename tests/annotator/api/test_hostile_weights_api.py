@@ -106,6 +106,9 @@ def test_a_hostile_file_is_a_400_with_a_sentence_and_no_path(
 def test_a_good_file_spooled_to_disk_is_adopted_and_its_spool_file_removed(client_for, settings, upload_dir):
     project = make_project(model_name="resnet18")
     content = saved(resnet18(weights=None).state_dict())
+    models = Path(settings.MEDIA_ROOT) / "projects" / str(project.pk) / "models"
+    models.mkdir(parents=True)
+    (models / "tmpk3y_7q2p.upload").write_bytes(b"left by a worker stopped mid-upload")
 
     response = client_for(project.owner).post(
         url(project), {"file": SimpleUploadedFile("r18.pth", content)}, format="multipart"
@@ -114,7 +117,6 @@ def test_a_good_file_spooled_to_disk_is_adopted_and_its_spool_file_removed(clien
     assert response.status_code == 200, response.content
     assert response.json()["loaded"] == len(resnet18().state_dict()) - 2
     assert list(upload_dir.iterdir()) == []
-    models = Path(settings.MEDIA_ROOT) / "projects" / str(project.pk) / "models"
     assert [path.name for path in models.iterdir()] == [
         Path(Project.objects.get(pk=project.pk).backbone_weights).name
     ]
