@@ -169,3 +169,45 @@ def test_a_failure_while_checking_removes_the_spooled_upload(client_for, setting
     assert response.status_code == 400
     assert response.json()["detail"] == "the file's tensors cannot be copied into the network"
     assert_nothing_left(settings, project, upload_dir)
+
+
+def test_an_import_cut_off_mid_body_leaves_no_temporary_file(client_for, upload_dir):
+    project = make_project()
+    faces = [SimpleUploadedFile(f"face-{i}.png", bytes(4096)) for i in range(4)]
+    body = encode_multipart(BOUNDARY, {"files": faces})
+
+    response = client_for(project.owner).generic(
+        "POST",
+        f"/api/projects/{project.pk}/imports/",
+        body,
+        MULTIPART_CONTENT,
+        **{"wsgi.input": CutOff(body, keep=len(body) * 3 // 4)},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "the upload was interrupted before it was complete; send it again"
+    assert list(upload_dir.iterdir()) == []
+    assert not project.faces.exists()
+
+
+def test_no_copy_of_the_upload_lies_in_media_while_it_is_checked(
+    client_for, settings, upload_dir, monkeypatch
+):
+    """A worker killed mid-check (a hang, a timeout) runs no cleanup: nothing of the upload may be in MEDIA_ROOT then."""
+    from annotator.services import backbone_weights
+
+    seen_during_check: list[list[str]] = []
+
+    def recording(*args, **kwargs):
+        seen_during_check.append(
+            sorted(path.name for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file())
+        )
+        raise ValueError("the file is not a PyTorch weights file that can be read")
+
+    monkeypatch.setattr(backbone_weights, "adopt_backbone_weights", recording)
+    project = make_project(model_name="resnet18")
+    client_for(project.owner).post(
+        url(project), {"file": SimpleUploadedFile("r18.pth", b"x" * 1000)}, format="multipart"
+    )
+
+    assert seen_during_check == [[]]
