@@ -10,7 +10,8 @@ sizes inside the pickle itself. So before ``torch.load``:
   or tar file is refused with how to convert it);
 * its central directory is walked here, reading at most ``max_members`` headers (a directory
   of millions of tiny members is refused without being listed), and the sizes the members
-  declare once unpacked, one by one and summed, must stay under ``max_unpacked_bytes``.
+  declare once unpacked, one by one and summed, must stay under ``max_unpacked_bytes``, the
+  pickle's under :data:`MAX_PICKLE_BYTES`.
 
 Every refusal is a :class:`WeightsFileError` whose message is a sentence about "the file",
 never a path: the path is a server's temporary file, of no use to whoever sent it.
@@ -37,6 +38,13 @@ A ResNet-152 has about a thousand tensors; ten thousand leaves room for any back
 
 DEFAULT_MAX_UNPACKED_BYTES = 1024**3
 """What the members of a weights archive may add up to once unpacked, unless a caller says."""
+
+MAX_PICKLE_BYTES = 8 * 1024**2
+"""Size of the archive's pickle (``data.pkl``): the names and structure, not the tensor data.
+
+A ResNet-18 state dict's is about 10 kB, a whole training checkpoint's some hundred kB. The
+bound matters apart from the total because unpickling amplifies: two bytes of pickle
+(``EMPTY_DICT``, ``APPEND``) make a 64-byte object, so 256 MB of pickle could ask for 8 GB."""
 
 _END = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes, just before the end record
@@ -68,7 +76,8 @@ def check_weights_archive(
 
     Raises:
         WeightsFileError: not a zip archive (a legacy PyTorch file, or no PyTorch file at all),
-            a damaged one, too many members, or members that unpack past ``max_unpacked_bytes``.
+            a damaged one, too many members, members that unpack past ``max_unpacked_bytes``,
+            or a pickle past :data:`MAX_PICKLE_BYTES`.
     """
     with _opened(source) as file:
         members = _central_directory(file, max_members)
@@ -78,6 +87,12 @@ def check_weights_archive(
         raise WeightsFileError(
             f"the file holds a member that unpacks to {largest.unpacked_bytes / 1024**2:,.0f} MB, "
             f"more than the limit of {limit_mb:,.0f} MB for a whole weights file"
+        )
+    pickled = max((m.unpacked_bytes for m in members if m.name.endswith(".pkl")), default=0)
+    if pickled > MAX_PICKLE_BYTES:
+        raise WeightsFileError(
+            f"the file's pickle (the names and structure around the tensors) unpacks to "
+            f"{pickled / 1024**2:,.0f} MB, more than the limit of {MAX_PICKLE_BYTES / 1024**2:,.0f} MB"
         )
     total = sum(member.unpacked_bytes for member in members)
     if total > max_unpacked_bytes:

@@ -66,6 +66,21 @@ def test_members_that_together_unpack_past_the_bound_are_refused(tmp_path) -> No
         check_weights_archive(tmp_path / "many.pt", max_unpacked_bytes=1024**2)
 
 
+def test_a_pickle_past_its_own_bound_is_refused_before_it_is_unpickled(tmp_path, monkeypatch) -> None:
+    from ml_engine import safe_load
+
+    torch.save({**stem_state(), "history": [{} for _ in range(100_000)]}, tmp_path / "amplifying.pt")
+    pickled = next(
+        m for m in check_weights_archive(tmp_path / "amplifying.pt") if m.name.endswith("data.pkl")
+    )
+    assert 300_000 < pickled.unpacked_bytes < 1024**2  # about six bytes a dict
+    monkeypatch.setattr(safe_load, "MAX_PICKLE_BYTES", 256 * 1024)
+    with pytest.raises(
+        WeightsFileError, match=r"^the file's pickle \(the names and structure around the tensors\)"
+    ):
+        load_weights_safely(tmp_path / "amplifying.pt")
+
+
 def test_an_archive_of_too_many_members_is_refused_without_listing_them(tmp_path) -> None:
     torch.save(stem_state(), tmp_path / "plain.pt")
     deflated_copy(tmp_path / "plain.pt", tmp_path / "crowd.pt", {f"x/{i}": b"" for i in range(60)})
