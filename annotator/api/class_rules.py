@@ -1,10 +1,11 @@
-"""Class-list checks shared by project creation and class replacement: each reason on its field."""
+"""Class-list and name checks shared by project creation, class replacement and notes: each reason on its field."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from annotator.services import project_classes, projects
+from annotator.services.names import name_problem
 
 
 def validated_classes(classes: list[dict]) -> list[dict]:
@@ -20,3 +21,15 @@ def validated_classes(classes: list[dict]) -> list[dict]:
             [{field: [reason] for field, reason in row.items()} for row in problems]
         )
     return classes
+
+
+def printable_name(value: str, *, multiline: bool = False) -> str:
+    """``value`` when it holds no control or direction-changing character (:mod:`annotator.services.names`).
+
+    Raises:
+        serializers.ValidationError: naming the character, for the field being validated.
+    """
+    problem = name_problem(value, multiline=multiline)
+    if problem:
+        raise serializers.ValidationError(problem)
+    return value

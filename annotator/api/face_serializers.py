@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from annotator.api.class_rules import printable_name
 from annotator.api.serializers import media_url
 from annotator.face_browser import SORTS, STATES, FaceQuery, state_of
 from annotator.models import ExclusionReason, Face, Review, Split
@@ -108,6 +109,9 @@ class ReviewQuerySerializer(serializers.Serializer):
 class ExclusionInputSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=ExclusionReason.choices)
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate_note(self, note: str) -> str:
+        return printable_name(note, multiline=True)
 
 
 class ExclusionSerializer(serializers.Serializer):

@@ -1,4 +1,5 @@
-"""A JSON parser with bounds on size and nesting, the default for every API view.
+"""A JSON parser with bounds on size and nesting, the default for every API view; a multipart
+parser that cleans up after an interrupted upload.
 
 Python's ``json`` recurses once per nested array or object, so a body nested 1,000 deep
 (``[[[[...]]]]``, a few kB) raised ``RecursionError`` inside DRF's parser: a 500, and at
@@ -14,9 +15,10 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.http import UnreadablePostError
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.utils import json
 
 MAX_JSON_DEPTH = 32
@@ -79,3 +81,26 @@ class BoundedJSONParser(JSONParser):
             return json.loads(text, parse_constant=parse_constant)
         except (ValueError, RecursionError) as error:
             raise ParseError(f"JSON parse error - {error}") from None
+
+
+class CleaningMultiPartParser(MultiPartParser):
+    """DRF's multipart parser that removes the half-written file of an upload cut short.
+
+    Django streams a large upload into a temporary ``*.upload`` file. When the client goes
+    away mid-body, reading raises (``UnreadablePostError``) and Django closes only the files
+    it had finished: the one being written stayed on disk until the garbage collector found
+    it, or for good if the worker was stopped first. Here every upload handler is told the
+    upload was interrupted (Django's temporary-file handler then deletes its file) and the
+    client gets a 400 with a sentence instead of a 500.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {})["request"]
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except BaseException as error:
+            for handler in request.upload_handlers:
+                handler.upload_interrupted()
+            if isinstance(error, UnreadablePostError):
+                raise ParseError("the upload was interrupted before it was complete; send it again") from None
+            raise

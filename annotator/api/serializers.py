@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
-from annotator.api.class_rules import validated_classes
+from annotator.api.class_rules import printable_name, validated_classes
 from annotator.models import (
     MAX_VOTES,
     TAB_MAX_LENGTH,
@@ -98,6 +98,12 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def validate_classes(self, classes: list[dict]) -> list[dict]:
         return validated_classes(classes)
+
+    def validate_name(self, name: str) -> str:
+        return printable_name(name)
+
+    def validate_description(self, description: str) -> str:
+        return printable_name(description, multiline=True)
 
     def get_my_role(self, project: Project) -> str | None:
         request = self.context.get("request")

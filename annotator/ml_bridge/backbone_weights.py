@@ -12,16 +12,18 @@ is the adapted backbone state dict, so every later job loads it without adapting
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def adopt_backbone_weights(
-    upload: Path, model_name: str, num_classes: int, destination: Path
+    upload: Path | BinaryIO, model_name: str, num_classes: int, destination: Path, *, max_unpacked_bytes: int
 ) -> dict[str, Any]:
     """Check ``upload`` against a ``model_name`` classifier and store the adapted backbone at ``destination``.
 
-    Returns what was loaded, adapted and left out. Raises ``ValueError`` with the reason when
-    the file is no plain state dict, no ResNet-18, or does not fit the network.
+    ``upload`` is a path or an open binary file (Django's upload itself, so no copy of it is
+    made). Returns what was loaded, adapted and left out. Raises ``ValueError`` with a
+    sentence that names no path when the file unpacks past ``max_unpacked_bytes``, is no plain
+    state dict, no ResNet-18, or does not fit the network.
     """
     import torch
 
@@ -31,8 +33,11 @@ def adopt_backbone_weights(
 
     if model_name != "resnet18":
         raise ValueError(f"weights of one's own are ResNet-18 weights; this project trains {model_name}")
-    external = read_external_resnet18(upload)
-    loaded = load_backbone_weights(create_model(model_name, num_classes), external.state_dict)
+    external = read_external_resnet18(upload, max_unpacked_bytes=max_unpacked_bytes)
+    try:
+        loaded = load_backbone_weights(create_model(model_name, num_classes), external.state_dict)
+    except RuntimeError:  # a tensor that passed every check and still cannot be copied in
+        raise ValueError("the file's tensors cannot be copied into the network") from None
     with atomic_path(destination) as temporary:
         torch.save(external.state_dict, temporary)
     return {
@@ -48,5 +53,5 @@ def load_backbone_weights_file(path: Path) -> dict[str, Any]:
 
     weights = load_weights_file(path)
     if not isinstance(weights, dict):
-        raise ValueError(f"{path} holds no state dict")
+        raise ValueError("the project's stored starting weights hold no state dict")
     return weights

@@ -8,10 +8,8 @@ started would make the model versions of one project incomparable.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -32,8 +30,9 @@ def set_backbone_weights(project: Project, upload: UploadedFile) -> dict[str, An
     """Check, adapt and store ``upload`` as the project's starting backbone; returns the report.
 
     Raises:
-        InvalidInput: the file is too large, no plain state dict, or does not fit the network
-            (the message says which keys); nothing is stored then.
+        InvalidInput: the file is too large, packed or unpacked, no plain state dict, or does
+            not fit the network (the message says which keys, and never a server path);
+            nothing is stored then.
         Conflict: labeling has started.
     """
     _check_not_started(project)
@@ -43,18 +42,22 @@ def set_backbone_weights(project: Project, upload: UploadedFile) -> dict[str, An
     name = backbone_weights_name(project.pk)
     destination = Path(settings.MEDIA_ROOT) / name
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, received = tempfile.mkstemp(suffix=".upload", dir=destination.parent)
+    for leftover in destination.parent.glob("*.upload"):  # copies earlier releases left when stopped
+        leftover.unlink(missing_ok=True)
     try:
-        with os.fdopen(handle, "wb") as file:
-            for chunk in upload.chunks():
-                file.write(chunk)
+        # Read where Django received it (memory, or its own temporary file): no copy to leave
+        # behind. An UploadedFile proxies read, seek and tell to that file.
         loaded = adopt_backbone_weights(
-            Path(received), project.model_name, project.classes.count(), destination
+            cast("BinaryIO", upload.open("rb")),
+            project.model_name,
+            project.classes.count(),
+            destination,
+            max_unpacked_bytes=settings.FACELOOP_MAX_WEIGHTS_BYTES,
         )
     except ValueError as error:
         raise InvalidInput(str(error)) from None
     finally:
-        Path(received).unlink(missing_ok=True)
+        upload.close()
     report = {"file": upload.name, "given_at": timezone.now().isoformat(), **loaded}
     Project.objects.filter(pk=project.pk).update(backbone_weights=name, backbone_weights_report=report)
     project.backbone_weights, project.backbone_weights_report = name, report

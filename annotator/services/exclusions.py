@@ -16,6 +16,7 @@ from annotator.models import Cycle, Exclusion, ExclusionReason, Face, Project
 from annotator.services import training
 from annotator.services.cycle_states import clear_labeling_completed, mark_labeling_completed
 from annotator.services.errors import Conflict, InvalidInput
+from annotator.services.names import check_name
 
 
 def exclude_face(project: Project, user: User, face_id: int, reason: str, note: str = "") -> Exclusion:
@@ -27,6 +28,7 @@ def exclude_face(project: Project, user: User, face_id: int, reason: str, note: 
     """
     if reason not in ExclusionReason.values:
         raise InvalidInput(f"unknown reason {reason!r}; use one of {', '.join(ExclusionReason.values)}")
+    check_name("note", note, multiline=True)
     try:
         with transaction.atomic():
             face = _face(project, face_id)

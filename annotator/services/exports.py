@@ -27,6 +27,7 @@ from annotator.services import jobs
 from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import InvalidInput, NotAllowed
 from annotator.services.export_rows import FACE_CHOICES, exported_faces, face_values
+from annotator.services.names import exportable_names
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,8 @@ def write_export(
             cycle_inputs(project), out_dir, device=settings.TORCH_DEVICE, progress=progress, cancel=cancel
         )
     if what == "labels":
-        classes = tuple(project.classes.order_by("index").values_list("name", flat=True))
+        # Names stored before they were checked may hold control characters: export a clean spelling.
+        classes = tuple(exportable_names(project.classes.order_by("index").values_list("name", flat=True)))
         values = face_values(project, faces, with_answers=format in ANSWER_FORMATS)
         rows = export_bridge.label_rows(values, len(classes), Path(settings.MEDIA_ROOT))
         path, details = export_bridge.write_label_set(

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from annotator.models import ModelVersion, Project, ProjectClass, Vote
 from annotator.services.errors import Conflict
+from annotator.services.names import class_name_problem, name_problem
 from annotator.services.projects import PALETTE, RESERVED_KEYS, ClassSpec, _resolved
 
 PRESETS: dict[str, tuple[str, ...]] = {
@@ -42,12 +43,16 @@ def class_problems(specs: Sequence[ClassSpec]) -> list[dict[str, str]]:
         name, key = spec.name.strip().lower(), spec.key.lower()
         if not name:
             problems[index]["name"] = "A class needs a name."
+        elif problem := class_name_problem(spec.name):
+            problems[index]["name"] = problem
         elif name in seen_names:
             problems[index]["name"] = (
                 f"Names must be distinct: class {seen_names[name] + 1} already has this name."
             )
         seen_names.setdefault(name, index)
-        if key in RESERVED_KEYS:
+        if problem := name_problem(spec.key):
+            problems[index]["key"] = problem
+        elif key in RESERVED_KEYS:
             use = RESERVED_KEY_NAMES.get(key, "another action")
             problems[index]["key"] = f"This key is reserved: the labeling page uses it for {use}."
         elif key and key in seen_keys:

@@ -20,6 +20,7 @@ from annotator.models import (
     TrainingMode,
 )
 from annotator.services.errors import Conflict, InvalidInput
+from annotator.services.names import check_name, class_name_problem, name_problem
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
 RESERVED_KEYS = {"u", "s", "z", " "}
@@ -54,6 +55,10 @@ def _resolved(specs: Sequence[ClassSpec]) -> list[ClassSpec]:
         ClassSpec(spec.name.strip(), (spec.key or default.key).lower(), spec.color or default.color)
         for spec, default in zip(specs, defaults, strict=True)
     ]
+    for number, spec in enumerate(resolved, start=1):
+        for field, problem in (("name", class_name_problem(spec.name)), ("key", name_problem(spec.key))):
+            if problem:
+                raise InvalidInput(f"class {number} {field}: {problem}")
     names = [spec.name.lower() for spec in resolved]
     keys = [spec.key for spec in resolved]
     if "" in names or len(set(names)) != len(names):
@@ -69,7 +74,8 @@ def _resolved(specs: Sequence[ClassSpec]) -> list[ClassSpec]:
 def create_project(owner: User, *, name: str, classes: Sequence[ClassSpec], **settings: object) -> Project:
     """Create a project with its classes; the owner becomes its first member (role owner)."""
     specs = _resolved(classes)
-    project = Project(owner=owner, name=name, **settings)
+    project = Project(owner=owner, name=check_name("name", name), **settings)
+    check_name("description", project.description, multiline=True)
     check_settings(project)
     project.save()
     ProjectClass.objects.bulk_create(
@@ -134,6 +140,8 @@ def update_project(project: Project, **changes: object) -> Project:
         raise Conflict("; ".join(f"{field}: {reason}" for field, reason in refused.items()))
     for field, value in changes.items():
         setattr(project, field, value)
+    check_name("name", project.name)
+    check_name("description", project.description, multiline=True)
     check_settings(project)
     project.save(update_fields=[*changes])
     return project

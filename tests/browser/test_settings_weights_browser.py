@@ -35,7 +35,7 @@ def test_owner_sets_the_first_batch_and_starting_weights(live_server, browser_pa
 
     page.set_input_files("#weights-file", str(tmp_path / "notes.pt"))
     page.click("#weights-upload")
-    page.wait_for_selector("#weights-error:has-text('not a plain PyTorch state dict')")
+    page.wait_for_selector("#weights-error:has-text('not a PyTorch weights file')")
     assert Project.objects.get(pk=project.pk).backbone_weights == ""
 
     page.set_input_files("#weights-file", str(weights))

@@ -16,7 +16,7 @@ from annotator.api.serializers import (
 )
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
 from annotator.selectors.access import projects_for
-from annotator.services import labeling_start, projects, training
+from annotator.services import labeling_start, projects, retraining
 
 
 @extend_schema_view(
@@ -86,7 +86,7 @@ class StartLabelingView(ProjectScopedView):
 
 
 class RetrainView(ProjectScopedView):
-    """Train now on everything labeled so far (owners only); 409 while a training job runs.
+    """Train now on everything labeled so far (owners only); 409 with nothing new to learn or while one runs.
 
     Mid-batch, the new model only refreshes the dashboard; the batch's own training still
     follows its last vote.
@@ -96,9 +96,14 @@ class RetrainView(ProjectScopedView):
         request=None,
         responses={
             201: JobSerializer,
-            **errors(403, 404, conflict="Labeling has not started, or a training job is queued or running."),
+            **errors(
+                403,
+                404,
+                conflict="Nothing is labeled, nothing changed since the current model was trained, "
+                "labeling has not started, or a training job is queued or running.",
+            ),
         },
     )
     def post(self, request: Request, project_id: int) -> Response:
-        job = training.request_training(self.project(owner=True), reason="retrain requested")
+        job = retraining.request_retrain(self.project(owner=True))
         return Response(JobSerializer(job).data, status=CREATED)

@@ -6,11 +6,12 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.api.openapi import errors, list_errors
+from annotator.api.parsers import CleaningMultiPartParser
 from annotator.api.permissions import member_or_404, owner_or_403
 from annotator.api.serializers import (
     CycleSerializer,
@@ -137,7 +138,7 @@ class ImportView(ProjectScopedView):
     the job it names, with the reason.
     """
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [CleaningMultiPartParser, FormParser]
 
     @extend_schema(
         request={"multipart/form-data": ImportInputSerializer},

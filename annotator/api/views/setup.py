@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +11,7 @@ from rest_framework.views import APIView
 
 from annotator.api.class_rules import validated_classes
 from annotator.api.openapi import errors
+from annotator.api.parsers import CleaningMultiPartParser
 from annotator.api.serializers import ProjectClassSerializer
 from annotator.api.views.base import ProjectScopedView
 from annotator.services import backbone_weights, project_classes, projects
@@ -109,7 +109,7 @@ class BackboneWeightsView(ProjectScopedView):
     the first training starts from it.
     """
 
-    parser_classes = [MultiPartParser]
+    parser_classes = [CleaningMultiPartParser]
 
     @extend_schema(
         request={"multipart/form-data": BackboneWeightsInputSerializer},

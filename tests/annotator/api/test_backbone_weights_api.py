@@ -29,6 +29,12 @@ def torchvision_file(**overrides) -> SimpleUploadedFile:
     return SimpleUploadedFile("imagenet-resnet18.pth", buffer.getvalue())
 
 
+def torch_file(payload: object, name: str = "evil.pt") -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return SimpleUploadedFile(name, buffer.getvalue())
+
+
 def url(project: Project) -> str:
     return f"/api/projects/{project.pk}/backbone-weights/"
 
@@ -61,14 +67,15 @@ class Payload:
 @pytest.mark.parametrize(
     ("upload", "reason"),
     [
+        (torch_file({"conv1.weight": Payload()}), "never pickled code"),
         (
             SimpleUploadedFile("evil.pt", pickle.dumps({"conv1.weight": Payload()})),
-            "not a plain PyTorch state dict",
+            "not a PyTorch weights file",
         ),
-        (SimpleUploadedFile("notes.txt", b"hello"), "not a plain PyTorch state dict"),
+        (SimpleUploadedFile("notes.txt", b"hello"), "not a PyTorch weights file"),
         (torchvision_file(**{"layer1.0.conv1.weight": torch.zeros(64, 64, 5, 5)}), "layer1.0.conv1.weight"),
     ],
-    ids=["pickle-payload", "not-torch", "wrong-shape"],
+    ids=["pickle-payload-in-torch-zip", "bare-pickle-payload", "not-torch", "wrong-shape"],
 )
 def test_refused_files_say_why_and_store_nothing(client_for, upload, reason, settings):
     project = make_project(model_name="resnet18")

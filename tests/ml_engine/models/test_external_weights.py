@@ -81,9 +81,9 @@ class Payload:
 
 def test_a_pickled_program_is_refused_without_running(tmp_path: Path) -> None:
     torch.save({"state_dict": Payload()}, tmp_path / "evil.pt")
-    with pytest.raises(ExternalWeightsError, match="not a plain PyTorch state dict"):
+    with pytest.raises(ExternalWeightsError, match=r"object of type posix\.system; .* never pickled code"):
         read_external_resnet18(tmp_path / "evil.pt")
-    with pytest.raises(ExternalWeightsError, match="not a plain PyTorch state dict"):
+    with pytest.raises(ExternalWeightsError, match="never pickled code"):
         initial_weights(str(tmp_path / "evil.pt"))
 
 
