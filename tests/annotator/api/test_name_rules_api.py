@@ -177,10 +177,12 @@ def test_class_names_stored_before_the_check_export_again(tmp_path, format):
 
     path, details = exports.write_export(project, "labels", format, None, tmp_path)
 
-    assert details["rows"] == 10 if format != "imagefolder" else details["rows"] == 3
+    # Every split is exported: 10 pool faces and 2 test faces; the image folders hold the labeled
+    # ones only (the 3 voted pool faces and the 2 test faces with their imported labels).
+    assert details["rows"] == (5 if format == "imagefolder" else 12)
     if format == "imagefolder":
         with zipfile.ZipFile(path) as archive:
-            assert {name.split("/")[0] for name in archive.namelist()} == {"neutral"}
+            assert {name.split("/")[0] for name in archive.namelist()} == {"neutral", "happi ness"}
     else:
         assert LabelFile(path).class_names == ("neutral", "happi ness", "sur/prise", "sadness")
         assert "\x1b" not in path.read_text() and "\x07" not in path.read_text()
@@ -191,8 +193,11 @@ def test_ferplus_names_stored_with_control_characters_export_as_ferplus(tmp_path
 
     path, details = exports.write_export(project, "labels", "ferplus", None, tmp_path)
 
-    assert details["rows"] == 3
-    assert path.read_text().count("\n") == 3 and "\x1b" not in path.read_text()
+    assert details["rows"] == 12
+    with zipfile.ZipFile(path) as archive:
+        label_files = [archive.read(name).decode() for name in archive.namelist() if name.endswith("label.csv")]
+    assert sum(text.count("\n") for text in label_files) == 12
+    assert not any("\x1b" in text or "\u202e" in text for text in label_files)
 
 
 def test_exportable_names_stay_distinct_and_never_empty():
