@@ -107,6 +107,13 @@ FACELOOP_MAX_UPLOAD_BYTES = env.get_int("FACELOOP_MAX_UPLOAD_BYTES", 1024**3, mi
 FACELOOP_MAX_WEIGHTS_BYTES = env.get_int("FACELOOP_MAX_WEIGHTS_BYTES", 256 * 1024**2, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 5000  # as many as an import accepts
+# Slow clients: the web server closes a connection whose request headers are not whole after
+# FACELOOP_HEADER_TIMEOUT_SECONDS (annotator.web_server), and answers 408 to a body that arrives
+# slower than FACELOOP_BODY_MIN_RATE bytes/s: it gets FACELOOP_BODY_TIMEOUT_SECONDS, plus one
+# second per FACELOOP_BODY_MIN_RATE bytes received (annotator.asgi).
+FACELOOP_BODY_TIMEOUT_SECONDS = env.get_int("FACELOOP_BODY_TIMEOUT_SECONDS", 20, minimum=1)
+FACELOOP_BODY_MIN_RATE = env.get_int("FACELOOP_BODY_MIN_RATE", 500, minimum=1)
+FACELOOP_HEADER_TIMEOUT_SECONDS = env.get_int("FACELOOP_HEADER_TIMEOUT_SECONDS", 20, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
