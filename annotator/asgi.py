@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import time
+import warnings
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -28,6 +29,9 @@ from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
+# WhiteNoise's static files and /media/'s FileResponse iterate files synchronously; Django's
+# ASGI handler reads them in a thread, as it should, but warns on every such response.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -176,9 +176,20 @@ CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT_QUEUE
 CELERY_TASK_ROUTES = queues.celery_task_routes()
 CELERY_TASK_TIME_LIMIT = 6 * 3600
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+# While Redis is down or stuck, a request that reaches the broker (an enqueue after a vote,
+# /healthz asking the workers) fails within about a second instead of retrying for seconds or
+# waiting forever: one retry of the connection, and bounded socket waits. Workers reconnect
+# through their own loop (broker_connection_retry), which these options do not shorten.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
+    "visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
 }
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
