@@ -61,9 +61,13 @@ class HeaderTimeoutH11Protocol(H11Protocol):
 
 
 class UvicornWorker(BaseUvicornWorker):
-    """gunicorn's worker class for FaceLoop: asyncio's loop and the protocol above."""
+    """gunicorn's worker class for FaceLoop: asyncio's loop and the protocol above.
+
+    No ASGI lifespan: Django has no start-up or shut-down hooks to run there.
+    """
 
     CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
         "loop": "asyncio",
         "http": HeaderTimeoutH11Protocol,
+        "lifespan": "off",
     }

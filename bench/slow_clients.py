@@ -4,8 +4,8 @@ Real HTTP against the real server (``annotator.processes.start_web``) on a fresh
 database, with a real Redis so ``/healthz`` checks it. ``--clients`` trickling clients each
 announce a 100 MB upload to the import endpoint (``POST /api/projects/<id>/imports/``,
 ``multipart/form-data``, the owner's token) and send ``--rate`` bytes a second. While they
-trickle, one probe after another: ``GET /healthz`` and another user's sign-in (``POST
-/api/auth/token/`` with username and password). Each latency is measured with no trickling
+trickle, one probe after another: ``GET /healthz``, another user's sign-in (``POST
+/api/auth/token/`` with username and password) and the sign-in page. Each latency is measured with no trickling
 client first (the floor) and then with them, for both servers in the same run:
 
 - ``wsgi-threads``: the former setup, gunicorn's threaded workers (2 x 4 threads), where a
@@ -15,7 +15,8 @@ client first (the floor) and then with them, for both servers in the same run:
 
 A probe that gets no answer within ``--probe-timeout`` counts as that long. ``/healthz`` asks
 the workers with a 1.5 s timeout (``annotator.health``) and no worker runs here, so its floor
-is that timeout; what matters is how much the trickling clients add to it.
+is that timeout, and a sign-in's floor is its password hash (PBKDF2, 1,000,000 iterations);
+what matters is how much the trickling clients add to them.
 
     python bench/slow_clients.py [--clients 50] [--probes 5] [--rate 4]
 """
@@ -40,6 +41,7 @@ sys.path.insert(0, str(REPO))
 BODY_BYTES = 100 * 1024**2
 BOUNDARY = "faceloop-slow-client"
 PASSWORD = "a-long-bench-password"
+PROBES = ("healthz", "sign-in", "login-page")
 
 
 class Tricklers:
@@ -104,12 +106,13 @@ def request(port: int, method: str, path: str, body: bytes | None, timeout: floa
 
 
 def probe(port: int, username: str, count: int, timeout: float) -> dict[str, list[tuple[int, float]]]:
-    """``count`` rounds of ``GET /healthz`` then a sign-in, one after another."""
+    """``count`` rounds of ``GET /healthz``, a sign-in, and the sign-in page, one after another."""
     sign_in = json.dumps({"username": username, "password": PASSWORD}).encode()
-    results: dict[str, list[tuple[int, float]]] = {"healthz": [], "sign-in": []}
+    results: dict[str, list[tuple[int, float]]] = {what: [] for what in PROBES}
     for _ in range(count):
         results["healthz"].append(request(port, "GET", "/healthz", None, timeout))
         results["sign-in"].append(request(port, "POST", "/api/auth/token/", sign_in, timeout))
+        results["login-page"].append(request(port, "GET", "/accounts/login/", None, timeout))
     return results
 
 
@@ -189,15 +192,15 @@ def main() -> None:
             worst: dict[str, float] = {}
             for server in args.servers.split(","):
                 floor, loaded, still_open = measure(server, args, env, token, project, user)
-                for what in ("healthz", "sign-in"):
-                    print(f"{server:13s} {what:8s} idle     {summary(floor[what])}")
-                    print(f"{server:13s} {what:8s} trickle  {summary(loaded[what])}")
+                for what in PROBES:
+                    print(f"{server:13s} {what:10s} idle     {summary(floor[what])}")
+                    print(f"{server:13s} {what:10s} trickle  {summary(loaded[what])}")
                     worst[f"{server} {what}"] = max(latency for _, latency in loaded[what])
                 print(
                     f"{server:13s} trickling clients still connected at the end: {still_open}/{args.clients}"
                 )
             if {"wsgi-threads sign-in", "asgi sign-in"} <= worst.keys():
-                for what in ("healthz", "sign-in"):
+                for what in PROBES:
                     ratio = worst[f"wsgi-threads {what}"] / worst[f"asgi {what}"]
                     print(f"worst {what} under trickle: wsgi-threads / asgi = {ratio:.1f}x")
 

@@ -140,3 +140,21 @@ def test_what_is_not_http_passes_through_untouched() -> None:
 
     asyncio.run(RequestBodyGuard(lifespan_app)({"type": "lifespan"}, None, None))
     assert seen == ["lifespan"]
+
+
+def test_django_spools_a_large_body_to_disk_before_the_view_runs(settings) -> None:
+    """What the server holds of an upload while it arrives: at most FILE_UPLOAD_MAX_MEMORY_SIZE."""
+    from annotator.asgi import application
+
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024
+    chunks = [b"x" * 1000, b"y" * 1000]
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks)}
+
+    body = asyncio.run(application.app.read_body(receive))
+    try:
+        assert body._rolled is True  # a file on disk, not bytes in memory
+        assert body.read() == b"x" * 1000 + b"y" * 1000
+    finally:
+        body.close()

@@ -122,6 +122,15 @@ def test_trickling_uploads_leave_sign_in_answered_and_are_cut_off(users, web_por
     assert cut_off == [True] * TRICKLING_CLIENTS
     assert probes_took < 8
 
+    too_large = socket.create_connection(("127.0.0.1", web_port))
+    too_large.sendall(
+        f"POST /api/projects/{project}/imports/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {2 * 1024**3}\r\n\r\n".encode()
+    )
+    too_large.settimeout(10)
+    assert too_large.recv(4096).startswith(b"HTTP/1.1 413 ")
+    too_large.close()
+
     upload = requests.post(
         f"{base}/api/projects/{project}/imports/",
         headers={"Authorization": f"Token {token}"},
