@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from annotator.models import Membership
+from annotator.selectors.budget import budget_sentence
 from annotator.services.memberships import EVERY_ROLE, OWNERS, NotAMember, RoleRequired, require_membership
 from annotator.web import page_choices
 
@@ -56,7 +57,8 @@ def project_list(request: HttpRequest) -> HttpResponse:
         .select_related("project")
         .order_by("-project__created_at")
     )
-    return render(request, "annotator/project_list.html", {"memberships": memberships})
+    rows = [(membership, budget_sentence(membership.project)) for membership in memberships]
+    return render(request, "annotator/project_list.html", {"rows": rows})
 
 
 @login_required

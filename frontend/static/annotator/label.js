@@ -127,7 +127,7 @@ async function undo() {
 
 /** The side panel: budget, the batch (or what happens between batches), the model, running jobs. */
 function drawProgress(p) {
-  el("budget-text").textContent = `${p.votes_spent} of ${p.budget_votes} spent · ${p.votes_left} left`;
+  el("budget-text").textContent = p.budget.sentence;
   setMeter(el("budget-meter"), p.votes_spent, p.budget_votes);
   const c = p.cycle;
   if (!c) el("cycle-text").textContent = "labeling has not started";

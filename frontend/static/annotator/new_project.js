@@ -2,7 +2,7 @@
 all (the server refuses it whole), then the import page. */
 
 import { ApiError, config, get, post } from "./api.js";
-import { classEditor, node, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
+import { budgetPlanner, classEditor, node, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
 
 const form = document.getElementById("project-form");
 const classes = classEditor(document.getElementById("classes"));
@@ -56,3 +56,4 @@ form.addEventListener("submit", async (event) => {
 });
 
 loadPresets();
+budgetPlanner(form, "/api/budget-plan/")();
