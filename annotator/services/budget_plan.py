@@ -113,10 +113,11 @@ def _problems(project: Project, test_faces: int, initial_faces: int, left: int) 
     if left >= per_face:
         return {}
     spent = project.budget_votes - left
-    parts = f"the initial set ({initial_faces} faces x {per_face} votes = {initial_faces * per_face})"
+    parts = f"The initial set ({initial_faces} faces x {per_face} votes = {initial_faces * per_face})"
     if test_faces:
         parts = (
-            f"the test sample ({test_faces} faces x {per_face} votes = {test_faces * per_face}) and " + parts
+            f"The test sample ({test_faces} faces x {per_face} votes = {test_faces * per_face}) and "
+            + parts.replace("The", "the", 1)
         )
     take = "take" if test_faces else "takes"
     if left <= 0:

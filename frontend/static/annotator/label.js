@@ -181,5 +181,11 @@ el("confirm").addEventListener("click", confirmUnsure);
 el("skip").addEventListener("click", () => answer("skip", []));
 el("undo").addEventListener("click", undo);
 el("show-suggestion").addEventListener("change", showSuggestion);
+// A control pressed from the keyboard hands the keys back to the face: left focused, the next Enter
+// or Space would press it again instead of answering (a mouse click already leaves no focus).
+const stage = document.querySelector(".stage");
+stage.tabIndex = -1;
+stage.addEventListener("click", (event) => event.detail === 0 && event.target.closest("button") && stage.focus());
+el("show-suggestion").addEventListener("change", () => stage.focus());
 faces.bindKeys({ answerFor, actionFor, undo });
 faces.start();

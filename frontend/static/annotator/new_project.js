@@ -51,7 +51,9 @@ form.addEventListener("submit", async (event) => {
     classes.showErrors(details.classes);
     const classMessages = Array.isArray(details.classes) ? "" : (details.classes || []).join(" ");
     document.getElementById("classes-error").textContent = classMessages;
-    error.textContent = showFieldErrors(form, details) || (failure.status === 400 && !details.detail ? "" : failure.message);
+    // A refusal that names its fields is shown beside them; nothing more to say under the form.
+    const besideFields = failure.status === 400 && (details.fields || !details.detail);
+    error.textContent = showFieldErrors(form, details) || (besideFields ? "" : failure.message);
   }
 });
 

@@ -166,12 +166,12 @@ function showPlan(plan) {
   const v = plan.votes_per_face;
   const b = plan.batches;
   const rows = [
-    ["Test sample", `${plan.test_sample.faces} faces × ${v} votes`, plan.test_sample.votes, plan.test_sample.source],
-    ["Initial set", `${plan.initial_set.faces} faces × ${v} votes`, plan.initial_set.votes, "labeled first; the first model trains on it"],
-    ["Batches", `${b.full} × ${b.size} faces × ${v} votes`, b.full * b.votes_each, "each picked by the newest model"],
+    ["Test sample", `${plan.test_sample.faces} faces x ${v} votes`, plan.test_sample.votes, plan.test_sample.source],
+    ["Initial set", `${plan.initial_set.faces} faces x ${v} votes`, plan.initial_set.votes, "labeled first; the first model trains on it"],
+    ["Batches", `${b.full} x ${b.size} faces x ${v} votes`, b.full * b.votes_each, "each picked by the newest model"],
   ];
   if (b.last_faces)
-    rows.push(["Last batch", `${b.last_faces} faces × ${v} votes`, b.last_faces * v, "smaller: what the budget still pays for"]);
+    rows.push(["Last batch", `${b.last_faces} faces x ${v} votes`, b.last_faces * v, "smaller: what the budget still pays for"]);
   rows.push(["Remainder", "", plan.remainder_votes, "pays for no whole face"]);
   rows.push(["Budget", "", plan.budget_votes, ""]);
   const body = document.getElementById("budget-plan-rows");
@@ -189,7 +189,7 @@ function showPlan(plan) {
   );
   const r = plan.retrain;
   document.getElementById("budget-plan-retrain").textContent =
-    `${plan.trainings} trainings. A retrain takes about ${duration(r.first_seconds)} after the initial set and ${duration(r.last_seconds)} at the end (${r.speed.source}).`;
+    `${plan.trainings} training${plan.trainings === 1 ? "" : "s"}. A retrain takes about ${duration(r.first_seconds)} after the initial set and ${duration(r.last_seconds)} at the end (${r.speed.source}).`;
   const problems = Object.values(plan.problems).flat();
   document
     .getElementById("budget-plan-problems")

@@ -74,7 +74,7 @@ def test_an_initial_set_that_spends_the_whole_budget_is_refused_naming_the_field
 
     assert set(refused.value.fields) == {"budget_votes", "initial_set_size"}
     assert refused.value.fields["initial_set_size"] == [
-        "the initial set (100 faces x 2 votes = 200) takes 200 votes, the whole budget of 200: no batch can "
+        "The initial set (100 faces x 2 votes = 200) takes 200 votes, the whole budget of 200: no batch can "
         "follow the initial set. An initial set of at most 99 faces leaves votes for one."
     ]
     assert "at least 400 votes" in refused.value.fields["budget_votes"][0]
