@@ -103,7 +103,8 @@ def plan_budget(project: Project, counts: FaceCounts | None = None) -> dict[str,
             "last_seconds": training_speed.retrain_seconds(initial_faces + batch_faces, last_epochs, speed),
             "speed": speed.as_dict(),
         },
-        "problems": _problems(project, test_faces, initial_faces, left),
+        # Once labeling started the split is fixed: a budget spent to its end is how a project finishes.
+        "problems": {} if counts.started else _problems(project, test_faces, initial_faces, left),
     }
 
 

@@ -120,6 +120,7 @@ def test_once_labeling_started_the_split_is_fixed_and_the_budget_may_end_with_th
 
     project.refresh_from_db()
     assert project.budget_votes == 6
+    assert budget_plan.plan_budget(project)["problems"] == {}
 
 
 def test_retrain_time_falls_back_to_a_labeled_default_before_any_training() -> None:
