@@ -4,8 +4,9 @@ A retrain's length is what the budget planner and the dashboard's "next model in
 it depends on the machine (CPU or GPU, its cores) far more than on anything a project sets. So
 the figure is measured: each succeeded training job knows how long it ran (``started_at`` to
 ``finished_at``), how many labeled faces its model version used and for how many epochs, so
-``labels_used x epochs / seconds`` is the images per second this machine trained at. Until a
-training has finished here, :data:`DEFAULT_IMAGES_PER_SECOND` stands in, labeled as a default.
+the images it saw (:func:`images_seen`) over its seconds is the images per second this machine
+trained at. Until a training has finished here, :data:`DEFAULT_IMAGES_PER_SECOND` stands in,
+labeled as a default.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from annotator.models import Face, Job, JobKind, JobState, ModelVersion, Project
 DEFAULT_IMAGES_PER_SECOND = 200.0
 """Images per second assumed before any training finished here: a ResNet-18 on 48 px gray faces
 on a few CPU cores (a GPU is several times faster). Shown as "a default", never as measured."""
+
+TRAIN_BATCH_FACES = 20
+"""Faces per optimiser step of a training (``ml_engine.training.supervised.TrainConfig.batch_size``;
+a test checks they agree): with ``FACELOOP_MIN_TRAIN_STEPS`` it sets the least images a training sees."""
 
 RECENT_TRAININGS = 20
 """Only the newest trainings count: the machine (or its load) may have changed since older ones."""
@@ -45,7 +50,7 @@ class TrainingSpeed:
                 f"measured on this machine: {self.images_per_second:.0f} images/s "
                 f"over its last {self.trainings} training{plural}"
             )
-        return f"a default of {self.images_per_second:.0f} images/s (no training has finished on this machine yet)"
+        return f"a default of {self.images_per_second:.0f} images/s: no training has finished on this machine yet"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -82,7 +87,7 @@ def training_speed() -> TrainingSpeed:
         duration = (finished - started).total_seconds()
         if not used or duration <= 0:
             continue
-        images += used * int(result.get("epochs") or settings.FACELOOP_TRAIN_EPOCHS)
+        images += images_seen(used, int(result.get("epochs") or settings.FACELOOP_TRAIN_EPOCHS))
         seconds += duration
         counted += 1
     if not counted:
@@ -97,9 +102,16 @@ def training_epochs(project: Project, *, has_model: bool) -> int:
     return settings.FACELOOP_TRAIN_EPOCHS
 
 
+def images_seen(labels: int, epochs: int) -> int:
+    """Images a training on ``labels`` faces for ``epochs`` epochs goes through: every face each
+    epoch, but never fewer than the low-variance floor of ``FACELOOP_MIN_TRAIN_STEPS`` steps, which
+    makes the first small trainings as long as one on a few hundred faces."""
+    return max(labels * epochs, settings.FACELOOP_MIN_TRAIN_STEPS * TRAIN_BATCH_FACES)
+
+
 def retrain_seconds(labels: int, epochs: int, speed: TrainingSpeed) -> int:
     """Seconds a training on ``labels`` faces for ``epochs`` epochs takes at ``speed`` (at least 1)."""
-    return max(1, math.ceil(labels * epochs / speed.images_per_second))
+    return max(1, math.ceil(images_seen(labels, epochs) / speed.images_per_second))
 
 
 def duration(seconds: int) -> str:

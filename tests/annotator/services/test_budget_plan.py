@@ -165,3 +165,17 @@ def test_retrain_time_comes_from_the_speed_measured_on_finished_trainings() -> N
         "source": "measured on this machine: 50 images/s over its last 1 training",
     }
     assert (plan["retrain"]["first_seconds"], plan["retrain"]["last_seconds"]) == (20, 100)
+
+
+@override_settings(FACELOOP_TRAIN_EPOCHS=10, FACELOOP_MIN_TRAIN_STEPS=50)
+def test_a_small_training_lasts_at_least_the_step_floor() -> None:
+    plan = plan_of(budget_votes=1000, votes_per_face=1, batch_size=100, initial_set_size=10)
+
+    # 10 faces x 10 epochs = 100 images, but never fewer than 50 steps x 20 faces = 1000: 5 s at 200/s.
+    assert plan["retrain"]["first_seconds"] == 5
+
+
+def test_the_step_size_matches_the_engines_training_batch() -> None:
+    from ml_engine.training.supervised import TrainConfig
+
+    assert TrainConfig(model="resnet18").batch_size == training_speed.TRAIN_BATCH_FACES
