@@ -12,7 +12,8 @@ from annotator.models import Project
 
 
 def budget_spent(project: Project) -> bool:
-    """True when the votes left pay for no whole face: nothing more can be labeled."""
+    """True when the votes left pay for no whole new face: no batch can follow (a face of the open
+    batch still short of its votes may take the last few)."""
     return project.votes_left < project.votes_per_face
 
 
@@ -28,7 +29,7 @@ def budget_sentence(project: Project) -> str:
         each = f" at {per_face} votes each" if per_face > 1 else ""
         return f"{spent} of {total} votes spent; {left} left, enough for {faces} more face{'s' if faces != 1 else ''}{each}."
     if left:
-        return f"The budget is spent: {spent} of {total} votes; the {left} left pay for no face at {per_face} votes each."
+        return f"The budget is spent: {spent} of {total} votes; the {left} left pay for no new face at {per_face} votes each."
     return f"The budget is spent: {spent} of {total} votes."
 
 

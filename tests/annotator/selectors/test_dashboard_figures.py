@@ -39,7 +39,7 @@ def test_every_page_takes_one_budget_sentence_and_a_budget_whose_rest_pays_for_n
         pool=10, votes_per_face=3, budget_votes=30, initial_set_size=3, batch_size=3
     )
     Project.objects.filter(pk=project.pk).update(votes_spent=29)
-    sentence = "The budget is spent: 29 of 30 votes; the 1 left pay for no face at 3 votes each."
+    sentence = "The budget is spent: 29 of 30 votes; the 1 left pay for no new face at 3 votes each."
 
     progress = client_for(project.owner).get(f"/api/projects/{project.pk}/progress/").json()
     settings_data = client_for(project.owner).get(f"/api/projects/{project.pk}/").json()
@@ -52,7 +52,7 @@ def test_every_page_takes_one_budget_sentence_and_a_budget_whose_rest_pays_for_n
     assert dashboard_of(client_for, project)["budget"]["sentence"] == sentence
     assert settings_data["budget"]["sentence"] == sentence
     assert sentence in page
-    assert "1 left" not in page.replace("the 1 left pay for no face", "")
+    assert "1 left" not in page.replace("the 1 left pay for no new face", "")
 
 
 def test_a_budget_with_votes_for_faces_left_says_how_many_faces() -> None:
