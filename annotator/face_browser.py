@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from annotator.ml_bridge.scores import face_probabilities
 from annotator.ml_bridge.similar import similar_faces as search_index
-from annotator.models import CycleState, Face, Project, QueueEntry
+from annotator.models import CycleState, Face, Project, QueueEntry, SslMethod
 from annotator.selectors.model_versions import latest_model, pool_index
 
 STATES = ("unlabeled", "queued", "labeled", "reviewed", "excluded")
@@ -230,8 +230,7 @@ def similar_faces(project: Project, face: Face, k: int = 12) -> dict[str, object
     """The ``k`` pool faces nearest to ``face`` in the pre-trained embedding space, near-duplicates flagged."""
     index = pool_index(project)
     if index is None:
-        return {"indexed": False, "detail": "No pre-trained index yet: it is written by the first pre-training.",
-                "faces": []}  # fmt: skip
+        return {"indexed": False, "detail": no_index_reason(project), "faces": []}
     found = search_index(index[0], index[1], face.pk, k)
     if found is None:
         return {"indexed": True, "detail": "This face was not in the pool when it was indexed.", "faces": []}
@@ -251,6 +250,18 @@ def similar_faces(project: Project, face: Face, k: int = 12) -> dict[str, object
     duplicates = sum(face["near_duplicate"] for face in faces)
     return {"indexed": True, "detail": f"{duplicates} near-duplicate(s) among {len(faces)} nearest faces.",
             "faces": faces}  # fmt: skip
+
+
+def no_index_reason(project: Project) -> str:
+    """Why there are no similar faces to show: the index comes from pre-training, which may be off."""
+    if project.ssl_method == SslMethod.NONE:
+        return (
+            "Similar faces are found on the pre-trained embeddings, and this project has self-supervised "
+            "pre-training turned off, so there is no index to search."
+        )
+    if not project.cycles.exists():
+        return "No pre-trained index yet: pre-training starts when labeling starts, and writes it."
+    return "No pre-trained index yet: it is written when the first pre-training finishes."
 
 
 def _final(row: dict) -> int | None:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from annotator.models import Membership, Project, Review, VoteKind
 from annotator.selectors.model_versions import latest_model
 from annotator.selectors.progress import live_votes
+from annotator.selectors.speed import seconds_per_vote
 
 ACTIVITY_DAYS = 7
 
@@ -29,7 +30,6 @@ class _Tally:
     votes: int = 0
     skips: int = 0
     unsure: int = 0
-    milliseconds: list[int] = field(default_factory=list)
     agreement: list[float] = field(default_factory=list)
     days: Counter = field(default_factory=Counter)
 
@@ -38,9 +38,6 @@ class _Tally:
             "votes": self.votes,
             "skips": self.skips,
             "unsure_share": round(self.unsure / self.votes, 4) if self.votes else None,
-            "median_seconds": round(statistics.median(self.milliseconds) / 1000, 2)
-            if self.milliseconds
-            else None,
             "agreement": round(statistics.fmean(self.agreement), 4) if self.agreement else None,
             "agreement_faces": len(self.agreement),
             "activity": [{"day": day.isoformat(), "votes": self.days[day]} for day in days],
@@ -50,22 +47,19 @@ class _Tally:
 def tallies(project: Project) -> dict[int, _Tally]:
     """Each voter's tally; agreement compares a single-class vote with the others on its face."""
     rows = list(
-        live_votes(project).values_list(
-            "annotator_id", "face_id", "kind", "class_index", "time_spent_ms", "created_at"
-        )
+        live_votes(project).values_list("annotator_id", "face_id", "kind", "class_index", "created_at")
     )
     per_face: dict[int, Counter] = defaultdict(Counter)
-    for _, face_id, kind, class_index, _, _ in rows:
+    for _, face_id, kind, class_index, _ in rows:
         if kind == VoteKind.LABEL:
             per_face[face_id][class_index] += 1
     result: dict[int, _Tally] = defaultdict(_Tally)
-    for annotator_id, face_id, kind, class_index, ms, created in rows:
+    for annotator_id, face_id, kind, class_index, created in rows:
         tally = result[annotator_id]
         if kind == VoteKind.SKIP:
             tally.skips += 1
             continue
         tally.votes += 1
-        tally.milliseconds.append(ms)
         tally.days[timezone.localtime(created).date()] += 1
         if kind == VoteKind.UNSURE:
             tally.unsure += 1
@@ -77,6 +71,7 @@ def tallies(project: Project) -> dict[int, _Tally]:
 def team_figures(project: Project) -> list[dict[str, object]]:
     """One row per member or past voter (removed members' votes still count): role, quota, figures."""
     counted = tallies(project)
+    seconds = seconds_per_vote(project)  # the dashboard's figure too: one speed per person
     reliability = _reliability(project)
     reviews = Counter(
         Review.objects.filter(project=project, undone_at__isnull=True).values_list("reviewer_id", flat=True)
@@ -95,6 +90,7 @@ def team_figures(project: Project) -> list[dict[str, object]]:
             "role": members[user_id].role if user_id in members else None,
             "quota_votes": members[user_id].quota_votes if user_id in members else None,
             **counted.get(user_id, _Tally()).figures(days),
+            "median_seconds": seconds.get(user_id),
             "reliability": reliability.get(user_id),
             "reviews": reviews.get(user_id, 0),
         }

@@ -23,6 +23,7 @@ from annotator.models import (
     Vote,
     VoteKind,
 )
+from annotator.selectors.budget import budget_status
 from annotator.selectors.progress import job_waiting_for
 from annotator.services.memberships import OWNERS, has_role
 from annotator.services.projects import MAX_CLASSES
@@ -56,6 +57,9 @@ class ProjectSerializer(serializers.ModelSerializer):
     )
     owner = serializers.CharField(source="owner.username", read_only=True)
     votes_left = serializers.IntegerField(read_only=True)
+    budget = serializers.SerializerMethodField(
+        help_text="The budget's numbers and the sentence every page shows."
+    )
     my_role = serializers.SerializerMethodField()
 
     class Meta:
@@ -70,6 +74,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "budget_votes",
             "votes_spent",
             "votes_left",
+            "budget",
             "votes_per_face",
             "candidate_min_votes",
             "batch_size",
@@ -104,6 +109,9 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def validate_description(self, description: str) -> str:
         return printable_name(description, multiline=True)
+
+    def get_budget(self, project: Project) -> dict[str, object]:
+        return budget_status(project)
 
     def get_my_role(self, project: Project) -> str | None:
         request = self.context.get("request")
@@ -396,6 +404,7 @@ class ProgressSerializer(serializers.Serializer):
     budget_votes = serializers.IntegerField()
     votes_spent = serializers.IntegerField()
     votes_left = serializers.IntegerField()
+    budget = serializers.DictField(help_text="The budget's numbers and the sentence every page shows.")
     cycle = serializers.DictField(
         allow_null=True,
         help_text=(
@@ -446,4 +455,7 @@ class DashboardSerializer(serializers.Serializer):
         help_text="Reviews, counted apart from votes (they spend no budget), and excluded faces.",
     )
     cycle = serializers.DictField(allow_null=True)
+    next_model = serializers.DictField(
+        help_text="When the next model comes: votes to go, a training's estimated seconds, speed and a sentence."
+    )
     jobs = JobSerializer(many=True)

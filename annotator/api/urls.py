@@ -11,6 +11,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from annotator.api.openapi import errors
 from annotator.api.parsers import BoundedJSONParser
 from annotator.api.views import (
+    budget_plan,
     comparisons,
     confirmations,
     exports,
@@ -73,6 +74,8 @@ urlpatterns = [
     path(project + "comparisons/adopt/", comparisons.AdoptStrategyView.as_view(), name="adopt-strategy"),
     path(project + "exports/", exports.ExportListView.as_view(), name="exports"),
     path("class-presets/", setup.ClassPresetsView.as_view(), name="class-presets"),
+    path("budget-plan/", budget_plan.BudgetPlanView.as_view(), name="budget-plan"),
+    path(project + "budget-plan/", budget_plan.ProjectBudgetPlanView.as_view(), name="project-budget-plan"),
     path(project + "classes/", setup.ProjectClassesView.as_view(), name="classes"),
     path(project + "locks/", setup.LocksView.as_view(), name="locks"),
     path(project + "backbone-weights/", setup.BackboneWeightsView.as_view(), name="backbone-weights"),

@@ -4,12 +4,9 @@ the learning curve, the crowd model, confirmations, reviews, the newest comparis
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from annotator import ml_bridge
 from annotator.assignment import current_cycle, cycle_progress
@@ -27,40 +24,27 @@ from annotator.models import (
     Strategy,
     VoteKind,
 )
-from annotator.selectors import test_set
+from annotator.selectors import speed, test_set, training_speed
+from annotator.selectors.budget import budget_status
+from annotator.selectors.labels import labels_per_class, learning_curve_basis, unsure_faces
 from annotator.selectors.model_versions import latest_model
 from annotator.selectors.progress import live_votes
 
 
-def labels_per_class(project: Project) -> list[dict[str, object]]:
-    """Pool faces per final label: a review's where there is one, else the votes' (excluded faces left out)."""
-    counts = dict(
-        Face.objects.filter(project=project, split=Split.POOL, excluded=False)
-        .annotate(final=Coalesce("reviewed_label", "label_index"))
-        .filter(final__isnull=False)
-        .values_list("final")
-        .annotate(n=Count("id"))
-    )
-    return [
-        {"index": c.index, "name": c.name, "color": c.color, "labels": counts.get(c.index, 0)}
-        for c in project.classes.all()
-    ]
-
-
 def annotator_stats(project: Project) -> list[dict[str, object]]:
-    """Votes, skips, seconds per vote and votes in the last hour, per annotator."""
-    hour_ago = timezone.now() - timedelta(hours=1)
+    """Votes, skips, median seconds per vote (:func:`speed.seconds_per_vote`, as on the team page)
+    and the votes cast in the last hour (a count, not a rate), per annotator."""
+    seconds = speed.seconds_per_vote(project)
+    last_hour = speed.votes_in_last_hour(project)
     rows = (
         live_votes(project)
-        .values("annotator__username")
+        .values("annotator_id", "annotator__username")
         .annotate(
             votes=Count("id", filter=~Q(kind=VoteKind.SKIP)),
             skips=Count("id", filter=Q(kind=VoteKind.SKIP)),
             unsure=Count("id", filter=Q(kind=VoteKind.UNSURE)),
-            mean_ms=Avg("time_spent_ms"),
-            last_hour=Count("id", filter=Q(created_at__gte=hour_ago) & ~Q(kind=VoteKind.SKIP)),
         )
-        .order_by("-votes")
+        .order_by("-votes", "annotator__username")
     )
     return [
         {
@@ -68,8 +52,8 @@ def annotator_stats(project: Project) -> list[dict[str, object]]:
             "votes": row["votes"],
             "skips": row["skips"],
             "unsure": row["unsure"],
-            "seconds_per_vote": round((row["mean_ms"] or 0) / 1000, 2),
-            "votes_last_hour": row["last_hour"],
+            "median_seconds": seconds.get(row["annotator_id"]),
+            "votes_last_hour": last_hour.get(row["annotator_id"], 0),
         }
         for row in rows
     ]
@@ -263,21 +247,18 @@ def dashboard(project: Project) -> dict[str, object]:
     model = latest_model(project)
     cycle = current_cycle(project)
     labels = labels_per_class(project)
+    figures = None if cycle is None else cycle_progress(cycle, project.votes_per_face)
     return {
-        "budget": {"total": project.budget_votes, "spent": project.votes_spent, "left": project.votes_left},
+        "budget": budget_status(project),
         "pool_size": Face.objects.filter(project=project, split=Split.POOL).count(),
         "test_size": Face.objects.filter(project=project, split=Split.TEST).count(),
         "learning_curve_unavailable_reason": learning_curve_unavailable_reason(project, model),
         "auxiliary_size": Face.objects.filter(project=project, split=Split.AUXILIARY).count(),
         "omni_supervision": omni_supervision_history(project),
         "labels_per_class": labels,
-        "unsure_faces": Face.objects.filter(
-            project=project,
-            label_index__isnull=True,
-            reviewed_label__isnull=True,
-            excluded=False,
-            vote_count__gt=0,
-        ).count(),
+        "unsure_faces": unsure_faces(project, Split.POOL),
+        "unsure_test_faces": unsure_faces(project, Split.TEST),
+        "learning_curve_basis": learning_curve_basis(project),
         "annotators": annotator_stats(project),
         "agreement": agreement(project),
         "learning_curve": learning_curve(project),
@@ -292,7 +273,6 @@ def dashboard(project: Project) -> dict[str, object]:
             "class_balanced": project.class_balanced,
             "choices": Strategy.choices,
         },
-        "cycle": None
-        if cycle is None
-        else {"number": cycle.number, **cycle_progress(cycle, project.votes_per_face)},
+        "cycle": None if cycle is None else {"number": cycle.number, **figures},
+        "next_model": training_speed.next_model(project, figures, has_model=model is not None),
     }

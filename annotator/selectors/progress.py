@@ -22,6 +22,7 @@ from annotator.models import (
 )
 from annotator.models.jobs import MODEL_JOB_KINDS
 from annotator.queues import DEFAULT_QUEUE, TRAIN_QUEUE
+from annotator.selectors.budget import budget_spent, budget_status
 from annotator.selectors.model_versions import latest_model
 
 RECENT_JOBS = 10
@@ -33,7 +34,7 @@ def live_votes(project: Project) -> QuerySet[Vote]:
 
 def labeling_progress(project: Project, user: User) -> dict[str, object]:
     """What the labeling page shows: budget, the batch's progress, the annotator's own count."""
-    project.refresh_from_db(fields=["votes_spent", "budget_votes"])
+    project.refresh_from_db(fields=["votes_spent", "budget_votes", "votes_per_face"])
     membership = Membership.objects.filter(project=project, user=user).first()
     # Between batches no cycle is labeling: report the newest one and what it is doing (training,
     # selecting), not "labeling has not started".
@@ -43,6 +44,7 @@ def labeling_progress(project: Project, user: User) -> dict[str, object]:
         "budget_votes": project.budget_votes,
         "votes_spent": project.votes_spent,
         "votes_left": project.votes_left,
+        "budget": budget_status(project),
         "cycle": None
         if cycle is None
         else {
@@ -83,7 +85,7 @@ def waiting_reason(project: Project, model: ModelVersion | None) -> dict[str, st
     """Why no batch is open for labelers now, as a code the page can switch on and a sentence."""
     if not project.cycles.exists():
         reason = "not_started"
-    elif project.votes_left < project.votes_per_face:
+    elif budget_spent(project):
         reason = "budget_spent"
     elif model is None:
         reason = "first_model"

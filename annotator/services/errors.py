@@ -9,9 +9,10 @@ class ServiceError(Exception):
     code = "invalid"
     status = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.fields = fields or {}  # per setting at fault, why: forms show each next to its field
 
 
 class InvalidInput(ServiceError):

@@ -19,6 +19,7 @@ from annotator.models import (
     SslMethod,
     TrainingMode,
 )
+from annotator.services.budget_plan import check_plan
 from annotator.services.errors import Conflict, InvalidInput
 from annotator.services.names import check_name, class_name_problem, name_problem
 
@@ -173,6 +174,9 @@ def check_settings(project: Project) -> None:
 
     Workers call it too, before they allocate anything for a job: a row changed behind the
     API's back (admin, shell, an older release) must not start a job the machine cannot hold.
+    Until labeling starts, the budget plan must run at least one batch after the initial set
+    (:func:`~annotator.services.budget_plan.check_plan`); once it has started, the split is fixed
+    and a budget spent to its end is how a project finishes, not a mistake.
 
     Raises:
         InvalidInput: naming each setting out of bounds and the rule it breaks.
@@ -205,6 +209,8 @@ def check_settings(project: Project) -> None:
             "omni-supervised auxiliary faces train with a hard pseudo-label, so they combine with the "
             "supervised and semi_supervised training modes only"
         )
+    if project.pk is None or not project.cycles.exists():
+        check_plan(project)
 
 
 OMNI_SUPERVISED_MODES = (TrainingMode.SUPERVISED, TrainingMode.SEMI_SUPERVISED)

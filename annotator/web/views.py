@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from annotator.models import Membership
+from annotator.selectors.budget import budget_sentence
 from annotator.services.memberships import EVERY_ROLE, OWNERS, NotAMember, RoleRequired, require_membership
 from annotator.web import page_choices
 
@@ -49,6 +51,20 @@ def _page_config(membership: Membership) -> dict[str, object]:
     }
 
 
+FAVICON = "annotator/favicon.ico"
+
+
+def favicon(request: HttpRequest) -> FileResponse:
+    """``/favicon.ico``, which browsers ask for on every site whatever the page links: served from
+    the static files (no sign-in needed) rather than answered with a 404 in every log."""
+    path = finders.find(FAVICON)
+    if not path:
+        raise Http404("no favicon among the static files")
+    response = FileResponse(open(path, "rb"), content_type="image/x-icon")  # noqa: SIM115 (FileResponse closes it)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
     memberships = (
@@ -56,7 +72,8 @@ def project_list(request: HttpRequest) -> HttpResponse:
         .select_related("project")
         .order_by("-project__created_at")
     )
-    return render(request, "annotator/project_list.html", {"memberships": memberships})
+    rows = [(membership, budget_sentence(membership.project)) for membership in memberships]
+    return render(request, "annotator/project_list.html", {"rows": rows})
 
 
 @login_required

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from annotator import ml_bridge
 from annotator.media_layout import face_image_name
 from annotator.ml_bridge.cycles import ConfirmablePseudoLabel
-from annotator.models import Face, Membership, ModelVersion, Project, PseudoLabelOffer, Role, Split
-from annotator.services import confirmations, imports, labeling_start, projects
+from annotator.models import MAX_VOTES, Face, Membership, ModelVersion, Project, PseudoLabelOffer, Role, Split
+from annotator.services import budget_plan, confirmations, imports, labeling_start, projects
 
 CLASS_NAMES = ("neutral", "happiness", "surprise", "sadness")
 
@@ -26,7 +26,12 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def make_project(owner=None, *, classes=CLASS_NAMES, **settings) -> Project:
-    """A project through the service (as the app creates them), with its classes and owner membership."""
+    """A project through the service (as the app creates them), with its classes and owner membership.
+
+    A budget too small for the plan (tests of a budget that runs out inside the initial set) is
+    set after creation, as an owner lowering it once labeling started would leave it: the
+    planner refuses such a plan at creation (tests/annotator/services/test_budget_plan.py).
+    """
     owner = owner or UserFactory()
     defaults = {
         "name": "Faces",
@@ -36,9 +41,18 @@ def make_project(owner=None, *, classes=CLASS_NAMES, **settings) -> Project:
         "seed": 7,
         "ssl_method": "none",
     }
-    return projects.create_project(
-        owner, classes=projects.default_class_specs(classes), **{**defaults, **settings}
+    wanted = {**defaults, **settings}
+    plan_fields = {field: wanted[field] for field in budget_plan.PLAN_FIELDS if field in wanted}
+    tight = bool(budget_plan.plan_budget(Project(**plan_fields))["problems"])
+    project = projects.create_project(
+        owner,
+        classes=projects.default_class_specs(classes),
+        **{**wanted, "budget_votes": MAX_VOTES if tight else wanted["budget_votes"]},
     )
+    if tight:
+        Project.objects.filter(pk=project.pk).update(budget_votes=wanted["budget_votes"])
+        project.refresh_from_db()
+    return project
 
 
 def add_annotator(project: Project, user=None, **fields) -> Membership:

@@ -12,7 +12,10 @@ from annotator.services.errors import ServiceError
 
 
 def service_error_response(error: ServiceError) -> Response:
-    return Response({"code": error.code, "detail": error.message}, status=error.status)
+    body: dict[str, object] = {"code": error.code, "detail": error.message}
+    if error.fields:
+        body["fields"] = error.fields
+    return Response(body, status=error.status)
 
 
 class ServiceErrorsMixin:

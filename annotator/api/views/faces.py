@@ -68,7 +68,9 @@ class SimilarFacesView(ProjectScopedView):
 
 
 class ExclusionView(ProjectScopedView):
-    """Owners exclude a face from the loop (POST) or bring it back (DELETE); both are recorded."""
+    """Reviewers and owners exclude a face from the loop (POST) or bring it back (DELETE); both are
+    recorded with who did it. A reviewer looking at a face is the one who sees it is broken or a
+    duplicate; annotators may not (one annotator must not shrink what the others label)."""
 
     @extend_schema(
         request=ExclusionInputSerializer,
@@ -78,7 +80,7 @@ class ExclusionView(ProjectScopedView):
         },
     )
     def post(self, request: Request, project_id: int, face_id: int) -> Response:
-        project = self.project(owner=True)
+        project = self.reviewer().project
         get_object_or_404(Face, pk=face_id, project=project)
         serializer = ExclusionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -89,6 +91,6 @@ class ExclusionView(ProjectScopedView):
         responses={200: ExclusionSerializer, **errors(403, 404, conflict="The face is not excluded.")}
     )
     def delete(self, request: Request, project_id: int, face_id: int) -> Response:
-        project = self.project(owner=True)
+        project = self.reviewer().project
         get_object_or_404(Face, pk=face_id, project=project)
         return Response(ExclusionSerializer(exclusions.include_face(project, request.user, face_id)).data)

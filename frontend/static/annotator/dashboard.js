@@ -10,15 +10,17 @@ let last = "";
 
 function draw(d) {
   P.budget(el("budget-plot"), d.budget.spent, d.budget.total);
-  P.bars(
-    el("class-plot"),
+  el("budget-sentence").textContent = d.budget.sentence;
+  el("next-model").textContent = d.next_model.sentence;
+  const classBars = (key, unsure) =>
     d.labels_per_class
-      .map((c) => ({ label: c.name, value: c.labels, color: c.color }))
-      .concat(d.unsure_faces ? [{ label: "no majority", value: d.unsure_faces, color: "#bab0ac" }] : []),
-    "Labels per class",
-  );
-  if (!d.test_size) P.empty(el("curve-plot"), "No test set: import labeled test faces to see how well the model does.");
-  else if (!d.learning_curve.length) P.empty(el("curve-plot"), "No model trained yet: the first point appears after the first batch.");
+      .map((c) => ({ label: c.name, value: c[key], color: c.color }))
+      .concat(unsure ? [{ label: "no majority", value: unsure, color: "#bab0ac" }] : []);
+  P.bars(el("class-plot"), classBars("labels", d.unsure_faces), "Labeled pool faces per class");
+  if (d.test_size) P.bars(el("test-class-plot"), classBars("test_labels", d.unsure_test_faces), "Labeled test faces per class");
+  else P.empty(el("test-class-plot"), "No test set.");
+  el("curve-basis").textContent = d.learning_curve_basis.sentence;
+  if (d.learning_curve_unavailable_reason) P.empty(el("curve-plot"), d.learning_curve_unavailable_reason);
   else
     P.line(
       el("curve-plot"),
@@ -36,9 +38,9 @@ function draw(d) {
       d.annotators.map((a) => ({
         label: a.annotator,
         value: a.votes,
-        note: `${a.votes} · ${a.seconds_per_vote} s · ${a.votes_last_hour}/h`,
+        note: `${a.votes} · ${a.median_seconds ?? "–"} s per vote · ${a.votes_last_hour} in the last hour`,
       })),
-      "Votes per annotator (count · seconds per vote · votes in the last hour)",
+      "Votes per annotator (count · median seconds per vote, as on the team page · votes cast in the last 60 minutes)",
     );
   else P.empty(el("annotator-plot"), "No votes yet.");
   const g = d.agreement;

@@ -1,5 +1,5 @@
 /* A face's record: votes with their annotators, the model's probabilities, similar faces and
-near-duplicates, its history; owners exclude it or bring it back, reviewers set its label. */
+near-duplicates, its history; reviewers and owners exclude it or bring it back, and set its label. */
 
 import { ApiError, config, del, get, post } from "./api.js";
 import { node } from "./project_form.js";

@@ -1,5 +1,6 @@
-/* Face browser: filters become the API's query; pages follow the server's cursor (keyset), so
-"More faces" costs the same on page 1 and page 1,000. The query lives in the address bar. */
+/* Face browser: filters become the API's query as soon as one changes (no button to press); pages
+follow the server's cursor (keyset), so "More faces" costs the same on page 1 and page 1,000. The
+query lives in the address bar. After "More faces", focus moves to the first face it added. */
 
 import { ApiError, config, get } from "./api.js";
 import { node } from "./project_form.js";
@@ -57,8 +58,10 @@ async function load(reset) {
       grid.replaceChildren();
       shown = 0;
     }
-    grid.append(...page.results.map(cell));
+    const cells = page.results.map(cell);
+    grid.append(...cells);
     shown += page.results.length;
+    if (!reset && cells.length) cells[0].querySelector("a").focus();
     cursor = page.next;
     more.hidden = !cursor;
     document.getElementById("count").textContent = `${shown} face${shown === 1 ? "" : "s"} shown${cursor ? "" : " (all)"}`;
@@ -73,11 +76,23 @@ async function load(reset) {
   }
 }
 
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
+let typing = null;
+function apply() {
+  clearTimeout(typing);
   history.replaceState(null, "", `?${query()}`);
   cursor = null;
   load(true);
+}
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  apply();
+});
+form.addEventListener("change", apply);
+// Number fields: follow the typing too, once it pauses.
+form.addEventListener("input", (event) => {
+  if (event.target.type !== "number") return;
+  clearTimeout(typing);
+  typing = setTimeout(apply, 400);
 });
 more.addEventListener("click", () => load(false));
 load(true);

@@ -127,7 +127,7 @@ async function undo() {
 
 /** The side panel: budget, the batch (or what happens between batches), the model, running jobs. */
 function drawProgress(p) {
-  el("budget-text").textContent = `${p.votes_spent} of ${p.budget_votes} spent · ${p.votes_left} left`;
+  el("budget-text").textContent = p.budget.sentence;
   setMeter(el("budget-meter"), p.votes_spent, p.budget_votes);
   const c = p.cycle;
   if (!c) el("cycle-text").textContent = "labeling has not started";
@@ -181,5 +181,11 @@ el("confirm").addEventListener("click", confirmUnsure);
 el("skip").addEventListener("click", () => answer("skip", []));
 el("undo").addEventListener("click", undo);
 el("show-suggestion").addEventListener("change", showSuggestion);
+// A control pressed from the keyboard hands the keys back to the face: left focused, the next Enter
+// or Space would press it again instead of answering (a mouse click already leaves no focus).
+const stage = document.querySelector(".stage");
+stage.tabIndex = -1;
+stage.addEventListener("click", (event) => event.detail === 0 && event.target.closest("button") && stage.focus());
+el("show-suggestion").addEventListener("change", () => stage.focus());
 faces.bindKeys({ answerFor, actionFor, undo });
 faces.start();

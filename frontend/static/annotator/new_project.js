@@ -2,7 +2,7 @@
 all (the server refuses it whole), then the import page. */
 
 import { ApiError, config, get, post } from "./api.js";
-import { classEditor, node, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
+import { budgetPlanner, classEditor, node, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
 
 const form = document.getElementById("project-form");
 const classes = classEditor(document.getElementById("classes"));
@@ -51,8 +51,11 @@ form.addEventListener("submit", async (event) => {
     classes.showErrors(details.classes);
     const classMessages = Array.isArray(details.classes) ? "" : (details.classes || []).join(" ");
     document.getElementById("classes-error").textContent = classMessages;
-    error.textContent = showFieldErrors(form, details) || (failure.status === 400 && !details.detail ? "" : failure.message);
+    // A refusal that names its fields is shown beside them; nothing more to say under the form.
+    const besideFields = failure.status === 400 && (details.fields || !details.detail);
+    error.textContent = showFieldErrors(form, details) || (besideFields ? "" : failure.message);
   }
 });
 
 loadPresets();
+budgetPlanner(form, "/api/budget-plan/")();

@@ -1,7 +1,7 @@
 /* Shared by the new-project and settings pages: the class editor, setting fields with their
 bounds and one-sentence help, and showing the API's refusals next to the field at fault. */
 
-import { config } from "./api.js";
+import { ApiError, config, get } from "./api.js";
 
 /** The project's settings fields, as the API names them, that the new-project and settings forms send. */
 const SETTING_FIELDS = [
@@ -124,11 +124,14 @@ function prepare(form, config) {
   }
 }
 
-/** Put each field error of a 400 next to its field; returns the errors no field took. */
+/** Put each field error of a 400 next to its field; returns the errors no field took. A service's
+ * refusal ({code, detail, fields}) names its fields under `fields`. */
 function showFieldErrors(form, body) {
   for (const p of form.querySelectorAll(".field .error")) p.textContent = "";
   const rest = [];
-  for (const [field, messages] of Object.entries(body || {})) {
+  const perField = body?.fields || (body?.code ? {} : body);
+  if (body?.code && !body.fields) rest.push(body.detail);
+  for (const [field, messages] of Object.entries(perField || {})) {
     const slot = form.querySelector(`#${field}-error`);
     const text = Array.isArray(messages) ? messages.filter((m) => typeof m === "string").join(" ") : String(messages);
     if (slot) slot.textContent = text;
@@ -149,4 +152,75 @@ function values(form, fields) {
   return out;
 }
 
-export { classEditor, node, prepare, SETTING_FIELDS, showFieldErrors, values };
+/** The settings the budget plan depends on (the server's budget_plan.PLAN_FIELDS). */
+const PLAN_FIELDS = ["budget_votes", "votes_per_face", "batch_size", "initial_set_size", "test_sample_size"];
+
+function duration(seconds) {
+  if (seconds < 90) return `${seconds} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** Render the server's plan (no arithmetic here: /api/budget-plan/ computes it) in the planner card. */
+function showPlan(plan) {
+  const v = plan.votes_per_face;
+  const b = plan.batches;
+  const rows = [
+    ["Test sample", `${plan.test_sample.faces} faces x ${v} votes`, plan.test_sample.votes, plan.test_sample.source],
+    ["Initial set", `${plan.initial_set.faces} faces x ${v} votes`, plan.initial_set.votes, "labeled first; the first model trains on it"],
+    ["Batches", `${b.full} x ${b.size} faces x ${v} votes`, b.full * b.votes_each, "each picked by the newest model"],
+  ];
+  if (b.last_faces)
+    rows.push(["Last batch", `${b.last_faces} faces x ${v} votes`, b.last_faces * v, "smaller: what the budget still pays for"]);
+  rows.push(["Remainder", "", plan.remainder_votes, "pays for no whole face"]);
+  rows.push(["Budget", "", plan.budget_votes, ""]);
+  const body = document.getElementById("budget-plan-rows");
+  body.replaceChildren(
+    ...rows.map(([name, split, votes, note]) =>
+      node(
+        "tr",
+        {},
+        node("th", { scope: "row", text: name }),
+        node("td", { text: split }),
+        node("td", { className: "num", text: `${votes} votes` }),
+        node("td", { className: "muted small", text: note }),
+      ),
+    ),
+  );
+  const r = plan.retrain;
+  document.getElementById("budget-plan-retrain").textContent =
+    `${plan.trainings} training${plan.trainings === 1 ? "" : "s"}. A retrain takes about ${duration(r.first_seconds)} after the initial set and ${duration(r.last_seconds)} at the end (${r.speed.source}).`;
+  const problems = Object.values(plan.problems).flat();
+  document
+    .getElementById("budget-plan-problems")
+    .replaceChildren(...[...new Set(problems)].slice(0, 1).map((text) => node("li", { text })));
+  document.getElementById("budget-plan").dataset.runs = String(!problems.length);
+}
+
+/** Ask the server for the plan of the form's settings whenever one of them changes. */
+function budgetPlanner(form, path) {
+  let timer = null;
+  let asked = 0;
+  async function refresh() {
+    const query = new URLSearchParams();
+    for (const field of PLAN_FIELDS) query.set(field, form.elements[field].value);
+    const mine = ++asked;
+    try {
+      const plan = await get(`${path}?${query}`);
+      if (mine === asked) showPlan(plan);
+    } catch (failure) {
+      if (!(failure instanceof ApiError) || mine !== asked) throw failure;
+      const fields = Object.keys(failure.body || {}).join(", ");
+      document.getElementById("budget-plan-problems").replaceChildren(node("li", { text: `No plan: check ${fields || failure.message}.` }));
+      document.getElementById("budget-plan").dataset.runs = "false";
+    }
+  }
+  for (const field of PLAN_FIELDS)
+    form.elements[field].addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 200);
+    });
+  return refresh;
+}
+
+export { budgetPlanner, classEditor, node, prepare, SETTING_FIELDS, showFieldErrors, values };

@@ -1,5 +1,7 @@
 /* Review: one doubtful face at a time (held for this reviewer by the server), its votes and the
-model's guess; one key sets its final label. */
+model's guess; one key sets its final label. After every action (a review, an undo, a new reason
+to show) the focus goes back to the face, where the keys work: never left in the reason menu,
+which takes the keys for itself, nor on a button that Enter would press again. */
 
 import { ApiError, config, get, post } from "./api.js";
 import { node } from "./project_form.js";
@@ -18,6 +20,11 @@ let busy = false;
 const el = (id) => document.getElementById(id);
 const nameOf = (index) => (index === null || index === undefined ? "none" : classes[index].name);
 
+/** Give the keys back to the face. */
+function refocus() {
+  el("review-stage").focus({ preventScroll: true });
+}
+
 function renderClasses() {
   el("classes").replaceChildren(
     ...classes.map((c) => {
@@ -27,7 +34,10 @@ function renderClasses() {
         node("kbd", { text: c.key }),
         ` ${c.name}`,
       );
-      button.addEventListener("click", () => review(c.index));
+      button.addEventListener("click", () => {
+        refocus();
+        review(c.index);
+      });
       return button;
     }),
   );
@@ -127,9 +137,10 @@ document.addEventListener("keydown", (event) => {
   } else return;
   event.preventDefault();
 });
-el("reason").addEventListener("change", () => {
+el("reason").addEventListener("change", async () => {
   queue = [];
-  refill();
+  await refill();
+  refocus();
 });
 
 renderClasses();

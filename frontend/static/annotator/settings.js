@@ -2,13 +2,14 @@
 reason; saving sends only the changed fields, so a refusal names exactly what was refused. */
 
 import { ApiError, config, del, get, patch, put, upload } from "./api.js";
-import { classEditor, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
+import { budgetPlanner, classEditor, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
 
 const form = document.getElementById("settings-form");
 let project = null;
 let classes = null;
 
 prepare(form, config);
+const refreshPlan = budgetPlanner(form, "budget-plan/");
 
 function fill(data, locks) {
   project = data;
@@ -24,8 +25,7 @@ function fill(data, locks) {
     if (slot) slot.textContent = reason ? `Fixed: ${reason}.` : "";
   }
   form.elements.budget_votes.min = Math.max(Number(form.elements.budget_votes.min), data.votes_spent);
-  document.getElementById("budget-status").textContent =
-    `${data.votes_spent} of ${data.budget_votes} votes spent; the budget cannot go below what is spent.`;
+  document.getElementById("budget-status").textContent = `${data.budget.sentence} The budget cannot go below what is spent.`;
   classes = classEditor(document.getElementById("classes"), { readOnly: Boolean(locks.classes) });
   classes.set(data.classes);
   document.getElementById("classes-locked").textContent = locks.classes ? `Fixed: ${locks.classes}` : "";
@@ -81,6 +81,7 @@ document.getElementById("weights-remove").addEventListener("click", async () => 
 async function load() {
   const [data, locks] = await Promise.all([get(""), get("locks/")]);
   fill(data, locks);
+  refreshPlan();
 }
 
 form.addEventListener("submit", async (event) => {

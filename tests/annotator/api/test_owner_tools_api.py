@@ -223,9 +223,10 @@ def test_face_browser_pages_filters_and_exclusions(client_for):
     assert [(v["annotator"], v["classes"]) for v in detail["votes"]] == [(project.owner.username, [2])]
     assert [e["event"] for e in detail["history"]] == ["queued", "label"]
     similar = client.get(base + f"{target}/similar/").json()
-    assert similar == {
+    assert similar == {  # the factory's projects have pre-training off: there will be no index
         "indexed": False,
-        "detail": "No pre-trained index yet: it is written by the first pre-training.",
+        "detail": "Similar faces are found on the pre-trained embeddings, and this project has self-supervised "
+        "pre-training turned off, so there is no index to search.",
         "faces": [],
     }
     back = client.delete(base + f"{target}/exclusion/")

@@ -51,8 +51,10 @@ def test_a_setting_out_of_bounds_is_refused_and_nothing_changes(client_for, fiel
 
 @pytest.mark.parametrize(("field", "bounds"), BOUNDS.items())
 def test_both_ends_of_every_range_are_accepted(client_for, field, bounds):
-    project = make_project(votes_per_face=50)
-    for value in (bounds.low, bounds.high):
+    """A budget of 1 vote is within bounds, but no plan with a batch after the initial set fits it:
+    the planner's refusal of it is tested in tests/annotator/services/test_budget_plan.py."""
+    project = make_project(votes_per_face=50, budget_votes=MAX_VOTES, initial_set_size=1, batch_size=1)
+    for value in (bounds.low, bounds.high) if field != "budget_votes" else (bounds.high,):
         response = client_for(project.owner).patch(
             f"/api/projects/{project.pk}/", {field: value}, format="json"
         )

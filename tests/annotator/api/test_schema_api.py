@@ -151,7 +151,7 @@ def test_a_class_count_out_of_range_is_refused_not_a_server_error(
 def test_the_largest_class_count_gets_a_key_for_each_class(client_for) -> None:
     body = {
         "name": "Faces",
-        "budget_votes": 10,
+        "budget_votes": 1000,
         "classes": [{"name": f"class {i}"} for i in range(MAX_CLASSES)],
     }
 

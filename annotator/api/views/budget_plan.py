@@ -1,0 +1,79 @@
+"""The budget planner: how a budget splits and how long its retrains take, before and after creation."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.api.openapi import errors
+from annotator.api.views.base import ProjectScopedView
+from annotator.models import BOUNDS, Project
+from annotator.services import budget_plan
+
+
+def _bounded(field: str, **options: object) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=BOUNDS[field].low, max_value=BOUNDS[field].high, **options)
+
+
+class PlanQuerySerializer(serializers.Serializer):
+    """The settings a plan depends on, each within its bounds (partial: a missing one keeps the saved value)."""
+
+    budget_votes = _bounded("budget_votes")
+    votes_per_face = _bounded("votes_per_face")
+    batch_size = _bounded("batch_size")
+    initial_set_size = _bounded("initial_set_size")
+    test_sample_size = _bounded("test_sample_size", required=False, allow_null=True)
+
+
+class BudgetPlanSerializer(serializers.Serializer):
+    budget_votes = serializers.IntegerField()
+    votes_per_face = serializers.IntegerField()
+    test_sample = serializers.DictField(help_text="faces, votes, and where the number of faces comes from.")
+    initial_set = serializers.DictField(help_text="faces and votes.")
+    batches = serializers.DictField(
+        help_text="full batches of size faces (votes_each), a smaller last batch (last_faces), and their faces and votes."
+    )
+    remainder_votes = serializers.IntegerField(help_text="Votes left over that pay for no whole face.")
+    trainings = serializers.IntegerField(
+        help_text="Models trained: after the initial set and after each batch."
+    )
+    retrain = serializers.DictField(
+        help_text="Estimated seconds of the first and the last training, and the speed (measured or a default)."
+    )
+    problems = serializers.DictField(help_text="Per setting, why the plan cannot run; empty when it can.")
+
+
+PLAN_FIELDS = budget_plan.PLAN_FIELDS
+PLAN_PARAMETERS = [OpenApiParameter(field, int, required=False) for field in PLAN_FIELDS]
+
+
+def _plan(project: Project, request: Request, *, partial: bool) -> Response:
+    # An empty query value is an empty field: for the test sample, "5% of the pool".
+    values = {field: value or None for field, value in request.query_params.items() if field in PLAN_FIELDS}
+    query = PlanQuerySerializer(data=values, partial=partial)
+    query.is_valid(raise_exception=True)
+    for field, value in query.validated_data.items():
+        setattr(project, field, value)
+    return Response(BudgetPlanSerializer(budget_plan.plan_budget(project)).data)
+
+
+class BudgetPlanView(APIView):
+    """The plan of a project not created yet, from the settings in the query (new-project page)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=PLAN_PARAMETERS, responses={200: BudgetPlanSerializer, **errors(400, 403)})
+    def get(self, request: Request) -> Response:
+        return _plan(Project(), request, partial=False)
+
+
+class ProjectBudgetPlanView(ProjectScopedView):
+    """A project's plan with its faces; query settings override the saved ones (settings page)."""
+
+    @extend_schema(parameters=PLAN_PARAMETERS, responses={200: BudgetPlanSerializer, **errors(400, 403, 404)})
+    def get(self, request: Request, project_id: int) -> Response:
+        return _plan(self.project(), request, partial=True)
