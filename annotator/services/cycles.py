@@ -36,10 +36,12 @@ def _pool_ids(project: Project) -> list[int]:
 
 
 def _initial_set_size(project: Project, pool_size: int, test_faces: int) -> int:
-    """``initial_set_size``, or less when the pool or the budget left after the test faces is smaller."""
-    return min(
-        project.initial_set_size, pool_size, project.budget_votes - test_faces * project.votes_per_face
-    )
+    """``initial_set_size``, or less when the pool or the budget left after the test faces is smaller.
+
+    The budget counts votes and the set counts faces: a face of the set takes ``votes_per_face``.
+    """
+    faces_paid_for = (project.budget_votes - test_faces * project.votes_per_face) // project.votes_per_face
+    return max(0, min(project.initial_set_size, pool_size, faces_paid_for))
 
 
 def choose_initial_set(project: Project, test_faces: int = 0) -> list[int]:

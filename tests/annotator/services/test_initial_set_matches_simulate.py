@@ -54,3 +54,13 @@ def test_another_seed_gives_other_faces() -> None:
     other_seed = [int(pool.names[row]) for row in random_initial_selection(pool, 9, 2)]
 
     assert cycles.choose_initial_set(one) != other_seed
+
+
+def test_the_initial_set_is_cut_to_the_faces_the_budget_pays_for() -> None:
+    # 30 votes, 3 per face, 4 test faces first: 18 votes left pay for 6 faces, not 18.
+    project = make_project(initial_set_size=9, budget_votes=30, votes_per_face=3)
+    for pixel_seed in range(40):
+        FaceFactory(project=project, pixel_seed=pixel_seed)
+
+    assert len(cycles.choose_initial_set(project, test_faces=4)) == 6
+    assert len(cycles.choose_initial_set(project, test_faces=10)) == 0
