@@ -128,7 +128,10 @@ class ProjectUpdateSerializer(ProjectSerializer):
 
 
 class MembershipSerializer(serializers.ModelSerializer):
-    username = serializers.CharField(source="user.username")
+    username = serializers.CharField(
+        source="user.username",
+        help_text="The member's exact username; accounts are never looked up by e-mail address.",
+    )
     role = serializers.ChoiceField(choices=Role.choices, default=Role.ANNOTATOR)
 
     class Meta:

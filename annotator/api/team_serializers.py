@@ -62,9 +62,13 @@ class InvitationSerializer(serializers.Serializer):
 
 
 class AcceptInviteSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, style={"input_type": "password"})
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    """A new account's username and password; a signed-in user sends neither and joins as themselves.
+
+    There is no e-mail field: an address typed here would be unverified (see ``services.invites``).
+    """
+
+    username = serializers.CharField(max_length=150, required=False)
+    password = serializers.CharField(max_length=128, required=False, style={"input_type": "password"})
 
 
 class JoinedSerializer(serializers.Serializer):

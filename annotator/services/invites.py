@@ -1,9 +1,16 @@
 """Invite links: how an owner brings in someone who has no account yet.
 
 The link carries a random token; only its SHA-256 is stored, so the database alone never
-yields a working link. A link works once, until it expires: accepting it creates the account
-and the membership in one transaction, and marks the link used by a conditional ``UPDATE``,
-so two people opening the same link at once cannot both join.
+yields a working link. A link works once, until it expires: accepting it creates the
+membership (and, for someone without an account, the account) in one transaction, and marks
+the link used by a conditional ``UPDATE``, so two people opening the same link at once cannot
+both join.
+
+Whoever holds a link is trusted with what the owner granted, and with nothing else. A new
+account gets no e-mail address: nothing checks that the holder owns the address they would
+type, and an address on an account is what another owner might look them up by
+(:func:`annotator.services.memberships.find_user` therefore looks up usernames only). The
+username and password go through Django's validators, as in any other sign-up form.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from annotator.models import MAX_VOTES, Invite, Membership, Project, Role
@@ -110,33 +118,75 @@ def usable_invite(token: str) -> Invite:
 
 
 @transaction.atomic
-def accept_invite(token: str, *, username: str, password: str, email: str = "") -> Membership:
+def accept_invite(token: str, *, username: str, password: str) -> Membership:
     """Create the invitee's account and membership; the link is spent.
+
+    The account has no e-mail address, whatever the owner noted on the link: the link may have
+    been passed on, and an unverified address must not become someone's identity.
 
     Raises:
         InviteNotUsable: as :func:`usable_invite`, or used by someone else a moment ago.
-        InvalidInput: the username is taken or the password too weak.
+        InvalidInput: the username is invalid or taken, or the password too weak.
     """
     invite = usable_invite(token)
     users = get_user_model()
-    username = username.strip()
-    if not username or len(username) > 150:
-        raise InvalidInput("choose a username of 1 to 150 characters")
-    if users.objects.filter(username__iexact=username).exists():
-        raise InvalidInput(f"the username {username!r} is taken; choose another")
-    candidate = users(username=username, email=email or invite.email)
+    candidate = users(username=validated_username(username))
     try:
         validate_password(password, candidate)
     except ValidationError as error:
         raise InvalidInput(" ".join(error.messages)) from error
-    now = timezone.now()
-    if not Invite.objects.filter(pk=invite.pk, used_at__isnull=True, expires_at__gt=now).update(used_at=now):
-        raise InviteNotUsable("this invite link was already used")
-    user = users.objects.create_user(username=username, password=password, email=email or invite.email)
+    _spend(invite)
+    user = users.objects.create_user(username=candidate.username, password=password)
     Invite.objects.filter(pk=invite.pk).update(used_by=user)
     return Membership.objects.create(
         project=invite.project, user=user, role=invite.role, quota_votes=invite.quota_votes
     )
+
+
+@transaction.atomic
+def join_with_invite(token: str, user: User) -> Membership:
+    """The signed-in ``user`` joins the invite's project with its role and quota; the link is spent.
+
+    Raises:
+        InviteNotUsable: as :func:`usable_invite`, or used by someone else a moment ago.
+        Conflict: the user is a member already (the link stays unused, for someone else).
+    """
+    invite = usable_invite(token)
+    if Membership.objects.filter(project=invite.project, user=user).exists():
+        raise Conflict("you are a member of this project already; the link stays unused")
+    _spend(invite)
+    Invite.objects.filter(pk=invite.pk).update(used_by=user)
+    return Membership.objects.create(
+        project=invite.project, user=user, role=invite.role, quota_votes=invite.quota_votes
+    )
+
+
+def validated_username(username: str) -> str:
+    """``username`` stripped, checked by the User model's own validators and free (in any case).
+
+    Raises:
+        InvalidInput: empty, too long, characters Django's username validator refuses, or taken.
+    """
+    users = get_user_model()
+    username = username.strip()
+    field = users._meta.get_field(users.USERNAME_FIELD)
+    assert isinstance(field, Field), field
+    try:
+        field.clean(username, None)
+    except ValidationError as error:
+        raise InvalidInput(" ".join(error.messages)) from error
+    if users.objects.filter(username__iexact=username).exists():
+        raise InvalidInput(f"the username {username!r} is taken; choose another")
+    return username
+
+
+def _spend(invite: Invite) -> None:
+    now = timezone.now()
+    spent = Invite.objects.filter(
+        pk=invite.pk, used_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
+    if not spent:
+        raise InviteNotUsable("this invite link was already used or revoked")
 
 
 @transaction.atomic

@@ -59,7 +59,7 @@ def has_role(membership: Membership, roles: Collection[str]) -> bool:
 def add_member(
     project: Project, username: str, role: str = Role.ANNOTATOR, quota_votes: int | None = None
 ) -> Membership:
-    """Add an existing user, named by username or e-mail, to a project (or change a member's role and quota).
+    """Add an existing user, named by their exact username, to a project (or change a member's role and quota).
 
     The creator's role cannot change: without that, an owner could demote themselves, or a
     co-owner the creator, and leave a project that no one may manage.
@@ -76,23 +76,22 @@ def add_member(
     return membership
 
 
-def find_user(username_or_email: str) -> User:
-    """The user with this username, or else the one user with this e-mail address.
+def find_user(username: str) -> User:
+    """The user whose username is exactly ``username``.
+
+    Never by e-mail address: no address on an account was verified (an invitee types any
+    address they like), so looking one up would let a stranger who claimed a colleague's
+    address be let into projects meant for the colleague.
 
     Raises:
-        InvalidInput: nobody, or several accounts share the e-mail address.
+        InvalidInput: no account has this username.
     """
-    users = get_user_model().objects
-    user = users.filter(username=username_or_email).first()
+    user = get_user_model().objects.filter(username=username).first()
     if user is not None:
         return user
-    by_email = list(users.filter(email__iexact=username_or_email)[:2]) if "@" in username_or_email else []
-    if len(by_email) == 1:
-        return by_email[0]
-    if by_email:
-        raise InvalidInput(f"several accounts use {username_or_email!r}; add the member by username")
+    hint = " (members are added by username, not e-mail address)" if "@" in username else ""
     raise InvalidInput(
-        f"no user named {username_or_email!r}; for someone without an account, send an invite link"
+        f"no user named {username!r}{hint}; for someone without an account, send an invite link"
     )
 
 

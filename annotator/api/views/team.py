@@ -7,7 +7,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.permissions import AllowAny
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,6 +27,11 @@ from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMi
 from annotator.models import Invite
 from annotator.services import invites
 from annotator.team_figures import team_figures
+
+
+class CsrfEnforcingSession(SessionAuthentication):
+    """DRF's CSRF check, asked for by a view that also takes requests without a session."""
+
 
 GONE = {410: OpenApiResponse(ErrorSerializer, description="The link is unknown, expired, revoked or used.")}
 
@@ -72,11 +78,21 @@ class InviteDetailView(ProjectScopedView):
 class InvitationView(ServiceErrorsMixin, APIView):
     """An invite link, seen by its holder (no account needed): what it offers, and joining with it.
 
-    Joining creates the account, joins the project with the invite's role and signs the new
-    user in; the link stops working.
+    A signed-in user joins as themselves. Anyone else names a username and a password: that
+    creates the account, joins the project with the invite's role and signs the new user in.
+    Either way the link stops working.
+
+    Joining checks the CSRF token even without a session (DRF checks it only for signed-in
+    users): otherwise another site could make a visitor's browser join a project, or sign it
+    in to an account of the other site's choosing.
     """
 
     permission_classes = [AllowAny]
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method not in SAFE_METHODS:
+            CsrfEnforcingSession().enforce_csrf(request)
 
     @extend_schema(auth=[], responses={200: InvitationSerializer, **GONE})
     def get(self, request: Request, token: str) -> Response:
@@ -87,15 +103,27 @@ class InvitationView(ServiceErrorsMixin, APIView):
         request=AcceptInviteSerializer,
         responses={
             201: JoinedSerializer,
-            **errors(400, invalid="Username taken or password too weak."),
+            **errors(
+                400,
+                403,
+                invalid="Username invalid or taken, or password too weak.",
+                forbidden="No CSRF token.",
+                conflict="Already a member.",
+            ),
             **GONE,
         },
     )
     def post(self, request: Request, token: str) -> Response:
-        serializer = AcceptInviteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        membership = invites.accept_invite(token, **serializer.validated_data)
-        login(request._request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+        if request.user.is_authenticated:
+            membership = invites.join_with_invite(token, request.user)
+        else:
+            serializer = AcceptInviteSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            membership = invites.accept_invite(
+                token, username=data.get("username", ""), password=data.get("password", "")
+            )
+            login(request._request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
         membership.next = reverse("web:label", args=[membership.project_id])
         return Response(JoinedSerializer(membership).data, status=CREATED)
 

@@ -1,23 +1,20 @@
-/* Accepting an invite: the account is created, the project joined and the user signed in by one
-request; then the labeling page. */
+/* Accepting an invite: a signed-in user joins as themselves; anyone else creates an account (username
+and password, no e-mail address), joins and is signed in, by one request. Then the labeling page. */
 
 import { ApiError, config, post } from "./api.js";
 
 document.getElementById("join-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const form = event.target;
+  const fields = event.target.elements;
   const error = document.getElementById("error");
   error.textContent = "";
+  const body = fields.username ? { username: fields.username.value.trim(), password: fields.password.value } : {};
   try {
-    const joined = await post(`/api/invitations/${encodeURIComponent(config.token)}/`, {
-      username: form.elements.username.value.trim(),
-      password: form.elements.password.value,
-      email: form.elements.email.value,
-    });
+    const joined = await post(`/api/invitations/${encodeURIComponent(config.token)}/`, body);
     location.assign(joined.next);
   } catch (failure) {
     if (!(failure instanceof ApiError)) throw failure;
-    const body = failure.body || {};
-    error.textContent = body.detail || Object.values(body).flat().join(" ") || failure.message;
+    const answer = failure.body || {};
+    error.textContent = answer.detail || Object.values(answer).flat().join(" ") || failure.message;
   }
 });

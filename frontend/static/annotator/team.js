@@ -1,4 +1,4 @@
-/* Team: members with their figures, roles and quotas; adding by name or e-mail; invite links. */
+/* Team: members with their figures, roles and quotas; adding an existing account by its exact username; invite links. */
 
 import { ApiError, config, del, get, patch, post } from "./api.js";
 import { node } from "./project_form.js";

@@ -92,13 +92,13 @@ def test_presets_and_class_replacement_until_votes_exist(client_for):
     assert low.status_code in (400, 409) and Project.objects.get(pk=project.pk).budget_votes == 20
 
 
-def test_members_by_email_role_changes_and_the_creator_stays_owner(client_for):
+def test_members_by_username_role_changes_and_the_creator_stays_owner(client_for):
     project = make_project()
     get_user_model().objects.create_user("eve", "eve@example.org", "secret-pass")
     client = client_for(project.owner)
     added = client.post(
         f"/api/projects/{project.pk}/members/",
-        {"username": "EVE@example.org", "role": "reviewer"},
+        {"username": "eve", "role": "reviewer"},
         format="json",
     )
     assert added.status_code == 201 and (added.json()["username"], added.json()["role"]) == (
