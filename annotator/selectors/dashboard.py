@@ -1,11 +1,16 @@
-"""Everything the owner's dashboard draws: labels per class, annotators and their agreement,
-the learning curve, the crowd model, confirmations, reviews, the newest comparison. No writes."""
+"""Everything the dashboard draws: labels per class, annotators and their agreement, the learning
+curve, the crowd model, confirmations, reviews, the newest comparison. No writes.
+
+Owners and reviewers see every annotator's figures (reviewers pick faces by the annotators'
+reliability); an annotator sees only their own, like a colleague's pay slip would stay private.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from annotator import ml_bridge
@@ -15,11 +20,13 @@ from annotator.models import (
     Job,
     JobKind,
     JobState,
+    Membership,
     ModelVersion,
     OfferState,
     Project,
     PseudoLabelOffer,
     Review,
+    Role,
     Split,
     Strategy,
     VoteKind,
@@ -31,14 +38,14 @@ from annotator.selectors.model_versions import latest_model
 from annotator.selectors.progress import live_votes
 
 
-def annotator_stats(project: Project) -> list[dict[str, object]]:
+def annotator_stats(project: Project, only: User | None = None) -> list[dict[str, object]]:
     """Votes, skips, median seconds per vote (:func:`speed.seconds_per_vote`, as on the team page)
-    and the votes cast in the last hour (a count, not a rate), per annotator."""
+    and the votes cast in the last hour (a count, not a rate), per annotator (or ``only`` one)."""
     seconds = speed.seconds_per_vote(project)
     last_hour = speed.votes_in_last_hour(project)
+    votes = live_votes(project) if only is None else live_votes(project).filter(annotator=only)
     rows = (
-        live_votes(project)
-        .values("annotator_id", "annotator__username")
+        votes.values("annotator_id", "annotator__username")
         .annotate(
             votes=Count("id", filter=~Q(kind=VoteKind.SKIP)),
             skips=Count("id", filter=Q(kind=VoteKind.SKIP)),
@@ -92,18 +99,21 @@ def learning_curve(project: Project) -> list[dict[str, object]]:
     ]
 
 
-def annotator_reliability(project: Project, model: ModelVersion | None) -> dict[str, object] | None:
+def annotator_reliability(
+    project: Project, model: ModelVersion | None, only: User | None = None
+) -> dict[str, object] | None:
     """The Dawid-Skene reliabilities the worker fitted with ``model`` (``None`` before any), by username."""
     if model is None or not model.crowd:
         return None
-    ids = [row["annotator_id"] for row in model.crowd["annotators"]]
+    rows = [row for row in model.crowd["annotators"] if only is None or row["annotator_id"] == only.pk]
+    ids = [row["annotator_id"] for row in rows]
     names = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
     return {
         "version": model.version,
         "shared_faces": model.crowd["shared_faces"],
         "annotators": [
             {**row, "annotator": names.get(row["annotator_id"], f"user {row['annotator_id']}")}
-            for row in sorted(model.crowd["annotators"], key=lambda row: row["reliability"])
+            for row in sorted(rows, key=lambda row: row["reliability"])
         ],
     }
 
@@ -126,13 +136,14 @@ def margin_history(project: Project) -> dict[str, object] | None:
     }
 
 
-def confirmation_stats(project: Project) -> dict[str, object]:
-    """Pseudo-label offers by state, and per annotator how many they confirmed and rejected."""
+def confirmation_stats(project: Project, only: User | None = None) -> dict[str, object]:
+    """Pseudo-label offers by state, and per annotator (or ``only`` one) how many they confirmed and rejected."""
     by_state = dict(
         PseudoLabelOffer.objects.filter(project=project).values_list("state").annotate(n=Count("id"))
     )
+    answered = PseudoLabelOffer.objects.filter(project=project, answered_by__isnull=False)
     per_annotator = (
-        PseudoLabelOffer.objects.filter(project=project, answered_by__isnull=False)
+        (answered if only is None else answered.filter(answered_by=only))
         .values("answered_by__username")
         .annotate(
             confirmed=Count("id", filter=Q(state=OfferState.CONFIRMED)),
@@ -242,8 +253,11 @@ def reviewer_of_final_label() -> Subquery:
     return Subquery(newest.values("reviewer__username")[:1])
 
 
-def dashboard(project: Project) -> dict[str, object]:
-    """Everything the dashboard draws, in one response."""
+def dashboard(viewer: Membership) -> dict[str, object]:
+    """Everything the dashboard draws for ``viewer``, in one response: per-annotator figures are
+    everyone's for owners and reviewers, and only the viewer's own for an annotator."""
+    project = viewer.project
+    only = None if viewer.role in (Role.OWNER, Role.REVIEWER) else viewer.user
     model = latest_model(project)
     cycle = current_cycle(project)
     labels = labels_per_class(project)
@@ -259,12 +273,12 @@ def dashboard(project: Project) -> dict[str, object]:
         "unsure_faces": unsure_faces(project, Split.POOL),
         "unsure_test_faces": unsure_faces(project, Split.TEST),
         "learning_curve_basis": learning_curve_basis(project),
-        "annotators": annotator_stats(project),
+        "annotators": annotator_stats(project, only),
         "agreement": agreement(project),
         "learning_curve": learning_curve(project),
-        "reliability": annotator_reliability(project, model),
+        "reliability": annotator_reliability(project, model, only),
         "margins": margin_history(project),
-        "confirmations": confirmation_stats(project),
+        "confirmations": confirmation_stats(project, only),
         "reviews": review_counts(project),
         "confusion": class_quality(model, labels),
         "comparison": latest_comparison(project),

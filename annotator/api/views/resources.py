@@ -39,7 +39,11 @@ class MemberListView(ProjectScopedView, generics.GenericAPIView):
 
     @extend_schema(responses={200: MembershipSerializer(many=True), **list_errors()})
     def get(self, request: Request, project_id: int) -> Response:
-        queryset = self.member().project.memberships.select_related("user")
+        """Owners and reviewers see every member; an annotator sees their own membership only."""
+        membership = self.member()
+        queryset = membership.project.memberships.select_related("user")
+        if not memberships.has_role(membership, memberships.REVIEWERS):
+            queryset = queryset.filter(pk=membership.pk)
         return self.get_paginated_response(
             MembershipSerializer(self.paginate_queryset(queryset), many=True).data
         )
@@ -213,13 +217,18 @@ class ProjectJobListView(ProjectScopedView, generics.GenericAPIView):
 
 
 class DashboardView(ProjectScopedView):
-    """Budget, labels per class, annotators and agreement, learning curve, confusion, jobs."""
+    """Budget, labels per class, annotators and agreement, learning curve, confusion, jobs.
+
+    Per-annotator figures (votes, speed, reliability, confirmations) are every annotator's for
+    owners and reviewers, and only their own for an annotator.
+    """
 
     @extend_schema(responses={200: DashboardSerializer, **errors(403, 404)})
     def get(self, request: Request, project_id: int) -> Response:
-        project = self.project()
+        membership = self.member()
+        project = membership.project
         imports.expire_stale_jobs(project)
-        data = dashboard(project)
+        data = dashboard(membership)
         data["jobs"] = JobSerializer(jobs_to_show(project), many=True).data
         return Response(data)
 
