@@ -8,6 +8,8 @@ None shows the exception, a setting or the URL patterns: the traceback goes to t
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 
@@ -46,3 +48,18 @@ def _answer(request: HttpRequest, status: int, *, with_user: bool) -> HttpRespon
         return JsonResponse({"detail": API_MESSAGES[status]}, status=status)
     template = loader.get_template(f"{status}.html")
     return HttpResponse(template.render(request=request if with_user else None), status=status)
+
+
+class ClientErrorsInOneLine(logging.Filter):
+    """Log a 4xx as its one line ("Forbidden (Permission denied): /projects/3/settings/"), no traceback.
+
+    Django's ``django.request`` logger attaches the exception to the warnings of a refused page
+    (403) or a missing one (404): a stack trace for every user who follows a stale link is noise
+    that buries the 500s, whose tracebacks are what the log is for. Those keep theirs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if 400 <= getattr(record, "status_code", 500) < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
