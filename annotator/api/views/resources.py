@@ -10,6 +10,7 @@ from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotator.api import throttles
 from annotator.api.openapi import errors, list_errors
 from annotator.api.parsers import CleaningMultiPartParser
 from annotator.api.permissions import member_or_404, owner_or_403
@@ -25,6 +26,7 @@ from annotator.api.serializers import (
     ModelVersionSerializer,
     face_image_serializer_for,
 )
+from annotator.api.throttles import WriteThrottle
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
 from annotator.models import Face, Job, JobKind, Membership
 from annotator.selectors.dashboard import dashboard
@@ -143,6 +145,8 @@ class ImportView(ProjectScopedView):
     """
 
     parser_classes = [CleaningMultiPartParser, FormParser]
+    throttle_classes = [WriteThrottle]
+    throttle_scope = throttles.IMPORTS
 
     @extend_schema(
         request={"multipart/form-data": ImportInputSerializer},
@@ -172,6 +176,9 @@ class ImportView(ProjectScopedView):
 
 class ImportJobView(ProjectScopedView):
     """Create an import job before uploading, so its progress can be polled during the upload."""
+
+    throttle_classes = [WriteThrottle]
+    throttle_scope = throttles.IMPORTS
 
     @extend_schema(
         request=None,

@@ -189,10 +189,12 @@ function createFaceQueue(options) {
             signOut();
             break;
           }
-          if (!error.status) {
+          // No answer, or 429 (answers faster than the server's rate limit): keep it and send again.
+          if (!error.status || error.status === 429) {
             const delay = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)];
             attempt += 1;
-            if (attempt > 2) showMessage(`Connection lost: ${outbox.length} answer(s) kept here, sending again in ${delay / 1000} s.`);
+            const why = error.status ? "Too many answers at once" : "Connection lost";
+            if (attempt > 2) showMessage(`${why}: ${outbox.length} answer(s) kept here, sending again in ${delay / 1000} s.`);
             await sleep(delay);
             continue;
           }
