@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from annotator.health import healthz
 from annotator.media import protected_media
+
+# Swagger UI and ReDoc inject their own <style> elements; their pages (and only they) may use
+# inline styles. Scripts stay 'self' only: Swagger UI's start-up script comes as a file
+# (the split view), and ReDoc starts from its <redoc> element.
+docs_styles = csp_update({"style-src": ["'unsafe-inline'"]})
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path(
+        "api/docs/", docs_styles(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"
+    ),
+    path("api/redoc/", docs_styles(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
     path("api/", include("annotator.api.urls")),
     path("media/<path:path>", protected_media, name="media"),
     path("", include("annotator.web.urls")),

@@ -30,6 +30,8 @@ function node(tag, attrs = {}, ...children) {
     if (value === false || value === null || value === undefined) continue;
     if (key === "text") element.textContent = value;
     else if (key === "className") element.className = value;
+    // Through the CSSOM: the Content-Security-Policy refuses style attributes set as markup.
+    else if (key === "style") element.style.cssText = value;
     else element.setAttribute(key, value === true ? "" : value);
   }
   element.append(...children.filter(Boolean));
