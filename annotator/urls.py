@@ -11,9 +11,10 @@ from annotator.health import healthz
 from annotator.media import protected_media
 
 # Swagger UI and ReDoc inject their own <style> elements; their pages (and only they) may use
-# inline styles. Scripts stay 'self' only: Swagger UI's start-up script comes as a file
-# (the split view), and ReDoc starts from its <redoc> element.
-docs_styles = csp_update({"style-src": ["'unsafe-inline'"]})
+# inline styles, and ReDoc runs its search in a worker made from a blob. Scripts stay 'self'
+# only: Swagger UI's start-up script comes as a file (the split view), and ReDoc starts from
+# its <redoc> element.
+docs_styles = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -115,7 +115,11 @@ def test_only_the_api_docs_add_inline_styles_and_never_inline_scripts() -> None:
     client = Client()
     for path in ("/api/docs/", "/api/redoc/"):
         policy = directives(client.get(path)["Content-Security-Policy"])
-        assert policy == {**POLICY, "style-src": ["'self'", "'unsafe-inline'"]}, path
+        assert policy == {
+            **POLICY,
+            "style-src": ["'self'", "'unsafe-inline'"],
+            "worker-src": ["'self'", "blob:"],
+        }, path
     assert inline_code(client.get("/api/redoc/").content.decode()) == ["<style>"]
     swagger = client.get("/api/docs/").content.decode()
     assert inline_code(swagger) == ["<style>"]
