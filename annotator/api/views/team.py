@@ -82,16 +82,17 @@ class InvitationView(ServiceErrorsMixin, APIView):
     creates the account, joins the project with the invite's role and signs the new user in.
     Either way the link stops working.
 
-    Joining checks the CSRF token even without a session (DRF checks it only for signed-in
-    users): otherwise another site could make a visitor's browser join a project, or sign it
-    in to an account of the other site's choosing.
+    Joining checks the CSRF token without a session too (DRF checks it only for users its
+    session authenticated): otherwise another site could make a visitor's browser join a
+    project, or sign it in to an account of the other site's choosing. A client with an API
+    token needs none; browsers never send one by themselves.
     """
 
     permission_classes = [AllowAny]
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
-        if request.method not in SAFE_METHODS:
+        if request.method not in SAFE_METHODS and request.successful_authenticator is None:
             CsrfEnforcingSession().enforce_csrf(request)
 
     @extend_schema(auth=[], responses={200: InvitationSerializer, **GONE})

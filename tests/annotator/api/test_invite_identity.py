@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from annotator.models import Invite, Membership, Role
 from annotator.services import invites
@@ -171,3 +172,18 @@ def test_the_invite_page_asks_no_email_and_offers_joining_as_the_signed_in_user(
     assert 'name="email"' not in anonymous and "bob@corp.example" not in anonymous
     assert 'name="username"' in anonymous and 'name="csrf-token"' in anonymous
     assert "Join as colleague" in own and 'name="password"' not in own
+
+
+def test_a_client_with_an_api_token_joins_without_a_csrf_token() -> None:
+    project = make_project()
+    link = invites.create_invite(project, project.owner)
+    colleague = UserFactory(username="colleague")
+    api = Client(enforce_csrf_checks=True)
+    joined = api.post(
+        f"/api/invitations/{link.token}/",
+        {},
+        content_type="application/json",
+        headers={"Authorization": f"Token {Token.objects.create(user=colleague).key}"},
+    )
+
+    assert joined.status_code == 201 and joined.json()["username"] == "colleague"
