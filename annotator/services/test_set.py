@@ -35,4 +35,7 @@ def reserve_test_sample(project: Project) -> list[int]:
     queued = list(imported.values_list("id", flat=True)[:size])
     chosen = random.Random(f"test sample {project.seed}").sample(pool, size - len(queued))
     Face.objects.filter(pk__in=chosen).update(split=Split.TEST)
-    return queued + chosen
+    # A pool face imported with a label is a labeled test face once it moves: it needs no votes
+    # (and takes none: votes.submit_vote refuses labeled test faces), so it is not queued.
+    needs_votes = set(Face.objects.filter(pk__in=chosen, imported_label__isnull=True).values_list("id", flat=True))
+    return queued + [face_id for face_id in chosen if face_id in needs_votes]

@@ -161,3 +161,19 @@ def test_the_dashboard_says_why_there_is_no_curve_until_the_sample_is_labeled(cl
     answer_all(project, add_annotator(project).user, limit=2)
     assert reason() == "No learning curve yet: its first point comes with the first trained model."
     assert learning_curve_unavailable_reason(project, model=object()) is None
+
+
+def test_pool_faces_imported_with_labels_join_the_sample_labeled_and_are_not_queued():
+    project = unlabeled_project(pool=40)
+    labeled = set(Face.objects.filter(project=project).order_by("id").values_list("id", flat=True)[:30])
+    Face.objects.filter(pk__in=labeled).update(imported_label=1)
+    cycle = labeling_start.start_labeling(project)
+
+    test_ids = set(Face.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True))
+    queue = set(cycle.entries.values_list("face_id", flat=True))
+    assert len(test_ids) == 2
+    assert len(queue) == 6 + len(test_ids - labeled)  # the initial set and the unlabeled test faces
+    assert not queue & test_ids & labeled  # a labeled test face is never handed out for votes
+    annotator = add_annotator(project).user
+    answered = answer_all(project, annotator)  # every face handed out takes its vote
+    assert set(answered) == queue
