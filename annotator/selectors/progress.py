@@ -22,6 +22,7 @@ from annotator.models import (
 )
 from annotator.models.jobs import MODEL_JOB_KINDS
 from annotator.queues import DEFAULT_QUEUE, TRAIN_QUEUE
+from annotator.selectors.leases import lease_wait
 from annotator.selectors.model_versions import latest_model
 
 RECENT_JOBS = 10
@@ -31,8 +32,12 @@ def live_votes(project: Project) -> QuerySet[Vote]:
     return Vote.objects.filter(project=project, retracted_at__isnull=True)
 
 
-def labeling_progress(project: Project, user: User) -> dict[str, object]:
-    """What the labeling page shows: budget, the batch's progress, the annotator's own count."""
+def labeling_progress(project: Project, user: User, tab: str | None = None) -> dict[str, object]:
+    """What the labeling page shows: budget, the batch's progress, the annotator's own count.
+
+    ``waiting`` says why no face is free: no batch is open, or (for the asking ``tab``) the
+    open batch's faces are all held or answered (:func:`annotator.selectors.leases.lease_wait`).
+    """
     project.refresh_from_db(fields=["votes_spent", "budget_votes"])
     membership = Membership.objects.filter(project=project, user=user).first()
     # Between batches no cycle is labeling: report the newest one and what it is doing (training,
@@ -53,11 +58,17 @@ def labeling_progress(project: Project, user: User) -> dict[str, object]:
             "selected_by": cycle.selected_by.version if cycle.selected_by else None,
             "provisional": cycle.state == CycleState.LABELING and _newer_model_training(cycle),
         },
-        "waiting": None if current_cycle(project) else waiting_reason(project, model),
+        "waiting": _waiting(project, user, tab, model),
         "model_version": model.version if model else None,
         "own_votes": membership.votes_cast if membership else 0,
         "quota_votes": membership.quota_votes if membership else None,
     }
+
+
+def _waiting(project: Project, user: User, tab: str | None, model: ModelVersion | None) -> dict | None:
+    if current_cycle(project) is None:
+        return waiting_reason(project, model)
+    return None if tab is None else lease_wait(project, user, tab)
 
 
 def _newer_model_training(cycle: Cycle) -> bool:

@@ -13,6 +13,7 @@ from annotator.api.serializers import (
     JobSerializer,
     LeasedFaceSerializer,
     NextFacesInputSerializer,
+    ProgressQuerySerializer,
     ProgressSerializer,
     UndoInputSerializer,
     UndoSerializer,
@@ -126,11 +127,15 @@ class UndoView(ProjectScopedView):
 
 
 class ProgressView(ProjectScopedView):
-    """Budget used and left, the batch's progress, your own count."""
+    """Budget used and left, the batch's progress, your own count; with ``tab``, why that tab waits."""
 
-    @extend_schema(responses={200: ProgressSerializer, **errors(403, 404)})
+    @extend_schema(
+        parameters=[ProgressQuerySerializer], responses={200: ProgressSerializer, **errors(400, 403, 404)}
+    )
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
-        data = labeling_progress(project, request.user)
+        query = ProgressQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = labeling_progress(project, request.user, query.validated_data.get("tab"))
         data["jobs"] = JobSerializer(active_jobs(project), many=True).data
         return Response(data)
