@@ -453,3 +453,7 @@ class DashboardSerializer(serializers.Serializer):
     )
     cycle = serializers.DictField(allow_null=True)
     jobs = JobSerializer(many=True)
+    chosen_by = serializers.DictField(
+        help_text="Queued faces by how they were chosen (strategy, newest_model, representative, random, "
+        "initial, test_sample): labels, overall and per cycle."
+    )

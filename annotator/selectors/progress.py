@@ -4,11 +4,12 @@ each job stands in its queue, which faces were answered. No writes."""
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from annotator.assignment import current_cycle, cycle_progress
 from annotator.models import (
     ACTIVE_JOB_STATES,
+    ChosenBy,
     Cycle,
     CycleState,
     Face,
@@ -18,6 +19,7 @@ from annotator.models import (
     Membership,
     ModelVersion,
     Project,
+    QueueEntry,
     Vote,
 )
 from annotator.models.jobs import MODEL_JOB_KINDS
@@ -149,6 +151,27 @@ def jobs_to_show(project: Project) -> list[Job]:
     active = Job.objects.filter(project=project, state__in=ACTIVE_JOB_STATES)[:RECENT_JOBS]
     recent = Job.objects.filter(project=project).exclude(state__in=ACTIVE_JOB_STATES)[:RECENT_JOBS]
     return [*active, *recent]
+
+
+def chosen_by_counts(project: Project) -> dict[str, object]:
+    """How the queued faces were chosen, per cycle and overall (``QueueEntry.chosen_by``): how much
+    of the labeling the strategy chose, and how much the fallbacks that keep labelers busy."""
+    rows = (
+        QueueEntry.objects.filter(cycle__project=project)
+        .values_list("cycle__number", "chosen_by")
+        .annotate(count=Count("id"))
+        .order_by("cycle__number", "chosen_by")
+    )
+    overall = dict.fromkeys(ChosenBy.values, 0)
+    cycles: dict[int, dict[str, int]] = {}
+    for number, chosen_by, count in rows:
+        overall[chosen_by] += count
+        cycles.setdefault(number, {})[chosen_by] = count
+    return {
+        "labels": dict(ChosenBy.choices),
+        "overall": overall,
+        "cycles": [{"number": number, "counts": counts} for number, counts in cycles.items()],
+    }
 
 
 def answered_face_ids(project: Project) -> set[int]:

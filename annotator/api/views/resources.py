@@ -27,7 +27,7 @@ from annotator.api.serializers import (
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
 from annotator.models import Face, Job, JobKind, Membership
 from annotator.selectors.dashboard import dashboard
-from annotator.selectors.progress import jobs_to_show
+from annotator.selectors.progress import chosen_by_counts, jobs_to_show
 from annotator.services import imports, jobs, memberships
 
 
@@ -220,6 +220,7 @@ class DashboardView(ProjectScopedView):
         imports.expire_stale_jobs(project)
         data = dashboard(project)
         data["jobs"] = JobSerializer(jobs_to_show(project), many=True).data
+        data["chosen_by"] = chosen_by_counts(project)
         return Response(data)
 
 
