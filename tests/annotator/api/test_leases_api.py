@@ -3,6 +3,7 @@ the owners' list of holders and their release, and the labeling page's sentence 
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -200,3 +201,21 @@ def test_the_page_waits_for_no_one_while_a_face_is_free_or_held_by_this_tab(clie
     assert waiting(client_for(bob), project, "b") is None
     assert waiting(client_for(alice), project, "a") is None
     assert client_for(bob).get(url(project, "progress/?tab=no%20space")).status_code == 400
+
+
+def test_the_page_says_the_others_votes_complete_a_batch_its_labeler_answered_to_the_end(client_for):
+    project = make_labeling_project(pool=2, test=0, initial_set_size=2, votes_per_face=2, budget_votes=4)
+    alice = add_annotator(project).user
+    add_annotator(project)
+    client = client_for(alice)
+    for face in [lease.entry.face_id for lease in assignment.next_faces(project, alice, 2, tab="a")]:
+        body = {"client_id": str(uuid.uuid4()), "face": face, "kind": "label", "classes": [1], "tab": "a"}
+        assert client.post(url(project, "votes/"), body, format="json").status_code == 201
+
+    assert waiting(client, project, "a") == {
+        "reason": "answered_all",
+        "message": "You answered every face of this batch still open; 2 more votes from other annotators "
+        "complete it.",
+        "faces": 2,
+        "free_in_seconds": None,
+    }
