@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from annotator import assignment
 from annotator.models import Lease, Vote
 from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project
 from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, shown_face, wait_for
@@ -97,3 +98,28 @@ def test_hidden_and_closed_tabs_give_their_faces_back_and_the_waiting_tab_says_w
 
 def tab_id(page) -> str:
     return page.evaluate("sessionStorage.getItem('faceloop.tab')")
+
+
+def test_the_owner_sees_who_holds_faces_releases_them_and_sees_how_faces_were_chosen(
+    live_server, browser_page, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    project = make_labeling_project(pool=6, test=0, initial_set_size=4, budget_votes=20)
+    hidden = UserFactory(username="hidden-tab-user")
+    add_annotator(project, user=hidden)
+    held = [lease.entry.face_id for lease in assignment.next_faces(project, hidden, 3, tab="background-tab")]
+    page = browser_page
+    log_in(page, live_server, project.owner.username, f"/projects/{project.pk}/dashboard/")
+
+    row = page.wait_for_selector("#lease-holders tr")
+    cells = [cell.inner_text() for cell in row.query_selector_all("td")][:3]
+    assert cells == ["hidden-tab-user", "backgrou", f"3 faces ({', '.join(map(str, held))})"]
+    page.wait_for_selector("#chosen-by li[data-chosen-by='initial']")
+    assert page.inner_text("#chosen-by") == "Initial set: 4 faces (4 in cycle 0)"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#leases-card").screenshot(path=str(SCREENSHOTS / "dashboard-lease-holders.png"))
+
+    row.query_selector("button").click()
+    page.wait_for_selector("#lease-status:has-text('3 given back to the queue from hidden-tab-user')")
+    page.wait_for_selector("#lease-none:not([hidden])")
+    assert not Lease.objects.exists()
