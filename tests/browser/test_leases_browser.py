@@ -104,7 +104,7 @@ def test_the_owner_sees_who_holds_faces_releases_them_and_sees_how_faces_were_ch
     live_server, browser_page, settings, tmp_path
 ):
     settings.MEDIA_ROOT = tmp_path / "media"
-    project = make_labeling_project(pool=6, test=0, initial_set_size=4, budget_votes=20)
+    project = make_labeling_project(pool=6, test=0, test_sample_size=0, initial_set_size=4, budget_votes=20)
     hidden = UserFactory(username="hidden-tab-user")
     add_annotator(project, user=hidden)
     held = [lease.entry.face_id for lease in assignment.next_faces(project, hidden, 3, tab="background-tab")]
