@@ -6,6 +6,7 @@ No writes: :mod:`annotator.assignment` and :mod:`annotator.lease_release` change
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth.models import User
@@ -15,37 +16,44 @@ from annotator.assignment import claimable_entries, current_cycle, unreserved_bu
 from annotator.models import Lease, Project
 
 
-def lease_holders(project: Project, now: datetime | None = None) -> list[dict[str, object]]:
+@dataclass
+class Holder:
+    """What one annotator's tab holds: faces to vote on, offers to confirm, faces to review."""
+
+    annotator: int
+    username: str
+    tab: str
+    held_since: datetime
+    expires_at: datetime
+    faces: list[int] = field(default_factory=list)
+    offers: int = 0
+    reviews: int = 0
+
+
+def lease_holders(project: Project, now: datetime | None = None) -> list[Holder]:
     """Open leases grouped by holder and tab, the longest-held first: who keeps what from the team."""
     now = now or timezone.now()
     rows = (
         Lease.objects.filter(project=project, expires_at__gt=now)
         .select_related("annotator", "entry")
-        .order_by("annotator__username", "tab", "created_at", "id")
+        .order_by("created_at", "id")
     )
-    groups: dict[tuple[int, str], dict[str, object]] = {}
+    holders: dict[tuple[int, str], Holder] = {}
     for lease in rows:
-        group = groups.setdefault(
-            (lease.annotator_id, lease.tab),
-            {
-                "annotator": lease.annotator_id,
-                "username": lease.annotator.username,
-                "tab": lease.tab,
-                "faces": [],
-                "offers": 0,
-                "reviews": 0,
-                "held_since": lease.created_at,
-                "expires_at": lease.expires_at,
-            },
-        )
-        if lease.entry_id is not None:
-            group["faces"].append(lease.entry.face_id)  # type: ignore[attr-defined, union-attr]
+        key = (lease.annotator_id, lease.tab)
+        if key not in holders:
+            holders[key] = Holder(
+                lease.annotator_id, lease.annotator.username, lease.tab, lease.created_at, lease.expires_at
+            )
+        holder = holders[key]
+        if lease.entry is not None:
+            holder.faces.append(lease.entry.face_id)
         elif lease.offer_id is not None:
-            group["offers"] += 1  # type: ignore[operator]
+            holder.offers += 1
         else:
-            group["reviews"] += 1  # type: ignore[operator]
-        group["expires_at"] = max(group["expires_at"], lease.expires_at)  # type: ignore[type-var]
-    return sorted(groups.values(), key=lambda group: group["held_since"])  # type: ignore[arg-type, return-value]
+            holder.reviews += 1
+        holder.expires_at = max(holder.expires_at, lease.expires_at)
+    return list(holders.values())
 
 
 def seconds_until(moment: datetime, now: datetime) -> int:

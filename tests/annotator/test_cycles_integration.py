@@ -15,9 +15,20 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from annotator import ml_bridge, processes
+from annotator import assignment, ml_bridge, processes
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Cycle, CycleState, Face, Job, JobKind, JobState, ModelVersion, Project, Vote
+from annotator.models import (
+    Cycle,
+    CycleState,
+    Face,
+    Job,
+    JobKind,
+    JobState,
+    Lease,
+    ModelVersion,
+    Project,
+    Vote,
+)
 from annotator.services import imports, labeling_start, memberships, projects
 from ml_engine.checkpoint import read_checkpoint
 from tests.conftest import launch_worker
@@ -62,13 +73,22 @@ def project(transactional_db, ssl_method: str) -> tuple[Project, dict[str, int]]
 
 
 def label_current_batch(client, project: Project, truth: dict[str, int]) -> int:
-    """Answer every face the API hands out with its true class; returns the number of votes."""
+    """Answer every face of the open batch the API hands out with its true class; returns the number of votes.
+
+    Labeling goes on at once into the next batch; faces handed out from it are given back, so
+    the caller labels one batch and the next one is left unstarted.
+    """
+    cycle = assignment.current_cycle(project)
     cast = 0
     while True:
         faces = client.post(f"/api/projects/{project.pk}/next-faces/", {"count": 5}, format="json").json()
-        if not faces:
+        in_batch = [face for face in faces if cycle.entries.filter(face_id=face["face"]).exists()]
+        if not in_batch:
+            assignment.release_all(
+                Lease.objects.filter(project=project, entry__isnull=False).exclude(entry__cycle=cycle)
+            )
             return cast
-        for face in faces:
+        for face in in_batch:
             stored = Face.objects.get(pk=face["face"])
             vote = {
                 "client_id": str(uuid.uuid4()),
