@@ -107,4 +107,6 @@ def representative_reserve(project: Project, embeddings_dir: Path) -> list[int]:
     if method == InitialSelection.RANDOM:
         method = InitialSelection.TYPICLUST
     size = min(len(pool), RESERVE_BATCHES * project.batch_size)
+    if size == 0:
+        return []
     return ml_bridge.representative_initial_set(embeddings_dir, pool, size, method, project.seed)

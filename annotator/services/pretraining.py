@@ -62,7 +62,13 @@ def _pretrain(job: Job) -> jobs.JobDone:
         cycles.complete_initial_set(project, None)
         raise
     files = {key: jobs.relative_to_media(value) for key, value in artefacts.items() if key != "losses"}
-    reserve = fallback_order.representative_reserve(project, Path(artefacts["embeddings"]))
+    try:
+        reserve = fallback_order.representative_reserve(project, Path(artefacts["embeddings"]))
+    except Exception:  # the reserve only orders fallback faces; the pre-trained backbone stands without it
+        logger.exception(
+            "project %s: no representative reserve; fallback batches are drawn at random", project.pk
+        )
+        reserve = []
     return jobs.JobDone(
         "pool pre-trained and indexed",
         {**files, "losses": artefacts["losses"], fallback_order.REPRESENTATIVE_KEY: reserve},

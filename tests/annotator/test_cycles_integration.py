@@ -129,7 +129,13 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
     labeling_start.start_labeling(project)
 
     assert label_current_batch(client, project, truth) == BATCH
-    wait_for(lambda: Cycle.objects.filter(project=project, number=1).exists(), 180, "cycle 1", worker_process)
+    # Cycle 1 opens at once (faces drawn at random); model v1's batch takes it over when published.
+    wait_for(
+        lambda: Cycle.objects.filter(project=project, number=1, selected_by__version=1).exists(),
+        180,
+        "model v1's batch",
+        worker_process,
+    )
 
     first = ModelVersion.objects.get(project=project, version=1)
     stored = cycle_bridge.read_predictions(Path(settings.MEDIA_ROOT) / first.predictions)
@@ -202,7 +208,10 @@ def test_worker_killed_mid_training_is_retried(project, worker_process_env, clie
             launch_worker({**worker_process_env, "FACELOOP_TRAIN_EPOCHS": "2"}, tmp_path / "second.log")
         )
         wait_for(
-            lambda: Cycle.objects.filter(project=project, number=1).exists(), 180, "the retried job", second
+            lambda: Cycle.objects.filter(project=project, number=1, selected_by__version=1).exists(),
+            180,
+            "the retried job",
+            second,
         )
 
     job.refresh_from_db()
@@ -232,7 +241,7 @@ def test_a_stopped_worker_hands_its_job_back_at_once(
 
         second = group.add(launch_worker({**hour, "FACELOOP_TRAIN_EPOCHS": "2"}, tmp_path / "second.log"))
         wait_for(
-            lambda: Cycle.objects.filter(project=project, number=1).exists(),
+            lambda: Cycle.objects.filter(project=project, number=1, selected_by__version=1).exists(),
             180,
             "the handed-back job",
             second,
