@@ -134,7 +134,8 @@ class ProgressView(ProjectScopedView):
     )
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
-        query = ProgressQuerySerializer(data=request.query_params)
+        tabs = request.query_params.getlist("tab")  # a repeated tab is no tab id: refused, not the last one
+        query = ProgressQuerySerializer(data={"tab": tabs if len(tabs) > 1 else tabs[0]} if tabs else {})
         query.is_valid(raise_exception=True)
         data = labeling_progress(project, request.user, query.validated_data.get("tab"))
         data["jobs"] = JobSerializer(active_jobs(project), many=True).data

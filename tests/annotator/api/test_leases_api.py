@@ -219,3 +219,10 @@ def test_the_page_says_the_others_votes_complete_a_batch_its_labeler_answered_to
         "faces": 2,
         "free_in_seconds": None,
     }
+
+
+def test_a_repeated_tab_in_the_progress_query_is_refused(client_for):
+    project = make_labeling_project(pool=2, test=0, initial_set_size=2)
+    client = client_for(add_annotator(project).user)
+    assert client.get(url(project, "progress/?tab=a&tab=b")).status_code == 400
+    assert client.get(url(project, "progress/?tab=a")).status_code == 200
