@@ -57,6 +57,11 @@ def release_leases_on(project: Project, face_id: int) -> int:
     return _release_all(Lease.objects.filter(on_face, project=project))
 
 
+def release_all(leases: QuerySet[Lease]) -> int:
+    """Delete ``leases`` and free the queue slots they held; returns how many were released."""
+    return _release_all(leases)
+
+
 def _release_all(leases: QuerySet[Lease]) -> int:
     held = list(leases.values_list("id", "entry_id"))
     return sum(_release(lease_id, entry_id, Lease.objects.all()) for lease_id, entry_id in held)
@@ -103,14 +108,14 @@ def next_faces(project: Project, annotator: User, count: int = 1, tab: str = "")
         .values_list("id", flat=True)
     )
     Lease.objects.filter(pk__in=held_ids).update(expires_at=expires)
-    wanted = min(count - len(held_ids), _unreserved_budget(project))
+    wanted = min(count - len(held_ids), unreserved_budget(project))
     if wanted > 0:
         held_ids += [lease.pk for lease in _claim(project, cycle, annotator, tab, wanted, expires)]
     leases = Lease.objects.filter(pk__in=held_ids).select_related("entry__face").order_by("created_at", "id")
     return list(leases[:count])
 
 
-def _unreserved_budget(project: Project) -> int:
+def unreserved_budget(project: Project) -> int:
     """Votes left that no open lease has reserved yet (one query)."""
     row = (
         Project.objects.filter(pk=project.pk)
@@ -119,6 +124,22 @@ def _unreserved_budget(project: Project) -> int:
         .first()
     )
     return 0 if row is None else row[0] - row[1] - row[2]
+
+
+def claimable_entries(project: Project, cycle: Cycle, annotator: User) -> QuerySet[QueueEntry]:
+    """Entries of ``cycle`` the annotator may be handed now, in queue order.
+
+    A free slot, a face still in the loop, not answered by them, and not held by any tab of
+    theirs: a face one tab holds is never handed to another, so no face shows in two tabs.
+    """
+    answered = Vote.objects.filter(annotator=annotator, face=OuterRef("face_id"), retracted_at__isnull=True)
+    mine = Lease.objects.filter(annotator=annotator, entry=OuterRef("pk"))
+    return (
+        QueueEntry.objects.filter(cycle=cycle, slots_taken__lt=project.votes_per_face, face__excluded=False)
+        .exclude(Exists(answered))
+        .exclude(Exists(mine))
+        .order_by("position")
+    )
 
 
 def _claim(
@@ -131,15 +152,7 @@ def _claim(
     face or finds fewer candidates, and the loop ends.
     """
     limit = project.votes_per_face
-    answered = Vote.objects.filter(annotator=annotator, face=OuterRef("face_id"), retracted_at__isnull=True)
-    mine = Lease.objects.filter(annotator=annotator, entry=OuterRef("pk"))
-    open_entries = (
-        QueueEntry.objects.filter(cycle=cycle, slots_taken__lt=limit, face__excluded=False)
-        .exclude(Exists(answered))
-        .exclude(Exists(mine))
-        .order_by("position")
-        .values_list("id", flat=True)
-    )
+    open_entries = claimable_entries(project, cycle, annotator).values_list("id", flat=True)
     claimed: list[Lease] = []
     for _ in range(MAX_CLAIM_ROUNDS):
         candidates = list(open_entries[: wanted - len(claimed) + EXTRA_CANDIDATES])

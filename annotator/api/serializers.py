@@ -403,6 +403,16 @@ class JobSerializer(serializers.ModelSerializer):
         return job_waiting_for(job)
 
 
+class ProgressQuerySerializer(serializers.Serializer):
+    tab = serializers.RegexField(
+        r"^[A-Za-z0-9_-]*$",
+        max_length=TAB_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The asking tab's id: ``waiting`` then also says why an open batch has no face for it.",
+    )
+
+
 class ProgressSerializer(serializers.Serializer):
     budget_votes = serializers.IntegerField()
     votes_spent = serializers.IntegerField()
@@ -419,8 +429,10 @@ class ProgressSerializer(serializers.Serializer):
     waiting = serializers.DictField(
         allow_null=True,
         help_text=(
-            "Why no batch is open (null while one is): reason (not_started, first_model, model_training, "
-            "budget_spent, no_batch) and a message to show."
+            "Why no batch is open: reason (not_started, first_model, model_training, budget_spent, "
+            "no_batch) and a message to show. With ``tab``, also why the open batch has no face for that "
+            "tab: held_by_other_tab, held_by_others (with faces and free_in_seconds) or answered_all. "
+            "Null when a face is free."
         ),
     )
     model_version = serializers.IntegerField(allow_null=True, help_text="The newest model version, if any.")
@@ -462,3 +474,7 @@ class DashboardSerializer(serializers.Serializer):
         help_text="When the next model comes: votes to go, a training's estimated seconds, speed and a sentence."
     )
     jobs = JobSerializer(many=True)
+    chosen_by = serializers.DictField(
+        help_text="Queued faces by how they were chosen (strategy, newest_model, representative, random, "
+        "initial, test_sample): labels, overall and per cycle."
+    )

@@ -19,6 +19,7 @@ from annotator.api.views import (
     exports,
     faces,
     labeling,
+    leases,
     projects,
     resources,
     reviews,
@@ -66,6 +67,10 @@ urlpatterns = [
     path(project + "votes/", labeling.VoteListView.as_view(), name="votes"),
     path(project + "votes/undo/", labeling.UndoView.as_view(), name="undo"),
     path(project + "progress/", labeling.ProgressView.as_view(), name="progress"),
+    path(project + "leases/", leases.LeaseHolderListView.as_view(), name="leases"),
+    path(project + "leases/renew/", leases.LeaseRenewView.as_view(), name="leases-renew"),
+    path(project + "leases/release/", leases.LeaseReleaseView.as_view(), name="leases-release"),
+    path(project + "leases/revoke/", leases.LeaseRevokeView.as_view(), name="leases-revoke"),
     path(project + "offers/next/", confirmations.NextOffersView.as_view(), name="next-offers"),
     path(
         project + "offers/<int:offer_id>/answer/",

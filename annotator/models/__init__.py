@@ -20,7 +20,7 @@ from annotator.models.projects import (
     TrainingMode,
 )
 from annotator.models.pseudo_labels import OfferState, PseudoLabelOffer
-from annotator.models.queue import Cycle, CycleState, Lease, QueueEntry
+from annotator.models.queue import ChosenBy, Cycle, CycleState, Lease, QueueEntry
 from annotator.models.reviews import Exclusion, ExclusionReason, Review
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "MAX_VOTES",
     "TAB_MAX_LENGTH",
     "AuxiliaryTask",
+    "ChosenBy",
     "Cycle",
     "CycleState",
     "Exclusion",

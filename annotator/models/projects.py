@@ -100,12 +100,14 @@ BOUNDS = {
     "test_sample_size": Bounds(0, 100_000),
     "image_size": Bounds(16, 224),
     "seed": Bounds(0, 2**31 - 1),
-    "lease_seconds": Bounds(30, 86_400),
+    "lease_seconds": Bounds(30, 600),
     "min_face_ms": Bounds(0, 5_000),
 }
 """Image sizes: 16 px is the smallest input both backbones reduce to a feature map, 224 px the
 largest a ResNet-18 is trained at anywhere (FER crops are 48-100 px). FERPlus asked 10 annotators
-per face; 50 leaves room. A lease under 30 s would take faces back from annotators mid-answer.
+per face; 50 leaves room. A lease under 30 s would take faces back from annotators mid-answer; the
+labeling page renews its leases while it is open, so one over 10 minutes only keeps faces from the
+team after a tab died without a word.
 Five seconds is far longer than anyone needs to see a face before answering; 0 turns the guard off."""
 
 
@@ -182,9 +184,10 @@ class Project(models.Model):
     image_size = models.PositiveSmallIntegerField(default=48, validators=BOUNDS["image_size"].validators())
     seed = models.PositiveIntegerField(default=0, validators=BOUNDS["seed"].validators())
     lease_seconds = models.PositiveIntegerField(
-        default=600,
+        default=90,
         validators=BOUNDS["lease_seconds"].validators(),
-        help_text="A face shown to an annotator returns to the queue after this long.",
+        help_text="A face shown to an annotator returns to the queue after this long without a sign of "
+        "life from their tab (the labeling page renews its faces while it is open).",
     )
     min_face_ms = models.PositiveIntegerField(
         default=150,

@@ -67,6 +67,19 @@ class Cycle(models.Model):
         return f"{self.project} cycle {self.number} ({self.state})"
 
 
+class ChosenBy(models.TextChoices):
+    """How a queue entry's face was chosen: the loop never leaves labelers idle, so when the
+    newest model's ranking runs out (or no model exists yet) faces come from the next source
+    in this order (:mod:`annotator.services.fallback_order`)."""
+
+    INITIAL = "initial", "Initial set"
+    TEST_SAMPLE = "test_sample", "Test sample"
+    STRATEGY = "strategy", "The project's strategy (the newest model's ranking)"
+    NEWEST_MODEL = "newest_model", "The newest model's scores, least confident first"
+    REPRESENTATIVE = "representative", "Representative on the pre-trained embeddings"
+    RANDOM = "random", "At random (seeded)"
+
+
 class QueueEntry(models.Model):
     """A face in a cycle's batch, in the order the strategy ranked it.
 
@@ -81,6 +94,12 @@ class QueueEntry(models.Model):
     score = models.FloatField(null=True, blank=True, help_text="The strategy's score, when it has one.")
     predicted_class = models.SmallIntegerField(
         null=True, blank=True, help_text="The selecting model's guess, shown only if the project allows it."
+    )
+    chosen_by = models.CharField(
+        max_length=16,
+        choices=ChosenBy.choices,
+        default=ChosenBy.STRATEGY,
+        help_text="How the face came into the batch (the strategy, or a fallback when none had ranked it).",
     )
     slots_taken = models.PositiveSmallIntegerField(default=0)
     votes_received = models.PositiveSmallIntegerField(default=0)

@@ -4,11 +4,12 @@ each job stands in its queue, which faces were answered. No writes."""
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from annotator.assignment import current_cycle, cycle_progress
 from annotator.models import (
     ACTIVE_JOB_STATES,
+    ChosenBy,
     Cycle,
     CycleState,
     Face,
@@ -18,11 +19,13 @@ from annotator.models import (
     Membership,
     ModelVersion,
     Project,
+    QueueEntry,
     Vote,
 )
 from annotator.models.jobs import MODEL_JOB_KINDS
 from annotator.queues import DEFAULT_QUEUE, TRAIN_QUEUE
 from annotator.selectors.budget import budget_spent, budget_status
+from annotator.selectors.leases import lease_wait
 from annotator.selectors.model_versions import latest_model
 
 RECENT_JOBS = 10
@@ -32,8 +35,12 @@ def live_votes(project: Project) -> QuerySet[Vote]:
     return Vote.objects.filter(project=project, retracted_at__isnull=True)
 
 
-def labeling_progress(project: Project, user: User) -> dict[str, object]:
-    """What the labeling page shows: budget, the batch's progress, the annotator's own count."""
+def labeling_progress(project: Project, user: User, tab: str | None = None) -> dict[str, object]:
+    """What the labeling page shows: budget, the batch's progress, the annotator's own count.
+
+    ``waiting`` says why no face is free: no batch is open, or (for the asking ``tab``) the
+    open batch's faces are all held or answered (:func:`annotator.selectors.leases.lease_wait`).
+    """
     project.refresh_from_db(fields=["votes_spent", "budget_votes", "votes_per_face"])
     membership = Membership.objects.filter(project=project, user=user).first()
     # Between batches no cycle is labeling: report the newest one and what it is doing (training,
@@ -55,11 +62,17 @@ def labeling_progress(project: Project, user: User) -> dict[str, object]:
             "selected_by": cycle.selected_by.version if cycle.selected_by else None,
             "provisional": cycle.state == CycleState.LABELING and _newer_model_training(cycle),
         },
-        "waiting": None if current_cycle(project) else waiting_reason(project, model),
+        "waiting": _waiting(project, user, tab, model),
         "model_version": model.version if model else None,
         "own_votes": membership.votes_cast if membership else 0,
         "quota_votes": membership.quota_votes if membership else None,
     }
+
+
+def _waiting(project: Project, user: User, tab: str | None, model: ModelVersion | None) -> dict | None:
+    if current_cycle(project) is None:
+        return waiting_reason(project, model)
+    return None if tab is None else lease_wait(project, user, tab)
 
 
 def _newer_model_training(cycle: Cycle) -> bool:
@@ -140,6 +153,27 @@ def jobs_to_show(project: Project) -> list[Job]:
     active = Job.objects.filter(project=project, state__in=ACTIVE_JOB_STATES)[:RECENT_JOBS]
     recent = Job.objects.filter(project=project).exclude(state__in=ACTIVE_JOB_STATES)[:RECENT_JOBS]
     return [*active, *recent]
+
+
+def chosen_by_counts(project: Project) -> dict[str, object]:
+    """How the queued faces were chosen, per cycle and overall (``QueueEntry.chosen_by``): how much
+    of the labeling the strategy chose, and how much the fallbacks that keep labelers busy."""
+    rows = (
+        QueueEntry.objects.filter(cycle__project=project)
+        .values_list("cycle__number", "chosen_by")
+        .annotate(count=Count("id"))
+        .order_by("cycle__number", "chosen_by")
+    )
+    overall = dict.fromkeys(ChosenBy.values, 0)
+    cycles: dict[int, dict[str, int]] = {}
+    for number, chosen_by, count in rows:
+        overall[chosen_by] += count
+        cycles.setdefault(number, {})[chosen_by] = count
+    return {
+        "labels": dict(ChosenBy.choices),
+        "overall": overall,
+        "cycles": [{"number": number, "counts": counts} for number, counts in cycles.items()],
+    }
 
 
 def answered_face_ids(project: Project) -> set[int]:

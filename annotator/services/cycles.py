@@ -13,6 +13,7 @@ from django.db import transaction
 
 from annotator import ml_bridge
 from annotator.models import (
+    ChosenBy,
     Cycle,
     CycleState,
     Face,
@@ -73,13 +74,21 @@ def open_initial_cycle(project: Project) -> tuple[Cycle, bool]:
         if not _pool_ids(project):
             raise Conflict("the pool is empty: import faces first")
         cycle = open_cycle(
-            project, 0, test_sample, strategy=project.initial_selection, initial_set_pending=True
+            project,
+            0,
+            test_sample,
+            strategy=project.initial_selection,
+            initial_set_pending=True,
+            chosen_by=[ChosenBy.TEST_SAMPLE] * len(test_sample),
         )
         return cycle, True
     chosen = choose_initial_set(project, len(test_sample))
     if not chosen:
         raise Conflict("the pool is empty: import faces first")
-    return open_cycle(project, 0, [*test_sample, *chosen], strategy=Strategy.RANDOM), True
+    chosen_by = [ChosenBy.TEST_SAMPLE] * len(test_sample) + [ChosenBy.INITIAL] * len(chosen)
+    return open_cycle(
+        project, 0, [*test_sample, *chosen], strategy=Strategy.RANDOM, chosen_by=chosen_by
+    ), True
 
 
 @transaction.atomic
@@ -109,7 +118,7 @@ def complete_initial_set(project: Project, embeddings_dir: Path | None) -> Cycle
             method,
         )
     QueueEntry.objects.bulk_create(
-        QueueEntry(cycle=cycle, face_id=face_id, position=queued + offset)
+        QueueEntry(cycle=cycle, face_id=face_id, position=queued + offset, chosen_by=ChosenBy.INITIAL)
         for offset, face_id in enumerate(chosen)
     )
     Cycle.objects.filter(pk=cycle.pk).update(
@@ -127,11 +136,15 @@ def open_cycle(
     *,
     strategy: str,
     scores: Sequence[float] | None = None,
-    predicted_classes: Sequence[int] | None = None,
+    predicted_classes: Sequence[int | None] | None = None,
     selected_by: ModelVersion | None = None,
     initial_set_pending: bool = False,
+    chosen_by: Sequence[str] | None = None,
 ) -> Cycle:
-    """Create a labeling cycle whose queue holds ``ranked_face_ids`` in that order."""
+    """Create a labeling cycle whose queue holds ``ranked_face_ids`` in that order.
+
+    ``chosen_by`` says how each face was chosen (:class:`~annotator.models.ChosenBy`; default: the strategy).
+    """
     cycle = Cycle.objects.create(
         project=project,
         number=number,
@@ -147,8 +160,14 @@ def open_cycle(
             face_id=face_id,
             position=position,
             score=None if scores is None else float(scores[position]),
-            predicted_class=None if predicted_classes is None else int(predicted_classes[position]),
+            predicted_class=_class_or_none(predicted_classes, position),
+            chosen_by=ChosenBy.STRATEGY if chosen_by is None else chosen_by[position],
         )
         for position, face_id in enumerate(ranked_face_ids)
     )
     return cycle
+
+
+def _class_or_none(predicted_classes: Sequence[int | None] | None, position: int) -> int | None:
+    guess = None if predicted_classes is None else predicted_classes[position]
+    return None if guess is None else int(guess)

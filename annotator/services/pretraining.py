@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Job, JobKind, Project, SslMethod
 from annotator.queues import PRETRAIN_TASK
-from annotator.services import cycles, jobs
+from annotator.services import cycles, fallback_order, jobs
 from annotator.services.cycle_inputs import cycle_inputs
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ def run_pretraining_job(job_id: int) -> str:
 
 
 def _pretrain(job: Job) -> jobs.JobDone:
-    """Pre-train; then a first batch waiting for representative picks gets them (random if it failed)."""
+    """Pre-train; then a first batch waiting for representative picks gets them (random if it failed),
+    and representative faces are kept for batches no model has ranked yet (the first turn)."""
     project = job.project
     try:
         artefacts = cycle_bridge.pretrain_and_index(
@@ -61,4 +62,14 @@ def _pretrain(job: Job) -> jobs.JobDone:
         cycles.complete_initial_set(project, None)
         raise
     files = {key: jobs.relative_to_media(value) for key, value in artefacts.items() if key != "losses"}
-    return jobs.JobDone("pool pre-trained and indexed", {**files, "losses": artefacts["losses"]})
+    try:
+        reserve = fallback_order.representative_reserve(project, Path(artefacts["embeddings"]))
+    except Exception:  # the reserve only orders fallback faces; the pre-trained backbone stands without it
+        logger.exception(
+            "project %s: no representative reserve; fallback batches are drawn at random", project.pk
+        )
+        reserve = []
+    return jobs.JobDone(
+        "pool pre-trained and indexed",
+        {**files, "losses": artefacts["losses"], fallback_order.REPRESENTATIVE_KEY: reserve},
+    )

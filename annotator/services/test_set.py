@@ -37,5 +37,7 @@ def reserve_test_sample(project: Project) -> list[int]:
     Face.objects.filter(pk__in=chosen).update(split=Split.TEST)
     # A pool face imported with a label is a labeled test face once it moves: it needs no votes
     # (and takes none: votes.submit_vote refuses labeled test faces), so it is not queued.
-    needs_votes = set(Face.objects.filter(pk__in=chosen, imported_label__isnull=True).values_list("id", flat=True))
+    needs_votes = set(
+        Face.objects.filter(pk__in=chosen, imported_label__isnull=True).values_list("id", flat=True)
+    )
     return queued + [face_id for face_id in chosen if face_id in needs_votes]

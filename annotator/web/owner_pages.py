@@ -65,7 +65,7 @@ FIELD_HELP = {
     "votes_per_face": "How many annotators answer each face; more votes, better labels, fewer faces.",
     "batch_size": "Faces per batch; the model retrains after each batch.",
     "initial_set_size": "Faces in the first batch, before any model exists.",
-    "lease_seconds": "How long a face shown to an annotator stays theirs before returning to the queue.",
+    "lease_seconds": "How long a face stays an annotator's after their tab's last sign of life (the labeling page renews it while open, and gives it back when hidden or closed).",
     "min_face_ms": "A key answers a face only after it was on screen this long (guards double presses; 0: off).",
     "show_model_suggestion": "Show annotators the model's guess; faster, but it biases their answers.",
     "offer_confirmations": "Offer the model's confident guesses for one-key confirmation (semi-supervised only).",

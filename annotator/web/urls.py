@@ -11,7 +11,7 @@ app_name = "web"
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", views.SignOutView.as_view(), name="logout"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("", views.project_list, name="projects"),
     path("projects/<int:project_id>/label/", views.label, name="label"),

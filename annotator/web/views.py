@@ -7,7 +7,9 @@ API (session auth) for everything that changes, so the pages and the API cannot 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import asdict
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
@@ -15,6 +17,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from annotator import lease_release
 from annotator.models import Membership
 from annotator.selectors.budget import budget_sentence
 from annotator.services.memberships import EVERY_ROLE, OWNERS, NotAMember, RoleRequired, require_membership
@@ -41,6 +44,7 @@ def _page_config(membership: Membership) -> dict[str, object]:
         "votesPerFace": project.votes_per_face,
         "showSuggestionAllowed": project.show_model_suggestion,
         "minFaceMs": project.min_face_ms,
+        "lease": asdict(lease_release.lease_timing(project)),
         "offerConfirmations": project.offer_confirmations,
         "confirmUrl": reverse("web:confirm", args=[project.pk]),
         "classes": [
@@ -63,6 +67,15 @@ def favicon(request: HttpRequest) -> FileResponse:
     response = FileResponse(open(path, "rb"), content_type="image/x-icon")  # noqa: SIM115 (FileResponse closes it)
     response["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+class SignOutView(auth_views.LogoutView):
+    """Signing out gives back every face the user holds, so no tab of theirs keeps them from the team."""
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if request.user.is_authenticated:
+            lease_release.release_user(request.user)
+        return super().post(request, *args, **kwargs)
 
 
 @login_required

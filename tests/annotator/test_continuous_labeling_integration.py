@@ -1,5 +1,6 @@
 """Continuous labeling through the API with a real worker: after a batch completes the next faces come
-in the same call while the model trains, and the new model's batch takes over when it is published."""
+in the same call while the model trains (before the first model, drawn at random), and the new model's
+batch takes over when it is published."""
 
 from __future__ import annotations
 
@@ -34,12 +35,21 @@ def test_labelers_go_on_while_the_model_trains_and_its_batch_takes_over(project,
     url = f"/api/projects/{project.pk}/"
     labeling_start.start_labeling(project)
     label_current_batch(client, project, truth)
-    waiting = client.get(url + "progress/").json()["waiting"]
-    assert waiting["reason"] == "first_model"
-    wait_for(lambda: Cycle.objects.filter(project=project, number=1).exists(), 180, "cycle 1", worker_process)
+    at_once = assignment.current_cycle(project)  # no wait for the first model: faces drawn at random
+    assert (at_once.number, at_once.selected_by, at_once.batch_size) == (1, None, BATCH)
+    assert set(at_once.entries.values_list("chosen_by", flat=True)) <= {"random", "representative"}
+    assert client.get(url + "progress/").json()["waiting"] is None
+    wait_for(
+        lambda: ModelVersion.objects.filter(project=project, version=1).exists(),
+        180,
+        "model v1",
+        worker_process,
+    )
 
     answered = 0
     cycle_one = assignment.current_cycle(project)
+    assert cycle_one.pk == at_once.pk and cycle_one.selected_by.version == 1  # the first model took it over
+    assert set(cycle_one.entries.values_list("chosen_by", flat=True)) == {"strategy"}
     while faces := client.post(url + "next-faces/", {"count": 1, "tab": "t1"}, format="json").json():
         face = Face.objects.get(pk=faces[0]["face"])
         if not cycle_one.entries.filter(face=face).exists():

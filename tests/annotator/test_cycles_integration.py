@@ -15,9 +15,20 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from annotator import ml_bridge, processes
+from annotator import assignment, ml_bridge, processes
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Cycle, CycleState, Face, Job, JobKind, JobState, ModelVersion, Project, Vote
+from annotator.models import (
+    Cycle,
+    CycleState,
+    Face,
+    Job,
+    JobKind,
+    JobState,
+    Lease,
+    ModelVersion,
+    Project,
+    Vote,
+)
 from annotator.services import imports, labeling_start, memberships, projects
 from ml_engine.checkpoint import read_checkpoint
 from tests.conftest import launch_worker
@@ -68,13 +79,22 @@ def project(transactional_db, ssl_method: str) -> tuple[Project, dict[str, int]]
 
 
 def label_current_batch(client, project: Project, truth: dict[str, int]) -> int:
-    """Answer every face the API hands out with its true class; returns the number of votes."""
+    """Answer every face of the open batch the API hands out with its true class; returns the number of votes.
+
+    Labeling goes on at once into the next batch; faces handed out from it are given back, so
+    the caller labels one batch and the next one is left unstarted.
+    """
+    cycle = assignment.current_cycle(project)
     cast = 0
     while True:
         faces = client.post(f"/api/projects/{project.pk}/next-faces/", {"count": 5}, format="json").json()
-        if not faces:
+        in_batch = [face for face in faces if cycle.entries.filter(face_id=face["face"]).exists()]
+        if not in_batch:
+            assignment.release_all(
+                Lease.objects.filter(project=project, entry__isnull=False).exclude(entry__cycle=cycle)
+            )
             return cast
-        for face in faces:
+        for face in in_batch:
             stored = Face.objects.get(pk=face["face"])
             vote = {
                 "client_id": str(uuid.uuid4()),
@@ -115,7 +135,13 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
     labeling_start.start_labeling(project)
 
     assert label_current_batch(client, project, truth) == BATCH
-    wait_for(lambda: Cycle.objects.filter(project=project, number=1).exists(), 180, "cycle 1", worker_process)
+    # Cycle 1 opens at once (faces drawn at random); model v1's batch takes it over when published.
+    wait_for(
+        lambda: Cycle.objects.filter(project=project, number=1, selected_by__version=1).exists(),
+        180,
+        "model v1's batch",
+        worker_process,
+    )
 
     first = ModelVersion.objects.get(project=project, version=1)
     stored = cycle_bridge.read_predictions(Path(settings.MEDIA_ROOT) / first.predictions)
@@ -188,7 +214,10 @@ def test_worker_killed_mid_training_is_retried(project, worker_process_env, clie
             launch_worker({**worker_process_env, "FACELOOP_TRAIN_EPOCHS": "2"}, tmp_path / "second.log")
         )
         wait_for(
-            lambda: Cycle.objects.filter(project=project, number=1).exists(), 180, "the retried job", second
+            lambda: Cycle.objects.filter(project=project, number=1, selected_by__version=1).exists(),
+            180,
+            "the retried job",
+            second,
         )
 
     job.refresh_from_db()
@@ -223,7 +252,7 @@ def test_a_stopped_worker_hands_its_job_back_at_once(
 
         second = group.add(launch_worker({**hour, "FACELOOP_TRAIN_EPOCHS": "2"}, tmp_path / "second.log"))
         wait_for(
-            lambda: Cycle.objects.filter(project=project, number=1).exists(),
+            lambda: Cycle.objects.filter(project=project, number=1, selected_by__version=1).exists(),
             180,
             "the handed-back job",
             second,

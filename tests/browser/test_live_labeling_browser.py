@@ -1,7 +1,7 @@
 """The labeling page follows the loop without a reload, in real Chromium with a real worker.
 
-Cycle 0 is labeled; the page waits for the first model and shows its batch by itself. When
-that batch is done, the next faces (the first model's next-ranked ones, continuous labeling)
+Cycle 0 is labeled; the next faces come at once, drawn at random while the first model trains,
+and the first model's picks take over the part nobody started. When that batch is done, the next faces (the first model's next-ranked ones, continuous labeling)
 appear within seconds while the second model trains; once the second model is published its
 picks reach the page too.
 """
@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from annotator import ml_bridge
-from annotator.models import Job, JobKind, Project, QueueEntry
+from annotator.models import Cycle, Face, Job, JobKind, Project, QueueEntry
 from annotator.services import imports, projects
 from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in, shown_face
 
@@ -73,18 +73,23 @@ def test_new_faces_arrive_without_a_reload_while_training_runs(
     page.goto(f"{live_server.url}/projects/{project.pk}/label/")
     page.evaluate("window.notReloaded = true")  # a reload would clear it
 
-    # Cycle 0 (with the reserved test sample); no model ranks faces yet, so the page waits.
+    # Cycle 0 (with the reserved test sample); then, at once, faces drawn at random while the
+    # first model trains: the page never waits for it.
     face = shown_face(page)
-    while face is not None:
-        assert entry_of(project, face).cycle.number == 0
-        face = answer(page, face)
+    while entry_of(project, face).cycle.number == 0:
+        pressed_at = time.monotonic()
+        face = answer(page, face) or shown_face(page, timeout=5_000)
+    assert time.monotonic() - pressed_at < 5
+    fallback = entry_of(project, face)
+    assert (fallback.chosen_by, fallback.cycle.number, fallback.cycle.selected_by) == ("random", 1, None)
 
-    page.wait_for_selector("#face-status:has-text('the first model is training')")
-
-    # The first model's batch arrives by itself.
-    face = shown_face(page, timeout=180_000)
-    first = entry_of(project, face).cycle
+    # The first model takes over the faces of that cycle nobody started: its picks reach the page.
+    page.wait_for_selector("#model-text:has-text('version 1')", timeout=180_000)
+    first = Cycle.objects.get(pk=fallback.cycle_id)
     assert first.selected_by.version == 1
+    while entry_of(project, face).chosen_by != "strategy":
+        face = answer(page, face) or shown_face(page)
+    assert entry_of(project, face).cycle == first
 
     # The first model's batch to its end: the next faces come at once, while model 2 trains.
     while face is not None and entry_of(project, face).cycle == first:
@@ -106,8 +111,25 @@ def test_new_faces_arrive_without_a_reload_while_training_runs(
     # Model 2 takes over the faces of that cycle nobody started: they reach the page too.
     before = set(continued.entries.values_list("face_id", flat=True))
     page.wait_for_selector("#model-text:has-text('version 2')", timeout=180_000)
-    picks = set(continued.entries.values_list("face_id", flat=True)) - before
-    assert picks, "model 2 took over no face"
+    continued.refresh_from_db()
+    assert continued.selected_by.version == 2
+    entries = list(
+        continued.entries.order_by("position").values_list("face_id", "slots_taken", "votes_received")
+    )
+    started = [face for face, slots, votes in entries if slots or votes]
+    assert entries[: len(started)] == [
+        entry for entry in entries if entry[0] in started
+    ]  # started ones stay first
+    answered = set(Face.objects.filter(project=project, vote_count__gt=0).values_list("id", flat=True))
+    ranked = [
+        f for f in continued.selected_by.ranking[ml_bridge.FACE_IDS_KEY] if f not in {*started, *answered}
+    ]
+    tail = [face for face, _, _ in entries[len(started) :]]
+    assert tail == ranked[: BATCH - len(started)], (
+        "model 2's ranking did not take over the faces nobody started"
+    )
+    assert len(entries) == BATCH and set(before) <= set(started) | set(ranked)
+    picks = set(tail)
     for _ in range(BATCH):
         if face in picks:
             break

@@ -14,6 +14,7 @@ from annotator.api.serializers import (
     JobSerializer,
     LeasedFaceSerializer,
     NextFacesInputSerializer,
+    ProgressQuerySerializer,
     ProgressSerializer,
     UndoInputSerializer,
     UndoSerializer,
@@ -130,11 +131,16 @@ class UndoView(ProjectScopedView):
 
 
 class ProgressView(ProjectScopedView):
-    """Budget used and left, the batch's progress, your own count."""
+    """Budget used and left, the batch's progress, your own count; with ``tab``, why that tab waits."""
 
-    @extend_schema(responses={200: ProgressSerializer, **errors(403, 404)})
+    @extend_schema(
+        parameters=[ProgressQuerySerializer], responses={200: ProgressSerializer, **errors(400, 403, 404)}
+    )
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
-        data = labeling_progress(project, request.user)
+        tabs = request.query_params.getlist("tab")  # a repeated tab is no tab id: refused, not the last one
+        query = ProgressQuerySerializer(data={"tab": tabs if len(tabs) > 1 else tabs[0]} if tabs else {})
+        query.is_valid(raise_exception=True)
+        data = labeling_progress(project, request.user, query.validated_data.get("tab"))
         data["jobs"] = JobSerializer(active_jobs(project), many=True).data
         return Response(data)

@@ -30,7 +30,7 @@ from annotator.api.throttles import WriteThrottle
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
 from annotator.models import Face, Job, JobKind, Membership
 from annotator.selectors.dashboard import dashboard
-from annotator.selectors.progress import jobs_to_show
+from annotator.selectors.progress import chosen_by_counts, jobs_to_show
 from annotator.services import imports, jobs, memberships
 
 
@@ -237,6 +237,7 @@ class DashboardView(ProjectScopedView):
         imports.expire_stale_jobs(project)
         data = dashboard(membership)
         data["jobs"] = JobSerializer(jobs_to_show(project), many=True).data
+        data["chosen_by"] = chosen_by_counts(project)
         return Response(data)
 
 

@@ -191,6 +191,21 @@ function upload(path, formData, onProgress) {
   });
 }
 
+/**
+ * POST `fields` as a form with `navigator.sendBeacon`, which the browser delivers even while the
+ * page is closing. A beacon cannot set headers, so the CSRF token travels in the form's
+ * `csrfmiddlewaretoken` field, where Django's CSRF check reads it. Falls back to a keepalive fetch.
+ *
+ * @returns {boolean} whether the browser queued the request.
+ */
+export function beacon(path, fields) {
+  const body = new URLSearchParams({ ...fields, csrfmiddlewaretoken: csrfToken() });
+  const url = path.startsWith("/") ? path : base + path;
+  if (navigator.sendBeacon?.(url, body)) return true;
+  fetch(url, { method: "POST", body, credentials: "same-origin", keepalive: true }).catch(() => {});
+  return false;
+}
+
 const get = (path) => request("GET", path);
 const post = (path, body) => request("POST", path, body === undefined ? {} : body);
 const patch = (path, body) => request("PATCH", path, body);

@@ -3,6 +3,7 @@ jobs run or the numbers change), so new batches, model versions and job progress
 
 import { get, isActive, poll } from "./api.js";
 import { draw as drawComparison } from "./comparisons.js";
+import { drawChosenBy } from "./lease_holders.js";
 import * as P from "./plots.js";
 
 const el = (id) => document.getElementById(id);
@@ -32,6 +33,7 @@ function draw(d) {
     );
   drawClassQuality(d.confusion, d.labels_per_class);
   drawComparison(d.comparison, d.strategy);
+  drawChosenBy(d.chosen_by);
   if (d.annotators.length)
     P.bars(
       el("annotator-plot"),

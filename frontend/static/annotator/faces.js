@@ -12,6 +12,9 @@ prefetched, answers sent in order, and guards so that no answer is lost and none
   whether the user signed in again in another tab, and then sends them.
 - While no face is left, the page asks again with back-off, so a new batch (or the faces the
   server hands out while the next model trains) appears without a reload.
+- A page that keeps leases (the labeling page, leases.js) can drop the faces the server took
+  back (`dropLost`), and park the queue while its tab is away (`park`, `unpark`): a parked
+  queue shows nothing and asks for nothing, so a hidden tab never holds faces.
 - Keys: modifier chords, text fields and auto-repeat never answer; a face answers to a key only
   after it has been on screen for the project's `min_face_ms`; a mouse click leaves no focused
   button behind for Space or Enter to press again.
@@ -59,6 +62,7 @@ function noFocusOnClick(container) {
  * @param {(entry: object, stored: object) => void} options.onSaved after the server stored an answer.
  * @param {() => string} options.emptyText shown while no face is left.
  * @param {string} options.loadingText shown while faces load.
+ * @param {() => void} [options.onEmpty] called when no face is left to show (the page may ask why).
  */
 const ASK_AGAIN_MS = 250;
 
@@ -79,6 +83,8 @@ function createFaceQueue(options) {
   let flushing = false;
   let waiting = null; // the poll asking for faces while none is left
   let signInCheck = null; // the poll checking for a new session after a sign-out
+  let parked = ""; // why this tab holds no face (it was away and gave them back); "" while active
+  let onLateFaces = null; // gives back faces a request in flight got after the tab parked
 
   const save = () => sessionStorage.setItem(storageKey, JSON.stringify(outbox));
 
@@ -92,9 +98,10 @@ function createFaceQueue(options) {
     if (!current) {
       face.hidden = true;
       delete face.dataset.face;
-      status.textContent = signedOut ? "" : empty || stopped ? stopped || options.emptyText() : options.loadingText;
+      status.textContent = signedOut ? "" : parked || (empty || stopped ? stopped || options.emptyText() : options.loadingText);
       options.onShow(null);
-      if (!signedOut && !stopped) empty ? waitForFaces() : refill();
+      if (!signedOut && !stopped && !parked) empty ? waitForFaces() : refill();
+      if (empty && !parked) options.onEmpty?.();
       return;
     }
     face.src = current.image_url;
@@ -109,12 +116,17 @@ function createFaceQueue(options) {
   }
 
   async function refill() {
-    if (fetching || signedOut || stopped || queue.length >= PREFETCH) return;
+    if (fetching || signedOut || stopped || parked || queue.length >= PREFETCH) return;
     fetching = true;
     const answersInFlight = outbox.length > 0;
     let askAgain = false;
     try {
       const faces = await options.fetchFaces(PREFETCH + 1);
+      if (parked) {
+        // The tab gave its faces back while this request was on its way: give these back too.
+        if (faces.length) onLateFaces?.();
+        return;
+      }
       const fresh = faces.filter((f) => !seen.has(options.keyOf(f)));
       for (const f of fresh) seen.add(options.keyOf(f));
       queue.push(...(await Promise.all(fresh.map(preload))));
@@ -133,7 +145,7 @@ function createFaceQueue(options) {
       setTimeout(refill, ASK_AGAIN_MS);
       return;
     }
-    if (!current && !signedOut) show(queue.shift());
+    if (!current && !signedOut && !parked) show(queue.shift());
   }
 
   /** Ask for faces again and again, with back-off, until some come (a new batch, a new model's batch). */
@@ -141,7 +153,7 @@ function createFaceQueue(options) {
     if (waiting) return;
     waiting = poll(
       async () => {
-        if (current || signedOut || stopped) {
+        if (current || signedOut || stopped || parked) {
           waiting.stop();
           waiting = null;
           return false;
@@ -361,6 +373,59 @@ function createFaceQueue(options) {
     });
   }
 
+  /** Keys of the faces this tab shows or will show, which the server should still hold for it. */
+  function heldKeys() {
+    const faces = current && !current.final ? [current, ...queue] : [...queue];
+    return faces.map((f) => options.keyOf(f));
+  }
+
+  /**
+   * Stop showing the faces of `sent` the server no longer holds for this tab (`held`): their
+   * lease lapsed and another tab or annotator has them, or an owner released them. Faces that
+   * came or were answered after `sent` was taken are left alone.
+   */
+  function dropLost(sent, held) {
+    const lost = new Set(sent.filter((key) => !held.has(key)));
+    if (!lost.size) return 0;
+    const before = queue.length;
+    const kept = queue.filter((f) => !lost.has(options.keyOf(f)));
+    queue.length = 0;
+    queue.push(...kept);
+    for (const key of lost) seen.delete(key);
+    let dropped = before - kept.length;
+    if (current && !current.final && lost.has(options.keyOf(current))) {
+      dropped += 1;
+      showMessage(`Face ${current.face} went back to the queue while this tab was away; here is the next one.`);
+      show(queue.shift());
+    } else if (!current && !signedOut) refill();
+    return dropped;
+  }
+
+  /**
+   * The tab gave its faces back (it was hidden a while): show none and ask for none until `unpark`.
+   *
+   * @param {string} reason shown instead of a face.
+   * @param {() => void} giveBack gives back faces a request already on its way still gets.
+   */
+  function park(reason, giveBack) {
+    parked = reason;
+    onLateFaces = giveBack;
+    for (const f of [current, ...queue]) if (f && !f.final) seen.delete(options.keyOf(f));
+    queue.length = 0;
+    current = null;
+    empty = false;
+    waiting?.stop();
+    waiting = null;
+    show(null);
+  }
+
+  /** The tab is back: ask for faces again. */
+  function unpark() {
+    if (!parked) return;
+    parked = "";
+    if (!current) show(queue.shift());
+  }
+
   el("dismiss").addEventListener("click", dismiss);
   noFocusOnClick(document.querySelector(".stage"));
 
@@ -388,13 +453,20 @@ function createFaceQueue(options) {
     get stopped() {
       return stopped;
     },
+    get parked() {
+      return Boolean(parked);
+    },
+    heldKeys,
+    dropLost,
+    park,
+    unpark,
     /** A new batch or model version: ask for faces now rather than at the next back-off. */
     reopen() {
       if (!current && !signedOut && !stopped) refill();
     },
     /** Redraw the "no face" text (the page learned why none is open). */
     refreshStatus() {
-      if (!current && !signedOut && (empty || stopped)) status.textContent = stopped || options.emptyText();
+      if (!current && !signedOut && !parked && (empty || stopped)) status.textContent = stopped || options.emptyText();
     },
   };
 }

@@ -9,6 +9,7 @@ id, so the server tells this tab's faces from another tab's of the same user.
 
 import { config, describeJob, get, poll, post, setMeter, tab, uuid } from "./api.js";
 import { createFaceQueue, KEYS } from "./faces.js";
+import { keepLeases } from "./leases.js";
 
 const el = (id) => document.getElementById(id);
 const buttons = new Map();
@@ -25,6 +26,7 @@ const faces = createFaceQueue({
   onSaved: () => progress.poke(),
   emptyText: () => `${waiting || "No faces for you right now."} New ones appear here on their own.`,
   loadingText: "Loading faces…",
+  onEmpty: () => progress?.poke(), // ask the server why, so the page says it in a sentence
 });
 
 function buildButtons() {
@@ -142,18 +144,20 @@ function drawProgress(p) {
   el("jobs-text").textContent = (p.jobs || []).map((job) => describeJob(job)).join("\n") || "none running";
   el("own-count").textContent = p.quota_votes === null ? `${p.own_votes}` : `${p.own_votes} of ${p.quota_votes}`;
   waiting = p.waiting ? p.waiting.message : "";
+  el("face-status").dataset.waiting = p.waiting ? p.waiting.reason : "";
   faces.refreshStatus();
   const seenNow = `${c ? c.number : ""}/${c ? c.state : ""}/${p.model_version}`;
   const changed = lastSeen !== null && lastSeen !== seenNow;
   lastSeen = seenNow;
   if (changed) faces.reopen(); // a new batch or model: ask for faces now rather than at the next back-off
-  return changed || (p.jobs || []).length > 0;
+  // While faces are held elsewhere, keep the "free in N s" of the sentence current.
+  return changed || (p.jobs || []).length > 0 || Boolean(p.waiting?.free_in_seconds);
 }
 
 const progress = poll(async () => {
   if (faces.signedOut) return false;
   try {
-    return drawProgress(await get("progress/"));
+    return drawProgress(await get(`progress/?tab=${encodeURIComponent(tab)}`));
   } catch (error) {
     if (!error.signedOut) faces.showMessage(`Could not load progress: ${error.message}`);
     return false;
@@ -188,4 +192,5 @@ stage.tabIndex = -1;
 stage.addEventListener("click", (event) => event.detail === 0 && event.target.closest("button") && stage.focus());
 el("show-suggestion").addEventListener("change", () => stage.focus());
 faces.bindKeys({ answerFor, actionFor, undo });
+keepLeases(faces, String);
 faces.start();

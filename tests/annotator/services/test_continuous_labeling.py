@@ -14,7 +14,7 @@ from django.utils import timezone
 from annotator import assignment
 from annotator.ml_bridge import FACE_IDS_KEY
 from annotator.ml_bridge import cycles as cycle_bridge
-from annotator.models import Cycle, CycleState, Face, Job, JobKind, JobState, Lease, Project, Vote
+from annotator.models import ChosenBy, Cycle, CycleState, Face, Job, JobKind, JobState, Lease, Project, Vote
 from annotator.selectors.progress import labeling_progress
 from annotator.services import jobs, training, votes
 from annotator.services.cycle_inputs import cycle_inputs, next_batch_size
@@ -33,12 +33,15 @@ def labeling_project(**settings_) -> Project:
 def label_open_batch(project: Project, user, limit: int | None = None) -> list[int]:
     """Vote class 1 on the open cycle's faces, as the API would hand them out; returns the faces voted.
 
-    Stops when that cycle has no face left for ``user``, even if the next one opened.
+    Stops when that cycle has no face left for ``user``, even if the next one opened (a face
+    handed out from the next one is given back: the labeler has not started it).
     """
     voted: list[int] = []
     cycle = assignment.current_cycle(project)
     while limit is None or len(voted) < limit:
         leases = assignment.next_faces(project, user, 1)
+        if leases and leases[0].entry.cycle_id != cycle.pk:
+            assignment.release_all(Lease.objects.filter(pk=leases[0].pk))
         if not leases or leases[0].entry.cycle_id != cycle.pk:
             break
         face_id = leases[0].entry.face_id
@@ -82,16 +85,26 @@ def queued(cycle: Cycle) -> list[int]:
     return list(cycle.entries.order_by("position").values_list("face_id", flat=True))
 
 
-def test_before_the_first_model_nothing_is_ranked_and_the_page_is_told_so():
+def test_before_the_first_model_labeling_goes_on_at_random_and_nobody_waits():
     project = labeling_project()
     user = add_annotator(project).user
-    label_open_batch(project, user)
+    first_batch = label_open_batch(project, user)
 
-    assert assignment.next_faces(project, user, 3) == []
-    assert assignment.current_cycle(project) is None
+    leases = assignment.next_faces(project, user, 3)
+
+    continued = assignment.current_cycle(project)
+    assert (continued.number, continued.batch_size, continued.selected_by, continued.strategy) == (
+        1,
+        BATCH,
+        None,
+        ChosenBy.RANDOM,
+    )
+    assert [lease.entry.face_id for lease in leases] == queued(continued)[:3]
+    assert set(continued.entries.values_list("chosen_by", flat=True)) == {ChosenBy.RANDOM}
+    assert not set(queued(continued)) & set(first_batch)
     progress = labeling_progress(project, user)
-    assert progress["cycle"]["state"] == CycleState.TRAINING
-    assert progress["waiting"]["reason"] == "first_model"
+    assert progress["waiting"] is None
+    assert progress["cycle"]["provisional"] is True
     assert Job.objects.get(project=project, kind=JobKind.TRAIN).state == JobState.QUEUED
 
 
@@ -206,26 +219,45 @@ def test_the_budget_holds_exactly_when_labeling_goes_on_during_training():
     assert final.message == "budget spent: final training, labeled while model v2 trained"
 
 
-def test_labelers_who_finish_the_ranking_wait_and_the_batch_they_finished_is_trained_next():
+def test_labelers_who_finish_the_ranking_go_on_by_the_newest_models_scores_then_its_batch_takes_over():
     project = labeling_project()
     user = add_annotator(project).user
     label_open_batch(project, user)
     ranking = pool_ids_not_voted(project)[: 2 * BATCH]
     publish_model(project, ranking)
+    unsure = pool_ids_not_voted(project)[-BATCH:]  # model v1's least confident faces beyond its ranking
+    Face.objects.filter(project=project, split="pool").update(predicted_confidence=0.9)
+    for rank, face in enumerate(unsure):
+        Face.objects.filter(pk=face).update(predicted_confidence=0.3 + rank / 100, predicted_class=rank % 4)
     label_open_batch(project, user)
     label_open_batch(project, user)  # cycle 2, the whole reserve, while cycle 1's model trains
 
-    assert assignment.current_cycle(project) is None
-    assert labeling_progress(project, user)["waiting"]["reason"] == "model_training"
-    assert Job.objects.filter(project=project, kind=JobKind.TRAIN, state=JobState.QUEUED).count() == 1
+    [lease] = assignment.next_faces(project, user, 1)
 
-    publish_model(project, pool_ids_not_voted(project)[: 2 * BATCH])
+    by_scores = assignment.current_cycle(project)
+    assert (by_scores.number, by_scores.selected_by.version, by_scores.batch_size) == (3, 1, BATCH)
+    assert queued(by_scores) == unsure
+    assert list(by_scores.entries.order_by("position").values_list("predicted_class", flat=True)) == [
+        0,
+        1,
+        2,
+        3,
+    ]
+    assert set(by_scores.entries.values_list("chosen_by", flat=True)) == {ChosenBy.NEWEST_MODEL}
+    assert lease.entry.face_id == unsure[0]
+    assert labeling_progress(project, user)["waiting"] is None
 
-    opened = assignment.current_cycle(project)
-    assert (opened.number, opened.selected_by.version, opened.batch_size) == (3, 2, BATCH)
-    assert [c.state for c in Cycle.objects.filter(project=project).order_by("number")] == [
-        CycleState.DONE, CycleState.DONE, CycleState.TRAINING, CycleState.LABELING,
-    ]  # fmt: skip
+    new_ranking = [face for face in pool_ids_not_voted(project) if face not in unsure][: 2 * BATCH]
+    publish_model(project, new_ranking)
+
+    taken_over = assignment.current_cycle(project)
+    assert taken_over.pk == by_scores.pk
+    assert (taken_over.selected_by.version, taken_over.batch_size) == (2, BATCH)
+    assert queued(taken_over) == [unsure[0], *new_ranking[: BATCH - 1]]
+    chosen = list(taken_over.entries.order_by("position").values_list("chosen_by", flat=True))
+    assert chosen == [ChosenBy.NEWEST_MODEL] + [ChosenBy.STRATEGY] * (BATCH - 1)
+    states = list(Cycle.objects.filter(project=project).order_by("number").values_list("state", flat=True))
+    assert states == [CycleState.DONE, CycleState.DONE, CycleState.TRAINING, CycleState.LABELING]
     assert Job.objects.get(project=project, kind=JobKind.TRAIN, state=JobState.QUEUED).cycle.number == 2
 
 

@@ -14,6 +14,7 @@ from annotator.models import Cycle, Face, Job, JobKind, JobState, Split
 from annotator.services import cycle_states, labeling_start, pretraining, votes
 from annotator.services.cycles import choose_initial_set, complete_initial_set
 from annotator.services.errors import InvalidInput
+from annotator.services.fallback_order import REPRESENTATIVE_KEY
 from annotator.services.projects import update_project
 from ml_engine.embeddings import EmbeddingsMetadata, names_digest, save_embeddings
 from tests.annotator.factories import FaceFactory, make_project
@@ -118,6 +119,9 @@ def test_a_real_pre_training_job_queues_the_picks(settings):
 
     cycle.refresh_from_db()
     assert not cycle.initial_set_pending and cycle.batch_size == 2 + MODES and cycle.strategy == "kmeans"
+    reserve = Job.objects.get(pk=job.pk).result[REPRESENTATIVE_KEY]  # for batches no model ranked yet
+    queued = set(cycle.entries.values_list("face_id", flat=True))
+    assert len(reserve) == len(set(reserve)) == 2 * project.batch_size and not set(reserve) & queued
 
 
 def test_representative_picks_need_pre_training():

@@ -112,8 +112,8 @@ def test_a_labeled_test_face_still_refuses_votes():
 
 def test_the_sample_is_evaluated_on_never_trained_on_and_never_selected(tmp_path):
     project = unlabeled_project(pool=40, model_name="small_cnn", image_size=16)
-    labeling_start.start_labeling(project)
-    answer_all(project, add_annotator(project).user)
+    first = labeling_start.start_labeling(project)
+    answer_all(project, add_annotator(project).user, limit=first.batch_size)  # labeling goes on after it
     test_ids = set(Face.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True))
     inputs = cycle_inputs(project, project.cycles.get(number=0))
     dataset = cycle_bridge.training_dataset(inputs)
