@@ -195,7 +195,9 @@ def test_ferplus_names_stored_with_control_characters_export_as_ferplus(tmp_path
 
     assert details["rows"] == 12
     with zipfile.ZipFile(path) as archive:
-        label_files = [archive.read(name).decode() for name in archive.namelist() if name.endswith("label.csv")]
+        label_files = [
+            archive.read(name).decode() for name in archive.namelist() if name.endswith("label.csv")
+        ]
     assert sum(text.count("\n") for text in label_files) == 12
     assert not any("\x1b" in text or "\u202e" in text for text in label_files)
 
