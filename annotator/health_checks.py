@@ -40,21 +40,50 @@ def check_redis() -> dict[str, object]:
         client.close()
 
 
+_workers_seen = 0
+"""How many workers answered this process's last check: the next check stops waiting once that
+many have answered, instead of always waiting the whole timeout for workers that may not exist."""
+
+
 def check_workers() -> dict[str, object]:
-    """The workers that answered, by the queue they consume; fails when a queue has none."""
-    replies = celery_app.control.inspect(timeout=CHECK_TIMEOUT_SECONDS).active_queues() or {}
-    by_queue: dict[str, list[str]] = {queue: [] for queue in QUEUES}
-    for worker, queues in replies.items():
-        for queue in queues:
-            by_queue.setdefault(queue["name"], []).append(worker)
+    """The workers that answered, by the queue they consume; fails when a queue has none.
+
+    A broadcast cannot know how many workers will answer, so it waits its whole timeout unless
+    told a number: the number seen last time. When fewer answer, or a queue has nobody among
+    the first answers, it asks again with the whole timeout before saying a queue is unserved.
+    """
+    global _workers_seen
+    replies = _active_queues(limit=_workers_seen or None)
+    if _workers_seen and (len(replies) < _workers_seen or _unserved(replies)):
+        replies = _active_queues(limit=None)
+    _workers_seen = len(replies)
     if not replies:
         raise RuntimeError("no Celery worker answered")
-    missing = [queue for queue in QUEUES if not by_queue[queue]]
+    missing = _unserved(replies)
     if missing:
         raise RuntimeError(
             f"no worker consumes the {' and '.join(missing)} queue (workers: {sorted(replies)})"
         )
+    by_queue = _by_queue(replies)
     return {"workers": sorted(replies), "queues": {queue: sorted(names) for queue, names in by_queue.items()}}
+
+
+def _active_queues(limit: int | None) -> dict[str, list[dict]]:
+    inspect = celery_app.control.inspect(timeout=CHECK_TIMEOUT_SECONDS, limit=limit)
+    return inspect.active_queues() or {}
+
+
+def _by_queue(replies: dict[str, list[dict]]) -> dict[str, list[str]]:
+    by_queue: dict[str, list[str]] = {queue: [] for queue in QUEUES}
+    for worker, queues in replies.items():
+        for queue in queues:
+            by_queue.setdefault(queue["name"], []).append(worker)
+    return by_queue
+
+
+def _unserved(replies: dict[str, list[dict]]) -> list[str]:
+    by_queue = _by_queue(replies)
+    return [queue for queue in QUEUES if not by_queue[queue]]
 
 
 CHECKS: dict[str, Callable[[], dict[str, object]]] = {

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from annotator import processes
+from annotator import health_checks, processes
 from annotator.celery import app as celery_app
 from tests.annotator.factories import UserFactory
 
@@ -77,3 +77,44 @@ def test_the_health_command_prints_the_details_and_fails_when_unhealthy(redis_do
     report = json.loads(capsys.readouterr().out)
     assert report["status"] == "error"
     assert (report["database"]["ok"], report["redis"]["ok"], report["worker"]["ok"]) == (True, False, False)
+
+
+class FakeInspect:
+    """Answers like ``control.inspect`` with the given workers, up to ``limit`` of them."""
+
+    def __init__(self, workers: dict[str, list[str]], calls: list[int | None], limit: int | None) -> None:
+        self.workers, self.limit = workers, limit
+        calls.append(limit)
+
+    def active_queues(self) -> dict[str, list[dict]]:
+        replies = {name: [{"name": queue} for queue in queues] for name, queues in self.workers.items()}
+        return dict(list(replies.items())[: self.limit])
+
+
+def test_the_worker_check_stops_waiting_once_the_workers_seen_last_time_answered(monkeypatch) -> None:
+    workers = {"train1@h": ["train"], "train2@h": ["train"], "default@h": ["default"]}
+    calls: list[int | None] = []
+    monkeypatch.setattr(health_checks, "_workers_seen", 0)
+    monkeypatch.setattr(
+        celery_app.control, "inspect", lambda timeout, limit: FakeInspect(workers, calls, limit)
+    )
+
+    health_checks.check_workers()  # nothing seen yet: the whole timeout
+    health_checks.check_workers()  # three seen: done when three answered
+    assert calls == [None, 3]
+
+    del workers["train2@h"]  # a worker went away: fewer answers, so ask again with the whole timeout
+    assert health_checks.check_workers()["workers"] == ["default@h", "train1@h"]
+    assert calls == [None, 3, 3, None]
+
+
+def test_a_queue_missing_among_the_first_answers_is_asked_again_before_it_fails(monkeypatch) -> None:
+    workers = {"train1@h": ["train"], "train2@h": ["train"], "default@h": ["default"]}
+    calls: list[int | None] = []
+    monkeypatch.setattr(health_checks, "_workers_seen", 2)
+    monkeypatch.setattr(
+        celery_app.control, "inspect", lambda timeout, limit: FakeInspect(workers, calls, limit)
+    )
+
+    assert health_checks.check_workers()["queues"]["default"] == ["default@h"]
+    assert calls == [2, None]
