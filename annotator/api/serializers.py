@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotator.api.class_rules import printable_name, validated_classes
@@ -42,6 +43,16 @@ class ProjectClassSerializer(serializers.ModelSerializer):
         model = ProjectClass
         fields = ["index", "name", "key", "color"]
         read_only_fields = ["index"]
+
+
+class BudgetSerializer(serializers.Serializer):
+    """A project's budget in votes, and the one sentence every page says about it."""
+
+    total = serializers.IntegerField()
+    spent = serializers.IntegerField()
+    left = serializers.IntegerField()
+    is_spent = serializers.BooleanField(help_text="What is left pays for no new face.")
+    sentence = serializers.CharField()
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -110,6 +121,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     def validate_description(self, description: str) -> str:
         return printable_name(description, multiline=True)
 
+    @extend_schema_field(BudgetSerializer)
     def get_budget(self, project: Project) -> dict[str, object]:
         return budget_status(project)
 

@@ -92,13 +92,13 @@ def test_a_refused_answer_keeps_its_face_on_screen_with_the_reason(
     first = shown_face(page)
     Project.objects.filter(pk=project.pk).update(votes_spent=3)  # others spent the budget meanwhile
     page.keyboard.press("2")
-    page.wait_for_function("document.getElementById('message').textContent.includes('was not saved')")
+    page.wait_for_function("() => document.getElementById('message').textContent.includes('was not saved')")
     assert shown_face(page) == first
     assert "budget" in page.inner_text("#message").lower()
     assert page.is_visible("#dismiss")
     page.keyboard.press("2")  # the face can take no answer: keys do nothing
     page.keyboard.press("Escape")
-    page.wait_for_function("document.getElementById('face').hidden")
+    page.wait_for_function("() => document.getElementById('face').hidden")
     assert "budget is spent" in page.inner_text("#face-status")
     assert not Vote.objects.exists()
 
@@ -139,7 +139,9 @@ def test_signed_out_in_another_tab_the_answer_waits_and_is_sent_after_signing_in
     second_tab.wait_for_url(f"**{label_path}")
     wait_for(lambda: votes(annotator) == {answered: 2})
     assert shown_face(second_tab) != answered
-    second_tab.wait_for_function(f"sessionStorage.getItem('faceloop.outbox.{project.pk}.votes') === '[]'")
+    second_tab.wait_for_function(
+        f"() => sessionStorage.getItem('faceloop.outbox.{project.pk}.votes') === '[]'"
+    )
 
 
 def test_signed_in_again_in_another_tab_the_waiting_tab_sends_its_answer_by_itself(

@@ -56,10 +56,10 @@ def test_confirm_reject_and_undo_by_keyboard(live_server, browser_page, settings
     assert page.inner_text("#claim") == "The model says: surprise (95%)"
     page.keyboard.press("n")
     third = shown_offer(page, second)
-    page.wait_for_function("document.getElementById('rejected-count').textContent === '1'")
+    page.wait_for_function("() => document.getElementById('rejected-count').textContent === '1'")
     page.keyboard.press("z")
     assert shown_offer(page, third) == second
-    page.wait_for_function("document.getElementById('rejected-count').textContent === '0'")
+    page.wait_for_function("() => document.getElementById('rejected-count').textContent === '0'")
     assert page.inner_text("#confirmed-count") == "1"
     assert "undone" in page.inner_text("#message")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -77,6 +77,6 @@ def test_confirm_reject_and_undo_by_keyboard(live_server, browser_page, settings
     assert shown_offer(page, second) == third
     page.keyboard.press("n")
     page.wait_for_function(
-        "document.getElementById('face-status').textContent.startsWith('No confident pseudo-labels left')"
+        "() => document.getElementById('face-status').textContent.startsWith('No confident pseudo-labels left')"
     )
     wait_for(lambda: states() == {first: "confirmed", second: "confirmed", third: "rejected"})

@@ -59,7 +59,7 @@ def test_label_undo_unsure_and_skip_by_keyboard(live_server, browser_page, setti
 
     live = Vote.objects.filter(annotator=annotator, retracted_at__isnull=True)
     wait_for(lambda: live.count() == 6)
-    page.wait_for_function("document.getElementById('budget-text').textContent.startsWith('5 of')")
+    page.wait_for_function("() => document.getElementById('budget-text').textContent.startsWith('5 of')")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "labeling.png"))
     page.set_viewport_size({"width": 768, "height": 1024})  # a tablet, portrait

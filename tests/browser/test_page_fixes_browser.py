@@ -114,7 +114,7 @@ def test_the_review_page_works_by_keyboard_alone(live_server, browser_page):
     # Choose the reason by keyboard: the menu takes the arrow key, then hands the keys back.
     tab_to(page, "reason")
     page.keyboard.press("ArrowDown")
-    page.wait_for_function("document.activeElement.id === 'review-stage'")
+    page.wait_for_function("() => document.activeElement.id === 'review-stage'")
     page.keyboard.press("3")
 
     wait_for(lambda: Review.objects.filter(reviewer=reviewer).count() == 1)

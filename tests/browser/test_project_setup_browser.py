@@ -171,7 +171,7 @@ def test_owner_runs_a_project_from_the_browser(
     shot(page, "dashboard-reviews")
     lines = Path(download_info.value.path()).read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
-    assert header[-1] == "reviewed_by"
+    assert header[-2:] == ["reviewed_by", "split"]
     by_file = {line.split(",")[0]: line.split(",") for line in lines[1:]}
     face_name = Face.objects.get(pk=disputed).source_name
     assert by_file[face_name][1] == ("calm", "joy", "anger")[final] and by_file[face_name][-1] == "rita"

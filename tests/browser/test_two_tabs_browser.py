@@ -44,4 +44,4 @@ def test_two_tabs_of_one_user_label_20_faces_without_a_refusal_or_a_repeat(
     for page in two_tabs:
         assert page.inner_text("#message") == ""
         # every answer left the tab's outbox once stored (the last response may still be on its way)
-        page.wait_for_function(f"sessionStorage.getItem('faceloop.outbox.{project.pk}.votes') === '[]'")
+        page.wait_for_function(f"() => sessionStorage.getItem('faceloop.outbox.{project.pk}.votes') === '[]'")

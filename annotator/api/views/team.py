@@ -115,12 +115,12 @@ class InvitationView(ServiceErrorsMixin, APIView):
         },
     )
     def post(self, request: Request, token: str) -> Response:
+        serializer = AcceptInviteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)  # a malformed body is refused whoever sends it
+        data = serializer.validated_data
         if request.user.is_authenticated:
             membership = invites.join_with_invite(token, request.user)
         else:
-            serializer = AcceptInviteSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            data = serializer.validated_data
             membership = invites.accept_invite(
                 token, username=data.get("username", ""), password=data.get("password", "")
             )

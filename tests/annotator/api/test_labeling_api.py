@@ -168,10 +168,11 @@ def test_a_vote_on_a_test_face_is_refused(client_for):
 
 
 def test_a_vote_after_the_budget_is_spent_is_refused(client_for):
-    project = make_labeling_project(budget_votes=2, votes_per_face=2, initial_set_size=3)
+    project = make_labeling_project(budget_votes=4, votes_per_face=2, initial_set_size=3)
+    Project.objects.filter(pk=project.pk).update(budget_votes=2)  # the owner lowers it once labeling runs
     first, second = add_annotator(project).user, add_annotator(project).user
     queued = list(project.cycles.get().entries.values_list("face_id", flat=True))
-    assert len(queued) == 2  # the initial set never exceeds the budget
+    assert len(queued) == 2  # the initial set: the 4 votes of the budget then pay for 2 faces x 2 votes
     for face_id in queued:
         assert (
             client_for(first).post(url(project, "votes/"), vote_body(face_id), format="json").status_code

