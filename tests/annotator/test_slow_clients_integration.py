@@ -47,7 +47,7 @@ def users(settings) -> tuple[str, int]:
     uploader = accounts.create_user("uploader", password="uploader-password")
     accounts.create_user("reader", password="reader-password")
     project = projects.create_project(
-        uploader, name="slow", classes=projects.default_class_specs(["happy", "sad"]), budget_votes=10
+        uploader, name="slow", classes=projects.default_class_specs(["happy", "sad"]), budget_votes=1_000
     )
     return Token.objects.create(user=uploader).key, project.pk
 
