@@ -2,7 +2,8 @@
 
 Faces are decoded, checksummed on their pixels, stored as PNG under ``MEDIA_ROOT`` and
 inserted in chunks; duplicates (same pixels already in the project, or twice in one
-import) are counted and skipped. Test faces must carry a label and are never queued.
+import) are counted and skipped. Test faces must carry a label or votes (a tie has no label)
+and are never queued.
 Progress goes to a :class:`~annotator.models.Job` after every chunk, so the import page can
 show it while the upload request is still being processed.
 
@@ -160,9 +161,11 @@ def _import_chunk(
             summary.problems.append({"source": name, "reason": str(error)})
             continue
         face = _build_face(project, dataset, i, encoded, split, mapping)
-        if face.split == Split.TEST and face.imported_label is None:
+        if face.split == Split.TEST and face.imported_label is None and face.imported_votes is None:
+            # A test face whose votes tie has no label, but its votes were paid for (an export of a
+            # labeling day holds such faces): it keeps them and stays out of evaluation until it has one.
             summary.problems.append(
-                {"source": name, "reason": "a test face needs a label of this project's classes"}
+                {"source": name, "reason": "a test face needs a label or votes of this project's classes"}
             )
         elif encoded.sha256 in rows:
             summary.duplicates += 1

@@ -161,6 +161,19 @@ def join_with_invite(token: str, user: User) -> Membership:
     )
 
 
+FIRST_PAGES = {Role.REVIEWER: "review"}
+"""The page a new member opens first, by role (web URL names); every other role labels first."""
+
+
+def first_page(membership: Membership) -> str:
+    """The URL name of the page a member who just joined opens: reviewers review.
+
+    A reviewer sent to the labeling page holds faces under leases there (its prefetch) for as long
+    as the tab stays open and visible, while the annotators who should label them wait.
+    """
+    return FIRST_PAGES.get(Role(membership.role), "label")
+
+
 def validated_username(username: str) -> str:
     """``username`` stripped, checked by the User model's own validators and free (in any case).
 

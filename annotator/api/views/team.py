@@ -125,7 +125,7 @@ class InvitationView(ServiceErrorsMixin, APIView):
                 token, username=data.get("username", ""), password=data.get("password", "")
             )
             login(request._request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
-        membership.next = reverse("web:label", args=[membership.project_id])
+        membership.next = reverse(f"web:{invites.first_page(membership)}", args=[membership.project_id])
         return Response(JoinedSerializer(membership).data, status=CREATED)
 
 

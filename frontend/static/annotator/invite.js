@@ -1,5 +1,5 @@
 /* Accepting an invite: a signed-in user joins as themselves; anyone else creates an account (username
-and password, no e-mail address), joins and is signed in, by one request. Then the labeling page. */
+and password, no e-mail address), joins and is signed in, by one request. Then the page of their role (reviewers review, others label). */
 
 import { ApiError, config, post } from "./api.js";
 

@@ -139,7 +139,7 @@ def test_a_signed_in_user_joins_with_their_own_account() -> None:
         "project": project.pk,
         "username": "colleague",
         "role": "reviewer",
-        "next": f"/projects/{project.pk}/label/",
+        "next": f"/projects/{project.pk}/review/",  # a reviewer on the labeling page holds faces
     }
     membership = Membership.objects.get(project=project, user=colleague)
     assert (membership.role, membership.quota_votes) == (Role.REVIEWER, 30)
@@ -187,3 +187,15 @@ def test_a_client_with_an_api_token_joins_without_a_csrf_token() -> None:
     )
 
     assert joined.status_code == 201 and joined.json()["username"] == "colleague"
+
+
+@pytest.mark.parametrize(("role", "page"), [(Role.ANNOTATOR, "label"), (Role.REVIEWER, "review")])
+def test_a_new_member_opens_the_page_of_their_role(role: str, page: str) -> None:
+    """A reviewer is not sent to the labeling page, where its prefetch would hold the team's faces."""
+    project = make_project()
+    link = invites.create_invite(project, project.owner, role=role)
+
+    joined = join(Client(), link.token, username="newcomer", password=STRONG)
+
+    assert joined.status_code == 201
+    assert joined.json()["next"] == f"/projects/{project.pk}/{page}/"

@@ -153,3 +153,21 @@ def test_a_zipped_tasks_file_over_the_member_limit_refuses_the_upload(client_for
     assert response.status_code == 400, response.content
     assert "export.json" in response.json()["detail"]
     assert not Face.objects.filter(project=project).exists()
+
+
+def test_a_test_face_whose_votes_tie_keeps_them_and_a_test_face_without_votes_is_refused(client_for) -> None:
+    """A tied test face has no label, but its votes were paid for: a round trip must not drop them.
+    A test face with neither label nor votes has nothing to measure a model by and is still refused."""
+    project = make_project()
+    tasks = [task("a.png", ["happiness"], ["sadness"], split="test"), task("b.png", split="test")]
+
+    response = upload(client_for, project, zipped(tasks, {"a.png": png(1), "b.png": png(2)}))
+
+    assert response.status_code == 201, response.content
+    tied = Face.objects.get(project=project)
+    assert tied.sha256 == ml_bridge.encode_pixels(face_pixels(1)).sha256
+    assert (tied.split, tied.imported_votes, tied.imported_label) == ("test", [0, 1, 0, 1], None)
+    job = Job.objects.get(project=project, kind=JobKind.IMPORT)
+    assert job.result["problems"] == [
+        {"source": "b.png", "reason": "a test face needs a label or votes of this project's classes"}
+    ]

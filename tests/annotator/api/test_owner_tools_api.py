@@ -138,7 +138,7 @@ def test_invite_link_is_single_use_hashed_and_expires(client_for, client):
     joined = client.post(
         f"/api/invitations/{token}/", {"username": "rita", "password": "long-enough-pass"}, format="json"
     )
-    assert joined.status_code == 201 and joined.json()["next"] == f"/projects/{project.pk}/label/"
+    assert joined.status_code == 201 and joined.json()["next"] == f"/projects/{project.pk}/review/"
     assert Membership.objects.get(user__username="rita").role == Role.REVIEWER
     assert client.get(f"/api/projects/{project.pk}/").status_code == 200  # signed in as rita
     again = client_for(UserFactory()).post(
