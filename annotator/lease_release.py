@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -30,16 +31,22 @@ RENEWALS_PER_LEASE = 3
 @dataclass(frozen=True)
 class LeaseTiming:
     """What the labeling page needs to keep its faces: how long a lease lasts, how often to renew
-    it, and after how long hidden the tab gives its faces back."""
+    it, and after how long hidden, or visible but untouched, the tab gives its faces back."""
 
     lease_seconds: int
     heartbeat_seconds: int
     hidden_release_seconds: int
+    idle_release_seconds: int
 
 
 def lease_timing(project: Project) -> LeaseTiming:
     third = max(1, project.lease_seconds // RENEWALS_PER_LEASE)
-    return LeaseTiming(project.lease_seconds, heartbeat_seconds=third, hidden_release_seconds=third)
+    return LeaseTiming(
+        project.lease_seconds,
+        heartbeat_seconds=third,
+        hidden_release_seconds=third,
+        idle_release_seconds=settings.FACELOOP_IDLE_RELEASE_SECONDS,
+    )
 
 
 def tab_leases(project: Project, annotator: User, tab: str) -> QuerySet[Lease]:

@@ -256,6 +256,11 @@ CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# A visible labeling tab nobody touched (no key, click or pointer movement) for this long was left
+# open by someone who walked away: it gives its faces back (annotator.lease_release). Two minutes
+# is far longer than anyone looks at one face, and short enough that a team waits at most that.
+FACELOOP_IDLE_RELEASE_SECONDS = env.get_int("FACELOOP_IDLE_RELEASE_SECONDS", 120, minimum=1)
+
 # Worker jobs (services.job_heartbeats, services.job_watchdog): a thread beside the work
 # refreshes the job's heartbeat every JOB_HEARTBEAT_SECONDS; a job silent for
 # JOB_HEARTBEAT_TIMEOUT_SECONDS lost its worker. Every worker sweeps every JOB_SWEEP_SECONDS:

@@ -26,6 +26,10 @@ class TabLeasesSerializer(serializers.Serializer):
     hidden_release_seconds = serializers.IntegerField(
         help_text="Release the tab's faces once it has been hidden this long."
     )
+    idle_release_seconds = serializers.IntegerField(
+        help_text="Release the tab's faces once it has been visible but untouched (no key, click or "
+        "pointer movement) this long."
+    )
 
 
 class ReleasedSerializer(serializers.Serializer):

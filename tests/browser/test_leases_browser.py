@@ -123,3 +123,27 @@ def test_the_owner_sees_who_holds_faces_releases_them_and_sees_how_faces_were_ch
     page.wait_for_selector("#lease-status:has-text('3 given back to the queue from hidden-tab-user')")
     page.wait_for_selector("#lease-none:not([hidden])")
     assert not Lease.objects.exists()
+
+
+def test_a_visible_tab_nobody_touches_gives_its_faces_back_and_takes_new_ones_at_the_next_key(
+    live_server, browser_page, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.FACELOOP_IDLE_RELEASE_SECONDS = 2  # checked at each heartbeat: every 10 s here
+    project = make_labeling_project(
+        pool=4, test=0, initial_set_size=4, budget_votes=4, min_face_ms=0, lease_seconds=LEASE_SECONDS
+    )
+    ann = UserFactory(username="ann")
+    add_annotator(project, user=ann)
+    page = browser_page
+    log_in(page, live_server, "ann", f"/projects/{project.pk}/label/")
+    shown_face(page)
+    wait_for(lambda: Lease.objects.filter(annotator=ann).exists())
+
+    wait_for(lambda: not Lease.objects.filter(annotator=ann).exists(), timeout=25)  # nobody touched it
+    assert face_on_screen(page) is None
+    assert "You were away" in status_text(page)
+
+    page.keyboard.press("Shift")  # back at the keyboard
+    assert shown_face(page, timeout=15_000)
+    wait_for(lambda: Lease.objects.filter(annotator=ann).exists())

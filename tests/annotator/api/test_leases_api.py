@@ -47,6 +47,7 @@ def test_the_heartbeat_renews_only_the_asking_tabs_leases_and_lists_its_faces(cl
         "lease_seconds": 90,
         "heartbeat_seconds": 30,
         "hidden_release_seconds": 30,
+        "idle_release_seconds": 120,
     }
     renewed = Lease.objects.filter(tab="a").values_list("expires_at", flat=True)
     assert all(expires > timezone.now() + timedelta(seconds=80) for expires in renewed)
