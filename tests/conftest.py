@@ -62,9 +62,24 @@ def broker(redis_url: str, settings) -> Iterator[str]:
     settings.REDIS_URL = redis_url
     conf = celery_app.conf
     previous = (conf.broker_url, conf.result_backend)
-    conf.broker_url = conf.result_backend = redis_url
+    point_celery_at(redis_url, redis_url)
     yield redis_url
-    conf.broker_url, conf.result_backend = previous
+    point_celery_at(*previous)
+
+
+def point_celery_at(broker_url: str, result_backend: str) -> None:
+    """Point the shared Celery app at another Redis, dropping what it keeps connected to the old one.
+
+    The app pools its broker connections and keeps its result backend once made: a test that
+    changed only the settings would still publish to, or wait for results on, a Redis an earlier
+    test used (and may have stopped).
+    """
+    conf = celery_app.conf
+    conf.broker_url, conf.result_backend = broker_url, result_backend
+    celery_app._pool = None  # broker connections, pooled again from the new URL on first use
+    celery_app.amqp._producer_pool = None
+    celery_app._backend_cache = None  # the result backend, made again from the new URL on first use
+    celery_app._local.__dict__.pop("backend", None)
 
 
 def database_url() -> str:
