@@ -66,7 +66,7 @@ def setup_database(var_dir: Path) -> tuple[int, int, str]:
     logging.getLogger("annotator.services.jobs").setLevel(logging.CRITICAL)
     owner = get_user_model().objects.create_user("owner", password="owner-pass")
     classes = projects.default_class_specs(("neutral", "happiness", "surprise", "sadness", "anger"))
-    imports = projects.create_project(owner, name="imports", classes=classes, budget_votes=100)
+    imports = projects.create_project(owner, name="imports", classes=classes, budget_votes=1_000)
     labeling = projects.create_project(
         owner, name="labeling", classes=classes, budget_votes=100, initial_set_size=20, batch_size=20
     )

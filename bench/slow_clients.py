@@ -143,7 +143,7 @@ def setup_database(var_dir: Path) -> tuple[str, int, str]:
         uploader,
         name="slow clients",
         classes=projects.default_class_specs(["happy", "sad"]),
-        budget_votes=100,
+        budget_votes=1_000,
     )
     return Token.objects.create(user=uploader).key, project.pk, "reader"
 
