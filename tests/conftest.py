@@ -53,12 +53,30 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with processes.ProcessGroup() as group:
         data_dir = tmp_path_factory.mktemp("redis")
         group.add(processes.start_redis(port, data_dir, log=data_dir / "redis.log"))
+        _session_redis.update(group=group, port=port, data_dir=data_dir)
         yield f"redis://127.0.0.1:{port}/0"
+
+
+_session_redis: dict = {}
+
+
+def session_redis_answering(redis_url: str) -> None:
+    """Start the session's Redis again, on its port and data, if a test before left it dead.
+
+    Tests of crashes stop Redis servers on purpose; one stopped by mistake must cost the tests
+    after it nothing but a restart (the data folder is kept), never a cascade of failures.
+    """
+    if _session_redis and not processes.redis_answers(redis_url):
+        folder = _session_redis["data_dir"]
+        _session_redis["group"].add(
+            processes.start_redis(_session_redis["port"], folder, log=folder / "redis.log")
+        )
 
 
 @pytest.fixture
 def broker(redis_url: str, settings) -> Iterator[str]:
     """Point this process's settings and Celery app at the test Redis."""
+    session_redis_answering(redis_url)
     settings.REDIS_URL = redis_url
     conf = celery_app.conf
     previous = (conf.broker_url, conf.result_backend)
