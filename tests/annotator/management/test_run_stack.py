@@ -87,9 +87,9 @@ def kill_redis_and_a_worker_and_see_them_back(
     assert client.lrange("queued-before-the-kill", 0, -1) == [b"job"]
     client.close()
 
-    # A Celery app of its own: the shared one keeps the result backend it first connected to in
-    # this test process, so changing its settings here would wait for the answer on another Redis.
-    with Celery(broker=redis_url, backend=redis_url) as stack_app:
+    # A Celery app of its own, not made the current one: shared tasks of later tests publish
+    # through the current app, and this one's Redis is gone once the stack stops.
+    with Celery(broker=redis_url, backend=redis_url, set_as_current=False) as stack_app:
         status = stack_app.send_task(WORKER_STATUS_TASK, queue=DEFAULT_QUEUE).get(timeout=120)
     new_worker = child(stack, is_default_worker)
     assert new_worker.pid != old_worker.pid
