@@ -329,8 +329,8 @@ class ClaimWatch:
 
 def _worker_alive(worker: str) -> bool:
     """Whether the process named by a job's ``worker`` ("host pid N") still runs here."""
-    pid = int(worker.rsplit(" ", 1)[-1]) if worker.rsplit(" ", 1)[-1].isdigit() else None
-    if pid is None or not psutil.pid_exists(pid):
+    last_word = worker.rsplit(" ", 1)[-1]
+    if not last_word.isdigit() or not psutil.pid_exists(pid := int(last_word)):
         return False
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
