@@ -2,5 +2,5 @@
 
 ``access`` (who sees which project), ``progress`` (the batch, the budget, the job queues),
 ``dashboard`` (the owner's figures), ``model_versions`` (what training starts from),
-``test_set`` (what the test set is or will be).
+``evaluation_split`` (what the held-out test split is or will be).
 """

@@ -31,7 +31,7 @@ from annotator.models import (
     Strategy,
     VoteKind,
 )
-from annotator.selectors import speed, test_set, training_speed
+from annotator.selectors import evaluation_split, speed, training_speed
 from annotator.selectors.budget import budget_status
 from annotator.selectors.labels import labels_per_class, learning_curve_basis, unsure_faces
 from annotator.selectors.model_versions import latest_model
@@ -174,7 +174,7 @@ def omni_supervision_history(project: Project) -> list[dict[str, object]]:
 
 def learning_curve_unavailable_reason(project: Project, model: ModelVersion | None) -> str | None:
     """Why the dashboard has no learning curve to draw yet, in words (None when it has one)."""
-    test = test_set.plan(project)
+    test = evaluation_split.plan(project)
     if test["waiting_for_labels"] and not test["labeled_test_faces"]:
         return (
             f"No learning curve yet: the {test['waiting_for_labels']} faces of the test sample are labeled "

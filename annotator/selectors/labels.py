@@ -7,7 +7,7 @@ from django.db.models import Count
 from django.db.models.functions import Coalesce
 
 from annotator.models import Face, Project, Split
-from annotator.selectors import test_set
+from annotator.selectors import evaluation_split
 
 
 def _final_labels(project: Project, split: str) -> dict[int, int]:
@@ -52,7 +52,7 @@ def unsure_faces(project: Project, split: str) -> int:
 def learning_curve_basis(project: Project) -> dict[str, object]:
     """How many test faces the learning curve rests on: labeled ones out of the test set."""
     total = Face.objects.filter(project=project, split=Split.TEST, excluded=False).count()
-    labeled = test_set.labeled_test_faces(project)
+    labeled = evaluation_split.labeled_test_faces(project)
     return {
         "labeled": labeled,
         "total": total,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from annotator.models import Face, Project, Split
-from annotator.selectors import test_set, training_speed
+from annotator.selectors import evaluation_split, training_speed
 from annotator.services.errors import InvalidInput
 
 PLAN_FIELDS = ("budget_votes", "votes_per_face", "batch_size", "initial_set_size", "test_sample_size")
@@ -41,7 +41,7 @@ def face_counts(project: Project) -> FaceCounts:
     return FaceCounts(
         pool=faces.filter(split=Split.POOL).count(),
         test=faces.filter(split=Split.TEST).count(),
-        labeled_test=test_set.labeled_test_faces(project),
+        labeled_test=evaluation_split.labeled_test_faces(project),
         started=project.cycles.exists(),
     )
 
@@ -53,7 +53,7 @@ def _test_faces(project: Project, counts: FaceCounts) -> tuple[int, str]:
     if counts.started:
         return counts.test, "the test faces reserved when labeling started"
     if counts.pool or counts.test:
-        return test_set.sample_size(
+        return evaluation_split.sample_size(
             project, counts.pool + counts.test
         ), "reserved from the pool when labeling starts"
     if project.test_sample_size is None:

@@ -24,7 +24,7 @@ from annotator.models import (
     Split,
     Strategy,
 )
-from annotator.services import test_set
+from annotator.services import evaluation_split
 from annotator.services.errors import Conflict
 
 
@@ -63,13 +63,13 @@ def open_initial_cycle(project: Project) -> tuple[Cycle, bool]:
 
     Idempotent: a project that has cycles keeps them (its first one is returned). A project
     without labeled test faces first reserves a test sample of the pool, queued before the
-    initial set (:mod:`annotator.services.test_set`).
+    initial set (:mod:`annotator.services.evaluation_split`).
     """
     Project.objects.select_for_update().filter(pk=project.pk).first()
     existing = project.cycles.order_by("number").first()
     if existing is not None:
         return existing, False
-    test_sample = test_set.reserve_test_sample(project)
+    test_sample = evaluation_split.reserve_test_sample(project)
     if project.initial_selection != InitialSelection.RANDOM:
         if not _pool_ids(project):
             raise Conflict("the pool is empty: import faces first")

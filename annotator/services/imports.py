@@ -32,7 +32,7 @@ from django.utils import timezone
 from annotator import ml_bridge
 from annotator.media_layout import face_image_name
 from annotator.models import ACTIVE_JOB_STATES, Face, Job, JobKind, JobState, Project, Split
-from annotator.selectors import test_set
+from annotator.selectors import evaluation_split
 from annotator.services import jobs
 from annotator.services.errors import Conflict, InvalidInput
 from annotator.services.projects import class_names
@@ -64,7 +64,7 @@ class ImportSummary:
     problems: list[dict[str, str]] = field(default_factory=list)
     cancelled: bool = False
     test_set: dict[str, object] = field(default_factory=dict)
-    """What the project's test set is after the import (``annotator.selectors.test_set.plan``)."""
+    """What the project's test set is after the import (``annotator.selectors.evaluation_split.plan``)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -128,7 +128,7 @@ def import_dataset(
         if job is not None and not jobs.report_progress(job.pk, progress=done, result=summary.as_dict()):
             summary.cancelled = True
             break
-    summary.test_set = test_set.plan(project)
+    summary.test_set = evaluation_split.plan(project)
     if job is not None:
         state = JobState.CANCELLED if summary.cancelled else JobState.SUCCEEDED
         jobs.finish_job(job.pk, state, message=_describe(summary), result=summary.as_dict())

@@ -6,8 +6,8 @@ import json
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import Client
 
 from annotator import health_checks, processes
@@ -64,7 +64,11 @@ def test_healthz_reports_redis_down_and_no_worker_to_staff(redis_down) -> None:
     body = response.json()
     assert response.status_code == 503
     assert body["status"] == "error"
-    assert body["database"] == {"ok": True, "vendor": connection.vendor, "seconds": body["database"]["seconds"]}
+    assert body["database"] == {
+        "ok": True,
+        "vendor": connection.vendor,
+        "seconds": body["database"]["seconds"],
+    }
     assert body["redis"]["ok"] is False
     assert "Connection" in body["redis"]["error"]
     assert body["worker"]["ok"] is False

@@ -12,7 +12,7 @@ import pytest
 from annotator import assignment, ml_bridge
 from annotator.ml_bridge import cycles as cycle_bridge
 from annotator.models import Face, Project, Split
-from annotator.selectors import test_set
+from annotator.selectors import evaluation_split
 from annotator.selectors.dashboard import learning_curve_unavailable_reason
 from annotator.services import imports, labeling_start, votes
 from annotator.services.cycle_inputs import cycle_inputs
@@ -75,10 +75,15 @@ def test_the_sample_is_seeded_by_the_project_and_sized_by_its_setting():
     assert Face.objects.filter(project=sized, split=Split.TEST).count() == 5
     assert Face.objects.filter(project=none, split=Split.TEST).count() == 0
     assert (
-        test_set.sample_size(Project(test_sample_size=None, budget_votes=10**6, votes_per_face=1), 20_000)
+        evaluation_split.sample_size(
+            Project(test_sample_size=None, budget_votes=10**6, votes_per_face=1), 20_000
+        )
         == 500
     )
-    assert test_set.sample_size(Project(test_sample_size=50, budget_votes=40, votes_per_face=2), 1000) == 10
+    assert (
+        evaluation_split.sample_size(Project(test_sample_size=50, budget_votes=40, votes_per_face=2), 1000)
+        == 10
+    )
 
 
 def test_a_project_with_labeled_test_faces_reserves_nothing():

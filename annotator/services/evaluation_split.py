@@ -1,4 +1,4 @@
-"""An honest test set for projects that import no labeled test faces: a random sample of the pool.
+"""The held-out evaluation split for projects that import no labeled test faces: a random sample of the pool.
 
 Without test labels there is no learning curve and no confusion matrix, and a curve
 measured on faces a strategy picked would flatter it. So when labeling starts on a project
@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 
 from annotator.models import Face, Project, Split
-from annotator.selectors.test_set import labeled_test_faces, sample_size
+from annotator.selectors.evaluation_split import labeled_test_faces, sample_size
 
 
 def reserve_test_sample(project: Project) -> list[int]:

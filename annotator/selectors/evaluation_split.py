@@ -1,7 +1,7 @@
-"""What a project's test set is or will be, in numbers and words. No writes.
+"""What a project's held-out evaluation split (the test set) is or will be, in numbers and words. No writes.
 
 Labeling reserves a random sample of the pool as the test set when no labeled test face was
-imported (:mod:`annotator.services.test_set` does it); these reads say how large that sample
+imported (:mod:`annotator.services.evaluation_split` does it); these reads say how large that sample
 is, how many test faces have labels, and what the import response and the dashboard tell the owner.
 """
 
