@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.urls import reverse
 
-from annotator.ml_bridge.scores import face_probabilities
+from annotator.ml_bridge.predictions import face_probabilities
 from annotator.ml_bridge.similar import similar_faces as search_index
 from annotator.models import CycleState, Face, Project, QueueEntry, SslMethod
 from annotator.selectors.model_versions import latest_model, pool_index

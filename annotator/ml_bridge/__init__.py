@@ -3,8 +3,9 @@
 Everything else in ``annotator`` talks plain Python and Django; only this package imports
 ``ml_engine`` (import-linter checks it). This module holds what the request path needs (face
 encoding, vote aggregation, imports) and the progress types services hand to jobs;
-``cycles`` runs training, pre-training, scoring and selection for the workers, and
-``exports`` writes label sets and models. Nothing here imports torch at module level.
+``cycles`` runs a cycle's training, scoring and selection for the workers (``training``,
+``predictions``, ``selection``), ``pretraining`` the cold start, and ``exports`` writes label
+sets and models. Nothing here imports torch at module level.
 Services that put a file in place whole use :func:`write_bytes_atomically`, the one atomic
 write of :mod:`ml_engine.atomic_write`.
 """

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from annotator.ml_bridge.cycles import training_dataset
+from annotator.ml_bridge.cycle_inputs import training_dataset
 from annotator.ml_bridge.omni_supervised import with_auxiliary_faces
 from ml_engine.export.ferplus_export import write_ferplus_zip
 from ml_engine.export.hf_imagefolder import write_hf_imagefolder_zip
@@ -155,7 +155,7 @@ def write_distilled_set(
 ) -> tuple[Path, dict[str, Any]]:
     """Distil the labeled pool faces (plus, with the project's δ set, the kept auxiliary faces) to a zip.
 
-    ``inputs`` are the project's :class:`~annotator.ml_bridge.cycles.CycleInputs`. Ten synthetic
+    ``inputs`` are the project's :class:`~annotator.ml_bridge.cycle_inputs.CycleInputs`. Ten synthetic
     steps of one image per class, replayed three times (Wang et al. 2018's defaults), for a
     BatchNorm-free ConvNet at the project's image size; the card scores three fresh networks
     trained only on the set against the test split, which the distillation never sees.

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotator import assignment
-from annotator.ml_bridge.cycles import ConfirmablePseudoLabel
+from annotator.ml_bridge.pseudo_labels import ConfirmablePseudoLabel
 from annotator.models import Face, ModelVersion, OfferState, Project, PseudoLabelOffer, Vote
 from annotator.services.client_ids import earlier_answer
 from annotator.services.errors import Conflict, FaceNotAvailable, InvalidInput, NothingToUndo

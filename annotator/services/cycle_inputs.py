@@ -1,7 +1,7 @@
 """What a model job reads from the database, as the plain values the bridge takes.
 
 Training, pre-training and the distilled-set export all start from the same
-:class:`~annotator.ml_bridge.cycles.CycleInputs`: the project's faces and votes, its
+:class:`~annotator.ml_bridge.cycle_inputs.CycleInputs`: the project's faces and votes, its
 settings, and the checkpoints it starts from. Reading them here keeps those jobs apart:
 none imports another to get its inputs.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.cycle_inputs import CycleInputs
 from annotator.models import Cycle, Face, OfferState, Project, PseudoLabelOffer, VoteKind
 from annotator.selectors.model_versions import latest_model, pretrained_backbone, warm_start_model
 from annotator.selectors.progress import live_votes
@@ -33,9 +33,7 @@ def next_batch_size(project: Project, cycle: Cycle) -> int:
     return min(project.batch_size, project.votes_left // project.votes_per_face)
 
 
-def cycle_inputs(
-    project: Project, cycle: Cycle | None = None, *, epochs: int | None = None
-) -> cycle_bridge.CycleInputs:
+def cycle_inputs(project: Project, cycle: Cycle | None = None, *, epochs: int | None = None) -> CycleInputs:
     """Everything a worker job needs from the database, as plain values (see the bridge).
 
     Raises:
@@ -70,7 +68,7 @@ def cycle_inputs(
     vote_rows = list(votes.values_list("face_id", "annotator_id", "class_index"))
     batch = 0 if cycle is None else next_batch_size(project, cycle)
     warm = warm_start_model(project)
-    return cycle_bridge.CycleInputs(
+    return CycleInputs(
         class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
         rows=rows,
         media_root=Path(settings.MEDIA_ROOT),

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.ml_bridge import FACE_IDS_KEY
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.predictions import read_predictions
 from annotator.models import Face, Project
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def store_predictions(project: Project, predictions_path: Path) -> int:
     if not path.exists():  # a copy for browsing: recording a model version never fails over it
         logger.warning("project %s: no pool scores at %s; faces keep their guesses", project.pk, path)
         return 0
-    stored = cycle_bridge.read_predictions(path)
+    stored = read_predictions(path)
     face_ids = stored[FACE_IDS_KEY].astype(np.int64)
     probabilities = stored["probabilities"]
     top = probabilities.argmax(axis=1) if len(face_ids) else np.zeros(0, dtype=np.int64)

@@ -17,7 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge import pretraining as pretraining_bridge
 from annotator.models import Job, JobKind, Project, SslMethod
 from annotator.queues import PRETRAIN_TASK
 from annotator.services import cycles, fallback_order, jobs
@@ -52,11 +52,14 @@ def _pretrain(job: Job) -> jobs.JobDone:
     and representative faces are kept for batches no model has ranked yet (the first turn)."""
     project = job.project
     try:
-        artefacts = cycle_bridge.pretrain_and_index(
-            cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS), project.ssl_method,
-            jobs.job_dir(job, "models"), device=settings.TORCH_DEVICE,
-            progress=jobs.progress_reporter(job), cancel=jobs.cancel_flag(job),
-        )  # fmt: skip
+        artefacts = pretraining_bridge.pretrain_and_index(
+            cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS),
+            project.ssl_method,
+            jobs.job_dir(job, "models"),
+            device=settings.TORCH_DEVICE,
+            progress=jobs.progress_reporter(job),
+            cancel=jobs.cancel_flag(job),
+        )
         cycles.complete_initial_set(project, Path(artefacts["embeddings"]))
     except Exception:
         cycles.complete_initial_set(project, None)

@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from annotator.ml_bridge import FACE_IDS_KEY, Progress, ProgressCallback
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.cycles import CycleOutcome, train_score_select
 from annotator.models import Cycle, CycleState, Job, JobKind, JobState, ModelVersion, Project
 from annotator.queues import TRAIN_CYCLE_TASK
 from annotator.services import confirmations, continuation, cycle_states, jobs
@@ -94,7 +94,7 @@ def _train_score_select(job: Job) -> None:
     """Train on every label, score the pool, select the next batch; :func:`record_outcome` ends the job."""
     cycle = job.cycle
     assert cycle is not None  # run_training_job checked it
-    outcome = cycle_bridge.train_score_select(
+    outcome = train_score_select(
         cycle_inputs(job.project, cycle),
         jobs.job_dir(job, "models"),
         cycle_number=cycle.number,
@@ -106,7 +106,7 @@ def _train_score_select(job: Job) -> None:
 
 
 @transaction.atomic
-def record_outcome(job: Job, outcome: cycle_bridge.CycleOutcome) -> ModelVersion:
+def record_outcome(job: Job, outcome: CycleOutcome) -> ModelVersion:
     """Store the model version, mark the job succeeded, close the cycle and open the next one, all or nothing.
 
     The job is marked succeeded here, not by the job runner, so that it ends with the model it
@@ -169,7 +169,7 @@ def _started_before(job: Job, moment: datetime) -> bool:
     return started is None or started < moment
 
 
-def _ranking(outcome: cycle_bridge.CycleOutcome) -> dict[str, list[int]]:
+def _ranking(outcome: CycleOutcome) -> dict[str, list[int]]:
     face_ids = outcome.ranked_face_ids or outcome.next_face_ids
     if not face_ids:
         return {}

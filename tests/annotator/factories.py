@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 
 from annotator import ml_bridge
 from annotator.media_layout import face_image_name
-from annotator.ml_bridge.cycles import ConfirmablePseudoLabel
+from annotator.ml_bridge.pseudo_labels import ConfirmablePseudoLabel
 from annotator.models import MAX_VOTES, Face, Membership, ModelVersion, Project, PseudoLabelOffer, Role, Split
 from annotator.services import budget_plan, confirmations, imports, labeling_start, projects
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from annotator.ml_bridge import FACE_IDS_KEY
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.selection import select_from_predictions
 from annotator.services.cycle_inputs import cycle_inputs
 from ml_engine.strategies import SelectionInputs, select_batch
 from tests.annotator.factories import make_labeling_project
@@ -32,12 +32,10 @@ def test_stored_scores_are_selected_with_the_balanced_variant(tmp_path):
     np.savez(path, **{FACE_IDS_KEY: np.arange(100, 140)}, probabilities=probabilities,
              embeddings=rng.normal(size=(40, 3)).astype(np.float32))  # fmt: skip
     labeled = np.array([0, 5])
-    picked = cycle_bridge.select_from_predictions(
-        "least_confidence", path, labeled, 9, 7, class_balanced=True
-    )
+    picked = select_from_predictions("least_confidence", path, labeled, 9, 7, class_balanced=True)
     inputs = SelectionInputs(40, probabilities=probabilities, embeddings=None, labeled=labeled)
     assert picked.tolist() == select_batch("least_confidence+balanced", inputs, 9, 7).tolist()
-    plain = cycle_bridge.select_from_predictions("least_confidence", path, labeled, 9, 7)
+    plain = select_from_predictions("least_confidence", path, labeled, 9, 7)
     assert plain.tolist() == select_batch("least_confidence", inputs, 9, 7).tolist()
     predicted = probabilities.argmax(axis=1)
     assert len(set(predicted[picked].tolist())) == len(set(np.delete(predicted, labeled).tolist()))

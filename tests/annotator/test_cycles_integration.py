@@ -16,7 +16,8 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from annotator import assignment, ml_bridge, processes
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.predictions import read_predictions
+from annotator.ml_bridge.selection import select_from_predictions, selection_seed
 from annotator.models import (
     Cycle,
     CycleState,
@@ -144,11 +145,11 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
     )
 
     first = ModelVersion.objects.get(project=project, version=1)
-    stored = cycle_bridge.read_predictions(Path(settings.MEDIA_ROOT) / first.predictions)
+    stored = read_predictions(Path(settings.MEDIA_ROOT) / first.predictions)
     labeled_rows = np.flatnonzero(np.isin(stored[ml_bridge.FACE_IDS_KEY], list(labeled_face_ids(project))))
-    expected = cycle_bridge.select_from_predictions(
+    expected = select_from_predictions(
         "least_confidence", Path(settings.MEDIA_ROOT) / first.predictions, labeled_rows, BATCH,
-        cycle_bridge.selection_seed(project.seed, 1),
+        selection_seed(project.seed, 1),
     )  # fmt: skip
     entries = Cycle.objects.get(project=project, number=1).entries.order_by("position")
     queued = list(entries.values_list("face_id", flat=True))

@@ -46,7 +46,7 @@ def test_the_export_writes_images_per_class_step_sizes_and_a_card_scored_on_the_
 
 
 def _test_faces(project: Project):
-    from annotator.ml_bridge.cycles import training_dataset
+    from annotator.ml_bridge.cycle_inputs import training_dataset
     from annotator.services.cycle_inputs import cycle_inputs
 
     return training_dataset(cycle_inputs(project)).split("test")

@@ -17,7 +17,9 @@ from django.core.management import call_command
 from PIL import Image
 
 from annotator.ml_bridge import FACE_IDS_KEY
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.cycle_inputs import CycleInputs
+from annotator.ml_bridge.cycles import train_score_select
+from annotator.ml_bridge.predictions import read_predictions
 from annotator.models import Face, ModelVersion, Project, Split
 from annotator.services import cycles, labeling_start, votes
 from annotator.services.errors import InvalidInput
@@ -63,17 +65,17 @@ def test_a_vote_on_an_auxiliary_face_is_refused_and_costs_nothing():
 def test_auxiliary_faces_are_never_scored_for_nor_picked_into_the_next_batch(tmp_path: Path):
     project = answered_project("supervised")
     auxiliary = add_auxiliary(project, 8)
-    inputs = cycle_bridge.CycleInputs(
+    inputs = CycleInputs(
         **{**run_inputs(project).__dict__, "epochs": 1, "next_batch_size": 50}  # more than the pool holds
     )
-    outcome = cycle_bridge.train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
+    outcome = train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
                                               progress=lambda _: None, cancel=lambda: False)  # fmt: skip
     assert outcome.next_face_ids and not set(outcome.next_face_ids) & auxiliary
-    stored = cycle_bridge.read_predictions(outcome.predictions_path)
+    stored = read_predictions(outcome.predictions_path)
     assert not set(stored[FACE_IDS_KEY].tolist()) & auxiliary
 
 
-def run_inputs(project: Project) -> cycle_bridge.CycleInputs:
+def run_inputs(project: Project) -> CycleInputs:
     from annotator.services.cycle_inputs import cycle_inputs
 
     return cycle_inputs(project, project.cycles.get(number=0))

@@ -12,7 +12,9 @@ import torch
 from django.conf import settings
 
 from annotator.ml_bridge import FACE_IDS_KEY
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.cycle_inputs import CycleInputs
+from annotator.ml_bridge.cycles import CycleOutcome, train_score_select
+from annotator.ml_bridge.training import initial_weights
 from annotator.models import Job, JobKind, JobState, ModelVersion, Project
 from annotator.selectors.model_versions import pretrained_backbone, warm_start_model
 from annotator.services import jobs, training, votes
@@ -97,7 +99,7 @@ def test_the_training_job_fine_tunes_from_the_previous_checkpoint_and_says_so(
         return real_fit(*args, initial_weights=initial_weights, **kwargs)
 
     monkeypatch.setattr(supervised, "fit", spy)
-    outcome = cycle_bridge.train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
+    outcome = train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
                                               progress=ignore_progress, cancel=never_cancelled)  # fmt: skip
 
     assert outcome.training["started_from"] == "v1"
@@ -111,8 +113,8 @@ def test_a_checkpoint_of_another_backbone_is_not_continued():
     project = make_labeling_project(model_name="small_cnn", warm_start=True)
     stored_model(project, 1, "scratch")
     inputs = cycle_inputs(project)
-    other = cycle_bridge.CycleInputs(**{**inputs.__dict__, "model_name": "resnet18"})
-    assert cycle_bridge.initial_weights(other) == (None, "scratch")
+    other = CycleInputs(**{**inputs.__dict__, "model_name": "resnet18"})
+    assert initial_weights(other) == (None, "scratch")
 
 
 def test_a_training_without_warm_start_starts_from_the_backbone_or_scratch(settings):
@@ -121,7 +123,7 @@ def test_a_training_without_warm_start_starts_from_the_backbone_or_scratch(setti
     stored_model(project, 1, "scratch")
     inputs = cycle_inputs(project)
     assert (inputs.warm_start_checkpoint, inputs.epochs) == (None, 9)
-    assert cycle_bridge.initial_weights(inputs) == (None, "scratch")
+    assert initial_weights(inputs) == (None, "scratch")
 
 
 def test_what_each_training_started_from_is_recorded_and_shown(client_for):
@@ -135,7 +137,7 @@ def test_what_each_training_started_from_is_recorded_and_shown(client_for):
         **{FACE_IDS_KEY: np.zeros(0, np.int64)},
         probabilities=np.zeros((0, 4), np.float32),
     )
-    outcome = cycle_bridge.CycleOutcome(checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz",
+    outcome = CycleOutcome(checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz",
                                         labels_used=0, metrics={}, training={"started_from": "v7"})  # fmt: skip
 
     training.record_outcome(job, outcome)

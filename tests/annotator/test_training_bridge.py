@@ -11,7 +11,10 @@ import torch
 from django.contrib.auth import get_user_model
 
 from annotator.ml_bridge import FACE_IDS_KEY
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.cycle_inputs import CycleInputs
+from annotator.ml_bridge.cycles import CycleOutcome, train_score_select
+from annotator.ml_bridge.predictions import BALD_PASSES, read_predictions
+from annotator.ml_bridge.pseudo_labels import pseudo_labels_to_offer
 from annotator.models import Face
 from annotator.services import votes
 from annotator.services.cycle_inputs import cycle_inputs
@@ -40,10 +43,10 @@ def answered_project(training_mode: str):
     return project
 
 
-def run_cycle(project, tmp_path: Path, epochs: int = 1) -> cycle_bridge.CycleOutcome:
+def run_cycle(project, tmp_path: Path, epochs: int = 1) -> CycleOutcome:
     inputs = cycle_inputs(project, project.cycles.get(number=0))
-    inputs = cycle_bridge.CycleInputs(**{**inputs.__dict__, "epochs": epochs, "next_batch_size": 2})
-    return cycle_bridge.train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
+    inputs = CycleInputs(**{**inputs.__dict__, "epochs": epochs, "next_batch_size": 2})
+    return train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
                                               progress=ignore_progress, cancel=never_cancelled)  # fmt: skip
 
 
@@ -114,7 +117,7 @@ def test_pool_scores_are_stored_in_one_file_per_model(tmp_path: Path) -> None:
     project = answered_project("supervised")
     outcome = run_cycle(project, tmp_path)
 
-    stored = cycle_bridge.read_predictions(outcome.predictions_path)
+    stored = read_predictions(outcome.predictions_path)
     pool_ids = sorted(Face.objects.filter(project=project, split="pool").values_list("id", flat=True))
     assert stored[FACE_IDS_KEY].tolist() == pool_ids
     assert stored["probabilities"].shape == (len(pool_ids), 4)
@@ -135,8 +138,8 @@ def test_every_strategy_picks_unanswered_pool_faces(strategy: str, tmp_path: Pat
     assert len(outcome.next_face_ids) == len(set(outcome.next_face_ids)) == 2
     assert set(outcome.next_face_ids) <= pool - answered
     if strategy == "bald":
-        stored = cycle_bridge.read_predictions(outcome.predictions_path)
-        assert stored["mc_probabilities"].shape[0] == cycle_bridge.BALD_PASSES
+        stored = read_predictions(outcome.predictions_path)
+        assert stored["mc_probabilities"].shape[0] == BALD_PASSES
         assert np.ptp(stored["mc_probabilities"], axis=0).max() > 0, "dropout must make the MC passes differ"
 
 
@@ -165,7 +168,7 @@ def test_offers_are_the_unlabeled_faces_above_their_class_margin_most_confident_
     )
     face_ids = np.array([10, 11, 12, 13, 14])
     # row 4 is excluded by the caller (labeled or queued); class 1's margin is 0.95
-    offers = cycle_bridge.pseudo_labels_to_offer(probabilities, np.array([0, 1, 2, 3]), face_ids, [0.9, 0.95])
+    offers = pseudo_labels_to_offer(probabilities, np.array([0, 1, 2, 3]), face_ids, [0.9, 0.95])
 
     assert [(o.face_id, o.class_index) for o in offers] == [(13, 1), (10, 0)]
     assert offers[0].confidence == pytest.approx(0.98) and offers[0].margin == pytest.approx(0.95)

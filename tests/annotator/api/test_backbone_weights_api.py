@@ -12,7 +12,8 @@ import torch
 from django.core.files.uploadedfile import SimpleUploadedFile
 from torchvision.models import resnet18
 
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.pretraining import pretrain_and_index
+from annotator.ml_bridge.training import initial_weights
 from annotator.models import Project
 from annotator.services.cycle_inputs import cycle_inputs
 from ml_engine.models.external_weights import gray_stem
@@ -114,12 +115,12 @@ def test_weights_are_fixed_once_labeling_starts_and_training_starts_from_them(cl
     assert owner.post(url(fresh), {"file": torchvision_file()}, format="multipart").status_code == 200
     fresh.refresh_from_db()
     inputs = cycle_inputs(fresh)
-    weights, started_from = cycle_bridge.initial_weights(inputs)
+    weights, started_from = initial_weights(inputs)
     assert started_from == "owner weights"
     assert torch.equal(weights["conv1.weight"], torch.load(inputs.backbone_weights)["conv1.weight"])
     assert owner.delete(url(fresh)).status_code == 204
     fresh.refresh_from_db()
-    assert cycle_bridge.initial_weights(cycle_inputs(fresh)) == (None, "scratch")
+    assert initial_weights(cycle_inputs(fresh)) == (None, "scratch")
 
 
 def test_pre_training_continues_from_the_owners_weights(client_for, monkeypatch, tmp_path):
@@ -141,7 +142,7 @@ def test_pre_training_continues_from_the_owners_weights(client_for, monkeypatch,
 
     monkeypatch.setattr(pool_artifacts, "pretrain_pool", recording_pretrain)
     with pytest.raises(Stop):
-        cycle_bridge.pretrain_and_index(cycle_inputs(fresh), "simclr", tmp_path, device="cpu",
+        pretrain_and_index(cycle_inputs(fresh), "simclr", tmp_path, device="cpu",
                                         progress=lambda _: None, cancel=lambda: False)  # fmt: skip
     stored = torch.load(cycle_inputs(fresh).backbone_weights, weights_only=True)
     assert given and all(torch.equal(given[0][key], stored[key]) for key in stored)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from annotator import assignment
 from annotator.ml_bridge import FACE_IDS_KEY
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.cycles import CycleOutcome
 from annotator.models import ChosenBy, Cycle, CycleState, Face, Job, JobKind, JobState, Lease, Project, Vote
 from annotator.selectors.progress import labeling_progress
 from annotator.services import jobs, training, votes
@@ -65,7 +65,7 @@ def publish_model(project: Project, ranking: list[int]) -> int:
              embeddings=np.zeros((len(pool_ids), 2), np.float32))  # fmt: skip
     (folder / "model.pt").write_bytes(b"")
     batch = next_batch_size(project, job.cycle)
-    outcome = cycle_bridge.CycleOutcome(
+    outcome = CycleOutcome(
         checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz", labels_used=0, metrics={},
         training={"started_from": "scratch"}, next_face_ids=ranking[:batch], next_predicted_classes=[2] * batch,
         ranked_face_ids=ranking, ranked_predicted_classes=[2] * len(ranking),

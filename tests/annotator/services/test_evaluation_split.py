@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from annotator import assignment, ml_bridge
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.cycle_inputs import CycleInputs, training_dataset
+from annotator.ml_bridge.cycles import train_score_select
+from annotator.ml_bridge.predictions import read_predictions
 from annotator.models import Face, Project, Split
 from annotator.selectors import evaluation_split
 from annotator.selectors.dashboard import learning_curve_unavailable_reason
@@ -121,23 +123,20 @@ def test_the_sample_is_evaluated_on_never_trained_on_and_never_selected(tmp_path
     answer_all(project, add_annotator(project).user, limit=first.batch_size)  # labeling goes on after it
     test_ids = set(Face.objects.filter(project=project, split=Split.TEST).values_list("id", flat=True))
     inputs = cycle_inputs(project, project.cycles.get(number=0))
-    dataset = cycle_bridge.training_dataset(inputs)
+    dataset = training_dataset(inputs)
     names = np.asarray(dataset.names).astype(int)
     assert set(names[dataset.splits == "test"]) == test_ids
     assert (dataset.labels[dataset.splits == "test"] >= 0).all()
     assert not set(names[dataset.splits == "train"]) & test_ids
 
-    inputs = cycle_bridge.CycleInputs(**{**inputs.__dict__, "epochs": 1})
-    outcome = cycle_bridge.train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
+    inputs = CycleInputs(**{**inputs.__dict__, "epochs": 1})
+    outcome = train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
                                               progress=ignore_progress, cancel=never_cancelled)  # fmt: skip
 
     assert outcome.labels_used == 6
     assert sum(sum(row) for row in outcome.metrics["confusion"]) == 2
     assert outcome.ranked_face_ids and not set(outcome.ranked_face_ids) & test_ids
-    assert (
-        not set(cycle_bridge.read_predictions(outcome.predictions_path)[ml_bridge.FACE_IDS_KEY].tolist())
-        & test_ids
-    )
+    assert not set(read_predictions(outcome.predictions_path)[ml_bridge.FACE_IDS_KEY].tolist()) & test_ids
 
 
 def test_the_import_says_what_the_test_set_will_be():

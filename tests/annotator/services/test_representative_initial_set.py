@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge import pretraining as pretraining_bridge
 from annotator.ml_bridge.similar import write_index_face_ids
 from annotator.models import Cycle, Face, Job, JobKind, JobState, Split
 from annotator.services import cycle_states, labeling_start, pretraining, votes
@@ -98,7 +98,7 @@ def test_a_failed_pre_training_falls_back_to_the_random_initial_set(monkeypatch,
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(cycle_bridge, "pretrain_and_index", broken)
+    monkeypatch.setattr(pretraining_bridge, "pretrain_and_index", broken)
     job = Job.objects.get(project=project, kind=JobKind.PRETRAIN)
     assert pretraining.run_pretraining_job(job.pk) == JobState.FAILED
 

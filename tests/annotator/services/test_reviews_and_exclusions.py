@@ -11,8 +11,8 @@ import pytest
 from annotator import assignment
 from annotator.ml_bridge import FACE_IDS_KEY, faces_to_dataset
 from annotator.ml_bridge.crowd import soft_targets
-from annotator.ml_bridge.cycles import candidate_matrix
 from annotator.ml_bridge.reviews import pin_reviewed_targets
+from annotator.ml_bridge.training import candidate_matrix
 from annotator.models import Exclusion, Face, Membership, Review, Role
 from annotator.services import exclusions, exports, reviews, votes
 from annotator.services.cycle_inputs import cycle_inputs
@@ -217,7 +217,7 @@ def test_recording_a_model_version_copies_its_guesses_after_the_commit(
 ) -> None:
     from django.conf import settings
 
-    from annotator.ml_bridge import cycles as cycle_bridge
+    from annotator.ml_bridge.cycles import CycleOutcome
     from annotator.models import JobKind
     from annotator.services import jobs
     from annotator.services.training import record_outcome
@@ -233,7 +233,7 @@ def test_recording_a_model_version_copies_its_guesses_after_the_commit(
         **{FACE_IDS_KEY: np.asarray([face.pk for face in pool])},
         probabilities=probabilities,
     )
-    outcome = cycle_bridge.CycleOutcome(checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz",
+    outcome = CycleOutcome(checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz",
                                         labels_used=0, metrics={}, training={})  # fmt: skip
     job = jobs.create_job(project, JobKind.TRAIN, cycle=project.cycles.get(number=0))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from annotator.ml_bridge import cycles as cycle_bridge
+from annotator.ml_bridge.cycles import CycleOutcome
+from annotator.ml_bridge.pseudo_labels import ConfirmablePseudoLabel
 from annotator.models import Face, JobKind, OfferState, PseudoLabelOffer, Split
 from annotator.services import jobs
 from annotator.services.training import record_outcome
@@ -16,10 +17,10 @@ from tests.annotator.factories import add_annotator, make_labeling_project
 pytestmark = pytest.mark.django_db
 
 
-def outcome_for(project, crowd, offers, margins) -> cycle_bridge.CycleOutcome:
+def outcome_for(project, crowd, offers, margins) -> CycleOutcome:
     folder = Path(settings.MEDIA_ROOT) / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
-    return cycle_bridge.CycleOutcome(
+    return CycleOutcome(
         checkpoint_path=folder / "model.pt",
         predictions_path=folder / "pool.npz",
         labels_used=6,
@@ -48,8 +49,8 @@ def test_the_dashboard_shows_reliability_margins_and_offers_recorded_by_training
         ],
     }
     offers = [
-        cycle_bridge.ConfirmablePseudoLabel(face_id=pool[0].pk, class_index=1, confidence=0.97, margin=0.9),
-        cycle_bridge.ConfirmablePseudoLabel(face_id=pool[1].pk, class_index=0, confidence=0.91, margin=0.85),
+        ConfirmablePseudoLabel(face_id=pool[0].pk, class_index=1, confidence=0.97, margin=0.9),
+        ConfirmablePseudoLabel(face_id=pool[1].pk, class_index=0, confidence=0.91, margin=0.85),
     ]
     margins = [[0.8, 0.8, 0.8, 0.8], [0.85, 0.9, 0.8, 0.82]]
     job = jobs.create_job(project, JobKind.TRAIN, cycle=project.cycles.get(number=0))
@@ -92,11 +93,11 @@ def test_a_new_model_version_withdraws_the_previous_offers(client_for) -> None:
     first, second = list(Face.objects.filter(project=project, split=Split.POOL).order_by("id"))[:2]
     cycle = project.cycles.get(number=0)
     margins = [[0.8] * 4]
-    offer = cycle_bridge.ConfirmablePseudoLabel(face_id=first.pk, class_index=1, confidence=0.97, margin=0.9)
+    offer = ConfirmablePseudoLabel(face_id=first.pk, class_index=1, confidence=0.97, margin=0.9)
     record_outcome(
         jobs.create_job(project, JobKind.TRAIN, cycle=cycle), outcome_for(project, {}, [offer], margins)
     )
-    newer = cycle_bridge.ConfirmablePseudoLabel(face_id=second.pk, class_index=2, confidence=0.99, margin=0.9)
+    newer = ConfirmablePseudoLabel(face_id=second.pk, class_index=2, confidence=0.99, margin=0.9)
     outcome = outcome_for(project, {}, [newer], margins)
     outcome.checkpoint_path = outcome.checkpoint_path.with_name("model2.pt")
     record_outcome(jobs.create_job(project, JobKind.TRAIN, cycle=cycle), outcome)
