@@ -137,3 +137,50 @@ class EmbeddingIndex:
         if not isinstance(index, faiss.IndexFlatIP):
             raise ValueError(f"{path} does not hold a flat inner-product index")
         return cls(index, use_gpu)
+
+
+class ProjectedIndex:
+    """Cosine neighbours in two steps: candidates from a PCA projection, then exact similarities.
+
+    An exact search reads every stored vector (200 MB for 100,000 faces at 512 dimensions). Here
+    the candidates come from a flat index of the vectors projected by PCA to ``dim``
+    dimensions (fitted on a seeded sample of ``sample`` rows), and each candidate's similarity
+    is then computed exactly from the stored vectors: every similarity returned is exact, only
+    the choice of candidates approximates. SSL embeddings concentrate in few directions, which
+    is what makes the projection keep the neighbours.
+    """
+
+    CANDIDATES_PER_RESULT = 8
+    MIN_CANDIDATES = 128
+
+    def __init__(self, index: EmbeddingIndex, dim: int, *, sample: int = 20_000, seed: int = 0) -> None:
+        self.index = index
+        vectors = index.cpu_index.reconstruct_n(0, len(index))
+        fitted_on = vectors[np.random.default_rng(seed).permutation(len(vectors))[:sample]]
+        self.pca = faiss.PCAMatrix(index.dim, dim)
+        self.pca.train(np.ascontiguousarray(fitted_on))
+        self.reduced = faiss.IndexFlatIP(dim)
+        self.reduced.add(self.pca.apply(vectors))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def neighbours_of(self, index_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest other rows of rows ``index_ids``, as :meth:`EmbeddingIndex.neighbours_of`.
+
+        Each row's ``max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * (k + 1))`` nearest in the
+        projection are ranked by their exact similarity; where fewer than ``k`` candidates
+        remain, ids are -1 and similarities -inf.
+        """
+        index_ids = np.asarray(index_ids, dtype=np.int64).reshape(-1)
+        wanted = min(len(self), max(self.MIN_CANDIDATES, self.CANDIDATES_PER_RESULT * (k + 1)))
+        queries = self.index.vectors(index_ids)
+        _, candidates = self.reduced.search(self.pca.apply(queries), wanted)
+        similarities = np.full((len(index_ids), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(index_ids), k), -1, dtype=np.int64)
+        for position, (row, found) in enumerate(zip(index_ids, candidates, strict=True)):
+            found = found[(found >= 0) & (found != row)]
+            exact = self.index.vectors(found) @ queries[position]
+            order = np.argsort(-exact, kind="stable")[:k]
+            similarities[position, : len(order)], ids[position, : len(order)] = exact[order], found[order]
+        return similarities, ids

@@ -4,13 +4,11 @@ The index's ids are row numbers of the pre-trained pool; :data:`~annotator.ml_br
 the embeddings maps them back to faces. A loaded index is kept per process (keyed by its file
 and modification time), so a face page does not read a 100,000-face index again.
 
-An exact search reads every stored vector (200 MB for 100,000 faces at 512 dimensions, about
-50 ms on one core), which a page can ill afford. Above :data:`EXACT_UP_TO` faces the search
-runs in two steps: candidates from a PCA projection to :data:`REDUCED_DIM` dimensions (an
-eighth of the bytes), then the exact cosine similarity of each candidate from the stored
-vectors, so every similarity shown is exact and only the choice of candidates approximates.
-SSL embeddings concentrate in few directions, which is what makes the projection keep the
-neighbours (``bench/browse_latency.py`` reports the recall against the exact search).
+An exact search reads every stored vector (about 50 ms on one core for 100,000 faces), which a
+page can ill afford: above :data:`EXACT_UP_TO` faces the search runs in two steps,
+:class:`ml_engine.index.ProjectedIndex` (candidates from a PCA projection to
+:data:`REDUCED_DIM` dimensions, then exact similarities), so every similarity shown is exact
+(``bench/browse_latency.py`` reports the recall against the exact search).
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,16 +24,14 @@ from annotator.ml_bridge import FACE_IDS_FILE
 from ml_engine.atomic_write import atomic_path
 
 if TYPE_CHECKING:
-    from ml_engine.index import EmbeddingIndex
+    from ml_engine.index import EmbeddingIndex, ProjectedIndex
 
 NEAR_DUPLICATE_SIMILARITY = 0.98
 """Cosine similarity from which two faces count as near-duplicates (the index's own default)."""
 EXACT_UP_TO = 20_000
 """Indexes up to this size are searched exactly (a few milliseconds)."""
 REDUCED_DIM = 64
-PCA_SAMPLE = 20_000
-CANDIDATES_PER_RESULT = 8
-MIN_CANDIDATES = 128
+"""Dimensions of the PCA projection that picks the candidates above :data:`EXACT_UP_TO` faces."""
 
 
 def write_index_face_ids(embeddings_dir: Path, names: list[str]) -> Path:
@@ -55,38 +51,10 @@ class SimilarFace:
 
 @dataclass(frozen=True)
 class _LoadedIndex:
-    index: EmbeddingIndex
+    search: EmbeddingIndex | ProjectedIndex
+    """The exact index, or the two-step search over it for a large one."""
     face_ids: np.ndarray
     row_of: dict[int, int]
-    pca: Any = None
-    reduced: Any = None
-    """The PCA matrix and a flat index of the projected vectors; None for an exact search."""
-
-    def neighbours(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Similarities and rows of the ``k`` nearest other rows, most similar first."""
-        if self.reduced is None:
-            similarities, rows = self.index.neighbours_of(np.asarray([row]), k)
-            return similarities[0], rows[0]
-        vector = self.index.vectors(np.asarray([row]))
-        wanted = min(len(self.face_ids), max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * (k + 1)))
-        _, candidates = self.reduced.search(self.pca.apply(vector), wanted)
-        candidates = candidates[0][(candidates[0] >= 0) & (candidates[0] != row)]
-        exact = self.index.vectors(candidates) @ vector[0]
-        order = np.argsort(-exact, kind="stable")[:k]
-        return exact[order], candidates[order]
-
-
-def _reduced(index: EmbeddingIndex) -> tuple[Any, Any]:
-    """A PCA fitted on a sample of the stored vectors, and the projected vectors' flat index."""
-    import faiss
-
-    vectors = index.cpu_index.reconstruct_n(0, len(index))
-    sample = vectors[np.random.default_rng(0).permutation(len(vectors))[:PCA_SAMPLE]]
-    pca = faiss.PCAMatrix(vectors.shape[1], REDUCED_DIM)
-    pca.train(np.ascontiguousarray(sample))
-    reduced = faiss.IndexFlatIP(REDUCED_DIM)
-    reduced.add(pca.apply(vectors))
-    return pca, reduced
 
 
 _cache: dict[tuple[str, float], _LoadedIndex] = {}
@@ -94,7 +62,7 @@ _lock = threading.Lock()
 
 
 def _loaded(index_path: Path, face_ids_path: Path) -> _LoadedIndex:
-    from ml_engine.index import EmbeddingIndex
+    from ml_engine.index import EmbeddingIndex, ProjectedIndex
 
     key = (str(index_path), index_path.stat().st_mtime)
     with _lock:
@@ -108,7 +76,7 @@ def _loaded(index_path: Path, face_ids_path: Path) -> _LoadedIndex:
                 )
             rows = {int(face): row for row, face in enumerate(face_ids.tolist())}
             approximate = len(index) > EXACT_UP_TO and index.dim > REDUCED_DIM
-            found = _LoadedIndex(index, face_ids, rows, *(_reduced(index) if approximate else (None, None)))
+            found = _LoadedIndex(ProjectedIndex(index, REDUCED_DIM) if approximate else index, face_ids, rows)
             _cache.clear()  # one project's index at a time per process: they are large
             _cache[key] = found
     return found
@@ -121,11 +89,11 @@ def similar_faces(index_path: Path, face_ids_path: Path, face_id: int, k: int) -
     if row is None:
         return None
     k = max(1, min(int(k), len(loaded.face_ids) - 1))
-    similarities, rows = loaded.neighbours(row, k)
+    similarities, rows = loaded.search.neighbours_of(np.asarray([row]), k)
     return [
         SimilarFace(
             int(loaded.face_ids[other]), round(float(score), 4), bool(score >= NEAR_DUPLICATE_SIMILARITY)
         )
-        for score, other in zip(similarities, rows, strict=True)
+        for score, other in zip(similarities[0], rows[0], strict=True)
         if other >= 0
     ]

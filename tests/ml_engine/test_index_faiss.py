@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml_engine.index import EmbeddingIndex
+from ml_engine.index import EmbeddingIndex, ProjectedIndex
 
 
 def vectors(count: int = 200, dim: int = 16, seed: int = 0) -> np.ndarray:
@@ -75,3 +75,28 @@ def test_asking_for_more_neighbours_than_faces_pads_with_minus_one() -> None:
     assert (ids[0, 3:] == -1).all() and np.isneginf(similarities[0, 3:]).all()
     with pytest.raises(ValueError):
         EmbeddingIndex.build(vectors(3), use_gpu=False).search(vectors(1, dim=8), 1)
+
+
+def test_projected_neighbours_are_the_brute_force_ones_with_exact_similarities() -> None:
+    rng = np.random.default_rng(3)
+    latent = rng.normal(size=(20, 4))[rng.integers(0, 20, 500)] + 0.2 * rng.normal(size=(500, 4))
+    base = (latent @ rng.normal(size=(4, 32)) + 0.01 * rng.normal(size=(500, 32))).astype(np.float32)
+    projected = ProjectedIndex(EmbeddingIndex.build(base, use_gpu=False), 8, sample=300)
+    rows = np.array([0, 42, 499])
+    similarities, ids = projected.neighbours_of(rows, 5)
+    reference = brute_force_cosine(base[rows], base)
+    reference[np.arange(3), rows] = -np.inf
+    expected = np.argsort(-reference, axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(ids, expected)
+    np.testing.assert_allclose(similarities, np.take_along_axis(reference, expected, 1), atol=1e-5)
+
+
+def test_projected_search_pads_when_fewer_candidates_than_k_remain() -> None:
+    base = vectors(6, dim=16)
+    projected = ProjectedIndex(EmbeddingIndex.build(base, use_gpu=False), 4)
+    similarities, ids = projected.neighbours_of(np.array([2]), 7)
+    reference = brute_force_cosine(base[[2]], base)[0]
+    reference[2] = -np.inf
+    np.testing.assert_array_equal(ids[0, :5], np.argsort(-reference, kind="stable")[:5])
+    np.testing.assert_array_equal(ids[0, 5:], [-1, -1])
+    assert np.isneginf(similarities[0, 5:]).all()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from annotator.ml_bridge import similar
-from ml_engine.index import EmbeddingIndex
+from ml_engine.index import EmbeddingIndex, ProjectedIndex
 
 
 def clustered(count: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -54,7 +54,8 @@ def test_neighbours_match_a_plain_search(tmp_path, monkeypatch, exact_up_to):
         assert [face.similarity for face in found] == pytest.approx(
             [float(unit[row] @ unit[r]) for r in reference(vectors, row, 5)], abs=1e-4
         )
-    assert (similar._cache[next(iter(similar._cache))].reduced is None) == (exact_up_to >= 600)
+    searched = similar._cache[next(iter(similar._cache))].search
+    assert isinstance(searched, ProjectedIndex) == (exact_up_to < 600)
 
 
 def test_near_duplicates_are_flagged_and_unknown_faces_are_none(tmp_path, monkeypatch):
