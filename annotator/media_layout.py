@@ -26,6 +26,22 @@ class MediaKind(StrEnum):
         return self is not MediaKind.FACES
 
 
+class JobFolder(StrEnum):
+    """The folders under ``projects/<id>/`` a worker job writes in, each job in its own ``job-<id>``.
+
+    Models and exports are served (:class:`MediaKind`); a comparison's replays are not.
+    """
+
+    MODELS = MediaKind.MODELS.value
+    EXPORTS = MediaKind.EXPORTS.value
+    COMPARISONS = "comparisons"
+
+
+def job_folder_name(project_id: int, folder: JobFolder, job_id: int) -> str:
+    """The storage name (relative to ``MEDIA_ROOT``) of the folder job ``job_id`` writes its files in."""
+    return f"{PROJECTS_FOLDER}/{project_id}/{folder}/job-{job_id}"
+
+
 def backbone_weights_name(project_id: int) -> str:
     """The storage name of the ResNet-18 weights an owner gave the project to start from."""
     return f"{PROJECTS_FOLDER}/{project_id}/{MediaKind.MODELS}/backbone-weights.pt"

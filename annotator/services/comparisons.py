@@ -126,7 +126,7 @@ def _compare(job: Job) -> jobs.JobDone:
 
 def comparison_dir(job: Job) -> Path:
     """Where a comparison writes ``results.csv`` (the format ``python -m ml_engine simulate`` writes)."""
-    return jobs.job_dir(job, "comparisons")
+    return jobs.job_dir(job)
 
 
 def adopt_strategy(project: Project, name: str) -> Project:

@@ -70,7 +70,7 @@ def _export(job: Job) -> jobs.JobDone:
         request["what"],
         request["format"],
         request["version"],
-        jobs.job_dir(job, "exports"),
+        jobs.job_dir(job),
         faces=request.get("faces", "all"),
         progress=jobs.progress_reporter(job),
         cancel=jobs.cancel_flag(job),

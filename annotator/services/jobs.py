@@ -28,9 +28,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotator.celery import app as celery_app
-from annotator.media_layout import PROJECTS_FOLDER
+from annotator.media_layout import JobFolder, job_folder_name
 from annotator.ml_bridge import CancelFlag, Cancelled, Progress, ProgressCallback
-from annotator.models import Job, JobState, Project
+from annotator.models import Job, JobKind, JobState, Project
 from annotator.queues import TASK_QUEUES
 from annotator.services import job_heartbeats, job_policies
 from annotator.services.errors import Conflict
@@ -42,6 +42,13 @@ DISPATCH_TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 instant for one that refuses: the job's row keeps it, so there is nothing to retry for."""
 PROGRESS_INTERVAL_SECONDS = 1.0
 EPOCH_STAGES = ("train", "pretrain")
+JOB_FOLDERS = {
+    JobKind.PRETRAIN: JobFolder.MODELS,
+    JobKind.TRAIN: JobFolder.MODELS,
+    JobKind.EXPORT: JobFolder.EXPORTS,
+    JobKind.COMPARE: JobFolder.COMPARISONS,
+}
+"""Where each kind of worker job writes its files (:func:`job_dir`)."""
 
 
 @dataclass(frozen=True)
@@ -262,12 +269,12 @@ def cancel_flag(job: Job) -> CancelFlag:
     return flag
 
 
-def job_dir(job: Job, folder: str) -> Path:
-    """Where ``job`` writes its files: ``MEDIA_ROOT/projects/<project>/<folder>/job-<job>``.
+def job_dir(job: Job) -> Path:
+    """Where ``job`` writes its files: ``MEDIA_ROOT/projects/<project>/<its kind's folder>/job-<job>``.
 
     One folder per job, so a redelivered job writes over its own files and nobody else's.
     """
-    return Path(settings.MEDIA_ROOT) / PROJECTS_FOLDER / str(job.project_id) / folder / f"job-{job.pk}"
+    return Path(settings.MEDIA_ROOT) / job_folder_name(job.project_id, JOB_FOLDERS[job.kind], job.pk)
 
 
 def relative_to_media(path: Path) -> str:

@@ -55,7 +55,7 @@ def _pretrain(job: Job) -> jobs.JobDone:
         artefacts = pretraining_bridge.pretrain_and_index(
             cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS),
             project.ssl_method,
-            jobs.job_dir(job, "models"),
+            jobs.job_dir(job),
             device=settings.TORCH_DEVICE,
             progress=jobs.progress_reporter(job),
             cancel=jobs.cancel_flag(job),

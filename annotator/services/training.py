@@ -96,7 +96,7 @@ def _train_score_select(job: Job) -> None:
     assert cycle is not None  # run_training_job checked it
     outcome = train_score_select(
         cycle_inputs(job.project, cycle),
-        jobs.job_dir(job, "models"),
+        jobs.job_dir(job),
         cycle_number=cycle.number,
         device=settings.TORCH_DEVICE,
         progress=cycle_progress_reporter(job),

@@ -44,7 +44,7 @@ def world(media_root: Path) -> dict:
     assert exports.run_export_job(export_job.pk) == JobState.SUCCEEDED
     export_job.refresh_from_db()
     train_job = Job.objects.create(project=project, kind=JobKind.TRAIN)
-    model_dir = jobs.job_dir(train_job, "models")
+    model_dir = jobs.job_dir(train_job)
     model_dir.mkdir(parents=True)
     (model_dir / "model.pt").write_bytes(b"checkpoint bytes")
     (model_dir / "pool.npz").write_bytes(b"predictions")

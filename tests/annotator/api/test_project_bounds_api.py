@@ -147,5 +147,5 @@ def test_a_worker_refuses_a_job_whose_settings_break_a_rule_before_allocating_an
     job = Job.objects.get(pk=job.pk)
     assert job.state == JobState.FAILED
     assert "semi-supervised" in job.message
-    assert not jobs.job_dir(job, "models").exists()
+    assert not jobs.job_dir(job).exists()
     assert not project.model_versions.exists()

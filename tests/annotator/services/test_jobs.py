@@ -169,13 +169,32 @@ def test_the_cancel_flag_sees_a_request_made_after_it_was_created(monkeypatch) -
 
 def test_each_job_writes_into_its_own_folder_under_media() -> None:
     job = queued_export()
-    folder = jobs.job_dir(job, "exports")
+    folder = jobs.job_dir(job)
     assert (
         folder == Path(settings.MEDIA_ROOT) / "projects" / str(job.project_id) / "exports" / f"job-{job.pk}"
     )
     assert (
         jobs.relative_to_media(folder / "labels.csv")
         == f"projects/{job.project_id}/exports/job-{job.pk}/labels.csv"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "folder"),
+    [
+        (JobKind.PRETRAIN, "models"),
+        (JobKind.TRAIN, "models"),
+        (JobKind.EXPORT, "exports"),
+        (JobKind.COMPARE, "comparisons"),
+    ],
+)
+def test_a_jobs_folder_follows_its_kind(kind, folder) -> None:
+    job = jobs.create_job(make_project(), kind)
+    assert jobs.job_dir(job).relative_to(settings.MEDIA_ROOT).parts == (
+        "projects",
+        str(job.project_id),
+        folder,
+        f"job-{job.pk}",
     )
 
 
