@@ -8,33 +8,28 @@ Progress goes to a :class:`~annotator.models.Job` after every chunk, so the impo
 show it while the upload request is still being processed.
 
 An import job always ends: succeeded, cancelled, failed with the reason (also when the
-import stops on an error nobody foresaw), or expired. A job created ahead of its upload
-that never gets one expires after :data:`UPLOAD_WAIT`, and one whose web process died
-mid-import after :data:`IMPORT_RUN_LIMIT`; both are swept whenever the project's jobs are
-read or a new one is created, so no extra process is needed.
+import stops on an error nobody foresaw), or expired (:mod:`annotator.services.import_jobs`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
-import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from annotator import ml_bridge
 from annotator.media_layout import face_image_name
-from annotator.models import ACTIVE_JOB_STATES, Face, Job, JobKind, JobState, Project, Split
+from annotator.models import Face, Job, JobState, Project, Split
 from annotator.selectors import evaluation_split
-from annotator.services import jobs
-from annotator.services.errors import Conflict, InvalidInput
+from annotator.services import jobs, upload_files
+from annotator.services.errors import InvalidInput
+from annotator.services.import_jobs import claim_import_job
 from annotator.services.projects import class_names
 
 logger = logging.getLogger(__name__)
@@ -45,16 +40,6 @@ SPLIT_MODES = ("pool", "test", "auxiliary", "auto")
 omni-supervised training; pool and test as their names say; auto: the file's test split to test,
 its auxiliary faces (a FaceLoop export's) to auxiliary, the rest to the pool."""
 AUTO_SPLITS = {"test": "test", "auxiliary": "auxiliary"}
-UPLOAD_WAIT = timedelta(hours=1)
-"""How long a job created ahead of its upload waits for it (a 1 GiB upload at 3 Mbit/s fits)."""
-IMPORT_RUN_LIMIT = timedelta(hours=1)
-"""A running import older than this lost its web process (a crash, a restart, a worker timeout):
-importing the largest upload allowed (1 GiB) takes minutes."""
-MAX_WAITING_JOBS = 10
-"""Import jobs a project may hold waiting for their uploads at once."""
-MAX_NAME_BYTES = 120
-"""Longest stored upload file name in UTF-8 bytes, well under the 255 file systems allow."""
-_UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w.\- ()+,=@]")
 
 
 @dataclass
@@ -85,15 +70,11 @@ def import_path(
     split: str = "auto",
     job: Job | None = None,
 ) -> ImportSummary:
-    """Import a file or folder (format sniffed unless given); a zip is extracted to a temporary folder."""
-    with tempfile.TemporaryDirectory(prefix="faceloop-import-") as scratch:
-        try:
-            dataset = ml_bridge.read_dataset(path, format, Path(scratch) / "extracted")
-        except (ValueError, OSError) as error:
-            if job is not None:
-                jobs.finish_job(job.pk, JobState.FAILED, message=f"cannot read {Path(path).name}: {error}")
-            raise InvalidInput(f"cannot read {Path(path).name}: {error}") from error
-        return import_dataset(project, dataset, split=split, job=job)
+    """Import a file or folder (format sniffed unless given); a zip is extracted to a temporary folder.
+
+    With ``job``, the import is that job's work (:func:`run_import`).
+    """
+    return run_import(job, lambda report: _import_path(project, path, format, split, report))
 
 
 def import_dataset(
@@ -106,32 +87,86 @@ def import_dataset(
             test split as test and puts everything else in the pool.
         job: an import job to report progress to and to poll for cancellation.
     """
+    return run_import(job, lambda report: _store_faces(project, dataset, split, report))
+
+
+class _Report:
+    """Where an import reports what it stored: its job's row, or nowhere."""
+
+    def __init__(self, job: Job | None) -> None:
+        self.job = job
+
+    def storing(self) -> None:
+        if self.job is not None:
+            jobs.report_progress(self.job.pk, progress=0.0, stage="storing faces")
+
+    def stored(self, done: float, summary: ImportSummary) -> bool:
+        """Write the progress so far; False when the job was asked to cancel."""
+        return self.job is None or jobs.report_progress(self.job.pk, progress=done, result=summary.as_dict())
+
+
+def run_import(job: Job | None, store: Callable[[_Report], ImportSummary]) -> ImportSummary:
+    """Run ``store`` as ``job``'s work (claimed here if it still waits), or as it is without a job.
+
+    The job ends as :func:`~annotator.services.jobs.run_claimed_job` ends any job: succeeded, or
+    cancelled with the faces stored so far, or failed with the reason (an
+    :class:`~annotator.services.errors.InvalidInput`'s message, or the unforeseen error's type),
+    and the error is raised again for the request or the command to answer.
+    """
+    if job is None:
+        return store(_Report(None))
+    if not job.claim_token:
+        job = claim_import_job(job)
+    summaries: list[ImportSummary] = []
+
+    def work(claimed: Job) -> jobs.JobDone:
+        summaries.append(store(_Report(claimed)))
+        state = JobState.CANCELLED if summaries[0].cancelled else JobState.SUCCEEDED
+        return jobs.JobDone(_describe(summaries[0]), summaries[0].as_dict(), state)
+
+    jobs.run_claimed_job(job, job.claim_token, work, describe_failure=_failure_reason, in_request=True)
+    return summaries[0]
+
+
+def _failure_reason(job: Job, error: Exception) -> str:
+    if isinstance(error, InvalidInput):
+        return error.message
+    logger.exception("import job %s stopped on an unexpected error", job.pk)
+    return f"the import stopped on an unexpected error ({type(error).__name__})"
+
+
+def _import_path(
+    project: Project, path: str | os.PathLike[str], format: str | None, split: str, report: _Report
+) -> ImportSummary:
+    with tempfile.TemporaryDirectory(prefix="faceloop-import-") as scratch:
+        try:
+            dataset = ml_bridge.read_dataset(path, format, Path(scratch) / "extracted")
+        except (ValueError, OSError) as error:
+            raise InvalidInput(f"cannot read {Path(path).name}: {error}") from error
+        return _store_faces(project, dataset, split, report)
+
+
+def _store_faces(
+    project: Project, dataset: ml_bridge.FaceDataset, split: str, report: _Report
+) -> ImportSummary:
     if split not in SPLIT_MODES:
         raise InvalidInput(f"split must be one of {SPLIT_MODES}")
     mapping = _class_mapping(dataset.class_names, class_names(project))
     unknown = [name for index, name in enumerate(dataset.class_names) if index not in mapping]
     if unknown and ml_bridge.names_every_class(dataset):
-        message = (
+        raise InvalidInput(
             f"the tasks name classes this project does not have: {', '.join(unknown)} "
             f"(its classes: {', '.join(class_names(project))}); nothing was imported"
         )
-        if job is not None:
-            jobs.finish_job(job.pk, JobState.FAILED, message=message)
-        raise InvalidInput(message)
     summary = ImportSummary(problems=[{"source": p.source, "reason": p.reason} for p in dataset.problems])
-    if job is not None:
-        jobs.start_job(job, stage="storing faces")
+    report.storing()
     for start in range(0, len(dataset), CHUNK_SIZE):
         indices = range(start, min(start + CHUNK_SIZE, len(dataset)))
         _import_chunk(project, dataset, indices, split, mapping, summary)
-        done = indices.stop / len(dataset)
-        if job is not None and not jobs.report_progress(job.pk, progress=done, result=summary.as_dict()):
+        if not report.stored(indices.stop / len(dataset), summary):
             summary.cancelled = True
             break
     summary.test_set = evaluation_split.plan(project)
-    if job is not None:
-        state = JobState.CANCELLED if summary.cancelled else JobState.SUCCEEDED
-        jobs.finish_job(job.pk, state, message=_describe(summary), result=summary.as_dict())
     return summary
 
 
@@ -223,81 +258,6 @@ def _describe(summary: ImportSummary) -> str:
     return ", ".join(parts)
 
 
-def create_import_job(project: Project, *, claimed: bool = False) -> Job:
-    """A new import job: running at once when its upload is here (``claimed``), else waiting for it.
-
-    Raises:
-        Conflict: when :data:`MAX_WAITING_JOBS` jobs of the project already wait for uploads.
-    """
-    if claimed:
-        return jobs.create_job(
-            project, JobKind.IMPORT, state=JobState.RUNNING, stage="reading upload", started_at=timezone.now()
-        )
-    expire_stale_jobs(project)
-    waiting = Job.objects.filter(project=project, kind=JobKind.IMPORT, state=JobState.QUEUED).count()
-    if waiting >= MAX_WAITING_JOBS:
-        raise Conflict(
-            f"{waiting} import jobs already wait for their uploads, the limit is {MAX_WAITING_JOBS}: "
-            "upload to one of them or cancel one"
-        )
-    return jobs.create_job(project, JobKind.IMPORT)
-
-
-def claim_import_job(job: Job) -> Job:
-    """Take a waiting job for the upload that just arrived; one upload per job.
-
-    Raises:
-        Conflict: when the job has already ended (expired, cancelled, failed) or is running.
-    """
-    expire_stale_jobs(job.project)
-    claimed = Job.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
-        state=JobState.RUNNING, stage="reading upload", started_at=timezone.now()
-    )
-    job.refresh_from_db()
-    if not claimed:
-        ended = f"ended ({job.state}{': ' + job.message if job.message else ''})"
-        raise Conflict(f"import job {job.pk} has {'already received its upload' if job.is_active else ended}")
-    return job
-
-
-def expire_stale_jobs(project: Project) -> int:
-    """End the project's import jobs that can no longer finish; returns how many."""
-    now = timezone.now()
-    stale = Job.objects.filter(project=project, kind=JobKind.IMPORT)
-    waited = stale.filter(state=JobState.QUEUED, created_at__lt=now - UPLOAD_WAIT).update(
-        state=JobState.FAILED,
-        message=f"expired: no upload arrived within {UPLOAD_WAIT.total_seconds() / 60:.0f} minutes",
-        finished_at=now,
-    )
-    abandoned = stale.filter(state=JobState.RUNNING, started_at__lt=now - IMPORT_RUN_LIMIT).update(
-        state=JobState.FAILED,
-        message=(
-            f"expired: the import did not finish within {IMPORT_RUN_LIMIT.total_seconds() / 60:.0f} "
-            "minutes (its web process stopped)"
-        ),
-        finished_at=now,
-    )
-    return waited + abandoned
-
-
-def fail_waiting_job(project: Project, job_id: object, errors: dict[str, list]) -> None:
-    """End the waiting job an upload named when the upload itself is refused, so it does not linger.
-
-    ``errors`` are a serializer's messages per field.
-    """
-    try:
-        pk = int(str(job_id))
-    except ValueError:
-        return
-    reason = "; ".join(f"{name}: {' '.join(str(m) for m in messages)}" for name, messages in errors.items())
-    Job.objects.filter(project=project, pk=pk, kind=JobKind.IMPORT, state=JobState.QUEUED).update(
-        state=JobState.FAILED, message=f"upload refused: {reason}", finished_at=timezone.now()
-    )
-
-
-ARCHIVE_SUFFIXES = {".zip", ".csv", ".json"}
-
-
 def import_uploads(
     project: Project, uploads: list, *, split: str = "auto", job: Job | None = None
 ) -> ImportSummary:
@@ -307,57 +267,21 @@ def import_uploads(
     They are written to a temporary folder first, so every format goes through the same
     ``ml_engine`` importer as the command line.
     """
-    try:
-        return _import_uploads(project, uploads, split, job)
-    except Exception as error:
-        if isinstance(error, InvalidInput):
-            reason = error.message
-        else:
-            logger.exception("import job %s stopped on an unexpected error", job and job.pk)
-            reason = f"the import stopped on an unexpected error ({type(error).__name__})"
-        if job is not None:
-            Job.objects.filter(pk=job.pk, state__in=ACTIVE_JOB_STATES).update(
-                state=JobState.FAILED, message=reason, finished_at=timezone.now()
-            )
-        raise
+    return run_import(job, lambda report: _import_uploads(project, uploads, split, report))
 
 
-def _import_uploads(project: Project, uploads: list, split: str, job: Job | None) -> ImportSummary:
+def _import_uploads(project: Project, uploads: list, split: str, report: _Report) -> ImportSummary:
     if not uploads:
         raise InvalidInput("no file was uploaded")
     with tempfile.TemporaryDirectory(prefix="faceloop-upload-") as scratch:
         folder = Path(scratch) / "upload"
         folder.mkdir()
-        written = [_save_upload(folder, index, upload) for index, upload in enumerate(uploads)]
-        single = written[0] if len(written) == 1 and written[0].suffix.lower() in ARCHIVE_SUFFIXES else None
+        written = [upload_files.save_upload(folder, index, upload) for index, upload in enumerate(uploads)]
+        single = (
+            written[0]
+            if len(written) == 1 and written[0].suffix.lower() in upload_files.ARCHIVE_SUFFIXES
+            else None
+        )
         if single is not None:
-            return import_path(project, single, split=split, job=job)
-        return import_path(project, folder, format="folder", split=split, job=job)
-
-
-def safe_upload_name(name: str, index: int) -> str:
-    """A file name safe to create from a browser's: NFC, no path or unusual characters, short.
-
-    The extension is kept (the importer picks the format by it); the stem is cut to
-    :data:`MAX_NAME_BYTES` on a character boundary. A name of 200 "é" (400 bytes) otherwise
-    failed to be created at all.
-    """
-    base = PurePosixPath(unicodedata.normalize("NFC", str(name)).replace("\\", "/")).name
-    base = _UNSAFE_NAME_CHARACTERS.sub("_", base).strip(" .") or f"upload-{index}"
-    stem, dot, extension = base.rpartition(".")
-    if not dot or len(extension.encode()) > 16:
-        stem, dot, extension = base, "", ""
-    room = MAX_NAME_BYTES - len(f"{dot}{extension}".encode())
-    stem = stem.encode()[:room].decode("utf-8", "ignore").rstrip(" .") or f"upload-{index}"
-    return f"{stem}{dot}{extension}"
-
-
-def _save_upload(folder: Path, index: int, upload) -> Path:
-    name = safe_upload_name(str(upload.name), index)
-    target = folder / name
-    if target.exists():
-        target = folder / f"{index}-{name}"
-    with open(target, "wb") as handle:
-        for chunk in upload.chunks():
-            handle.write(chunk)
-    return target
+            return _import_path(project, single, None, split, report)
+        return _import_path(project, folder, "folder", split, report)

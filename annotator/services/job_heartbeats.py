@@ -49,8 +49,9 @@ def abandoned(now: datetime) -> Q:
     """Running worker jobs whose worker has not shown a sign of life within the timeout.
 
     A running job with no heartbeat at all was claimed before heartbeats existed: it counts
-    from its start. Import jobs run inside the request that carries their upload, have no
-    heartbeat and are never abandoned here (``services.imports.expire_stale_jobs`` ends them).
+    from its start. Import jobs run inside the request that carries their upload, which beats
+    only while it runs them: they are never abandoned here (``services.import_jobs.expire_stale_jobs``
+    ends them).
     """
     cutoff = now - heartbeat_timeout()
     never_beat = Q(heartbeat_at__isnull=True) & (Q(started_at__lt=cutoff) | Q(started_at__isnull=True))

@@ -19,7 +19,7 @@ comparison      3         resumes, skipping the (strategy, seed) runs already in
 export          2         short and written whole: one more try is cheap, a second death says the
                           export itself kills its worker; the owner can ask again
 import          none      not a worker job: it runs inside the request that carries its upload, which
-                          died with it; ``services.imports.expire_stale_jobs`` fails it
+                          died with it; ``services.import_jobs.expire_stale_jobs`` fails it
 ==============  ========  ==========================================================================
 
 Three attempts, not more: a job that takes its worker down three times in a row (out of

@@ -6,7 +6,9 @@ send), claimed by exactly one worker that keeps its heartbeat fresh
 (:mod:`annotator.services.job_heartbeats`), its work run with a progress reporter and a cancel
 flag, and finished as succeeded, cancelled or failed with the reason; :func:`run_job` is that
 life, the work is a function. A job whose worker dies is re-queued or failed by
-:mod:`annotator.services.job_watchdog`, as its kind's policy says (``job_policies``).
+:mod:`annotator.services.job_watchdog`, as its kind's policy says (``job_policies``). An import
+runs inside the request that carries its upload: the request claims it, and
+:func:`run_claimed_job` gives it the same run, finish and failure (``services.imports``).
 
 Progress writes are single autocommitted ``UPDATE``s, so a page polling the job sees them
 while the work that reports them is still running.
@@ -53,10 +55,15 @@ JOB_FOLDERS = {
 
 @dataclass(frozen=True)
 class JobDone:
-    """What a job's work made: the job's closing message and its result."""
+    """What a job's work made: the job's closing message, its result, and the state it ends in.
+
+    Work stopped by a cancel raises :class:`~annotator.ml_bridge.Cancelled`; work that keeps
+    what it made before it stopped (an import's faces) ends cancelled with its result instead.
+    """
 
     message: str
     result: dict[str, Any] = field(default_factory=dict)
+    state: str = JobState.SUCCEEDED
 
 
 JobWork = Callable[[Job], JobDone | None]
@@ -66,20 +73,6 @@ transaction that stored what it made (a training job must: see ``services.traini
 
 def create_job(project: Project, kind: str, **fields: object) -> Job:
     return Job.objects.create(project=project, kind=kind, **fields)
-
-
-def start_job(job: Job, stage: str = "") -> bool:
-    """Mark an import job running at ``stage``; False if it has ended.
-
-    Imports run inside the request that carries their upload, one request per job
-    (``imports.claim_import_job``), so they need no heartbeat; worker jobs are claimed with
-    :func:`~annotator.services.job_heartbeats.claim_job`.
-    """
-    return bool(
-        Job.objects.filter(pk=job.pk, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
-            state=JobState.RUNNING, stage=stage, started_at=timezone.now(), attempts=F("attempts") + 1
-        )
-    )
 
 
 def report_progress(job_id: int, *, progress: float, stage: str | None = None, **fields: object) -> bool:
@@ -94,17 +87,21 @@ def report_progress(job_id: int, *, progress: float, stage: str | None = None, *
 def finish_job(
     job_id: int, state: str, *, message: str = "", result: dict | None = None, claim_token: str | None = None
 ) -> bool:
-    """End job ``job_id`` as ``state``; with ``claim_token``, only while that claim still holds it."""
+    """End job ``job_id`` as ``state``; with ``claim_token``, only while that claim still holds it.
+
+    Without ``result`` the job keeps the one it holds (an export's request, an import's summary so far).
+    """
     jobs = Job.objects.filter(pk=job_id)
     if claim_token is not None:
         jobs = jobs.filter(state=JobState.RUNNING, claim_token=claim_token)
+    kept = {} if result is None else {"result": result}
     return bool(
         jobs.update(
             state=state,
             message=message,
-            result=result or {},
             finished_at=timezone.now(),
             progress=1.0 if state == JobState.SUCCEEDED else F("progress"),
+            **kept,
         )
     )
 
@@ -174,14 +171,7 @@ def run_job(job_id: int, *, stage: str, work: JobWork, on_stop: Callable[[Job], 
     """Claim job ``job_id``, run ``work`` on it with a live heartbeat and finish it; returns its state.
 
     A delivery of a job another worker holds (its heartbeat fresh) or finished changes nothing.
-    A job cancelled before a worker took it is not started. A
-    :class:`~annotator.ml_bridge.Cancelled` raised by the work ends the job cancelled, any
-    other exception ends it failed with the error (and a logged traceback); either way the job
-    keeps the result it was created with (an export's request), and ``on_stop`` runs
-    (training puts its batch back to labeling). A worker whose claim was taken from it (it was
-    taken for dead and re-queued) stops its work and leaves the job to the new claim. A worker
-    being stopped (SIGTERM: Celery's pool raises ``SystemExit``) hands the job back to the
-    queue at once, rather than a heartbeat timeout later.
+    A job cancelled before a worker took it is not started. The run is :func:`run_claimed_job`'s.
     """
     job = Job.objects.select_related("project", "cycle").get(pk=job_id)
     if job.cancel_requested:
@@ -189,25 +179,57 @@ def run_job(job_id: int, *, stage: str, work: JobWork, on_stop: Callable[[Job], 
     token = job_heartbeats.claim_job(job_id, stage=stage)
     if token is None:
         return Job.objects.get(pk=job_id).state
+    return run_claimed_job(job, token, work, on_stop=on_stop)
+
+
+def failure_message(job: Job, error: Exception) -> str:
+    """A failed job's message: the error's type and text (its traceback goes to the log)."""
+    logger.exception("%s job %s failed", job.get_kind_display(), job.pk)
+    return f"{type(error).__name__}: {error}"
+
+
+def run_claimed_job(
+    job: Job,
+    token: str,
+    work: JobWork,
+    *,
+    on_stop: Callable[[Job], None] | None = None,
+    describe_failure: Callable[[Job, Exception], str] = failure_message,
+    in_request: bool = False,
+) -> str:
+    """Run ``work`` on ``job``, claimed with ``token``, with a live heartbeat, and finish it; returns its state.
+
+    A :class:`~annotator.ml_bridge.Cancelled` raised by the work ends the job cancelled, any
+    other exception ends it failed with ``describe_failure``'s message; either way the job
+    keeps the result it holds (an export's request), and ``on_stop`` runs (training puts its
+    batch back to labeling). A worker whose claim was taken from it (it was taken for dead and
+    re-queued) stops its work and leaves the job to the new claim. A worker being stopped
+    (SIGTERM: Celery's pool raises ``SystemExit``) hands the job back to the queue at once,
+    rather than a heartbeat timeout later. A job run ``in_request`` (an import) raises the
+    work's error again once the job has ended, for the request to answer, and is never handed
+    back: its input dies with the request.
+    """
     job.claim_token = token  # the cancel flag the work builds also stops it when the claim is lost
-    with job_heartbeats.Heartbeat(job_id, token):
+    with job_heartbeats.Heartbeat(job.pk, token):
         try:
             done = work(job)
         except Cancelled:
-            if not job_heartbeats.holds_claim(job_id, token):
-                logger.warning("job %s was taken from this worker; its work stopped", job_id)
-                return Job.objects.get(pk=job_id).state
+            if not job_heartbeats.holds_claim(job.pk, token):
+                logger.warning("job %s was taken from this worker; its work stopped", job.pk)
+                return Job.objects.get(pk=job.pk).state
             return _stop(job, token, JobState.CANCELLED, "cancelled by a user", on_stop)
         except Exception as error:
-            logger.exception("%s job %s failed", job.get_kind_display(), job.pk)
-            return _stop(job, token, JobState.FAILED, f"{type(error).__name__}: {error}", on_stop)
+            state = _stop(job, token, JobState.FAILED, describe_failure(job, error), on_stop)
+            if in_request:
+                raise
+            return state
         except BaseException:  # SystemExit: the pool's SIGTERM handler, the worker is being stopped
-            if job_policies.requeue(job, f"{job_heartbeats.worker_name()} was stopped"):
-                logger.warning("job %s handed back to the queue: this worker is being stopped", job_id)
+            if not in_request and job_policies.requeue(job, f"{job_heartbeats.worker_name()} was stopped"):
+                logger.warning("job %s handed back to the queue: this worker is being stopped", job.pk)
             raise
     if done is not None:
-        finish_job(job.pk, JobState.SUCCEEDED, message=done.message, result=done.result, claim_token=token)
-    return Job.objects.get(pk=job_id).state
+        finish_job(job.pk, done.state, message=done.message, result=done.result, claim_token=token)
+    return Job.objects.get(pk=job.pk).state
 
 
 def _stop(
@@ -219,7 +241,7 @@ def _stop(
             state=state, message=message, finished_at=timezone.now()
         )
     else:
-        stopped = finish_job(job.pk, state, message=message, result=job.result, claim_token=token)
+        stopped = finish_job(job.pk, state, message=message, claim_token=token)
     if stopped and on_stop is not None:
         on_stop(job)
     return Job.objects.get(pk=job.pk).state

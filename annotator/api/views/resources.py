@@ -31,7 +31,7 @@ from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMi
 from annotator.models import Face, Job, JobKind, Membership
 from annotator.selectors.dashboard import dashboard
 from annotator.selectors.progress import chosen_by_counts, jobs_to_show
-from annotator.services import imports, jobs, memberships
+from annotator.services import import_jobs, imports, jobs, memberships
 
 
 class MemberListView(ProjectScopedView, generics.GenericAPIView):
@@ -159,13 +159,13 @@ class ImportView(ProjectScopedView):
         project = self.project(owner=True)
         serializer = ImportInputSerializer(data=request.data)
         if not serializer.is_valid():
-            imports.fail_waiting_job(project, request.data.get("job"), serializer.errors)
+            import_jobs.fail_waiting_job(project, request.data.get("job"), serializer.errors)
             raise ValidationError(serializer.errors)
         job_id = serializer.validated_data.get("job")
         job = (
-            imports.claim_import_job(get_object_or_404(Job, pk=job_id, project=project, kind="import"))
+            import_jobs.claim_import_job(get_object_or_404(Job, pk=job_id, project=project, kind="import"))
             if job_id
-            else imports.create_import_job(project, claimed=True)
+            else import_jobs.create_import_job(project, claimed=True)
         )
         imports.import_uploads(
             project, serializer.validated_data["files"], split=serializer.validated_data["split"], job=job
@@ -188,7 +188,7 @@ class ImportJobView(ProjectScopedView):
         },
     )
     def post(self, request: Request, project_id: int) -> Response:
-        job = imports.create_import_job(self.project(owner=True))
+        job = import_jobs.create_import_job(self.project(owner=True))
         return Response(JobSerializer(job).data, status=CREATED)
 
 
@@ -218,7 +218,7 @@ class ProjectJobListView(ProjectScopedView, generics.GenericAPIView):
     @extend_schema(responses={200: JobSerializer(many=True), **list_errors()})
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
-        imports.expire_stale_jobs(project)
+        import_jobs.expire_stale_jobs(project)
         queryset = project.jobs.order_by("-created_at")
         return self.get_paginated_response(JobSerializer(self.paginate_queryset(queryset), many=True).data)
 
@@ -234,7 +234,7 @@ class DashboardView(ProjectScopedView):
     def get(self, request: Request, project_id: int) -> Response:
         membership = self.member()
         project = membership.project
-        imports.expire_stale_jobs(project)
+        import_jobs.expire_stale_jobs(project)
         data = dashboard(membership)
         data["jobs"] = JobSerializer(jobs_to_show(project), many=True).data
         data["chosen_by"] = chosen_by_counts(project)
@@ -249,7 +249,7 @@ class JobDetailView(ServiceErrorsMixin, generics.GenericAPIView):
     def job(self, job_id: int) -> Job:
         job = get_object_or_404(Job, pk=job_id)
         member_or_404(self.request, job.project_id)
-        if job.kind == JobKind.IMPORT and imports.expire_stale_jobs(job.project):
+        if job.kind == JobKind.IMPORT and import_jobs.expire_stale_jobs(job.project):
             job.refresh_from_db()
         return job
 

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotator import ml_bridge
 from annotator.models import Project
-from annotator.services import imports
+from annotator.services import import_jobs, imports
 from annotator.services.errors import ServiceError
 
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         target = Project.objects.filter(pk=project).first()
         if target is None:
             raise CommandError(f"no project {project}")
-        job = imports.create_import_job(target)
+        job = import_jobs.create_import_job(target)
         try:
             summary = imports.import_path(target, path, format=format, split=split, job=job)
         except ServiceError as error:

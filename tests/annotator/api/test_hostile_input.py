@@ -14,7 +14,7 @@ from PIL import Image
 
 from annotator.api.parsers import MAX_JSON_DEPTH, nesting_exceeds
 from annotator.models import Face, Job, JobKind, JobState, Vote
-from annotator.services import imports
+from annotator.services import import_jobs, imports, upload_files
 from ml_engine.data.importers.text_limits import MAX_LINE_CHARS
 from tests.annotator.factories import add_annotator, face_pixels, make_labeling_project, make_project
 
@@ -122,7 +122,7 @@ def test_a_name_of_200_accented_letters_is_normalised_shortened_and_imported(cli
     ],
 )
 def test_upload_names_are_made_safe(name, stored):
-    assert imports.safe_upload_name(name, 0) == stored
+    assert upload_files.safe_upload_name(name, 0) == stored
 
 
 def test_a_job_created_without_an_upload_expires_and_refuses_a_late_upload(client_for):
@@ -131,7 +131,7 @@ def test_a_job_created_without_an_upload_expires_and_refuses_a_late_upload(clien
     job_id = owner.post(f"/api/projects/{project.pk}/imports/job/").json()["id"]
     assert owner.get(f"/api/jobs/{job_id}/").json()["state"] == JobState.QUEUED
     Job.objects.filter(pk=job_id).update(
-        created_at=timezone.now() - imports.UPLOAD_WAIT - timedelta(seconds=1)
+        created_at=timezone.now() - import_jobs.UPLOAD_WAIT - timedelta(seconds=1)
     )
     read = owner.get(f"/api/jobs/{job_id}/").json()
     assert (read["state"], read["message"]) == ("failed", "expired: no upload arrived within 60 minutes")
@@ -145,7 +145,7 @@ def test_a_job_created_without_an_upload_expires_and_refuses_a_late_upload(clien
 
 def test_an_import_whose_web_process_died_expires_on_the_dashboard(client_for):
     project = make_project()
-    started = timezone.now() - imports.IMPORT_RUN_LIMIT - timedelta(seconds=1)
+    started = timezone.now() - import_jobs.IMPORT_RUN_LIMIT - timedelta(seconds=1)
     job = Job.objects.create(project=project, kind=JobKind.IMPORT, state=JobState.RUNNING, started_at=started)
     dashboard = client_for(project.owner).get(f"/api/projects/{project.pk}/dashboard/").json()
     assert [(j["id"], j["state"]) for j in dashboard["jobs"]] == [(job.pk, "failed")]
@@ -156,14 +156,14 @@ def test_an_import_whose_web_process_died_expires_on_the_dashboard(client_for):
 def test_waiting_import_jobs_are_capped_per_project(client_for):
     project = make_project()
     owner = client_for(project.owner)
-    for _ in range(imports.MAX_WAITING_JOBS):
+    for _ in range(import_jobs.MAX_WAITING_JOBS):
         assert owner.post(f"/api/projects/{project.pk}/imports/job/").status_code == 201
     refused = owner.post(f"/api/projects/{project.pk}/imports/job/")
     assert refused.status_code == 409
     assert refused.json()["detail"] == (
         "10 import jobs already wait for their uploads, the limit is 10: upload to one of them or cancel one"
     )
-    assert Job.objects.count() == imports.MAX_WAITING_JOBS
+    assert Job.objects.count() == import_jobs.MAX_WAITING_JOBS
     direct = upload(owner, project, [SimpleUploadedFile("a.png", png(1))])
     assert direct.status_code == 201  # an upload that brings its files is never held back
 
@@ -190,7 +190,7 @@ def test_a_job_id_that_is_not_a_number_is_a_400(client_for):
 
 def test_an_unexpected_error_mid_import_still_ends_the_job(monkeypatch):
     project = make_project()
-    job = imports.create_import_job(project, claimed=True)
+    job = import_jobs.create_import_job(project, claimed=True)
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")

@@ -16,7 +16,7 @@ from annotator.ml_bridge import FACE_IDS_KEY
 from annotator.ml_bridge.cycles import CycleOutcome
 from annotator.models import ChosenBy, Cycle, CycleState, Face, Job, JobKind, JobState, Lease, Project, Vote
 from annotator.selectors.progress import labeling_progress
-from annotator.services import jobs, training, votes
+from annotator.services import job_heartbeats, training, votes
 from annotator.services.cycle_inputs import cycle_inputs, next_batch_size
 from tests.annotator.factories import add_annotator, make_labeling_project
 
@@ -55,7 +55,7 @@ def label_open_batch(project: Project, user, limit: int | None = None) -> list[i
 def publish_model(project: Project, ranking: list[int]) -> int:
     """Finish the project's queued training job as a worker would, with ``ranking`` as its picks."""
     job = Job.objects.get(project=project, kind=JobKind.TRAIN, state=JobState.QUEUED)
-    jobs.start_job(job, stage="train")
+    job_heartbeats.claim_job(job.pk, stage="train")
     folder = Path(settings.MEDIA_ROOT) / f"job-{job.pk}"
     folder.mkdir(parents=True)
     pool_ids = np.asarray(

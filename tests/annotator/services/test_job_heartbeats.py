@@ -87,7 +87,7 @@ def test_finished_and_cancel_requested_jobs_are_never_claimed() -> None:
 
 @pytest.mark.django_db
 def test_an_import_running_in_its_request_is_never_abandoned() -> None:
-    """Imports have no heartbeat: their request holds them (imports.expire_stale_jobs ends them)."""
+    """Imports are held by their request (import_jobs.expire_stale_jobs ends them), not by a worker."""
     project = make_project()
     upload = jobs.create_job(project, JobKind.IMPORT, state=JobState.RUNNING, started_at=at(0))
     legacy = jobs.create_job(project, JobKind.EXPORT, state=JobState.RUNNING, started_at=at(0))

@@ -203,7 +203,7 @@ def test_sweeps_are_idempotent_and_a_heartbeat_between_read_and_write_keeps_the_
 
 def test_import_jobs_are_not_the_watchdogs(broker) -> None:
     upload = jobs.create_job(make_project(), JobKind.IMPORT)
-    jobs.start_job(upload, stage="storing faces")
+    job_heartbeats.claim_job(upload.pk, stage="storing faces")
 
     assert str(job_watchdog.sweep(now=at(10**9))) == "nothing to do"
     assert Job.objects.get(pk=upload.pk).state == JobState.RUNNING

@@ -140,7 +140,7 @@ def test_a_job_another_worker_finished_is_left_as_it_is() -> None:
 
 def test_progress_is_written_once_per_interval_within_a_stage_and_always_at_its_end(monkeypatch) -> None:
     job = queued_export()
-    jobs.start_job(job, stage="export")
+    job_heartbeats.claim_job(job.pk, stage="export")
     clock = iter([100.0, 100.2, 100.4, 101.5])
     monkeypatch.setattr(jobs.time, "monotonic", lambda: next(clock))
     written: list[float] = []
