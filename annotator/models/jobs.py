@@ -59,8 +59,6 @@ class JobKind(models.TextChoices):
     IMPORT = "import", "Import"
     PRETRAIN = "pretrain", "Self-supervised pre-training"
     TRAIN = "train", "Training"
-    SCORE = "score", "Scoring"
-    SELECT = "select", "Selection"
     EXPORT = "export", "Export"
     COMPARE = "compare", "Strategy comparison"
 
