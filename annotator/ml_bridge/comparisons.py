@@ -128,8 +128,15 @@ def run_comparison(
         if cancel():
             raise Cancelled()
         # "Epoch" k of ``total``: the k-th training of the comparison, its own fraction in thousandths.
-        progress(Progress(stage="compare", epoch=min(finished + 1, total), epochs=total,
-                          step=round(1000 * step.fraction), steps=1000))  # fmt: skip
+        progress(
+            Progress(
+                stage="compare",
+                epoch=min(finished + 1, total),
+                epochs=total,
+                step=round(1000 * step.fraction),
+                steps=1000,
+            )
+        )
 
     outcome = simulate(
         pool, test, strategies, list(inputs.seeds), settings, out_dir, progress=report, log=count
@@ -192,9 +199,17 @@ def summary(summaries: list[StrategySummary], labeled: int, seeds: int) -> dict[
         savings = per_seed_savings(summary, baseline)
         mean = float(savings.mean())
         spread = float(savings.std(ddof=1)) if len(savings) > 1 else 0.0
-        curves.append({"strategy": summary.name, "title": get_strategy(summary.name).title,
-                       "labels": summary.labels.tolist(), "accuracy": summary.accuracy.tolist(),
-                       "macro_f1": summary.macro_f1.tolist(), "saving": mean, "saving_spread": spread})  # fmt: skip
+        curves.append(
+            {
+                "strategy": summary.name,
+                "title": get_strategy(summary.name).title,
+                "labels": summary.labels.tolist(),
+                "accuracy": summary.accuracy.tolist(),
+                "macro_f1": summary.macro_f1.tolist(),
+                "saving": mean,
+                "saving_spread": spread,
+            }
+        )
         if summary.name != BASELINE and mean > spread and mean > best_saving:
             best, best_saving = curves[-1], mean
     runs = f"{seeds} seed{'s' if seeds != 1 else ''}"

@@ -174,9 +174,16 @@ def write_distilled_set(
     depth = max(depth for depth in (0, 1, 2, 3) if size % 2**depth == 0)
     config = DistillationConfig(iterations=DISTILL_ITERATIONS, batch_size=256, init="real", seed=inputs.seed)
     distilled, card = distill_faces(
-        config, trained_on.split("train"), dataset.split("test"), image_size=size, depth=depth,
-        device=device, progress=progress, cancel=cancel, extra={"omni_supervision": omni},
-    )  # fmt: skip
+        config,
+        trained_on.split("train"),
+        dataset.split("test"),
+        image_size=size,
+        depth=depth,
+        device=device,
+        progress=progress,
+        cancel=cancel,
+        extra={"omni_supervision": omni},
+    )
     path = out_dir / "distilled_set.zip"
     written = write(path, distilled, inputs.class_names, card)
     scores = written["test_accuracies"]

@@ -48,8 +48,14 @@ def with_auxiliary_faces(
     from ml_engine.training.omni_supervised import select_with_model
 
     candidates = auxiliary_candidates(dataset)
-    record: dict[str, Any] = {"delta": float(delta), "rule": "margin", "candidates": len(candidates), "kept": 0,
-                              "per_class": [0] * dataset.num_classes, "from_auxiliary": 0}  # fmt: skip
+    record: dict[str, Any] = {
+        "delta": float(delta),
+        "rule": "margin",
+        "candidates": len(candidates),
+        "kept": 0,
+        "per_class": [0] * dataset.num_classes,
+        "from_auxiliary": 0,
+    }
     labeled = np.flatnonzero(dataset.splits == "train")
     if checkpoint is None:
         return dataset, record | {
@@ -62,8 +68,14 @@ def with_auxiliary_faces(
     model, info = load_checkpoint(checkpoint, device)
     if info.class_names != dataset.class_names:
         return dataset, record | {"skipped": "the current model was trained for other classes"}
-    selection = select_with_model(model, dataset.subset(labeled), dataset.subset(candidates), delta=delta,
-                                  image_size=info.image_size, device=device)  # fmt: skip
+    selection = select_with_model(
+        model,
+        dataset.subset(labeled),
+        dataset.subset(candidates),
+        delta=delta,
+        image_size=info.image_size,
+        device=device,
+    )
     rows = candidates[selection.indices]
     labels, splits = dataset.labels.copy(), dataset.splits.copy()
     labels[rows], splits[rows] = selection.labels, "train"
