@@ -44,7 +44,7 @@ DISPATCH_TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 instant for one that refuses: the job's row keeps it, so there is nothing to retry for."""
 PROGRESS_INTERVAL_SECONDS = 1.0
 EPOCH_STAGES = ("train", "pretrain")
-JOB_FOLDERS = {
+JOB_FOLDERS: dict[str, JobFolder] = {
     JobKind.PRETRAIN: JobFolder.MODELS,
     JobKind.TRAIN: JobFolder.MODELS,
     JobKind.EXPORT: JobFolder.EXPORTS,
