@@ -7,8 +7,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotator.api.job_serializers import JobSerializer
 from annotator.api.openapi import errors
-from annotator.api.serializers import JobSerializer, ProjectSerializer
+from annotator.api.project_serializers import ProjectSerializer
 from annotator.api.views.base import CREATED, ProjectScopedView
 from annotator.models import Strategy
 from annotator.selectors.dashboard import latest_comparison

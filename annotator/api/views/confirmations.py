@@ -6,14 +6,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.api.openapi import errors
-from annotator.api.serializers import (
+from annotator.api.confirmation_serializers import (
     NextOffersInputSerializer,
     OfferAnswerInputSerializer,
     OfferAnswerSerializer,
     OfferSerializer,
     OfferUndoSerializer,
 )
+from annotator.api.openapi import errors
 from annotator.api.views.base import ProjectScopedView
 from annotator.models import Project, PseudoLabelOffer
 from annotator.services import confirmations

@@ -10,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api.job_serializers import JobSerializer
 from annotator.api.openapi import errors
 from annotator.api.permissions import owner_or_403
-from annotator.api.serializers import JobSerializer
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
 from annotator.models import Job, JobKind
 from annotator.services import exports

@@ -9,9 +9,8 @@ from rest_framework.response import Response
 
 from annotator import assignment
 from annotator.api import throttles
-from annotator.api.openapi import errors, list_errors
-from annotator.api.serializers import (
-    JobSerializer,
+from annotator.api.job_serializers import JobSerializer
+from annotator.api.labeling_serializers import (
     LeasedFaceSerializer,
     NextFacesInputSerializer,
     ProgressQuerySerializer,
@@ -21,6 +20,7 @@ from annotator.api.serializers import (
     VoteInputSerializer,
     VoteSerializer,
 )
+from annotator.api.openapi import errors, list_errors
 from annotator.api.throttles import WriteThrottle
 from annotator.api.views.base import CREATED, ProjectScopedView
 from annotator.models import Lease, Project

@@ -11,21 +11,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.api import throttles
+from annotator.api.cycle_serializers import CycleSerializer, ModelVersionSerializer
+from annotator.api.dashboard_serializers import DashboardSerializer
+from annotator.api.face_serializers import (
+    FaceImageQuerySerializer,
+    FaceImageSerializer,
+    face_image_serializer_for,
+)
+from annotator.api.job_serializers import ImportInputSerializer, JobSerializer
 from annotator.api.openapi import errors, list_errors
 from annotator.api.parsers import CleaningMultiPartParser
 from annotator.api.permissions import member_or_404, owner_or_403
-from annotator.api.serializers import (
-    CycleSerializer,
-    DashboardSerializer,
-    FaceImageQuerySerializer,
-    FaceImageSerializer,
-    ImportInputSerializer,
-    JobSerializer,
-    MembershipSerializer,
-    MembershipUpdateSerializer,
-    ModelVersionSerializer,
-    face_image_serializer_for,
-)
+from annotator.api.team_serializers import MembershipSerializer, MembershipUpdateSerializer
 from annotator.api.throttles import WriteThrottle
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
 from annotator.models import Face, Job, JobKind, Membership

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from annotator.api.class_rules import validated_classes
 from annotator.api.openapi import errors
 from annotator.api.parsers import CleaningMultiPartParser
-from annotator.api.serializers import ProjectClassSerializer
+from annotator.api.project_serializers import ProjectClassSerializer
 from annotator.api.views.base import ProjectScopedView
 from annotator.services import backbone_weights, project_classes, projects
 
