@@ -108,11 +108,6 @@ class JoinedSerializer(serializers.Serializer):
     next = serializers.CharField(help_text="The page to open next.")
 
 
-class MemberChangeSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=Role.choices, required=False)
-    quota_votes = serializers.IntegerField(min_value=0, max_value=MAX_VOTES, allow_null=True, required=False)
-
-
 class ActivityDaySerializer(serializers.Serializer):
     day = serializers.DateField()
     votes = serializers.IntegerField()
