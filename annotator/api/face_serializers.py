@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from annotator.api.class_rules import printable_name
 from annotator.api.fields import media_url
-from annotator.face_browser import SORTS, STATES, FaceQuery, state_of
+from annotator.face_browser import SORTS, STATES, state_of
 from annotator.models import ExclusionReason, Face, Membership, Review, Split
 from annotator.services.memberships import OWNERS, has_role
 from annotator.services.reviews import REASONS
@@ -116,9 +116,6 @@ class FaceQuerySerializer(serializers.Serializer):
     sort = serializers.ChoiceField(choices=list(SORTS), default="id")
     after = serializers.CharField(required=False, max_length=500)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=100)
-
-    def to_query(self) -> FaceQuery:
-        return FaceQuery(**self.validated_data)
 
 
 class VoteRecordSerializer(serializers.Serializer):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -76,9 +74,6 @@ class InviteInputSerializer(serializers.Serializer):
     quota_votes = serializers.IntegerField(min_value=0, max_value=MAX_VOTES, required=False, allow_null=True)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     days = serializers.IntegerField(min_value=1, max_value=30, default=7)
-
-    def lifetime(self) -> timedelta:
-        return timedelta(days=self.validated_data["days"])
 
 
 class InvitationSerializer(serializers.Serializer):

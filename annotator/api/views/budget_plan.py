@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.openapi import errors
-from annotator.api.views.base import ProjectScopedView
+from annotator.api.views.base import ProjectScopedView, validated
 from annotator.models import BOUNDS, Project
 from annotator.services import budget_plan
 
@@ -54,9 +54,8 @@ PLAN_PARAMETERS = [OpenApiParameter(field, int, required=False) for field in PLA
 def _plan(project: Project, request: Request, *, partial: bool) -> Response:
     # An empty query value is an empty field: for the test sample, "5% of the pool".
     values = {field: value or None for field, value in request.query_params.items() if field in PLAN_FIELDS}
-    query = PlanQuerySerializer(data=values, partial=partial)
-    query.is_valid(raise_exception=True)
-    for field, value in query.validated_data.items():
+    query = validated(PlanQuerySerializer, values, partial=partial)
+    for field, value in query.items():
         setattr(project, field, value)
     return Response(BudgetPlanSerializer(budget_plan.plan_budget(project)).data)
 

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from annotator.api.job_serializers import JobSerializer
 from annotator.api.openapi import errors
 from annotator.api.project_serializers import ProjectSerializer
-from annotator.api.views.base import CREATED, ProjectScopedView
+from annotator.api.views.base import CREATED, ProjectScopedView, validated
 from annotator.models import Strategy
 from annotator.selectors.dashboard import latest_comparison
 from annotator.services import comparisons
@@ -51,9 +51,8 @@ class ComparisonListView(ProjectScopedView):
     )  # fmt: skip
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
-        body = ComparisonRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        job = comparisons.request_comparison(project, **body.validated_data)
+        body = validated(ComparisonRequestSerializer, request.data)
+        job = comparisons.request_comparison(project, **body)
         return Response(JobSerializer(job).data, status=CREATED)
 
     @extend_schema(
@@ -81,7 +80,6 @@ class AdoptStrategyView(ProjectScopedView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
-        body = AdoptStrategySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        updated = comparisons.adopt_strategy(project, body.validated_data["strategy"])
+        body = validated(AdoptStrategySerializer, request.data)
+        updated = comparisons.adopt_strategy(project, body["strategy"])
         return Response(ProjectSerializer(updated, context={"request": request}).data)

@@ -24,7 +24,7 @@ from annotator.api.parsers import CleaningMultiPartParser
 from annotator.api.permissions import member_or_404, owner_or_403
 from annotator.api.team_serializers import MembershipSerializer, MembershipUpdateSerializer
 from annotator.api.throttles import WriteThrottle
-from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
+from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin, validated
 from annotator.models import Face, Job, JobKind, Membership
 from annotator.selectors.dashboard import dashboard
 from annotator.selectors.progress import chosen_by_counts, jobs_to_show
@@ -55,9 +55,7 @@ class MemberListView(ProjectScopedView, generics.GenericAPIView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
-        serializer = MembershipSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(MembershipSerializer, request.data)
         membership = memberships.add_member(
             project, data["user"]["username"], data["role"], data.get("quota_votes")
         )
@@ -82,9 +80,7 @@ class MemberDetailView(ProjectScopedView):
     )
     def patch(self, request: Request, project_id: int, membership_id: int) -> Response:
         membership = self._membership(membership_id)
-        serializer = MembershipUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(MembershipUpdateSerializer, request.data)
         if "role" in data:
             membership = memberships.set_role(membership, data["role"])
         if "quota_votes" in data:
@@ -116,9 +112,8 @@ class FaceImageListView(ProjectScopedView, generics.GenericAPIView):
     )
     def get(self, request: Request, project_id: int) -> Response:
         membership = self.member()
-        query = FaceImageQuerySerializer(data=request.query_params.dict())
-        query.is_valid(raise_exception=True)
-        queryset = Face.objects.filter(project=membership.project, **query.validated_data).order_by("id")
+        query = validated(FaceImageQuerySerializer, request.query_params.dict())
+        queryset = Face.objects.filter(project=membership.project, **query).order_by("id")
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(face_image_serializer_for(membership)(page, many=True).data)
 
