@@ -139,8 +139,11 @@ def faces(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 def face(request: HttpRequest, project_id: int, face_id: int) -> HttpResponse:
     membership = _reviewer(request, project_id)
-    config = {**_page_config(membership), "faceId": face_id,
-              "exclusionReasons": [{"value": value, "label": label} for value, label in ExclusionReason.choices]}  # fmt: skip
+    config = {
+        **_page_config(membership),
+        "faceId": face_id,
+        "exclusionReasons": [{"value": value, "label": label} for value, label in ExclusionReason.choices],
+    }
     return render(request, "annotator/face.html", {"project": membership.project, "config": config})
 
 

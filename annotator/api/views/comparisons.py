@@ -24,9 +24,11 @@ class ComparisonRequestSerializer(serializers.Serializer):
         help_text="Strategies to compare; random sampling, the baseline, always runs too.",
     )
     seeds = serializers.IntegerField(
-        min_value=1, max_value=comparisons.MAX_SEEDS, default=comparisons.DEFAULT_SEEDS,
+        min_value=1,
+        max_value=comparisons.MAX_SEEDS,
+        default=comparisons.DEFAULT_SEEDS,
         help_text="Runs per strategy (seeds 0 .. n-1); the spread between them decides the sentence.",
-    )  # fmt: skip
+    )
     class_balanced = serializers.BooleanField(
         default=False, help_text="Also run each strategy's class-balanced variant."
     )
@@ -44,11 +46,13 @@ class ComparisonListView(ProjectScopedView):
         responses={
             201: JobSerializer,
             **errors(
-                400, 403, 404,
+                400,
+                403,
+                404,
                 conflict="Fewer than 50 labeled faces, no labeled test face, or a comparison already runs.",
             ),
         },
-    )  # fmt: skip
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
         body = validated(ComparisonRequestSerializer, request.data)

@@ -36,8 +36,10 @@ class ReviewQueueView(ProjectScopedView):
         membership = self.reviewer()
         query = validated(ReviewQuerySerializer, request.query_params.dict())
         found = reviews.next_for_review(membership.project, request.user, **query)
-        faces = {face.pk: face for face in with_state(membership.project.faces.filter(
-            pk__in=[c.face.pk for c in found]))}  # fmt: skip
+        faces = {
+            face.pk: face
+            for face in with_state(membership.project.faces.filter(pk__in=[c.face.pk for c in found]))
+        }
         rows = [{"reason": c.reason, "face": faces[c.face.pk]} for c in found]
         return Response(ReviewCandidateSerializer(rows, many=True).data)
 
@@ -59,15 +61,19 @@ class ReviewListView(ProjectScopedView, generics.GenericAPIView):
         request=ReviewInputSerializer,
         responses={
             201: ReviewSerializer,
-            **errors(400, 403, 404, invalid="Not a pool face of this project, or an unknown class.",
-                     conflict="The face is excluded."),
+            **errors(
+                400,
+                403,
+                404,
+                invalid="Not a pool face of this project, or an unknown class.",
+                conflict="The face is excluded.",
+            ),
         },
-    )  # fmt: skip
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.reviewer().project
         body = validated(ReviewInputSerializer, request.data)
-        review = reviews.review_face(project, request.user, body["face"],
-                                     body["label"])  # fmt: skip
+        review = reviews.review_face(project, request.user, body["face"], body["label"])
         return Response(ReviewSerializer(review).data, status=CREATED)
 
 

@@ -47,10 +47,15 @@ class ClassPresetsView(APIView):
     @extend_schema(responses={200: ClassPresetSerializer(many=True), **errors(403)})
     def get(self, request: Request) -> Response:
         rows = [
-            {"name": name, "title": project_classes.PRESET_TITLES[name],
-             "classes": [{"index": i, **vars(spec)} for i, spec in enumerate(project_classes.default_specs(name))]}
+            {
+                "name": name,
+                "title": project_classes.PRESET_TITLES[name],
+                "classes": [
+                    {"index": i, **vars(spec)} for i, spec in enumerate(project_classes.default_specs(name))
+                ],
+            }
             for name in project_classes.PRESETS
-        ]  # fmt: skip
+        ]
         return Response(ClassPresetSerializer(rows, many=True).data)
 
 
