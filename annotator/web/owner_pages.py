@@ -21,10 +21,10 @@ from annotator.models import (
 )
 from annotator.services import invites
 from annotator.services.errors import InvalidInput
-from annotator.services.memberships import REVIEWERS
+from annotator.services.memberships import OWNERS, REVIEWERS
 from annotator.services.reviews import REASONS
 from annotator.web import page_choices
-from annotator.web.views import _membership, _page_config
+from annotator.web.views import page_membership, render_project_page
 
 STRATEGY_HELP = {
     "random": "Faces drawn at random: the baseline; fine for the first batch.",
@@ -105,46 +105,37 @@ def new_project(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id, owner=True)
-    config = {**_page_config(membership), **_setup_config()}
-    return render(request, "annotator/settings.html", {"project": membership.project, "config": config})
+    membership = page_membership(request, project_id, OWNERS)
+    return render_project_page(request, membership, "annotator/settings.html", config=_setup_config())
 
 
 @login_required
 def team(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id, owner=True)
-    config = {**_page_config(membership), "roles": Role.values}
-    return render(request, "annotator/team.html", {"project": membership.project, "config": config})
-
-
-def _reviewer(request: HttpRequest, project_id: int):
-    return _membership(request, project_id, roles=REVIEWERS)
+    membership = page_membership(request, project_id, OWNERS)
+    return render_project_page(request, membership, "annotator/team.html", config={"roles": Role.values})
 
 
 @login_required
 def review(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _reviewer(request, project_id)
-    config = {**_page_config(membership), "reasons": list(REASONS)}
-    return render(request, "annotator/review.html", {"project": membership.project, "config": config})
+    membership = page_membership(request, project_id, REVIEWERS)
+    return render_project_page(
+        request, membership, "annotator/review.html", config={"reasons": list(REASONS)}
+    )
 
 
 @login_required
 def faces(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _reviewer(request, project_id)
-    return render(
-        request, "annotator/faces.html", {"project": membership.project, "config": _page_config(membership)}
+    return render_project_page(
+        request, page_membership(request, project_id, REVIEWERS), "annotator/faces.html"
     )
 
 
 @login_required
 def face(request: HttpRequest, project_id: int, face_id: int) -> HttpResponse:
-    membership = _reviewer(request, project_id)
-    config = {
-        **_page_config(membership),
-        "faceId": face_id,
-        "exclusionReasons": [{"value": value, "label": label} for value, label in ExclusionReason.choices],
-    }
-    return render(request, "annotator/face.html", {"project": membership.project, "config": config})
+    reasons = [{"value": value, "label": label} for value, label in ExclusionReason.choices]
+    config = {"faceId": face_id, "exclusionReasons": reasons}
+    membership = page_membership(request, project_id, REVIEWERS)
+    return render_project_page(request, membership, "annotator/face.html", config=config)
 
 
 def invite(request: HttpRequest, token: str) -> HttpResponse:
