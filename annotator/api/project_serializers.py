@@ -8,6 +8,7 @@ from rest_framework import serializers
 from annotator.api.class_rules import printable_name, validated_classes
 from annotator.models import Project, ProjectClass
 from annotator.selectors.budget import budget_status
+from annotator.services.project_settings import SETTINGS
 from annotator.services.projects import MAX_CLASSES
 
 
@@ -53,37 +54,14 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id",
-            "name",
-            "description",
             "owner",
             "my_role",
             "classes",
-            "budget_votes",
+            *(setting.name for setting in SETTINGS),
             "votes_spent",
             "votes_left",
             "budget",
-            "votes_per_face",
-            "candidate_min_votes",
-            "batch_size",
-            "initial_set_size",
-            "test_sample_size",
-            "strategy",
-            "training_mode",
-            "auxiliary_tasks",
-            "omni_supervised_delta",
-            "ssl_method",
-            "initial_selection",
             "backbone_weights_report",
-            "model_name",
-            "image_size",
-            "seed",
-            "lease_seconds",
-            "min_face_ms",
-            "show_model_suggestion",
-            "offer_confirmations",
-            "continuous_labeling",
-            "warm_start",
-            "class_balanced",
             "created_at",
         ]
         read_only_fields = ["votes_spent", "backbone_weights_report", "created_at"]
