@@ -25,6 +25,7 @@ class CycleSerializer(serializers.ModelSerializer):
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     cycle = serializers.IntegerField(source="cycle.number", read_only=True, allow_null=True)
+    metrics = serializers.DictField(read_only=True, help_text="The model's test figures, by name.")
 
     class Meta:
         model = ModelVersion

@@ -5,10 +5,11 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from annotator.api.job_serializers import JobSerializer
+from annotator.api.project_serializers import BudgetSerializer
 
 
 class DashboardSerializer(serializers.Serializer):
-    budget = serializers.DictField()
+    budget = BudgetSerializer()
     pool_size = serializers.IntegerField()
     test_size = serializers.IntegerField()
     learning_curve_unavailable_reason = serializers.CharField(

@@ -37,6 +37,14 @@ class FaceImageSerializer(MemberFaceImageSerializer):
     The fields annotators do not get are optional in the schema: they are left out, not null.
     """
 
+    # Not read-only: the schema marks read-only fields required, and annotators never get these.
+    class_votes = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="Votes naming each class, by index."
+    )
+    candidate_set = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="The classes the votes leave possible."
+    )
+
     class Meta(MemberFaceImageSerializer.Meta):
         fields = [
             "id",

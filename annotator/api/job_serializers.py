@@ -17,6 +17,7 @@ class ImportInputSerializer(serializers.Serializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
+    result = serializers.DictField(read_only=True, help_text="What the job left: its summary, by kind.")
     waiting_for = serializers.SerializerMethodField(
         help_text="A queued job: what it waits for (the jobs running on its worker queue); else null."
     )

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from annotator.api.fields import media_url, tab_field
 from annotator.api.job_serializers import JobSerializer
+from annotator.api.project_serializers import BudgetSerializer
 from annotator.models import Lease, Vote, VoteKind
 from annotator.services.votes import MAX_TIME_SPENT_MS
 
@@ -52,6 +53,11 @@ class VoteInputSerializer(serializers.Serializer):
 class VoteSerializer(serializers.ModelSerializer):
     annotator = serializers.CharField(source="annotator.username", read_only=True)
     cycle = serializers.IntegerField(source="cycle.number", read_only=True, allow_null=True)
+    candidate_set = serializers.ListField(
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="The classes the answer names, by index.",
+    )
 
     class Meta:
         model = Vote
@@ -83,7 +89,7 @@ class ProgressSerializer(serializers.Serializer):
     budget_votes = serializers.IntegerField()
     votes_spent = serializers.IntegerField()
     votes_left = serializers.IntegerField()
-    budget = serializers.DictField(help_text="The budget's numbers and the sentence every page shows.")
+    budget = BudgetSerializer(help_text="The budget's numbers and the sentence every page shows.")
     cycle = serializers.DictField(
         allow_null=True,
         help_text=(

@@ -49,6 +49,10 @@ class ProjectSerializer(serializers.ModelSerializer):
         help_text="The budget's numbers and the sentence every page shows."
     )
     my_role = serializers.SerializerMethodField()
+    backbone_weights_report = serializers.DictField(
+        read_only=True,
+        help_text="The file's name and what was adapted or left out to load it; empty without weights.",
+    )
 
     class Meta:
         model = Project

@@ -64,7 +64,7 @@ class ComparisonListView(ProjectScopedView):
             200: inline_serializer(
                 "Comparison",
                 {
-                    "comparison": serializers.JSONField(
+                    "comparison": serializers.DictField(
                         allow_null=True, help_text="The newest finished comparison's result, or null."
                     )
                 },
