@@ -1,14 +1,75 @@
-"""Serializers of the face browser, the review queue and reviews, and exclusions."""
+"""Serializers of a project's faces: the members' image list, the face browser, reviews, exclusions."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from annotator.api.class_rules import printable_name
-from annotator.api.serializers import media_url
-from annotator.face_browser import SORTS, STATES, FaceQuery, state_of
-from annotator.models import ExclusionReason, Face, Review, Split
+from annotator.api.fields import media_url
+from annotator.face_browser import SORTS, STATES, state_of
+from annotator.models import ExclusionReason, Face, Membership, Review, Split
+from annotator.services.memberships import OWNERS, has_role
 from annotator.services.reviews import REASONS
+
+
+class MemberFaceImageSerializer(serializers.ModelSerializer):
+    """A face as an annotator sees it: the image and its split, nothing that hints at its label.
+
+    A test face's imported label is the answer the model is scored against; the source name
+    can carry it too (an image-folder zip names each face after its class folder); votes and
+    their aggregate would show an annotator what others answered, and the majority vote and the
+    crowd model both assume each annotator answers independently.
+    """
+
+    image_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Face
+        fields = ["id", "image_url", "width", "height", "split", "created_at"]
+
+    def get_image_url(self, face: Face) -> str:
+        return media_url(face.image.name)
+
+
+class FaceImageSerializer(MemberFaceImageSerializer):
+    """A face as its project's owners see it, with its imported label, votes and aggregate.
+
+    The fields annotators do not get are optional in the schema: they are left out, not null.
+    """
+
+    # Not read-only: the schema marks read-only fields required, and annotators never get these.
+    class_votes = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="Votes naming each class, by index."
+    )
+    candidate_set = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="The classes the votes leave possible."
+    )
+
+    class Meta(MemberFaceImageSerializer.Meta):
+        fields = [
+            "id",
+            "image_url",
+            "source_name",
+            "width",
+            "height",
+            "split",
+            "imported_label",
+            "vote_count",
+            "class_votes",
+            "label_index",
+            "candidate_set",
+            "created_at",
+        ]
+
+
+class FaceImageQuerySerializer(serializers.Serializer):
+    """The images list's query; give it ``query_params.dict()`` so an empty ``split=`` is refused."""
+
+    split = serializers.ChoiceField(choices=Split.choices, required=False)
+
+
+def face_image_serializer_for(membership: Membership) -> type[MemberFaceImageSerializer]:
+    return FaceImageSerializer if has_role(membership, OWNERS) else MemberFaceImageSerializer
 
 
 class BrowsedFaceSerializer(serializers.ModelSerializer):
@@ -63,9 +124,6 @@ class FaceQuerySerializer(serializers.Serializer):
     sort = serializers.ChoiceField(choices=list(SORTS), default="id")
     after = serializers.CharField(required=False, max_length=500)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=100)
-
-    def to_query(self) -> FaceQuery:
-        return FaceQuery(**self.validated_data)
 
 
 class VoteRecordSerializer(serializers.Serializer):

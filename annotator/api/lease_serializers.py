@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from annotator.api.serializers import tab_field
-from annotator.models import TAB_MAX_LENGTH
+from annotator.api.fields import tab_field
 
 
 class TabInputSerializer(serializers.Serializer):
     """A tab's heartbeat or release. The release also comes as a form (``navigator.sendBeacon``
     cannot set headers): its CSRF token then travels in the ``csrfmiddlewaretoken`` field."""
 
-    tab = tab_field()
+    tab = tab_field(default="")
 
 
 class TabLeasesSerializer(serializers.Serializer):
@@ -49,10 +48,4 @@ class LeaseHolderSerializer(serializers.Serializer):
 
 class RevokeInputSerializer(serializers.Serializer):
     annotator = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The holder's user id.")
-    tab = serializers.RegexField(
-        r"^[A-Za-z0-9_-]*$",
-        max_length=TAB_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        help_text="Only this tab's leases; absent: all of the holder's.",
-    )
+    tab = tab_field("Only this tab's leases; absent: all of the holder's.")

@@ -1,12 +1,31 @@
-"""Serializers of the team page: invites, member changes and per-annotator figures."""
+"""Serializers of the team: members and their changes, invites, per-annotator figures."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+from django.utils import timezone
 from rest_framework import serializers
 
-from annotator.models import MAX_VOTES, Invite, Role
+from annotator.models import MAX_VOTES, Invite, Membership, Role
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(
+        source="user.username",
+        help_text="The member's exact username; accounts are never looked up by e-mail address.",
+    )
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.ANNOTATOR)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "role", "quota_votes", "votes_cast", "joined_at"]
+        read_only_fields = ["votes_cast", "joined_at"]
+
+
+class MembershipUpdateSerializer(serializers.Serializer):
+    """A member's new quota, role, or both."""
+
+    quota_votes = serializers.IntegerField(min_value=0, max_value=MAX_VOTES, allow_null=True, required=False)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
 
 
 class InviteSerializer(serializers.ModelSerializer):
@@ -18,13 +37,22 @@ class InviteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invite
-        fields = ["id", "role", "quota_votes", "email", "created_by", "created_at", "expires_at",
-                  "used_at", "used_by", "revoked_at", "state"]  # fmt: skip
+        fields = [
+            "id",
+            "role",
+            "quota_votes",
+            "email",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "used_at",
+            "used_by",
+            "revoked_at",
+            "state",
+        ]
         read_only_fields = fields
 
     def get_state(self, invite: Invite) -> str:
-        from django.utils import timezone
-
         if invite.used_at:
             return "used"
         if invite.revoked_at:
@@ -46,9 +74,6 @@ class InviteInputSerializer(serializers.Serializer):
     quota_votes = serializers.IntegerField(min_value=0, max_value=MAX_VOTES, required=False, allow_null=True)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     days = serializers.IntegerField(min_value=1, max_value=30, default=7)
-
-    def lifetime(self) -> timedelta:
-        return timedelta(days=self.validated_data["days"])
 
 
 class InvitationSerializer(serializers.Serializer):
@@ -76,11 +101,6 @@ class JoinedSerializer(serializers.Serializer):
     username = serializers.CharField(source="user.username")
     role = serializers.CharField()
     next = serializers.CharField(help_text="The page to open next.")
-
-
-class MemberChangeSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=Role.choices, required=False)
-    quota_votes = serializers.IntegerField(min_value=0, max_value=MAX_VOTES, allow_null=True, required=False)
 
 
 class ActivityDaySerializer(serializers.Serializer):

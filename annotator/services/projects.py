@@ -22,6 +22,7 @@ from annotator.models import (
 from annotator.services.budget_plan import check_plan
 from annotator.services.errors import Conflict, InvalidInput
 from annotator.services.names import check_name, class_name_problem, name_problem
+from annotator.services.project_settings import EDITABLE_FIELDS
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
 RESERVED_KEYS = {"u", "s", "z", " "}
@@ -85,34 +86,6 @@ def create_project(owner: User, *, name: str, classes: Sequence[ClassSpec], **se
     )
     Membership.objects.create(project=project, user=owner, role=Role.OWNER)
     return project
-
-
-EDITABLE_FIELDS = {
-    "name",
-    "description",
-    "budget_votes",
-    "votes_per_face",
-    "candidate_min_votes",
-    "batch_size",
-    "initial_set_size",
-    "test_sample_size",
-    "strategy",
-    "training_mode",
-    "auxiliary_tasks",
-    "omni_supervised_delta",
-    "ssl_method",
-    "initial_selection",
-    "model_name",
-    "image_size",
-    "seed",
-    "lease_seconds",
-    "min_face_ms",
-    "show_model_suggestion",
-    "offer_confirmations",
-    "continuous_labeling",
-    "warm_start",
-    "class_balanced",
-}
 
 
 @transaction.atomic

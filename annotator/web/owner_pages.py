@@ -6,6 +6,8 @@ change goes through the REST API, so the pages and the API cannot disagree.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,6 +16,7 @@ from annotator.models import (
     BOUNDS,
     ExclusionReason,
     InitialSelection,
+    Project,
     Role,
     SslMethod,
     Strategy,
@@ -21,10 +24,11 @@ from annotator.models import (
 )
 from annotator.services import invites
 from annotator.services.errors import InvalidInput
-from annotator.services.memberships import REVIEWERS
+from annotator.services.memberships import OWNERS, REVIEWERS
+from annotator.services.project_settings import FORM_SETTINGS
 from annotator.services.reviews import REASONS
 from annotator.web import page_choices
-from annotator.web.views import _membership, _page_config
+from annotator.web.views import page_membership, render_project_page
 
 STRATEGY_HELP = {
     "random": "Faces drawn at random: the baseline; fine for the first batch.",
@@ -60,37 +64,39 @@ INITIAL_HELP = {
     "Hacohen et al. 2022). Labelers start when pre-training ends (the test sample is ready before).",
 }
 
-FIELD_HELP = {
-    "budget_votes": "Total votes you pay for; labeling stops when they are spent.",
-    "votes_per_face": "How many annotators answer each face; more votes, better labels, fewer faces.",
-    "batch_size": "Faces per batch; the model retrains after each batch.",
-    "initial_set_size": "Faces in the first batch, before any model exists.",
-    "lease_seconds": "How long a face stays an annotator's after their tab's last sign of life (the labeling page renews it while open, and gives it back when hidden or closed).",
-    "min_face_ms": "A key answers a face only after it was on screen this long (guards double presses; 0: off).",
-    "show_model_suggestion": "Show annotators the model's guess; faster, but it biases their answers.",
-    "offer_confirmations": "Offer the model's confident guesses for one-key confirmation (semi-supervised only).",
-    "test_sample_size": "Faces set aside from the pool as the test set when you import no labeled test faces.",
-    "continuous_labeling": "Labelers go on with the previous model's picks while the next one trains; no waiting.",
-    "warm_start": "Each model fine-tunes the previous one instead of starting over; shorter turns.",
+CHOICES = {
+    "strategy": (Strategy.choices, STRATEGY_HELP),
+    "training_mode": (TrainingMode.choices, TRAINING_HELP),
+    "ssl_method": (SslMethod.choices, SSL_HELP),
+    "initial_selection": (InitialSelection.choices, INITIAL_HELP),
 }
+"""Each choice setting's options, and the sentence each option shows under its select."""
 
 
 def _bounds() -> dict[str, dict[str, int]]:
     return {field: {"min": bounds.low, "max": bounds.high} for field, bounds in BOUNDS.items()}
 
 
-def _choices(choices, help_texts: dict[str, str]) -> list[dict[str, str]]:
+def _choices(choices: list[tuple[str, str]], help_texts: dict[str, str]) -> list[dict[str, str]]:
     return [{"value": value, "label": label, "help": help_texts.get(value, "")} for value, label in choices]
+
+
+def _setting_fields() -> list[dict[str, object]]:
+    """The form's settings (:data:`~annotator.services.project_settings.FORM_SETTINGS`), each with
+    the value a new project starts from and whether it may be left empty."""
+    fields = []
+    for setting in FORM_SETTINGS:
+        model_field = Project._meta.get_field(setting.name)
+        value = model_field.default if model_field.has_default() else setting.initial
+        fields.append({**asdict(setting), "value": value, "required": not model_field.null})
+    return fields
 
 
 def _setup_config() -> dict[str, object]:
     return {
+        "settingFields": [setting.name for setting in FORM_SETTINGS],
         "bounds": _bounds(),
-        "strategies": _choices(Strategy.choices, STRATEGY_HELP),
-        "trainingModes": _choices(TrainingMode.choices, TRAINING_HELP),
-        "sslMethods": _choices(SslMethod.choices, SSL_HELP),
-        "initialSelections": _choices(InitialSelection.choices, INITIAL_HELP),
-        "help": FIELD_HELP,
+        "choices": {field: _choices(*options) for field, options in CHOICES.items()},
         "reservedKeys": page_choices.reserved_keys(),
         "palette": page_choices.palette(),
     }
@@ -100,48 +106,50 @@ def _setup_config() -> dict[str, object]:
 def new_project(request: HttpRequest) -> HttpResponse:
     """Anyone signed in may start a project; they become its owner."""
     config = {"projectId": None, **_setup_config()}
-    return render(request, "annotator/new_project.html", {"config": config, "help": FIELD_HELP})
+    return render(
+        request, "annotator/new_project.html", {"config": config, "setting_fields": _setting_fields()}
+    )
 
 
 @login_required
 def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id, owner=True)
-    config = {**_page_config(membership), **_setup_config()}
-    return render(request, "annotator/settings.html", {"project": membership.project, "config": config})
+    membership = page_membership(request, project_id, OWNERS)
+    return render_project_page(
+        request,
+        membership,
+        "annotator/settings.html",
+        config=_setup_config(),
+        setting_fields=_setting_fields(),
+    )
 
 
 @login_required
 def team(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id, owner=True)
-    config = {**_page_config(membership), "roles": Role.values}
-    return render(request, "annotator/team.html", {"project": membership.project, "config": config})
-
-
-def _reviewer(request: HttpRequest, project_id: int):
-    return _membership(request, project_id, roles=REVIEWERS)
+    membership = page_membership(request, project_id, OWNERS)
+    return render_project_page(request, membership, "annotator/team.html", config={"roles": Role.values})
 
 
 @login_required
 def review(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _reviewer(request, project_id)
-    config = {**_page_config(membership), "reasons": list(REASONS)}
-    return render(request, "annotator/review.html", {"project": membership.project, "config": config})
+    membership = page_membership(request, project_id, REVIEWERS)
+    return render_project_page(
+        request, membership, "annotator/review.html", config={"reasons": list(REASONS)}
+    )
 
 
 @login_required
 def faces(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _reviewer(request, project_id)
-    return render(
-        request, "annotator/faces.html", {"project": membership.project, "config": _page_config(membership)}
+    return render_project_page(
+        request, page_membership(request, project_id, REVIEWERS), "annotator/faces.html"
     )
 
 
 @login_required
 def face(request: HttpRequest, project_id: int, face_id: int) -> HttpResponse:
-    membership = _reviewer(request, project_id)
-    config = {**_page_config(membership), "faceId": face_id,
-              "exclusionReasons": [{"value": value, "label": label} for value, label in ExclusionReason.choices]}  # fmt: skip
-    return render(request, "annotator/face.html", {"project": membership.project, "config": config})
+    reasons = [{"value": value, "label": label} for value, label in ExclusionReason.choices]
+    config = {"faceId": face_id, "exclusionReasons": reasons}
+    membership = page_membership(request, project_id, REVIEWERS)
+    return render_project_page(request, membership, "annotator/face.html", config=config)
 
 
 def invite(request: HttpRequest, token: str) -> HttpResponse:

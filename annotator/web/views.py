@@ -24,11 +24,10 @@ from annotator.services.memberships import EVERY_ROLE, OWNERS, NotAMember, RoleR
 from annotator.web import page_choices
 
 
-def _membership(
-    request: HttpRequest, project_id: int, *, owner: bool = False, roles: Collection[str] = EVERY_ROLE
-) -> Membership:
+def page_membership(request: HttpRequest, project_id: int, roles: Collection[str] = EVERY_ROLE) -> Membership:
+    """The requester's membership of the project: 404 for a non-member, 403 for a role not in ``roles``."""
     try:
-        return require_membership(project_id, request.user, OWNERS if owner else roles)
+        return require_membership(project_id, request.user, roles)
     except NotAMember as error:
         raise Http404("No such project.") from error
     except RoleRequired as error:
@@ -53,6 +52,20 @@ def _page_config(membership: Membership) -> dict[str, object]:
         "reservedKeys": page_choices.reserved_keys(),
         "jobKinds": page_choices.job_kinds(),
     }
+
+
+def render_project_page(
+    request: HttpRequest,
+    membership: Membership,
+    template: str,
+    *,
+    config: dict[str, object] | None = None,
+    **context: object,
+) -> HttpResponse:
+    """A project's page: the project, the configuration every project page shares plus ``config``
+    (read by the page's script), and the template's own ``context``."""
+    page_config = {**_page_config(membership), **(config or {})}
+    return render(request, template, {"project": membership.project, "config": page_config, **context})
 
 
 FAVICON = "annotator/favicon.ico"
@@ -91,55 +104,32 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def label(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
-    return render(
-        request,
-        "annotator/label.html",
-        {
-            "project": membership.project,
-            "config": _page_config(membership),
-            "keys": page_choices.action_keys(),
-        },
-    )
+    membership = page_membership(request, project_id)
+    return render_project_page(request, membership, "annotator/label.html", keys=page_choices.action_keys())
 
 
 @login_required
 def confirm(request: HttpRequest, project_id: int) -> HttpResponse:
     """The model's confident pseudo-labels, one face at a time: Y confirms, N rejects."""
-    membership = _membership(request, project_id)
-    return render(
-        request,
-        "annotator/confirm.html",
-        {
-            "project": membership.project,
-            "config": _page_config(membership),
-            "keys": page_choices.action_keys(),
-        },
-    )
+    membership = page_membership(request, project_id)
+    return render_project_page(request, membership, "annotator/confirm.html", keys=page_choices.action_keys())
 
 
 @login_required
 def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
-    return render(
+    return render_project_page(
         request,
+        page_membership(request, project_id),
         "annotator/dashboard.html",
-        {
-            "project": membership.project,
-            "config": _page_config(membership),
-            "label_formats": page_choices.label_formats(),
-            "model_formats": page_choices.model_formats(),
-            "export_face_choices": page_choices.export_face_choices(),
-        },
+        label_formats=page_choices.label_formats(),
+        model_formats=page_choices.model_formats(),
+        export_face_choices=page_choices.export_face_choices(),
     )
 
 
 @login_required
 def import_faces(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id, owner=True)
-    context = {
-        "project": membership.project,
-        "config": _page_config(membership),
-        "split_modes": page_choices.split_modes(),
-    }
-    return render(request, "annotator/import.html", context)
+    membership = page_membership(request, project_id, OWNERS)
+    return render_project_page(
+        request, membership, "annotator/import.html", split_modes=page_choices.split_modes()
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rest_framework import status
+from typing import Any
+
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +18,13 @@ def service_error_response(error: ServiceError) -> Response:
     if error.fields:
         body["fields"] = error.fields
     return Response(body, status=error.status)
+
+
+def validated(serializer_class: type[serializers.Serializer], data: object, **options: Any) -> dict[str, Any]:
+    """``data`` as ``serializer_class`` validates it; a ValidationError (a 400 naming each field) if it is not."""
+    serializer = serializer_class(data=data, **options)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class ServiceErrorsMixin:

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.openapi import errors
-from annotator.api.views.base import ProjectScopedView
+from annotator.api.views.base import ProjectScopedView, validated
 from annotator.models import BOUNDS, Project
 from annotator.services import budget_plan
 
@@ -29,22 +29,54 @@ class PlanQuerySerializer(serializers.Serializer):
     test_sample_size = _bounded("test_sample_size", required=False, allow_null=True)
 
 
+class PlannedPartSerializer(serializers.Serializer):
+    faces = serializers.IntegerField()
+    votes = serializers.IntegerField()
+
+
+class PlannedTestSampleSerializer(PlannedPartSerializer):
+    source = serializers.CharField(help_text="Where the number of faces comes from.")
+
+
+class PlannedBatchesSerializer(PlannedPartSerializer):
+    full = serializers.IntegerField(help_text="Full batches.")
+    size = serializers.IntegerField(help_text="Faces in a full batch.")
+    votes_each = serializers.IntegerField(help_text="Votes a full batch takes.")
+    last_faces = serializers.IntegerField(help_text="Faces of a smaller last batch; 0: none.")
+
+
+class TrainingSpeedSerializer(serializers.Serializer):
+    images_per_second = serializers.FloatField()
+    measured = serializers.BooleanField(help_text="Measured on this machine, else a default.")
+    trainings = serializers.IntegerField(help_text="Finished trainings the speed was measured over.")
+    source = serializers.CharField()
+
+
+class PlannedRetrainSerializer(serializers.Serializer):
+    first_seconds = serializers.IntegerField()
+    last_seconds = serializers.IntegerField()
+    speed = TrainingSpeedSerializer()
+
+
 class BudgetPlanSerializer(serializers.Serializer):
     budget_votes = serializers.IntegerField()
     votes_per_face = serializers.IntegerField()
-    test_sample = serializers.DictField(help_text="faces, votes, and where the number of faces comes from.")
-    initial_set = serializers.DictField(help_text="faces and votes.")
-    batches = serializers.DictField(
-        help_text="full batches of size faces (votes_each), a smaller last batch (last_faces), and their faces and votes."
+    test_sample = PlannedTestSampleSerializer()
+    initial_set = PlannedPartSerializer()
+    batches = PlannedBatchesSerializer(
+        help_text="Full batches, a smaller last batch, and their faces and votes."
     )
     remainder_votes = serializers.IntegerField(help_text="Votes left over that pay for no whole face.")
     trainings = serializers.IntegerField(
         help_text="Models trained: after the initial set and after each batch."
     )
-    retrain = serializers.DictField(
+    retrain = PlannedRetrainSerializer(
         help_text="Estimated seconds of the first and the last training, and the speed (measured or a default)."
     )
-    problems = serializers.DictField(help_text="Per setting, why the plan cannot run; empty when it can.")
+    problems = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Per setting, why the plan cannot run; empty when it can.",
+    )
 
 
 PLAN_FIELDS = budget_plan.PLAN_FIELDS
@@ -54,9 +86,8 @@ PLAN_PARAMETERS = [OpenApiParameter(field, int, required=False) for field in PLA
 def _plan(project: Project, request: Request, *, partial: bool) -> Response:
     # An empty query value is an empty field: for the test sample, "5% of the pool".
     values = {field: value or None for field, value in request.query_params.items() if field in PLAN_FIELDS}
-    query = PlanQuerySerializer(data=values, partial=partial)
-    query.is_valid(raise_exception=True)
-    for field, value in query.validated_data.items():
+    query = validated(PlanQuerySerializer, values, partial=partial)
+    for field, value in query.items():
         setattr(project, field, value)
     return Response(BudgetPlanSerializer(budget_plan.plan_budget(project)).data)
 

@@ -7,9 +7,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotator.api.job_serializers import JobSerializer
 from annotator.api.openapi import errors
-from annotator.api.serializers import JobSerializer, ProjectSerializer
-from annotator.api.views.base import CREATED, ProjectScopedView
+from annotator.api.project_serializers import ProjectSerializer
+from annotator.api.views.base import CREATED, ProjectScopedView, validated
 from annotator.models import Strategy
 from annotator.selectors.dashboard import latest_comparison
 from annotator.services import comparisons
@@ -23,9 +24,11 @@ class ComparisonRequestSerializer(serializers.Serializer):
         help_text="Strategies to compare; random sampling, the baseline, always runs too.",
     )
     seeds = serializers.IntegerField(
-        min_value=1, max_value=comparisons.MAX_SEEDS, default=comparisons.DEFAULT_SEEDS,
+        min_value=1,
+        max_value=comparisons.MAX_SEEDS,
+        default=comparisons.DEFAULT_SEEDS,
         help_text="Runs per strategy (seeds 0 .. n-1); the spread between them decides the sentence.",
-    )  # fmt: skip
+    )
     class_balanced = serializers.BooleanField(
         default=False, help_text="Also run each strategy's class-balanced variant."
     )
@@ -43,16 +46,17 @@ class ComparisonListView(ProjectScopedView):
         responses={
             201: JobSerializer,
             **errors(
-                400, 403, 404,
+                400,
+                403,
+                404,
                 conflict="Fewer than 50 labeled faces, no labeled test face, or a comparison already runs.",
             ),
         },
-    )  # fmt: skip
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
-        body = ComparisonRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        job = comparisons.request_comparison(project, **body.validated_data)
+        body = validated(ComparisonRequestSerializer, request.data)
+        job = comparisons.request_comparison(project, **body)
         return Response(JobSerializer(job).data, status=CREATED)
 
     @extend_schema(
@@ -60,7 +64,7 @@ class ComparisonListView(ProjectScopedView):
             200: inline_serializer(
                 "Comparison",
                 {
-                    "comparison": serializers.JSONField(
+                    "comparison": serializers.DictField(
                         allow_null=True, help_text="The newest finished comparison's result, or null."
                     )
                 },
@@ -80,7 +84,6 @@ class AdoptStrategyView(ProjectScopedView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
-        body = AdoptStrategySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        updated = comparisons.adopt_strategy(project, body.validated_data["strategy"])
+        body = validated(AdoptStrategySerializer, request.data)
+        updated = comparisons.adopt_strategy(project, body["strategy"])
         return Response(ProjectSerializer(updated, context={"request": request}).data)

@@ -6,15 +6,15 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.api.openapi import errors
-from annotator.api.serializers import (
+from annotator.api.confirmation_serializers import (
     NextOffersInputSerializer,
     OfferAnswerInputSerializer,
     OfferAnswerSerializer,
     OfferSerializer,
     OfferUndoSerializer,
 )
-from annotator.api.views.base import ProjectScopedView
+from annotator.api.openapi import errors
+from annotator.api.views.base import ProjectScopedView, validated
 from annotator.models import Project, PseudoLabelOffer
 from annotator.services import confirmations
 from annotator.services.projects import class_names
@@ -40,9 +40,8 @@ class NextOffersView(ProjectScopedView):
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
         # A plain dict: from a QueryDict, DRF reads an empty ``count=`` as absent.
-        serializer = NextOffersInputSerializer(data=request.query_params.dict())
-        serializer.is_valid(raise_exception=True)
-        offers = confirmations.next_offers(project, request.user, serializer.validated_data["count"])
+        body = validated(NextOffersInputSerializer, request.query_params.dict())
+        offers = confirmations.next_offers(project, request.user, body["count"])
         return Response(offers_data(project, offers))
 
 
@@ -63,9 +62,8 @@ class AnswerOfferView(ProjectScopedView):
     )
     def post(self, request: Request, project_id: int, offer_id: int) -> Response:
         project = self.project()
-        serializer = OfferAnswerInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        result = confirmations.answer_offer(project, request.user, offer_id, **serializer.validated_data)
+        body = validated(OfferAnswerInputSerializer, request.data)
+        result = confirmations.answer_offer(project, request.user, offer_id, **body)
         return Response(OfferAnswerSerializer(result.offer).data)
 
 

@@ -10,10 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api.job_serializers import JobSerializer
 from annotator.api.openapi import errors
 from annotator.api.permissions import owner_or_403
-from annotator.api.serializers import JobSerializer
-from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
+from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin, validated
 from annotator.models import Job, JobKind
 from annotator.services import exports
 
@@ -60,9 +60,8 @@ class ExportListView(ProjectScopedView):
     @extend_schema(request=ExportRequestSerializer, responses={201: JobSerializer, **errors(400, 403, 404)})
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
-        serializer = ExportRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        job = exports.request_export(project, **serializer.validated_data)
+        body = validated(ExportRequestSerializer, request.data)
+        job = exports.request_export(project, **body)
         return Response(JobSerializer(job).data, status=CREATED)
 
 

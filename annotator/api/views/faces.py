@@ -18,7 +18,7 @@ from annotator.api.face_serializers import (
     SimilarFacesSerializer,
 )
 from annotator.api.openapi import errors
-from annotator.api.views.base import CREATED, ProjectScopedView
+from annotator.api.views.base import CREATED, ProjectScopedView, validated
 from annotator.models import Face
 from annotator.services import exclusions
 
@@ -35,10 +35,9 @@ class FaceListView(ProjectScopedView):
     )
     def get(self, request: Request, project_id: int) -> Response:
         project = self.reviewer().project
-        query = FaceQuerySerializer(data=request.query_params.dict())
-        query.is_valid(raise_exception=True)
+        query = face_browser.FaceQuery(**validated(FaceQuerySerializer, request.query_params.dict()))
         try:
-            page, cursor = face_browser.browse(project, query.to_query())
+            page, cursor = face_browser.browse(project, query)
         except face_browser.BadCursor as error:
             raise ValidationError({"after": [str(error)]}) from error
         return Response(FacePageSerializer({"results": page, "next": cursor}).data)
@@ -82,9 +81,8 @@ class ExclusionView(ProjectScopedView):
     def post(self, request: Request, project_id: int, face_id: int) -> Response:
         project = self.reviewer().project
         get_object_or_404(Face, pk=face_id, project=project)
-        serializer = ExclusionInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        exclusion = exclusions.exclude_face(project, request.user, face_id, **serializer.validated_data)
+        body = validated(ExclusionInputSerializer, request.data)
+        exclusion = exclusions.exclude_face(project, request.user, face_id, **body)
         return Response(ExclusionSerializer(exclusion).data, status=CREATED)
 
     @extend_schema(

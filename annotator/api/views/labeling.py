@@ -9,9 +9,8 @@ from rest_framework.response import Response
 
 from annotator import assignment
 from annotator.api import throttles
-from annotator.api.openapi import errors, list_errors
-from annotator.api.serializers import (
-    JobSerializer,
+from annotator.api.job_serializers import JobSerializer
+from annotator.api.labeling_serializers import (
     LeasedFaceSerializer,
     NextFacesInputSerializer,
     ProgressQuerySerializer,
@@ -21,8 +20,9 @@ from annotator.api.serializers import (
     VoteInputSerializer,
     VoteSerializer,
 )
+from annotator.api.openapi import errors, list_errors
 from annotator.api.throttles import WriteThrottle
-from annotator.api.views.base import CREATED, ProjectScopedView
+from annotator.api.views.base import CREATED, ProjectScopedView, validated
 from annotator.models import Lease, Project
 from annotator.selectors.progress import active_jobs, labeling_progress, live_votes
 from annotator.services import votes
@@ -49,9 +49,7 @@ class NextFacesView(ProjectScopedView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project()
-        serializer = NextFacesInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(NextFacesInputSerializer, request.data)
         leases = assignment.next_faces(project, request.user, data["count"], tab=data["tab"])
         return Response(faces_data(project, leases))
 
@@ -88,9 +86,7 @@ class VoteListView(ProjectScopedView, generics.GenericAPIView):
     def post(self, request: Request, project_id: int) -> Response:
         membership = self.member()
         project = membership.project
-        serializer = VoteInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(VoteInputSerializer, request.data)
         answer = votes.Answer.parse(project, data["kind"], data["classes"])
         result = votes.submit_vote(
             project,
@@ -118,9 +114,8 @@ class UndoView(ProjectScopedView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project()
-        serializer = UndoInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        vote = votes.retract_last_vote(project, request.user, tab=serializer.validated_data["tab"])
+        body = validated(UndoInputSerializer, request.data)
+        vote = votes.retract_last_vote(project, request.user, tab=body["tab"])
         lease = (
             Lease.objects.filter(project=project, annotator=request.user, entry__face_id=vote.face_id)
             .select_related("entry__face")
@@ -139,8 +134,9 @@ class ProgressView(ProjectScopedView):
     def get(self, request: Request, project_id: int) -> Response:
         project = self.project()
         tabs = request.query_params.getlist("tab")  # a repeated tab is no tab id: refused, not the last one
-        query = ProgressQuerySerializer(data={"tab": tabs if len(tabs) > 1 else tabs[0]} if tabs else {})
-        query.is_valid(raise_exception=True)
-        data = labeling_progress(project, request.user, query.validated_data.get("tab"))
+        query = validated(
+            ProgressQuerySerializer, {"tab": tabs if len(tabs) > 1 else tabs[0]} if tabs else {}
+        )
+        data = labeling_progress(project, request.user, query.get("tab"))
         data["jobs"] = JobSerializer(active_jobs(project), many=True).data
         return Response(data)

@@ -17,14 +17,12 @@ from annotator.api.lease_serializers import (
     TabLeasesSerializer,
 )
 from annotator.api.openapi import errors
-from annotator.api.views.base import ProjectScopedView
+from annotator.api.views.base import ProjectScopedView, validated
 from annotator.selectors.leases import lease_holders
 
 
 def _tab(request: Request) -> str:
-    serializer = TabInputSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data["tab"]
+    return validated(TabInputSerializer, request.data)["tab"]
 
 
 class LeaseRenewView(ProjectScopedView):
@@ -67,8 +65,6 @@ class LeaseRevokeView(ProjectScopedView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
-        serializer = RevokeInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(RevokeInputSerializer, request.data)
         released = lease_release.release_holder(project, data["annotator"], data.get("tab"))
         return Response({"released": released})

@@ -7,13 +7,10 @@ from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotator.api.cycle_serializers import CycleSerializer
+from annotator.api.job_serializers import JobSerializer
 from annotator.api.openapi import errors, list_errors
-from annotator.api.serializers import (
-    CycleSerializer,
-    JobSerializer,
-    ProjectSerializer,
-    ProjectUpdateSerializer,
-)
+from annotator.api.project_serializers import ProjectSerializer, ProjectUpdateSerializer
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
 from annotator.selectors.access import projects_for
 from annotator.services import labeling_start, projects, retraining

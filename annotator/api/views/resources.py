@@ -11,23 +11,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.api import throttles
+from annotator.api.cycle_serializers import CycleSerializer, ModelVersionSerializer
+from annotator.api.dashboard_serializers import DashboardSerializer
+from annotator.api.face_serializers import (
+    FaceImageQuerySerializer,
+    FaceImageSerializer,
+    face_image_serializer_for,
+)
+from annotator.api.job_serializers import ImportInputSerializer, JobSerializer
 from annotator.api.openapi import errors, list_errors
 from annotator.api.parsers import CleaningMultiPartParser
 from annotator.api.permissions import member_or_404, owner_or_403
-from annotator.api.serializers import (
-    CycleSerializer,
-    DashboardSerializer,
-    FaceImageQuerySerializer,
-    FaceImageSerializer,
-    ImportInputSerializer,
-    JobSerializer,
-    MembershipSerializer,
-    MembershipUpdateSerializer,
-    ModelVersionSerializer,
-    face_image_serializer_for,
-)
+from annotator.api.team_serializers import MembershipSerializer, MembershipUpdateSerializer
 from annotator.api.throttles import WriteThrottle
-from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
+from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin, validated
 from annotator.models import Face, Job, JobKind, Membership
 from annotator.selectors.dashboard import dashboard
 from annotator.selectors.progress import chosen_by_counts, jobs_to_show
@@ -58,9 +55,7 @@ class MemberListView(ProjectScopedView, generics.GenericAPIView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
-        serializer = MembershipSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(MembershipSerializer, request.data)
         membership = memberships.add_member(
             project, data["user"]["username"], data["role"], data.get("quota_votes")
         )
@@ -85,9 +80,7 @@ class MemberDetailView(ProjectScopedView):
     )
     def patch(self, request: Request, project_id: int, membership_id: int) -> Response:
         membership = self._membership(membership_id)
-        serializer = MembershipUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(MembershipUpdateSerializer, request.data)
         if "role" in data:
             membership = memberships.set_role(membership, data["role"])
         if "quota_votes" in data:
@@ -119,9 +112,8 @@ class FaceImageListView(ProjectScopedView, generics.GenericAPIView):
     )
     def get(self, request: Request, project_id: int) -> Response:
         membership = self.member()
-        query = FaceImageQuerySerializer(data=request.query_params.dict())
-        query.is_valid(raise_exception=True)
-        queryset = Face.objects.filter(project=membership.project, **query.validated_data).order_by("id")
+        query = validated(FaceImageQuerySerializer, request.query_params.dict())
+        queryset = Face.objects.filter(project=membership.project, **query).order_by("id")
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(face_image_serializer_for(membership)(page, many=True).data)
 

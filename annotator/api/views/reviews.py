@@ -14,7 +14,7 @@ from annotator.api.face_serializers import (
     ReviewSerializer,
 )
 from annotator.api.openapi import errors, list_errors
-from annotator.api.views.base import CREATED, ProjectScopedView
+from annotator.api.views.base import CREATED, ProjectScopedView, validated
 from annotator.face_browser import with_state
 from annotator.models import Review
 from annotator.services import reviews
@@ -34,11 +34,12 @@ class ReviewQueueView(ProjectScopedView):
     )
     def get(self, request: Request, project_id: int) -> Response:
         membership = self.reviewer()
-        query = ReviewQuerySerializer(data=request.query_params.dict())
-        query.is_valid(raise_exception=True)
-        found = reviews.next_for_review(membership.project, request.user, **query.validated_data)
-        faces = {face.pk: face for face in with_state(membership.project.faces.filter(
-            pk__in=[c.face.pk for c in found]))}  # fmt: skip
+        query = validated(ReviewQuerySerializer, request.query_params.dict())
+        found = reviews.next_for_review(membership.project, request.user, **query)
+        faces = {
+            face.pk: face
+            for face in with_state(membership.project.faces.filter(pk__in=[c.face.pk for c in found]))
+        }
         rows = [{"reason": c.reason, "face": faces[c.face.pk]} for c in found]
         return Response(ReviewCandidateSerializer(rows, many=True).data)
 
@@ -60,16 +61,19 @@ class ReviewListView(ProjectScopedView, generics.GenericAPIView):
         request=ReviewInputSerializer,
         responses={
             201: ReviewSerializer,
-            **errors(400, 403, 404, invalid="Not a pool face of this project, or an unknown class.",
-                     conflict="The face is excluded."),
+            **errors(
+                400,
+                403,
+                404,
+                invalid="Not a pool face of this project, or an unknown class.",
+                conflict="The face is excluded.",
+            ),
         },
-    )  # fmt: skip
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.reviewer().project
-        serializer = ReviewInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        review = reviews.review_face(project, request.user, serializer.validated_data["face"],
-                                     serializer.validated_data["label"])  # fmt: skip
+        body = validated(ReviewInputSerializer, request.data)
+        review = reviews.review_face(project, request.user, body["face"], body["label"])
         return Response(ReviewSerializer(review).data, status=CREATED)
 
 

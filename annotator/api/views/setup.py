@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 from annotator.api.class_rules import validated_classes
 from annotator.api.openapi import errors
 from annotator.api.parsers import CleaningMultiPartParser
-from annotator.api.serializers import ProjectClassSerializer
-from annotator.api.views.base import ProjectScopedView
+from annotator.api.project_serializers import ProjectClassSerializer
+from annotator.api.views.base import ProjectScopedView, validated
 from annotator.services import backbone_weights, project_classes, projects
 
 
@@ -47,10 +47,15 @@ class ClassPresetsView(APIView):
     @extend_schema(responses={200: ClassPresetSerializer(many=True), **errors(403)})
     def get(self, request: Request) -> Response:
         rows = [
-            {"name": name, "title": project_classes.PRESET_TITLES[name],
-             "classes": [{"index": i, **vars(spec)} for i, spec in enumerate(project_classes.default_specs(name))]}
+            {
+                "name": name,
+                "title": project_classes.PRESET_TITLES[name],
+                "classes": [
+                    {"index": i, **vars(spec)} for i, spec in enumerate(project_classes.default_specs(name))
+                ],
+            }
             for name in project_classes.PRESETS
-        ]  # fmt: skip
+        ]
         return Response(ClassPresetSerializer(rows, many=True).data)
 
 
@@ -66,9 +71,8 @@ class ProjectClassesView(ProjectScopedView):
     )
     def put(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
-        serializer = ClassListInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        specs = [projects.ClassSpec(**c) for c in serializer.validated_data["classes"]]
+        body = validated(ClassListInputSerializer, request.data)
+        specs = [projects.ClassSpec(**c) for c in body["classes"]]
         return Response(
             ProjectClassSerializer(project_classes.replace_classes(project, specs), many=True).data
         )
@@ -120,9 +124,8 @@ class BackboneWeightsView(ProjectScopedView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
-        serializer = BackboneWeightsInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        report = backbone_weights.set_backbone_weights(project, serializer.validated_data["file"])
+        body = validated(BackboneWeightsInputSerializer, request.data)
+        report = backbone_weights.set_backbone_weights(project, body["file"])
         return Response(BackboneWeightsReportSerializer(report).data)
 
     @extend_schema(responses={204: None, **errors(403, 404, conflict="Labeling has started.")})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth import login
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -23,7 +25,7 @@ from annotator.api.team_serializers import (
     JoinedSerializer,
     TeamMemberFiguresSerializer,
 )
-from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin
+from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin, validated
 from annotator.models import Invite
 from annotator.services import invites
 from annotator.team_figures import team_figures
@@ -51,13 +53,15 @@ class InviteListView(ProjectScopedView, generics.GenericAPIView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
-        serializer = InviteInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(InviteInputSerializer, request.data)
         created = invites.create_invite(
-            project, request.user, role=data["role"], quota_votes=data.get("quota_votes"), email=data["email"],
-            lifetime=serializer.lifetime(),
-        )  # fmt: skip
+            project,
+            request.user,
+            role=data["role"],
+            quota_votes=data.get("quota_votes"),
+            email=data["email"],
+            lifetime=timedelta(days=data["days"]),
+        )
         invite = created.invite
         invite.token = created.token
         invite.url = request.build_absolute_uri(reverse("web:invite", args=[created.token]))
@@ -115,9 +119,7 @@ class InvitationView(ServiceErrorsMixin, APIView):
         },
     )
     def post(self, request: Request, token: str) -> Response:
-        serializer = AcceptInviteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)  # a malformed body is refused whoever sends it
-        data = serializer.validated_data
+        data = validated(AcceptInviteSerializer, request.data)  # a malformed body is refused whoever sends it
         if request.user.is_authenticated:
             membership = invites.join_with_invite(token, request.user)
         else:

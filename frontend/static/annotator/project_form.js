@@ -3,26 +3,9 @@ bounds and one-sentence help, and showing the API's refusals next to the field a
 
 import { ApiError, config, get } from "./api.js";
 
-/** The project's settings fields, as the API names them, that the new-project and settings forms send. */
-const SETTING_FIELDS = [
-  "name",
-  "description",
-  "budget_votes",
-  "votes_per_face",
-  "batch_size",
-  "initial_set_size",
-  "lease_seconds",
-  "min_face_ms",
-  "test_sample_size",
-  "strategy",
-  "training_mode",
-  "ssl_method",
-  "initial_selection",
-  "show_model_suggestion",
-  "offer_confirmations",
-  "continuous_labeling",
-  "warm_start",
-];
+/** The project's settings fields, as the API names them, that the new-project and settings forms send
+ * (the server's services.project_settings.FORM_SETTINGS). */
+const SETTING_FIELDS = config.settingFields;
 
 function node(tag, attrs = {}, ...children) {
   const element = document.createElement(tag);
@@ -109,13 +92,7 @@ function prepare(form, config) {
       input.max = bounds.max;
     }
   }
-  const choiceSets = {
-    strategy: config.strategies,
-    training_mode: config.trainingModes,
-    ssl_method: config.sslMethods,
-    initial_selection: config.initialSelections,
-  };
-  for (const [field, choices] of Object.entries(choiceSets)) {
+  for (const [field, choices] of Object.entries(config.choices)) {
     const select = form.elements[field];
     if (!select) continue;
     select.replaceChildren(...choices.map((c) => node("option", { value: c.value, text: c.label })));

@@ -142,7 +142,13 @@ def test_pre_training_continues_from_the_owners_weights(client_for, monkeypatch,
 
     monkeypatch.setattr(pool_artifacts, "pretrain_pool", recording_pretrain)
     with pytest.raises(Stop):
-        pretrain_and_index(cycle_inputs(fresh), "simclr", tmp_path, device="cpu",
-                                        progress=lambda _: None, cancel=lambda: False)  # fmt: skip
+        pretrain_and_index(
+            cycle_inputs(fresh),
+            "simclr",
+            tmp_path,
+            device="cpu",
+            progress=lambda _: None,
+            cancel=lambda: False,
+        )
     stored = torch.load(cycle_inputs(fresh).backbone_weights, weights_only=True)
     assert given and all(torch.equal(given[0][key], stored[key]) for key in stored)

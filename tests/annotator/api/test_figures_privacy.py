@@ -39,10 +39,14 @@ def team():
     offers = publish_test_offers(project, [(entries[5].face_id, 1, 0.99), (entries[4].face_id, 2, 0.98)])
     for member, offer, confirm in ((ann, offers[0], True), (bob, offers[1], False)):
         confirmations.answer_offer(project, member.user, offer.pk, accept=confirm, client_id=uuid.uuid4())
-    crowd = {"shared_faces": 30, "iterations": 5, "annotators": [
-        {"annotator_id": ann.user_id, "votes": 1, "reliability": 0.9, "top_confusion": None},
-        {"annotator_id": bob.user_id, "votes": 1, "reliability": 0.4, "top_confusion": None},
-    ]}  # fmt: skip
+    crowd = {
+        "shared_faces": 30,
+        "iterations": 5,
+        "annotators": [
+            {"annotator_id": ann.user_id, "votes": 1, "reliability": 0.9, "top_confusion": None},
+            {"annotator_id": bob.user_id, "votes": 1, "reliability": 0.4, "top_confusion": None},
+        ],
+    }
     ModelVersion.objects.filter(project=project).update(crowd=crowd)
     return project, ann, bob, reviewer
 
@@ -60,8 +64,13 @@ def test_an_annotator_reads_only_their_own_figures(client_for, team) -> None:
 
     assert [row["annotator"] for row in data["annotators"]] == ["ann"]
     assert set(data["annotators"][0]) == {
-        "annotator", "votes", "skips", "unsure", "median_seconds", "votes_last_hour",
-    }  # fmt: skip
+        "annotator",
+        "votes",
+        "skips",
+        "unsure",
+        "median_seconds",
+        "votes_last_hour",
+    }
     assert data["reliability"]["annotators"] == [
         {
             "annotator_id": ann.user_id,

@@ -66,11 +66,17 @@ def test_members_are_added_by_exact_username_only(client_for) -> None:
 @pytest.mark.parametrize(
     ("username", "message"),
     [
-        ("rita<script>", "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."),
-        ("rita smith", "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."),
+        (
+            "rita<script>",
+            "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+        ),
+        (
+            "rita smith",
+            "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+        ),
         ("   ", "This field may not be blank."),
     ],
-)  # fmt: skip
+)
 def test_invite_usernames_go_through_djangos_username_validator(username: str, message: str) -> None:
     project = make_project()
     link = invites.create_invite(project, project.owner)

@@ -33,11 +33,20 @@ def vote(project, user, face_id, cls):
 @pytest.mark.parametrize(
     ("classes", "field_errors"),
     [
-        ([{"name": "a", "key": "1"}, {"name": "b", "key": "1"}], [{}, {"key": ["Keys must be distinct: class 1 already uses this key."]}]),
-        ([{"name": "a", "key": "z"}, {"name": "b"}], [{"key": ["This key is reserved: the labeling page uses it for undo."]}, {}]),
-        ([{"name": "Joy"}, {"name": "joy"}], [{}, {"name": ["Names must be distinct: class 1 already has this name."]}]),
+        (
+            [{"name": "a", "key": "1"}, {"name": "b", "key": "1"}],
+            [{}, {"key": ["Keys must be distinct: class 1 already uses this key."]}],
+        ),
+        (
+            [{"name": "a", "key": "z"}, {"name": "b"}],
+            [{"key": ["This key is reserved: the labeling page uses it for undo."]}, {}],
+        ),
+        (
+            [{"name": "Joy"}, {"name": "joy"}],
+            [{}, {"name": ["Names must be distinct: class 1 already has this name."]}],
+        ),
     ],
-)  # fmt: skip
+)
 def test_class_problems_are_named_on_their_field_and_nothing_is_written(client_for, classes, field_errors):
     response = client_for(UserFactory()).post(
         "/api/projects/", {**NEW_PROJECT, "classes": classes}, format="json"

@@ -40,8 +40,13 @@ API = [
     ("get", "faces/{face}/", None, REVIEWERS),
     ("get", "faces/{face}/similar/", None, REVIEWERS),
 ]
-PAGES = [("settings/", OWNER_ONLY), ("team/", OWNER_ONLY), ("review/", REVIEWERS), ("faces/", REVIEWERS),
-         ("faces/{face}/", REVIEWERS)]  # fmt: skip
+PAGES = [
+    ("settings/", OWNER_ONLY),
+    ("team/", OWNER_ONLY),
+    ("review/", REVIEWERS),
+    ("faces/", REVIEWERS),
+    ("faces/{face}/", REVIEWERS),
+]
 ROLES = ["anonymous", "annotator", "reviewer", "other_owner"]
 
 
@@ -53,8 +58,13 @@ def world():
     other_owner = make_project().owner
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
     for user, cls in ((project.owner, 0), (annotator, 1)):
-        votes.submit_vote(project, user, face_id=entries[0].face_id, answer=votes.Answer("label", (cls,)),
-                          client_id=uuid.uuid4())  # fmt: skip
+        votes.submit_vote(
+            project,
+            user,
+            face_id=entries[0].face_id,
+            answer=votes.Answer("label", (cls,)),
+            client_id=uuid.uuid4(),
+        )
     excluded = entries[3].face_id
     exclusions.exclude_face(project, project.owner, excluded, "duplicate")
     invite = invites.create_invite(project, project.owner).invite

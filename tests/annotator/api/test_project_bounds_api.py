@@ -124,11 +124,17 @@ def test_a_co_owner_cannot_demote_or_remove_the_creator_but_can_demote_another_c
     client = client_for(co_owner.user)
     creator = Membership.objects.get(project=project, user=project.owner)
 
-    demote = client.post(f"/api/projects/{project.pk}/members/",
-                         {"username": project.owner.username, "role": "annotator"}, format="json")  # fmt: skip
+    demote = client.post(
+        f"/api/projects/{project.pk}/members/",
+        {"username": project.owner.username, "role": "annotator"},
+        format="json",
+    )
     remove = client.delete(f"/api/projects/{project.pk}/members/{creator.pk}/")
-    demote_other = client.post(f"/api/projects/{project.pk}/members/",
-                               {"username": other.user.username, "role": "annotator"}, format="json")  # fmt: skip
+    demote_other = client.post(
+        f"/api/projects/{project.pk}/members/",
+        {"username": other.user.username, "role": "annotator"},
+        format="json",
+    )
 
     assert (demote.status_code, remove.status_code, demote_other.status_code) == (409, 409, 201)
     assert Membership.objects.get(pk=creator.pk).role == Role.OWNER

@@ -154,14 +154,25 @@ def test_images_list_filters_by_split(client_for):
     assert b"".join(image.streaming_content).startswith(b"\x89PNG\r\n\x1a\n")
 
 
-OWNER_ONLY_IMAGE_FIELDS = {"source_name", "imported_label", "vote_count", "class_votes", "label_index",
-                          "candidate_set"}  # fmt: skip
+OWNER_ONLY_IMAGE_FIELDS = {
+    "source_name",
+    "imported_label",
+    "vote_count",
+    "class_votes",
+    "label_index",
+    "candidate_set",
+}
 
 
 def test_annotators_never_see_the_test_answers_nor_the_votes_of_others(client_for):
     project = make_labeling_project(pool=2, test=2)
-    project.faces.update(source_name="happiness/face.png", class_votes=[0, 2, 0, 0], vote_count=2,
-                         label_index=1, candidate_set=[1])  # fmt: skip
+    project.faces.update(
+        source_name="happiness/face.png",
+        class_votes=[0, 2, 0, 0],
+        vote_count=2,
+        label_index=1,
+        candidate_set=[1],
+    )
     annotator, owner = client_for(add_annotator(project).user), client_for(project.owner)
     url = f"/api/projects/{project.pk}/images/"
     seen = annotator.get(url, {"split": "test"}).json()["results"]

@@ -136,12 +136,19 @@ def test_a_user_never_votes_twice_on_one_face_even_from_two_tabs():
     user = add_annotator(project).user
     [lease] = assignment.next_faces(project, user, 1, tab="a")
     face_id = lease.entry.face_id
-    votes.submit_vote(project, user, face_id=face_id, answer=votes.Answer("label", (0,)),
-                      client_id=uuid.uuid4(), tab="a")  # fmt: skip
+    votes.submit_vote(
+        project, user, face_id=face_id, answer=votes.Answer("label", (0,)), client_id=uuid.uuid4(), tab="a"
+    )
 
     with pytest.raises(votes.FaceNotAvailable):
-        votes.submit_vote(project, user, face_id=face_id, answer=votes.Answer("label", (1,)),
-                          client_id=uuid.uuid4(), tab="b")  # fmt: skip
+        votes.submit_vote(
+            project,
+            user,
+            face_id=face_id,
+            answer=votes.Answer("label", (1,)),
+            client_id=uuid.uuid4(),
+            tab="b",
+        )
 
     assert Vote.objects.filter(annotator=user, face_id=face_id).count() == 1
     assert QueueEntry.objects.get(face_id=face_id).votes_received == 1

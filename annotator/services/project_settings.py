@@ -1,0 +1,113 @@
+"""The settings an owner may change: one declaration the service, the API and the project form read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["", "text", "number", "choice", "switch"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One project setting an owner may change.
+
+    Attributes:
+        name: the ``Project`` field, as the API names it.
+        kind: how the project form shows it: ``text`` (the name card), ``number``, ``choice`` (a
+            select whose options carry their own help), ``switch``; empty where only the API
+            changes it.
+        label: the form's label.
+        help: the form's one sentence under the field.
+        initial: the new-project form's value where the model has no default.
+        placeholder: what an empty number field says it means.
+    """
+
+    name: str
+    kind: Kind = ""
+    label: str = ""
+    help: str = ""
+    initial: int | None = None
+    placeholder: str = ""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("name", "text", "Name"),
+    Setting("description", "text", "Description"),
+    Setting(
+        "budget_votes",
+        "number",
+        "Budget (votes)",
+        "Total votes you pay for; labeling stops when they are spent.",
+        initial=1000,
+    ),
+    Setting(
+        "votes_per_face",
+        "number",
+        "Votes per face",
+        "How many annotators answer each face; more votes, better labels, fewer faces.",
+    ),
+    Setting("batch_size", "number", "Batch size", "Faces per batch; the model retrains after each batch."),
+    Setting(
+        "initial_set_size", "number", "Initial set size", "Faces in the first batch, before any model exists."
+    ),
+    Setting(
+        "test_sample_size",
+        "number",
+        "Test sample (faces)",
+        "Faces set aside from the pool as the test set when you import no labeled test faces.",
+        placeholder="5% of the pool, at most 500",
+    ),
+    Setting(
+        "lease_seconds",
+        "number",
+        "Lease time (seconds)",
+        "How long a face stays an annotator's after their tab's last sign of life (the labeling page "
+        "renews it while open, and gives it back when hidden or closed).",
+    ),
+    Setting(
+        "min_face_ms",
+        "number",
+        "Minimum time on screen (ms)",
+        "A key answers a face only after it was on screen this long (guards double presses; 0: off).",
+    ),
+    Setting("strategy", "choice", "Query strategy"),
+    Setting("training_mode", "choice", "Training mode"),
+    Setting("ssl_method", "choice", "Self-supervised pre-training"),
+    Setting("initial_selection", "choice", "First batch"),
+    Setting(
+        "show_model_suggestion",
+        "switch",
+        "Show the model's suggestion",
+        "Show annotators the model's guess; faster, but it biases their answers.",
+    ),
+    Setting(
+        "continuous_labeling",
+        "switch",
+        "Continuous labeling",
+        "Labelers go on with the previous model's picks while the next one trains; no waiting.",
+    ),
+    Setting(
+        "warm_start",
+        "switch",
+        "Warm start",
+        "Each model fine-tunes the previous one instead of starting over; shorter turns.",
+    ),
+    Setting(
+        "offer_confirmations",
+        "switch",
+        "Offer pseudo-label confirmations",
+        "Offer the model's confident guesses for one-key confirmation (semi-supervised only).",
+    ),
+    Setting("candidate_min_votes"),
+    Setting("auxiliary_tasks"),
+    Setting("omni_supervised_delta"),
+    Setting("model_name"),
+    Setting("image_size"),
+    Setting("seed"),
+    Setting("class_balanced"),
+)
+
+EDITABLE_FIELDS = frozenset(setting.name for setting in SETTINGS)
+FORM_SETTINGS = tuple(setting for setting in SETTINGS if setting.kind)
+"""The settings the new-project and settings pages show, in their order."""
