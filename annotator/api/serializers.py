@@ -28,7 +28,7 @@ from annotator.selectors.budget import budget_status
 from annotator.selectors.progress import job_waiting_for
 from annotator.services.memberships import OWNERS, has_role
 from annotator.services.projects import MAX_CLASSES
-from annotator.services.votes import MAX_TIME_SPENT_MS
+from annotator.services.time_on_screen import MAX_TIME_SPENT_MS
 
 
 def media_url(name: str) -> str:
