@@ -18,6 +18,7 @@ from django.db import transaction
 from annotator.ml_bridge import comparisons as comparison_bridge
 from annotator.models import Face, Job, JobKind, JobState, Project, Split, Strategy
 from annotator.queues import COMPARE_STRATEGIES_TASK
+from annotator.selectors.classes import class_names
 from annotator.services import jobs, projects
 from annotator.services.errors import Conflict, InvalidInput
 
@@ -93,7 +94,7 @@ def comparison_inputs(project: Project, job: Job) -> comparison_bridge.Compariso
     rows: list[dict[str, Any]] = [dict(row) for row in faces.order_by("id").values(*columns)]
     request = job.result["request"]
     return comparison_bridge.ComparisonInputs(
-        class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
+        class_names=class_names(project),
         rows=rows,
         media_root=Path(settings.MEDIA_ROOT),
         strategies=tuple(request["strategies"]),
