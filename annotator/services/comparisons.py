@@ -81,8 +81,10 @@ def request_comparison(
     ).exists():
         raise Conflict("a comparison of this project is already queued or running")
     request = {"strategies": names, "seeds": list(range(seeds)), "labeled_faces": labeled}
-    job = jobs.create_job(project, JobKind.COMPARE, stage="queued", message=f"compare {', '.join(names)}",
-                          result={"request": request})  # fmt: skip
+    message = f"compare {', '.join(names)}"
+    job = jobs.create_job(
+        project, JobKind.COMPARE, stage="queued", message=message, result={"request": request}
+    )
     transaction.on_commit(lambda: jobs.enqueue(job, COMPARE_STRATEGIES_TASK))
     return job
 
