@@ -9,13 +9,8 @@ import pytest
 from annotator.models import Vote
 from annotator.services import confirmations, votes
 from annotator.services.time_on_screen import MAX_TIME_SPENT_MS
-from tests.annotator.factories import (
-    FaceFactory,
-    add_annotator,
-    make_labeling_project,
-    make_project,
-    publish_test_offers,
-)
+from tests.annotator.factories import add_annotator, make_labeling_project, publish_test_offers
+from tests.annotator.services.test_confirmations import offer_project
 
 pytestmark = pytest.mark.django_db
 
@@ -44,9 +39,9 @@ def test_a_vote_stores_its_time_on_screen_within_the_cap(sent, stored):
     ("sent", "stored"), [(-5, 0), (1234, 1234), (MAX_TIME_SPENT_MS + 1, MAX_TIME_SPENT_MS)]
 )
 def test_a_confirmation_stores_its_time_on_screen_within_the_same_cap(sent, stored):
-    project = make_project(training_mode="semi_supervised", offer_confirmations=True)
+    project, faces = offer_project(pool=1)
     user = add_annotator(project).user
-    (offer,) = publish_test_offers(project, [(FaceFactory(project=project).pk, 1, 0.97)])
+    (offer,) = publish_test_offers(project, [(faces[0], 1, 0.97)])
 
     result = confirmations.answer_offer(
         project, user, offer.pk, accept=True, client_id=uuid.uuid4(), time_spent_ms=sent
