@@ -206,23 +206,28 @@ def _history(names: dict[int, str], queued: list, votes: list, reviews: list, ex
     def named(*indices: int | None) -> str:
         return " -> ".join("none" if index is None else names.get(index, str(index)) for index in indices)
 
-    events = [
-        *({"at": entry.cycle.created_at, "event": "queued", "who": "", "detail": f"cycle {entry.cycle.number}, "
-           f"position {entry.position + 1} ({entry.cycle.strategy})"} for entry in queued),
-        *({"at": vote.created_at, "event": vote.kind, "who": vote.annotator.username,
-           "detail": " or ".join(named(index) for index in vote.candidate_set)} for vote in votes),
-        *({"at": vote.retracted_at, "event": "vote undone", "who": vote.annotator.username, "detail": ""}
-          for vote in votes if vote.retracted_at),
-        *({"at": review.created_at, "event": "reviewed", "who": review.reviewer.username,
-           "detail": named(review.label_before, review.label_after)} for review in reviews),
-        *({"at": review.undone_at, "event": "review undone", "who": review.reviewer.username, "detail": ""}
-          for review in reviews if review.undone_at),
-        *({"at": exclusion.created_at, "event": "excluded", "who": exclusion.excluded_by.username,
-           "detail": exclusion.reason} for exclusion in exclusions),
-        *({"at": exclusion.undone_at, "event": "brought back",
-           "who": exclusion.undone_by.username if exclusion.undone_by else "", "detail": ""}
-          for exclusion in exclusions if exclusion.undone_at),
-    ]  # fmt: skip
+    events: list[dict] = []
+
+    def add(at: object, event: str, who: str = "", detail: str = "") -> None:
+        events.append({"at": at, "event": event, "who": who, "detail": detail})
+
+    for entry in queued:
+        where = f"cycle {entry.cycle.number}, position {entry.position + 1} ({entry.cycle.strategy})"
+        add(entry.cycle.created_at, "queued", detail=where)
+    for vote in votes:
+        answer = " or ".join(named(index) for index in vote.candidate_set)
+        add(vote.created_at, vote.kind, vote.annotator.username, answer)
+    for vote in (vote for vote in votes if vote.retracted_at):
+        add(vote.retracted_at, "vote undone", vote.annotator.username)
+    for review in reviews:
+        change = named(review.label_before, review.label_after)
+        add(review.created_at, "reviewed", review.reviewer.username, change)
+    for review in (review for review in reviews if review.undone_at):
+        add(review.undone_at, "review undone", review.reviewer.username)
+    for exclusion in exclusions:
+        add(exclusion.created_at, "excluded", exclusion.excluded_by.username, exclusion.reason)
+    for exclusion in (exclusion for exclusion in exclusions if exclusion.undone_at):
+        add(exclusion.undone_at, "brought back", exclusion.undone_by.username if exclusion.undone_by else "")
     return sorted(events, key=lambda event: event["at"])
 
 
@@ -241,15 +246,20 @@ def similar_faces(project: Project, face: Face, k: int = 12) -> dict[str, object
         )
     }
     faces = [
-        {"face_id": hit.face_id, "image_url": reverse("media", kwargs={"path": rows[hit.face_id]["image"]}),
-         "similarity": hit.similarity, "near_duplicate": hit.near_duplicate,
-         "final_label": _final(rows[hit.face_id]), "excluded": rows[hit.face_id]["excluded"]}
+        {
+            "face_id": hit.face_id,
+            "image_url": reverse("media", kwargs={"path": rows[hit.face_id]["image"]}),
+            "similarity": hit.similarity,
+            "near_duplicate": hit.near_duplicate,
+            "final_label": _final(rows[hit.face_id]),
+            "excluded": rows[hit.face_id]["excluded"],
+        }
         for hit in found
         if hit.face_id in rows
-    ]  # fmt: skip
+    ]
     duplicates = sum(face["near_duplicate"] for face in faces)
-    return {"indexed": True, "detail": f"{duplicates} near-duplicate(s) among {len(faces)} nearest faces.",
-            "faces": faces}  # fmt: skip
+    detail = f"{duplicates} near-duplicate(s) among {len(faces)} nearest faces."
+    return {"indexed": True, "detail": detail, "faces": faces}
 
 
 def no_index_reason(project: Project) -> str:

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from annotator.api.fields import RequiredBooleanField, media_url
 from annotator.models import PseudoLabelOffer
-from annotator.services.votes import MAX_TIME_SPENT_MS
+from annotator.services.time_on_screen import MAX_TIME_SPENT_MS
 
 
 class OfferSerializer(serializers.Serializer):

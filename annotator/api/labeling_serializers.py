@@ -8,7 +8,7 @@ from annotator.api.fields import media_url, tab_field
 from annotator.api.job_serializers import JobSerializer
 from annotator.api.project_serializers import BudgetSerializer
 from annotator.models import Lease, Vote, VoteKind
-from annotator.services.votes import MAX_TIME_SPENT_MS
+from annotator.services.time_on_screen import MAX_TIME_SPENT_MS
 
 
 class LeasedFaceSerializer(serializers.Serializer):

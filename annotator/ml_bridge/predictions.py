@@ -8,13 +8,13 @@ face's row after the first costs a dictionary lookup.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from annotator.ml_bridge import FACE_IDS_KEY
+from annotator.ml_bridge.file_cache import LatestFile
 from ml_engine.atomic_write import atomic_path
 from ml_engine.json_values import json_safe
 
@@ -97,8 +97,7 @@ def read_predictions(path: Path) -> dict[str, np.ndarray]:
         return {name: stored[name] for name in stored.files}
 
 
-_cache: dict[tuple[str, float], tuple[dict[int, int], np.ndarray]] = {}
-_lock = threading.Lock()
+_cache: LatestFile[tuple[dict[int, int], np.ndarray]] = LatestFile()
 
 
 def face_probabilities(predictions_path: Path, face_id: int) -> list[float] | None:
@@ -106,14 +105,12 @@ def face_probabilities(predictions_path: Path, face_id: int) -> list[float] | No
     path = Path(predictions_path)
     if not path.exists():
         return None
-    key = (str(path), path.stat().st_mtime)
-    with _lock:
-        loaded = _cache.get(key)
-        if loaded is None:
-            with np.load(path) as stored:
-                ids, probabilities = stored[FACE_IDS_KEY], stored["probabilities"]
-            loaded = ({int(face): row for row, face in enumerate(ids.tolist())}, probabilities)
-            _cache.clear()
-            _cache[key] = loaded
-    row = loaded[0].get(int(face_id))
-    return None if row is None else [round(float(p), 4) for p in loaded[1][row]]
+    row_of, probabilities = _cache.get(path, lambda: _load_probabilities(path))
+    row = row_of.get(int(face_id))
+    return None if row is None else [round(float(p), 4) for p in probabilities[row]]
+
+
+def _load_probabilities(path: Path) -> tuple[dict[int, int], np.ndarray]:
+    with np.load(path) as stored:
+        ids, probabilities = stored[FACE_IDS_KEY], stored["probabilities"]
+    return {int(face): row for row, face in enumerate(ids.tolist())}, probabilities

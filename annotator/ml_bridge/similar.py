@@ -13,7 +13,6 @@ page can ill afford: above :data:`EXACT_UP_TO` faces the search runs in two step
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from annotator.ml_bridge import FACE_IDS_FILE
+from annotator.ml_bridge.file_cache import LatestFile
 from ml_engine.atomic_write import atomic_path
 
 if TYPE_CHECKING:
@@ -57,29 +57,23 @@ class _LoadedIndex:
     row_of: dict[int, int]
 
 
-_cache: dict[tuple[str, float], _LoadedIndex] = {}
-_lock = threading.Lock()
+_cache: LatestFile[_LoadedIndex] = LatestFile()  # one project's index at a time per process: they are large
 
 
 def _loaded(index_path: Path, face_ids_path: Path) -> _LoadedIndex:
+    return _cache.get(index_path, lambda: _load(index_path, face_ids_path))
+
+
+def _load(index_path: Path, face_ids_path: Path) -> _LoadedIndex:
     from ml_engine.index import EmbeddingIndex, ProjectedIndex
 
-    key = (str(index_path), index_path.stat().st_mtime)
-    with _lock:
-        found = _cache.get(key)
-        if found is None:
-            face_ids = np.load(face_ids_path)
-            index = EmbeddingIndex.load(index_path, use_gpu=False)
-            if len(index) != len(face_ids):
-                raise ValueError(
-                    f"{index_path} holds {len(index)} rows but {face_ids_path} names {len(face_ids)}"
-                )
-            rows = {int(face): row for row, face in enumerate(face_ids.tolist())}
-            approximate = len(index) > EXACT_UP_TO and index.dim > REDUCED_DIM
-            found = _LoadedIndex(ProjectedIndex(index, REDUCED_DIM) if approximate else index, face_ids, rows)
-            _cache.clear()  # one project's index at a time per process: they are large
-            _cache[key] = found
-    return found
+    face_ids = np.load(face_ids_path)
+    index = EmbeddingIndex.load(index_path, use_gpu=False)
+    if len(index) != len(face_ids):
+        raise ValueError(f"{index_path} holds {len(index)} rows but {face_ids_path} names {len(face_ids)}")
+    rows = {int(face): row for row, face in enumerate(face_ids.tolist())}
+    approximate = len(index) > EXACT_UP_TO and index.dim > REDUCED_DIM
+    return _LoadedIndex(ProjectedIndex(index, REDUCED_DIM) if approximate else index, face_ids, rows)
 
 
 def similar_faces(index_path: Path, face_ids_path: Path, face_id: int, k: int) -> list[SimilarFace] | None:

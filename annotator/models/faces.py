@@ -84,6 +84,11 @@ TAB_MAX_LENGTH = 64
 """A client's tab id: a short string the labeling page makes up for each browser tab."""
 
 
+def tab_field(help_text: str) -> models.CharField:
+    """A row's client tab id, as votes and leases keep it (empty: the default tab)."""
+    return models.CharField(max_length=TAB_MAX_LENGTH, blank=True, default="", help_text=help_text)
+
+
 class VoteKind(models.TextChoices):
     LABEL = "label", "One class"
     UNSURE = "unsure", "Several plausible classes"
@@ -109,12 +114,7 @@ class Vote(models.Model):
     class_index = models.SmallIntegerField(null=True, blank=True)
     candidate_set = models.JSONField(default=list, blank=True)
     time_spent_ms = models.PositiveIntegerField(default=0)
-    tab = models.CharField(
-        max_length=TAB_MAX_LENGTH,
-        blank=True,
-        default="",
-        help_text="The client tab that answered; undo works per tab.",
-    )
+    tab = tab_field("The client tab that answered; undo works per tab.")
     created_at = models.DateTimeField(auto_now_add=True)
     retracted_at = models.DateTimeField(null=True, blank=True)
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 
 class Strategy(models.TextChoices):
-    """Query strategies of seed 000 (names match ``ml_engine.strategies``' registry)."""
+    """Query strategies of seed 000 (names match ``ml_engine.strategies``' registry; a test checks)."""
 
     RANDOM = "random", "Random"
     LEAST_CONFIDENCE = "least_confidence", "Least confidence"
@@ -36,7 +36,7 @@ class TrainingMode(models.TextChoices):
 
 class AuxiliaryTask(models.TextChoices):
     """Self-supervised heads trained beside the expression head (HMTL, seed 003; names match
-    ``ml_engine.training.auxiliary_tasks``)."""
+    ``ml_engine.training.auxiliary_tasks``; a test checks)."""
 
     NONE = "none", "None"
     PUZZLE = "puzzle", "Tile puzzle (3x3)"
@@ -45,6 +45,8 @@ class AuxiliaryTask(models.TextChoices):
 
 
 class SslMethod(models.TextChoices):
+    """Self-supervised pre-training methods, or none (names match ``ml_engine.ssl``'s registry; a test checks)."""
+
     NONE = "none", "None"
     SIMCLR = "simclr", "SimCLR"
     MOCO_V2 = "moco", "MoCo v2"

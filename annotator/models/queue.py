@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotator.models.faces import TAB_MAX_LENGTH, Face
+from annotator.models.faces import Face, tab_field
 from annotator.models.projects import Project
 
 
@@ -138,12 +138,7 @@ class Lease(models.Model):
     )
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="leases")
-    tab = models.CharField(
-        max_length=TAB_MAX_LENGTH,
-        blank=True,
-        default="",
-        help_text="The client's tab id; empty: the default tab.",
-    )
+    tab = tab_field("The client's tab id; empty: the default tab.")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 

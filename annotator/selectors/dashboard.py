@@ -31,7 +31,7 @@ from annotator.models import (
     Strategy,
     VoteKind,
 )
-from annotator.selectors import evaluation_split, speed, training_speed
+from annotator.selectors import annotator_figures, evaluation_split, training_speed
 from annotator.selectors.budget import budget_status
 from annotator.selectors.labels import labels_per_class, learning_curve_basis, unsure_faces
 from annotator.selectors.model_versions import latest_model
@@ -39,30 +39,20 @@ from annotator.selectors.progress import live_votes
 
 
 def annotator_stats(project: Project, only: User | None = None) -> list[dict[str, object]]:
-    """Votes, skips, median seconds per vote (:func:`speed.seconds_per_vote`, as on the team page)
-    and the votes cast in the last hour (a count, not a rate), per annotator (or ``only`` one)."""
-    seconds = speed.seconds_per_vote(project)
-    last_hour = speed.votes_in_last_hour(project)
-    votes = live_votes(project) if only is None else live_votes(project).filter(annotator=only)
-    rows = (
-        votes.values("annotator_id", "annotator__username")
-        .annotate(
-            votes=Count("id", filter=~Q(kind=VoteKind.SKIP)),
-            skips=Count("id", filter=Q(kind=VoteKind.SKIP)),
-            unsure=Count("id", filter=Q(kind=VoteKind.UNSURE)),
-        )
-        .order_by("-votes", "annotator__username")
-    )
+    """Each annotator's figures (or ``only`` one's), as the team page shows them
+    (:func:`~annotator.selectors.annotator_figures.annotator_figures`), and the votes they cast
+    in the last hour (a count, not a rate); most votes first."""
+    last_hour = annotator_figures.votes_in_last_hour(project)
     return [
         {
-            "annotator": row["annotator__username"],
-            "votes": row["votes"],
-            "skips": row["skips"],
-            "unsure": row["unsure"],
-            "median_seconds": seconds.get(row["annotator_id"]),
-            "votes_last_hour": last_hour.get(row["annotator_id"], 0),
+            "annotator": figures.username,
+            "votes": figures.votes,
+            "skips": figures.skips,
+            "unsure": figures.unsure,
+            "median_seconds": figures.median_seconds,
+            "votes_last_hour": last_hour.get(annotator_id, 0),
         }
-        for row in rows
+        for annotator_id, figures in annotator_figures.annotator_figures(project, only).items()
     ]
 
 

@@ -60,5 +60,9 @@ def plan(project: Project) -> dict[str, object]:
             if reserved
             else "No labeled test faces and a test sample size of 0: there will be no learning curve."
         )
-    return {"labeled_test_faces": labeled, "waiting_for_labels": pending_count, "reserved_on_start": reserved,
-            "message": message}  # fmt: skip
+    return {
+        "labeled_test_faces": labeled,
+        "waiting_for_labels": pending_count,
+        "reserved_on_start": reserved,
+        "message": message,
+    }

@@ -18,6 +18,7 @@ from django.db import transaction
 from annotator.ml_bridge import comparisons as comparison_bridge
 from annotator.models import Face, Job, JobKind, JobState, Project, Split, Strategy
 from annotator.queues import COMPARE_STRATEGIES_TASK
+from annotator.selectors.classes import class_names
 from annotator.services import jobs, projects
 from annotator.services.errors import Conflict, InvalidInput
 
@@ -80,8 +81,10 @@ def request_comparison(
     ).exists():
         raise Conflict("a comparison of this project is already queued or running")
     request = {"strategies": names, "seeds": list(range(seeds)), "labeled_faces": labeled}
-    job = jobs.create_job(project, JobKind.COMPARE, stage="queued", message=f"compare {', '.join(names)}",
-                          result={"request": request})  # fmt: skip
+    message = f"compare {', '.join(names)}"
+    job = jobs.create_job(
+        project, JobKind.COMPARE, stage="queued", message=message, result={"request": request}
+    )
     transaction.on_commit(lambda: jobs.enqueue(job, COMPARE_STRATEGIES_TASK))
     return job
 
@@ -93,7 +96,7 @@ def comparison_inputs(project: Project, job: Job) -> comparison_bridge.Compariso
     rows: list[dict[str, Any]] = [dict(row) for row in faces.order_by("id").values(*columns)]
     request = job.result["request"]
     return comparison_bridge.ComparisonInputs(
-        class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
+        class_names=class_names(project),
         rows=rows,
         media_root=Path(settings.MEDIA_ROOT),
         strategies=tuple(request["strategies"]),

@@ -22,6 +22,7 @@ from annotator.models import Face, ModelVersion, OfferState, Project, PseudoLabe
 from annotator.services.client_ids import earlier_answer
 from annotator.services.errors import Conflict, FaceNotAvailable, InvalidInput, NothingToUndo
 from annotator.services.memberships import require_membership
+from annotator.services.time_on_screen import time_on_screen
 
 
 def publish_offers(project: Project, version: ModelVersion, offers: Sequence[ConfirmablePseudoLabel]) -> int:
@@ -58,7 +59,6 @@ def publish_offers(project: Project, version: ModelVersion, offers: Sequence[Con
 
 
 MAX_OFFERS_PER_REQUEST = 10
-MAX_TIME_SPENT_MS = 3_600_000  # as for votes: longer means the annotator walked away
 ANSWERED = (OfferState.CONFIRMED, OfferState.REJECTED)
 
 
@@ -156,7 +156,7 @@ def answer_offer(
                 answered_by=user,
                 answered_at=timezone.now(),
                 client_id=client_id,
-                time_spent_ms=max(0, min(int(time_spent_ms), MAX_TIME_SPENT_MS)),
+                time_spent_ms=time_on_screen(time_spent_ms),
             )
     except IntegrityError:
         won = 0  # the same client id, sent in parallel, answered it first

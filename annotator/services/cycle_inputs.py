@@ -16,6 +16,7 @@ from django.conf import settings
 
 from annotator.ml_bridge.cycle_inputs import CycleInputs
 from annotator.models import Cycle, Face, OfferState, Project, PseudoLabelOffer, VoteKind
+from annotator.selectors.classes import class_names
 from annotator.selectors.model_versions import latest_model, pretrained_backbone, warm_start_model
 from annotator.selectors.progress import live_votes
 from annotator.services.backbone_weights import backbone_weights_path
@@ -69,7 +70,7 @@ def cycle_inputs(project: Project, cycle: Cycle | None = None, *, epochs: int | 
     batch = 0 if cycle is None else next_batch_size(project, cycle)
     warm = warm_start_model(project)
     return CycleInputs(
-        class_names=tuple(project.classes.order_by("index").values_list("name", flat=True)),
+        class_names=class_names(project),
         rows=rows,
         media_root=Path(settings.MEDIA_ROOT),
         model_name=project.model_name,

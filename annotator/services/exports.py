@@ -23,6 +23,7 @@ from annotator.ml_bridge import CancelFlag, ProgressCallback, ignore_progress, n
 from annotator.ml_bridge import exports as export_bridge
 from annotator.models import Job, JobKind, JobState, ModelVersion, Project
 from annotator.queues import EXPORT_TASK
+from annotator.selectors.classes import class_names
 from annotator.services import jobs
 from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import InvalidInput, NotAllowed
@@ -97,7 +98,7 @@ def write_export(
         )
     if what == "labels":
         # Names stored before they were checked may hold control characters: export a clean spelling.
-        classes = tuple(exportable_names(project.classes.order_by("index").values_list("name", flat=True)))
+        classes = tuple(exportable_names(class_names(project)))
         values = face_values(project, faces, with_answers=format in ANSWER_FORMATS)
         rows = export_bridge.label_rows(values, len(classes), Path(settings.MEDIA_ROOT))
         path, details = export_bridge.write_label_set(

@@ -27,10 +27,10 @@ from annotator import ml_bridge
 from annotator.media_layout import face_image_name
 from annotator.models import Face, Job, JobState, Project, Split
 from annotator.selectors import evaluation_split
+from annotator.selectors.classes import class_names
 from annotator.services import jobs, upload_files
 from annotator.services.errors import InvalidInput
 from annotator.services.import_jobs import claim_import_job
-from annotator.services.projects import class_names
 
 logger = logging.getLogger(__name__)
 

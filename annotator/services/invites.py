@@ -37,11 +37,8 @@ MAX_OPEN_INVITES = 100
 """Open links a project may have at once: enough for a class of annotators, not a spam cannon."""
 
 
-class InviteNotUsable(InvalidInput):
+class InviteNotUsable(InvalidInput, code="invite_not_usable", status=410):
     """The link is unknown, expired, revoked or already used (410: it will never work again)."""
-
-    code = "invite_not_usable"
-    status = 410
 
 
 @dataclass(frozen=True)

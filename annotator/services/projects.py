@@ -188,7 +188,3 @@ def check_settings(project: Project) -> None:
 
 OMNI_SUPERVISED_MODES = (TrainingMode.SUPERVISED, TrainingMode.SEMI_SUPERVISED)
 """Modes whose training set takes hard labels: the ones a pseudo-labeled auxiliary face can join."""
-
-
-def class_names(project: Project) -> tuple[str, ...]:
-    return tuple(project.classes.order_by("index").values_list("name", flat=True))

@@ -40,8 +40,7 @@ from annotator.services.errors import (
     ServiceError,
 )
 from annotator.services.memberships import require_membership
-
-MAX_TIME_SPENT_MS = 3_600_000
+from annotator.services.time_on_screen import time_on_screen
 
 
 def class_count(project: Project) -> int:
@@ -182,7 +181,7 @@ def _record(
         kind=answer.kind,
         class_index=answer.classes[0] if answer.kind == VoteKind.LABEL else None,
         candidate_set=list(answer.classes),
-        time_spent_ms=max(0, min(int(time_spent_ms), MAX_TIME_SPENT_MS)),
+        time_spent_ms=time_on_screen(time_spent_ms),
         tab=tab,
     )
     if answer.kind != VoteKind.SKIP:

@@ -30,6 +30,7 @@ from annotator.models import (
     Project,
     Vote,
 )
+from annotator.selectors.classes import class_names
 from annotator.services import imports, labeling_start, memberships, projects
 from ml_engine.checkpoint import read_checkpoint
 from tests.conftest import launch_worker
@@ -183,7 +184,7 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
     assert [v.labels_used for v in versions] == [BATCH, 2 * BATCH]
     for version in versions:
         checkpoint = read_checkpoint(Path(settings.MEDIA_ROOT) / version.checkpoint)
-        assert checkpoint["class_names"] == list(projects.class_names(project))
+        assert checkpoint["class_names"] == list(class_names(project))
         assert 0.0 <= version.metrics["accuracy"] <= 1.0
         assert len(version.metrics["confusion"]) == len(checkpoint["class_names"])
     trainings = Job.objects.filter(project=project, kind=JobKind.TRAIN, state=JobState.SUCCEEDED)
@@ -286,7 +287,7 @@ def test_random_votes_of_four_annotators_never_stall_the_loop(project, worker_pr
                 ).json()
                 for face in faces:
                     vote = {"client_id": str(uuid.uuid4()), "face": face["face"], "kind": "label",
-                            "classes": [int(rng.integers(len(projects.class_names(project))))]}  # fmt: skip
+                            "classes": [int(rng.integers(len(class_names(project))))]}  # fmt: skip
                     response = client.post(f"/api/projects/{project.pk}/votes/", vote, format="json")
                     assert response.status_code == 201, response.content
                 handed_out += len(faces)

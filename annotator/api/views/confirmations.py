@@ -16,8 +16,8 @@ from annotator.api.confirmation_serializers import (
 from annotator.api.openapi import errors
 from annotator.api.views.base import ProjectScopedView, validated
 from annotator.models import Project, PseudoLabelOffer
+from annotator.selectors.classes import class_names
 from annotator.services import confirmations
-from annotator.services.projects import class_names
 
 
 def offers_data(project: Project, offers: list[PseudoLabelOffer]) -> list[dict]:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from annotator.ml_bridge import similar
+from annotator.ml_bridge.file_cache import LatestFile
 from ml_engine.index import EmbeddingIndex, ProjectedIndex
 
 
@@ -38,7 +39,7 @@ def reference(vectors: np.ndarray, row: int, k: int) -> list[int]:
 def test_neighbours_match_a_plain_search(tmp_path, monkeypatch, exact_up_to):
     monkeypatch.setattr(similar, "EXACT_UP_TO", exact_up_to)
     monkeypatch.setattr(similar, "REDUCED_DIM", 8)
-    monkeypatch.setattr(similar, "_cache", {})
+    monkeypatch.setattr(similar, "_cache", LatestFile())
     vectors = clustered(600, 32)
     index, ids_path, ids = written(tmp_path, vectors)
     if exact_up_to < 600:  # the two-step search must not fall back on the exact one
@@ -54,12 +55,12 @@ def test_neighbours_match_a_plain_search(tmp_path, monkeypatch, exact_up_to):
         assert [face.similarity for face in found] == pytest.approx(
             [float(unit[row] @ unit[r]) for r in reference(vectors, row, 5)], abs=1e-4
         )
-    searched = similar._cache[next(iter(similar._cache))].search
+    searched = similar._loaded(index, ids_path).search
     assert isinstance(searched, ProjectedIndex) == (exact_up_to < 600)
 
 
 def test_near_duplicates_are_flagged_and_unknown_faces_are_none(tmp_path, monkeypatch):
-    monkeypatch.setattr(similar, "_cache", {})
+    monkeypatch.setattr(similar, "_cache", LatestFile())
     vectors = clustered(50, 16)
     vectors[7] = vectors[3] * 1.01  # the same face, brighter
     index, ids_path, ids = written(tmp_path, vectors)

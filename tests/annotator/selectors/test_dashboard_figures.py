@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from annotator.models import Face, Job, JobKind, JobState, Project, Split, Vote, VoteKind
+from annotator.models import Face, Job, JobKind, JobState, ModelVersion, Project, Split, Vote, VoteKind
 from annotator.selectors.progress import labeling_progress
 from tests.annotator.factories import add_annotator, make_labeling_project
 
@@ -87,6 +87,46 @@ def test_the_dashboard_and_the_team_page_give_one_speed_per_person(client_for):
 
     assert row["median_seconds"] == member["median_seconds"] == 1.0  # the mean would be 4.0
     assert "seconds_per_vote" not in row
+
+
+def test_the_dashboard_and_the_team_page_give_each_person_the_same_figures(client_for):
+    project = make_labeling_project(pool=8, votes_per_face=3)
+    ann, bob = add_annotator(project).user, add_annotator(project).user
+    faces = list(Face.objects.filter(project=project, split=Split.POOL).order_by("id"))
+    for face, ms in zip(faces[:3], [2000, 4000, 9000], strict=True):
+        _vote(project, face, ann, ms=ms)
+    _vote(project, faces[3], ann, kind=VoteKind.UNSURE, ms=3000)
+    _vote(project, faces[4], ann, kind=VoteKind.SKIP, ms=500)
+    _vote(project, faces[5], ann, ms=60_000)
+    Vote.objects.filter(face=faces[5], annotator=ann).update(retracted_at=timezone.now())  # undone
+    _vote(project, faces[0], bob, ms=1500)
+    _vote(project, faces[1], bob, kind=VoteKind.SKIP)
+    _vote(project, faces[2], bob, kind=VoteKind.SKIP)
+    rated = [(ann, 4, 0.8), (bob, 1, 0.6)]
+    crowd = {
+        "shared_faces": 3,
+        "annotators": [
+            {"annotator_id": user.pk, "votes": n, "reliability": r, "top_confusion": None}
+            for user, n, r in rated
+        ],
+    }
+    ModelVersion.objects.create(project=project, version=1, crowd=crowd)
+
+    dashboard = dashboard_of(client_for, project)
+    board = {row["annotator"]: row for row in dashboard["annotators"]}
+    reliability = {row["annotator"]: row["reliability"] for row in dashboard["reliability"]["annotators"]}
+    team = {
+        row["username"]: row
+        for row in client_for(project.owner).get(f"/api/projects/{project.pk}/team/").json()
+    }
+
+    for user, expected in ((ann, (4, 1, 1, 3.5, 0.8)), (bob, (1, 2, 0, 1.5, 0.6))):
+        votes, skips, unsure, seconds, reliable = expected
+        on_board, on_team = board[user.username], team[user.username]
+        assert (on_board["votes"], on_board["skips"], on_board["unsure"]) == (votes, skips, unsure)
+        assert (on_team["votes"], on_team["skips"], on_team["unsure_share"]) == (votes, skips, unsure / votes)
+        assert on_board["median_seconds"] == on_team["median_seconds"] == seconds
+        assert reliability[user.username] == on_team["reliability"] == reliable
 
 
 def test_votes_in_the_last_hour_count_only_the_last_sixty_minutes(client_for):

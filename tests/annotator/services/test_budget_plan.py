@@ -137,22 +137,16 @@ def test_retrain_time_comes_from_the_speed_measured_on_finished_trainings() -> N
     other = make_project()
     ModelVersionFactory(project=other, version=1, labels_used=300)
     start = timezone.now() - timedelta(hours=1)
-    Job.objects.create(
-        project=other,
-        kind=JobKind.TRAIN,
-        state=JobState.SUCCEEDED,
-        started_at=start,
-        finished_at=start + timedelta(seconds=60),
-        result={"model_version": 1, "epochs": 10},
-    )
-    Job.objects.create(
-        project=other,
-        kind=JobKind.TRAIN,
-        state=JobState.FAILED,
-        started_at=start,
-        finished_at=start + timedelta(seconds=1),
-        result={},
-    )
+    finished = [(JobState.SUCCEEDED, 60, {"model_version": 1, "epochs": 10}), (JobState.FAILED, 1, {})]
+    for state, seconds, result in finished:  # a failed training measures nothing
+        Job.objects.create(
+            project=other,
+            kind=JobKind.TRAIN,
+            state=state,
+            started_at=start,
+            finished_at=start + timedelta(seconds=seconds),
+            result=result,
+        )
 
     plan = plan_of(budget_votes=1000, votes_per_face=1, batch_size=100, initial_set_size=100, warm_start=True)
 

@@ -81,6 +81,15 @@ def pool_ids_not_voted(project: Project) -> list[int]:
     )
 
 
+def first_model_ranked(project: Project, *users) -> list[int]:
+    """Each of ``users`` labels the initial batch, then model v1 ranks the next two batches' faces."""
+    for user in users:
+        label_open_batch(project, user)
+    ranking = pool_ids_not_voted(project)[: 2 * BATCH]
+    publish_model(project, ranking)
+    return ranking
+
+
 def queued(cycle: Cycle) -> list[int]:
     return list(cycle.entries.order_by("position").values_list("face_id", flat=True))
 
@@ -111,9 +120,7 @@ def test_before_the_first_model_labeling_goes_on_at_random_and_nobody_waits():
 def test_a_completed_batch_continues_at_once_with_the_faces_the_model_ranked_next():
     project = labeling_project()
     user = add_annotator(project).user
-    label_open_batch(project, user)
-    ranking = pool_ids_not_voted(project)[: 2 * BATCH]
-    publish_model(project, ranking)
+    ranking = first_model_ranked(project, user)
     first_batch = label_open_batch(project, user)
     assert first_batch == ranking[:BATCH]
 
@@ -136,10 +143,7 @@ def test_a_completed_batch_continues_at_once_with_the_faces_the_model_ranked_nex
 def test_the_new_models_batch_takes_over_and_keeps_every_started_face():
     project = labeling_project(votes_per_face=2, candidate_min_votes=1, budget_votes=200)
     first, second = add_annotator(project).user, add_annotator(project).user
-    for user in (first, second):
-        label_open_batch(project, user)
-    ranking = pool_ids_not_voted(project)[: 2 * BATCH]
-    publish_model(project, ranking)
+    ranking = first_model_ranked(project, first, second)
     for user in (first, second):
         label_open_batch(project, user)
     continued = assignment.current_cycle(project)
@@ -176,9 +180,7 @@ def test_the_new_models_batch_takes_over_and_keeps_every_started_face():
 def test_a_face_answered_during_training_is_never_asked_again_by_the_new_model():
     project = labeling_project()
     user = add_annotator(project).user
-    label_open_batch(project, user)
-    ranking = pool_ids_not_voted(project)[: 2 * BATCH]
-    publish_model(project, ranking)
+    first_model_ranked(project, user)
     label_open_batch(project, user)
     answered_meanwhile = label_open_batch(project, user, limit=2)
 
@@ -222,9 +224,7 @@ def test_the_budget_holds_exactly_when_labeling_goes_on_during_training():
 def test_labelers_who_finish_the_ranking_go_on_by_the_newest_models_scores_then_its_batch_takes_over():
     project = labeling_project()
     user = add_annotator(project).user
-    label_open_batch(project, user)
-    ranking = pool_ids_not_voted(project)[: 2 * BATCH]
-    publish_model(project, ranking)
+    first_model_ranked(project, user)
     unsure = pool_ids_not_voted(project)[-BATCH:]  # model v1's least confident faces beyond its ranking
     Face.objects.filter(project=project, split="pool").update(predicted_confidence=0.9)
     for rank, face in enumerate(unsure):
