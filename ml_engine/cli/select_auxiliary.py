@@ -38,9 +38,15 @@ def run(args: argparse.Namespace) -> int:
     labeled, _ = select_split(load_cli_dataset(args), ("train",))
     auxiliary = load_dataset(args.auxiliary, args.auxiliary_format)
     selection = select_with_model(
-        model, labeled, auxiliary, delta=args.delta, rule=args.rule, max_per_class=args.max_per_class,
-        image_size=info.image_size, device=args.device,
-    )  # fmt: skip
+        model,
+        labeled,
+        auxiliary,
+        delta=args.delta,
+        rule=args.rule,
+        max_per_class=args.max_per_class,
+        image_size=info.image_size,
+        device=args.device,
+    )
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:

@@ -115,10 +115,14 @@ def write_distilled_set(
     }
     arrays = io.BytesIO()
     np.savez(
-        arrays, images=images, labels=distilled.labels.numpy(), step_sizes=distilled.step_sizes.float().numpy(),
-        epochs=np.int64(distilled.epochs), class_names=np.asarray(class_names),
+        arrays,
+        images=images,
+        labels=distilled.labels.numpy(),
+        step_sizes=distilled.step_sizes.float().numpy(),
+        epochs=np.int64(distilled.epochs),
+        class_names=np.asarray(class_names),
         normalisation=np.asarray([FACE_NORMALISATION.mean, FACE_NORMALISATION.std]),
-    )  # fmt: skip
+    )
     with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w") as archive:
         archive.writestr(ARRAYS_NAME, arrays.getvalue())
         for step in range(steps):

@@ -192,9 +192,15 @@ class LabelFile:
                 candidates, num_votes = cells[after_votes], cells[after_votes + 1]
                 extra = dict(zip(self._trailing[3:], cells[after_votes + 3 :], strict=True))
                 yield self._row(
-                    where, cells[0], cells[1] or None, votes, candidates.split(CANDIDATE_SEPARATOR), num_votes,
-                    extra.get("reviewed_by", ""), extra.get("split", "pool"),
-                )  # fmt: skip
+                    where,
+                    cells[0],
+                    cells[1] or None,
+                    votes,
+                    candidates.split(CANDIDATE_SEPARATOR),
+                    num_votes,
+                    extra.get("reviewed_by", ""),
+                    extra.get("split", "pool"),
+                )
 
     def _iter_jsonl(self) -> Iterator[LabelRow]:
         with open(self.path, encoding="utf-8") as handle:

@@ -145,8 +145,9 @@ def select_glister(
         )
         labeled_embeddings = torch.as_tensor(embeddings[known], dtype=torch.float32, device=device)
         _step(validation, labeled_factors, labeled_embeddings, learning_rate, 1.0 / len(known))
-    picks = _greedy(probabilities[candidates], embeddings[candidates], validation, count, learning_rate,
-                    rounds, device)  # fmt: skip
+    picks = _greedy(
+        probabilities[candidates], embeddings[candidates], validation, count, learning_rate, rounds, device
+    )
     return candidates[picks]
 
 

@@ -116,8 +116,8 @@ class SemiSupervisedConfig:
             raise ValueError(
                 f"auxiliary tasks ({config.auxiliary}) do not combine with semi-supervised training"
             )
-        shared = ("model", "dropout", "image_size", "epochs", "patience", "min_steps", "validation_share",
-                  "seed", "amp", "num_workers")  # fmt: skip
+        shared = ["model", "dropout", "image_size", "epochs", "patience", "min_steps", "validation_share"]
+        shared += ["seed", "amp", "num_workers"]
         settings = {name: getattr(config, name) for name in shared}
         settings |= {"model_kwargs": dict(config.model_kwargs), "eval_batch_size": config.eval_batch_size}
         return cls(mode=mode, **(settings | overrides))

@@ -99,8 +99,15 @@ def blob_network() -> nn.Module:
 def test_ten_distilled_points_train_a_fresh_network_far_above_chance() -> None:
     train_x, train_y = two_blobs(2000, seed=0)
     test_x, test_y = two_blobs(1000, seed=1)
-    config = DistillationConfig(images_per_class=1, steps=5, epochs=1, iterations=150, batch_size=256,
-                                initial_step_size=0.1, learning_rate=0.05)  # fmt: skip
+    config = DistillationConfig(
+        images_per_class=1,
+        steps=5,
+        epochs=1,
+        iterations=150,
+        batch_size=256,
+        initial_step_size=0.1,
+        learning_rate=0.05,
+    )
     distilled = distill(config, train_x, train_y, 2, blob_network)
     assert distilled.images.shape == (5, 2, 2) and distilled.by_class().shape == (2, 5, 2)
     assert distilled.images.shape[0] * distilled.images.shape[1] == 10
