@@ -79,11 +79,31 @@ def test_cuda_request_without_gpu_fails_clearly(tmp_path, capsys):
     assert "CUDA is not available" in capsys.readouterr().err
 
 
+EPOCH_LINE = "train epoch 1/2   50.0%  step 4/4  loss 0.5000  val_accuracy 0.7500\n"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_progress_bar_writes_one_line_per_epoch_when_not_a_terminal():
     stream = io.StringIO()
     bar = ProgressBar(stream)
     bar(Progress("train", 1, 2, 1, 4, loss=1.0))
+    bar(Progress("train", 1, 2, 4, 4, loss=0.5, metrics={"val_accuracy": 0.75, "train_loss": 0.5}))
+    bar(Progress("train", 2, 2, 1, 4, loss=0.4))
+    assert stream.getvalue() == EPOCH_LINE
+
+
+def test_progress_bar_on_a_terminal_draws_tqdm_and_keeps_the_epoch_line():
+    stream = Terminal()
+    bar = ProgressBar(stream)
+    bar(Progress("train", 1, 2, 1, 4, loss=1.0))
     bar(Progress("train", 1, 2, 4, 4, loss=0.5, metrics={"val_accuracy": 0.75}))
-    assert stream.getvalue() == (
-        "train epoch 1/2  [###############...............]  50.0%  step 4/4  loss 0.5000  val_accuracy 0.7500\n"
-    )
+    bar(Progress("train", 2, 2, 4, 4, loss=0.25))
+    drawn = stream.getvalue()
+    assert EPOCH_LINE in drawn
+    assert drawn.startswith("\rtrain epoch 1/2:   0%|") and "0/8 [" in drawn
+    assert "train epoch 2/2: 100%|" in drawn and "8/8 [" in drawn and "loss 0.2500" in drawn
+    assert bar._bar is None  # the finished run's bar is closed
