@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ml_engine.atomic_write import atomic_path
+from ml_engine.atomic_write import atomic_zip
 from ml_engine.data.transforms import FACE_NORMALISATION
 from ml_engine.distillation.distill import DistilledSet
 from ml_engine.export.image_folder_zip import class_folders
@@ -123,7 +123,7 @@ def write_distilled_set(
         class_names=np.asarray(class_names),
         normalisation=np.asarray([FACE_NORMALISATION.mean, FACE_NORMALISATION.std]),
     )
-    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w") as archive:
+    with atomic_zip(path) as archive:
         archive.writestr(ARRAYS_NAME, arrays.getvalue())
         for step in range(steps):
             for slot in range(slots):
