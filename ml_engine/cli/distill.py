@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ml_engine.cli.arguments import keywords
 from ml_engine.cli.data import add_data_arguments, load_cli_dataset, select_split
 from ml_engine.cli.progress_bar import ProgressBar
 from ml_engine.data.dataset import FaceDataset
@@ -49,26 +50,13 @@ def run(args: argparse.Namespace) -> int:
     test, test_name = select_split(dataset, ("test", "val"))
     if test_name == "all":
         test = None
-    config = DistillationConfig(
-        images_per_class=args.images_per_class,
-        steps=args.steps,
-        epochs=args.epochs,
-        iterations=args.iterations,
-        batch_size=args.batch_size,
-        initial_step_size=args.step_size,
-        init=args.init,
-        seed=args.seed,
+    settings = keywords(
+        args, "images_per_class", "steps", "epochs", "iterations", "batch_size", "init", "seed"
     )
-    distilled, card = distill_faces(
-        config,
-        train,
-        test,
-        image_size=args.image_size,
-        width=args.width,
-        networks=args.networks,
-        device=resolve_device(args.device),
-        progress=ProgressBar(),
-    )
+    config = DistillationConfig(initial_step_size=args.step_size, **settings)
+    network = keywords(args, "image_size", "width", "networks")
+    device = resolve_device(args.device)
+    distilled, card = distill_faces(config, train, test, device=device, progress=ProgressBar(), **network)
     written = write_distilled_set(Path(args.out), distilled, train.class_names, card)
     scores = card.test_accuracies
     score = f"test accuracy {sum(scores) / len(scores):.4f} ({test_name})" if scores else "no test split"

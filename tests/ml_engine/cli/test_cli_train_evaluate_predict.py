@@ -107,3 +107,23 @@ def test_progress_bar_on_a_terminal_draws_tqdm_and_keeps_the_epoch_line():
     assert drawn.startswith("\rtrain epoch 1/2:   0%|") and "0/8 [" in drawn
     assert "train epoch 2/2: 100%|" in drawn and "8/8 [" in drawn and "loss 0.2500" in drawn
     assert bar._bar is None  # the finished run's bar is closed
+
+
+def test_initial_weights_that_name_their_architecture_replace_model_and_stem(tmp_path):
+    from ml_engine.checkpoint import save_checkpoint
+    from ml_engine.cli.train import architecture
+    from ml_engine.models import create_model
+
+    model = create_model("small_cnn", 2, dropout=0.3, width=8)
+    checkpoint = save_checkpoint(tmp_path / "m.pt", model, class_names=("a", "b"), image_size=16)
+    name, kwargs, weights = architecture("resnet18", "imagenet", str(checkpoint))
+    assert (name, kwargs) == ("small_cnn", {"width": 8})  # dropout and in_channels are the run's own
+    assert weights is not None and set(weights) == set(model.state_dict())
+
+    raw = tmp_path / "backbone.pt"
+    torch.save(model.backbone.state_dict(), raw)
+    name, kwargs, weights = architecture("small_cnn", None, str(raw))
+    assert (name, kwargs) == ("small_cnn", {}) and weights is not None
+    assert set(weights) == set(model.backbone.state_dict())
+
+    assert architecture("resnet18", "imagenet", None) == ("resnet18", {"stem": "imagenet"}, None)
