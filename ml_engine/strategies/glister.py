@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ml_engine.device import resolve_device
-from ml_engine.strategies.base import SelectionInputs, check_batch_size, required
+from ml_engine.strategies.base import SelectionInputs, batch_candidates, required
 
 _TINY = 1e-30
 
@@ -128,12 +128,10 @@ def select_glister(
         max_validation: at most this many validation faces (bounds memory and time).
         rounds: how many times per batch the gains are recomputed.
     """
-    check_batch_size(batch_size)
+    candidates, count = batch_candidates(inputs, batch_size)
     probabilities = required(inputs.probabilities, "probabilities")
     embeddings = required(inputs.embeddings, "embeddings")
     device = resolve_device(inputs.device)
-    candidates = inputs.candidates()
-    count = min(batch_size, len(candidates))
     if count == 0:
         return np.zeros(0, dtype=np.int64)
     rng = np.random.default_rng(seed)
