@@ -42,6 +42,14 @@ def loss_gradient_factors(probabilities: np.ndarray) -> np.ndarray:
     return a
 
 
+def gradient_embedding_inputs(inputs: SelectionInputs) -> tuple[np.ndarray, np.ndarray, torch.device]:
+    """What last-layer gradient embeddings are made of (BADGE, GLISTER): probabilities, embeddings,
+    and the device they are computed on."""
+    probabilities = required(inputs.probabilities, "probabilities")
+    embeddings = required(inputs.embeddings, "embeddings")
+    return probabilities, embeddings, resolve_device(inputs.device)
+
+
 def gradient_distances(factors: torch.Tensor, embeddings: torch.Tensor) -> PairwiseDistances:
     """Squared distances between gradient embeddings ``a (x) e`` by the factorised identity."""
     squared_norms = squared_row_norms(factors) * squared_row_norms(embeddings)
@@ -74,9 +82,7 @@ def kmeans_plus_plus(
 def select_badge(inputs: SelectionInputs, batch_size: int, seed: int) -> np.ndarray:
     """BADGE's batch from ``inputs.probabilities`` and ``inputs.embeddings``, in pick order."""
     candidates, count = batch_candidates(inputs, batch_size)
-    probabilities = required(inputs.probabilities, "probabilities")
-    pool_embeddings = required(inputs.embeddings, "embeddings")
-    device = resolve_device(inputs.device)
+    probabilities, pool_embeddings, device = gradient_embedding_inputs(inputs)
     if count == 0:
         return np.zeros(0, dtype=np.int64)
     factors = torch.as_tensor(loss_gradient_factors(probabilities[candidates]), device=device)

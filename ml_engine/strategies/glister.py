@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ml_engine.device import resolve_device
-from ml_engine.strategies.base import SelectionInputs, batch_candidates, required
+from ml_engine.strategies.badge import gradient_embedding_inputs, loss_gradient_factors
+from ml_engine.strategies.base import SelectionInputs, batch_candidates
 
 _TINY = 1e-30
 
@@ -129,9 +129,7 @@ def select_glister(
         rounds: how many times per batch the gains are recomputed.
     """
     candidates, count = batch_candidates(inputs, batch_size)
-    probabilities = required(inputs.probabilities, "probabilities")
-    embeddings = required(inputs.embeddings, "embeddings")
-    device = resolve_device(inputs.device)
+    probabilities, embeddings, device = gradient_embedding_inputs(inputs)
     if count == 0:
         return np.zeros(0, dtype=np.int64)
     rng = np.random.default_rng(seed)
@@ -159,8 +157,7 @@ def _greedy(
     device: torch.device,
 ) -> np.ndarray:
     """Candidate rows in pick order: ``rounds`` rounds of the top gains, each then applied."""
-    factors = torch.as_tensor(probabilities, dtype=torch.float32, device=device)
-    factors -= _one_hot(probabilities.argmax(axis=1), probabilities.shape[1], device)
+    factors = torch.as_tensor(loss_gradient_factors(probabilities), device=device)
     embeddings = torch.as_tensor(candidate_embeddings, dtype=torch.float32, device=device)
     available = torch.ones(len(probabilities), dtype=torch.bool, device=device)
     picks: list[np.ndarray] = []
