@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,25 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
         raise
     _fsync_directory(destination.parent)
+
+
+@contextlib.contextmanager
+def atomic_zip(destination: str | os.PathLike[str]) -> Iterator[zipfile.ZipFile]:
+    """Yield a new zip archive that appears at ``destination`` whole (see :func:`atomic_path`).
+
+    Members are stored, not deflated: the archives FaceLoop writes hold PNG and JPEG faces and
+    model files, which barely shrink, and deflating a million faces would only cost time. Zip64
+    is used automatically past 65,535 members or 4 GiB.
+
+    Example:
+        >>> with atomic_zip("faces.zip") as archive:  # doctest: +SKIP
+        ...     archive.writestr("labels.csv", "file,label\n")
+    """
+    with (
+        atomic_path(destination) as temporary,
+        zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive,
+    ):
+        yield archive
 
 
 def write_bytes_atomically(destination: str | os.PathLike[str], data: bytes) -> Path:

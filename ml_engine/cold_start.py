@@ -130,30 +130,3 @@ def representative_initial(
         extra = np.random.default_rng(seed).choice(rest, size=count - len(chosen), replace=False)
         chosen = np.concatenate([chosen, extra])
     return np.sort(chosen.astype(np.int64))
-
-
-def select_initial(
-    count: int,
-    *,
-    method: str = "random",
-    pool_size: int | None = None,
-    embeddings: np.ndarray | None = None,
-    seed: int = 0,
-) -> np.ndarray:
-    """The initial labelled set: row numbers into the pool (or into ``embeddings``).
-
-    Args:
-        count: how many faces to pick.
-        method: one of ``COLD_START_METHODS``.
-        pool_size: pool size for ``"random"`` (defaults to ``len(embeddings)``).
-        embeddings: ``(N, D)`` SSL embeddings, required for the representative methods.
-        seed: makes the pick reproducible.
-    """
-    if method == "random":
-        size = pool_size if pool_size is not None else (len(embeddings) if embeddings is not None else None)
-        if size is None:
-            raise ValueError("random selection needs pool_size or embeddings")
-        return random_initial(size, count, seed)
-    if embeddings is None:
-        raise ValueError(f"cold-start method {method!r} needs the pool's embeddings")
-    return representative_initial(embeddings, count, method=method, seed=seed)

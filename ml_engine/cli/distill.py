@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ml_engine.cli.arguments import keywords
 from ml_engine.cli.data import add_data_arguments, load_cli_dataset, select_split
 from ml_engine.cli.progress_bar import ProgressBar
 from ml_engine.data.dataset import FaceDataset
@@ -21,8 +22,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_data_arguments(parser)
     parser.add_argument("--out", required=True, help="zip to write (images, step sizes, card)")
-    parser.add_argument("--images-per-class", type=int, default=DistillationConfig.images_per_class,
-                        help="per synthetic batch")  # fmt: skip
+    parser.add_argument(
+        "--images-per-class",
+        type=int,
+        default=DistillationConfig.images_per_class,
+        help="per synthetic batch",
+    )
     parser.add_argument("--steps", type=int, default=DistillationConfig.steps, help="synthetic batches")
     parser.add_argument("--epochs", type=int, default=DistillationConfig.epochs, help="replays of them")
     parser.add_argument("--iterations", type=int, default=DistillationConfig.iterations)
@@ -45,18 +50,18 @@ def run(args: argparse.Namespace) -> int:
     test, test_name = select_split(dataset, ("test", "val"))
     if test_name == "all":
         test = None
-    config = DistillationConfig(
-        images_per_class=args.images_per_class, steps=args.steps, epochs=args.epochs,
-        iterations=args.iterations, batch_size=args.batch_size, initial_step_size=args.step_size,
-        init=args.init, seed=args.seed,
-    )  # fmt: skip
-    distilled, card = distill_faces(
-        config, train, test, image_size=args.image_size, width=args.width, networks=args.networks,
-        device=resolve_device(args.device), progress=ProgressBar(),
-    )  # fmt: skip
+    settings = keywords(
+        args, "images_per_class", "steps", "epochs", "iterations", "batch_size", "init", "seed"
+    )
+    config = DistillationConfig(initial_step_size=args.step_size, **settings)
+    network = keywords(args, "image_size", "width", "networks")
+    device = resolve_device(args.device)
+    distilled, card = distill_faces(config, train, test, device=device, progress=ProgressBar(), **network)
     written = write_distilled_set(Path(args.out), distilled, train.class_names, card)
     scores = card.test_accuracies
     score = f"test accuracy {sum(scores) / len(scores):.4f} ({test_name})" if scores else "no test split"
-    print(f"distilled {card.training_faces} faces ({train_name}) into {written['images_per_class']} images "
-          f"per class; {score}; wrote {args.out}")  # fmt: skip
+    print(
+        f"distilled {card.training_faces} faces ({train_name}) into {written['images_per_class']} images "
+        f"per class; {score}; wrote {args.out}"
+    )
     return 0

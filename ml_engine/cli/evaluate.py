@@ -7,9 +7,8 @@ import json
 
 from ml_engine.checkpoint import load_checkpoint
 from ml_engine.cli.data import add_data_arguments, load_cli_dataset, select_split
-from ml_engine.cli.progress_bar import ProgressBar
+from ml_engine.cli.predict import predict_faces
 from ml_engine.evaluation import Metrics, evaluate
-from ml_engine.inference import predict
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -51,14 +50,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"class names differ: data {list(dataset.class_names)}, model {list(info.class_names)}")
         return 2
     faces, split = select_split(dataset, (args.split,) if args.split else ("test", "val"))
-    outputs = predict(
-        model,
-        faces,
-        image_size=info.image_size,
-        device=args.device,
-        batch_size=args.batch_size,
-        progress=ProgressBar(),
-    )
+    outputs = predict_faces(model, info, faces, args)
     metrics = evaluate(faces.labels, outputs.probabilities, info.class_names)
     print(f"split {split}\n{format_metrics(metrics)}")
     if args.json:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ml_engine.cli.arguments import keywords
 from ml_engine.export.bundle import export_checkpoint
 from ml_engine.export.model_card import TrainingProvenance
 from ml_engine.export.model_export import FORMATS
@@ -47,14 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export, print one line per verified file; status 1 when a verification fails."""
-    provenance = TrainingProvenance(
-        labels_used=args.labels_used,
-        strategy=args.strategy,
-        cycles=args.cycles,
-        ssl_method=args.ssl_method,
-        training_mode=args.training_mode,
-        project=args.project,
-    )
+    recorded = ("labels_used", "strategy", "cycles", "ssl_method", "training_mode", "project")
+    provenance = TrainingProvenance(**keywords(args, *recorded))
     formats = list(dict.fromkeys(args.format))
     try:
         result = export_checkpoint(

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ml_engine.checkpoint import load_checkpoint
+from ml_engine.checkpoint import CheckpointInfo, load_checkpoint
+from ml_engine.cli.arguments import keywords
 from ml_engine.cli.data import add_data_arguments, load_cli_dataset
 from ml_engine.cli.progress_bar import ProgressBar
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.inference import Predictions, predict
+from ml_engine.models.classifier import FaceClassifier
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +30,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
     parser.set_defaults(func=run)
+
+
+def predict_faces(
+    model: FaceClassifier,
+    info: CheckpointInfo,
+    faces: FaceDataset,
+    args: argparse.Namespace,
+    mc_dropout_passes: int = 0,
+) -> Predictions:
+    """Score ``faces`` at the checkpoint's image size with ``--device`` and ``--batch-size``, drawing a bar."""
+    options = keywords(args, "device", "batch_size")
+    options.update(image_size=info.image_size, mc_dropout_passes=mc_dropout_passes, progress=ProgressBar())
+    return predict(model, faces, **options)
 
 
 def write_predictions(
@@ -63,15 +78,7 @@ def run(args: argparse.Namespace) -> int:
     model, info = load_checkpoint(args.checkpoint, args.device)
     dataset = load_cli_dataset(args)
     faces = dataset.split(args.split) if args.split else dataset
-    outputs = predict(
-        model,
-        faces,
-        image_size=info.image_size,
-        device=args.device,
-        batch_size=args.batch_size,
-        mc_dropout_passes=args.mc_dropout_passes,
-        progress=ProgressBar(),
-    )
+    outputs = predict_faces(model, info, faces, args, mc_dropout_passes=args.mc_dropout_passes)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_predictions(path, faces, outputs, info.class_names)
     print(f"wrote {len(faces)} predictions to {path}")

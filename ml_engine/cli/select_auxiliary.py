@@ -12,6 +12,7 @@ import csv
 from pathlib import Path
 
 from ml_engine.checkpoint import load_checkpoint
+from ml_engine.cli.arguments import keywords
 from ml_engine.cli.data import add_data_arguments, load_cli_dataset, select_split
 from ml_engine.data.importers import load_dataset
 from ml_engine.training.omni_supervised import SELECTION_RULES, select_with_model
@@ -37,10 +38,8 @@ def run(args: argparse.Namespace) -> int:
     model, info = load_checkpoint(args.checkpoint, args.device)
     labeled, _ = select_split(load_cli_dataset(args), ("train",))
     auxiliary = load_dataset(args.auxiliary, args.auxiliary_format)
-    selection = select_with_model(
-        model, labeled, auxiliary, delta=args.delta, rule=args.rule, max_per_class=args.max_per_class,
-        image_size=info.image_size, device=args.device,
-    )  # fmt: skip
+    options = keywords(args, "delta", "rule", "max_per_class", "device")
+    selection = select_with_model(model, labeled, auxiliary, image_size=info.image_size, **options)
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:

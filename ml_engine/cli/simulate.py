@@ -17,9 +17,10 @@ import sys
 import numpy as np
 import torch
 
+from ml_engine.cli.arguments import keywords
 from ml_engine.cli.data import add_data_arguments, load_cli_dataset
 from ml_engine.cli.progress_bar import ProgressBar
-from ml_engine.cli.train import add_auxiliary_arguments, initial_weights
+from ml_engine.cli.train import add_auxiliary_arguments, architecture
 from ml_engine.cold_start import COLD_START_METHODS
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.device import resolve_device
@@ -110,24 +111,12 @@ def _subset(dataset: FaceDataset, size: int | None) -> FaceDataset:
 def _settings(
     args: argparse.Namespace, pool_size: int
 ) -> tuple[LoopSettings, dict[str, torch.Tensor] | None]:
-    model, kwargs, weights = args.model, {} if args.stem is None else {"stem": args.stem}, None
-    if args.init_weights:
-        weights, saved_model, saved_kwargs = initial_weights(args.init_weights)
-        if saved_model is not None:
-            model = saved_model
-            kwargs = {k: v for k, v in saved_kwargs.items() if k not in ("dropout", "in_channels")}
-    train = TrainConfig(
-        model=model,
-        model_kwargs=kwargs,
-        dropout=args.dropout,
-        image_size=args.image_size,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        auxiliary=args.auxiliary,
-        auxiliary_grid=args.auxiliary_grid,
-        **(LOW_VARIANCE if args.low_variance else {}),
+    model, kwargs, weights = architecture(args.model, args.stem, args.init_weights)
+    shared = keywords(
+        args, "dropout", "image_size", "epochs", "batch_size", "lr", "auxiliary", "auxiliary_grid"
     )
+    low_variance = LOW_VARIANCE if args.low_variance else {}
+    train = TrainConfig(model=model, model_kwargs=kwargs, **shared, **low_variance)
     options = {} if args.deepfool_prefilter is None else {"deepfool": {"prefilter": args.deepfool_prefilter}}
     settings = LoopSettings(
         initial_size=_count(args.initial, pool_size),

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from ml_engine.checkpoint import FORMAT_VERSION, read_checkpoint, save_checkpoint
+from ml_engine.cli.arguments import keywords
 from ml_engine.cli.data import add_data_arguments, hold_out, load_cli_dataset, select_split
 from ml_engine.cli.progress_bar import ProgressBar
 from ml_engine.data.dataset import FaceDataset
@@ -93,31 +94,31 @@ def initial_weights(path: str) -> tuple[dict[str, torch.Tensor], str | None, dic
     return payload, None, {}
 
 
+def architecture(
+    model: str, stem: str | None, weights_path: str | None
+) -> tuple[str, dict[str, Any], dict[str, torch.Tensor] | None]:
+    """The model name and kwargs to build, and the weights to start from.
+
+    ``--model`` and ``--stem``, unless the ``--initial-weights`` file names the architecture
+    its weights fit (then its kwargs, less dropout and input channels, which the run sets).
+    """
+    kwargs: dict[str, Any] = {} if stem is None else {"stem": stem}
+    if not weights_path:
+        return model, kwargs, None
+    weights, saved_model, saved_kwargs = initial_weights(weights_path)
+    if saved_model is None:
+        return model, kwargs, weights
+    kept = {key: value for key, value in saved_kwargs.items() if key not in ("dropout", "in_channels")}
+    return saved_model, kept, weights
+
+
 def _config(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, torch.Tensor] | None]:
-    model, kwargs, weights = args.model, {} if args.stem is None else {"stem": args.stem}, None
-    if args.initial_weights:
-        weights, saved_model, saved_kwargs = initial_weights(args.initial_weights)
-        if saved_model is not None:
-            model = saved_model
-            kwargs = {
-                key: value for key, value in saved_kwargs.items() if key not in ("dropout", "in_channels")
-            }
-    config = TrainConfig(
-        model=model,
-        model_kwargs=kwargs,
-        dropout=args.dropout,
-        image_size=args.image_size,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        schedule=args.schedule,
-        class_weighted=args.class_weighted,
-        patience=args.patience,
-        seed=args.seed,
-        auxiliary=args.auxiliary,
-        auxiliary_grid=args.auxiliary_grid,
+    model, kwargs, weights = architecture(args.model, args.stem, args.initial_weights)
+    options = keywords(
+        args, "dropout", "image_size", "epochs", "batch_size", "lr", "schedule", "class_weighted"
     )
-    return config, weights
+    options |= keywords(args, "patience", "seed", "auxiliary", "auxiliary_grid")
+    return TrainConfig(model=model, model_kwargs=kwargs, **options), weights
 
 
 def run(args: argparse.Namespace) -> int:

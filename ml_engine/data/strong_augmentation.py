@@ -157,8 +157,3 @@ class StrongTransform(TrainTransform):
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         return self._cutout(images)
-
-
-def strong_transform(image_size: int = 48) -> StrongTransform:
-    """The strong view for Ada-CM and fixed-threshold pseudo-labeling."""
-    return StrongTransform(image_size)

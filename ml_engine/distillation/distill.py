@@ -92,12 +92,6 @@ class DistilledSet:
     num_classes: int
     losses: list[float] = field(default_factory=list)
 
-    def by_class(self) -> torch.Tensor:
-        """``(C, steps x images_per_class, *shape)``: every synthetic image grouped by its class."""
-        flat, labels = self.images.flatten(0, 1), self.labels.flatten()
-        order = torch.sort(labels, stable=True).indices
-        return flat[order].reshape(self.num_classes, -1, *self.images.shape[2:])
-
 
 def inverse_softplus(value: float) -> float:
     """``r`` with ``softplus(r) = value`` (``log(expm1(value))``, computed stably)."""

@@ -54,8 +54,9 @@ def distill_faces(
     def network() -> ConvNet:
         return ConvNet(classes, width=width, depth=depth, image_size=image_size)
 
-    distilled = distill(config, images, labels, classes, network, device=device, progress=progress,
-                        cancel=cancel)  # fmt: skip
+    distilled = distill(
+        config, images, labels, classes, network, device=device, progress=progress, cancel=cancel
+    )
     accuracies: list[float] = []
     test_images, test_labels = (
         face_tensors(test, image_size) if test is not None else (images[:0], labels[:0])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import torch
 
-from ml_engine.atomic_write import atomic_path
+from ml_engine.atomic_write import atomic_zip
 from ml_engine.checkpoint import CheckpointInfo, load_checkpoint
 from ml_engine.export.model_card import TrainingProvenance, build_model_card, card_json, write_model_card
 from ml_engine.export.model_export import (
@@ -153,7 +152,7 @@ def zip_model_export(exported: ModelExport, path: str | os.PathLike[str]) -> Pat
     """
     members = [Path(model.path) for model in exported.exports]
     members += [exported.card_markdown_path, exported.card_json_path]
-    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
+    with atomic_zip(path) as archive:
         for member in members:
             archive.write(member, member.name)
     return Path(path)

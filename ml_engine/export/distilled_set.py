@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ml_engine.atomic_write import atomic_path
+from ml_engine.atomic_write import atomic_zip
 from ml_engine.data.transforms import FACE_NORMALISATION
 from ml_engine.distillation.distill import DistilledSet
 from ml_engine.export.image_folder_zip import class_folders
@@ -115,11 +115,15 @@ def write_distilled_set(
     }
     arrays = io.BytesIO()
     np.savez(
-        arrays, images=images, labels=distilled.labels.numpy(), step_sizes=distilled.step_sizes.float().numpy(),
-        epochs=np.int64(distilled.epochs), class_names=np.asarray(class_names),
+        arrays,
+        images=images,
+        labels=distilled.labels.numpy(),
+        step_sizes=distilled.step_sizes.float().numpy(),
+        epochs=np.int64(distilled.epochs),
+        class_names=np.asarray(class_names),
         normalisation=np.asarray([FACE_NORMALISATION.mean, FACE_NORMALISATION.std]),
-    )  # fmt: skip
-    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w") as archive:
+    )
+    with atomic_zip(path) as archive:
         archive.writestr(ARRAYS_NAME, arrays.getvalue())
         for step in range(steps):
             for slot in range(slots):

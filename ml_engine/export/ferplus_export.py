@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import zipfile
 from collections.abc import Iterable, Sequence
+from typing import Unpack
 
 from PIL import Image
 
-from ml_engine.atomic_write import atomic_path
+from ml_engine.atomic_write import atomic_path, atomic_zip
 from ml_engine.data.importers.ferplus import AUXILIARY_FOLDER, VOTE_COLUMNS
 from ml_engine.export.image_folder_zip import member_name
 from ml_engine.export.label_rows import (
@@ -51,8 +50,7 @@ from ml_engine.export.label_rows import (
     safe_file_name,
     unique_name,
 )
-from ml_engine.export.streaming import track
-from ml_engine.progress import CancelFlag, ProgressCallback
+from ml_engine.export.streaming import ExportPath, RowTracking, track
 
 UNMAPPED_POLICIES = ("error", "unknown")
 
@@ -100,15 +98,13 @@ def ferplus_columns(class_names: Sequence[str], unmapped: str = "error") -> tupl
 
 
 def write_ferplus_label_csv(
-    path: str | os.PathLike[str],
+    path: ExportPath,
     class_names: Sequence[str],
     rows: Iterable[LabelRow],
     *,
     unmapped: str = "error",
     face_size: tuple[int, int] | None = None,
-    total: int | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelFlag | None = None,
+    **tracking: Unpack[RowTracking],
 ) -> ExportSummary:
     """Write the faces with votes as a headerless FERPlus ``label.csv`` at ``path`` (atomically).
 
@@ -119,7 +115,7 @@ def write_ferplus_label_csv(
         unmapped: ``"error"`` or ``"unknown"`` (see the module docstring).
         face_size: ``(width, height)`` of every face; ``None`` reads each image's header
             (a face whose image cannot be read is then skipped and named in the summary).
-        total, progress, cancel: progress reporting and cancellation for background jobs.
+        tracking: ``total``, ``progress`` and ``cancel`` for background jobs (:class:`~ml_engine.export.streaming.RowTracking`).
 
     Returns:
         The summary; ``skipped`` counts ``"no_votes"``, ``"missing_image"`` and, under
@@ -132,7 +128,7 @@ def write_ferplus_label_csv(
     written, no_votes, folded, missing = 0, 0, 0, []
     with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        for row in track(rows, stage="export_labels_ferplus", total=total, progress=progress, cancel=cancel):
+        for row in track(rows, stage="export_labels_ferplus", **tracking):
             votes, _ = check_row(row, len(columns))
             if sum(votes) == 0 and not row.reviewed_by:
                 no_votes += 1
@@ -155,15 +151,13 @@ FERPLUS_SPLIT_FOLDERS = {"pool": "FER2013Train", "test": "FER2013Test", "auxilia
 
 
 def write_ferplus_zip(
-    path: str | os.PathLike[str],
+    path: ExportPath,
     class_names: Sequence[str],
     rows: Iterable[LabelRow],
     *,
     unmapped: str = "error",
     include_unvoted: bool = False,
-    total: int | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelFlag | None = None,
+    **tracking: Unpack[RowTracking],
 ) -> ExportSummary:
     """Write the FERPlus layout (split folders of images, each with its ``label.csv``) as a zip.
 
@@ -177,8 +171,8 @@ def write_ferplus_zip(
     used: set[str] = set()
     counts = {"no_votes": 0, "missing_image": 0}
     written, missing = 0, []
-    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
-        for row in track(rows, stage="export_labels_ferplus", total=total, progress=progress, cancel=cancel):
+    with atomic_zip(path) as archive:
+        for row in track(rows, stage="export_labels_ferplus", **tracking):
             votes, _ = check_row(row, len(columns))
             reason = _left_out(row, votes, include_unvoted)
             size = None if reason else _image_size(row.image_path)

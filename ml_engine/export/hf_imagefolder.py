@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Unpack
 
-from ml_engine.atomic_write import atomic_path
+from ml_engine.atomic_write import atomic_zip
 from ml_engine.export.image_folder_zip import member_name
 from ml_engine.export.label_rows import ExportSummary, LabelRow, check_class_names, check_row, unique_name
-from ml_engine.export.streaming import track
-from ml_engine.progress import CancelFlag, ProgressCallback
+from ml_engine.export.streaming import ExportPath, RowTracking, track
 
 HF_SPLIT_FOLDERS = {"pool": "train", "auxiliary": "train", "test": "test"}
 """The ``datasets`` split folder of each FaceLoop split."""
@@ -44,13 +42,7 @@ def metadata_header(class_names: Sequence[str]) -> list[str]:
 
 
 def write_hf_imagefolder_zip(
-    path: str | os.PathLike[str],
-    class_names: Sequence[str],
-    rows: Iterable[LabelRow],
-    *,
-    total: int | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelFlag | None = None,
+    path: ExportPath, class_names: Sequence[str], rows: Iterable[LabelRow], **tracking: Unpack[RowTracking]
 ) -> ExportSummary:
     """Write ``rows`` as a zipped ImageFolder with metadata at ``path`` (atomically).
 
@@ -65,8 +57,8 @@ def write_hf_imagefolder_zip(
     tables: dict[str, io.StringIO] = {}
     used: set[str] = set()
     written, missing = 0, []
-    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
-        for row in track(rows, stage="export_labels_hf", total=total, progress=progress, cancel=cancel):
+    with atomic_zip(path) as archive:
+        for row in track(rows, stage="export_labels_hf", **tracking):
             votes, _ = check_row(row, len(names))
             folder = HF_SPLIT_FOLDERS[row.split]
             if not row.image_path or not Path(row.image_path).is_file():

@@ -18,12 +18,12 @@ temporary file and renamed into place (Zip64 is used automatically past 65,535 m
 
 from __future__ import annotations
 
-import os
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Unpack
 
-from ml_engine.atomic_write import atomic_path
+from ml_engine.atomic_write import atomic_zip
 from ml_engine.data.importers.image_files import is_image_name
 from ml_engine.export.label_rows import (
     ExportSummary,
@@ -34,8 +34,7 @@ from ml_engine.export.label_rows import (
     safe_file_name,
     unique_name,
 )
-from ml_engine.export.streaming import track
-from ml_engine.progress import CancelFlag, ProgressCallback
+from ml_engine.export.streaming import ExportPath, RowTracking, track
 
 
 def class_folders(class_names: Sequence[str]) -> tuple[str, ...]:
@@ -60,13 +59,7 @@ def member_name(row: LabelRow) -> str:
 
 
 def write_image_folder_zip(
-    path: str | os.PathLike[str],
-    class_names: Sequence[str],
-    rows: Iterable[LabelRow],
-    *,
-    total: int | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelFlag | None = None,
+    path: ExportPath, class_names: Sequence[str], rows: Iterable[LabelRow], **tracking: Unpack[RowTracking]
 ) -> ExportSummary:
     """Write the labelled faces of ``rows`` as an ImageFolder zip at ``path`` (atomically).
 
@@ -81,8 +74,8 @@ def write_image_folder_zip(
     folders = class_folders(class_names)
     used: set[str] = set()
     written, unlabeled, missing = 0, 0, []
-    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
-        for row in track(rows, stage="export_labels_zip", total=total, progress=progress, cancel=cancel):
+    with atomic_zip(path) as archive:
+        for row in track(rows, stage="export_labels_zip", **tracking):
             check_row(row, len(folders))
             if row.label is None:
                 unlabeled += 1

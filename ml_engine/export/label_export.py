@@ -30,7 +30,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TypedDict
+from typing import TypedDict, Unpack
 
 from ml_engine.atomic_write import atomic_path
 from ml_engine.export.label_rows import (
@@ -41,8 +41,7 @@ from ml_engine.export.label_rows import (
     check_class_names,
     check_row,
 )
-from ml_engine.export.streaming import track
-from ml_engine.progress import CancelFlag, ProgressCallback
+from ml_engine.export.streaming import ExportPath, RowTracking, track
 
 VOTE_PREFIX = "votes_"
 LEADING_COLUMNS = ("file", "label")
@@ -82,13 +81,7 @@ def _record(row: LabelRow, class_names: tuple[str, ...]) -> LabelRecord:
 
 
 def write_labels_csv(
-    path: str | os.PathLike[str],
-    class_names: Sequence[str],
-    rows: Iterable[LabelRow],
-    *,
-    total: int | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelFlag | None = None,
+    path: ExportPath, class_names: Sequence[str], rows: Iterable[LabelRow], **tracking: Unpack[RowTracking]
 ) -> ExportSummary:
     """Write ``rows`` as a CSV label set at ``path`` (atomically).
 
@@ -102,7 +95,7 @@ def write_labels_csv(
     with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        for row in track(rows, stage="export_labels_csv", total=total, progress=progress, cancel=cancel):
+        for row in track(rows, stage="export_labels_csv", **tracking):
             record = _record(row, names)
             writer.writerow(
                 [
@@ -121,19 +114,13 @@ def write_labels_csv(
 
 
 def write_labels_jsonl(
-    path: str | os.PathLike[str],
-    class_names: Sequence[str],
-    rows: Iterable[LabelRow],
-    *,
-    total: int | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelFlag | None = None,
+    path: ExportPath, class_names: Sequence[str], rows: Iterable[LabelRow], **tracking: Unpack[RowTracking]
 ) -> ExportSummary:
     """Write ``rows`` as JSON Lines at ``path`` (atomically); same errors as :func:`write_labels_csv`."""
     names = check_class_names(class_names)
     count = 0
     with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
-        for row in track(rows, stage="export_labels_jsonl", total=total, progress=progress, cancel=cancel):
+        for row in track(rows, stage="export_labels_jsonl", **tracking):
             handle.write(json.dumps(_record(row, names), ensure_ascii=False) + "\n")
             count += 1
     return ExportSummary(str(path), count)
@@ -192,9 +179,15 @@ class LabelFile:
                 candidates, num_votes = cells[after_votes], cells[after_votes + 1]
                 extra = dict(zip(self._trailing[3:], cells[after_votes + 3 :], strict=True))
                 yield self._row(
-                    where, cells[0], cells[1] or None, votes, candidates.split(CANDIDATE_SEPARATOR), num_votes,
-                    extra.get("reviewed_by", ""), extra.get("split", "pool"),
-                )  # fmt: skip
+                    where,
+                    cells[0],
+                    cells[1] or None,
+                    votes,
+                    candidates.split(CANDIDATE_SEPARATOR),
+                    num_votes,
+                    extra.get("reviewed_by", ""),
+                    extra.get("split", "pool"),
+                )
 
     def _iter_jsonl(self) -> Iterator[LabelRow]:
         with open(self.path, encoding="utf-8") as handle:

@@ -22,19 +22,16 @@ can be set up to show these tasks. Image paths are relative to the zip's root.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
-import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 from xml.sax.saxutils import quoteattr
 
-from ml_engine.atomic_write import atomic_path
+from ml_engine.atomic_write import atomic_zip
 from ml_engine.export.image_folder_zip import member_name
 from ml_engine.export.label_rows import ExportSummary, LabelRow, check_class_names, check_row, unique_name
-from ml_engine.export.streaming import track
-from ml_engine.progress import CancelFlag, ProgressCallback
+from ml_engine.export.streaming import ExportPath, RowTracking, track
 
 TASKS_FILE = "tasks.json"
 CONFIG_FILE = "label_config.xml"
@@ -59,13 +56,7 @@ def choices_result(names: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def write_label_studio_zip(
-    path: str | os.PathLike[str],
-    class_names: Sequence[str],
-    rows: Iterable[LabelRow],
-    *,
-    total: int | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelFlag | None = None,
+    path: ExportPath, class_names: Sequence[str], rows: Iterable[LabelRow], **tracking: Unpack[RowTracking]
 ) -> ExportSummary:
     """Write ``rows`` as Label Studio tasks with their images at ``path`` (atomically).
 
@@ -76,14 +67,11 @@ def write_label_studio_zip(
     written, missing = 0, []
     target = Path(path)
     with (
-        atomic_path(target) as temporary,
-        zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive,
+        atomic_zip(target) as archive,
         tempfile.TemporaryFile("w+", encoding="utf-8", dir=target.parent) as tasks,
     ):
         tasks.write("[")
-        for row in track(
-            rows, stage="export_labels_label_studio", total=total, progress=progress, cancel=cancel
-        ):
+        for row in track(rows, stage="export_labels_label_studio", **tracking):
             votes, _ = check_row(row, len(names))
             if not row.image_path or not Path(row.image_path).is_file():
                 missing.append(row.file_name)

@@ -92,59 +92,50 @@ def _require_batch(inputs: torch.Tensor) -> None:
         raise ValueError(f"verification needs (B >= 2, C, H, W) sample faces, got {tuple(inputs.shape)}")
 
 
-def verify_torchscript(
-    path: str | os.PathLike[str], model: nn.Module, inputs: torch.Tensor, tolerance: float = TOLERANCE
-) -> float:
-    """Load ``path`` with ``torch.jit.load`` and compare it with ``model``; returns the max difference."""
-    _require_batch(inputs)
-    with _loading("TorchScript model", path), quiet_torchscript():
-        scripted = torch.jit.load(str(path), map_location="cpu").eval()
-
-        def run(batch: torch.Tensor) -> np.ndarray:
-            with torch.inference_mode():
-                return scripted(batch).float().numpy()
-
-        return _check(run, model, inputs, tolerance, f"TorchScript model {path}")
+Runner = Callable[[torch.Tensor], np.ndarray]
+"""An exported model loaded back: faces in, logits out."""
 
 
-def verify_onnx(
-    path: str | os.PathLike[str], model: nn.Module, inputs: torch.Tensor, tolerance: float = TOLERANCE
-) -> float:
-    """Check ``path`` with ``onnx.checker``, run it in ONNX Runtime (CPU) and compare with ``model``."""
+def _torchscript_runner(path: str | os.PathLike[str]) -> Runner:
+    """The file loaded with ``torch.jit.load``."""
+    scripted = torch.jit.load(str(path), map_location="cpu").eval()
+
+    def run(batch: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            return scripted(batch).float().numpy()
+
+    return run
+
+
+def _onnx_runner(path: str | os.PathLike[str]) -> Runner:
+    """The file checked with ``onnx.checker`` and run in ONNX Runtime (CPU)."""
     import onnx
     import onnxruntime
 
-    _require_batch(inputs)
-    with _loading("ONNX model", path):
-        onnx.checker.check_model(str(path), full_check=True)
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
+    onnx.checker.check_model(str(path), full_check=True)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
 
-        def run(batch: torch.Tensor) -> np.ndarray:
-            return np.asarray(session.run(None, {name: batch.numpy()})[0])
+    def run(batch: torch.Tensor) -> np.ndarray:
+        return np.asarray(session.run(None, {name: batch.numpy()})[0])
 
-        return _check(run, model, inputs, tolerance, f"ONNX model {path}")
+    return run
 
 
-def verify_checkpoint(
-    path: str | os.PathLike[str], model: nn.Module, inputs: torch.Tensor, tolerance: float = TOLERANCE
-) -> float:
-    """Rebuild the checkpoint at ``path`` with :func:`load_checkpoint` and compare it with ``model``."""
+def _checkpoint_runner(path: str | os.PathLike[str]) -> Runner:
+    """The checkpoint rebuilt with :func:`~ml_engine.checkpoint.load_checkpoint`."""
     from ml_engine.checkpoint import load_checkpoint
 
-    _require_batch(inputs)
-    with _loading("checkpoint", path):
-        rebuilt, _ = load_checkpoint(path, "cpu")
-        return _check(
-            lambda batch: reference_logits(rebuilt, batch), model, inputs, tolerance, f"checkpoint {path}"
-        )
+    rebuilt, _ = load_checkpoint(path, "cpu")
+    return lambda batch: reference_logits(rebuilt, batch)
 
 
-VERIFIERS: dict[str, Callable[..., float]] = {
-    "pytorch": verify_checkpoint,
-    "torchscript": verify_torchscript,
-    "onnx": verify_onnx,
+RUNNERS: dict[str, tuple[str, Callable[[str | os.PathLike[str]], Runner]]] = {
+    "pytorch": ("checkpoint", _checkpoint_runner),
+    "torchscript": ("TorchScript model", _torchscript_runner),
+    "onnx": ("ONNX model", _onnx_runner),
 }
+"""What each export format is called in messages, and how it is loaded back."""
 
 
 def verify_export(
@@ -155,6 +146,9 @@ def verify_export(
     tolerance: float = TOLERANCE,
 ) -> float:
     """Verify an exported file of ``format`` (``pytorch``, ``torchscript`` or ``onnx``) against ``model``."""
-    if format not in VERIFIERS:
-        raise ValueError(f"unknown export format {format!r}; expected one of {sorted(VERIFIERS)}")
-    return VERIFIERS[format](path, model, inputs, tolerance)
+    if format not in RUNNERS:
+        raise ValueError(f"unknown export format {format!r}; expected one of {sorted(RUNNERS)}")
+    _require_batch(inputs)
+    what, runner = RUNNERS[format]
+    with _loading(what, path), quiet_torchscript():
+        return _check(runner(path), model, inputs, tolerance, f"{what} {path}")

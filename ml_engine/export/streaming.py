@@ -1,19 +1,38 @@
 """Progress and cancellation for exports that stream rows one by one.
 
 Large label-set exports run as background jobs; the worker forwards :class:`Progress`
-reports to the UI and sets a cancel flag when the user gives up. :func:`track` wraps the
-row iterable so every writer reports and checks the flag the same way, every ``every``
-rows (cheap enough for a million faces, frequent enough for a progress bar).
+reports to the UI and sets a cancel flag when the user gives up. Every label writer takes
+them as :class:`RowTracking` keywords and hands them to :func:`track`, which wraps the row
+iterable so every writer reports and checks the flag the same way, every ``every`` rows
+(cheap enough for a million faces, frequent enough for a progress bar).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from ml_engine.progress import CancelFlag, Cancelled, Progress, ProgressCallback
 
 Row = TypeVar("Row")
+
+ExportPath = str | os.PathLike[str]
+"""Where a writer puts its file."""
+
+
+class RowTracking(TypedDict, total=False):
+    """A label writer's keywords for :func:`track`.
+
+    Attributes:
+        total: how many rows the iterable holds, when known (for the progress fraction).
+        progress: receives a report every few thousand rows.
+        cancel: checked as often; the writer stops with ``Cancelled`` when it returns True.
+    """
+
+    total: int | None
+    progress: ProgressCallback | None
+    cancel: CancelFlag | None
 
 
 def track(

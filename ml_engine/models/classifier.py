@@ -51,7 +51,3 @@ class FaceClassifier(nn.Module):
         """Logits ``(B, num_classes)`` and the penultimate embedding ``(B, D)`` (before dropout)."""
         embedding = self.backbone(images)
         return self.classifier(self.dropout(embedding)), embedding
-
-    def reset_classifier(self) -> None:
-        """Re-initialise only the linear head (the backbone keeps its, e.g. pre-trained, weights)."""
-        self.classifier.reset_parameters()

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from ml_engine.models.classifier import FaceClassifier
+from ml_engine.models.registry import create_model
 
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 _HEAD_PREFIXES = ("classifier.", "dropout.")
@@ -108,3 +110,22 @@ def load_backbone_weights(model: FaceClassifier, state_dict: Mapping[str, torch.
     if result.missing_keys or result.unexpected_keys:
         raise WeightsMismatchError(f"load_state_dict disagreed with the key check: {result}")
     return LoadedWeights(loaded=tuple(sorted(weights)), ignored_head_keys=tuple(sorted(head_keys)))
+
+
+def create_model_with_weights(
+    name: str,
+    num_classes: int,
+    weights: Mapping[str, torch.Tensor] | None,
+    *,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> FaceClassifier:
+    """:func:`~ml_engine.models.registry.create_model`, its backbone then given ``weights`` (if any).
+
+    Raises:
+        WeightsMismatchError: when ``weights`` do not fit the backbone (see :func:`load_backbone_weights`).
+    """
+    model = create_model(name, num_classes, dropout=dropout, **kwargs)
+    if weights is not None:
+        load_backbone_weights(model, weights)
+    return model

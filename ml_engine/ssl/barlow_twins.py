@@ -7,17 +7,16 @@ cross-correlation of the batch-standardised projections, via lightly's ``BarlowT
 
 from __future__ import annotations
 
-import torch
 from lightly.loss import BarlowTwinsLoss
 from lightly.models.modules import BarlowTwinsProjectionHead
 from torch import nn
 
-from ml_engine.ssl.base import SSLMethod, full_precision, register_method
+from ml_engine.ssl.base import JointViewsMethod, register_method
 from ml_engine.ssl.config import PretrainConfig
 
 
 @register_method("barlow_twins")
-class BarlowTwins(SSLMethod):
+class BarlowTwins(JointViewsMethod):
     """Backbone + 3-layer projector (lightly's 2048-wide CIFAR variant by default)."""
 
     DEFAULTS = {"hidden_dim": 2048, "output_dim": 2048}
@@ -28,11 +27,3 @@ class BarlowTwins(SSLMethod):
             embedding_dim, self.hidden_dim(), self.option("output_dim")
         )
         self.criterion = BarlowTwinsLoss(lambda_param=config.barlow_lambda)
-
-    def loss(self, views: list[torch.Tensor]) -> torch.Tensor:
-        """Cross-correlation loss between the two views' projections."""
-        first, second = views
-        projections = self.projection_head(self.backbone(torch.cat([first, second])))
-        with full_precision(first.device.type):
-            z0, z1 = projections.float().chunk(2)
-            return self.criterion(z0, z1)

@@ -69,6 +69,26 @@ class SSLMethod(nn.Module):
         """Called after each optimiser step (``step`` counts from 0 over the whole run)."""
 
 
+class JointViewsMethod(SSLMethod):
+    """A method whose loss compares the projections of two views: SimCLR, Barlow Twins.
+
+    Both views go through the backbone as one batch, so BatchNorm sees all 2N views; the loss
+    runs in full precision. Subclasses set ``projection_head`` and ``criterion``, which takes
+    the two views' projections.
+    """
+
+    projection_head: nn.Module
+    criterion: nn.Module
+
+    def loss(self, views: list[torch.Tensor]) -> torch.Tensor:
+        """``criterion`` of the two views' projections."""
+        first, second = views
+        projections = self.projection_head(self.backbone(torch.cat([first, second])))
+        with full_precision(first.device.type):
+            z0, z1 = projections.float().chunk(2)
+            return self.criterion(z0, z1)
+
+
 _METHODS: dict[str, type[SSLMethod]] = {}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ml_engine.atomic_write import atomic_path
-from ml_engine.models import FaceClassifier, create_model, load_backbone_weights
+from ml_engine.models import FaceClassifier, create_model_with_weights
 from ml_engine.ssl.config import PretrainConfig
 
 FORMAT = "faceloop-ssl-checkpoint"
@@ -79,9 +79,9 @@ class PretrainedBackbone:
         another shape (the reference code loaded nothing and did not notice, §2.3).
         """
         kwargs = {key: value for key, value in self.model_kwargs.items() if key != "dropout"}
-        model = create_model(self.model_name, num_classes, dropout=dropout, **kwargs)
-        load_backbone_weights(model, self.state_dict)
-        return model
+        return create_model_with_weights(
+            self.model_name, num_classes, self.state_dict, dropout=dropout, **kwargs
+        )
 
 
 def load_pretrained_backbone(path: str | os.PathLike[str]) -> PretrainedBackbone:

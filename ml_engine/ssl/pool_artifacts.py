@@ -81,9 +81,14 @@ def pretrain_pool(
     device = resolve_device(device)
     checkpoint = folder / CHECKPOINT_FILE
     result = pretrain(
-        config, dataset, device=device, progress=progress, cancel=cancel, checkpoint_path=checkpoint,
+        config,
+        dataset,
+        device=device,
+        progress=progress,
+        cancel=cancel,
+        checkpoint_path=checkpoint,
         initial_weights=initial_weights,
-    )  # fmt: skip
+    )
     metadata = EmbeddingsMetadata(
         count=len(dataset),
         dim=result.embedding_dim,

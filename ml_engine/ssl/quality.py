@@ -1,7 +1,7 @@
 """Quick quality signals for embeddings on a labelled split: weighted kNN and a linear probe.
 
 Both are the standard SSL evaluations (kNN: Wu et al., "Unsupervised feature learning via
-non-parametric instance discrimination", CVPR 2018, Eq. 7-8, as in lightly's ``knn_predict``;
+non-parametric instance discrimination", CVPR 2018, Eq. 7-8, lightly's ``knn_predict``;
 linear probe: a logistic regression on frozen features). They need no fine-tuning and run in
 seconds, so a pre-training run can be judged against a randomly initialised backbone.
 """
@@ -13,47 +13,51 @@ import torch
 import torch.nn.functional as F
 
 
-def knn_predict(
-    train_embeddings: np.ndarray,
-    train_labels: np.ndarray,
-    test_embeddings: np.ndarray,
-    *,
-    k: int = 20,
-    temperature: float = 0.07,
-    num_classes: int | None = None,
-    chunk: int = 1024,
-) -> np.ndarray:
-    """Class scores ``(Q, C)``: each test face's k most cosine-similar training faces vote
-    with weight ``exp(cos / temperature)``."""
-    train = F.normalize(torch.as_tensor(np.asarray(train_embeddings), dtype=torch.float32), dim=1)
-    labels = torch.as_tensor(np.asarray(train_labels), dtype=torch.int64)
-    if len(labels) == 0 or int(labels.min()) < 0:
-        raise ValueError("kNN needs labelled reference faces (labels >= 0)")
-    classes = int(labels.max()) + 1 if num_classes is None else num_classes
-    k = min(k, len(train))
-    scores = []
-    for start in range(0, len(test_embeddings), chunk):
-        test = F.normalize(
-            torch.as_tensor(np.asarray(test_embeddings[start : start + chunk]), dtype=torch.float32), dim=1
-        )
-        similarities, neighbours = (test @ train.T).topk(k, dim=1)
-        weights = torch.exp(similarities / temperature)
-        votes = torch.zeros(len(test), classes).scatter_add_(1, labels[neighbours], weights)
-        scores.append(votes)
-    return torch.cat(scores).numpy() if scores else np.zeros((0, classes), dtype=np.float32)
-
-
 def knn_accuracy(
     train_emb: np.ndarray,
     train_labels: np.ndarray,
     test_emb: np.ndarray,
     test_labels: np.ndarray,
     k: int = 20,
+    *,
+    temperature: float = 0.07,
+    chunk: int = 1024,
 ) -> float:
-    """Accuracy of the weighted kNN classifier (cosine, k=20, temperature 0.07)."""
+    """Accuracy of the weighted kNN classifier (cosine, k=20, temperature 0.07).
+
+    Each test face's ``k`` most cosine-similar training faces vote with weight
+    ``exp(cos / temperature)``: lightly's ``knn_predict``, run on ``chunk`` test faces at a
+    time so the similarity matrix stays small.
+
+    Raises:
+        ValueError: when a training face has no label (``< 0``) or there are none.
+    """
+    # Imported here: lightly.utils.benchmarking loads pytorch_lightning, seconds the CLI's
+    # other commands need not wait for.
+    from lightly.utils.benchmarking import knn_predict
+
+    labels = torch.as_tensor(np.asarray(train_labels), dtype=torch.int64)
+    if len(labels) == 0 or int(labels.min()) < 0:
+        raise ValueError("kNN needs labelled reference faces (labels >= 0)")
     num_classes = int(max(np.max(train_labels), np.max(test_labels))) + 1
-    scores = knn_predict(train_emb, train_labels, test_emb, k=k, num_classes=num_classes)
-    return float(np.mean(scores.argmax(axis=1) == np.asarray(test_labels)))
+    bank = _unit_rows(train_emb).T
+    predicted = [
+        knn_predict(
+            _unit_rows(test_emb[start : start + chunk]),
+            bank,
+            labels,
+            num_classes,
+            min(k, len(labels)),
+            temperature,
+        )
+        for start in range(0, len(test_emb), chunk)
+    ]
+    return float(np.mean(torch.cat(predicted)[:, 0].numpy() == np.asarray(test_labels)))
+
+
+def _unit_rows(vectors: np.ndarray) -> torch.Tensor:
+    """``vectors`` as float32 rows of unit length (cosine similarity is then a dot product)."""
+    return F.normalize(torch.as_tensor(np.asarray(vectors), dtype=torch.float32), dim=1)
 
 
 def linear_probe_accuracy(

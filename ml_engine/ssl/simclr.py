@@ -7,17 +7,16 @@ as in ActiveFER (lightly's default is 0.5; docs/reference-implementations.md §1
 
 from __future__ import annotations
 
-import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
 from torch import nn
 
-from ml_engine.ssl.base import SSLMethod, full_precision, register_method
+from ml_engine.ssl.base import JointViewsMethod, register_method
 from ml_engine.ssl.config import PretrainConfig
 
 
 @register_method("simclr")
-class SimCLR(SSLMethod):
+class SimCLR(JointViewsMethod):
     """Backbone + 2-layer projection head, NT-Xent on the two views' projections."""
 
     DEFAULTS = {"temperature": 0.1, "output_dim": 128}
@@ -28,11 +27,3 @@ class SimCLR(SSLMethod):
             embedding_dim, self.hidden_dim(), self.option("output_dim")
         )
         self.criterion = NTXentLoss(temperature=self.option("temperature"))
-
-    def loss(self, views: list[torch.Tensor]) -> torch.Tensor:
-        """Both views go through the backbone as one batch (BatchNorm sees all 2N views)."""
-        first, second = views
-        projections = self.projection_head(self.backbone(torch.cat([first, second])))
-        with full_precision(first.device.type):
-            z0, z1 = projections.float().chunk(2)
-            return self.criterion(z0, z1)

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from ml_engine.device import resolve_device
-from ml_engine.strategies.base import SelectionInputs, check_batch_size, required
-from ml_engine.strategies.center_distances import LazyNearestCenter, PairwiseDistances, squared_row_norms
+from ml_engine.strategies.base import SelectionInputs, batch_candidates, required
+from ml_engine.strategies.center_distances import PairwiseDistances, greedy_centers, squared_row_norms
 
 
 def loss_gradient_factors(probabilities: np.ndarray) -> np.ndarray:
@@ -40,6 +40,14 @@ def loss_gradient_factors(probabilities: np.ndarray) -> np.ndarray:
     a = np.array(probabilities, dtype=np.float32)
     a[np.arange(len(a)), a.argmax(axis=1)] -= 1.0
     return a
+
+
+def gradient_embedding_inputs(inputs: SelectionInputs) -> tuple[np.ndarray, np.ndarray, torch.device]:
+    """What last-layer gradient embeddings are made of (BADGE, GLISTER): probabilities, embeddings,
+    and the device they are computed on."""
+    probabilities = required(inputs.probabilities, "probabilities")
+    embeddings = required(inputs.embeddings, "embeddings")
+    return probabilities, embeddings, resolve_device(inputs.device)
 
 
 def gradient_distances(factors: torch.Tensor, embeddings: torch.Tensor) -> PairwiseDistances:
@@ -67,27 +75,14 @@ def kmeans_plus_plus(
     """
     norms = (squared_row_norms(factors) * squared_row_norms(embeddings)).cpu().numpy()
     initial = np.full(len(norms), np.inf, dtype=np.float32)
-    distances = LazyNearestCenter(gradient_distances(factors, embeddings), initial)
-    distances.add(int(np.argmax(norms)))
-    distances.refresh()
-    while len(distances.centers) < count:
-        race = rng.standard_exponential(len(norms))
-
-        def raced(bound: np.ndarray, race: np.ndarray = race) -> np.ndarray:
-            return bound / race
-
-        distances.add(distances.best(raced))
-    return distances.centers
+    distances = gradient_distances(factors, embeddings)
+    return greedy_centers(distances, initial, count, first=int(np.argmax(norms)), rng=rng)
 
 
 def select_badge(inputs: SelectionInputs, batch_size: int, seed: int) -> np.ndarray:
     """BADGE's batch from ``inputs.probabilities`` and ``inputs.embeddings``, in pick order."""
-    check_batch_size(batch_size)
-    probabilities = required(inputs.probabilities, "probabilities")
-    pool_embeddings = required(inputs.embeddings, "embeddings")
-    device = resolve_device(inputs.device)
-    candidates = inputs.candidates()
-    count = min(batch_size, len(candidates))
+    candidates, count = batch_candidates(inputs, batch_size)
+    probabilities, pool_embeddings, device = gradient_embedding_inputs(inputs)
     if count == 0:
         return np.zeros(0, dtype=np.int64)
     factors = torch.as_tensor(loss_gradient_factors(probabilities[candidates]), device=device)

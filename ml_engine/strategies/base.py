@@ -111,6 +111,13 @@ def check_batch_size(batch_size: int) -> None:
         raise ValueError(f"batch_size must be non-negative, got {batch_size}")
 
 
+def batch_candidates(inputs: SelectionInputs, batch_size: int) -> tuple[np.ndarray, int]:
+    """``inputs.candidates()`` and how many of them the batch takes (fewer when fewer exist)."""
+    check_batch_size(batch_size)
+    candidates = inputs.candidates()
+    return candidates, min(batch_size, len(candidates))
+
+
 def top_by_score(scores: np.ndarray, candidates: np.ndarray, batch_size: int) -> np.ndarray:
     """The ``batch_size`` candidates with the largest score; ties go to the lower pool index.
 

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from ml_engine.device import resolve_device
-from ml_engine.strategies.base import SelectionInputs, check_batch_size, required
-from ml_engine.strategies.center_distances import LazyNearestCenter, PairwiseDistances, squared_row_norms
+from ml_engine.strategies.base import SelectionInputs, batch_candidates, required
+from ml_engine.strategies.center_distances import PairwiseDistances, greedy_centers, squared_row_norms
 
 _CHUNK = 8192
 
@@ -63,42 +63,20 @@ def squared_distances(features: torch.Tensor) -> PairwiseDistances:
     return distances
 
 
-def k_center_greedy(
-    features: torch.Tensor, initial: np.ndarray, count: int, first: int | None = None
-) -> list[int]:
-    """Indices (rows of ``features``) picked by k-center greedy.
-
-    Args:
-        features: ``(M, D)`` candidate embeddings.
-        initial: ``(M,)`` squared distance of each candidate to the labeled set (``inf`` if empty).
-        count: how many to pick.
-        first: the first pick when there is no labeled set (otherwise the farthest point).
-    """
-    distances = LazyNearestCenter(squared_distances(features), initial)
-    if first is not None:
-        distances.add(first)
-        distances.refresh()
-    while len(distances.centers) < count:
-        distances.add(distances.best(lambda bound: bound))
-    return distances.centers
-
-
 def select_coreset(inputs: SelectionInputs, batch_size: int, seed: int) -> np.ndarray:
     """k-center greedy on ``inputs.embeddings``; labeled faces are the initial centres.
 
     ``seed`` only matters when nothing is labeled: then the first centre is a candidate drawn
     with it (the farthest-point rule needs at least one centre).
     """
-    check_batch_size(batch_size)
+    candidates, count = batch_candidates(inputs, batch_size)
     pool_embeddings = required(inputs.embeddings, "embeddings")
     device = resolve_device(inputs.device)
-    candidates = inputs.candidates()
-    count = min(batch_size, len(candidates))
     if count == 0:
         return np.zeros(0, dtype=np.int64)
     points = pool_embeddings[candidates]
     initial = nearest_distances(points, pool_embeddings[inputs.labeled], device)
     first = None if len(inputs.labeled) else int(np.random.default_rng(seed).integers(len(candidates)))
     features = torch.as_tensor(points, dtype=torch.float32, device=device)
-    picks = k_center_greedy(features, initial, count, first)
+    picks = greedy_centers(squared_distances(features), initial, count, first)
     return candidates[np.asarray(picks, dtype=np.int64)]

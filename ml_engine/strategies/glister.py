@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ml_engine.device import resolve_device
-from ml_engine.strategies.base import SelectionInputs, check_batch_size, required
+from ml_engine.strategies.badge import gradient_embedding_inputs, loss_gradient_factors
+from ml_engine.strategies.base import SelectionInputs, batch_candidates
 
 _TINY = 1e-30
 
@@ -128,12 +128,8 @@ def select_glister(
         max_validation: at most this many validation faces (bounds memory and time).
         rounds: how many times per batch the gains are recomputed.
     """
-    check_batch_size(batch_size)
-    probabilities = required(inputs.probabilities, "probabilities")
-    embeddings = required(inputs.embeddings, "embeddings")
-    device = resolve_device(inputs.device)
-    candidates = inputs.candidates()
-    count = min(batch_size, len(candidates))
+    candidates, count = batch_candidates(inputs, batch_size)
+    probabilities, embeddings, device = gradient_embedding_inputs(inputs)
     if count == 0:
         return np.zeros(0, dtype=np.int64)
     rng = np.random.default_rng(seed)
@@ -145,8 +141,9 @@ def select_glister(
         )
         labeled_embeddings = torch.as_tensor(embeddings[known], dtype=torch.float32, device=device)
         _step(validation, labeled_factors, labeled_embeddings, learning_rate, 1.0 / len(known))
-    picks = _greedy(probabilities[candidates], embeddings[candidates], validation, count, learning_rate,
-                    rounds, device)  # fmt: skip
+    picks = _greedy(
+        probabilities[candidates], embeddings[candidates], validation, count, learning_rate, rounds, device
+    )
     return candidates[picks]
 
 
@@ -160,8 +157,7 @@ def _greedy(
     device: torch.device,
 ) -> np.ndarray:
     """Candidate rows in pick order: ``rounds`` rounds of the top gains, each then applied."""
-    factors = torch.as_tensor(probabilities, dtype=torch.float32, device=device)
-    factors -= _one_hot(probabilities.argmax(axis=1), probabilities.shape[1], device)
+    factors = torch.as_tensor(loss_gradient_factors(probabilities), device=device)
     embeddings = torch.as_tensor(candidate_embeddings, dtype=torch.float32, device=device)
     available = torch.ones(len(probabilities), dtype=torch.bool, device=device)
     picks: list[np.ndarray] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml_engine.strategies.base import SelectionInputs, check_batch_size
+from ml_engine.strategies.base import SelectionInputs, batch_candidates
 
 
 def select_random(inputs: SelectionInputs, batch_size: int, seed: int) -> np.ndarray:
@@ -14,7 +14,5 @@ def select_random(inputs: SelectionInputs, batch_size: int, seed: int) -> np.nda
     global RNG, so its picks depended on every earlier random call
     (docs/reference-implementations.md §2.1).
     """
-    check_batch_size(batch_size)
-    candidates = inputs.candidates()
-    count = min(batch_size, len(candidates))
+    candidates, count = batch_candidates(inputs, batch_size)
     return np.random.default_rng(seed).choice(candidates, size=count, replace=False).astype(np.int64)

@@ -194,9 +194,14 @@ def select_with_model(
     anchor = predict(model, labeled, image_size=image_size, device=device).embeddings
     candidates = predict(model, auxiliary, image_size=image_size, device=device).embeddings
     return select_auxiliary(
-        anchor, labeled.labels, candidates, labeled.num_classes,
-        delta=delta, rule=rule, max_per_class=max_per_class,
-    )  # fmt: skip
+        anchor,
+        labeled.labels,
+        candidates,
+        labeled.num_classes,
+        delta=delta,
+        rule=rule,
+        max_per_class=max_per_class,
+    )
 
 
 def _cap_per_class(rows: np.ndarray, labels: np.ndarray, score: np.ndarray, cap: int) -> np.ndarray:

@@ -38,7 +38,7 @@ from ml_engine.data.transforms import FaceTensorDataset, TrainTransform
 from ml_engine.device import resolve_device
 from ml_engine.evaluation import Metrics, evaluate
 from ml_engine.inference import predict
-from ml_engine.models import FaceClassifier, create_model, load_backbone_weights
+from ml_engine.models import FaceClassifier, create_model_with_weights
 from ml_engine.progress import CancelFlag, Progress, ProgressCallback
 from ml_engine.training.adaptive_margin import class_confidence, scheduled_margins
 from ml_engine.training.loop import EarlyStopping
@@ -116,8 +116,8 @@ class SemiSupervisedConfig:
             raise ValueError(
                 f"auxiliary tasks ({config.auxiliary}) do not combine with semi-supervised training"
             )
-        shared = ("model", "dropout", "image_size", "epochs", "patience", "min_steps", "validation_share",
-                  "seed", "amp", "num_workers")  # fmt: skip
+        shared = ["model", "dropout", "image_size", "epochs", "patience", "min_steps", "validation_share"]
+        shared += ["seed", "amp", "num_workers"]
         settings = {name: getattr(config, name) for name in shared}
         settings |= {"model_kwargs": dict(config.model_kwargs), "eval_batch_size": config.eval_batch_size}
         return cls(mode=mode, **(settings | overrides))
@@ -178,15 +178,6 @@ def _next_margins(
     )
 
 
-def _build_model(
-    config: SemiSupervisedConfig, num_classes: int, weights: dict[str, torch.Tensor] | None
-) -> FaceClassifier:
-    model = create_model(config.model, num_classes, dropout=config.dropout, **config.model_kwargs)
-    if weights is not None:
-        load_backbone_weights(model, weights)
-    return model
-
-
 def train_semi_supervised(
     config: SemiSupervisedConfig,
     labeled: FaceDataset,
@@ -226,7 +217,9 @@ def train_semi_supervised(
         raise ValueError(f"mode {config.mode!r} needs unlabeled faces")
     target = resolve_device(device)
     seed_everything(config.seed)
-    model = _build_model(config, labeled.num_classes, initial_weights).to(target)
+    model = create_model_with_weights(
+        config.model, labeled.num_classes, initial_weights, dropout=config.dropout, **config.model_kwargs
+    ).to(target)
     size = len(unlabeled) // config.unlabeled_batch_size if unlabeled is not None and len(unlabeled) else 0
     steps = config.steps_per_epoch or max(size, len(labeled) // config.labeled_batch_size, 1)
     config = replace(config, epochs=max(config.epochs, math.ceil(config.min_steps / steps)))

@@ -39,7 +39,7 @@ from ml_engine.data.transforms import FaceTensorDataset, TrainTransform, eval_tr
 from ml_engine.device import resolve_device
 from ml_engine.evaluation import Metrics, evaluate
 from ml_engine.inference import predict
-from ml_engine.models import FaceClassifier, create_model, load_backbone_weights
+from ml_engine.models import FaceClassifier, create_model_with_weights
 from ml_engine.progress import CancelFlag, Progress, ProgressCallback
 from ml_engine.training.auxiliary_tasks import AUXILIARY_TASKS, AuxiliaryTasks
 from ml_engine.training.loop import (
@@ -199,15 +199,6 @@ def _loader(config: TrainConfig, train: FaceDataset, rows: np.ndarray, device: t
     )
 
 
-def _build_model(
-    config: TrainConfig, num_classes: int, initial_weights: dict[str, torch.Tensor] | None
-) -> FaceClassifier:
-    model = create_model(config.model, num_classes, dropout=config.dropout, **config.model_kwargs)
-    if initial_weights is not None:
-        load_backbone_weights(model, initial_weights)
-    return model
-
-
 def _auxiliary_tasks(
     config: TrainConfig, model: FaceClassifier, device: torch.device
 ) -> AuxiliaryTasks | None:
@@ -281,7 +272,9 @@ def fit(
         kept, held = validation_slice(train.labels[rows], config.validation_share, config.seed)
         rows, val = rows[kept], (train.subset(rows[held]) if len(held) else None)
     seed_everything(config.seed)
-    model = _build_model(config, train.num_classes, initial_weights).to(target_device)
+    model = create_model_with_weights(
+        config.model, train.num_classes, initial_weights, dropout=config.dropout, **config.model_kwargs
+    ).to(target_device)
     auxiliary = _auxiliary_tasks(config, model, target_device)
     loader = _loader(config, train, rows, target_device)
     config = replace(config, epochs=max(config.epochs, math.ceil(config.min_steps / len(loader))))

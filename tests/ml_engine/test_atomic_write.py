@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import stat
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from ml_engine import atomic_write
-from ml_engine.atomic_write import atomic_path, write_bytes_atomically, write_text_atomically
+from ml_engine.atomic_write import atomic_path, atomic_zip, write_bytes_atomically, write_text_atomically
 
 
 class WriterCrashed(RuntimeError):
@@ -87,3 +88,23 @@ def test_a_failed_rename_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest
         write_text_atomically(target, '{"count": 3}')
     assert target.read_text() == "{}"
     assert os.listdir(tmp_path) == ["metadata.json"]
+
+
+def test_a_zip_appears_whole_with_stored_members(tmp_path: Path) -> None:
+    target = tmp_path / "faces.zip"
+    with atomic_zip(target) as archive:
+        archive.writestr("a/labels.csv", "file,label\n")
+        assert not target.exists()
+    with zipfile.ZipFile(target) as archive:
+        assert archive.read("a/labels.csv") == b"file,label\n"
+        assert [member.compress_type for member in archive.infolist()] == [zipfile.ZIP_STORED]
+
+
+def test_a_zip_writer_that_crashes_leaves_the_old_zip_and_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "faces.zip"
+    target.write_bytes(b"old zip")
+    with pytest.raises(WriterCrashed), atomic_zip(target) as archive:
+        archive.writestr("labels.csv", "file,label\n")
+        raise WriterCrashed
+    assert target.read_bytes() == b"old zip"
+    assert os.listdir(tmp_path) == ["faces.zip"]

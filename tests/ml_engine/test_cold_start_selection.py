@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml_engine.cold_start import allocate, random_initial, select_initial
+from ml_engine.cold_start import allocate, random_initial, representative_initial
 
 
 def blobs(sizes=(60, 40, 30, 20, 10), dim: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -18,7 +18,7 @@ def blobs(sizes=(60, 40, 30, 20, 10), dim: int = 8, seed: int = 0) -> tuple[np.n
 @pytest.mark.parametrize("method", ["kmeans", "typiclust"])
 def test_representative_picks_cover_every_blob(method: str) -> None:
     embeddings, labels = blobs()
-    picks = select_initial(5, method=method, embeddings=embeddings, seed=0)
+    picks = representative_initial(embeddings, 5, method=method, seed=0)
     assert len(set(picks.tolist())) == 5
     assert sorted(labels[picks].tolist()) == [0, 1, 2, 3, 4]
 
@@ -32,7 +32,7 @@ def test_random_picks_usually_miss_a_small_blob() -> None:
 
 def test_kmeans_pick_is_the_face_closest_to_its_centre() -> None:
     embeddings, labels = blobs(sizes=(30, 30))
-    picks = select_initial(2, method="kmeans", embeddings=embeddings)
+    picks = representative_initial(embeddings, 2, method="kmeans")
     normalised = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
     for pick in picks:
         members = normalised[labels == labels[pick]]
@@ -42,7 +42,7 @@ def test_kmeans_pick_is_the_face_closest_to_its_centre() -> None:
 
 def test_more_picks_than_clusters_are_shared_by_size() -> None:
     embeddings, labels = blobs()
-    picks = select_initial(16, method="typiclust", embeddings=embeddings)
+    picks = representative_initial(embeddings, 16, method="typiclust")
     np.testing.assert_array_equal(allocate(np.array([60, 40, 30, 20, 10]), 16), [5, 4, 3, 2, 2])
     assert len(set(picks.tolist())) == 16 and len(set(labels[picks].tolist())) == 5
 
@@ -58,8 +58,3 @@ def test_allocate_never_exceeds_a_cluster_and_prefers_large_ones_when_short() ->
     np.testing.assert_array_equal(allocate(np.array([1, 1, 100]), 5), [1, 1, 3])
     np.testing.assert_array_equal(allocate(np.array([3, 0, 9, 5]), 2), [0, 0, 1, 1])
     np.testing.assert_array_equal(allocate(np.array([2, 2]), 4), [2, 2])
-
-
-def test_representative_without_embeddings_is_an_error() -> None:
-    with pytest.raises(ValueError, match="embeddings"):
-        select_initial(3, method="kmeans", pool_size=10)

@@ -31,9 +31,16 @@ def backbone(seed: int = 0) -> torch.nn.Module:
 
 def metadata(faces: FaceDataset) -> EmbeddingsMetadata:
     return EmbeddingsMetadata(
-        count=len(faces), dim=32, model_name="small_cnn", model_kwargs={"width": 8}, image_size=16,
-        names_sha256=names_digest(faces.names), method="simclr", epochs=1, checkpoint_sha256="abc",
-    )  # fmt: skip
+        count=len(faces),
+        dim=32,
+        model_name="small_cnn",
+        model_kwargs={"width": 8},
+        image_size=16,
+        names_sha256=names_digest(faces.names),
+        method="simclr",
+        epochs=1,
+        checkpoint_sha256="abc",
+    )
 
 
 def test_same_weights_give_the_same_embeddings_whatever_the_batching() -> None:

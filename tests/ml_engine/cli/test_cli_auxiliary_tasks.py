@@ -26,9 +26,11 @@ def _image_folder(root, per_class: int = 6):
 
 def test_train_with_auxiliary_tasks_writes_a_plain_checkpoint(tmp_path):
     data, checkpoint = _image_folder(tmp_path / "faces"), tmp_path / "model.pt"
-    arguments = ["train", "--data", str(data), "--format", "imagefolder", "--device", "cpu", "--out",
-                 str(checkpoint), "--model", "small_cnn", "--image-size", "12", "--epochs", "1",
-                 "--auxiliary", "puzzle_rotation", "--auxiliary-grid", "2"]  # fmt: skip
+    arguments = [
+        *["train", "--data", str(data), "--out", str(checkpoint)],
+        *["--format", "imagefolder", "--device", "cpu", "--model", "small_cnn", "--image-size", "12"],
+        *["--epochs", "1", "--auxiliary", "puzzle_rotation", "--auxiliary-grid", "2"],
+    ]
     assert main(arguments) == 0
     _, info = load_checkpoint(checkpoint)
     assert info.config["auxiliary"] == "puzzle_rotation" and info.config["auxiliary_grid"] == 2
@@ -37,8 +39,10 @@ def test_train_with_auxiliary_tasks_writes_a_plain_checkpoint(tmp_path):
 
 
 def test_simulate_passes_the_auxiliary_task_to_every_cycle():
-    arguments = ["simulate", "--data", "60", "--format", "synthetic", "--out", "unused",
-                 "--auxiliary", "rotation", "--initial", "10", "--budget", "20"]  # fmt: skip
+    command = (
+        "simulate --data 60 --format synthetic --out unused --auxiliary rotation --initial 10 --budget 20"
+    )
+    arguments = command.split()
     settings, _ = _settings(build_parser().parse_args(arguments), pool_size=50)
     assert settings.train.auxiliary == "rotation" and settings.train.auxiliary_grid == 3
     default, _ = _settings(build_parser().parse_args(arguments[:7] + arguments[9:]), pool_size=50)

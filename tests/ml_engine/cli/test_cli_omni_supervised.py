@@ -32,8 +32,8 @@ def test_select_auxiliary_writes_the_kept_faces_with_their_labels(tmp_path, caps
     data = _faces(tmp_path / "faces")
     common = ["--data", str(data), "--format", "imagefolder", "--device", "cpu"]
     checkpoint = tmp_path / "model.pt"
-    assert main(["train", *common, "--out", str(checkpoint), "--model", "small_cnn", "--image-size", "16",
-                 "--epochs", "1", "--batch-size", "4"]) == 0  # fmt: skip
+    options = ["--model", "small_cnn", "--image-size", "16", "--epochs", "1", "--batch-size", "4"]
+    assert main(["train", *common, "--out", str(checkpoint), *options]) == 0
     out = tmp_path / "kept.csv"
     arguments = [
         "select-auxiliary",
@@ -54,9 +54,11 @@ def test_select_auxiliary_writes_the_kept_faces_with_their_labels(tmp_path, caps
 def test_distill_writes_images_step_sizes_and_a_card_that_replays(tmp_path, capsys):
     data = _faces(tmp_path / "faces", size=16)
     out = tmp_path / "distilled.zip"
-    assert main(["distill", "--data", str(data), "--format", "imagefolder", "--device", "cpu", "--out", str(out),
-                 "--image-size", "16", "--width", "4", "--steps", "2", "--epochs", "1", "--iterations", "3",
-                 "--batch-size", "8", "--networks", "2"]) == 0  # fmt: skip
+    options = (
+        "--format imagefolder --device cpu --image-size 16 --width 4 --steps 2 --epochs 1"
+        " --iterations 3 --batch-size 8 --networks 2"
+    )
+    assert main(["distill", "--data", str(data), "--out", str(out), *options.split()]) == 0
     assert "distilled 12 faces (train) into 2 images per class" in capsys.readouterr().out
     names = set(zipfile.ZipFile(out).namelist())
     assert {
@@ -73,9 +75,11 @@ def test_distill_writes_images_step_sizes_and_a_card_that_replays(tmp_path, caps
     # The card's scores are what replaying the stored set gives.
     network = card["network"]
     replayed = distilled_accuracy(
-        distilled, lambda: ConvNet(2, width=network["width"], depth=network["depth"], image_size=16),
-        *_test_tensors(data), networks=2,
-    )  # fmt: skip
+        distilled,
+        lambda: ConvNet(2, width=network["width"], depth=network["depth"], image_size=16),
+        *_test_tensors(data),
+        networks=2,
+    )
     assert [round(value, 4) for value in replayed] == card["test_accuracies"]
 
 

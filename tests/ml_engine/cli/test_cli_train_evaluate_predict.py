@@ -79,11 +79,51 @@ def test_cuda_request_without_gpu_fails_clearly(tmp_path, capsys):
     assert "CUDA is not available" in capsys.readouterr().err
 
 
+EPOCH_LINE = "train epoch 1/2   50.0%  step 4/4  loss 0.5000  val_accuracy 0.7500\n"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_progress_bar_writes_one_line_per_epoch_when_not_a_terminal():
     stream = io.StringIO()
     bar = ProgressBar(stream)
     bar(Progress("train", 1, 2, 1, 4, loss=1.0))
+    bar(Progress("train", 1, 2, 4, 4, loss=0.5, metrics={"val_accuracy": 0.75, "train_loss": 0.5}))
+    bar(Progress("train", 2, 2, 1, 4, loss=0.4))
+    assert stream.getvalue() == EPOCH_LINE
+
+
+def test_progress_bar_on_a_terminal_draws_tqdm_and_keeps_the_epoch_line():
+    stream = Terminal()
+    bar = ProgressBar(stream)
+    bar(Progress("train", 1, 2, 1, 4, loss=1.0))
     bar(Progress("train", 1, 2, 4, 4, loss=0.5, metrics={"val_accuracy": 0.75}))
-    assert stream.getvalue() == (
-        "train epoch 1/2  [###############...............]  50.0%  step 4/4  loss 0.5000  val_accuracy 0.7500\n"
-    )
+    bar(Progress("train", 2, 2, 4, 4, loss=0.25))
+    drawn = stream.getvalue()
+    assert EPOCH_LINE in drawn
+    assert drawn.startswith("\rtrain epoch 1/2:   0%|") and "0/8 [" in drawn
+    assert "train epoch 2/2: 100%|" in drawn and "8/8 [" in drawn and "loss 0.2500" in drawn
+    assert bar._bar is None  # the finished run's bar is closed
+
+
+def test_initial_weights_that_name_their_architecture_replace_model_and_stem(tmp_path):
+    from ml_engine.checkpoint import save_checkpoint
+    from ml_engine.cli.train import architecture
+    from ml_engine.models import create_model
+
+    model = create_model("small_cnn", 2, dropout=0.3, width=8)
+    checkpoint = save_checkpoint(tmp_path / "m.pt", model, class_names=("a", "b"), image_size=16)
+    name, kwargs, weights = architecture("resnet18", "imagenet", str(checkpoint))
+    assert (name, kwargs) == ("small_cnn", {"width": 8})  # dropout and in_channels are the run's own
+    assert weights is not None and set(weights) == set(model.state_dict())
+
+    raw = tmp_path / "backbone.pt"
+    torch.save(model.backbone.state_dict(), raw)
+    name, kwargs, weights = architecture("small_cnn", None, str(raw))
+    assert (name, kwargs) == ("small_cnn", {}) and weights is not None
+    assert set(weights) == set(model.backbone.state_dict())
+
+    assert architecture("resnet18", "imagenet", None) == ("resnet18", {"stem": "imagenet"}, None)

@@ -3,13 +3,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ml_engine.data.strong_augmentation import StrongTransform, _equalise, _photometric, strong_transform
+from ml_engine.data.strong_augmentation import StrongTransform, _equalise, _photometric
 from ml_engine.data.transforms import eval_transform
 
 
 def test_strong_view_shape_normalisation_and_seeded_randomness() -> None:
     faces = torch.randint(0, 256, (6, 1, 24, 24), dtype=torch.uint8)
-    transform = strong_transform(16)
+    transform = StrongTransform(16)
     torch.manual_seed(0)
     first = transform(faces)
     torch.manual_seed(0)

@@ -99,10 +99,17 @@ def blob_network() -> nn.Module:
 def test_ten_distilled_points_train_a_fresh_network_far_above_chance() -> None:
     train_x, train_y = two_blobs(2000, seed=0)
     test_x, test_y = two_blobs(1000, seed=1)
-    config = DistillationConfig(images_per_class=1, steps=5, epochs=1, iterations=150, batch_size=256,
-                                initial_step_size=0.1, learning_rate=0.05)  # fmt: skip
+    config = DistillationConfig(
+        images_per_class=1,
+        steps=5,
+        epochs=1,
+        iterations=150,
+        batch_size=256,
+        initial_step_size=0.1,
+        learning_rate=0.05,
+    )
     distilled = distill(config, train_x, train_y, 2, blob_network)
-    assert distilled.images.shape == (5, 2, 2) and distilled.by_class().shape == (2, 5, 2)
+    assert distilled.images.shape == (5, 2, 2)
     assert distilled.images.shape[0] * distilled.images.shape[1] == 10
     assert distilled.step_sizes.shape == (5,) and (distilled.step_sizes > 0).all()
     accuracies = distilled_accuracy(distilled, blob_network, test_x, test_y, networks=5)
@@ -119,5 +126,4 @@ def test_convnet_distils_48_pixel_faces_and_keeps_the_layout() -> None:
     distilled = distill(config, faces, labels, 3, lambda: ConvNet(3, width=4, depth=3))
     assert distilled.images.shape == (2, 6, 1, 48, 48)
     assert distilled.step_sizes.shape == (4,)
-    assert distilled.by_class().shape == (3, 4, 1, 48, 48)
     assert len(distilled.losses) == 2

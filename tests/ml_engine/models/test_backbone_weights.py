@@ -5,7 +5,12 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from ml_engine.models import WeightsMismatchError, create_model, load_backbone_weights
+from ml_engine.models import (
+    WeightsMismatchError,
+    create_model,
+    create_model_with_weights,
+    load_backbone_weights,
+)
 
 
 def _pretrained(seed: int = 1):
@@ -68,3 +73,13 @@ def test_missing_buffer_is_an_error():
     del source["0.1.running_mean"]
     with pytest.raises(WeightsMismatchError, match=r"missing \(1\): 0\.1\.running_mean"):
         load_backbone_weights(create_model("small_cnn", 4), source)
+
+
+def test_create_model_with_weights_builds_then_loads_the_backbone():
+    source = _pretrained()
+    model = create_model_with_weights("small_cnn", 3, source.backbone.state_dict(), dropout=0.25, width=16)
+    _assert_backbone_equal(model, source)
+    assert model.num_classes == 3 and model.model_kwargs["dropout"] == 0.25
+    assert create_model_with_weights("small_cnn", 3, None).model_name == "small_cnn"
+    with pytest.raises(WeightsMismatchError):
+        create_model_with_weights("small_cnn", 3, source.backbone.state_dict(), width=8)

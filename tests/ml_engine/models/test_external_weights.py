@@ -115,8 +115,16 @@ def test_self_supervised_pre_training_starts_from_the_given_weights() -> None:
     """With a zero learning rate nothing moves: the weights pre-training returns are the ones given
     (also through BYOL's momentum copy of the backbone, made after they are loaded)."""
     state = adapt_resnet18_state(resnet18(weights=None).state_dict()).state_dict
-    config = PretrainConfig(method="byol", model="resnet18", model_kwargs={"stem": "imagenet"}, image_size=16,
-                            epochs=1, batch_size=8, learning_rate=0.0, weight_decay=0.0)  # fmt: skip
+    config = PretrainConfig(
+        method="byol",
+        model="resnet18",
+        model_kwargs={"stem": "imagenet"},
+        image_size=16,
+        epochs=1,
+        batch_size=8,
+        learning_rate=0.0,
+        weight_decay=0.0,
+    )
 
     result = pretrain(config, tiny_pool(16), initial_weights=state, device="cpu")
 

@@ -22,10 +22,12 @@ def test_the_variants_follow_their_strategies_once():
 def test_command_line_runs_the_balanced_variant(tmp_path, capsys):
     from ml_engine.__main__ import main
 
-    argv = ["simulate", "--data", "40", "--format", "synthetic", "--out", str(tmp_path),
-            "--strategies", "least_confidence", "--class-balanced", "--seeds", "0", "--initial", "25%",
-            "--cycles", "2", "--budget", "16", "--model", "small_cnn", "--image-size", "16",
-            "--epochs", "1", "--batch-size", "8", "--device", "cpu"]  # fmt: skip
+    options = (
+        "--data 40 --format synthetic --strategies least_confidence --class-balanced --seeds 0"
+        " --initial 25% --cycles 2 --budget 16 --model small_cnn --image-size 16 --epochs 1"
+        " --batch-size 8 --device cpu"
+    )
+    argv = ["simulate", "--out", str(tmp_path), *options.split()]
     assert main(argv) == 0
     output = capsys.readouterr().out
     assert "Least Confidence (class-balanced)" in output
@@ -37,6 +39,8 @@ def test_command_line_runs_the_balanced_variant(tmp_path, capsys):
     assert all(sum(record.labeled_per_class) == record.labels for record in records)
     runs = {(record.strategy, record.cycle, record.labels) for record in records}
     assert runs == {
-        ("least_confidence", 0, 8), ("least_confidence", 1, 16),
-        ("least_confidence+balanced", 0, 8), ("least_confidence+balanced", 1, 16),
-    }  # fmt: skip
+        ("least_confidence", 0, 8),
+        ("least_confidence", 1, 16),
+        ("least_confidence+balanced", 0, 8),
+        ("least_confidence+balanced", 1, 16),
+    }

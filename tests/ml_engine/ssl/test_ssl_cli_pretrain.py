@@ -13,8 +13,8 @@ from ml_engine.ssl import load_pretrained_backbone
 
 def test_pretrain_command_writes_checkpoint_embeddings_and_index(tmp_path, capsys) -> None:
     out = tmp_path / "ssl"
-    arguments = ["pretrain", "--data", "24", "--format", "synthetic", "--model", "small_cnn", "--image-size", "16",
-                 "--epochs", "1", "--batch-size", "8", "--out", str(out), "--device", "cpu"]  # fmt: skip
+    options = "--data 24 --format synthetic --model small_cnn --image-size 16 --epochs 1 --batch-size 8"
+    arguments = ["pretrain", *options.split(), "--out", str(out), "--device", "cpu"]
     assert main(arguments) == 0
     assert "losses per epoch" in capsys.readouterr().out
     vectors, metadata = load_embeddings(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml_engine.ssl.quality import knn_accuracy, knn_predict, linear_probe_accuracy
+from ml_engine.ssl.quality import knn_accuracy, linear_probe_accuracy
 
 
 def reference_knn(train, labels, test, k, temperature=0.07, classes=3):
@@ -24,11 +24,26 @@ def reference_knn(train, labels, test, k, temperature=0.07, classes=3):
 def test_knn_matches_the_reference_loop() -> None:
     rng = np.random.default_rng(0)
     train, labels, test = rng.normal(size=(60, 5)), rng.integers(0, 3, 60), rng.normal(size=(25, 5))
-    scores = knn_predict(train, labels, test, k=7, num_classes=3, chunk=10)
-    np.testing.assert_array_equal(scores.argmax(1), reference_knn(train, labels, test, 7))
-    test_labels = rng.integers(0, 3, 25)
-    expected = np.mean(reference_knn(train, labels, test, 7) == test_labels)
-    assert knn_accuracy(train, labels, test, test_labels, k=7) == pytest.approx(expected)
+    test_labels = reference_knn(train, labels, test, 7)
+    assert knn_accuracy(train, labels, test, test_labels, k=7, chunk=10) == 1.0
+    wrong = (test_labels + 1) % 3
+    assert knn_accuracy(train, labels, test, wrong, k=7) == 0.0
+    half = np.where(np.arange(25) % 2 == 0, test_labels, wrong)
+    assert knn_accuracy(train, labels, test, half, k=7) == pytest.approx(13 / 25)
+
+
+def test_knn_on_a_case_with_a_known_answer() -> None:
+    """Two labelled directions; a query at 30 degrees from the first and 60 from the second."""
+    train = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    labels = np.array([0, 0, 1])
+    queries = np.array([[np.cos(np.pi / 6), np.sin(np.pi / 6)], [0.0, 3.0], [-1.0, 0.1]])
+    # k=1: nearest neighbours are class 0, class 1, and class 1 (cos 0.0995 > cos -0.995).
+    assert knn_accuracy(train, labels, queries, np.array([0, 1, 1]), k=1) == 1.0
+    # k=3, all vote: query 3 sees weights 2 exp(-0.995/0.07) for class 0, exp(0.0995/0.07) for 1.
+    assert knn_accuracy(train, labels, queries, np.array([0, 1, 1]), k=3) == 1.0
+    # With a hot temperature the two class-0 votes outweigh the single nearer class-1 vote.
+    assert knn_accuracy(train, labels, queries[2:], np.array([0]), k=3, temperature=100.0) == 1.0
+    assert knn_accuracy(train, labels, queries[2:], np.array([1]), k=1, temperature=100.0) == 1.0
 
 
 def test_separable_classes_are_recognised_and_noise_is_at_chance() -> None:
@@ -44,4 +59,4 @@ def test_separable_classes_are_recognised_and_noise_is_at_chance() -> None:
 
 def test_unlabelled_reference_faces_are_refused() -> None:
     with pytest.raises(ValueError, match="labelled"):
-        knn_predict(np.ones((3, 2)), np.array([0, -1, 1]), np.ones((1, 2)))
+        knn_accuracy(np.ones((3, 2)), np.array([0, -1, 1]), np.ones((1, 2)), np.array([0]))

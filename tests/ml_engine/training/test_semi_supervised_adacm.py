@@ -90,8 +90,12 @@ def test_margins_follow_the_schedule_on_a_fixed_model(monkeypatch: pytest.Monkey
         unlabeled_batch_size=3,
     )
     pool = _faces(rows, np.full(len(rows), -1))
-    original = semi_supervised._build_model
-    monkeypatch.setattr(semi_supervised, "_build_model", lambda *args: _identity_head(original(*args)))
+    original = semi_supervised.create_model_with_weights
+    monkeypatch.setattr(
+        semi_supervised,
+        "create_model_with_weights",
+        lambda *args, **kwargs: _identity_head(original(*args, **kwargs)),
+    )
     # lr 0: the model never changes, so the margins depend only on the epoch.
     result = train_semi_supervised(config, _faces(rows, labels), pool)
     expected = [[0.8] * 3] + [scheduled_margins(np.array(known), epoch).tolist() for epoch in (1, 2, 3)]
