@@ -3,9 +3,9 @@ dashboard's refresh through Comparisons.draw), and for owners the form that asks
 button that switches the project to the strategy chosen. */
 
 import { post } from "./api.js";
+import { el } from "./dom.js";
 import * as P from "./plots.js";
 
-const el = (id) => document.getElementById(id);
 const COLORS = ["#7f7f7f", "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7"];
 
 function say(text) {

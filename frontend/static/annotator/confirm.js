@@ -8,12 +8,12 @@ anyway (after the hold ran out), the face comes back with the reason and Esc mov
 */
 
 import { config, get, uuid } from "./api.js";
+import { el } from "./dom.js";
 import { createFaceQueue } from "./faces.js";
 
 const NONE_YET = "No confident pseudo-labels yet: they appear after a semi-supervised training, here, without a reload.";
 const NONE_LEFT = "No confident pseudo-labels left for you. New ones appear here after the next semi-supervised training.";
 
-const el = (id) => document.getElementById(id);
 const counts = { confirmed: 0, rejected: 0 };
 let answered = 0;
 

@@ -3,10 +3,10 @@ jobs run or the numbers change), so new batches, model versions and job progress
 
 import { get, isActive, poll } from "./api.js";
 import { draw as drawComparison } from "./comparisons.js";
+import { el } from "./dom.js";
 import { drawChosenBy } from "./lease_holders.js";
 import * as P from "./plots.js";
 
-const el = (id) => document.getElementById(id);
 let last = "";
 
 function draw(d) {

@@ -2,10 +2,10 @@
 near-duplicates, its history; reviewers and owners exclude it or bring it back, and set its label. */
 
 import { ApiError, config, del, get, post } from "./api.js";
+import { el } from "./dom.js";
 import { node } from "./project_form.js";
 
 const id = config.faceId;
-const el = (name) => document.getElementById(name);
 const nameOf = (index) => (index === null || index === undefined ? "none" : config.classes[index].name);
 
 function answer(vote) {

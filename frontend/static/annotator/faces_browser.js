@@ -3,11 +3,12 @@ follow the server's cursor (keyset), so "More faces" costs the same on page 1 an
 query lives in the address bar. After "More faces", focus moves to the first face it added. */
 
 import { ApiError, config, get } from "./api.js";
+import { el } from "./dom.js";
 import { node } from "./project_form.js";
 
-const form = document.getElementById("filters");
-const grid = document.getElementById("grid");
-const more = document.getElementById("more");
+const form = el("filters");
+const grid = el("grid");
+const more = el("more");
 let cursor = null;
 let shown = 0;
 
@@ -51,7 +52,7 @@ function cell(face) {
 async function load(reset) {
   const q = query();
   if (!reset && cursor) q.set("after", cursor);
-  document.getElementById("error").textContent = "";
+  el("error").textContent = "";
   try {
     const page = await get(`faces/?${q}`);
     if (reset) {
@@ -64,11 +65,11 @@ async function load(reset) {
     if (!reset && cells.length) cells[0].querySelector("a").focus();
     cursor = page.next;
     more.hidden = !cursor;
-    document.getElementById("count").textContent = `${shown} face${shown === 1 ? "" : "s"} shown${cursor ? "" : " (all)"}`;
+    el("count").textContent = `${shown} face${shown === 1 ? "" : "s"} shown${cursor ? "" : " (all)"}`;
   } catch (failure) {
     if (!(failure instanceof ApiError)) throw failure;
     const body = failure.body || {};
-    document.getElementById("error").textContent =
+    el("error").textContent =
       body.detail ||
       Object.entries(body)
         .map(([k, v]) => `${k}: ${[].concat(v).join(" ")}`)

@@ -1,8 +1,8 @@
 /* The import page: upload with a progress bar, then the import job's progress, then a summary. */
 
 import { get, poll, post, upload } from "./api.js";
+import { el } from "./dom.js";
 
-const el = (id) => document.getElementById(id);
 const JOB_POLL = { fastMs: 700, slowMs: 700 };
 
 function showJob(job) {

@@ -2,11 +2,12 @@
 and password, no e-mail address), joins and is signed in, by one request. Then the page of their role (reviewers review, others label). */
 
 import { ApiError, config, post } from "./api.js";
+import { el } from "./dom.js";
 
-document.getElementById("join-form").addEventListener("submit", async (event) => {
+el("join-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const fields = event.target.elements;
-  const error = document.getElementById("error");
+  const error = el("error");
   error.textContent = "";
   const body = fields.username ? { username: fields.username.value.trim(), password: fields.password.value } : {};
   try {

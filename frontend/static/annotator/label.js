@@ -8,10 +8,10 @@ id, so the server tells this tab's faces from another tab's of the same user.
 */
 
 import { config, describeJob, get, poll, post, setMeter, tab, uuid } from "./api.js";
+import { el } from "./dom.js";
 import { createFaceQueue, KEYS } from "./faces.js";
 import { keepLeases } from "./leases.js";
 
-const el = (id) => document.getElementById(id);
 const buttons = new Map();
 let unsure = false;
 const candidates = new Set();

@@ -3,8 +3,7 @@ give a holder's faces back to the team), and how the queued faces were chosen (t
 the fallbacks that keep labelers busy while no model has ranked them). */
 
 import { get, poll, post } from "./api.js";
-
-const el = (id) => document.getElementById(id);
+import { el } from "./dom.js";
 
 /** How the queued faces were chosen, overall and in the newest cycle (from the dashboard's `chosen_by`). */
 function drawChosenBy(counts) {

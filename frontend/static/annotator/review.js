@@ -4,6 +4,7 @@ to show) the focus goes back to the face, where the keys work: never left in the
 which takes the keys for itself, nor on a button that Enter would press again. */
 
 import { ApiError, config, get, post } from "./api.js";
+import { el } from "./dom.js";
 import { node } from "./project_form.js";
 
 const classes = config.classes;
@@ -17,7 +18,6 @@ let queue = [];
 const skipped = new Set();
 let busy = false;
 
-const el = (id) => document.getElementById(id);
 const nameOf = (index) => (index === null || index === undefined ? "none" : classes[index].name);
 
 /** Give the keys back to the face. */
