@@ -3,7 +3,7 @@ jobs run or the numbers change), so new batches, model versions and job progress
 
 import { get, isActive, poll } from "./api.js";
 import { draw as drawComparison } from "./comparisons.js";
-import { el } from "./dom.js";
+import { el, node } from "./dom.js";
 import { drawChosenBy } from "./lease_holders.js";
 import * as P from "./plots.js";
 
@@ -70,7 +70,7 @@ function drawClassQuality(q, labels) {
   if (q.recall) {
     table.createCaption().textContent = `Test recall and precision per class, model v${q.version}`;
     const head = table.createTHead().insertRow();
-    for (const name of ["class", "labeled", "recall", "precision"]) head.appendChild(document.createElement("th")).textContent = name;
+    head.append(...["class", "labeled", "recall", "precision"].map((name) => node("th", { text: name })));
     const body = table.createTBody();
     q.classes.forEach((name, i) => {
       const row = body.insertRow();
@@ -78,9 +78,7 @@ function drawClassQuality(q, labels) {
         row.insertCell().textContent = value;
     });
   }
-  el("class-warnings").replaceChildren(
-    ...q.warnings.map((text) => Object.assign(document.createElement("li"), { textContent: `⚠ ${text}` })),
-  );
+  el("class-warnings").replaceChildren(...q.warnings.map((text) => node("li", { text: `⚠ ${text}` })));
 }
 
 function drawReliability(r) {

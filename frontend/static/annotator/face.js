@@ -2,8 +2,7 @@
 near-duplicates, its history; reviewers and owners exclude it or bring it back, and set its label. */
 
 import { ApiError, config, del, get, post } from "./api.js";
-import { el } from "./dom.js";
-import { node } from "./project_form.js";
+import { el, node } from "./dom.js";
 
 const id = config.faceId;
 const nameOf = (index) => (index === null || index === undefined ? "none" : config.classes[index].name);

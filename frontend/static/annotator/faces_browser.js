@@ -3,8 +3,7 @@ follow the server's cursor (keyset), so "More faces" costs the same on page 1 an
 query lives in the address bar. After "More faces", focus moves to the first face it added. */
 
 import { ApiError, config, get } from "./api.js";
-import { el } from "./dom.js";
-import { node } from "./project_form.js";
+import { el, node } from "./dom.js";
 
 const form = el("filters");
 const grid = el("grid");

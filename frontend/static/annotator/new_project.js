@@ -2,8 +2,8 @@
 all (the server refuses it whole), then the import page. */
 
 import { ApiError, config, get, post } from "./api.js";
-import { el } from "./dom.js";
-import { budgetPlanner, classEditor, node, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
+import { el, node } from "./dom.js";
+import { budgetPlanner, classEditor, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
 
 const form = el("project-form");
 const classes = classEditor(el("classes"));

@@ -1,6 +1,7 @@
 /* Small SVG plots for the dashboard: bars, a line, a heatmap, progress bars. No library needed. */
 
 import { describeJob } from "./api.js";
+import { node } from "./dom.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
@@ -17,22 +18,19 @@ function svg(width, height, label) {
 }
 
 function add(parent, tag, attributes, text) {
-  const node = document.createElementNS(NS, tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  if (text !== undefined) node.textContent = text;
-  parent.appendChild(node);
-  return node;
+  const element = document.createElementNS(NS, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+  if (text !== undefined) element.textContent = text;
+  parent.appendChild(element);
+  return element;
 }
 
-function mount(container, node) {
-  container.replaceChildren(node);
+function mount(container, chart) {
+  container.replaceChildren(chart);
 }
 
 function empty(container, text) {
-  const p = document.createElement("p");
-  p.className = "muted";
-  p.textContent = text;
-  container.replaceChildren(p);
+  container.replaceChildren(node("p", { className: "muted", text }));
 }
 
 /** Horizontal bars: rows of {label, value, color, note}. */
@@ -173,22 +171,11 @@ function heatmap(container, matrix, names, label, rates = false) {
 function jobs(container, list) {
   if (!list.length) return empty(container, "No jobs yet.");
   const rows = list.map((job) => {
-    const row = document.createElement("li");
-    row.className = `job job-${job.state}`;
-    const bar = document.createElement("progress");
-    bar.max = 1;
+    const bar = node("progress", { max: 1, "aria-label": `${job.kind} job ${job.id} progress` });
     bar.value = job.progress;
-    bar.setAttribute("aria-label", `${job.kind} job ${job.id} progress`);
-    const text = document.createElement("span");
-    text.textContent = describeJob(job);
-    row.append(bar, text);
-    return row;
+    return node("li", { className: `job job-${job.state}` }, bar, node("span", { text: describeJob(job) }));
   });
-  const listElement = document.createElement("ul");
-  listElement.className = "job-list";
-  listElement.setAttribute("aria-label", "Worker jobs and their progress");
-  listElement.append(...rows);
-  container.replaceChildren(listElement);
+  container.replaceChildren(node("ul", { className: "job-list", "aria-label": "Worker jobs and their progress" }, ...rows));
 }
 
 export { bars, budget, empty, heatmap, jobs, line };

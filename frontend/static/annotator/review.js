@@ -4,8 +4,7 @@ to show) the focus goes back to the face, where the keys work: never left in the
 which takes the keys for itself, nor on a button that Enter would press again. */
 
 import { ApiError, config, get, post } from "./api.js";
-import { el } from "./dom.js";
-import { node } from "./project_form.js";
+import { el, node } from "./dom.js";
 
 const classes = config.classes;
 const REASONS = {

@@ -1,8 +1,7 @@
 /* Team: members with their figures, roles and quotas; adding an existing account by its exact username; invite links. */
 
 import { ApiError, config, del, get, patch, post } from "./api.js";
-import { el } from "./dom.js";
-import { node } from "./project_form.js";
+import { el, node } from "./dom.js";
 
 const ROLES = config.roles;
 const percent = (value) => (value === null ? "–" : `${Math.round(value * 100)}%`);
