@@ -4,6 +4,7 @@ query lives in the address bar. After "More faces", focus moves to the first fac
 
 import { ApiError, config, get } from "./api.js";
 import { el, node } from "./dom.js";
+import { labelName, percent, plural } from "./format.js";
 
 const form = el("filters");
 const grid = el("grid");
@@ -33,9 +34,7 @@ function cell(face) {
   );
   const title =
     `#${face.id} ${face.source_name || ""}\nvotes: ${face.vote_count}` +
-    (face.predicted_class === null
-      ? ""
-      : `\nmodel: ${config.classes[face.predicted_class].name} (${Math.round(face.predicted_confidence * 100)}%)`);
+    (face.predicted_class === null ? "" : `\nmodel: ${labelName(face.predicted_class)} (${percent(face.predicted_confidence)})`);
   return node(
     "li",
     { "data-id": face.id },
@@ -64,7 +63,7 @@ async function load(reset) {
     if (!reset && cells.length) cells[0].querySelector("a").focus();
     cursor = page.next;
     more.hidden = !cursor;
-    el("count").textContent = `${shown} face${shown === 1 ? "" : "s"} shown${cursor ? "" : " (all)"}`;
+    el("count").textContent = `${plural(shown, "face")} shown${cursor ? "" : " (all)"}`;
   } catch (failure) {
     if (!(failure instanceof ApiError)) throw failure;
     const body = failure.body || {};

@@ -7,9 +7,10 @@ Votes carry a client id, so a retried submit after a lost response counts once, 
 id, so the server tells this tab's faces from another tab's of the same user.
 */
 
-import { config, describeJob, get, poll, post, setMeter, tab, uuid } from "./api.js";
+import { config, get, poll, post, setMeter, tab, uuid } from "./api.js";
 import { el, node } from "./dom.js";
 import { createFaceQueue, KEYS } from "./faces.js";
+import { describeJob, labelName } from "./format.js";
 import { keepLeases } from "./leases.js";
 
 const buttons = new Map();
@@ -65,7 +66,7 @@ function showSuggestion() {
   const suggestion = current?.suggestion;
   const on = el("show-suggestion").checked && suggestion !== null && suggestion !== undefined;
   box.hidden = !on;
-  if (on) box.textContent = `Model suggests: ${config.classes[suggestion].name}`;
+  if (on) box.textContent = `Model suggests: ${labelName(suggestion)}`;
 }
 
 function setUnsure(on) {

@@ -4,6 +4,7 @@ the fallbacks that keep labelers busy while no model has ranked them). */
 
 import { get, poll, post } from "./api.js";
 import { el, node } from "./dom.js";
+import { plural } from "./format.js";
 
 /** How the queued faces were chosen, overall and in the newest cycle (from the dashboard's `chosen_by`). */
 function drawChosenBy(counts) {
@@ -15,7 +16,7 @@ function drawChosenBy(counts) {
       .filter(([, count]) => count > 0)
       .map(([key, count]) => {
         const inNewest = newest?.counts[key] ? ` (${newest.counts[key]} in cycle ${newest.number})` : "";
-        return node("li", { "data-chosen-by": key, text: `${counts.labels[key]}: ${count} face${count === 1 ? "" : "s"}${inNewest}` });
+        return node("li", { "data-chosen-by": key, text: `${counts.labels[key]}: ${plural(count, "face")}${inNewest}` });
       }),
   );
 }
@@ -23,8 +24,8 @@ function drawChosenBy(counts) {
 function holderRow(holder) {
   const freeIn = Math.max(0, Math.round((new Date(holder.expires_at) - Date.now()) / 1000));
   const held = [
-    holder.faces.length ? `${holder.faces.length} face${holder.faces.length === 1 ? "" : "s"} (${holder.faces.join(", ")})` : "",
-    holder.offers ? `${holder.offers} offer${holder.offers === 1 ? "" : "s"}` : "",
+    holder.faces.length ? `${plural(holder.faces.length, "face")} (${holder.faces.join(", ")})` : "",
+    holder.offers ? plural(holder.offers, "offer") : "",
     holder.reviews ? `${holder.reviews} to review` : "",
   ].filter(Boolean);
   const cells = [holder.username, holder.tab ? holder.tab.slice(0, 8) : "default", held.join(", "), `${freeIn} s`];

@@ -1,7 +1,8 @@
 /* Owner actions on the dashboard: retrain now, cancel a job, export labels or the model, download. */
 
-import { config, describeJob, get, isActive, poll, post } from "./api.js";
+import { config, get, isActive, poll, post } from "./api.js";
 import { el, node } from "./dom.js";
+import { describeJob } from "./format.js";
 
 const JOB_POLL = { fastMs: 3000, slowMs: 15000 };
 let exportsPoll = null;

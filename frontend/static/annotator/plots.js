@@ -1,7 +1,7 @@
 /* Small SVG plots for the dashboard: bars, a line, a heatmap, progress bars. No library needed. */
 
-import { describeJob } from "./api.js";
 import { node } from "./dom.js";
+import { describeJob, percent } from "./format.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
@@ -90,7 +90,7 @@ function line(container, series, label, xLabel = "labels used", yRange = [0, 1])
   const root = svg(width, height, label);
   for (const tick of [0, 0.25, 0.5, 0.75, 1].map((t) => y0 + t * (y1 - y0))) {
     add(root, "line", { x1: pad.left, x2: width - pad.right, y1: sy(tick), y2: sy(tick), class: "grid" });
-    add(root, "text", { x: pad.left - 6, y: sy(tick) + 4, "text-anchor": "end", class: "axis-label" }, `${Math.round(tick * 100)}%`);
+    add(root, "text", { x: pad.left - 6, y: sy(tick) + 4, "text-anchor": "end", class: "axis-label" }, percent(tick));
   }
   add(root, "text", { x: width / 2, y: height - 6, "text-anchor": "middle", class: "axis-label" }, xLabel);
   add(root, "text", { x: pad.left, y: height - 20, class: "axis-label" }, "0");
@@ -141,8 +141,8 @@ function heatmap(container, matrix, names, label, rates = false) {
         height: cell - 1,
         fill: `rgba(78,121,167,${0.08 + 0.92 * share})`,
       });
-      add(rect, "title", {}, `true ${names[i]}, predicted ${names[j]}: ${value} (${Math.round(share * 100)}% of the row)`);
-      const text = rates ? (row.some(Boolean) ? `${Math.round(share * 100)}%` : "–") : String(value);
+      add(rect, "title", {}, `true ${names[i]}, predicted ${names[j]}: ${value} (${percent(share)} of the row)`);
+      const text = rates ? (row.some(Boolean) ? percent(share) : "–") : String(value);
       add(
         root,
         "text",

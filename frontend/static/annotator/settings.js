@@ -3,6 +3,7 @@ reason; saving sends only the changed fields, so a refusal names exactly what wa
 
 import { ApiError, config, del, get, patch, put, upload } from "./api.js";
 import { el } from "./dom.js";
+import { percent } from "./format.js";
 import { budgetPlanner, classEditor, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
 
 const form = el("settings-form");
@@ -57,7 +58,7 @@ el("weights-upload").addEventListener("click", async () => {
   const body = new FormData();
   body.append("file", file);
   try {
-    await upload("backbone-weights/", body, (share) => (progress.textContent = `Sending… ${Math.round(100 * share)}%`));
+    await upload("backbone-weights/", body, (share) => (progress.textContent = `Sending… ${percent(share)}`));
     progress.textContent = "";
     await load();
   } catch (failure) {

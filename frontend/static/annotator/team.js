@@ -2,9 +2,9 @@
 
 import { ApiError, config, del, get, patch, post } from "./api.js";
 import { el, node } from "./dom.js";
+import { percent } from "./format.js";
 
 const ROLES = config.roles;
-const percent = (value) => (value === null ? "–" : `${Math.round(value * 100)}%`);
 const number = (value) => (value === null ? "–" : String(value));
 
 function report(id, failure) {
