@@ -37,6 +37,19 @@ class ApiError extends Error {
   get signedOut() {
     return this.status === 401 || this.status === 403;
   }
+
+  /** The server's reasons in one line: its `detail`, else every field's messages, else the status line. */
+  get reasons() {
+    const body = this.body || {};
+    return (
+      body.detail ||
+      Object.values(body)
+        .flat()
+        .filter((m) => typeof m === "string")
+        .join(" ") ||
+      this.message
+    );
+  }
 }
 
 async function request(method, path, body) {

@@ -15,7 +15,6 @@ el("join-form").addEventListener("submit", async (event) => {
     location.assign(joined.next);
   } catch (failure) {
     if (!(failure instanceof ApiError)) throw failure;
-    const answer = failure.body || {};
-    error.textContent = answer.detail || Object.values(answer).flat().join(" ") || failure.message;
+    error.textContent = failure.reasons;
   }
 });

@@ -9,14 +9,7 @@ const number = (value) => (value === null ? "–" : String(value));
 
 function report(id, failure) {
   if (!(failure instanceof ApiError)) throw failure;
-  const body = failure.body || {};
-  el(id).textContent =
-    body.detail ||
-    Object.values(body)
-      .flat()
-      .filter((m) => typeof m === "string")
-      .join(" ") ||
-    failure.message;
+  el(id).textContent = failure.reasons;
 }
 
 function spark(activity) {
