@@ -37,6 +37,19 @@ class ApiError extends Error {
   get signedOut() {
     return this.status === 401 || this.status === 403;
   }
+
+  /** The server's reasons in one line: its `detail`, else every field's messages, else the status line. */
+  get reasons() {
+    const body = this.body || {};
+    return (
+      body.detail ||
+      Object.values(body)
+        .flat()
+        .filter((m) => typeof m === "string")
+        .join(" ") ||
+      this.message
+    );
+  }
 }
 
 async function request(method, path, body) {
@@ -135,22 +148,6 @@ function poll(tick, { fastMs = 2000, slowMs = 30000, factor = 1.6 } = {}) {
   };
 }
 
-/** One line about a job: what it is doing, or what a queued job waits for (the server says). */
-function describeJob(job, name = `${config.jobKinds?.[job.kind] || job.kind} #${job.id}`) {
-  if (job.state === "queued") return `${name}: queued · ${job.waiting_for || "waiting for a worker"}`;
-  const parts = [job.state];
-  if (job.state === "running") {
-    if (job.stage) parts.push(job.stage);
-    if (job.epoch) parts.push(`epoch ${job.epoch}`);
-    parts.push(`${Math.round(job.progress * 100)}%`);
-  } else if (job.state === "succeeded" && job.epoch) {
-    parts.push(`${job.epoch} epoch${job.epoch === 1 ? "" : "s"}`);
-  }
-  if (job.loss !== null && job.loss !== undefined) parts.push(`loss ${job.loss.toFixed(3)}`);
-  if (job.state === "failed" && job.message) parts.push(job.message);
-  return `${name}: ${parts.join(" · ")}`;
-}
-
 /** The sign-in page, coming back to this page afterwards. */
 function signInUrl() {
   return `/accounts/login/?next=${encodeURIComponent(location.pathname + location.search)}`;
@@ -212,4 +209,4 @@ const patch = (path, body) => request("PATCH", path, body);
 const put = (path, body) => request("PUT", path, body);
 const del = (path) => request("DELETE", path);
 
-export { ApiError, config, del, describeJob, get, isActive, patch, poll, post, preload, put, setMeter, signInUrl, tab, upload, uuid };
+export { ApiError, config, del, get, isActive, patch, poll, post, preload, put, setMeter, signInUrl, tab, upload, uuid };

@@ -3,9 +3,9 @@ dashboard's refresh through Comparisons.draw), and for owners the form that asks
 button that switches the project to the strategy chosen. */
 
 import { post } from "./api.js";
+import { el, node } from "./dom.js";
 import * as P from "./plots.js";
 
-const el = (id) => document.getElementById(id);
 const COLORS = ["#7f7f7f", "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7"];
 
 function say(text) {
@@ -28,15 +28,8 @@ function offerStrategies(choices) {
   if (!box || box.querySelector("input")) return;
   for (const [value, title] of choices) {
     if (value === "random") continue;
-    const label = Object.assign(document.createElement("label"), { className: "check" });
-    const input = Object.assign(document.createElement("input"), {
-      type: "checkbox",
-      name: "strategy",
-      value,
-      checked: value === "least_confidence",
-    });
-    label.append(input, ` ${title}`);
-    box.append(label);
+    const input = node("input", { type: "checkbox", name: "strategy", value, checked: value === "least_confidence" });
+    box.append(node("label", { className: "check" }, input, ` ${title}`));
   }
 }
 
@@ -70,12 +63,7 @@ function draw(c, current) {
   if (!select) return;
   const now = current.name + (current.class_balanced ? "+balanced" : "");
   select.replaceChildren(
-    ...c.curves.map((curve) =>
-      Object.assign(document.createElement("option"), {
-        value: curve.strategy,
-        textContent: curve.title + (curve.strategy === now ? " (in use)" : ""),
-      }),
-    ),
+    ...c.curves.map((curve) => node("option", { value: curve.strategy, text: curve.title + (curve.strategy === now ? " (in use)" : "") })),
   );
   select.value = c.best || now;
   el("adopt-form").hidden = false;

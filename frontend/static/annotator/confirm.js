@@ -8,12 +8,13 @@ anyway (after the hold ran out), the face comes back with the reason and Esc mov
 */
 
 import { config, get, uuid } from "./api.js";
+import { el } from "./dom.js";
 import { createFaceQueue } from "./faces.js";
+import { percent } from "./format.js";
 
 const NONE_YET = "No confident pseudo-labels yet: they appear after a semi-supervised training, here, without a reload.";
 const NONE_LEFT = "No confident pseudo-labels left for you. New ones appear here after the next semi-supervised training.";
 
-const el = (id) => document.getElementById(id);
 const counts = { confirmed: 0, rejected: 0 };
 let answered = 0;
 
@@ -46,7 +47,7 @@ function onShow(current) {
   const cls = config.classes[current.class_index];
   el("claim").style.setProperty("--class-color", cls ? cls.color : "");
   el("claim-class").textContent = current.class_name;
-  el("claim-confidence").textContent = `${Math.round(100 * current.confidence)}%`;
+  el("claim-confidence").textContent = percent(current.confidence);
 }
 
 function answer(accept) {

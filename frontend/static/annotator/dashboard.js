@@ -3,10 +3,11 @@ jobs run or the numbers change), so new batches, model versions and job progress
 
 import { get, isActive, poll } from "./api.js";
 import { draw as drawComparison } from "./comparisons.js";
+import { el, node } from "./dom.js";
+import { percent, plural } from "./format.js";
 import { drawChosenBy } from "./lease_holders.js";
 import * as P from "./plots.js";
 
-const el = (id) => document.getElementById(id);
 let last = "";
 
 function draw(d) {
@@ -64,13 +65,12 @@ function drawClassQuality(q, labels) {
   const rates = el("confusion-mode").getAttribute("aria-pressed") === "true";
   if (q.matrix) P.heatmap(el("confusion-plot"), q.matrix, q.classes, `Confusion matrix of model v${q.version}`, rates);
   else P.empty(el("confusion-plot"), "No evaluated model yet.");
-  const percent = (v) => (v === null || v === undefined ? "–" : `${Math.round(v * 100)}%`);
   const table = el("class-quality");
   table.replaceChildren();
   if (q.recall) {
     table.createCaption().textContent = `Test recall and precision per class, model v${q.version}`;
     const head = table.createTHead().insertRow();
-    for (const name of ["class", "labeled", "recall", "precision"]) head.appendChild(document.createElement("th")).textContent = name;
+    head.append(...["class", "labeled", "recall", "precision"].map((name) => node("th", { text: name })));
     const body = table.createTBody();
     q.classes.forEach((name, i) => {
       const row = body.insertRow();
@@ -78,9 +78,7 @@ function drawClassQuality(q, labels) {
         row.insertCell().textContent = value;
     });
   }
-  el("class-warnings").replaceChildren(
-    ...q.warnings.map((text) => Object.assign(document.createElement("li"), { textContent: `⚠ ${text}` })),
-  );
+  el("class-warnings").replaceChildren(...q.warnings.map((text) => node("li", { text: `⚠ ${text}` })));
 }
 
 function drawReliability(r) {
@@ -140,8 +138,8 @@ function drawOmniSupervision(history, classes, auxiliary) {
 
 function drawReviews(r) {
   el("review-summary").textContent =
-    `${r.faces_reviewed} face${r.faces_reviewed === 1 ? "" : "s"} reviewed (${r.labels_changed} label${r.labels_changed === 1 ? "" : "s"} changed, ` +
-    `${r.undone} review${r.undone === 1 ? "" : "s"} undone) · ${r.excluded_faces} face${r.excluded_faces === 1 ? "" : "s"} excluded`;
+    `${plural(r.faces_reviewed, "face")} reviewed (${plural(r.labels_changed, "label")} changed, ` +
+    `${plural(r.undone, "review")} undone) · ${plural(r.excluded_faces, "face")} excluded`;
 }
 
 function drawConfirmations(c) {

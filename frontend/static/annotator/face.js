@@ -2,15 +2,14 @@
 near-duplicates, its history; reviewers and owners exclude it or bring it back, and set its label. */
 
 import { ApiError, config, del, get, post } from "./api.js";
-import { node } from "./project_form.js";
+import { el, node } from "./dom.js";
+import { labelName, percent, plural } from "./format.js";
 
 const id = config.faceId;
-const el = (name) => document.getElementById(name);
-const nameOf = (index) => (index === null || index === undefined ? "none" : config.classes[index].name);
 
 function answer(vote) {
   if (vote.kind === "skip") return "skipped";
-  const names = vote.classes.map(nameOf).join(" or ");
+  const names = vote.classes.map(labelName).join(" or ");
   return vote.kind === "unsure" ? `unsure: ${names}` : names;
 }
 
@@ -32,12 +31,12 @@ async function load() {
   el("face").src = face.image_url;
   el("labels").replaceChildren(
     node("span", { className: `tag state-${face.state}`, text: face.state }),
-    ` label: ${nameOf(face.final_label)}` +
-      (face.reviewed_label !== null ? ` (reviewed; votes said ${nameOf(face.label_index)})` : "") +
-      (record.imported_label !== null ? ` · imported: ${nameOf(record.imported_label)}` : ""),
+    ` label: ${labelName(face.final_label)}` +
+      (face.reviewed_label !== null ? ` (reviewed; votes said ${labelName(face.label_index)})` : "") +
+      (record.imported_label !== null ? ` · imported: ${labelName(record.imported_label)}` : ""),
   );
   el("candidates").textContent =
-    `Candidate set: ${record.candidate_set.map(nameOf).join(", ") || "none"} · votes per class: ${record.class_votes.join(" / ") || "none"}`;
+    `Candidate set: ${record.candidate_set.map(labelName).join(", ") || "none"} · votes per class: ${record.class_votes.join(" / ") || "none"}`;
   el("votes").tBodies[0].replaceChildren(
     ...record.votes.map((v) =>
       node(
@@ -55,9 +54,9 @@ async function load() {
       node(
         "li",
         {},
-        node("span", { text: nameOf(index) }),
+        node("span", { text: labelName(index) }),
         node("span", { className: "bar" }, node("span", { style: `width:${100 * p}%;background:${config.classes[index].color}` })),
-        node("span", { className: "num", text: `${Math.round(100 * p)}%` }),
+        node("span", { className: "num", text: percent(p) }),
       ),
     ),
   );
@@ -85,7 +84,7 @@ async function loadSimilar() {
   const button = el("exclude-duplicates");
   if (button) {
     button.hidden = !duplicates.length;
-    button.textContent = `Exclude its ${duplicates.length} near-duplicate${duplicates.length === 1 ? "" : "s"}, keep this face`;
+    button.textContent = `Exclude its ${plural(duplicates.length, "near-duplicate")}, keep this face`;
     button.onclick = () =>
       report(async () => {
         for (const f of duplicates) await post(`faces/${f.face}/exclusion/`, { reason: "duplicate", note: `near-duplicate of face ${id}` });
@@ -104,7 +103,7 @@ async function loadSimilar() {
           node(
             "span",
             { className: "caption" },
-            node("span", { text: nameOf(f.final_label) }),
+            node("span", { text: labelName(f.final_label) }),
             node("span", { text: f.near_duplicate ? "near-duplicate" : f.similarity.toFixed(2) }),
           ),
         ),

@@ -21,6 +21,7 @@ prefetched, answers sent in order, and guards so that no answer is lost and none
 */
 
 import { config, get, poll, post, preload, signInUrl } from "./api.js";
+import { el } from "./dom.js";
 
 const PREFETCH = 3;
 const RETRY_DELAYS_MS = [500, 1500, 4000, 10000];
@@ -31,7 +32,6 @@ const MAX_TIME_SPENT_MS = 3600000;
 const KEYS = Object.fromEntries(Object.entries(config.reservedKeys).map(([key, action]) => [action, key]));
 const NON_TEXT_INPUTS = new Set(["checkbox", "radio", "button", "submit", "reset", "range", "color", "file", "image"]);
 
-const el = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** True for controls where typed characters are text, so keys there never answer. */

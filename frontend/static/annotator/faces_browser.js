@@ -3,11 +3,12 @@ follow the server's cursor (keyset), so "More faces" costs the same on page 1 an
 query lives in the address bar. After "More faces", focus moves to the first face it added. */
 
 import { ApiError, config, get } from "./api.js";
-import { node } from "./project_form.js";
+import { el, node } from "./dom.js";
+import { labelName, percent, plural } from "./format.js";
 
-const form = document.getElementById("filters");
-const grid = document.getElementById("grid");
-const more = document.getElementById("more");
+const form = el("filters");
+const grid = el("grid");
+const more = el("more");
 let cursor = null;
 let shown = 0;
 
@@ -33,9 +34,7 @@ function cell(face) {
   );
   const title =
     `#${face.id} ${face.source_name || ""}\nvotes: ${face.vote_count}` +
-    (face.predicted_class === null
-      ? ""
-      : `\nmodel: ${config.classes[face.predicted_class].name} (${Math.round(face.predicted_confidence * 100)}%)`);
+    (face.predicted_class === null ? "" : `\nmodel: ${labelName(face.predicted_class)} (${percent(face.predicted_confidence)})`);
   return node(
     "li",
     { "data-id": face.id },
@@ -51,7 +50,7 @@ function cell(face) {
 async function load(reset) {
   const q = query();
   if (!reset && cursor) q.set("after", cursor);
-  document.getElementById("error").textContent = "";
+  el("error").textContent = "";
   try {
     const page = await get(`faces/?${q}`);
     if (reset) {
@@ -64,11 +63,11 @@ async function load(reset) {
     if (!reset && cells.length) cells[0].querySelector("a").focus();
     cursor = page.next;
     more.hidden = !cursor;
-    document.getElementById("count").textContent = `${shown} face${shown === 1 ? "" : "s"} shown${cursor ? "" : " (all)"}`;
+    el("count").textContent = `${plural(shown, "face")} shown${cursor ? "" : " (all)"}`;
   } catch (failure) {
     if (!(failure instanceof ApiError)) throw failure;
     const body = failure.body || {};
-    document.getElementById("error").textContent =
+    el("error").textContent =
       body.detail ||
       Object.entries(body)
         .map(([k, v]) => `${k}: ${[].concat(v).join(" ")}`)

@@ -1,21 +1,16 @@
 /* The import page: upload with a progress bar, then the import job's progress, then a summary. */
 
 import { get, poll, post, upload } from "./api.js";
+import { el, node } from "./dom.js";
+import { percent } from "./format.js";
 
-const el = (id) => document.getElementById(id);
 const JOB_POLL = { fastMs: 700, slowMs: 700 };
 
 function showJob(job) {
   el("import-progress").value = job.progress;
-  el("import-status").textContent = job.message || `${job.stage || job.state}: ${Math.round(job.progress * 100)}%`;
+  el("import-status").textContent = job.message || `${job.stage || job.state}: ${percent(job.progress)}`;
   const problems = job.result?.problems || [];
-  el("import-problems").replaceChildren(
-    ...problems.slice(0, 50).map((p) => {
-      const li = document.createElement("li");
-      li.textContent = `${p.source}: ${p.reason}`;
-      return li;
-    }),
-  );
+  el("import-problems").replaceChildren(...problems.slice(0, 50).map((p) => node("li", { text: `${p.source}: ${p.reason}` })));
 }
 
 el("import-form").addEventListener("submit", async (event) => {

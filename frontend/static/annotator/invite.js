@@ -2,11 +2,12 @@
 and password, no e-mail address), joins and is signed in, by one request. Then the page of their role (reviewers review, others label). */
 
 import { ApiError, config, post } from "./api.js";
+import { el } from "./dom.js";
 
-document.getElementById("join-form").addEventListener("submit", async (event) => {
+el("join-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const fields = event.target.elements;
-  const error = document.getElementById("error");
+  const error = el("error");
   error.textContent = "";
   const body = fields.username ? { username: fields.username.value.trim(), password: fields.password.value } : {};
   try {
@@ -14,7 +15,6 @@ document.getElementById("join-form").addEventListener("submit", async (event) =>
     location.assign(joined.next);
   } catch (failure) {
     if (!(failure instanceof ApiError)) throw failure;
-    const answer = failure.body || {};
-    error.textContent = answer.detail || Object.values(answer).flat().join(" ") || failure.message;
+    error.textContent = failure.reasons;
   }
 });

@@ -7,11 +7,12 @@ Votes carry a client id, so a retried submit after a lost response counts once, 
 id, so the server tells this tab's faces from another tab's of the same user.
 */
 
-import { config, describeJob, get, poll, post, setMeter, tab, uuid } from "./api.js";
+import { config, get, poll, post, setMeter, tab, uuid } from "./api.js";
+import { el, node } from "./dom.js";
 import { createFaceQueue, KEYS } from "./faces.js";
+import { describeJob, labelName } from "./format.js";
 import { keepLeases } from "./leases.js";
 
-const el = (id) => document.getElementById(id);
 const buttons = new Map();
 let unsure = false;
 const candidates = new Set();
@@ -32,15 +33,13 @@ const faces = createFaceQueue({
 function buildButtons() {
   const container = el("classes");
   for (const cls of config.classes) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "class-button";
+    const button = node(
+      "button",
+      { type: "button", className: "class-button", "aria-keyshortcuts": cls.key, "aria-label": `${cls.name} (key ${cls.key})` },
+      node("kbd", { text: cls.key.toUpperCase() }),
+      node("span", { text: cls.name }),
+    );
     button.style.setProperty("--class-color", cls.color);
-    button.setAttribute("aria-keyshortcuts", cls.key);
-    button.setAttribute("aria-label", `${cls.name} (key ${cls.key})`);
-    button.innerHTML = `<kbd></kbd><span></span>`;
-    button.querySelector("kbd").textContent = cls.key.toUpperCase();
-    button.querySelector("span").textContent = cls.name;
     button.addEventListener("click", () => chooseClass(cls.index));
     container.appendChild(button);
     buttons.set(cls.index, button);
@@ -49,13 +48,7 @@ function buildButtons() {
   const entries = config.classes.map((c) => [c.key.toUpperCase(), c.name]);
   entries.push([KEYS.unsure.toUpperCase(), "unsure: pick several classes"], ["Enter", "confirm the candidates"], ["Esc", "leave unsure"]);
   entries.push([KEYS.skip.toUpperCase(), "skip this face"], [`${KEYS.undo.toUpperCase()} / ⌫`, "undo your last vote"]);
-  for (const [key, text] of entries) {
-    const li = document.createElement("li");
-    li.innerHTML = "<kbd></kbd> <span></span>";
-    li.querySelector("kbd").textContent = key;
-    li.querySelector("span").textContent = text;
-    hints.appendChild(li);
-  }
+  hints.append(...entries.map(([key, text]) => node("li", {}, node("kbd", { text: key }), " ", node("span", { text }))));
 }
 
 function onShow(current) {
@@ -73,7 +66,7 @@ function showSuggestion() {
   const suggestion = current?.suggestion;
   const on = el("show-suggestion").checked && suggestion !== null && suggestion !== undefined;
   box.hidden = !on;
-  if (on) box.textContent = `Model suggests: ${config.classes[suggestion].name}`;
+  if (on) box.textContent = `Model suggests: ${labelName(suggestion)}`;
 }
 
 function setUnsure(on) {

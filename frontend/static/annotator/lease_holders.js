@@ -3,8 +3,8 @@ give a holder's faces back to the team), and how the queued faces were chosen (t
 the fallbacks that keep labelers busy while no model has ranked them). */
 
 import { get, poll, post } from "./api.js";
-
-const el = (id) => document.getElementById(id);
+import { el, node } from "./dom.js";
+import { plural } from "./format.js";
 
 /** How the queued faces were chosen, overall and in the newest cycle (from the dashboard's `chosen_by`). */
 function drawChosenBy(counts) {
@@ -15,34 +15,26 @@ function drawChosenBy(counts) {
     ...Object.entries(counts.overall)
       .filter(([, count]) => count > 0)
       .map(([key, count]) => {
-        const item = document.createElement("li");
-        item.dataset.chosenBy = key;
         const inNewest = newest?.counts[key] ? ` (${newest.counts[key]} in cycle ${newest.number})` : "";
-        item.textContent = `${counts.labels[key]}: ${count} face${count === 1 ? "" : "s"}${inNewest}`;
-        return item;
+        return node("li", { "data-chosen-by": key, text: `${counts.labels[key]}: ${plural(count, "face")}${inNewest}` });
       }),
   );
 }
 
 function holderRow(holder) {
-  const row = document.createElement("tr");
   const freeIn = Math.max(0, Math.round((new Date(holder.expires_at) - Date.now()) / 1000));
   const held = [
-    holder.faces.length ? `${holder.faces.length} face${holder.faces.length === 1 ? "" : "s"} (${holder.faces.join(", ")})` : "",
-    holder.offers ? `${holder.offers} offer${holder.offers === 1 ? "" : "s"}` : "",
+    holder.faces.length ? `${plural(holder.faces.length, "face")} (${holder.faces.join(", ")})` : "",
+    holder.offers ? plural(holder.offers, "offer") : "",
     holder.reviews ? `${holder.reviews} to review` : "",
   ].filter(Boolean);
-  for (const text of [holder.username, holder.tab ? holder.tab.slice(0, 8) : "default", held.join(", "), `${freeIn} s`]) {
-    const cell = document.createElement("td");
-    cell.textContent = text;
-    row.appendChild(cell);
-  }
-  const cell = document.createElement("td");
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = "small";
-  button.textContent = "Release";
-  button.setAttribute("aria-label", `Release what ${holder.username} holds in tab ${holder.tab || "default"}`);
+  const cells = [holder.username, holder.tab ? holder.tab.slice(0, 8) : "default", held.join(", "), `${freeIn} s`];
+  const button = node("button", {
+    type: "button",
+    className: "small",
+    "aria-label": `Release what ${holder.username} holds in tab ${holder.tab || "default"}`,
+    text: "Release",
+  });
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
@@ -53,9 +45,7 @@ function holderRow(holder) {
     }
     holders.poke();
   });
-  cell.appendChild(button);
-  row.appendChild(cell);
-  return row;
+  return node("tr", {}, ...cells.map((text) => node("td", { text })), node("td", {}, button));
 }
 
 async function drawHolders() {

@@ -2,10 +2,11 @@
 all (the server refuses it whole), then the import page. */
 
 import { ApiError, config, get, post } from "./api.js";
-import { budgetPlanner, classEditor, node, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
+import { el, node } from "./dom.js";
+import { budgetPlanner, classEditor, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
 
-const form = document.getElementById("project-form");
-const classes = classEditor(document.getElementById("classes"));
+const form = el("project-form");
+const classes = classEditor(el("classes"));
 
 prepare(form, config);
 form.elements.strategy.value = "least_confidence";
@@ -13,7 +14,7 @@ form.elements.strategy.dispatchEvent(new Event("change"));
 
 async function loadPresets() {
   const presets = await get("/api/class-presets/");
-  const group = document.getElementById("presets");
+  const group = el("presets");
   const buttons = presets.map((preset) => {
     const button = node("button", { type: "button", "aria-pressed": "false", "data-preset": preset.name, text: preset.title });
     button.addEventListener("click", () => {
@@ -35,11 +36,11 @@ async function loadPresets() {
   buttons[0].click();
 }
 
-document.getElementById("add-class").addEventListener("click", () => classes.add({}));
+el("add-class").addEventListener("click", () => classes.add({}));
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const error = document.getElementById("form-error");
+  const error = el("form-error");
   error.textContent = "";
   const body = { ...values(form, SETTING_FIELDS), classes: classes.read() };
   try {
@@ -50,7 +51,7 @@ form.addEventListener("submit", async (event) => {
     const details = failure.body || {};
     classes.showErrors(details.classes);
     const classMessages = Array.isArray(details.classes) ? "" : (details.classes || []).join(" ");
-    document.getElementById("classes-error").textContent = classMessages;
+    el("classes-error").textContent = classMessages;
     // A refusal that names its fields is shown beside them; nothing more to say under the form.
     const besideFields = failure.status === 400 && (details.fields || !details.detail);
     error.textContent = showFieldErrors(form, details) || (besideFields ? "" : failure.message);

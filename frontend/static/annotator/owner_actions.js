@@ -1,8 +1,9 @@
 /* Owner actions on the dashboard: retrain now, cancel a job, export labels or the model, download. */
 
-import { config, describeJob, get, isActive, poll, post } from "./api.js";
+import { config, get, isActive, poll, post } from "./api.js";
+import { el, node } from "./dom.js";
+import { describeJob } from "./format.js";
 
-const el = (id) => document.getElementById(id);
 const JOB_POLL = { fastMs: 3000, slowMs: 15000 };
 let exportsPoll = null;
 let jobActionsPoll = null;
@@ -40,16 +41,13 @@ async function refreshExports() {
     return false;
   }
   list.replaceChildren(
-    ...jobs.slice(0, 10).map((job) => {
-      const row = document.createElement("li");
-      if (job.state === "succeeded") {
-        const link = document.createElement("a");
-        link.href = `/api/jobs/${job.id}/download/`;
-        link.textContent = exportLabel(job);
-        row.append(link);
-      } else row.textContent = exportLabel(job);
-      return row;
-    }),
+    ...jobs
+      .slice(0, 10)
+      .map((job) =>
+        job.state === "succeeded"
+          ? node("li", {}, node("a", { href: `/api/jobs/${job.id}/download/`, text: exportLabel(job) }))
+          : node("li", { text: exportLabel(job) }),
+      ),
   );
   return jobs.some(isActive);
 }
@@ -61,19 +59,18 @@ async function refreshJobActions() {
   const active = jobs.filter(isActive);
   list.replaceChildren(
     ...active.map((job) => {
-      const row = document.createElement("li");
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = `Cancel ${job.kind} #${job.id}`;
-      button.setAttribute("aria-label", `Cancel ${job.kind} job ${job.id}`);
+      const button = node("button", {
+        type: "button",
+        "aria-label": `Cancel ${job.kind} job ${job.id}`,
+        text: `Cancel ${job.kind} #${job.id}`,
+      });
       button.addEventListener("click", () =>
         act(
           () => post(`/api/jobs/${job.id}/cancel/`),
           () => `Cancelling job ${job.id}.`,
         ),
       );
-      row.append(button);
-      return row;
+      return node("li", {}, button);
     }),
   );
   return active.length > 0;

@@ -1,6 +1,7 @@
 /* Small SVG plots for the dashboard: bars, a line, a heatmap, progress bars. No library needed. */
 
-import { describeJob } from "./api.js";
+import { node } from "./dom.js";
+import { describeJob, percent } from "./format.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
@@ -17,22 +18,19 @@ function svg(width, height, label) {
 }
 
 function add(parent, tag, attributes, text) {
-  const node = document.createElementNS(NS, tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  if (text !== undefined) node.textContent = text;
-  parent.appendChild(node);
-  return node;
+  const element = document.createElementNS(NS, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+  if (text !== undefined) element.textContent = text;
+  parent.appendChild(element);
+  return element;
 }
 
-function mount(container, node) {
-  container.replaceChildren(node);
+function mount(container, chart) {
+  container.replaceChildren(chart);
 }
 
 function empty(container, text) {
-  const p = document.createElement("p");
-  p.className = "muted";
-  p.textContent = text;
-  container.replaceChildren(p);
+  container.replaceChildren(node("p", { className: "muted", text }));
 }
 
 /** Horizontal bars: rows of {label, value, color, note}. */
@@ -92,7 +90,7 @@ function line(container, series, label, xLabel = "labels used", yRange = [0, 1])
   const root = svg(width, height, label);
   for (const tick of [0, 0.25, 0.5, 0.75, 1].map((t) => y0 + t * (y1 - y0))) {
     add(root, "line", { x1: pad.left, x2: width - pad.right, y1: sy(tick), y2: sy(tick), class: "grid" });
-    add(root, "text", { x: pad.left - 6, y: sy(tick) + 4, "text-anchor": "end", class: "axis-label" }, `${Math.round(tick * 100)}%`);
+    add(root, "text", { x: pad.left - 6, y: sy(tick) + 4, "text-anchor": "end", class: "axis-label" }, percent(tick));
   }
   add(root, "text", { x: width / 2, y: height - 6, "text-anchor": "middle", class: "axis-label" }, xLabel);
   add(root, "text", { x: pad.left, y: height - 20, class: "axis-label" }, "0");
@@ -143,8 +141,8 @@ function heatmap(container, matrix, names, label, rates = false) {
         height: cell - 1,
         fill: `rgba(78,121,167,${0.08 + 0.92 * share})`,
       });
-      add(rect, "title", {}, `true ${names[i]}, predicted ${names[j]}: ${value} (${Math.round(share * 100)}% of the row)`);
-      const text = rates ? (row.some(Boolean) ? `${Math.round(share * 100)}%` : "–") : String(value);
+      add(rect, "title", {}, `true ${names[i]}, predicted ${names[j]}: ${value} (${percent(share)} of the row)`);
+      const text = rates ? (row.some(Boolean) ? percent(share) : "–") : String(value);
       add(
         root,
         "text",
@@ -173,22 +171,11 @@ function heatmap(container, matrix, names, label, rates = false) {
 function jobs(container, list) {
   if (!list.length) return empty(container, "No jobs yet.");
   const rows = list.map((job) => {
-    const row = document.createElement("li");
-    row.className = `job job-${job.state}`;
-    const bar = document.createElement("progress");
-    bar.max = 1;
+    const bar = node("progress", { max: 1, "aria-label": `${job.kind} job ${job.id} progress` });
     bar.value = job.progress;
-    bar.setAttribute("aria-label", `${job.kind} job ${job.id} progress`);
-    const text = document.createElement("span");
-    text.textContent = describeJob(job);
-    row.append(bar, text);
-    return row;
+    return node("li", { className: `job job-${job.state}` }, bar, node("span", { text: describeJob(job) }));
   });
-  const listElement = document.createElement("ul");
-  listElement.className = "job-list";
-  listElement.setAttribute("aria-label", "Worker jobs and their progress");
-  listElement.append(...rows);
-  container.replaceChildren(listElement);
+  container.replaceChildren(node("ul", { className: "job-list", "aria-label": "Worker jobs and their progress" }, ...rows));
 }
 
 export { bars, budget, empty, heatmap, jobs, line };

@@ -4,7 +4,8 @@ to show) the focus goes back to the face, where the keys work: never left in the
 which takes the keys for itself, nor on a button that Enter would press again. */
 
 import { ApiError, config, get, post } from "./api.js";
-import { node } from "./project_form.js";
+import { el, node } from "./dom.js";
+import { labelName, percent } from "./format.js";
 
 const classes = config.classes;
 const REASONS = {
@@ -16,9 +17,6 @@ const REASONS = {
 let queue = [];
 const skipped = new Set();
 let busy = false;
-
-const el = (id) => document.getElementById(id);
-const nameOf = (index) => (index === null || index === undefined ? "none" : classes[index].name);
 
 /** Give the keys back to the face. */
 function refocus() {
@@ -72,9 +70,8 @@ function show() {
   const guess =
     face.predicted_class === null
       ? "no model guess yet"
-      : `model: ${nameOf(face.predicted_class)} (${Math.round(face.predicted_confidence * 100)}%)`;
-  el("summary").textContent =
-    `Current label: ${nameOf(face.final_label)} · top-vote share ${face.top_vote_share === null ? "–" : `${Math.round(face.top_vote_share * 100)}%`} · ${guess}`;
+      : `model: ${labelName(face.predicted_class)} (${percent(face.predicted_confidence)})`;
+  el("summary").textContent = `Current label: ${labelName(face.final_label)} · top-vote share ${percent(face.top_vote_share)} · ${guess}`;
 }
 
 async function refill() {
@@ -92,7 +89,7 @@ async function review(label) {
   el("error").textContent = "";
   try {
     await post("reviews/", { face: current.face.id, label });
-    el("status").textContent = `Face ${current.face.id}: ${nameOf(current.face.final_label)} → ${nameOf(label)}.`;
+    el("status").textContent = `Face ${current.face.id}: ${labelName(current.face.final_label)} → ${labelName(label)}.`;
     queue.shift();
     if (queue.length < 2) await refill();
     else show();
@@ -109,7 +106,7 @@ async function undo() {
   busy = true;
   try {
     const undone = await post("reviews/undo/");
-    el("status").textContent = `Undone: face ${undone.face} is back to ${nameOf(undone.label_before)}.`;
+    el("status").textContent = `Undone: face ${undone.face} is back to ${labelName(undone.label_before)}.`;
     skipped.delete(undone.face);
     queue = queue.filter((c) => c.face.id !== undone.face);
     const again = await get(`faces/${undone.face}/`);

@@ -2,9 +2,11 @@
 reason; saving sends only the changed fields, so a refusal names exactly what was refused. */
 
 import { ApiError, config, del, get, patch, put, upload } from "./api.js";
+import { el } from "./dom.js";
+import { percent } from "./format.js";
 import { budgetPlanner, classEditor, prepare, SETTING_FIELDS, showFieldErrors, values } from "./project_form.js";
 
-const form = document.getElementById("settings-form");
+const form = el("settings-form");
 let project = null;
 let classes = null;
 
@@ -21,33 +23,33 @@ function fill(data, locks) {
     const reason = locks.settings[field];
     input.disabled = Boolean(reason);
     input.closest(".field").classList.toggle("readonly", Boolean(reason));
-    const slot = document.getElementById(`${field}-locked`);
+    const slot = el(`${field}-locked`);
     if (slot) slot.textContent = reason ? `Fixed: ${reason}.` : "";
   }
   form.elements.budget_votes.min = Math.max(Number(form.elements.budget_votes.min), data.votes_spent);
-  document.getElementById("budget-status").textContent = `${data.budget.sentence} The budget cannot go below what is spent.`;
-  classes = classEditor(document.getElementById("classes"), { readOnly: Boolean(locks.classes) });
+  el("budget-status").textContent = `${data.budget.sentence} The budget cannot go below what is spent.`;
+  classes = classEditor(el("classes"), { readOnly: Boolean(locks.classes) });
   classes.set(data.classes);
-  document.getElementById("classes-locked").textContent = locks.classes ? `Fixed: ${locks.classes}` : "";
-  document.getElementById("class-actions").hidden = Boolean(locks.classes);
+  el("classes-locked").textContent = locks.classes ? `Fixed: ${locks.classes}` : "";
+  el("class-actions").hidden = Boolean(locks.classes);
   showWeights(data.backbone_weights_report, locks.settings.initial_selection);
 }
 
 /** The starting weights' report, and whether they may still change (not once labeling started). */
 function showWeights(report, lockedBecause) {
   const given = report?.file;
-  document.getElementById("weights-status").textContent = given
+  el("weights-status").textContent = given
     ? `${report.file}: ${report.loaded} tensors loaded; ${[...report.adapted, ...report.left_out.map((key) => `${key} left out`)].join("; ")}.`
     : "None: training starts from pre-training, or from scratch.";
-  document.getElementById("weights-locked").textContent = lockedBecause ? `Fixed: ${lockedBecause}.` : "";
-  document.getElementById("weights-actions").hidden = Boolean(lockedBecause);
-  document.getElementById("weights-remove").hidden = !given;
+  el("weights-locked").textContent = lockedBecause ? `Fixed: ${lockedBecause}.` : "";
+  el("weights-actions").hidden = Boolean(lockedBecause);
+  el("weights-remove").hidden = !given;
 }
 
-document.getElementById("weights-upload").addEventListener("click", async () => {
-  const file = document.getElementById("weights-file").files[0];
-  const error = document.getElementById("weights-error");
-  const progress = document.getElementById("weights-progress");
+el("weights-upload").addEventListener("click", async () => {
+  const file = el("weights-file").files[0];
+  const error = el("weights-error");
+  const progress = el("weights-progress");
   error.textContent = "";
   if (!file) {
     error.textContent = "Choose a .pt or .pth file first.";
@@ -56,7 +58,7 @@ document.getElementById("weights-upload").addEventListener("click", async () => 
   const body = new FormData();
   body.append("file", file);
   try {
-    await upload("backbone-weights/", body, (share) => (progress.textContent = `Sending… ${Math.round(100 * share)}%`));
+    await upload("backbone-weights/", body, (share) => (progress.textContent = `Sending… ${percent(share)}`));
     progress.textContent = "";
     await load();
   } catch (failure) {
@@ -66,8 +68,8 @@ document.getElementById("weights-upload").addEventListener("click", async () => 
   }
 });
 
-document.getElementById("weights-remove").addEventListener("click", async () => {
-  const error = document.getElementById("weights-error");
+el("weights-remove").addEventListener("click", async () => {
+  const error = el("weights-error");
   error.textContent = "";
   try {
     await del("backbone-weights/");
@@ -86,8 +88,8 @@ async function load() {
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const error = document.getElementById("form-error");
-  const saved = document.getElementById("saved");
+  const error = el("form-error");
+  const saved = el("saved");
   error.textContent = saved.textContent = "";
   const changed = Object.fromEntries(Object.entries(values(form, SETTING_FIELDS)).filter(([field, value]) => value !== project[field]));
   if (!Object.keys(changed).length) {
@@ -102,16 +104,16 @@ form.addEventListener("submit", async (event) => {
     if (!(failure instanceof ApiError)) throw failure;
     const rest = showFieldErrors(form, failure.body);
     if (failure.status === 409 && "budget_votes" in changed) {
-      document.getElementById("budget_votes-error").textContent = failure.message;
+      el("budget_votes-error").textContent = failure.message;
     } else {
       error.textContent = rest || failure.message;
     }
   }
 });
 
-document.getElementById("add-class").addEventListener("click", () => classes.add({}));
-document.getElementById("save-classes").addEventListener("click", async () => {
-  const slot = document.getElementById("classes-error");
+el("add-class").addEventListener("click", () => classes.add({}));
+el("save-classes").addEventListener("click", async () => {
+  const slot = el("classes-error");
   slot.textContent = "";
   try {
     await put("classes/", { classes: classes.read() });

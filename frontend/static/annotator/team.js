@@ -1,22 +1,15 @@
 /* Team: members with their figures, roles and quotas; adding an existing account by its exact username; invite links. */
 
 import { ApiError, config, del, get, patch, post } from "./api.js";
-import { node } from "./project_form.js";
+import { el, node } from "./dom.js";
+import { percent } from "./format.js";
 
 const ROLES = config.roles;
-const percent = (value) => (value === null ? "–" : `${Math.round(value * 100)}%`);
 const number = (value) => (value === null ? "–" : String(value));
 
 function report(id, failure) {
   if (!(failure instanceof ApiError)) throw failure;
-  const body = failure.body || {};
-  document.getElementById(id).textContent =
-    body.detail ||
-    Object.values(body)
-      .flat()
-      .filter((m) => typeof m === "string")
-      .join(" ") ||
-    failure.message;
+  el(id).textContent = failure.reasons;
 }
 
 function spark(activity) {
@@ -73,7 +66,7 @@ function memberRow(row) {
 }
 
 async function change(row, body) {
-  document.getElementById("members-error").textContent = "";
+  el("members-error").textContent = "";
   try {
     await patch(`members/${row.membership_id}/`, body);
   } catch (failure) {
@@ -108,10 +101,10 @@ async function load() {
   document.querySelector("#invites tbody").replaceChildren(...invites.results.map(inviteRow));
 }
 
-document.getElementById("add-member").addEventListener("submit", async (event) => {
+el("add-member").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
-  document.getElementById("add-error").textContent = "";
+  el("add-error").textContent = "";
   const quota = form.elements.quota_votes.value;
   try {
     await post("members/", {
@@ -126,18 +119,18 @@ document.getElementById("add-member").addEventListener("submit", async (event) =
   }
 });
 
-document.getElementById("invite-form").addEventListener("submit", async (event) => {
+el("invite-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
-  document.getElementById("invite-error").textContent = "";
+  el("invite-error").textContent = "";
   try {
     const invite = await post("invites/", {
       role: form.elements.role.value,
       email: form.elements.email.value,
       days: Number(form.elements.days.value),
     });
-    document.getElementById("invite-url").textContent = invite.url;
-    document.getElementById("new-invite").hidden = false;
+    el("invite-url").textContent = invite.url;
+    el("new-invite").hidden = false;
     await load();
   } catch (failure) {
     report("invite-error", failure);
