@@ -2,24 +2,11 @@
 bounds and one-sentence help, and showing the API's refusals next to the field at fault. */
 
 import { ApiError, config, get } from "./api.js";
+import { el, node } from "./dom.js";
 
 /** The project's settings fields, as the API names them, that the new-project and settings forms send
  * (the server's services.project_settings.FORM_SETTINGS). */
 const SETTING_FIELDS = config.settingFields;
-
-function node(tag, attrs = {}, ...children) {
-  const element = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === false || value === null || value === undefined) continue;
-    if (key === "text") element.textContent = value;
-    else if (key === "className") element.className = value;
-    // Through the CSSOM: the Content-Security-Policy refuses style attributes set as markup.
-    else if (key === "style") element.style.cssText = value;
-    else element.setAttribute(key, value === true ? "" : value);
-  }
-  element.append(...children.filter(Boolean));
-  return element;
-}
 
 /** A class editor in `table`: rows of name, key, colour, each with its error line. */
 function classEditor(table, { readOnly = false } = {}) {
@@ -96,7 +83,7 @@ function prepare(form, config) {
     const select = form.elements[field];
     if (!select) continue;
     select.replaceChildren(...choices.map((c) => node("option", { value: c.value, text: c.label })));
-    const help = document.getElementById(`${field}-help`);
+    const help = el(`${field}-help`);
     const explain = () => (help.textContent = choices.find((c) => c.value === select.value)?.help || "");
     select.addEventListener("change", explain);
     explain();
@@ -153,7 +140,7 @@ function showPlan(plan) {
     rows.push(["Last batch", `${b.last_faces} faces x ${v} votes`, b.last_faces * v, "smaller: what the budget still pays for"]);
   rows.push(["Remainder", "", plan.remainder_votes, "pays for no whole face"]);
   rows.push(["Budget", "", plan.budget_votes, ""]);
-  const body = document.getElementById("budget-plan-rows");
+  const body = el("budget-plan-rows");
   body.replaceChildren(
     ...rows.map(([name, split, votes, note]) =>
       node(
@@ -167,13 +154,13 @@ function showPlan(plan) {
     ),
   );
   const r = plan.retrain;
-  document.getElementById("budget-plan-retrain").textContent =
+  el("budget-plan-retrain").textContent =
     `${plan.trainings} training${plan.trainings === 1 ? "" : "s"}. A retrain takes about ${duration(r.first_seconds)} after the initial set and ${duration(r.last_seconds)} at the end (${r.speed.source}).`;
   const problems = Object.values(plan.problems).flat();
   document
     .getElementById("budget-plan-problems")
     .replaceChildren(...[...new Set(problems)].slice(0, 1).map((text) => node("li", { text })));
-  document.getElementById("budget-plan").dataset.runs = String(!problems.length);
+  el("budget-plan").dataset.runs = String(!problems.length);
 }
 
 /** Ask the server for the plan of the form's settings whenever one of them changes. */
@@ -190,8 +177,8 @@ function budgetPlanner(form, path) {
     } catch (failure) {
       if (!(failure instanceof ApiError) || mine !== asked) throw failure;
       const fields = Object.keys(failure.body || {}).join(", ");
-      document.getElementById("budget-plan-problems").replaceChildren(node("li", { text: `No plan: check ${fields || failure.message}.` }));
-      document.getElementById("budget-plan").dataset.runs = "false";
+      el("budget-plan-problems").replaceChildren(node("li", { text: `No plan: check ${fields || failure.message}.` }));
+      el("budget-plan").dataset.runs = "false";
     }
   }
   for (const field of PLAN_FIELDS)
@@ -202,4 +189,4 @@ function budgetPlanner(form, path) {
   return refresh;
 }
 
-export { budgetPlanner, classEditor, node, prepare, SETTING_FIELDS, showFieldErrors, values };
+export { budgetPlanner, classEditor, prepare, SETTING_FIELDS, showFieldErrors, values };
