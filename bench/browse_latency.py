@@ -80,8 +80,13 @@ def setup_database(var_dir: Path, faces: int, dim: int) -> tuple[int, str, list[
     call_command("migrate", verbosity=0)
     owner = get_user_model().objects.create_user("owner", password="owner-pass")
     names = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
-    project = projects.create_project(owner, name="browse", classes=projects.default_class_specs(names),
-                                      budget_votes=10 * faces, ssl_method="none")  # fmt: skip
+    project = projects.create_project(
+        owner,
+        name="browse",
+        classes=projects.default_class_specs(names),
+        budget_votes=10 * faces,
+        ssl_method="none",
+    )
     rng = np.random.default_rng(0)
     chunk = 10_000
     for start in range(0, faces, chunk):
@@ -92,14 +97,23 @@ def setup_database(var_dir: Path, faces: int, dim: int) -> tuple[int, str, list[
             share = float(rng.choice([1.0, 0.8, 0.6, 0.5, 0.4])) if voted else None
             label = int(rng.integers(0, 8)) if voted and share > 0.5 else None
             scored = rng.random() < 0.9
-            rows.append(Face(
-                project=project, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48,
-                split=Split.TEST if i % 20 == 0 else Split.POOL, vote_count=votes, top_vote_share=share,
-                label_index=label, reviewed_label=int(rng.integers(0, 8)) if voted and rng.random() < 0.02 else None,
-                excluded=bool(rng.random() < 0.01),
-                predicted_class=int(rng.integers(0, 8)) if scored else None,
-                predicted_confidence=round(float(rng.beta(5, 2)), 4) if scored else None,
-            ))  # fmt: skip
+            rows.append(
+                Face(
+                    project=project,
+                    image=f"bench/{i}.png",
+                    sha256=f"{i:064x}",
+                    width=48,
+                    height=48,
+                    split=Split.TEST if i % 20 == 0 else Split.POOL,
+                    vote_count=votes,
+                    top_vote_share=share,
+                    label_index=label,
+                    reviewed_label=int(rng.integers(0, 8)) if voted and rng.random() < 0.02 else None,
+                    excluded=bool(rng.random() < 0.01),
+                    predicted_class=int(rng.integers(0, 8)) if scored else None,
+                    predicted_confidence=round(float(rng.beta(5, 2)), 4) if scored else None,
+                )
+            )
         Face.objects.bulk_create(rows)
     ids = list(
         Face.objects.filter(project=project, split=Split.POOL).order_by("id").values_list("id", flat=True)
@@ -110,8 +124,12 @@ def setup_database(var_dir: Path, faces: int, dim: int) -> tuple[int, str, list[
     index = EmbeddingIndex.build(vectors, use_gpu=False).save(folder / "index.faiss")
     face_ids = write_index_face_ids(folder, [str(i) for i in ids])
     media = Path(settings.MEDIA_ROOT)
-    Job.objects.create(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED,
-                       result={"index": str(index.relative_to(media)), "item_ids": str(face_ids.relative_to(media))})  # fmt: skip
+    Job.objects.create(
+        project=project,
+        kind=JobKind.PRETRAIN,
+        state=JobState.SUCCEEDED,
+        result={"index": str(index.relative_to(media)), "item_ids": str(face_ids.relative_to(media))},
+    )
     return project.pk, Token.objects.create(user=owner).key, ids
 
 
@@ -153,10 +171,25 @@ def free_port() -> int:
 def start_server(var_dir: Path, port: int, threads: int) -> subprocess.Popen:
     env = {**os.environ, "FACELOOP_VAR_DIR": str(var_dir), "DEBUG": "0", "LOG_LEVEL": "WARNING"}
     command = [
-        sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", "1", "--threads", str(threads), "--worker-class", "gthread", "--keep-alive", "60",
-        "--log-level", "warning", "--timeout", "120",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "annotator.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",
+        "--keep-alive",
+        "60",
+        "--log-level",
+        "warning",
+        "--timeout",
+        "120",
+    ]
     server = subprocess.Popen(command, cwd=REPO, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -249,10 +282,14 @@ def report(args: argparse.Namespace, timings: dict[str, list[float]], sizes: dic
     goals = {"baseline": "", "page": "< 3x", "similar": "< 2x"}
     for name, values in timings.items():
         p50, p95 = percentile(values, 50), percentile(values, 95)
-        print(f"{name:<10}{len(values):>6}{p50 * 1e3:>10.1f}{p95 * 1e3:>10.1f}{p50 / base50:>10.2f}{p95 / base95:>10.2f}"
-              f"{goals[name]:>8}")  # fmt: skip
-    print(f"faces returned: {sizes['page faces']} in pages, {sizes['similar faces']} similar; "
-          f"similar faces' recall@{K} against an exact search: {sizes['recall']:.3f}")  # fmt: skip
+        print(
+            f"{name:<10}{len(values):>6}{p50 * 1e3:>10.1f}{p95 * 1e3:>10.1f}{p50 / base50:>10.2f}{p95 / base95:>10.2f}"
+            f"{goals[name]:>8}"
+        )
+    print(
+        f"faces returned: {sizes['page faces']} in pages, {sizes['similar faces']} similar; "
+        f"similar faces' recall@{K} against an exact search: {sizes['recall']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -85,10 +85,23 @@ def start_server(var_dir: Path) -> tuple[subprocess.Popen, psutil.Process, int]:
         port = sock.getsockname()[1]
     env = {**os.environ, "FACELOOP_VAR_DIR": str(var_dir), "DEBUG": "0", "LOG_LEVEL": "ERROR"}
     command = [
-        sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", "1", "--worker-class", "gthread", "--threads", "4", "--timeout", "600",
-        "--log-level", "error",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "annotator.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+        "--timeout",
+        "600",
+        "--log-level",
+        "error",
+    ]
     with open(var_dir / "server.log", "ab") as log:  # its 4xx warnings stay out of the table
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
