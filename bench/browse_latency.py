@@ -27,15 +27,14 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from threaded_server import threaded_server
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -162,46 +161,6 @@ def recall(var_dir: Path, project_id: int, answers: list[tuple[int, list[int]]],
     return found / (k * len(answers))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(var_dir: Path, port: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "FACELOOP_VAR_DIR": str(var_dir), "DEBUG": "0", "LOG_LEVEL": "WARNING"}
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "annotator.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--threads",
-        str(threads),
-        "--worker-class",
-        "gthread",
-        "--keep-alive",
-        "60",
-        "--log-level",
-        "warning",
-        "--timeout",
-        "120",
-    ]
-    server = subprocess.Popen(command, cwd=REPO, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
-
-
 class Client:
     def __init__(self, port: int, token: str, project_id: int) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -256,9 +215,11 @@ def main() -> None:
         print(
             f"setup: {args.faces} faces, {len(ids)} indexed ({args.dim}-d) in {time.perf_counter() - started:.1f} s"
         )
-        port = free_port()
-        server = start_server(var_dir, port, args.threads)
-        try:
+        options = ("--keep-alive", "60", "--timeout", "120")
+        server = threaded_server(
+            var_dir, workers=1, threads=args.threads, log_level="warning", options=options
+        )
+        with server as (_, port):
             client = Client(port, token, project_id)
             for _ in range(5):
                 client.get("")
@@ -266,9 +227,6 @@ def main() -> None:
             print(f"first similar-faces query (loads the index into the worker): {cold * 1e3:.0f} ms")
             measure(client, ids, 10)  # warm-up
             timings, sizes, answers = measure(client, ids, args.rounds)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         sizes["recall"] = recall(var_dir, project_id, answers[:100], K)
     report(args, timings, sizes)
 

@@ -21,15 +21,15 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
+
+from threaded_server import threaded_server
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -85,44 +85,6 @@ def setup_database(var_dir: Path, pool: int, batch: int, annotators: int) -> tup
         Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
         tokens.append(Token.objects.create(user=user).key)
     return project.pk, tokens
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(var_dir: Path, port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "FACELOOP_VAR_DIR": str(var_dir), "DEBUG": "0", "LOG_LEVEL": "WARNING"}
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "annotator.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--worker-class",
-        "gthread",
-        "--keep-alive",
-        "60",
-        "--log-level",
-        "warning",
-    ]
-    server = subprocess.Popen(command, cwd=REPO, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
 
 
 class Annotator:
@@ -207,17 +169,19 @@ def main() -> None:
             f"setup: {args.pool} pool faces, batch of {args.batch}, {args.annotators} annotators "
             f"in {time.perf_counter() - started:.1f} s"
         )
-        port = free_port()
-        server = start_server(var_dir, port, args.workers, args.threads)
-        try:
+        server = threaded_server(
+            var_dir,
+            workers=args.workers,
+            threads=args.threads,
+            log_level="warning",
+            options=("--keep-alive", "60"),
+        )
+        with server as (_, port):
             annotators = [Annotator(port, token, project_id) for token in tokens]
             run_phase(annotators, "baseline_round", 2)  # warm-up: connections, worker imports
             run_phase(annotators, "label_round", 1)
             base, base_errors, _ = run_phase(annotators, "baseline_round", args.rounds)
             timings, errors, wall = run_phase(annotators, "label_round", args.rounds)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     report(args, base, timings, base_errors + errors, wall)
 
 
