@@ -5,8 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 NPM ?= npm
+# Every package's exact version, resolved from pyproject.toml by pip-tools (`make lock`).
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+PIP_TOOLS := pip-tools==7.6.2
+PIP_COMPILE := $(PY) -m piptools compile --quiet --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint install install-dev bench-quick clean
+.PHONY: run test lint install install-dev lock bench-quick clean
 
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
@@ -29,15 +34,27 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+# The locked versions, then FaceLoop itself; `pip check` fails when the lock no longer
+# satisfies pyproject.toml (run `make lock`).
+$(STAMP): pyproject.toml $(LOCK) | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check
 	touch $@
 
 # The JS linter and formatter (Biome) come from npm, pinned in package-lock.json.
-$(DEV_STAMP): pyproject.toml package-lock.json $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(DEV_STAMP): pyproject.toml $(DEV_LOCK) package-lock.json $(STAMP)
+	$(PY) -m pip install --quiet -r $(DEV_LOCK)
+	$(PY) -m pip check
 	$(NPM) ci --no-audit --no-fund --silent
 	touch $@
+
+# Resolve the locks again after pyproject.toml changes; existing pins are kept where they
+# still fit (`make lock LOCK_ARGS=--upgrade` takes the newest of everything unpinned).
+lock: | $(VENV)/bin/python
+	$(PY) -m pip install --quiet $(PIP_TOOLS)
+	$(PIP_COMPILE) $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
+	$(PIP_COMPILE) $(LOCK_ARGS) --extra dev --constraint $(LOCK) --output-file $(DEV_LOCK) pyproject.toml
 
 clean:
 	rm -rf $(VENV) var build *.egg-info node_modules

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+
+import dj_database_url
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
+DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql"}
+POSTGRES_CONN_MAX_AGE = 60  # seconds a connection is reused; health checks stay off, as before
 
 
 class SettingError(ValueError):
@@ -71,37 +74,33 @@ def get_path(name: str, default: Path) -> Path:
 
 
 def get_database(name: str, default_sqlite_path: Path) -> dict[str, object]:
-    """Parse ``DATABASE_URL`` into Django's DATABASES entry.
+    """Parse ``DATABASE_URL`` into Django's DATABASES entry with dj-database-url.
 
     Accepts ``sqlite:///relative.db``, ``sqlite:////absolute.db`` and
-    ``postgres://user:password@host:port/name`` (or ``postgresql://``). SQLite gets a busy
-    timeout and WAL journaling so concurrent annotators and the worker do not trip over locks.
+    ``postgres://user:password@host:port/name`` (or ``postgresql://``); query options such
+    as ``?sslmode=require&connect_timeout=5`` become the connection's ``OPTIONS``. SQLite
+    gets a busy timeout and WAL journaling so concurrent annotators and the worker do not
+    trip over locks; PostgreSQL connections are kept for 60 seconds.
     """
     raw = os.environ.get(name)
     if not raw:
-        return _sqlite(default_sqlite_path)
-    url = urlparse(raw)
-    if url.scheme == "sqlite":
-        path = url.path[1:] if url.path.startswith("//") else url.path.lstrip("/")
-        if not path:
+        return _sqlite(default_sqlite_path, {})
+    scheme = raw.partition("://")[0]
+    if scheme not in DATABASE_SCHEMES:
+        raise SettingError(f"{name}={raw!r}: unsupported scheme {scheme!r}; use sqlite:// or postgres://")
+    config = dict(dj_database_url.parse(raw, conn_max_age=POSTGRES_CONN_MAX_AGE))
+    options = dict(config.get("OPTIONS") or {})
+    if scheme == "sqlite":
+        if config["NAME"] in {"", ":memory:"}:
             raise SettingError(f"{name}={raw!r} names no SQLite file")
-        return _sqlite(Path(url.netloc + "/" + path if url.netloc else path).resolve())
-    if url.scheme in {"postgres", "postgresql"}:
-        if not url.path.strip("/"):
-            raise SettingError(f"{name}={raw!r} names no database")
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(url.path.lstrip("/")),
-            "USER": unquote(url.username or ""),
-            "PASSWORD": unquote(url.password or ""),
-            "HOST": url.hostname or "",
-            "PORT": str(url.port or ""),
-            "CONN_MAX_AGE": 60,
-        }
-    raise SettingError(f"{name}={raw!r}: unsupported scheme {url.scheme!r}; use sqlite:// or postgres://")
+        return _sqlite(Path(str(config["NAME"])).resolve(), options)
+    if not config["NAME"]:
+        raise SettingError(f"{name}={raw!r} names no database")
+    return config
 
 
-def _sqlite(path: Path) -> dict[str, object]:
+def _sqlite(path: Path, url_options: dict[str, object]) -> dict[str, object]:
+    """A SQLite file; options from the URL override the defaults below."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return {
         "ENGINE": "django.db.backends.sqlite3",
@@ -110,6 +109,7 @@ def _sqlite(path: Path) -> dict[str, object]:
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            **url_options,
         },
     }
 

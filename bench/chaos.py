@@ -213,8 +213,13 @@ class Annotator:
 
     def vote(self, face_id: int) -> None:
         client_id = str(uuid.uuid4())
-        answer = {"client_id": client_id, "face": face_id, "kind": "label", "tab": self.tab,
-                  "classes": [self.random.randrange(3)]}  # fmt: skip
+        answer = {
+            "client_id": client_id,
+            "face": face_id,
+            "kind": "label",
+            "tab": self.tab,
+            "classes": [self.random.randrange(3)],
+        }
         status, body = self.call("POST", "votes/", answer)
         if status in (200, 201):
             with self.tally.lock:
@@ -381,8 +386,10 @@ def report(
     active = Job.objects.filter(project=project, state__in=[JobState.QUEUED, JobState.RUNNING])
     stuck = active.filter(created_at__lt=stuck_before).count()
     jobs = Counter(Job.objects.filter(project=project).values_list("state", flat=True))
-    print(f"chaos: {args.annotators} annotators, budget {args.votes} votes, {sum(killed.values())} SIGKILLs "
-          f"in {wall:.0f} s ({', '.join(f'{kind} {n}' for kind, n in sorted(killed.items()))})")  # fmt: skip
+    print(
+        f"chaos: {args.annotators} annotators, budget {args.votes} votes, {sum(killed.values())} SIGKILLs "
+        f"in {wall:.0f} s ({', '.join(f'{kind} {n}' for kind, n in sorted(killed.items()))})"
+    )
     print(f"client retries: {dict(sorted(tally.retries.items()))}")
     print(f"{'check':<40}{'value':>12}{'goal':>10}")
     rows = [

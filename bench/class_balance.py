@@ -171,8 +171,15 @@ def main() -> None:
         flush=True,
     )
     started = time.perf_counter()
-    simulate(pool, test, names, [int(s) for s in args.seeds.split(",")], settings, args.out,
-             log=lambda line: print(line, flush=True))  # fmt: skip
+    simulate(
+        pool,
+        test,
+        names,
+        [int(s) for s in args.seeds.split(",")],
+        settings,
+        args.out,
+        log=lambda line: print(line, flush=True),
+    )
     records = read_records(Path(args.out) / "results.csv")
     print(f"\n{table(records, names, pool.class_names, settings.cycles)}")
     print(f"\n{(time.perf_counter() - started) / 60:.1f} min; results in {args.out}")

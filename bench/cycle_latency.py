@@ -59,8 +59,17 @@ def configure_django(scratch: Path, epochs: int) -> None:
     call_command("migrate", verbosity=0)
 
 
-def build_project(pool_size: int, test_size: int, batch: int, seed: int, *, name: str = "bench",
-                  budget: int | None = None, faces=None, **settings):  # fmt: skip
+def build_project(
+    pool_size: int,
+    test_size: int,
+    batch: int,
+    seed: int,
+    *,
+    name: str = "bench",
+    budget: int | None = None,
+    faces=None,
+    **settings,
+):
     from django.contrib.auth import get_user_model
 
     from annotator import ml_bridge
@@ -69,10 +78,16 @@ def build_project(pool_size: int, test_size: int, batch: int, seed: int, *, name
     faces = faces or ml_bridge.synthetic_faces(pool_size + test_size, seed=seed)
     owner, _ = get_user_model().objects.get_or_create(username="bench")
     project = projects.create_project(
-        owner, name=name, classes=projects.default_class_specs(faces.class_names),
-        budget_votes=budget or pool_size, batch_size=batch, initial_set_size=batch, strategy="least_confidence",
-        ssl_method="none", **settings,
-    )  # fmt: skip
+        owner,
+        name=name,
+        classes=projects.default_class_specs(faces.class_names),
+        budget_votes=budget or pool_size,
+        batch_size=batch,
+        initial_set_size=batch,
+        strategy="least_confidence",
+        ssl_method="none",
+        **settings,
+    )
     imports.import_dataset(project, faces.subset(np.arange(pool_size)), split="pool")
     imports.import_dataset(project, faces.subset(np.arange(pool_size, pool_size + test_size)), split="test")
     labeling_start.start_labeling(project)
@@ -150,10 +165,20 @@ def start_workers(group: ProcessGroup, scratch: Path) -> None:
 
     for queue in QUEUES:
         hostname = f"bench-{queue}@faceloop"
-        worker = group.add(start_worker(hostname=hostname, queues=queue, log=scratch / f"worker-{queue}.log",
-                                        env={"OMP_NUM_THREADS": "1"}))  # fmt: skip
-        wait_until(lambda h=hostname: bool(app.control.ping(destination=[h], timeout=0.5)), 120,
-                   f"the {queue} worker", worker)  # fmt: skip
+        worker = group.add(
+            start_worker(
+                hostname=hostname,
+                queues=queue,
+                log=scratch / f"worker-{queue}.log",
+                env={"OMP_NUM_THREADS": "1"},
+            )
+        )
+        wait_until(
+            lambda h=hostname: bool(app.control.ping(destination=[h], timeout=0.5)),
+            120,
+            f"the {queue} worker",
+            worker,
+        )
 
 
 def label_at_pace(project, faces, seconds_per_vote: float, timeout: float) -> list[dict]:
@@ -182,8 +207,14 @@ def label_at_pace(project, faces, seconds_per_vote: float, timeout: float) -> li
             )
             if result.batch_completed:
                 cycle = Cycle.objects.get(pk=result.vote.cycle_id)
-                completed.append({"cycle": cycle.number, "at": time.monotonic(),
-                                  "completed_at": cycle.labeling_completed_at, "idle": None})  # fmt: skip
+                completed.append(
+                    {
+                        "cycle": cycle.number,
+                        "at": time.monotonic(),
+                        "completed_at": cycle.labeling_completed_at,
+                        "idle": None,
+                    }
+                )
             continue
         project.refresh_from_db()
         failed = Job.objects.filter(project=project, state=JobState.FAILED).first()
@@ -200,8 +231,9 @@ def strategy_batch_latency(project, completed_at) -> float | None:
     """Seconds from a batch's completion until a model trained with it was published."""
     from annotator.models import Job, JobKind, JobState, ModelVersion
 
-    jobs = Job.objects.filter(project=project, kind=JobKind.TRAIN, state=JobState.SUCCEEDED,
-                              started_at__gte=completed_at)  # fmt: skip
+    jobs = Job.objects.filter(
+        project=project, kind=JobKind.TRAIN, state=JobState.SUCCEEDED, started_at__gte=completed_at
+    )
     published = [
         ModelVersion.objects.get(project=project, version=job.result["model_version"]).created_at
         for job in jobs
@@ -219,9 +251,17 @@ def run_turns(args, scratch: Path) -> dict[str, dict]:
     results = {}
     for name, settings in VARIANTS.items():
         project, _ = build_project(
-            args.turn_pool, args.turn_test, args.turn_batch, args.seed, name=name, faces=faces,
-            budget=args.turn_batch * (args.turns + 1), model_name=args.model, image_size=args.image_size, **settings,
-        )  # fmt: skip
+            args.turn_pool,
+            args.turn_test,
+            args.turn_batch,
+            args.seed,
+            name=name,
+            faces=faces,
+            budget=args.turn_batch * (args.turns + 1),
+            model_name=args.model,
+            image_size=args.image_size,
+            **settings,
+        )
         started = time.monotonic()
         completed = label_at_pace(project, faces, args.seconds_per_vote, timeout=args.timeout)
         for row in completed:
@@ -250,8 +290,10 @@ def print_turns(args, results: dict[str, dict]) -> None:
     for name, result in results.items():
         idle = [row["idle"] for row in result["turns"] if row["idle"] is not None]
         strategy = [row["strategy"] for row in result["turns"] if row["strategy"] is not None]
-        print(f"{name}: labeler idle total {sum(idle):.1f} s, median per turn {np.median(idle):.2f} s; "
-              f"strategy batch median {np.median(strategy):.1f} s; whole budget labeled in {result['wall']:.0f} s")  # fmt: skip
+        print(
+            f"{name}: labeler idle total {sum(idle):.1f} s, median per turn {np.median(idle):.2f} s; "
+            f"strategy batch median {np.median(strategy):.1f} s; whole budget labeled in {result['wall']:.0f} s"
+        )
     print(f"{'variant':<7} {'model':>5} {'labels':>6} {'started from':>12} {'test accuracy':>13}")
     for name, result in results.items():
         for version, labels, started_from, accuracy in result["curve"]:

@@ -27,12 +27,10 @@ import io
 import json
 import logging
 import os
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable
@@ -41,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 from PIL import Image
+from threaded_server import threaded_server
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -78,31 +77,12 @@ def setup_database(var_dir: Path) -> tuple[int, int, str]:
     return imports.pk, labeling.pk, Token.objects.create(user=owner).key
 
 
-def start_server(var_dir: Path) -> tuple[subprocess.Popen, psutil.Process, int]:
-    """gunicorn with one worker, so every request lands in the process whose memory is read."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "FACELOOP_VAR_DIR": str(var_dir), "DEBUG": "0", "LOG_LEVEL": "ERROR"}
-    command = [
-        sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", "1", "--worker-class", "gthread", "--threads", "4", "--timeout", "600",
-        "--log-level", "error",
-    ]  # fmt: skip
-    with open(var_dir / "server.log", "ab") as log:  # its 4xx warnings stay out of the table
-        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        workers = psutil.Process(server.pid).children()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                if workers:
-                    return server, workers[0], port
-        except OSError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
+def server_worker(server: subprocess.Popen) -> psutil.Process:
+    """The gunicorn worker (one), whose memory is read: every request lands in it."""
+    from annotator import processes
+
+    processes.wait_until(lambda: psutil.Process(server.pid).children(), 60, "the gunicorn worker")
+    return psutil.Process(server.pid).children()[0]
 
 
 def _status_kib(pid: int, field: str) -> int:
@@ -297,9 +277,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="faceloop-hostile-") as scratch:
         var_dir = Path(scratch)
         imports, labeling, token = setup_database(var_dir)
-        server_process, worker, port = start_server(var_dir)
-        try:
-            server = Server(port, worker, token)
+        log = var_dir / "server.log"  # its 4xx warnings stay out of the table
+        gunicorn = threaded_server(
+            var_dir, workers=1, threads=4, log_level="error", options=("--timeout", "600"), log=log
+        )
+        with gunicorn as (server_process, port):
+            server = Server(port, server_worker(server_process), token)
             server.call("GET", f"/api/projects/{imports}/")  # warm-up: imports, connections
             print(
                 "server: gunicorn, 1 worker (gthread, 4 threads), DEBUG off, SQLite; peak MB = the worker's"
@@ -309,9 +292,6 @@ def main() -> None:
                 status, body, peak = case(server)
                 print(f"{name:<30}{status:>7}{peak:>9.1f}  {describe(body)[: args.width]}")
             print(closing_counts(var_dir, imports))
-        finally:
-            server_process.terminate()
-            server_process.wait(timeout=30)
 
 
 def closing_counts(var_dir: Path, project_id: int) -> str:

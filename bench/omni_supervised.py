@@ -82,8 +82,14 @@ def parse_args() -> argparse.Namespace:
 
 def _config(args: argparse.Namespace) -> TrainConfig:
     kwargs = {"width": args.width} if args.model == "small_cnn" else {}
-    return TrainConfig(model=args.model, model_kwargs=kwargs, epochs=args.epochs, batch_size=args.batch_size,
-                       lr=args.lr, seed=args.seed)  # fmt: skip
+    return TrainConfig(
+        model=args.model,
+        model_kwargs=kwargs,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+    )
 
 
 def _accuracy(model: torch.nn.Module, val: FaceDataset, device: torch.device) -> float:
@@ -159,8 +165,14 @@ def main() -> None:
     deltas = [float(value) for value in args.deltas.split(",")]
     rows, enlarged = [], {}
     for delta in deltas:
-        selection = select_auxiliary(anchor, labeled.labels, features, labeled.num_classes, delta=delta,
-                                     max_per_class=args.max_per_class)  # fmt: skip
+        selection = select_auxiliary(
+            anchor,
+            labeled.labels,
+            features,
+            labeled.num_classes,
+            delta=delta,
+            max_per_class=args.max_per_class,
+        )
         kept = _with_labels(auxiliary.subset(selection.indices), selection.labels)
         pseudo_accuracy = (
             float((selection.labels == auxiliary.labels[selection.indices]).mean()) if len(kept) else np.nan
@@ -186,8 +198,10 @@ def _print_selection_table(base: float, rows: list[tuple]) -> None:
     print("|---|---|---|---|---|---|---|")
     print(f"| labeled only | - | 0 | - | - | {100 * base:.1f} | 1.000 |")
     for delta, count, per_class, pseudo, accuracy in rows:
-        print(f"| labeled + kept | {delta:g} | {count} | {per_class} | {100 * pseudo:.1f} | {100 * accuracy:.1f} | "
-              f"{accuracy / base:.3f} |")  # fmt: skip
+        print(
+            f"| labeled + kept | {delta:g} | {count} | {per_class} | {100 * pseudo:.1f} | {100 * accuracy:.1f} | "
+            f"{accuracy / base:.3f} |"
+        )
 
 
 def _distillation(args: argparse.Namespace, train: FaceDataset, delta: float, val: FaceDataset) -> None:
@@ -199,10 +213,15 @@ def _distillation(args: argparse.Namespace, train: FaceDataset, delta: float, va
         return ConvNet(classes, width=args.distill_width)
 
     config = DistillationConfig(
-        images_per_class=args.images_per_class, steps=args.distill_steps, epochs=args.distill_epochs,
-        iterations=args.distill_iterations, batch_size=args.distill_batch,
-        decay_every=max(1, args.distill_iterations // 2), init="real", seed=args.seed,
-    )  # fmt: skip
+        images_per_class=args.images_per_class,
+        steps=args.distill_steps,
+        epochs=args.distill_epochs,
+        iterations=args.distill_iterations,
+        batch_size=args.distill_batch,
+        decay_every=max(1, args.distill_iterations // 2),
+        init="real",
+        seed=args.seed,
+    )
     tick = time.perf_counter()
     distilled = distill(config, images, labels, classes, network, device=args.device)
     seconds = time.perf_counter() - tick
@@ -213,8 +232,9 @@ def _distillation(args: argparse.Namespace, train: FaceDataset, delta: float, va
     baseline = {}
     for constant in (0.01, 0.03, 0.1):
         real.step_sizes = torch.full_like(distilled.step_sizes, constant)
-        baseline[constant] = distilled_accuracy(real, network, val_images, val_labels,
-                                                networks=args.eval_networks)  # fmt: skip
+        baseline[constant] = distilled_accuracy(
+            real, network, val_images, val_labels, networks=args.eval_networks
+        )
     best = max(baseline, key=lambda constant: np.mean(baseline[constant]))
     print(
         f"\nDistilled the δ {delta:g} set ({len(train)} faces) into {per_class} images per class "

@@ -21,15 +21,15 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
+
+from threaded_server import threaded_server
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -85,31 +85,6 @@ def setup_database(var_dir: Path, pool: int, batch: int, annotators: int) -> tup
         Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
         tokens.append(Token.objects.create(user=user).key)
     return project.pk, tokens
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(var_dir: Path, port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "FACELOOP_VAR_DIR": str(var_dir), "DEBUG": "0", "LOG_LEVEL": "WARNING"}
-    command = [
-        sys.executable, "-m", "gunicorn", "annotator.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", "gthread", "--keep-alive", "60", "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=REPO, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
 
 
 class Annotator:
@@ -190,26 +165,32 @@ def main() -> None:
         var_dir = Path(scratch)
         started = time.perf_counter()
         project_id, tokens = setup_database(var_dir, args.pool, args.batch, args.annotators)
-        print(f"setup: {args.pool} pool faces, batch of {args.batch}, {args.annotators} annotators "
-              f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
-        port = free_port()
-        server = start_server(var_dir, port, args.workers, args.threads)
-        try:
+        print(
+            f"setup: {args.pool} pool faces, batch of {args.batch}, {args.annotators} annotators "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        server = threaded_server(
+            var_dir,
+            workers=args.workers,
+            threads=args.threads,
+            log_level="warning",
+            options=("--keep-alive", "60"),
+        )
+        with server as (_, port):
             annotators = [Annotator(port, token, project_id) for token in tokens]
             run_phase(annotators, "baseline_round", 2)  # warm-up: connections, worker imports
             run_phase(annotators, "label_round", 1)
             base, base_errors, _ = run_phase(annotators, "baseline_round", args.rounds)
             timings, errors, wall = run_phase(annotators, "label_round", args.rounds)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     report(args, base, timings, base_errors + errors, wall)
 
 
 def report(args: argparse.Namespace, base: dict, timings: dict, errors: list[str], wall: float) -> None:
     base_p50, base_p95 = percentile(base["baseline"], 50), percentile(base["baseline"], 95)
-    print(f"server: gunicorn gthread {args.workers} workers x {args.threads} threads, SQLite WAL; "
-          f"{args.annotators} concurrent annotators, {args.rounds} rounds each")  # fmt: skip
+    print(
+        f"server: gunicorn gthread {args.workers} workers x {args.threads} threads, SQLite WAL; "
+        f"{args.annotators} concurrent annotators, {args.rounds} rounds each"
+    )
     print(
         f"{'request':<12}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'p50/base':>10}{'p95/base':>10}"
     )
@@ -219,8 +200,10 @@ def report(args: argparse.Namespace, base: dict, timings: dict, errors: list[str
         ("submit", timings["submit"]),
     ]:
         p50, p95, p99 = percentile(values, 50), percentile(values, 95), percentile(values, 99)
-        print(f"{name:<12}{len(values):>6}{p50 * 1e3:>10.1f}{p95 * 1e3:>10.1f}{p99 * 1e3:>10.1f}"
-              f"{p50 / base_p50:>10.2f}{p95 / base_p95:>10.2f}")  # fmt: skip
+        print(
+            f"{name:<12}{len(values):>6}{p50 * 1e3:>10.1f}{p95 * 1e3:>10.1f}{p99 * 1e3:>10.1f}"
+            f"{p50 / base_p50:>10.2f}{p95 / base_p95:>10.2f}"
+        )
     pairs = len(timings["submit"])
     print(
         f"throughput: {pairs / wall:.1f} labeled faces/s ({pairs} votes in {wall:.1f} s); errors: {len(errors)}"

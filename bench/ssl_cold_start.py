@@ -91,8 +91,13 @@ def ssl_backbone(pool: FaceDataset, args: argparse.Namespace, out: Path):
         warmup_epochs=min(10, args.ssl_epochs // 10),
     )
     started = time.perf_counter()
-    result = pretrain(config, pool, device=args.device, progress=epoch_printer(args.method),
-                      checkpoint_path=out / "pretrain.pt")  # fmt: skip
+    result = pretrain(
+        config,
+        pool,
+        device=args.device,
+        progress=epoch_printer(args.method),
+        checkpoint_path=out / "pretrain.pt",
+    )
     print(
         f"  {args.method}: {args.ssl_epochs} epochs on {len(pool)} faces in {time.perf_counter() - started:.0f} s"
     )
@@ -120,10 +125,21 @@ def face_count(text: str, pool_size: int) -> int:
 
 def run_rows(pool, test, args, out: Path, ssl_weights, ssl_embeddings) -> dict[str, np.ndarray]:
     """Final accuracies ``(seeds,)`` per row, keyed ``folder/strategy``."""
-    train = TrainConfig(model=args.model, model_kwargs=args.model_kwargs, image_size=args.image_size,
-                        epochs=args.train_epochs, batch_size=args.train_batch_size, lr=args.lr)  # fmt: skip
-    settings = LoopSettings(face_count(args.initial, len(pool)), args.cycles, face_count(args.budget, len(pool)),
-                            train, device=str(args.device))  # fmt: skip
+    train = TrainConfig(
+        model=args.model,
+        model_kwargs=args.model_kwargs,
+        image_size=args.image_size,
+        epochs=args.train_epochs,
+        batch_size=args.train_batch_size,
+        lr=args.lr,
+    )
+    settings = LoopSettings(
+        face_count(args.initial, len(pool)),
+        args.cycles,
+        face_count(args.budget, len(pool)),
+        train,
+        device=str(args.device),
+    )
     print(
         f"  AL: initial {settings.initial_size}, batches {settings.batch_sizes()}, budget {settings.budget}"
     )
@@ -146,8 +162,16 @@ def run_rows(pool, test, args, out: Path, ssl_weights, ssl_embeddings) -> dict[s
         runs.append(("ssl_typiclust", ["least_confidence"], options))
     finals = {}
     for folder, strategies, options in runs:
-        report = simulate(pool, test, strategies, seeds, settings, out / folder,
-                          log=lambda line: print("   ", line, flush=True), **options)  # fmt: skip
+        report = simulate(
+            pool,
+            test,
+            strategies,
+            seeds,
+            settings,
+            out / folder,
+            log=lambda line: print("   ", line, flush=True),
+            **options,
+        )
         for summary in report.summaries:
             finals[f"{folder}/{summary.name}"] = summary.accuracy[:, -1]
     return finals

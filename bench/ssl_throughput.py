@@ -143,8 +143,10 @@ def main() -> None:
         if device.type == "cuda"
         else f"CPU, {torch.get_num_threads()} threads"
     )
-    print(f"{args.model} {args.model_kwargs or ''} {args.image_size} px, batch {args.batch_size}, "
-          f"{args.steps} timed steps, {name}, amp={amp}")  # fmt: skip
+    print(
+        f"{args.model} {args.model_kwargs or ''} {args.image_size} px, batch {args.batch_size}, "
+        f"{args.steps} timed steps, {name}, amp={amp}"
+    )
     unit = "faces/s" if device.type == "cuda" else "faces/CPU-s"
     reference, wall = baseline(args, faces, device, amp)
     print(

@@ -12,26 +12,80 @@ from annotator import env
 def test_database_defaults_to_sqlite_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     config = env.get_database("DATABASE_URL", tmp_path / "db.sqlite3")
-    assert config["ENGINE"] == "django.db.backends.sqlite3"
-    assert config["NAME"] == str(tmp_path / "db.sqlite3")
+    assert config == {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(tmp_path / "db.sqlite3"),
+        "OPTIONS": {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
 
 
-def test_postgres_url_is_split_into_parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgres://face%40loop:s%3Acret@db.example:6543/faces")
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_postgres_url_is_split_into_parts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scheme: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"{scheme}://face%40loop:s%3Acret@db.example:6543/faces")
     config = env.get_database("DATABASE_URL", tmp_path / "unused")
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"], config["NAME"]) == (
         "face@loop",
         "s:cret",
         "db.example",
-        "6543",
+        6543,
         "faces",
     )
+    assert (config["CONN_MAX_AGE"], config["CONN_HEALTH_CHECKS"]) == (60, False)
+    assert "OPTIONS" not in config
+
+
+def test_postgres_url_keeps_its_query_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgres://faceloop@db.example/faces?sslmode=require&connect_timeout=5"
+    )
+    config = env.get_database("DATABASE_URL", tmp_path / "unused")
+    assert config["OPTIONS"] == {"sslmode": "require", "connect_timeout": 5}
+    assert (config["HOST"], config["NAME"], config["CONN_MAX_AGE"]) == ("db.example", "faces", 60)
+
+
+def test_postgres_url_without_a_database_name_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://faceloop@db.example")
+    with pytest.raises(env.SettingError, match=r"DATABASE_URL=.* names no database"):
+        env.get_database("DATABASE_URL", tmp_path / "unused")
 
 
 def test_absolute_sqlite_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
     assert env.get_database("DATABASE_URL", tmp_path / "unused")["NAME"] == str(tmp_path / "x.db")
+
+
+def test_relative_sqlite_url_is_resolved_from_the_working_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///var/x.db")
+    assert env.get_database("DATABASE_URL", tmp_path / "unused")["NAME"] == str(tmp_path / "var" / "x.db")
+    assert (tmp_path / "var").is_dir()
+
+
+def test_sqlite_url_options_override_the_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db?timeout=5")
+    options = env.get_database("DATABASE_URL", tmp_path / "unused")["OPTIONS"]
+    assert options == {
+        "timeout": 5,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+
+def test_sqlite_url_without_a_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    with pytest.raises(env.SettingError, match="names no SQLite file"):
+        env.get_database("DATABASE_URL", tmp_path / "unused")
 
 
 def test_unknown_database_scheme_names_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

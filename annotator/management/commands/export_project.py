@@ -40,8 +40,16 @@ class Command(BaseCommand):
             help="label sets: every face, or only those with a label or a vote (default: all)",
         )
 
-    def handle(self, *args: object, project_id: int, what: str, format: str, version: int | None, out: Path,
-               **options: object) -> None:  # fmt: skip
+    def handle(
+        self,
+        *args: object,
+        project_id: int,
+        what: str,
+        format: str,
+        version: int | None,
+        out: Path,
+        **options: object,
+    ) -> None:
         project = Project.objects.filter(pk=project_id).first()
         if project is None:
             raise CommandError(f"no project {project_id}")

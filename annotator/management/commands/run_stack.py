@@ -72,9 +72,11 @@ class Command(BaseCommand):
             self.stdout.write(sign_in_hint())
             self.stdout.write(f"Health: {url}healthz   Logs: {logs}   Stop: Ctrl-C")
             if settings.DEBUG:
-                self.stdout.write(self.style.WARNING(
-                    "DEBUG is on: error pages show settings and tracebacks; keep this server to yourself"
-                ))  # fmt: skip
+                self.stdout.write(
+                    self.style.WARNING(
+                        "DEBUG is on: error pages show settings and tracebacks; keep this server to yourself"
+                    )
+                )
             while not stopping:
                 stack.poll()
                 time.sleep(0.5)
