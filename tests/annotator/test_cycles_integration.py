@@ -182,11 +182,18 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
     assert set(Cycle.objects.filter(project=project).values_list("state", flat=True)) == {CycleState.DONE}
     versions = list(ModelVersion.objects.filter(project=project).order_by("version"))
     assert [v.labels_used for v in versions] == [BATCH, 2 * BATCH]
+    test_names = Face.objects.filter(project=project, split="test").values_list("source_name", flat=True)
+    names = list(class_names(project))
+    test_counts = np.bincount([truth[name] for name in test_names], minlength=len(names))
+    assert test_counts.sum() == TEST_SIZE
     for version in versions:
         checkpoint = read_checkpoint(Path(settings.MEDIA_ROOT) / version.checkpoint)
-        assert checkpoint["class_names"] == list(class_names(project))
-        assert 0.0 <= version.metrics["accuracy"] <= 1.0
-        assert len(version.metrics["confusion"]) == len(checkpoint["class_names"])
+        assert checkpoint["class_names"] == names
+        # Scored on every test face against its imported label: the confusion's rows are the test
+        # set's class counts, and accuracy is its diagonal over them.
+        confusion = np.asarray(version.metrics["confusion"])
+        assert confusion.sum(axis=1).tolist() == test_counts.tolist()
+        assert version.metrics["accuracy"] == pytest.approx(np.trace(confusion) / TEST_SIZE)
     trainings = Job.objects.filter(project=project, kind=JobKind.TRAIN, state=JobState.SUCCEEDED)
     assert trainings.count() == 2
     assert all(job.result["pretrained"] for job in trainings)

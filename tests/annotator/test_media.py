@@ -100,7 +100,7 @@ def test_an_export_is_refused_through_media_exactly_as_through_the_api(world: di
     client = browser(world, role)
     api = client.get(f"/api/jobs/{world['export_job'].pk}/download/")
     media = client.get(f"/media/{world['export']}")
-    assert media.status_code == api.status_code
+    assert (media.status_code, api.status_code) == (OWNERS_ONLY_STATUS[role], OWNERS_ONLY_STATUS[role])
 
 
 def test_owners_get_the_files_themselves_streamed_from_disk(world: dict, media_root: Path) -> None:

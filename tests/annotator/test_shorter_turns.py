@@ -176,4 +176,7 @@ def test_a_batch_completed_during_pre_training_is_trained_at_once_from_scratch()
     assert Job.objects.get(project=project, kind=JobKind.PRETRAIN).state == JobState.QUEUED
     assert cycle_inputs(project, first.cycle).pretrained_backbone is None
     succeeded_pretraining(project)
-    assert cycle_inputs(project, first.cycle).pretrained_backbone is not None
+    assert (
+        cycle_inputs(project, first.cycle).pretrained_backbone
+        == Path(settings.MEDIA_ROOT) / "ssl/backbone.pt"
+    )

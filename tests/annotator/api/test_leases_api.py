@@ -117,7 +117,7 @@ def test_signing_out_gives_back_every_face_the_user_holds():
 
     response = browser.post("/accounts/logout/")
 
-    assert response.status_code in (200, 302)
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/")
     assert not Lease.objects.filter(annotator=user).exists()
     assert Lease.objects.filter(annotator=colleague).count() == 1
     assert sum(QueueEntry.objects.values_list("slots_taken", flat=True)) == 1

@@ -13,7 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import Exclusion, Face, Invite, Membership, ProjectClass, Review, Role
-from annotator.services import exclusions, invites, votes
+from annotator.services import exclusions, invites, reviews, votes
 from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project, make_project
 
 pytestmark = pytest.mark.django_db
@@ -198,8 +198,33 @@ def test_the_owner_gets_every_page(world, client):
     assert 'href="/projects/new/"' in listing and f'href="/projects/{project.pk}/team/"' in listing
 
 
+REVIEWER_READS = {
+    # path: the part of the answer that names this project's faces and reviews
+    "review/next/": lambda body: [
+        (entry["reason"], entry["face"]["id"], entry["class_votes"]) for entry in body
+    ],
+    "reviews/": lambda body: [
+        (review["face"], review["label_after"], review["undone_at"]) for review in body["results"]
+    ],
+    "faces/": lambda body: sorted(face["id"] for face in body["results"]),
+    "faces/{face}/": lambda body: (body["face"]["id"], [vote["classes"] for vote in body["votes"]]),
+    "faces/{face}/similar/": lambda body: (body["indexed"], body["faces"]),
+}
+
+
 @pytest.mark.parametrize("path", [p for m, p, _, who in API if who == REVIEWERS and m == "get"])
 def test_reviewers_read_what_they_review(world, path):
     project, users, ids = world
+    unvoted = project.faces.filter(split="pool", vote_count=0, excluded=False).order_by("id").first().pk
+    reviews.review_face(project, users["reviewer"], unvoted, 2)
+    expected = {
+        # the face the owner and annotator split on
+        "review/next/": [("disagreement", ids["face"], [1, 1, 0, 0])],
+        "reviews/": [(unvoted, 2, None)],
+        "faces/": sorted(Face.objects.filter(project=project).values_list("id", flat=True)),
+        "faces/{face}/": (ids["face"], [[0], [1]]),
+        "faces/{face}/similar/": (False, []),  # pre-training is off: no index, said so
+    }
     response = client_as(users["reviewer"]).get(f"/api/projects/{project.pk}/{fill(path, ids)}")
     assert response.status_code == 200
+    assert REVIEWER_READS[path](response.json()) == expected[path]

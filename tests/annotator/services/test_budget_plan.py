@@ -95,11 +95,21 @@ def test_a_test_sample_and_initial_set_that_leave_less_than_a_face_are_refused()
 
 
 def test_a_plan_with_one_face_left_for_a_batch_is_accepted() -> None:
-    project = make_project(budget_votes=21, votes_per_face=2, initial_set_size=10, batch_size=10)
+    # Through the service, not make_project: the factory lets a plan the planner refuses through.
+    settings = {"votes_per_face": 2, "initial_set_size": 10, "batch_size": 10}
+    project = projects.create_project(
+        UserFactory(),
+        name="Plan",
+        classes=projects.default_class_specs(["a", "b"]),
+        budget_votes=22,
+        **settings,
+    )
 
-    assert budget_plan.plan_budget(project)["batches"]["last_faces"] == 0
-    assert budget_plan.plan_budget(project)["remainder_votes"] == 1
-    assert project.pk is not None
+    plan = budget_plan.plan_budget(project)
+    assert (plan["batches"]["last_faces"], plan["remainder_votes"], plan["problems"]) == (1, 0, {})
+    assert Project.objects.get(pk=project.pk).budget_votes == 22
+    # One vote less pays for no face after the initial set.
+    assert set(plan_of(budget_votes=21, **settings)["problems"]) == {"budget_votes", "initial_set_size"}
 
 
 def test_an_update_before_labeling_starts_is_checked_against_the_plan() -> None:

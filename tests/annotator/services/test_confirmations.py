@@ -137,6 +137,7 @@ def test_an_answer_records_who_when_and_how_long(accept, state):
     user = add_annotator(project).user
     offer = publish_test_offers(project, [(faces[0], 1, 0.97)])[0]
     client_id = uuid.uuid4()
+    before = timezone.now()
 
     result = answer(project, user, offer, accept=accept, client_id=client_id, time_spent_ms=1234)
 
@@ -148,7 +149,7 @@ def test_an_answer_records_who_when_and_how_long(accept, state):
         client_id,
         1234,
     )
-    assert stored.answered_at is not None
+    assert before <= stored.answered_at <= timezone.now()
     assert Face.objects.get(pk=faces[0]).label_index is None  # a pseudo-label is not a vote
 
 

@@ -34,9 +34,21 @@ def test_every_listed_command_is_registered():
     import argparse
 
     (subparsers,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    runs = {name: parser.get_default("func") for name, parser in subparsers.choices.items()}
     # A module may name its subcommand differently (e.g. "export" registers "export-model").
-    assert len(subparsers.choices) >= len(COMMANDS)
-    assert {"train", "evaluate", "predict"} <= set(subparsers.choices)
+    assert {name: getattr(run, "__module__", None) for name, run in runs.items()} == {
+        "train": "ml_engine.cli.train",
+        "evaluate": "ml_engine.cli.evaluate",
+        "predict": "ml_engine.cli.predict",
+        "export-model": "ml_engine.cli.export",
+        "simulate": "ml_engine.cli.simulate",
+        "pretrain": "ml_engine.cli.pretrain",
+        "select-auxiliary": "ml_engine.cli.select_auxiliary",
+        "distill": "ml_engine.cli.distill",
+    }
+    assert sorted(run.__module__ for run in runs.values()) == sorted(
+        f"ml_engine.cli.{name}" for name in COMMANDS
+    )
 
 
 def test_train_evaluate_predict_round_trip(tmp_path, capsys):

@@ -41,5 +41,19 @@ def test_cutout_fills_a_square_with_mid_gray() -> None:
     transform = StrongTransform(32, max_cutout=0.5)
     torch.manual_seed(3)
     out = transform._cutout(torch.zeros(8, 1, 32, 32))
-    filled = (out == 127.0).flatten(1).sum(dim=1)
-    assert (filled <= 16 * 16 + 2 * 17).all() and filled.max() > 0
+    assert set(out.unique().tolist()) == {0.0, 127.0}
+    for mask in out[:, 0] == 127.0:
+        rows = mask.any(dim=1).nonzero().flatten().tolist()
+        columns = mask.any(dim=0).nonzero().flatten().tolist()
+        if not rows:
+            continue  # a side drawn near zero covers no pixel centre
+        # One solid box: every pixel between its first and last row and column is filled.
+        assert rows == list(range(rows[0], rows[-1] + 1)) and columns == list(
+            range(columns[0], columns[-1] + 1)
+        )
+        assert int(mask.sum()) == len(rows) * len(columns)
+        # A square of side at most half the image: pixel centres inside it differ by at most one per axis,
+        # unless an edge of the image cuts it.
+        assert max(len(rows), len(columns)) <= 17
+        if {rows[0], columns[0]}.isdisjoint({0}) and {rows[-1], columns[-1]}.isdisjoint({31}):
+            assert abs(len(rows) - len(columns)) <= 1

@@ -82,10 +82,20 @@ def test_manifest_records_class_intensity_blend_identity_and_votes(tmp_path):
     assert {"file", "true_class", "intensity", "blend_class", "blend_weight"} <= columns
     assert {"face_width", "skin", "eye_spacing", "hair_style", "roll", "yaw", "occlusion"} <= columns
     assert {f"votes_{name}" for name in EIGHT_CLASSES} <= columns
-    for row in rows:
-        assert row["true_class"] in EIGHT_CLASSES
-        assert sum(int(row[f"votes_{name}"]) for name in EIGHT_CLASSES) == 4
-        assert 0.0 <= float(row["intensity"]) <= 1.0
+    faces = generate_faces(8, 2, 24, votes_per_face=4, contempt=True)  # what the command drew
+    for index, row in enumerate(rows):
+        blend = EIGHT_CLASSES[faces.blend_class[index]] if faces.blend_class[index] >= 0 else ""
+        assert (row["file"], row["true_class"], row["blend_class"]) == (
+            faces.names[index],
+            EIGHT_CLASSES[faces.labels[index]],
+            blend,
+        )
+        assert (row["intensity"], row["blend_weight"]) == (
+            f"{faces.intensity[index]:.4f}",
+            f"{faces.blend_weight[index]:.4f}",
+        )
+        assert [int(row[f"votes_{name}"]) for name in EIGHT_CLASSES] == faces.votes[index].tolist()
+        assert sum(faces.votes[index]) == 4
         assert (row["blend_class"] == "") == (float(row["blend_weight"]) == 0.0)
     with open(tmp_path / "annotator_votes.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 8 * 4

@@ -161,6 +161,18 @@ def _bar_config(mode: str, **overrides: object) -> SemiSupervisedConfig:
     return SemiSupervisedConfig(mode=mode, **(settings | overrides))
 
 
+@pytest.mark.parametrize(("threshold", "fraction"), [(0.0, 1.0), (1.01, 0.0)])
+def test_the_confident_fraction_is_the_share_of_unlabeled_faces_at_the_threshold(
+    threshold: float, fraction: float
+) -> None:
+    # Every softmax maximum is at least 0 and never above 1: all faces pass a threshold of 0, none 1.01.
+    config = _bar_config("fixed_threshold", epochs=1, fixed_threshold=threshold)
+    result = train_semi_supervised(
+        config, _bar_faces(12, 0, True), _bar_faces(32, 1, False), _bar_faces(12, 2, True)
+    )
+    assert result.history[-1]["confident_fraction"] == fraction
+
+
 @pytest.mark.parametrize("mode", ["ada_cm", "fixed_threshold", "supervised"])
 def test_labeled_loss_falls_in_every_mode(mode: str) -> None:
     config = _bar_config(mode)
@@ -173,7 +185,7 @@ def test_labeled_loss_falls_in_every_mode(mode: str) -> None:
     if mode == "supervised":
         assert result.margins == [] and "confident_fraction" not in result.history[0]
     else:
-        assert len(result.margins) == 2 and 0.0 <= result.history[-1]["confident_fraction"] <= 1.0
+        assert len(result.margins) == 2 and "confident_fraction" in result.history[-1]
     assert ("loss_contrastive" in result.history[0]) == (mode == "ada_cm")
 
 
