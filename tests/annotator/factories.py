@@ -161,6 +161,12 @@ def write_pool_index(project, vectors_for) -> None:
         folder / "index.faiss"
     )
     face_ids = write_index_face_ids(folder, [str(i) for i in ids])
-    Job.objects.create(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED,
-                       result={"index": str(index.relative_to(media)),
-                               ml_bridge.FACE_IDS_KEY: str(face_ids.relative_to(media))})  # fmt: skip
+    Job.objects.create(
+        project=project,
+        kind=JobKind.PRETRAIN,
+        state=JobState.SUCCEEDED,
+        result={
+            "index": str(index.relative_to(media)),
+            ml_bridge.FACE_IDS_KEY: str(face_ids.relative_to(media)),
+        },
+    )

@@ -29,8 +29,12 @@ def test_stored_scores_are_selected_with_the_balanced_variant(tmp_path):
     rng = np.random.default_rng(0)
     probabilities = rng.dirichlet([4.0, 1.0, 0.3], size=40).astype(np.float32)
     path = tmp_path / "pool.npz"
-    np.savez(path, **{FACE_IDS_KEY: np.arange(100, 140)}, probabilities=probabilities,
-             embeddings=rng.normal(size=(40, 3)).astype(np.float32))  # fmt: skip
+    np.savez(
+        path,
+        **{FACE_IDS_KEY: np.arange(100, 140)},
+        probabilities=probabilities,
+        embeddings=rng.normal(size=(40, 3)).astype(np.float32),
+    )
     labeled = np.array([0, 5])
     picked = select_from_predictions("least_confidence", path, labeled, 9, 7, class_balanced=True)
     inputs = SelectionInputs(40, probabilities=probabilities, embeddings=None, labeled=labeled)

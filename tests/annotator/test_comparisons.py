@@ -104,8 +104,11 @@ def test_the_job_runs_the_oracle_loop_and_the_dashboard_keeps_its_result(client_
     job.refresh_from_db()
     result = job.result
     assert (result["labeled_faces"], result["test_faces"], result["model"], result["image_size"]) == (
-        60, 6, "small_cnn", 32,
-    )  # fmt: skip
+        60,
+        6,
+        "small_cnn",
+        32,
+    )
     assert (result["initial"], result["budget"], result["cycles"], result["seeds"]) == (6, 30, 5, [0])
     assert [curve["strategy"] for curve in result["curves"]] == ["random", "least_confidence"]
     assert result["curves"][0]["labels"] == [6, 12, 18, 24, 30]
@@ -124,9 +127,13 @@ def test_adopting_a_balanced_strategy_sets_both_settings(client_for):
     owner = client_for(project.owner)
     url = f"/api/projects/{project.pk}/comparisons/adopt/"
     response = owner.post(url, {"strategy": "badge+balanced"}, format="json")
-    assert response.status_code == 200 and (response.json()["strategy"], response.json()["class_balanced"]) == (
-        "badge", True,
-    )  # fmt: skip
+    assert response.status_code == 200 and (
+        response.json()["strategy"],
+        response.json()["class_balanced"],
+    ) == (
+        "badge",
+        True,
+    )
     assert owner.post(url, {"strategy": "margin"}, format="json").json()["class_balanced"] is False
     assert owner.post(url, {"strategy": "nope+balanced"}, format="json").status_code == 400
     assert comparison_bridge.BALANCED_SUFFIX == BALANCED_SUFFIX

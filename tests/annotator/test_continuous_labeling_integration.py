@@ -54,8 +54,13 @@ def test_labelers_go_on_while_the_model_trains_and_its_batch_takes_over(project,
         face = Face.objects.get(pk=faces[0]["face"])
         if not cycle_one.entries.filter(face=face).exists():
             break  # the first face of the continuation, handed out in the same call
-        vote = {"client_id": str(uuid.uuid4()), "face": face.pk, "kind": "label", "classes": [truth[face.source_name]],
-                "tab": "t1"}  # fmt: skip
+        vote = {
+            "client_id": str(uuid.uuid4()),
+            "face": face.pk,
+            "kind": "label",
+            "classes": [truth[face.source_name]],
+            "tab": "t1",
+        }
         assert client.post(url + "votes/", vote, format="json").status_code == 201
         answered += 1
 

@@ -149,9 +149,12 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
     stored = read_predictions(Path(settings.MEDIA_ROOT) / first.predictions)
     labeled_rows = np.flatnonzero(np.isin(stored[ml_bridge.FACE_IDS_KEY], list(labeled_face_ids(project))))
     expected = select_from_predictions(
-        "least_confidence", Path(settings.MEDIA_ROOT) / first.predictions, labeled_rows, BATCH,
+        "least_confidence",
+        Path(settings.MEDIA_ROOT) / first.predictions,
+        labeled_rows,
+        BATCH,
         selection_seed(project.seed, 1),
-    )  # fmt: skip
+    )
     entries = Cycle.objects.get(project=project, number=1).entries.order_by("position")
     queued = list(entries.values_list("face_id", flat=True))
     rows = {face_id: row for row, face_id in enumerate(stored[ml_bridge.FACE_IDS_KEY].tolist())}
@@ -211,8 +214,12 @@ def test_worker_killed_mid_training_is_retried(project, worker_process_env, clie
     with processes.ProcessGroup() as group:
         first = group.add(launch_worker(slow, tmp_path / "first.log"))
         votes = label_current_batch(owner_client, project, truth)
-        wait_for(lambda: Job.objects.filter(project=project, state=JobState.RUNNING, epoch__gte=1).exists(), 120,
-                 "training to run", first)  # fmt: skip
+        wait_for(
+            lambda: Job.objects.filter(project=project, state=JobState.RUNNING, epoch__gte=1).exists(),
+            120,
+            "training to run",
+            first,
+        )
         first.kill()  # SIGKILL the whole worker: no chance to clean up or acknowledge
         first.popen.wait(10)
         job = Job.objects.get(project=project, kind=JobKind.TRAIN)
@@ -254,8 +261,12 @@ def test_a_stopped_worker_hands_its_job_back_at_once(
     with processes.ProcessGroup() as group:
         first = group.add(launch_worker({**hour, "FACELOOP_TRAIN_EPOCHS": "400"}, tmp_path / "first.log"))
         label_current_batch(client_for(project.owner), project, truth)
-        wait_for(lambda: Job.objects.filter(project=project, state=JobState.RUNNING, epoch__gte=1).exists(), 120,
-                 "training to run", first)  # fmt: skip
+        wait_for(
+            lambda: Job.objects.filter(project=project, state=JobState.RUNNING, epoch__gte=1).exists(),
+            120,
+            "training to run",
+            first,
+        )
         first.stop()  # SIGTERM, as run_stack does on Ctrl-C
         assert first.popen.returncode is not None
 
@@ -293,8 +304,12 @@ def test_random_votes_of_four_annotators_never_stall_the_loop(project, worker_pr
                     f"/api/projects/{project.pk}/next-faces/", {"count": 5}, format="json"
                 ).json()
                 for face in faces:
-                    vote = {"client_id": str(uuid.uuid4()), "face": face["face"], "kind": "label",
-                            "classes": [int(rng.integers(len(class_names(project))))]}  # fmt: skip
+                    vote = {
+                        "client_id": str(uuid.uuid4()),
+                        "face": face["face"],
+                        "kind": "label",
+                        "classes": [int(rng.integers(len(class_names(project))))],
+                    }
                     response = client.post(f"/api/projects/{project.pk}/votes/", vote, format="json")
                     assert response.status_code == 201, response.content
                 handed_out += len(faces)

@@ -40,8 +40,12 @@ def test_the_export_writes_images_per_class_step_sizes_and_a_card_scored_on_the_
     # The card's accuracy is what a fresh network trained on the stored set scores on the test faces.
     test = face_tensors(_test_faces(project), 16)
     network = card["network"]
-    replayed = distilled_accuracy(distilled, lambda: ConvNet(4, width=network["width"], depth=network["depth"],
-                                                             image_size=16), *test, networks=3)  # fmt: skip
+    replayed = distilled_accuracy(
+        distilled,
+        lambda: ConvNet(4, width=network["width"], depth=network["depth"], image_size=16),
+        *test,
+        networks=3,
+    )
     assert [round(value, 4) for value in replayed] == card["test_accuracies"]
 
 

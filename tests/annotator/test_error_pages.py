@@ -66,11 +66,29 @@ def test_debug_is_off_unless_a_developer_turns_it_on(monkeypatch: pytest.MonkeyP
 def leaked(body: str, settings) -> list[str]:
     """What of the settings, URL patterns or code a response body gives away."""
     secrets = [
-        SECRET, str(settings.BASE_DIR), str(settings.MEDIA_ROOT), str(settings.VAR_DIR), settings.REDIS_URL,
-        "REDIS_URL", "CELERY_BROKER_URL", "DATABASES", "SECRET_KEY", "ALLOWED_HOSTS", "MEDIA_ROOT",
-        "BASE_DIR", "Traceback", "forced failure", "RuntimeError", "DisallowedHost", "URLconf",
-        "int:project_id", "admin/", "healthz", "evil.example", ".py",
-    ]  # fmt: skip
+        SECRET,
+        str(settings.BASE_DIR),
+        str(settings.MEDIA_ROOT),
+        str(settings.VAR_DIR),
+        settings.REDIS_URL,
+        "REDIS_URL",
+        "CELERY_BROKER_URL",
+        "DATABASES",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "MEDIA_ROOT",
+        "BASE_DIR",
+        "Traceback",
+        "forced failure",
+        "RuntimeError",
+        "DisallowedHost",
+        "URLconf",
+        "int:project_id",
+        "admin/",
+        "healthz",
+        "evil.example",
+        ".py",
+    ]
     return [secret for secret in secrets if secret in body]
 
 
@@ -160,8 +178,12 @@ def test_the_web_server_of_make_run_serves_static_files_and_no_debug_page(
     """The server ``make run`` starts, with the environment a user has (no DEBUG set)."""
     monkeypatch.delenv("DEBUG", raising=False)
     port = processes.free_port()
-    environment = {"SECRET_KEY": SECRET, "DATABASE_URL": database_url(), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-                   "REDIS_URL": "redis://127.0.0.1:9/0"}  # fmt: skip
+    environment = {
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "REDIS_URL": "redis://127.0.0.1:9/0",
+    }
     log = tmp_path / "web.log"
     base = f"http://127.0.0.1:{port}"
     with processes.ProcessGroup() as group:

@@ -28,8 +28,14 @@ from tests.annotator.factories import (
 pytestmark = pytest.mark.django_db
 
 ROLES = ["anonymous", "stranger", "annotator", "owner", "other_owner", "other_co_owner"]
-FACE_STATUS = {"anonymous": 302, "stranger": 404, "annotator": 200, "owner": 200, "other_owner": 404,
-               "other_co_owner": 404}  # fmt: skip
+FACE_STATUS = {
+    "anonymous": 302,
+    "stranger": 404,
+    "annotator": 200,
+    "owner": 200,
+    "other_owner": 404,
+    "other_co_owner": 404,
+}
 OWNERS_ONLY_STATUS = {**FACE_STATUS, "annotator": 403}
 
 
@@ -219,6 +225,11 @@ def test_paths_resolve_to_their_project_and_folder_only_in_canonical_form(
     assert resolve_media_path(world["model"], media_root).kind is MediaKind.MODELS
     assert resolve_media_path(world["export"], media_root).kind.owners_only
     export = world["export"].split(f"projects/{project}/", 1)[1]
-    for bent in [f"projects/{project}/faces/../{export}", f"projects/{project}/faces/./../{export}",
-                 f"projects/{project}/{export}/", f"/{world['face']}", f"projects/{project}/faces\\x.png"]:  # fmt: skip
+    for bent in [
+        f"projects/{project}/faces/../{export}",
+        f"projects/{project}/faces/./../{export}",
+        f"projects/{project}/{export}/",
+        f"/{world['face']}",
+        f"projects/{project}/faces\\x.png",
+    ]:
         assert resolve_media_path(bent, media_root) is None, bent

@@ -32,9 +32,15 @@ def test_live_holds_are_copied_into_leases_and_lapsed_ones_dropped():
 
     def offer(face, held_until):
         return offer_model.objects.create(
-            project=project, item=face, model_version=version, class_index=0, confidence=0.9, margin=0.5,
-            held_by=holder, held_until=held_until,
-        )  # fmt: skip
+            project=project,
+            item=face,
+            model_version=version,
+            class_index=0,
+            confidence=0.9,
+            margin=0.5,
+            held_by=holder,
+            held_until=held_until,
+        )
 
     live_offer = offer(faces[0], until)
     offer(faces[1], now - timedelta(seconds=1))

@@ -27,9 +27,14 @@ def test_faces_keep_their_votes_queue_entries_reviews_exclusions_offers_and_leas
     cycle = apps.get_model("annotator", "Cycle").objects.create(project=project, number=0, strategy="random")
     entry = apps.get_model("annotator", "QueueEntry").objects.create(cycle=cycle, item=first, position=0)
     vote = apps.get_model("annotator", "Vote").objects.create(
-        project=project, item=first, annotator=user, cycle=cycle, client_id=uuid.uuid4(), kind="label",
+        project=project,
+        item=first,
+        annotator=user,
+        cycle=cycle,
+        client_id=uuid.uuid4(),
+        kind="label",
         class_index=1,
-    )  # fmt: skip
+    )
     version = apps.get_model("annotator", "ModelVersion").objects.create(project=project, version=1)
     offer = apps.get_model("annotator", "PseudoLabelOffer").objects.create(
         project=project, item=second, model_version=version, class_index=0, confidence=0.9, margin=0.5
@@ -59,8 +64,12 @@ def test_faces_keep_their_votes_queue_entries_reviews_exclusions_offers_and_leas
         assert apps.get_model("annotator", "Lease").objects.get(pk=lease.pk).review_face_id == second.pk
         with pytest.raises(IntegrityError), transaction.atomic():  # one live vote per face, still
             apps.get_model("annotator", "Vote").objects.create(
-                project_id=project.pk, face_id=first.pk, annotator_id=user.pk, client_id=uuid.uuid4(),
-                kind="label", class_index=0,
-            )  # fmt: skip
+                project_id=project.pk,
+                face_id=first.pk,
+                annotator_id=user.pk,
+                client_id=uuid.uuid4(),
+                kind="label",
+                class_index=0,
+            )
     finally:
         migrate_to_latest()

@@ -55,8 +55,13 @@ def test_a_vote_on_an_auxiliary_face_is_refused_and_costs_nothing():
     labeling_start.start_labeling(project)
     (auxiliary,) = add_auxiliary(project, 1)
     with pytest.raises(InvalidInput, match="auxiliary faces never are"):
-        votes.submit_vote(project, project.owner, face_id=auxiliary, answer=votes.Answer("label", (0,)),
-                          client_id=uuid.uuid4())  # fmt: skip
+        votes.submit_vote(
+            project,
+            project.owner,
+            face_id=auxiliary,
+            answer=votes.Answer("label", (0,)),
+            client_id=uuid.uuid4(),
+        )
     project.refresh_from_db()
     assert project.votes_spent == 0
     assert not Face.objects.get(pk=auxiliary).votes.exists()
@@ -68,8 +73,9 @@ def test_auxiliary_faces_are_never_scored_for_nor_picked_into_the_next_batch(tmp
     inputs = CycleInputs(
         **{**run_inputs(project).__dict__, "epochs": 1, "next_batch_size": 50}  # more than the pool holds
     )
-    outcome = train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
-                                              progress=lambda _: None, cancel=lambda: False)  # fmt: skip
+    outcome = train_score_select(
+        inputs, tmp_path, cycle_number=0, device="cpu", progress=lambda _: None, cancel=lambda: False
+    )
     assert outcome.next_face_ids and not set(outcome.next_face_ids) & auxiliary
     stored = read_predictions(outcome.predictions_path)
     assert not set(stored[FACE_IDS_KEY].tolist()) & auxiliary

@@ -26,10 +26,18 @@ def make_project(name: str, **settings) -> tuple[Project, dict[str, int]]:
     """A synthetic project (small CNN, 32 px, two batches of budget) and each face's true class."""
     owner, _ = get_user_model().objects.get_or_create(username="owner")
     faces = ml_bridge.synthetic_faces(POOL_SIZE + TEST_SIZE, seed=5, image_size=32)
-    defaults = {"budget_votes": 2 * BATCH, "batch_size": BATCH, "initial_set_size": BATCH, "ssl_method": "none",
-                "model_name": "small_cnn", "image_size": 32, "strategy": "least_confidence"}  # fmt: skip
-    project = projects.create_project(owner, name=name, classes=projects.default_class_specs(faces.class_names),
-                                      **{**defaults, **settings})  # fmt: skip
+    defaults = {
+        "budget_votes": 2 * BATCH,
+        "batch_size": BATCH,
+        "initial_set_size": BATCH,
+        "ssl_method": "none",
+        "model_name": "small_cnn",
+        "image_size": 32,
+        "strategy": "least_confidence",
+    }
+    project = projects.create_project(
+        owner, name=name, classes=projects.default_class_specs(faces.class_names), **{**defaults, **settings}
+    )
     imports.import_dataset(project, faces.subset(np.arange(POOL_SIZE)), split="pool")
     imports.import_dataset(project, faces.subset(np.arange(POOL_SIZE, POOL_SIZE + TEST_SIZE)), split="test")
     labeling_start.start_labeling(project)
@@ -43,8 +51,13 @@ def label_open_batch(project: Project, truth: dict[str, int]) -> None:
             if lease.entry.cycle_id != cycle.pk:
                 return
             face = lease.entry.face
-            votes.submit_vote(project, project.owner, face_id=face.pk, client_id=uuid.uuid4(),
-                              answer=votes.Answer("label", (truth[face.source_name],)))  # fmt: skip
+            votes.submit_vote(
+                project,
+                project.owner,
+                face_id=face.pk,
+                client_id=uuid.uuid4(),
+                answer=votes.Answer("label", (truth[face.source_name],)),
+            )
 
 
 def workers(group: processes.ProcessGroup, env: dict[str, str], tmp_path, *queues: str) -> list:

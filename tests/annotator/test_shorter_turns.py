@@ -40,8 +40,12 @@ def stored_model(
             parameter.fill_(float(version))
     path = Path(settings.MEDIA_ROOT) / f"v{version}" / "model.pt"
     save_checkpoint(path, model, class_names=["a", "b", "c", "d"], image_size=16)
-    return ModelVersionFactory(project=project, version=version, started_from=started_from,
-                               checkpoint=str(path.relative_to(settings.MEDIA_ROOT)))  # fmt: skip
+    return ModelVersionFactory(
+        project=project,
+        version=version,
+        started_from=started_from,
+        checkpoint=str(path.relative_to(settings.MEDIA_ROOT)),
+    )
 
 
 def succeeded_pretraining(project: Project) -> Job:
@@ -84,13 +88,20 @@ def test_the_training_job_fine_tunes_from_the_previous_checkpoint_and_says_so(
     project = make_labeling_project(model_name="small_cnn", image_size=16, warm_start=True)
     previous = stored_model(project, 1, "scratch")
     for entry in project.cycles.get(number=0).entries.all():
-        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer("label", (1,)),
-                          client_id=uuid.uuid4())  # fmt: skip
+        votes.submit_vote(
+            project,
+            project.owner,
+            face_id=entry.face_id,
+            answer=votes.Answer("label", (1,)),
+            client_id=uuid.uuid4(),
+        )
     settings.FACELOOP_TRAIN_EPOCHS, settings.FACELOOP_WARM_START_EPOCHS = 9, 1
     inputs = cycle_inputs(project, project.cycles.get(number=0))
     assert (inputs.warm_start_checkpoint, inputs.warm_start_version, inputs.epochs) == (
-        Path(settings.MEDIA_ROOT) / previous.checkpoint, 1, 1,
-    )  # fmt: skip
+        Path(settings.MEDIA_ROOT) / previous.checkpoint,
+        1,
+        1,
+    )
     handed_to_fit = []
     real_fit = supervised.fit
 
@@ -99,8 +110,9 @@ def test_the_training_job_fine_tunes_from_the_previous_checkpoint_and_says_so(
         return real_fit(*args, initial_weights=initial_weights, **kwargs)
 
     monkeypatch.setattr(supervised, "fit", spy)
-    outcome = train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
-                                              progress=ignore_progress, cancel=never_cancelled)  # fmt: skip
+    outcome = train_score_select(
+        inputs, tmp_path, cycle_number=0, device="cpu", progress=ignore_progress, cancel=never_cancelled
+    )
 
     assert outcome.training["started_from"] == "v1"
     assert outcome.training["pretrained"] is False
@@ -137,8 +149,13 @@ def test_what_each_training_started_from_is_recorded_and_shown(client_for):
         **{FACE_IDS_KEY: np.zeros(0, np.int64)},
         probabilities=np.zeros((0, 4), np.float32),
     )
-    outcome = CycleOutcome(checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz",
-                                        labels_used=0, metrics={}, training={"started_from": "v7"})  # fmt: skip
+    outcome = CycleOutcome(
+        checkpoint_path=folder / "model.pt",
+        predictions_path=folder / "pool.npz",
+        labels_used=0,
+        metrics={},
+        training={"started_from": "v7"},
+    )
 
     training.record_outcome(job, outcome)
 
@@ -168,8 +185,13 @@ def test_training_and_pre_training_hold_separate_claims():
 def test_a_batch_completed_during_pre_training_is_trained_at_once_from_scratch():
     project = make_labeling_project(ssl_method="simclr")
     for entry in project.cycles.get(number=0).entries.all():
-        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer("label", (1,)),
-                          client_id=uuid.uuid4())  # fmt: skip
+        votes.submit_vote(
+            project,
+            project.owner,
+            face_id=entry.face_id,
+            answer=votes.Answer("label", (1,)),
+            client_id=uuid.uuid4(),
+        )
 
     first = Job.objects.get(project=project, kind=JobKind.TRAIN)
     assert first.state == JobState.QUEUED

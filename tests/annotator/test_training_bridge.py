@@ -38,16 +38,22 @@ def answered_project(training_mode: str):
         ("unsure", (2, 3)),
     ]
     for entry, (kind, classes) in zip(entries, answers, strict=True):
-        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer(kind, classes),
-                          client_id=uuid.uuid4())  # fmt: skip
+        votes.submit_vote(
+            project,
+            project.owner,
+            face_id=entry.face_id,
+            answer=votes.Answer(kind, classes),
+            client_id=uuid.uuid4(),
+        )
     return project
 
 
 def run_cycle(project, tmp_path: Path, epochs: int = 1) -> CycleOutcome:
     inputs = cycle_inputs(project, project.cycles.get(number=0))
     inputs = CycleInputs(**{**inputs.__dict__, "epochs": epochs, "next_batch_size": 2})
-    return train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
-                                              progress=ignore_progress, cancel=never_cancelled)  # fmt: skip
+    return train_score_select(
+        inputs, tmp_path, cycle_number=0, device="cpu", progress=ignore_progress, cancel=never_cancelled
+    )
 
 
 @pytest.mark.parametrize(
@@ -64,8 +70,12 @@ def test_every_training_mode_trains_scores_and_selects(mode: str, tmp_path: Path
     assert len(outcome.next_face_ids) == 2
     assert not set(outcome.next_face_ids) & answered
     assert set(outcome.metrics) == {
-        "accuracy", "macro_f1", "per_class_recall", "per_class_precision", "confusion",
-    }  # fmt: skip
+        "accuracy",
+        "macro_f1",
+        "per_class_recall",
+        "per_class_precision",
+        "confusion",
+    }
 
 
 def test_supervised_training_never_sees_test_faces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,8 +192,13 @@ def test_supervised_training_learns_tied_faces_from_their_vote_distribution(tmp_
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
     for index, entry in enumerate(entries):
         for user, class_index in ((project.owner, index % 4), (annotator, (index + 1) % 4)):
-            votes.submit_vote(project, user, face_id=entry.face_id, answer=votes.Answer("label", (class_index,)),
-                              client_id=uuid.uuid4())  # fmt: skip
+            votes.submit_vote(
+                project,
+                user,
+                face_id=entry.face_id,
+                answer=votes.Answer("label", (class_index,)),
+                client_id=uuid.uuid4(),
+            )
     assert not Face.objects.filter(project=project, label_index__isnull=False).exists()
 
     outcome = run_cycle(project, tmp_path)
@@ -198,8 +213,13 @@ def test_supervised_training_without_ties_keeps_the_hard_labels(
 ) -> None:
     project = make_labeling_project(model_name="small_cnn", image_size=16)
     for entry in project.cycles.get(number=0).entries.order_by("position"):
-        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer("label", (0,)),
-                          client_id=uuid.uuid4())  # fmt: skip
+        votes.submit_vote(
+            project,
+            project.owner,
+            face_id=entry.face_id,
+            answer=votes.Answer("label", (0,)),
+            client_id=uuid.uuid4(),
+        )
     seen_targets = []
     real_fit = supervised.fit
 

@@ -49,7 +49,10 @@ def test_children_stop_when_their_parent_is_killed(tmp_path) -> None:
     redis_pid = int(parent.stdout.readline())
     parent.kill()
     parent.wait(10)
-    processes.wait_until(lambda: not psutil.pid_exists(redis_pid) or psutil.Process(redis_pid).status() == "zombie",
-                         15, "the orphaned Redis to stop")  # fmt: skip
+    processes.wait_until(
+        lambda: not psutil.pid_exists(redis_pid) or psutil.Process(redis_pid).status() == "zombie",
+        15,
+        "the orphaned Redis to stop",
+    )
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2)

@@ -32,9 +32,16 @@ def labeled_project(owner, name: str) -> Project:
     """A small-CNN project whose first batch has all its votes, so its training is queued."""
     faces = ml_bridge.synthetic_faces(POOL, seed=len(name), image_size=16)
     project = projects.create_project(
-        owner, name=name, classes=projects.default_class_specs(faces.class_names), budget_votes=POOL,
-        batch_size=8, initial_set_size=8, ssl_method="none", model_name="small_cnn", image_size=16,
-    )  # fmt: skip
+        owner,
+        name=name,
+        classes=projects.default_class_specs(faces.class_names),
+        budget_votes=POOL,
+        batch_size=8,
+        initial_set_size=8,
+        ssl_method="none",
+        model_name="small_cnn",
+        image_size=16,
+    )
     faces.labels[:] = -1  # plain images, as a team imports its own: the answers come from votes
     imports.import_dataset(project, faces, split="pool")
     labeling_start.start_labeling(project)
@@ -42,8 +49,13 @@ def labeled_project(owner, name: str) -> Project:
         leases = assignment.next_faces(project, owner, 5)
         assert leases, "the batch ran out of faces before its training was queued"
         for lease in leases:
-            votes.submit_vote(project, owner, face_id=lease.entry.face_id, answer=votes.Answer("label", (lease.pk % 4,)),
-                              client_id=uuid.uuid4())  # fmt: skip
+            votes.submit_vote(
+                project,
+                owner,
+                face_id=lease.entry.face_id,
+                answer=votes.Answer("label", (lease.pk % 4,)),
+                client_id=uuid.uuid4(),
+            )
     return project
 
 
@@ -56,8 +68,10 @@ def start_workers(env: dict[str, str], log_dir: Path, group: processes.ProcessGr
         )
         processes.wait_until(
             lambda hostname=hostname: bool(celery_app.control.ping(destination=[hostname], timeout=0.5)),
-            90, f"worker {name} to answer", worker,
-        )  # fmt: skip
+            90,
+            f"worker {name} to answer",
+            worker,
+        )
 
 
 def test_an_export_finishes_during_two_projects_trainings(
@@ -72,8 +86,9 @@ def test_an_export_finishes_during_two_projects_trainings(
         start_workers(worker_process_env, tmp_path, group)
         processes.wait_until(
             lambda: trainings.filter(state=JobState.RUNNING, epoch__gte=1).count() == 2,
-            120, "both trainings to run at once",
-        )  # fmt: skip
+            120,
+            "both trainings to run at once",
+        )
         export = exports.request_export(first, what="labels", format="csv")
         processes.wait_until(
             lambda: Job.objects.get(pk=export.pk).state == JobState.SUCCEEDED, 60, "the export to finish"
@@ -83,5 +98,6 @@ def test_an_export_finishes_during_two_projects_trainings(
             jobs.request_cancel(training)
         processes.wait_until(
             lambda: set(trainings.values_list("state", flat=True)) <= {JobState.CANCELLED, JobState.FAILED},
-            60, "the trainings to stop",
-        )  # fmt: skip
+            60,
+            "the trainings to stop",
+        )

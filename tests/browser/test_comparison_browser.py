@@ -34,10 +34,17 @@ def worker_env() -> dict[str, str]:
 def labeled_project(owner):
     faces = ml_bridge.synthetic_faces(LABELED + TEST, seed=11, image_size=32)
     project = projects.create_project(
-        owner, name="compare", classes=projects.default_class_specs(faces.class_names), budget_votes=600,
-        batch_size=30, initial_set_size=30, strategy="random", ssl_method="none", model_name="small_cnn",
+        owner,
+        name="compare",
+        classes=projects.default_class_specs(faces.class_names),
+        budget_votes=600,
+        batch_size=30,
+        initial_set_size=30,
+        strategy="random",
+        ssl_method="none",
+        model_name="small_cnn",
         image_size=32,
-    )  # fmt: skip
+    )
     imports.import_dataset(project, faces.subset(np.arange(LABELED)), split="pool")
     imports.import_dataset(project, faces.subset(np.arange(LABELED, LABELED + TEST)), split="test")
     index = {name: i for i, name in enumerate(faces.names)}
@@ -45,9 +52,14 @@ def labeled_project(owner):
         face.label_index = int(faces.labels[index[face.source_name]])
         face.save(update_fields=["label_index"])
     order = [
-        [index[name] for name in Face.objects.filter(project=project, split=split).order_by("id").values_list("source_name", flat=True)]
+        [
+            index[name]
+            for name in Face.objects.filter(project=project, split=split)
+            .order_by("id")
+            .values_list("source_name", flat=True)
+        ]
         for split in (Split.POOL, Split.TEST)
-    ]  # fmt: skip
+    ]
     return project, faces.subset(np.asarray(order[0])), faces.subset(np.asarray(order[1]))
 
 
@@ -71,14 +83,25 @@ def test_the_comparison_runs_on_a_worker_equals_simulate_and_shows(
     result = job.result
     assert (result["labeled_faces"], result["test_faces"], result["seeds"]) == (LABELED, TEST, [0, 1])
     assert (result["model"], result["image_size"], result["initial"], result["budget"], result["cycles"]) == (
-        "small_cnn", 32, 30, 150, 5,
-    )  # fmt: skip
+        "small_cnn",
+        32,
+        30,
+        150,
+        5,
+    )
 
     assert (result["epochs"], result["batch_size"], result["lr"], result["augment"]) == (20, 16, 0.05, False)
     # The app's low-variance training; the tests' worker runs without the step floor.
     assert (result["ema_decay"], result["validation_share"], result["min_steps"]) == (0.999, 0.1, 0)
-    train = TrainConfig(model="small_cnn", image_size=32, epochs=20, batch_size=16, lr=0.05, augment=False,
-                        **(LOW_VARIANCE | {"min_steps": 0}))  # fmt: skip
+    train = TrainConfig(
+        model="small_cnn",
+        image_size=32,
+        epochs=20,
+        batch_size=16,
+        lr=0.05,
+        augment=False,
+        **(LOW_VARIANCE | {"min_steps": 0}),
+    )
     settings = LoopSettings(initial_size=30, cycles=5, budget=150, train=train, device="cpu")
     simulate(
         pool,
@@ -127,30 +150,68 @@ def test_the_dashboard_stays_readable_at_8_classes_and_20_model_versions(live_se
         predicted = confusion.sum(axis=0)
         precision = [float(confusion[c, c] / predicted[c]) if predicted[c] else None for c in range(8)]
         accuracy = 0.3 + 0.02 * version
-        ModelVersion.objects.create(project=project, version=version, labels_used=100 * version,
-                                    metrics={"accuracy": accuracy, "macro_f1": accuracy - 0.15,
-                                             "confusion": confusion.tolist(), "per_class_recall": recall,
-                                             "per_class_precision": precision})  # fmt: skip
+        ModelVersion.objects.create(
+            project=project,
+            version=version,
+            labels_used=100 * version,
+            metrics={
+                "accuracy": accuracy,
+                "macro_f1": accuracy - 0.15,
+                "confusion": confusion.tolist(),
+                "per_class_recall": recall,
+                "per_class_precision": precision,
+            },
+        )
     labels = [40, 30, 25, 22, 20, 8, 12, 3]
-    pool = [Face(project=project, split=Split.POOL, label_index=c, sha256=f"{c}-{i}") for c, n in enumerate(labels) for i in range(n)]  # fmt: skip
+    pool = [
+        Face(project=project, split=Split.POOL, label_index=c, sha256=f"{c}-{i}")
+        for c, n in enumerate(labels)
+        for i in range(n)
+    ]
     test = [
         Face(project=project, split=Split.TEST, imported_label=i % 8, sha256=f"test-{i}") for i in range(80)
     ]
     Face.objects.bulk_create(pool + test)
     curves = [
-        {"strategy": name, "title": title, "labels": [16, 32, 48, 64, 80],
-         "accuracy": [[0.3 + shift + 0.05 * k + 0.01 * seed for k in range(5)] for seed in range(3)],
-         "macro_f1": [[0.2] * 5] * 3, "saving": 0.0, "saving_spread": 0.0}
-        for name, title, shift in [("random", "Random Sampling", 0.0), ("least_confidence", "Least Confidence", 0.03),
-                                   ("least_confidence+balanced", "Least Confidence (class-balanced)", 0.02),
-                                   ("badge", "BADGE", 0.01)]
-    ]  # fmt: skip
-    result = {"labeled_faces": 160, "test_faces": 80, "model": "small_cnn", "image_size": 32, "epochs": 20,
-              "batch_size": 32, "device": "cpu", "initial": 16, "cycles": 5, "budget": 80, "seeds": [0, 1, 2],
-              "curves": curves, "best": None,
-              "sentence": "On your 160 labeled faces, no strategy beat random beyond the spread (3 seeds)."}  # fmt: skip
-    Job.objects.create(project=project, kind=JobKind.COMPARE, state=JobState.SUCCEEDED, result=result,
-                       finished_at=timezone.now() - dt.timedelta(minutes=5))  # fmt: skip
+        {
+            "strategy": name,
+            "title": title,
+            "labels": [16, 32, 48, 64, 80],
+            "accuracy": [[0.3 + shift + 0.05 * k + 0.01 * seed for k in range(5)] for seed in range(3)],
+            "macro_f1": [[0.2] * 5] * 3,
+            "saving": 0.0,
+            "saving_spread": 0.0,
+        }
+        for name, title, shift in [
+            ("random", "Random Sampling", 0.0),
+            ("least_confidence", "Least Confidence", 0.03),
+            ("least_confidence+balanced", "Least Confidence (class-balanced)", 0.02),
+            ("badge", "BADGE", 0.01),
+        ]
+    ]
+    result = {
+        "labeled_faces": 160,
+        "test_faces": 80,
+        "model": "small_cnn",
+        "image_size": 32,
+        "epochs": 20,
+        "batch_size": 32,
+        "device": "cpu",
+        "initial": 16,
+        "cycles": 5,
+        "budget": 80,
+        "seeds": [0, 1, 2],
+        "curves": curves,
+        "best": None,
+        "sentence": "On your 160 labeled faces, no strategy beat random beyond the spread (3 seeds).",
+    }
+    Job.objects.create(
+        project=project,
+        kind=JobKind.COMPARE,
+        state=JobState.SUCCEEDED,
+        result=result,
+        finished_at=timezone.now() - dt.timedelta(minutes=5),
+    )
     page = browser_page
     log_in(page, live_server, project.owner.username, f"/projects/{project.pk}/dashboard/")
     page.wait_for_selector("#comparison-sentence:has-text('no strategy beat random beyond the spread')")

@@ -59,8 +59,13 @@ def visit(page, url: str, ready: str) -> list[str]:
 def test_every_page_runs_under_the_policy_without_a_violation(live_server, browser_page) -> None:
     project = make_labeling_project(pool=8, initial_set_size=4, budget_votes=20)
     entry = project.cycles.get(number=0).entries.order_by("position").first()
-    votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer("label", (1,)),
-                      client_id=uuid.uuid4())  # fmt: skip
+    votes.submit_vote(
+        project,
+        project.owner,
+        face_id=entry.face_id,
+        answer=votes.Answer("label", (1,)),
+        client_id=uuid.uuid4(),
+    )
     token = invites.create_invite(project, project.owner).token
     page = browser_page
     problems = watch(page)

@@ -18,8 +18,13 @@ def test_owner_exports_labels_from_the_dashboard(live_server, browser_page, work
     for entry, class_index in zip(
         project.cycles.get(number=0).entries.order_by("position"), [0, 1, 2], strict=False
     ):
-        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer("label", (class_index,)),
-                          client_id=uuid.uuid4())  # fmt: skip
+        votes.submit_vote(
+            project,
+            project.owner,
+            face_id=entry.face_id,
+            answer=votes.Answer("label", (class_index,)),
+            client_id=uuid.uuid4(),
+        )
     page = browser_page
     log_in(page, live_server, project.owner.username, f"/projects/{project.pk}/dashboard/")
     page.wait_for_url(f"**/projects/{project.pk}/dashboard/")

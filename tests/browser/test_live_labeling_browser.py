@@ -36,10 +36,17 @@ def live_project() -> Project:
     faces = ml_bridge.synthetic_faces(60, seed=5, image_size=16)
     faces.labels[:] = -1  # plain images: every answer comes from the page
     project = projects.create_project(
-        owner, name="live", classes=projects.default_class_specs(faces.class_names), budget_votes=60,
-        batch_size=BATCH, initial_set_size=BATCH, ssl_method="none", model_name="small_cnn", image_size=16,
+        owner,
+        name="live",
+        classes=projects.default_class_specs(faces.class_names),
+        budget_votes=60,
+        batch_size=BATCH,
+        initial_set_size=BATCH,
+        ssl_method="none",
+        model_name="small_cnn",
+        image_size=16,
         min_face_ms=0,
-    )  # fmt: skip
+    )
     imports.import_dataset(project, faces, split="pool")
     return project
 

@@ -16,8 +16,15 @@ pytestmark = pytest.mark.django_db
 
 
 def _vote(project, face, user, class_index, kind=VoteKind.LABEL, retracted=False):
-    Vote.objects.create(project=project, face=face, annotator=user, client_id=uuid.uuid4(), kind=kind,
-                        class_index=class_index, retracted_at=timezone.now() if retracted else None)  # fmt: skip
+    Vote.objects.create(
+        project=project,
+        face=face,
+        annotator=user,
+        client_id=uuid.uuid4(),
+        kind=kind,
+        class_index=class_index,
+        retracted_at=timezone.now() if retracted else None,
+    )
 
 
 def test_recall_precision_and_the_warnings_of_the_newest_model(client_for):
@@ -28,8 +35,13 @@ def test_recall_precision_and_the_warnings_of_the_newest_model(client_for):
         face.save(update_fields=["label_index"])
     # Rows true, columns predicted; surprise is never predicted, sadness never occurs.
     confusion = [[4, 1, 0, 0], [1, 2, 0, 0], [0, 1, 0, 1], [0, 0, 0, 0]]
-    metrics = {"accuracy": 0.6, "macro_f1": 0.4, "confusion": confusion,
-               "per_class_recall": [0.8, 2 / 3, 0.0, None], "per_class_precision": [0.8, 0.5, None, 0.0]}  # fmt: skip
+    metrics = {
+        "accuracy": 0.6,
+        "macro_f1": 0.4,
+        "confusion": confusion,
+        "per_class_recall": [0.8, 2 / 3, 0.0, None],
+        "per_class_precision": [0.8, 0.5, None, 0.0],
+    }
     ModelVersion.objects.create(project=project, version=3, labels_used=30, metrics=metrics)
     shown = client_for(project.owner).get(f"/api/projects/{project.pk}/dashboard/").json()["confusion"]
     assert shown["version"] == 3 and shown["matrix"] == confusion

@@ -61,15 +61,25 @@ def publish_model(project: Project, ranking: list[int]) -> int:
     pool_ids = np.asarray(
         sorted(Face.objects.filter(project=project, split="pool").values_list("id", flat=True))
     )
-    np.savez(folder / "pool.npz", **{FACE_IDS_KEY: pool_ids}, probabilities=np.full((len(pool_ids), 4), 0.25, np.float32),
-             embeddings=np.zeros((len(pool_ids), 2), np.float32))  # fmt: skip
+    np.savez(
+        folder / "pool.npz",
+        **{FACE_IDS_KEY: pool_ids},
+        probabilities=np.full((len(pool_ids), 4), 0.25, np.float32),
+        embeddings=np.zeros((len(pool_ids), 2), np.float32),
+    )
     (folder / "model.pt").write_bytes(b"")
     batch = next_batch_size(project, job.cycle)
     outcome = CycleOutcome(
-        checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz", labels_used=0, metrics={},
-        training={"started_from": "scratch"}, next_face_ids=ranking[:batch], next_predicted_classes=[2] * batch,
-        ranked_face_ids=ranking, ranked_predicted_classes=[2] * len(ranking),
-    )  # fmt: skip
+        checkpoint_path=folder / "model.pt",
+        predictions_path=folder / "pool.npz",
+        labels_used=0,
+        metrics={},
+        training={"started_from": "scratch"},
+        next_face_ids=ranking[:batch],
+        next_predicted_classes=[2] * batch,
+        ranked_face_ids=ranking,
+        ranked_predicted_classes=[2] * len(ranking),
+    )
     return training.record_outcome(job, outcome).version
 
 

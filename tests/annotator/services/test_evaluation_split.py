@@ -40,8 +40,13 @@ def answer_all(project: Project, user, limit: int | None = None) -> list[int]:
         if not leases:
             return answered
         face_id = leases[0].entry.face_id
-        votes.submit_vote(project, user, face_id=face_id, answer=votes.Answer("label", (face_id % 4,)),
-                          client_id=uuid.uuid4())  # fmt: skip
+        votes.submit_vote(
+            project,
+            user,
+            face_id=face_id,
+            answer=votes.Answer("label", (face_id % 4,)),
+            client_id=uuid.uuid4(),
+        )
         answered.append(face_id)
     return answered
 
@@ -113,8 +118,13 @@ def test_a_labeled_test_face_still_refuses_votes():
     project = make_labeling_project(pool=4)
     labeled = Face.objects.filter(project=project, split=Split.TEST).first()
     with pytest.raises(InvalidInput):
-        votes.submit_vote(project, project.owner, face_id=labeled.pk, answer=votes.Answer("label", (0,)),
-                          client_id=uuid.uuid4())  # fmt: skip
+        votes.submit_vote(
+            project,
+            project.owner,
+            face_id=labeled.pk,
+            answer=votes.Answer("label", (0,)),
+            client_id=uuid.uuid4(),
+        )
 
 
 def test_the_sample_is_evaluated_on_never_trained_on_and_never_selected(tmp_path):
@@ -132,8 +142,9 @@ def test_the_sample_is_evaluated_on_never_trained_on_and_never_selected(tmp_path
     assert not set(names[dataset.splits == "train"]) & test_ids
 
     inputs = CycleInputs(**{**inputs.__dict__, "epochs": 1})
-    outcome = train_score_select(inputs, tmp_path, cycle_number=0, device="cpu",
-                                              progress=ignore_progress, cancel=never_cancelled)  # fmt: skip
+    outcome = train_score_select(
+        inputs, tmp_path, cycle_number=0, device="cpu", progress=ignore_progress, cancel=never_cancelled
+    )
 
     assert outcome.labels_used == 6
     assert sum(sum(row) for row in outcome.metrics["confusion"]) == 2

@@ -29,10 +29,20 @@ def labeled_project():
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
     answers = [("label", (0,)), ("label", (1,)), ("unsure", (2, 3)), ("skip", ()), ("label", (3,))]
     for entry, (kind, classes) in zip(entries, answers, strict=False):
-        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=votes.Answer(kind, classes),
-                          client_id=uuid.uuid4())  # fmt: skip
-    votes.submit_vote(project, second, face_id=entries[0].face_id, answer=votes.Answer("label", (0,)),
-                      client_id=uuid.uuid4())  # fmt: skip
+        votes.submit_vote(
+            project,
+            project.owner,
+            face_id=entry.face_id,
+            answer=votes.Answer(kind, classes),
+            client_id=uuid.uuid4(),
+        )
+    votes.submit_vote(
+        project,
+        second,
+        face_id=entries[0].face_id,
+        answer=votes.Answer("label", (0,)),
+        client_id=uuid.uuid4(),
+    )
     return project
 
 
@@ -110,8 +120,9 @@ def test_download_of_an_unfinished_export_is_refused(client_for, django_capture_
     project = labeled_project()
     client = client_for(project.owner)
     with django_capture_on_commit_callbacks(execute=False):
-        job_id = client.post(f"/api/projects/{project.pk}/exports/", {"what": "labels", "format": "jsonl"},
-                             format="json").json()["id"]  # fmt: skip
+        job_id = client.post(
+            f"/api/projects/{project.pk}/exports/", {"what": "labels", "format": "jsonl"}, format="json"
+        ).json()["id"]
     assert client.get(f"/api/jobs/{job_id}/download/").status_code == 403
 
 

@@ -26,9 +26,12 @@ MODES = 4
 
 def project_with_pool(initial_selection: str = "typiclust", pool: int = 24, test_sample: int = 2):
     project = make_project(
-        ssl_method="simclr", initial_selection=initial_selection, initial_set_size=MODES,
-        test_sample_size=test_sample, budget_votes=40,
-    )  # fmt: skip
+        ssl_method="simclr",
+        initial_selection=initial_selection,
+        initial_set_size=MODES,
+        test_sample_size=test_sample,
+        budget_votes=40,
+    )
     for _ in range(pool):
         FaceFactory(project=project)
     return project
@@ -42,8 +45,17 @@ def write_clustered_embeddings(project, folder: Path) -> dict[int, int]:
     cluster = {face: index % MODES for index, face in enumerate(ids)}
     vectors = np.stack([centres[cluster[face]] + rng.normal(0, 0.05, 8) for face in ids]).astype(np.float32)
     names = [str(face) for face in ids]
-    metadata = EmbeddingsMetadata(count=len(ids), dim=8, model_name="small_cnn", model_kwargs={}, image_size=16,
-                                  names_sha256=names_digest(names), method="simclr", epochs=1, checkpoint_sha256="")  # fmt: skip
+    metadata = EmbeddingsMetadata(
+        count=len(ids),
+        dim=8,
+        model_name="small_cnn",
+        model_kwargs={},
+        image_size=16,
+        names_sha256=names_digest(names),
+        method="simclr",
+        epochs=1,
+        checkpoint_sha256="",
+    )
     save_embeddings(folder, vectors, metadata)
     write_index_face_ids(folder, names)
     return cluster
@@ -59,8 +71,13 @@ def test_the_first_batch_waits_with_its_test_sample_and_cannot_complete():
         Split.TEST
     }
     for face_id in queued:  # the whole test sample answered: still not a complete batch
-        votes.submit_vote(project, project.owner, face_id=face_id, answer=votes.Answer("label", (0,)),
-                          client_id=uuid.uuid4())  # fmt: skip
+        votes.submit_vote(
+            project,
+            project.owner,
+            face_id=face_id,
+            answer=votes.Answer("label", (0,)),
+            client_id=uuid.uuid4(),
+        )
     assert not cycle_states.mark_labeling_completed(Cycle.objects.get(pk=cycle.pk), project.votes_per_face)
     assert Job.objects.filter(project=project, kind=JobKind.PRETRAIN).exists()
 

@@ -233,8 +233,13 @@ def test_recording_a_model_version_copies_its_guesses_after_the_commit(
         **{FACE_IDS_KEY: np.asarray([face.pk for face in pool])},
         probabilities=probabilities,
     )
-    outcome = CycleOutcome(checkpoint_path=folder / "model.pt", predictions_path=folder / "pool.npz",
-                                        labels_used=0, metrics={}, training={})  # fmt: skip
+    outcome = CycleOutcome(
+        checkpoint_path=folder / "model.pt",
+        predictions_path=folder / "pool.npz",
+        labels_used=0,
+        metrics={},
+        training={},
+    )
     job = jobs.create_job(project, JobKind.TRAIN, cycle=project.cycles.get(number=0))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         record_outcome(job, outcome)
