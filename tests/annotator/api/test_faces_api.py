@@ -12,16 +12,16 @@ pytestmark = pytest.mark.django_db
 
 ANNOTATOR_FACE = {"id", "image_url", "width", "height", "split", "created_at"}
 REVIEWER_FACE = ANNOTATOR_FACE | {
-    "source_name",
-    "state",
-    "vote_count",
-    "label_index",
-    "reviewed_label",
+    "excluded",
     "final_label",
-    "top_vote_share",
+    "label_index",
     "predicted_class",
     "predicted_confidence",
-    "excluded",
+    "reviewed_label",
+    "source_name",
+    "state",
+    "top_vote_share",
+    "vote_count",
 }
 OWNER_FACE = REVIEWER_FACE | {"imported_label", "class_votes", "candidate_set"}
 FACE_RECORD = {
