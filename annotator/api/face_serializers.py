@@ -1,4 +1,4 @@
-"""Serializers of a project's faces: the members' image list, the face browser, reviews, exclusions."""
+"""Serializers of a project's faces: the face list shaped by role, one face's record, reviews, exclusions."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from annotator.api.class_rules import printable_name
 from annotator.api.fields import media_url
 from annotator.face_browser import SORTS, STATES, state_of
 from annotator.models import ExclusionReason, Face, Membership, Review, Split
-from annotator.services.memberships import OWNERS, has_role
+from annotator.services.memberships import OWNERS, REVIEWERS, has_role
 from annotator.services.reviews import REASONS
 
 
-class MemberFaceImageSerializer(serializers.ModelSerializer):
+class AnnotatorFaceSerializer(serializers.ModelSerializer):
     """A face as an annotator sees it: the image and its split, nothing that hints at its label.
 
     A test face's imported label is the answer the model is scored against; the source name
@@ -31,61 +31,30 @@ class MemberFaceImageSerializer(serializers.ModelSerializer):
         return media_url(face.image.name)
 
 
-class FaceImageSerializer(MemberFaceImageSerializer):
-    """A face as its project's owners see it, with its imported label, votes and aggregate.
+class FaceStateField(serializers.ChoiceField):
+    """A face's labeling state (:func:`state_of`), read from the whole face; output only."""
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(choices=STATES, source="*", **options)
+
+    def to_representation(self, face: Face) -> str:
+        return state_of(face)
+
+
+class BrowsedFaceSerializer(AnnotatorFaceSerializer):
+    """A face as a grid cell for reviewers and owners: thumbnail, state, labels and the model's guess.
 
     The fields annotators do not get are optional in the schema: they are left out, not null.
     """
 
     # Not read-only: the schema marks read-only fields required, and annotators never get these.
-    class_votes = serializers.ListField(
-        child=serializers.IntegerField(), required=False, help_text="Votes naming each class, by index."
-    )
-    candidate_set = serializers.ListField(
-        child=serializers.IntegerField(), required=False, help_text="The classes the votes leave possible."
-    )
+    state = FaceStateField(required=False)
+    final_label = serializers.IntegerField(allow_null=True, required=False)
 
-    class Meta(MemberFaceImageSerializer.Meta):
+    class Meta(AnnotatorFaceSerializer.Meta):
         fields = [
-            "id",
-            "image_url",
+            *AnnotatorFaceSerializer.Meta.fields,
             "source_name",
-            "width",
-            "height",
-            "split",
-            "imported_label",
-            "vote_count",
-            "class_votes",
-            "label_index",
-            "candidate_set",
-            "created_at",
-        ]
-
-
-class FaceImageQuerySerializer(serializers.Serializer):
-    """The images list's query; give it ``query_params.dict()`` so an empty ``split=`` is refused."""
-
-    split = serializers.ChoiceField(choices=Split.choices, required=False)
-
-
-def face_image_serializer_for(membership: Membership) -> type[MemberFaceImageSerializer]:
-    return FaceImageSerializer if has_role(membership, OWNERS) else MemberFaceImageSerializer
-
-
-class BrowsedFaceSerializer(serializers.ModelSerializer):
-    """A face as a grid cell: thumbnail, state, labels and the model's guess."""
-
-    image_url = serializers.SerializerMethodField()
-    state = serializers.SerializerMethodField()
-    final_label = serializers.IntegerField(read_only=True, allow_null=True)
-
-    class Meta:
-        model = Face
-        fields = [
-            "id",
-            "image_url",
-            "source_name",
-            "split",
             "state",
             "vote_count",
             "label_index",
@@ -97,20 +66,40 @@ class BrowsedFaceSerializer(serializers.ModelSerializer):
             "excluded",
         ]
 
-    def get_image_url(self, face: Face) -> str:
-        return media_url(face.image.name)
 
-    def get_state(self, face: Face) -> str:
-        return state_of(face)
+class OwnerBrowsedFaceSerializer(BrowsedFaceSerializer):
+    """A face as its project's owners browse it: also its imported label, votes and candidate set."""
+
+    class_votes = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="Votes naming each class, by index."
+    )
+    candidate_set = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="The classes the votes leave possible."
+    )
+
+    class Meta(BrowsedFaceSerializer.Meta):
+        fields = [*BrowsedFaceSerializer.Meta.fields, "imported_label", "class_votes", "candidate_set"]
+
+
+def browsed_face_serializer_for(membership: Membership) -> type[AnnotatorFaceSerializer]:
+    """The face list's record for ``membership``'s role: annotators get only the image and split."""
+    if has_role(membership, OWNERS):
+        return OwnerBrowsedFaceSerializer
+    return BrowsedFaceSerializer if has_role(membership, REVIEWERS) else AnnotatorFaceSerializer
 
 
 class FacePageSerializer(serializers.Serializer):
-    results = BrowsedFaceSerializer(many=True)
+    """A page of the face list; its records are shaped by the reader's role (owners' shape here)."""
+
+    results = OwnerBrowsedFaceSerializer(many=True)
     next = serializers.CharField(allow_null=True, help_text="Cursor of the next page; null on the last.")
 
 
 class FaceQuerySerializer(serializers.Serializer):
-    """The face browser's filters and sort; give it ``query_params.dict()``."""
+    """The face list's filters and sort; give it ``query_params.dict()``.
+
+    Annotators may pass only ``split``, ``after`` and ``limit`` (:data:`ANNOTATOR_QUERY`).
+    """
 
     split = serializers.ChoiceField(choices=Split.choices, required=False)
     state = serializers.ChoiceField(choices=STATES, required=False)
@@ -124,6 +113,10 @@ class FaceQuerySerializer(serializers.Serializer):
     sort = serializers.ChoiceField(choices=list(SORTS), default="id")
     after = serializers.CharField(required=False, max_length=500)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=100)
+
+
+ANNOTATOR_QUERY = frozenset({"split", "after", "limit"})
+"""The face list's query parameters an annotator may pass; the other filters and sorts read labels."""
 
 
 class VoteRecordSerializer(serializers.Serializer):
@@ -199,17 +192,23 @@ class SimilarFacesSerializer(serializers.Serializer):
 
 
 class FaceDetailSerializer(serializers.Serializer):
-    """One face's whole record, as the face page shows it."""
+    """One face's whole record, as the face page shows it; an annotator gets ``face`` alone.
+
+    Everything but ``face`` is optional in the schema: left out for annotators, not null.
+    """
 
     face = BrowsedFaceSerializer()
-    imported_label = serializers.IntegerField(allow_null=True)
-    class_votes = serializers.ListField(child=serializers.IntegerField())
-    candidate_set = serializers.ListField(child=serializers.IntegerField())
-    votes = VoteRecordSerializer(many=True)
-    reviews = ReviewSerializer(many=True)
-    exclusions = ExclusionSerializer(many=True)
+    imported_label = serializers.IntegerField(allow_null=True, required=False)
+    class_votes = serializers.ListField(child=serializers.IntegerField(), required=False)
+    candidate_set = serializers.ListField(child=serializers.IntegerField(), required=False)
+    votes = VoteRecordSerializer(many=True, required=False)
+    reviews = ReviewSerializer(many=True, required=False)
+    exclusions = ExclusionSerializer(many=True, required=False)
     probabilities = serializers.ListField(
-        child=serializers.FloatField(), allow_null=True, help_text="The newest model's, by class index."
+        child=serializers.FloatField(),
+        allow_null=True,
+        required=False,
+        help_text="The newest model's, by class index.",
     )
-    model_version = serializers.IntegerField(allow_null=True)
-    history = serializers.ListField(child=serializers.DictField())
+    model_version = serializers.IntegerField(allow_null=True, required=False)
+    history = serializers.ListField(child=serializers.DictField(), required=False)

@@ -73,8 +73,6 @@ PROJECT_ROUTES = [
     ("offers/undo/", confirmations.UndoAnswerView, "undo-answer"),
     ("members/", resources.MemberListView, "members"),
     ("members/<int:membership_id>/", resources.MemberDetailView, "member"),
-    ("images/", resources.FaceImageListView, "images"),
-    ("images/<int:face_id>/", resources.FaceImageDetailView, "image"),
     ("imports/", resources.ImportView, "imports"),
     ("imports/job/", resources.ImportJobView, "import-job"),
     ("cycles/", resources.CycleListView, "cycles"),

@@ -1,56 +1,85 @@
-"""The face browser: filtered keyset pages, one face's record, similar faces, exclusions."""
+"""A project's faces, shaped by the reader's role: keyset pages, one face's record, similar faces, exclusions."""
 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator import face_browser
 from annotator.api.face_serializers import (
+    ANNOTATOR_QUERY,
+    AnnotatorFaceSerializer,
     ExclusionInputSerializer,
     ExclusionSerializer,
     FaceDetailSerializer,
     FacePageSerializer,
     FaceQuerySerializer,
     SimilarFacesSerializer,
+    browsed_face_serializer_for,
 )
 from annotator.api.openapi import errors
 from annotator.api.views.base import CREATED, ProjectScopedView, validated
 from annotator.models import Face
 from annotator.services import exclusions
+from annotator.services.memberships import REVIEWERS, has_role
 
 MAX_SIMILAR = 50
 
 
 class FaceListView(ProjectScopedView):
-    """A page of faces (reviewers and owners); pass ``next`` back as ``after`` for the following page."""
+    """A page of faces for every member; pass ``next`` back as ``after`` for the following page.
+
+    Reviewers and owners filter and sort by labeling state, labels and the model's guess, and
+    get each face's state, labels and guess (owners also its imported label and votes).
+    Annotators get only each face's image and split, and may filter by ``split`` alone: a test
+    face's label is the answer the model is scored against, and others' votes would sway theirs.
+    """
 
     @extend_schema(
         operation_id="projects_faces_list",
         parameters=[FaceQuerySerializer],
-        responses={200: FacePageSerializer, **errors(400, 403, 404)},
+        responses={
+            200: FacePageSerializer,
+            **errors(400, 404, forbidden="Not signed in, or an annotator's filter other than split."),
+        },
     )
     def get(self, request: Request, project_id: int) -> Response:
-        project = self.reviewer().project
-        query = face_browser.FaceQuery(**validated(FaceQuerySerializer, request.query_params.dict()))
+        membership = self.member()
+        params = request.query_params.dict()
+        if not has_role(membership, REVIEWERS):
+            refuse_reviewer_filters(params)
+        query = face_browser.FaceQuery(**validated(FaceQuerySerializer, params))
         try:
-            page, cursor = face_browser.browse(project, query)
+            page, cursor = face_browser.browse(membership.project, query)
         except face_browser.BadCursor as error:
             raise ValidationError({"after": [str(error)]}) from error
-        return Response(FacePageSerializer({"results": page, "next": cursor}).data)
+        records = browsed_face_serializer_for(membership)(page, many=True).data
+        return Response({"results": records, "next": cursor})
+
+
+def refuse_reviewer_filters(params: dict[str, str]) -> None:
+    """Refuse (403) an annotator's filter or sort other than ``split``: each one reads labels."""
+    refused = sorted(set(params) & (set(FaceQuerySerializer().fields) - ANNOTATOR_QUERY))
+    if refused:
+        raise PermissionDenied(f"Annotators may filter faces by split only, not by {', '.join(refused)}.")
 
 
 class FaceDetailView(ProjectScopedView):
-    """One face: every vote with its annotator, candidate set, the model's probabilities, its history."""
+    """One face: every vote with its annotator, candidate set, the model's probabilities, its history.
+
+    An annotator gets ``face`` alone, with only its image and split.
+    """
 
     @extend_schema(responses={200: FaceDetailSerializer, **errors(403, 404)})
     def get(self, request: Request, project_id: int, face_id: int) -> Response:
-        project = self.reviewer().project
-        face = get_object_or_404(Face, pk=face_id, project=project)
-        return Response(FaceDetailSerializer(face_browser.face_record(project, face)).data)
+        membership = self.member()
+        face = get_object_or_404(Face, pk=face_id, project=membership.project)
+        if not has_role(membership, REVIEWERS):
+            return Response({"face": AnnotatorFaceSerializer(face).data})
+        return Response(FaceDetailSerializer(face_browser.face_record(membership.project, face)).data)
 
 
 class SimilarFacesView(ProjectScopedView):

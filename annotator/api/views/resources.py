@@ -1,4 +1,4 @@
-"""A project's members, faces, imports, cycles, model versions, jobs and dashboard."""
+"""A project's members, imports, cycles, model versions, jobs and dashboard."""
 
 from __future__ import annotations
 
@@ -13,11 +13,6 @@ from rest_framework.response import Response
 from annotator.api import throttles
 from annotator.api.cycle_serializers import CycleSerializer, ModelVersionSerializer
 from annotator.api.dashboard_serializers import DashboardSerializer
-from annotator.api.face_serializers import (
-    FaceImageQuerySerializer,
-    FaceImageSerializer,
-    face_image_serializer_for,
-)
 from annotator.api.job_serializers import ImportInputSerializer, JobSerializer
 from annotator.api.openapi import errors, list_errors
 from annotator.api.parsers import CleaningMultiPartParser
@@ -25,7 +20,7 @@ from annotator.api.permissions import member_or_404, owner_or_403
 from annotator.api.team_serializers import MembershipSerializer, MembershipUpdateSerializer
 from annotator.api.throttles import WriteThrottle
 from annotator.api.views.base import CREATED, ProjectScopedView, ServiceErrorsMixin, validated
-from annotator.models import Face, Job, JobKind, Membership
+from annotator.models import Job, JobKind, Membership
 from annotator.selectors.dashboard import dashboard
 from annotator.selectors.progress import chosen_by_counts, jobs_to_show
 from annotator.services import import_jobs, imports, jobs, memberships
@@ -93,39 +88,6 @@ class MemberDetailView(ProjectScopedView):
     def delete(self, request: Request, project_id: int, membership_id: int) -> Response:
         memberships.remove_member(self._membership(membership_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class FaceImageListView(ProjectScopedView, generics.GenericAPIView):
-    """The images of a project's faces, page by page, filterable by ``split``, for every member.
-
-    Owners also see each face's imported label and votes; annotators only the image (a test
-    face's label is the answer the model is scored against). Reviewers and owners browse,
-    filter and sort faces by their labeling state in the face browser (``faces/``).
-    """
-
-    serializer_class = FaceImageSerializer
-
-    @extend_schema(
-        operation_id="projects_images_list",
-        parameters=[FaceImageQuerySerializer],
-        responses={200: FaceImageSerializer(many=True), **list_errors()},
-    )
-    def get(self, request: Request, project_id: int) -> Response:
-        membership = self.member()
-        query = validated(FaceImageQuerySerializer, request.query_params.dict())
-        queryset = Face.objects.filter(project=membership.project, **query).order_by("id")
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(face_image_serializer_for(membership)(page, many=True).data)
-
-
-class FaceImageDetailView(ProjectScopedView):
-    """One face's image; owners also see its imported label and votes, annotators only the image."""
-
-    @extend_schema(responses={200: FaceImageSerializer, **errors(403, 404)})
-    def get(self, request: Request, project_id: int, face_id: int) -> Response:
-        membership = self.member()
-        face = get_object_or_404(Face, pk=face_id, project=membership.project)
-        return Response(face_image_serializer_for(membership)(face).data)
 
 
 class ImportView(ProjectScopedView):

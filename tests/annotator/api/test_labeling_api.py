@@ -206,7 +206,7 @@ def test_an_annotator_of_another_project_can_neither_read_nor_vote(client_for):
     outsider = add_annotator(project_a).user
     client = client_for(outsider)
     face_b = project_b.cycles.get().entries.first().face_id
-    for tail in ["", "progress/", "images/", "votes/", "dashboard/", "members/", "cycles/"]:
+    for tail in ["", "progress/", "faces/", "votes/", "dashboard/", "members/", "cycles/"]:
         assert client.get(url(project_b, tail)).status_code == 404, tail
     assert client.post(url(project_b, "next-faces/"), {}, format="json").status_code == 404
     assert client.post(url(project_b, "votes/"), vote_body(face_b), format="json").status_code == 404

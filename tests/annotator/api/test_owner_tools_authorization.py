@@ -2,7 +2,8 @@
 
 The roles tried are: nobody signed in, an annotator of the project, a reviewer of the project
 (refused where only owners may act), and the owner of another project. Reviewers and owners
-are the intended users of the review queue and the face browser.
+are the intended users of the review queue and the face browser; every member reads the face
+list and a face's record, an annotator only each face's image and split.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.django_db
 
 OWNER_ONLY = "owner"
 REVIEWERS = "reviewer"
+MEMBERS = "member"
+ANNOTATOR_FACE = {"id", "image_url", "width", "height", "split", "created_at"}
 
 API = [
     # (method, path under the project, body, who may)
@@ -36,8 +39,9 @@ API = [
     ("get", "reviews/", None, REVIEWERS),
     ("post", "reviews/", {"face": "{face}", "label": 2}, REVIEWERS),
     ("post", "reviews/undo/", None, REVIEWERS),
-    ("get", "faces/", None, REVIEWERS),
-    ("get", "faces/{face}/", None, REVIEWERS),
+    ("get", "faces/", None, MEMBERS),
+    ("get", "faces/{face}/", None, MEMBERS),
+    ("get", "faces/?state=labeled", None, REVIEWERS),
     ("get", "faces/{face}/similar/", None, REVIEWERS),
 ]
 PAGES = [
@@ -102,7 +106,7 @@ def refused_statuses(role: str, who_may: str) -> set[int] | None:
         return {403}
     if role == "other_owner":
         return {404}
-    if role == "reviewer" and who_may == REVIEWERS:
+    if who_may == MEMBERS or (role == "reviewer" and who_may == REVIEWERS):
         return None
     return {403}
 
@@ -212,7 +216,14 @@ REVIEWER_READS = {
 }
 
 
-@pytest.mark.parametrize("path", [p for m, p, _, who in API if who == REVIEWERS and m == "get"])
+def test_every_get_only_reviewers_have_is_checked_for_what_it_returns():
+    # a path with a query is a view listed here, called with a filter only reviewers may use
+    assert {p for m, p, _, who in API if who == REVIEWERS and m == "get" and "?" not in p} <= set(
+        REVIEWER_READS
+    )
+
+
+@pytest.mark.parametrize("path", sorted(REVIEWER_READS))
 def test_reviewers_read_what_they_review(world, path):
     project, users, ids = world
     unvoted = project.faces.filter(split="pool", vote_count=0, excluded=False).order_by("id").first().pk
@@ -228,3 +239,16 @@ def test_reviewers_read_what_they_review(world, path):
     response = client_as(users["reviewer"]).get(f"/api/projects/{project.pk}/{fill(path, ids)}")
     assert response.status_code == 200
     assert REVIEWER_READS[path](response.json()) == expected[path]
+
+
+def test_annotators_read_only_each_faces_image_and_split(world):
+    project, users, ids = world
+    client = client_as(users["annotator"])
+    before = snapshot(project)
+    listed = client.get(f"/api/projects/{project.pk}/faces/").json()
+    record = client.get(f"/api/projects/{project.pk}/faces/{ids['face']}/").json()
+    assert listed["results"] and [set(face) for face in listed["results"]] == [ANNOTATOR_FACE] * len(
+        listed["results"]
+    )
+    assert set(record) == {"face"} and set(record["face"]) == ANNOTATOR_FACE
+    assert snapshot(project) == before

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from annotator.models import Cycle, Membership, ModelVersion, Project, Role
 from tests.annotator.factories import (
@@ -136,58 +135,6 @@ def test_members_are_managed_by_owners(client_for):
     assert not Membership.objects.filter(user=newcomer).exists()
     own = Membership.objects.get(user=project.owner)
     assert owner.delete(f"{members_url}{own.pk}/").status_code == 409
-
-
-def test_images_list_filters_by_split(client_for):
-    project = make_labeling_project(pool=4, test=2)
-    user = add_annotator(project).user
-    client = client_for(user)
-    pool = client.get(f"/api/projects/{project.pk}/images/?split=pool").json()
-    test = client.get(f"/api/projects/{project.pk}/images/?split=test").json()
-    assert (pool["count"], test["count"]) == (4, 2)
-    face = test["results"][0]
-    assert client.get(f"/api/projects/{project.pk}/images/{face['id']}/").json()["split"] == "test"
-    browser = Client()
-    browser.force_login(user)
-    image = browser.get(face["image_url"])
-    assert image.status_code == 200
-    assert b"".join(image.streaming_content).startswith(b"\x89PNG\r\n\x1a\n")
-
-
-OWNER_ONLY_IMAGE_FIELDS = {
-    "source_name",
-    "imported_label",
-    "vote_count",
-    "class_votes",
-    "label_index",
-    "candidate_set",
-}
-
-
-def test_annotators_never_see_the_test_answers_nor_the_votes_of_others(client_for):
-    project = make_labeling_project(pool=2, test=2)
-    project.faces.update(
-        source_name="happiness/face.png",
-        class_votes=[0, 2, 0, 0],
-        vote_count=2,
-        label_index=1,
-        candidate_set=[1],
-    )
-    annotator, owner = client_for(add_annotator(project).user), client_for(project.owner)
-    url = f"/api/projects/{project.pk}/images/"
-    seen = annotator.get(url, {"split": "test"}).json()["results"]
-    assert [set(face) for face in seen] == [{"id", "image_url", "width", "height", "split", "created_at"}] * 2
-    for face in annotator.get(url).json()["results"] + [annotator.get(f"{url}{seen[0]['id']}/").json()]:
-        assert not OWNER_ONLY_IMAGE_FIELDS & set(face)
-        assert "happiness" not in str(face)
-    answers = owner.get(url, {"split": "test"}).json()["results"]
-    assert [face["imported_label"] for face in answers] == [0, 1]
-    detail = owner.get(f"{url}{answers[1]['id']}/").json()
-    assert (detail["imported_label"], detail["class_votes"], detail["source_name"]) == (
-        1,
-        [0, 2, 0, 0],
-        "happiness/face.png",
-    )
 
 
 def test_model_versions_and_the_dashboard_show_the_learning_curve(client_for):

@@ -22,7 +22,7 @@ from tests.annotator.factories import (
 
 pytestmark = pytest.mark.django_db
 
-PAGINATED_LISTS = ["", "votes/", "members/", "images/", "cycles/", "model-versions/", "jobs/"]
+PAGINATED_LISTS = ["", "votes/", "members/", "cycles/", "model-versions/", "jobs/"]
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +69,8 @@ def test_job_cancel_takes_post_only(client_for, schema: dict) -> None:
 @pytest.mark.parametrize(
     ("tail", "parameter"),
     [
-        ("images/?split=AAA", "split"),
-        ("images/?split=", "split"),
+        ("faces/?split=AAA", "split"),
+        ("faces/?split=", "split"),
         ("offers/next/?count=", "count"),
         ("offers/next/?count=11", "count"),
         ("votes/?page=", "page"),
@@ -94,9 +94,9 @@ def test_a_page_past_the_end_is_404_and_a_valid_split_filters(client_for) -> Non
     project = make_labeling_project(pool=3, test=2)
     client = client_for(project.owner)
 
-    assert client.get(f"/api/projects/{project.pk}/images/?page=2").status_code == 404
-    test_faces = client.get(f"/api/projects/{project.pk}/images/?split=test&page=1").json()
-    assert test_faces["count"] == 2
+    assert client.get(f"/api/projects/{project.pk}/members/?page=2").status_code == 404
+    test_faces = client.get(f"/api/projects/{project.pk}/faces/?split=test").json()
+    assert len(test_faces["results"]) == 2
     assert {face["split"] for face in test_faces["results"]} == {"test"}
 
 
