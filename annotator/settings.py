@@ -273,6 +273,10 @@ JOB_HEARTBEAT_TIMEOUT_SECONDS = env.get_int(
 JOB_SWEEP_SECONDS = env.get_int("JOB_SWEEP_SECONDS", 15, minimum=1)
 JOB_REDISPATCH_SECONDS = env.get_int("JOB_REDISPATCH_SECONDS", 900, minimum=1)
 
+# /metrics (annotator.metrics_endpoint) answers a scraper that sends this as a bearer token, and
+# staff users signed in; left empty, it answers 404 to everyone else.
+FACELOOP_METRICS_TOKEN = env.get_str("FACELOOP_METRICS_TOKEN", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,4 +1,4 @@
-"""Root URLs: pages, the REST API with its OpenAPI schema, admin, media and /healthz."""
+"""Root URLs: pages, the REST API with its OpenAPI schema, admin, media, /healthz and /metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from annotator.health import healthz
 from annotator.media import protected_media
+from annotator.metrics_endpoint import metrics
 
 # Swagger UI and ReDoc inject their own <style> elements; their pages (and only they) may use
 # inline styles, and ReDoc runs its search in a worker made from a blob. Scripts stay 'self'
@@ -18,6 +19,7 @@ docs_styles = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["'sel
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
