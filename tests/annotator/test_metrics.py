@@ -76,9 +76,20 @@ def test_votes_per_second_counts_the_last_minute_and_the_total_counts_every_vote
     assert value(samples, "faceloop_votes_total") == 5
 
 
-def test_jobs_are_counted_by_kind_and_state_with_zeros(redis_down) -> None:
-    project = make_labeling_project(pool=2, test=0, initial_set_size=2, batch_size=2)
-    Job.objects.all().delete()  # labeling queued a pre-training: start from none
+def running_job(project, kind: str, *, worker: str, heartbeat_seconds_ago: int) -> Job:
+    heartbeat_at = NOW - timedelta(seconds=heartbeat_seconds_ago)
+    return job(project, kind, JobState.RUNNING, worker=worker, heartbeat_at=heartbeat_at)
+
+
+@pytest.fixture
+def project():
+    """A project with labeling open and no job (labeling queues a pre-training: it is deleted)."""
+    opened = make_labeling_project(pool=2, test=0, initial_set_size=2, batch_size=2)
+    Job.objects.all().delete()
+    return opened
+
+
+def test_jobs_are_counted_by_kind_and_state_with_zeros(project, redis_down) -> None:
     job(project, JobKind.EXPORT, JobState.QUEUED)
     job(project, JobKind.EXPORT, JobState.QUEUED)
     job(project, JobKind.TRAIN, JobState.FAILED)
@@ -92,9 +103,7 @@ def test_jobs_are_counted_by_kind_and_state_with_zeros(redis_down) -> None:
     assert len([name for name, _ in samples if name == "faceloop_jobs"]) == len(JobKind) * len(JobState)
 
 
-def test_job_durations_cover_the_jobs_that_succeeded_in_the_last_day(redis_down) -> None:
-    project = make_labeling_project(pool=2, test=0, initial_set_size=2, batch_size=2)
-    Job.objects.all().delete()
+def test_job_durations_cover_the_jobs_that_succeeded_in_the_last_day(project, redis_down) -> None:
     for minutes, finished_hours_ago, state in [
         (2, 1, JobState.SUCCEEDED),
         (40, 3, JobState.SUCCEEDED),
@@ -121,23 +130,9 @@ def test_job_durations_cover_the_jobs_that_succeeded_in_the_last_day(redis_down)
     assert value(samples, "faceloop_job_duration_seconds_count", kind="train") == 0
 
 
-def test_heartbeat_ages_are_given_per_running_job_and_per_worker(redis_down) -> None:
-    project = make_labeling_project(pool=2, test=0, initial_set_size=2, batch_size=2)
-    Job.objects.all().delete()
-    training = job(
-        project,
-        JobKind.TRAIN,
-        JobState.RUNNING,
-        worker="gpu-1 pid 7",
-        heartbeat_at=NOW - timedelta(seconds=30),
-    )
-    export = job(
-        project,
-        JobKind.EXPORT,
-        JobState.RUNNING,
-        worker="gpu-1 pid 7",
-        heartbeat_at=NOW - timedelta(seconds=4),
-    )
+def test_heartbeat_ages_are_given_per_running_job_and_per_worker(project, redis_down) -> None:
+    training = running_job(project, JobKind.TRAIN, worker="gpu-1 pid 7", heartbeat_seconds_ago=30)
+    export = running_job(project, JobKind.EXPORT, worker="gpu-1 pid 7", heartbeat_seconds_ago=4)
     job(project, JobKind.COMPARE, JobState.SUCCEEDED, worker="gpu-2 pid 9", heartbeat_at=NOW)
 
     samples = scrape()
