@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ml_engine.cold_start import random_initial, representative_initial
+from ml_engine.cycle_seeds import selection_seed
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
@@ -171,7 +172,10 @@ def run_strategy(
             )
             options = settings.strategy_options.get(strategy.removesuffix(BALANCED_SUFFIX), {})
             labeled = np.concatenate(
-                [labeled, select_batch(strategy, inputs, sizes[cycle], config.seed, **options)]
+                [
+                    labeled,
+                    select_batch(strategy, inputs, sizes[cycle], selection_seed(seed, cycle + 1), **options),
+                ]
             )
         yield CycleRecord(
             strategy,
