@@ -21,8 +21,9 @@ from annotator.ml_bridge.cycle_inputs import CycleInputs, pool_face_ids, pool_of
 from annotator.ml_bridge.omni_supervised import with_auxiliary_faces
 from annotator.ml_bridge.predictions import score_pool, test_metrics, write_predictions
 from annotator.ml_bridge.pseudo_labels import ConfirmablePseudoLabel, pseudo_labels_to_offer
-from annotator.ml_bridge.selection import answered_without_label, select_from_predictions, selection_seed
+from annotator.ml_bridge.selection import answered_without_label, select_from_predictions
 from annotator.ml_bridge.training import train_classifier
+from ml_engine.cycle_seeds import selection_seed
 
 if TYPE_CHECKING:
     from ml_engine.data.dataset import FaceDataset

@@ -14,11 +14,6 @@ if TYPE_CHECKING:
     from ml_engine.data.dataset import FaceDataset
 
 
-def selection_seed(project_seed: int, cycle_number: int) -> int:
-    """The seed a cycle's selection uses, so the same inputs always give the same batch."""
-    return project_seed * 1_000 + cycle_number
-
-
 def answered_without_label(pool: FaceDataset) -> np.ndarray:
     """Pool rows that got votes but no majority label (a tie): their votes are spent, don't ask again."""
     voted = pool.votes.sum(axis=1) > 0 if pool.votes is not None else np.zeros(len(pool), dtype=bool)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ml_engine.cold_start import random_initial, representative_initial
+from ml_engine.cycle_seeds import selection_seed
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
@@ -134,7 +135,10 @@ def run_strategy(
     """Run the loop for one strategy and seed, yielding each cycle's record as it finishes.
 
     The seed fixes the initial set (the same for every strategy), the training runs and the
-    strategy's own randomness, so strategies are compared on equal footing.
+    strategy's own randomness, so strategies are compared on equal footing. The loop turns as
+    the app's does (``tests/annotator/test_simulate_parity.py``): every cycle trains with the
+    seed itself on the labeled faces in pool order, and selects with
+    :func:`~ml_engine.cycle_seeds.selection_seed`.
     """
     if settings.budget > len(pool):
         raise ValueError(f"budget {settings.budget} exceeds the pool of {len(pool)} faces")
@@ -144,12 +148,12 @@ def run_strategy(
     start_from = initial_weights
     for cycle in range(settings.cycles):
         started = time.perf_counter()
-        config = replace(settings.train, seed=seed * 1000 + cycle)
+        config = replace(settings.train, seed=seed)
         if cycle > 0 and settings.warm_start_epochs is not None:
             config = replace(config, epochs=settings.warm_start_epochs)
         model = fit(
             config,
-            pool.subset(labeled),
+            pool.subset(np.sort(labeled)),
             device=settings.device,
             initial_weights=start_from,
             progress=progress,
@@ -171,7 +175,10 @@ def run_strategy(
             )
             options = settings.strategy_options.get(strategy.removesuffix(BALANCED_SUFFIX), {})
             labeled = np.concatenate(
-                [labeled, select_batch(strategy, inputs, sizes[cycle], config.seed, **options)]
+                [
+                    labeled,
+                    select_batch(strategy, inputs, sizes[cycle], selection_seed(seed, cycle + 1), **options),
+                ]
             )
         yield CycleRecord(
             strategy,

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from annotator import assignment, ml_bridge, processes
 from annotator.ml_bridge.predictions import read_predictions
-from annotator.ml_bridge.selection import select_from_predictions, selection_seed
+from annotator.ml_bridge.selection import select_from_predictions
 from annotator.models import (
     Cycle,
     CycleState,
@@ -33,6 +33,7 @@ from annotator.models import (
 from annotator.selectors.classes import class_names
 from annotator.services import imports, labeling_start, memberships, projects
 from ml_engine.checkpoint import read_checkpoint
+from ml_engine.cycle_seeds import selection_seed
 from tests.conftest import launch_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
