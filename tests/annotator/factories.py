@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import factory
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -10,7 +12,7 @@ from annotator import ml_bridge
 from annotator.media_layout import face_image_name
 from annotator.ml_bridge.pseudo_labels import ConfirmablePseudoLabel
 from annotator.models import MAX_VOTES, Face, Membership, ModelVersion, Project, PseudoLabelOffer, Role, Split
-from annotator.services import budget_plan, confirmations, imports, labeling_start, projects
+from annotator.services import budget_plan, confirmations, imports, labeling_start, projects, votes
 
 CLASS_NAMES = ("neutral", "happiness", "surprise", "sadness")
 
@@ -169,4 +171,11 @@ def write_pool_index(project, vectors_for) -> None:
             "index": str(index.relative_to(media)),
             ml_bridge.FACE_IDS_KEY: str(face_ids.relative_to(media)),
         },
+    )
+
+
+def cast_vote(project: Project, user, face_id: int, kind: str = "label", classes: tuple[int, ...] = (0,)):
+    """One answer through the vote service, as a labeling page sends it (a fresh client id)."""
+    return votes.submit_vote(
+        project, user, face_id=face_id, answer=votes.Answer(kind, tuple(classes)), client_id=uuid.uuid4()
     )

@@ -8,7 +8,6 @@ train with their pseudo-label, and the model version records δ and the count pe
 from __future__ import annotations
 
 import io
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +20,11 @@ from annotator.ml_bridge.cycle_inputs import CycleInputs
 from annotator.ml_bridge.cycles import train_score_select
 from annotator.ml_bridge.predictions import read_predictions
 from annotator.models import Face, ModelVersion, Project, Split
-from annotator.services import cycles, labeling_start, votes
+from annotator.services import cycles, labeling_start
 from annotator.services.errors import InvalidInput
 from annotator.services.jobs import relative_to_media
 from ml_engine.training import supervised
-from tests.annotator.factories import FaceFactory, UserFactory, face_pixels, make_project
+from tests.annotator.factories import FaceFactory, UserFactory, cast_vote, face_pixels, make_project
 from tests.annotator.test_training_bridge import answered_project, run_cycle
 
 pytestmark = pytest.mark.django_db
@@ -55,13 +54,7 @@ def test_a_vote_on_an_auxiliary_face_is_refused_and_costs_nothing():
     labeling_start.start_labeling(project)
     (auxiliary,) = add_auxiliary(project, 1)
     with pytest.raises(InvalidInput, match="auxiliary faces never are"):
-        votes.submit_vote(
-            project,
-            project.owner,
-            face_id=auxiliary,
-            answer=votes.Answer("label", (0,)),
-            client_id=uuid.uuid4(),
-        )
+        cast_vote(project, project.owner, auxiliary, "label", (0,))
     project.refresh_from_db()
     assert project.votes_spent == 0
     assert not Face.objects.get(pk=auxiliary).votes.exists()

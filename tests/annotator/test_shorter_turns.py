@@ -3,7 +3,6 @@ the first model (separate claims; the pre-trained backbone from the next cycle o
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from annotator.ml_bridge.cycles import CycleOutcome, train_score_select
 from annotator.ml_bridge.training import initial_weights
 from annotator.models import Job, JobKind, JobState, ModelVersion, Project
 from annotator.selectors.model_versions import pretrained_backbone, warm_start_model
-from annotator.services import jobs, training, votes
+from annotator.services import jobs, training
 from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import Conflict
 from annotator.services.pretraining import request_pretraining
@@ -25,7 +24,7 @@ from ml_engine.checkpoint import save_checkpoint
 from ml_engine.models import create_model
 from ml_engine.progress import ignore_progress, never_cancelled
 from ml_engine.training import supervised
-from tests.annotator.factories import ModelVersionFactory, make_labeling_project
+from tests.annotator.factories import ModelVersionFactory, cast_vote, make_labeling_project
 
 pytestmark = pytest.mark.django_db
 
@@ -88,13 +87,7 @@ def test_the_training_job_fine_tunes_from_the_previous_checkpoint_and_says_so(
     project = make_labeling_project(model_name="small_cnn", image_size=16, warm_start=True)
     previous = stored_model(project, 1, "scratch")
     for entry in project.cycles.get(number=0).entries.all():
-        votes.submit_vote(
-            project,
-            project.owner,
-            face_id=entry.face_id,
-            answer=votes.Answer("label", (1,)),
-            client_id=uuid.uuid4(),
-        )
+        cast_vote(project, project.owner, entry.face_id, "label", (1,))
     settings.FACELOOP_TRAIN_EPOCHS, settings.FACELOOP_WARM_START_EPOCHS = 9, 1
     inputs = cycle_inputs(project, project.cycles.get(number=0))
     assert (inputs.warm_start_checkpoint, inputs.warm_start_version, inputs.epochs) == (
@@ -185,13 +178,7 @@ def test_training_and_pre_training_hold_separate_claims():
 def test_a_batch_completed_during_pre_training_is_trained_at_once_from_scratch():
     project = make_labeling_project(ssl_method="simclr")
     for entry in project.cycles.get(number=0).entries.all():
-        votes.submit_vote(
-            project,
-            project.owner,
-            face_id=entry.face_id,
-            answer=votes.Answer("label", (1,)),
-            client_id=uuid.uuid4(),
-        )
+        cast_vote(project, project.owner, entry.face_id, "label", (1,))
 
     first = Job.objects.get(project=project, kind=JobKind.TRAIN)
     assert first.state == JobState.QUEUED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +15,10 @@ from annotator.ml_bridge.cycles import CycleOutcome, train_score_select
 from annotator.ml_bridge.predictions import BALD_PASSES, read_predictions
 from annotator.ml_bridge.pseudo_labels import pseudo_labels_to_offer
 from annotator.models import Face
-from annotator.services import votes
 from annotator.services.cycle_inputs import cycle_inputs
 from ml_engine.progress import ignore_progress, never_cancelled
 from ml_engine.training import supervised
-from tests.annotator.factories import make_labeling_project
+from tests.annotator.factories import cast_vote, make_labeling_project
 
 pytestmark = pytest.mark.django_db
 
@@ -38,13 +36,7 @@ def answered_project(training_mode: str):
         ("unsure", (2, 3)),
     ]
     for entry, (kind, classes) in zip(entries, answers, strict=True):
-        votes.submit_vote(
-            project,
-            project.owner,
-            face_id=entry.face_id,
-            answer=votes.Answer(kind, classes),
-            client_id=uuid.uuid4(),
-        )
+        cast_vote(project, project.owner, entry.face_id, kind, classes)
     return project
 
 
@@ -192,13 +184,7 @@ def test_supervised_training_learns_tied_faces_from_their_vote_distribution(tmp_
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
     for index, entry in enumerate(entries):
         for user, class_index in ((project.owner, index % 4), (annotator, (index + 1) % 4)):
-            votes.submit_vote(
-                project,
-                user,
-                face_id=entry.face_id,
-                answer=votes.Answer("label", (class_index,)),
-                client_id=uuid.uuid4(),
-            )
+            cast_vote(project, user, entry.face_id, "label", (class_index,))
     assert not Face.objects.filter(project=project, label_index__isnull=False).exists()
 
     outcome = run_cycle(project, tmp_path)
@@ -213,13 +199,7 @@ def test_supervised_training_without_ties_keeps_the_hard_labels(
 ) -> None:
     project = make_labeling_project(model_name="small_cnn", image_size=16)
     for entry in project.cycles.get(number=0).entries.order_by("position"):
-        votes.submit_vote(
-            project,
-            project.owner,
-            face_id=entry.face_id,
-            answer=votes.Answer("label", (0,)),
-            client_id=uuid.uuid4(),
-        )
+        cast_vote(project, project.owner, entry.face_id, "label", (0,))
     seen_targets = []
     real_fit = supervised.fit
 

@@ -15,7 +15,8 @@ from django.contrib.auth import get_user_model
 from annotator import assignment, ml_bridge, processes
 from annotator.celery import app as celery_app
 from annotator.models import Job, JobKind, JobState, Project
-from annotator.services import exports, imports, jobs, labeling_start, projects, votes
+from annotator.services import exports, imports, jobs, labeling_start, projects
+from tests.annotator.factories import cast_vote
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -49,13 +50,7 @@ def labeled_project(owner, name: str) -> Project:
         leases = assignment.next_faces(project, owner, 5)
         assert leases, "the batch ran out of faces before its training was queued"
         for lease in leases:
-            votes.submit_vote(
-                project,
-                owner,
-                face_id=lease.entry.face_id,
-                answer=votes.Answer("label", (lease.pk % 4,)),
-                client_id=uuid.uuid4(),
-            )
+            cast_vote(project, owner, lease.entry.face_id, "label", (lease.pk % 4,))
     return project
 
 

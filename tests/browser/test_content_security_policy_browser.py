@@ -8,10 +8,8 @@ of page (signed out, owner, invitee, API docs), lets its scripts run, and collec
 
 from __future__ import annotations
 
-import uuid
-
-from annotator.services import invites, votes
-from tests.annotator.factories import make_labeling_project
+from annotator.services import invites
+from tests.annotator.factories import cast_vote, make_labeling_project
 from tests.browser.conftest import BROWSER_TEST_MARKS, log_in
 
 pytestmark = BROWSER_TEST_MARKS
@@ -59,13 +57,7 @@ def visit(page, url: str, ready: str) -> list[str]:
 def test_every_page_runs_under_the_policy_without_a_violation(live_server, browser_page) -> None:
     project = make_labeling_project(pool=8, initial_set_size=4, budget_votes=20)
     entry = project.cycles.get(number=0).entries.order_by("position").first()
-    votes.submit_vote(
-        project,
-        project.owner,
-        face_id=entry.face_id,
-        answer=votes.Answer("label", (1,)),
-        client_id=uuid.uuid4(),
-    )
+    cast_vote(project, project.owner, entry.face_id, "label", (1,))
     token = invites.create_invite(project, project.owner).token
     page = browser_page
     problems = watch(page)

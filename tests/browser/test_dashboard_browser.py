@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from annotator.models import Job, JobKind, JobState
-from annotator.services import votes
-from tests.annotator.factories import make_labeling_project
+from tests.annotator.factories import cast_vote, make_labeling_project
 from tests.browser.conftest import BROWSER_TEST_MARKS, SCREENSHOTS, log_in
 
 pytestmark = BROWSER_TEST_MARKS
@@ -18,13 +16,7 @@ def test_owner_exports_labels_from_the_dashboard(live_server, browser_page, work
     for entry, class_index in zip(
         project.cycles.get(number=0).entries.order_by("position"), [0, 1, 2], strict=False
     ):
-        votes.submit_vote(
-            project,
-            project.owner,
-            face_id=entry.face_id,
-            answer=votes.Answer("label", (class_index,)),
-            client_id=uuid.uuid4(),
-        )
+        cast_vote(project, project.owner, entry.face_id, "label", (class_index,))
     page = browser_page
     log_in(page, live_server, project.owner.username, f"/projects/{project.pk}/dashboard/")
     page.wait_for_url(f"**/projects/{project.pk}/dashboard/")

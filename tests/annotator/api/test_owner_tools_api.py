@@ -14,6 +14,7 @@ from annotator.services import invites, votes
 from tests.annotator.factories import (
     UserFactory,
     add_annotator,
+    cast_vote,
     make_labeling_project,
     make_project,
     write_pool_index,
@@ -250,13 +251,7 @@ def test_team_figures(client_for):
     vote(project, second, entries[0].face_id, 0)
     vote(project, project.owner, entries[1].face_id, 1)
     vote(project, second, entries[1].face_id, 2)
-    votes.submit_vote(
-        project,
-        second,
-        face_id=entries[2].face_id,
-        answer=votes.Answer("unsure", (0, 1)),
-        client_id=uuid.uuid4(),
-    )
+    cast_vote(project, second, entries[2].face_id, "unsure", (0, 1))
     rows = {
         row["username"]: row
         for row in client_for(project.owner).get(f"/api/projects/{project.pk}/team/").json()

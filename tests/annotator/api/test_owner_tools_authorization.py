@@ -8,14 +8,18 @@ list and a face's record, an annotator only each face's image and split.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import Exclusion, Face, Invite, Membership, ProjectClass, Review, Role
-from annotator.services import exclusions, invites, reviews, votes
-from tests.annotator.factories import UserFactory, add_annotator, make_labeling_project, make_project
+from annotator.services import exclusions, invites, reviews
+from tests.annotator.factories import (
+    UserFactory,
+    add_annotator,
+    cast_vote,
+    make_labeling_project,
+    make_project,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -62,13 +66,7 @@ def world():
     other_owner = make_project().owner
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
     for user, cls in ((project.owner, 0), (annotator, 1)):
-        votes.submit_vote(
-            project,
-            user,
-            face_id=entries[0].face_id,
-            answer=votes.Answer("label", (cls,)),
-            client_id=uuid.uuid4(),
-        )
+        cast_vote(project, user, entries[0].face_id, "label", (cls,))
     excluded = entries[3].face_id
     exclusions.exclude_face(project, project.owner, excluded, "duplicate")
     invite = invites.create_invite(project, project.owner).invite

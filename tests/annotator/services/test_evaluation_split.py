@@ -4,8 +4,6 @@ curve until it is labeled."""
 
 from __future__ import annotations
 
-import uuid
-
 import numpy as np
 import pytest
 
@@ -16,11 +14,17 @@ from annotator.ml_bridge.predictions import read_predictions
 from annotator.models import Face, Project, Split
 from annotator.selectors import evaluation_split
 from annotator.selectors.dashboard import learning_curve_unavailable_reason
-from annotator.services import imports, labeling_start, votes
+from annotator.services import imports, labeling_start
 from annotator.services.cycle_inputs import cycle_inputs
 from annotator.services.errors import InvalidInput
 from ml_engine.progress import ignore_progress, never_cancelled
-from tests.annotator.factories import FaceFactory, add_annotator, make_labeling_project, make_project
+from tests.annotator.factories import (
+    FaceFactory,
+    add_annotator,
+    cast_vote,
+    make_labeling_project,
+    make_project,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,13 +44,7 @@ def answer_all(project: Project, user, limit: int | None = None) -> list[int]:
         if not leases:
             return answered
         face_id = leases[0].entry.face_id
-        votes.submit_vote(
-            project,
-            user,
-            face_id=face_id,
-            answer=votes.Answer("label", (face_id % 4,)),
-            client_id=uuid.uuid4(),
-        )
+        cast_vote(project, user, face_id, "label", (face_id % 4,))
         answered.append(face_id)
     return answered
 
@@ -118,13 +116,7 @@ def test_a_labeled_test_face_still_refuses_votes():
     project = make_labeling_project(pool=4)
     labeled = Face.objects.filter(project=project, split=Split.TEST).first()
     with pytest.raises(InvalidInput):
-        votes.submit_vote(
-            project,
-            project.owner,
-            face_id=labeled.pk,
-            answer=votes.Answer("label", (0,)),
-            client_id=uuid.uuid4(),
-        )
+        cast_vote(project, project.owner, labeled.pk, "label", (0,))
 
 
 def test_the_sample_is_evaluated_on_never_trained_on_and_never_selected(tmp_path):

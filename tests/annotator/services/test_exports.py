@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 import zipfile
 from pathlib import Path
 
@@ -13,11 +12,11 @@ import torch
 from django.conf import settings
 
 from annotator.models import Face, Job, JobKind, JobState, ModelVersion, Split
-from annotator.services import exports, votes
+from annotator.services import exports
 from ml_engine.checkpoint import save_checkpoint
 from ml_engine.export.label_export import LabelFile
 from ml_engine.models import create_model
-from tests.annotator.factories import CLASS_NAMES, add_annotator, make_labeling_project
+from tests.annotator.factories import CLASS_NAMES, add_annotator, cast_vote, make_labeling_project
 
 pytestmark = pytest.mark.django_db
 
@@ -29,20 +28,8 @@ def labeled_project():
     entries = list(project.cycles.get(number=0).entries.order_by("position"))
     answers = [("label", (0,)), ("label", (1,)), ("unsure", (2, 3)), ("skip", ()), ("label", (3,))]
     for entry, (kind, classes) in zip(entries, answers, strict=False):
-        votes.submit_vote(
-            project,
-            project.owner,
-            face_id=entry.face_id,
-            answer=votes.Answer(kind, classes),
-            client_id=uuid.uuid4(),
-        )
-    votes.submit_vote(
-        project,
-        second,
-        face_id=entries[0].face_id,
-        answer=votes.Answer("label", (0,)),
-        client_id=uuid.uuid4(),
-    )
+        cast_vote(project, project.owner, entry.face_id, kind, classes)
+    cast_vote(project, second, entries[0].face_id, "label", (0,))
     return project
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +10,13 @@ import pytest
 from annotator.ml_bridge import pretraining as pretraining_bridge
 from annotator.ml_bridge.similar import write_index_face_ids
 from annotator.models import Cycle, Face, Job, JobKind, JobState, Split
-from annotator.services import cycle_states, labeling_start, pretraining, votes
+from annotator.services import cycle_states, labeling_start, pretraining
 from annotator.services.cycles import choose_initial_set, complete_initial_set
 from annotator.services.errors import InvalidInput
 from annotator.services.fallback_order import REPRESENTATIVE_KEY
 from annotator.services.projects import update_project
 from ml_engine.embeddings import EmbeddingsMetadata, names_digest, save_embeddings
-from tests.annotator.factories import FaceFactory, make_project
+from tests.annotator.factories import FaceFactory, cast_vote, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -71,13 +70,7 @@ def test_the_first_batch_waits_with_its_test_sample_and_cannot_complete():
         Split.TEST
     }
     for face_id in queued:  # the whole test sample answered: still not a complete batch
-        votes.submit_vote(
-            project,
-            project.owner,
-            face_id=face_id,
-            answer=votes.Answer("label", (0,)),
-            client_id=uuid.uuid4(),
-        )
+        cast_vote(project, project.owner, face_id, "label", (0,))
     assert not cycle_states.mark_labeling_completed(Cycle.objects.get(pk=cycle.pk), project.votes_per_face)
     assert Job.objects.filter(project=project, kind=JobKind.PRETRAIN).exists()
 
