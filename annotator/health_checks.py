@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import redis
 from django.conf import settings
 from django.db import connection
 
 from annotator.celery import app as celery_app
+from annotator.processes import short_redis_client
 from annotator.queues import QUEUES
 
 CHECK_TIMEOUT_SECONDS = 1.5
@@ -28,16 +28,9 @@ def check_database() -> dict[str, object]:
 
 
 def check_redis() -> dict[str, object]:
-    client = redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_connect_timeout=CHECK_TIMEOUT_SECONDS,
-        socket_timeout=CHECK_TIMEOUT_SECONDS,
-    )
-    try:
+    with short_redis_client(settings.REDIS_URL, CHECK_TIMEOUT_SECONDS) as client:
         client.ping()
         return {"version": client.info("server").get("redis_version")}
-    finally:
-        client.close()
 
 
 _workers_seen = 0

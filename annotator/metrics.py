@@ -46,6 +46,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from annotator.models import Job, JobKind, JobState, Lease, Vote
+from annotator.processes import short_redis_client
 from annotator.queues import QUEUES
 
 REDIS_TIMEOUT_SECONDS = 1.0
@@ -81,15 +82,11 @@ def queue_keys(queue: str) -> list[str]:
 
 def redis_metrics() -> Iterator[GaugeMetricFamily]:
     up = GaugeMetricFamily("faceloop_redis_up", "1 when Redis answered this scrape, else 0.")
-    client = redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
-    )
     try:
-        lengths = {queue: sum(client.llen(key) for key in queue_keys(queue)) for queue in QUEUES}
+        with short_redis_client(settings.REDIS_URL, REDIS_TIMEOUT_SECONDS) as client:
+            lengths = {queue: sum(client.llen(key) for key in queue_keys(queue)) for queue in QUEUES}
     except redis.RedisError:
         lengths = None
-    finally:
-        client.close()
     up.add_metric([], 0 if lengths is None else 1)
     yield up
     if lengths is None:

@@ -15,7 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import AbstractContextManager, suppress
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,14 +107,26 @@ def wait_until(predicate, timeout: float, what: str, process: ManagedProcess | N
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def redis_answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+@contextmanager
+def short_redis_client(url: str, timeout: float) -> Iterator[redis.Redis]:
+    """A Redis client that gives up after ``timeout`` seconds and is closed after use.
+
+    For checks that must answer fast when Redis is down (start-up waits, health, metrics),
+    not for the app's own traffic, which goes through Celery's pooled connections.
+    """
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
+        yield client
     finally:
         client.close()
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        with short_redis_client(url, 0.5) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
 
 
 def free_port() -> int:
