@@ -76,9 +76,14 @@ def _die_with_parent() -> None:
 
 
 def spawn(
-    name: str, command: list[str], *, env: dict[str, str] | None = None, log: Path | None = None
+    name: str,
+    command: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    user: str | None = None,
 ) -> ManagedProcess:
-    """Start ``command`` in a new process group, its output to ``log`` or inherited."""
+    """Start ``command`` in a new process group, its output to ``log`` or inherited, as ``user`` if given."""
     output = open(log, "ab") if log else None  # noqa: SIM115 - the child owns it
     try:
         popen = subprocess.Popen(
@@ -88,6 +93,7 @@ def spawn(
             stderr=subprocess.STDOUT if output else None,
             start_new_session=True,
             preexec_fn=_die_with_parent,
+            user=user,
         )
     finally:
         if output:

@@ -12,27 +12,18 @@ once (a project still runs one training and one pre-training at a time).
 
 from __future__ import annotations
 
-import json
-import signal
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from types import FrameType
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from annotator import processes
+from annotator import processes, stack_runner
 from annotator.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 from annotator.queues import DEFAULT_QUEUE, TRAIN_QUEUE
 from annotator.supervisor import Supervisor
-
-READY_TIMEOUT_SECONDS = 180
 
 
 class Command(BaseCommand):
@@ -54,19 +45,15 @@ class Command(BaseCommand):
     ) -> None:
         logs = settings.VAR_DIR / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        stopping = False
-
-        def request_stop(signum: int, frame: FrameType | None) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+        stopping = stack_runner.stop_on_signals()
         with Supervisor() as stack:
             self._start_children(stack, port, train_workers, logs)
             url = f"http://127.0.0.1:{port}/"
-            self._wait_until_healthy(url, stack, lambda: stopping)
-            if seed_demo and not stopping:
+            try:
+                stack_runner.wait_until_healthy(url, stack, stopping)
+            except stack_runner.NotHealthy as error:
+                raise CommandError(str(error)) from error
+            if seed_demo and not stopping():
                 call_command("seed_demo", stdout=self.stdout)
             self.stdout.write(self.style.SUCCESS(f"FaceLoop is running at {url}"))
             self.stdout.write(sign_in_hint())
@@ -77,9 +64,7 @@ class Command(BaseCommand):
                         "DEBUG is on: error pages show settings and tracebacks; keep this server to yourself"
                     )
                 )
-            while not stopping:
-                stack.poll()
-                time.sleep(0.5)
+            stack_runner.supervise_until_stopped(stack, stopping)
             self.stdout.write("Stopping ...")
         self.stdout.write("Stopped.")
 
@@ -103,24 +88,6 @@ class Command(BaseCommand):
             )
             stack.add(f"worker {name}", start)
         stack.add("web", partial(processes.start_web, port, log=logs / "web.log"))
-
-    def _wait_until_healthy(self, url: str, stack: Supervisor, stopping: Callable[[], bool]) -> None:
-        """Wait for /healthz to say ok; a child that dies meanwhile is restarted like later on."""
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        last = "no answer yet"
-        while time.monotonic() < deadline and not stopping():
-            stack.poll()
-            try:
-                with urllib.request.urlopen(url + "healthz", timeout=5) as response:
-                    if json.load(response)["status"] == "ok":
-                        return
-            except urllib.error.HTTPError as error:
-                last = error.read().decode(errors="replace")
-            except OSError as error:
-                last = str(error)
-            time.sleep(1)
-        if not stopping():
-            raise CommandError(f"the stack did not become healthy in {READY_TIMEOUT_SECONDS} s: {last}")
 
 
 def sign_in_hint() -> str:
