@@ -11,11 +11,20 @@ DEV_LOCK := requirements-dev.lock
 PIP_TOOLS := pip-tools==7.6.2
 PIP_COMPILE := $(PY) -m piptools compile --quiet --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint install install-dev lock bench-quick clean
+WORKERS ?= 2
+DIST_STAMP := $(VENV)/.installed-distributed
+
+.PHONY: run run-distributed test lint install install-dev lock bench-quick clean
 
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py run_stack --seed-demo
+
+# PostgreSQL (a throwaway cluster from the server binaries on PATH or Debian's), a Redis server,
+# moto's S3 server (objects in memory), the web server and $(WORKERS) workers, each with its own
+# folder; DATABASE_URL, REDIS_URL or FACELOOP_S3_BUCKET in the environment replace the servers.
+run-distributed: $(DIST_STAMP)
+	$(PY) manage.py run_distributed --workers $(WORKERS) --seed-demo
 
 test: $(DEV_STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -40,6 +49,11 @@ $(STAMP): pyproject.toml $(LOCK) | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r $(LOCK)
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m pip check
+	touch $@
+
+# The distributed stack's extra clients and servers (psycopg, moto), at the dev lock's versions.
+$(DIST_STAMP): $(DEV_LOCK) $(STAMP)
+	$(PY) -m pip install --quiet --constraint $(DEV_LOCK) "psycopg[binary]" "moto[server]"
 	touch $@
 
 # The JS linter and formatter (Biome) come from npm, pinned in package-lock.json.

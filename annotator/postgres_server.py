@@ -138,6 +138,7 @@ def main(command: list[str]) -> int:
         print("usage: python -m annotator.postgres_server COMMAND [ARGS...]", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="faceloop-pg.") as folder:
+        Path(folder).chmod(0o711)  # the server's own account (under root) reaches its cluster inside
         cluster = PostgresCluster.create(Path(folder) / "postgres")
         server = cluster.start(log=Path(folder) / "postgres.log")
         try:
