@@ -84,6 +84,7 @@ class PostgresCluster:
         folder.mkdir(parents=True, exist_ok=True)
         if cluster.account is not None:
             shutil.chown(folder, cluster.account)
+            cluster._check_reachable()
         initdb = [str(cluster.bin_dir / "initdb"), "-D", str(cluster.data), "-U", ROLE]
         cluster._run([*initdb, "--auth=trust", "-E", "UTF8", "--no-sync"])
         return cluster
@@ -125,6 +126,14 @@ class PostgresCluster:
         result = subprocess.run([*createdb, DATABASE], capture_output=True, text=True)
         if result.returncode != 0 and "already exists" not in result.stderr:
             raise RuntimeError(f"createdb failed: {result.stderr.strip()}")
+
+    def _check_reachable(self) -> None:
+        """Fail clearly when the server's account may not enter a folder above the cluster's."""
+        if subprocess.run(["test", "-w", str(self.folder)], user=self.account).returncode != 0:
+            raise RuntimeError(
+                f"the {self.account!r} account cannot reach {self.folder} (a folder above it is private); "
+                "choose a folder it may enter, such as one under /tmp"
+            )
 
     def _run(self, command: list[str]) -> None:
         result = subprocess.run(command, capture_output=True, text=True, user=self.account)
