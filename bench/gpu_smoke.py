@@ -10,6 +10,12 @@ to check the script and the engine, and still says that the GPU path was not exe
 
     .venv/bin/python bench/gpu_smoke.py            # on each GPU machine (CUDA_VISIBLE_DEVICES picks one)
     .venv/bin/python bench/gpu_smoke.py --cpu      # anywhere
+
+In the GPU worker's image (docker/compose.gpu.yaml: faiss-gpu in place of faiss-cpu, the
+worker's GPU reserved), which is where the GPU path must work::
+
+    SECRET_KEY=x docker compose -f docker/compose.yaml -f docker/compose.gpu.yaml \\
+        run --rm --no-deps worker-train python bench/gpu_smoke.py
 """
 
 from __future__ import annotations
