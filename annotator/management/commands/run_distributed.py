@@ -22,7 +22,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotator import distributed_stack, stack_runner
 from annotator.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
-from annotator.postgres_server import PostgresNotFound
 from annotator.supervisor import Supervisor
 
 
@@ -57,7 +56,7 @@ class Command(BaseCommand):
             with Supervisor() as stack:
                 self._run(stack, layout, stopping, workers, port, seed_demo)
                 self.stdout.write("Stopping ...")
-        except (PostgresNotFound, RuntimeError) as error:
+        except (RuntimeError, TimeoutError) as error:  # a service that cannot start (PostgresNotFound ...)
             raise CommandError(str(error)) from error
         finally:
             self._remove_folder(root, keep)

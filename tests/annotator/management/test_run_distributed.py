@@ -21,10 +21,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from annotator import processes
-
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[3]
 START_TIMEOUT_SECONDS = 300
@@ -91,6 +91,18 @@ def check_the_running_stack(
     assert storage == {"s3"}
 
 
+def test_no_worker_or_a_folder_in_use_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="--workers must be at least 1"):
+        call_command("run_distributed", workers=0)
+    (tmp_path / "in-use").mkdir()
+    (tmp_path / "in-use" / "notes.txt").write_text("mine")
+    with pytest.raises(CommandError, match="is not empty"):
+        call_command("run_distributed", folder=tmp_path / "in-use")
+    assert [path.name for path in (tmp_path / "in-use").iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 def test_run_distributed_starts_every_service_and_leaves_nothing_behind(tmp_path: Path) -> None:
     port = processes.free_port()
     env = {key: value for key, value in os.environ.items() if key not in NOT_INHERITED}
