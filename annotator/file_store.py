@@ -86,8 +86,6 @@ def local_copy(name: str) -> Path:
     target = _cache_root() / _checked(name)
     if target.is_file():
         return target
-    if not storage().exists(name):
-        raise FileNotFoundError(f"no stored file {name!r}")
     with _written_whole(target) as out, storage().open(name, "rb") as source:
         shutil.copyfileobj(cast("IO[bytes]", source), out, COPY_CHUNK)
     return target
