@@ -75,7 +75,9 @@ def answer_open_batch(project: Project, truth: dict[str, int]) -> None:
     cycle = Cycle.objects.filter(project=project).order_by("-number").first()
     for entry in cycle.entries.select_related("face").order_by("position"):
         answer = votes.Answer("label", (truth[entry.face.source_name],))
-        votes.submit_vote(project, project.owner, face_id=entry.face_id, answer=answer, client_id=uuid.uuid4())
+        votes.submit_vote(
+            project, project.owner, face_id=entry.face_id, answer=answer, client_id=uuid.uuid4()
+        )
 
 
 @pytest.fixture

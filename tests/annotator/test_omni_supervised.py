@@ -121,9 +121,7 @@ def test_the_bridge_trains_the_kept_faces_with_their_pseudo_labels(tmp_path: Pat
     project = answered_project("supervised")
     auxiliary = add_auxiliary(project, 6)
     first = run_cycle(project, media_root / "first")  # the current model: labeled faces only
-    ModelVersion.objects.create(
-        project=project, version=1, checkpoint=stored_name(first.checkpoint_path)
-    )
+    ModelVersion.objects.create(project=project, version=1, checkpoint=stored_name(first.checkpoint_path))
     Project.objects.filter(pk=project.pk).update(omni_supervised_delta=0.0)
     project.refresh_from_db()
     seen = []

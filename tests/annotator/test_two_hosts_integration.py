@@ -123,7 +123,9 @@ def test_two_workers_without_a_shared_disk_match_one_worker(
             env = {**environment, "FACELOOP_LOCAL_DIR": str(hosts[name])}
             group.add(launch_worker(env, tmp_path / f"{name}.log", queues=queues))
         two_hosts = run_loop("two-hosts", logs)
-    assert files_under(hosts["export-host"] / "files"), "the export worker fetched what it read from the bucket"
+    assert files_under(hosts["export-host"] / "files"), (
+        "the export worker fetched what it read from the bucket"
+    )
     with processes.ProcessGroup() as group:
         env = {**environment, "FACELOOP_LOCAL_DIR": str(hosts["single-host"])}
         group.add(launch_worker(env, tmp_path / "single-host.log", queues="default,train"))
