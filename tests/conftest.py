@@ -34,6 +34,13 @@ def media_root(settings, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def local_dir(settings, tmp_path: Path) -> Path:
+    """Every test's process has its own empty local folder (``FACELOOP_LOCAL_DIR``)."""
+    settings.FACELOOP_LOCAL_DIR = tmp_path / "local"
+    return settings.FACELOOP_LOCAL_DIR
+
+
+@pytest.fixture(autouse=True)
 def throttle_cache(settings, tmp_path: Path) -> None:
     """Every test counts its rate limits afresh, in its own folder (user ids repeat across tests)."""
     settings.CACHES = {
@@ -103,11 +110,11 @@ S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "faceloop-test", "AWS_SECRET_ACCESS_KEY":
 
 
 @pytest.fixture
-def s3_storage(s3_server: str, settings, tmp_path: Path, monkeypatch) -> dict[str, str]:
+def s3_storage(s3_server: str, settings, monkeypatch) -> dict[str, str]:
     """Store this test's files in a fresh bucket of the S3 server, as ``FACELOOP_STORAGE=s3`` does.
 
     The settings are built by the same ``env.get_storages`` as a deployment's; this process
-    gets its own empty local folder. Returns the environment a worker process needs for the
+    keeps its own empty local folder (:func:`local_dir`). Returns the environment a worker process needs for the
     same storage (its own ``FACELOOP_LOCAL_DIR`` is the caller's to add).
     """
     bucket = f"faceloop-{uuid.uuid4().hex[:16]}"
@@ -122,7 +129,6 @@ def s3_storage(s3_server: str, settings, tmp_path: Path, monkeypatch) -> dict[st
         monkeypatch.setenv(name, value)
     boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=bucket)
     settings.STORAGES = env.get_storages("FACELOOP_STORAGE")  # setting_changed drops the cached backend
-    settings.FACELOOP_LOCAL_DIR = tmp_path / "local"
     return environment
 
 
