@@ -60,15 +60,20 @@ def set_backbone_weights(project: Project, upload: UploadedFile) -> dict[str, An
         raise InvalidInput(str(error)) from None
     finally:
         upload.close()
-    file_store.publish([destination])
-    file_store.discard_scratch(name)
     report = {"file": upload.name, "given_at": timezone.now().isoformat(), **loaded}
+    _adopt(project, destination, report)
+    return report
+
+
+def _adopt(project: Project, written: Path, report: dict[str, Any]) -> None:
+    """Store the weights written at ``written`` under their fresh name, name them, then drop the replaced file."""
+    (name,) = file_store.publish([written])
+    file_store.discard_scratch(name)
     replaced = project.backbone_weights
     Project.objects.filter(pk=project.pk).update(backbone_weights=name, backbone_weights_report=report)
     project.backbone_weights, project.backbone_weights_report = name, report
     if replaced:
         file_store.delete(replaced)
-    return report
 
 
 def clear_backbone_weights(project: Project) -> None:
