@@ -187,6 +187,7 @@ def _import_chunk(
 ) -> None:
     Project.objects.select_for_update().filter(pk=project.pk).first()  # one import writes at a time
     rows: dict[str, Face] = {}
+    images: dict[str, bytes] = {}
     for i in indices:
         name = dataset.names[i]
         try:
@@ -205,8 +206,9 @@ def _import_chunk(
             summary.duplicates += 1
         else:
             rows[encoded.sha256] = face
-            # Named by its pixels' checksum: a stored file of that name already holds these bytes.
-            file_store.save_bytes(face.image.name, encoded.png)
+            images[face.image.name] = encoded.png
+    # Named by their pixels' checksum: a stored file of one of these names already holds its bytes.
+    file_store.save_many(images)
     existing = set(
         Face.objects.filter(project=project, sha256__in=list(rows)).values_list("sha256", flat=True)
     )

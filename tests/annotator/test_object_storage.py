@@ -17,13 +17,27 @@ from pathlib import Path
 import boto3
 import numpy as np
 import pytest
+import torch
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from torchvision.models import resnet18
 
 from annotator import face_browser, ml_bridge
 from annotator.ml_bridge import exports as export_bridge
 from annotator.models import Cycle, Face, Job, JobKind, JobState, ModelVersion, Project
-from annotator.services import exports, imports, labeling_start, pretraining, projects, training, votes
+from annotator.services import (
+    backbone_weights,
+    exports,
+    imports,
+    labeling_start,
+    pretraining,
+    projects,
+    training,
+    votes,
+)
+from annotator.services.cycle_inputs import cycle_inputs
 from ml_engine.checkpoint import read_checkpoint
+from tests.annotator.factories import make_project
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -151,3 +165,24 @@ def every_export(project: Project, client) -> dict[int, bytes]:
             assert len(images) >= BATCH, f"{format}: the faces' images were fetched and packed"
         downloads[job.pk] = body
     return downloads
+
+
+def test_starting_weights_get_a_fresh_name_each_time_and_the_replaced_file_goes(
+    s3_storage, settings, tmp_path: Path
+) -> None:
+    project = make_project(model_name="resnet18")
+    buffer = io.BytesIO()
+    torch.save(resnet18(weights=None).state_dict(), buffer)
+
+    backbone_weights.set_backbone_weights(project, SimpleUploadedFile("first.pth", buffer.getvalue()))
+    first = project.backbone_weights
+    backbone_weights.set_backbone_weights(project, SimpleUploadedFile("second.pth", buffer.getvalue()))
+    second = project.backbone_weights
+
+    assert first != second
+    assert [name for name in bucket_objects(s3_storage) if "/models/" in name] == [second]
+    assert files_under(tmp_path / "local" / "scratch") == []
+    another_host(settings, tmp_path, "training-host")
+    local = cycle_inputs(Project.objects.get(pk=project.pk)).backbone_weights
+    assert local == tmp_path / "training-host" / "files" / second
+    assert local.read_bytes() == bucket_objects(s3_storage)[second]
