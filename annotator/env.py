@@ -178,3 +178,23 @@ def get_storages(name: str) -> dict[str, dict[str, object]]:
         "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
         "staticfiles": static,
     }
+
+
+LOCAL_SENDFILE_MODES = ("x-accel-redirect", "x-sendfile")
+"""Ways of sending a file that hand a path of the media folder to the front server."""
+
+
+def check_media_sendfile(mode: str, storages: dict[str, dict[str, object]]) -> str:
+    """``MEDIA_SENDFILE`` if it fits the storage: a front server reads the media folder only, and
+    only a bucket signs URLs."""
+    remote = storages["default"]["BACKEND"] != "django.core.files.storage.FileSystemStorage"
+    if remote and mode in LOCAL_SENDFILE_MODES:
+        raise SettingError(
+            f"MEDIA_SENDFILE={mode} hands the front server a file of the media folder, and "
+            "FACELOOP_STORAGE=s3 keeps none there: use django (streamed) or signed-url"
+        )
+    if not remote and mode == "signed-url":
+        raise SettingError(
+            "MEDIA_SENDFILE=signed-url needs FACELOOP_STORAGE=s3: the media folder signs no URLs"
+        )
+    return mode

@@ -147,8 +147,9 @@ FACELOOP_LOCAL_DIR = env.get_path("FACELOOP_LOCAL_DIR", VAR_DIR / "local")
 # that aliases MEDIA_ROOT) or Apache's mod_xsendfile ("x-sendfile").
 # With a remote storage, "django" streams the object through the app and "signed-url" redirects
 # to a URL signed for FACELOOP_S3_URL_SECONDS.
-MEDIA_SENDFILE = env.get_choice(
-    "MEDIA_SENDFILE", "django", ("django", "x-accel-redirect", "x-sendfile", "signed-url")
+MEDIA_SENDFILE = env.check_media_sendfile(
+    env.get_choice("MEDIA_SENDFILE", "django", ("django", "x-accel-redirect", "x-sendfile", "signed-url")),
+    STORAGES,
 )
 MEDIA_ACCEL_PREFIX = env.get_str("MEDIA_ACCEL_PREFIX", "/protected-media/")
 # Bodies other than uploads (JSON, forms) are small: a vote is about 200 bytes.

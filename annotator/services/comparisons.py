@@ -114,7 +114,9 @@ def comparison_inputs(project: Project, job: Job) -> comparison_bridge.Compariso
 def run_comparison_job(job_id: int) -> str:
     """Do the work of one comparison job (called by the worker); returns the job's final state.
 
-    A redelivered job resumes: the loop skips the (strategy, seed) runs already in its folder.
+    A redelivered job resumes: the loop skips the (strategy, seed) runs already in its folder
+    (on the media folder; with a remote storage the folder is the worker's scratch copy, so a
+    job taken over by another worker starts its runs over).
     """
     return jobs.run_job(job_id, stage="compare", work=_compare)
 

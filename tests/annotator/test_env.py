@@ -191,3 +191,15 @@ def test_s3_storage_is_private_signed_and_needs_a_bucket(monkeypatch: pytest.Mon
     monkeypatch.setenv("FACELOOP_STORAGE", "ftp")
     with pytest.raises(env.SettingError, match="FACELOOP_STORAGE"):
         env.get_storages("FACELOOP_STORAGE")
+
+
+def test_media_sendfile_must_fit_the_storage() -> None:
+    folder = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    bucket = {"default": {"BACKEND": "storages.backends.s3.S3Storage"}}
+    assert env.check_media_sendfile("x-accel-redirect", folder) == "x-accel-redirect"
+    assert env.check_media_sendfile("signed-url", bucket) == "signed-url"
+    assert env.check_media_sendfile("django", bucket) == "django"
+    with pytest.raises(env.SettingError, match="signed-url needs FACELOOP_STORAGE=s3"):
+        env.check_media_sendfile("signed-url", folder)
+    with pytest.raises(env.SettingError, match="MEDIA_SENDFILE=x-sendfile"):
+        env.check_media_sendfile("x-sendfile", bucket)
