@@ -138,3 +138,63 @@ def get_torch_device(name: str, default: str = "cpu") -> str:
     if raw in {"cpu", "cuda", "auto"} or (raw.startswith("cuda:") and raw[5:].isdigit()):
         return raw
     raise SettingError(f"{name}={raw!r}: use cpu, cuda, cuda:N or auto")
+
+
+STORAGE_KINDS = ("filesystem", "s3")
+
+
+def get_storages(name: str) -> dict[str, dict[str, object]]:
+    """Django's ``STORAGES`` from ``FACELOOP_STORAGE``: the media folder, or an S3-compatible bucket.
+
+    ``filesystem`` (the default) keeps every file under ``MEDIA_ROOT`` on this host (read when
+    used, so a changed ``MEDIA_ROOT`` moves it). ``s3`` keeps
+    them in ``FACELOOP_S3_BUCKET`` (at ``FACELOOP_S3_ENDPOINT_URL`` for MinIO or another
+    S3-compatible service), so web servers and workers on different hosts share no disk. Objects
+    are private (no ACL is set: the bucket's default, which is private) and every URL handed
+    out is signed for ``FACELOOP_S3_URL_SECONDS``. Credentials come from boto3's own
+    environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``), never from settings.
+    """
+    kind = get_choice(name, "filesystem", STORAGE_KINDS)
+    static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    if kind == "filesystem":
+        return {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": static,
+        }
+    bucket = os.environ.get("FACELOOP_S3_BUCKET", "").strip()
+    if not bucket:
+        raise SettingError(f"{name}=s3 needs FACELOOP_S3_BUCKET, the bucket that holds the files")
+    options: dict[str, object] = {
+        "bucket_name": bucket,
+        "endpoint_url": os.environ.get("FACELOOP_S3_ENDPOINT_URL", "").strip() or None,
+        "region_name": get_str("FACELOOP_S3_REGION", "us-east-1").strip() or "us-east-1",
+        "default_acl": None,
+        "querystring_auth": True,
+        "querystring_expire": get_int("FACELOOP_S3_URL_SECONDS", 60, minimum=1, maximum=7 * 24 * 3600),
+        "file_overwrite": True,  # names are chosen by FaceLoop and never reused for other bytes
+        "signature_version": "s3v4",
+    }
+    return {
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+        "staticfiles": static,
+    }
+
+
+LOCAL_SENDFILE_MODES = ("x-accel-redirect", "x-sendfile")
+"""Ways of sending a file that hand a path of the media folder to the front server."""
+
+
+def check_media_sendfile(mode: str, storages: dict[str, dict[str, object]]) -> str:
+    """``MEDIA_SENDFILE`` if it fits the storage: a front server reads the media folder only, and
+    only a bucket signs URLs."""
+    remote = storages["default"]["BACKEND"] != "django.core.files.storage.FileSystemStorage"
+    if remote and mode in LOCAL_SENDFILE_MODES:
+        raise SettingError(
+            f"MEDIA_SENDFILE={mode} hands the front server a file of the media folder, and "
+            "FACELOOP_STORAGE=s3 keeps none there: use django (streamed) or signed-url"
+        )
+    if not remote and mode == "signed-url":
+        raise SettingError(
+            "MEDIA_SENDFILE=signed-url needs FACELOOP_STORAGE=s3: the media folder signs no URLs"
+        )
+    return mode

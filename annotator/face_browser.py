@@ -10,12 +10,11 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
-from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.urls import reverse
 
+from annotator import file_store
 from annotator.ml_bridge.predictions import face_probabilities
 from annotator.ml_bridge.similar import similar_faces as search_index
 from annotator.models import CycleState, Face, Project, QueueEntry, SslMethod
@@ -172,7 +171,7 @@ def face_record(project: Project, face: Face) -> dict[str, object]:
     model = latest_model(project)
     probabilities = None
     if model is not None and model.predictions:
-        probabilities = face_probabilities(Path(settings.MEDIA_ROOT) / model.predictions, face.pk)
+        probabilities = _face_probabilities(model.predictions, face.pk)
     history = _history(dict(project.classes.values_list("index", "name")), queued, votes, reviews, exclusions)
     face.in_queue = any(entry.cycle.state == CycleState.LABELING for entry in queued)
     return {
@@ -231,12 +230,20 @@ def _history(names: dict[int, str], queued: list, votes: list, reviews: list, ex
     return sorted(events, key=lambda event: event["at"])
 
 
+def _face_probabilities(predictions: str, face_id: int) -> list[float] | None:
+    """The face's scores in stored file ``predictions``; None when it was not scored or the file is gone."""
+    try:
+        return face_probabilities(file_store.local_copy(predictions), face_id)
+    except FileNotFoundError:
+        return None
+
+
 def similar_faces(project: Project, face: Face, k: int = 12) -> dict[str, object]:
     """The ``k`` pool faces nearest to ``face`` in the pre-trained embedding space, near-duplicates flagged."""
     index = pool_index(project)
     if index is None:
         return {"indexed": False, "detail": no_index_reason(project), "faces": []}
-    found = search_index(index[0], index[1], face.pk, k)
+    found = search_index(*file_store.local_copies(index), face.pk, k)
     if found is None:
         return {"indexed": True, "detail": "This face was not in the pool when it was indexed.", "faces": []}
     rows = {

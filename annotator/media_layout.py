@@ -1,4 +1,4 @@
-"""Where each file of a project lives under ``MEDIA_ROOT``: the one place that spells the paths.
+"""The storage name of each file of a project: the one place that spells them.
 
 Everything FaceLoop writes lives under ``projects/<project id>/<kind>/``. Faces are stored
 under the checksum of their pixels, fanned out by its first two hex digits so that no folder
@@ -38,15 +38,19 @@ class JobFolder(StrEnum):
 
 
 def job_folder_name(project_id: int, folder: JobFolder, job_id: int) -> str:
-    """The storage name (relative to ``MEDIA_ROOT``) of the folder job ``job_id`` writes its files in."""
+    """The storage name of the folder job ``job_id`` writes its files in."""
     return f"{PROJECTS_FOLDER}/{project_id}/{folder}/job-{job_id}"
 
 
-def backbone_weights_name(project_id: int) -> str:
-    """The storage name of the ResNet-18 weights an owner gave the project to start from."""
-    return f"{PROJECTS_FOLDER}/{project_id}/{MediaKind.MODELS}/backbone-weights.pt"
+def backbone_weights_name(project_id: int, token: str) -> str:
+    """The storage name of the ResNet-18 weights an owner gave the project to start from.
+
+    Each file given gets its own ``token``, so a name never holds two different files and a
+    worker's cached copy of an earlier one is never taken for a later one.
+    """
+    return f"{PROJECTS_FOLDER}/{project_id}/{MediaKind.MODELS}/backbone-weights-{token}.pt"
 
 
 def face_image_name(project_id: int, sha256: str) -> str:
-    """The storage name (relative to ``MEDIA_ROOT``) of a project's face with pixel checksum ``sha256``."""
+    """The storage name of a project's face with pixel checksum ``sha256``."""
     return f"{PROJECTS_FOLDER}/{project_id}/{MediaKind.FACES}/{sha256[:2]}/{sha256}.png"

@@ -136,10 +136,21 @@ WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.get_path("MEDIA_ROOT", VAR_DIR / "media")
+# Where faces, models and exports are kept (annotator.file_store): the media folder, or an
+# S3-compatible bucket (FACELOOP_STORAGE=s3) so that processes on different hosts share no disk.
+STORAGES = env.get_storages("FACELOOP_STORAGE")
+# This process's own folder: job scratch folders, and copies of stored files it has read when
+# the storage is remote.
+FACELOOP_LOCAL_DIR = env.get_path("FACELOOP_LOCAL_DIR", VAR_DIR / "local")
 # After its access check, /media/ streams the file itself ("django"), or hands the transfer to
 # a front server: nginx ("x-accel-redirect", to an internal location at MEDIA_ACCEL_PREFIX
 # that aliases MEDIA_ROOT) or Apache's mod_xsendfile ("x-sendfile").
-MEDIA_SENDFILE = env.get_choice("MEDIA_SENDFILE", "django", ("django", "x-accel-redirect", "x-sendfile"))
+# With a remote storage, "django" streams the object through the app and "signed-url" redirects
+# to a URL signed for FACELOOP_S3_URL_SECONDS.
+MEDIA_SENDFILE = env.check_media_sendfile(
+    env.get_choice("MEDIA_SENDFILE", "django", ("django", "x-accel-redirect", "x-sendfile", "signed-url")),
+    STORAGES,
+)
 MEDIA_ACCEL_PREFIX = env.get_str("MEDIA_ACCEL_PREFIX", "/protected-media/")
 # Bodies other than uploads (JSON, forms) are small: a vote is about 200 bytes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

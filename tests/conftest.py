@@ -1,4 +1,4 @@
-"""Fixtures that start the stack's real processes: a Redis server and a Celery worker.
+"""Fixtures that start the stack's real processes: a Redis server, an S3 server and a Celery worker.
 
 They use the same ``annotator.processes`` functions as ``make run``, and stop every process
 they started when the test ends, also when it fails.
@@ -6,15 +6,18 @@ they started when the test ends, also when it fails.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
+import requests
 import torch
 from django.db import connection
 
-from annotator import processes
+from annotator import env, processes
 from annotator.celery import app as celery_app
 
 WORKER_START_TIMEOUT_SECONDS = 90
@@ -28,6 +31,13 @@ def media_root(settings, tmp_path: Path) -> Path:
     """Every test stores faces and models in its own folder (worker processes get it too)."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def local_dir(settings, tmp_path: Path) -> Path:
+    """Every test's process has its own empty local folder (``FACELOOP_LOCAL_DIR``)."""
+    settings.FACELOOP_LOCAL_DIR = tmp_path / "local"
+    return settings.FACELOOP_LOCAL_DIR
 
 
 @pytest.fixture(autouse=True)
@@ -71,6 +81,55 @@ def session_redis_answering(redis_url: str) -> None:
         _session_redis["group"].add(
             processes.start_redis(_session_redis["port"], folder, log=folder / "redis.log")
         )
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3 API (moto's server mode, its own process) on a free port, for the whole session.
+
+    Returns its endpoint URL. Buckets live in the process's memory: each test makes its own.
+    """
+    port = processes.free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("s3") / "s3.log"
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with processes.ProcessGroup() as group:
+        server = group.add(processes.spawn("s3 server", command, log=log))
+        processes.wait_until(lambda: _answers(endpoint), 30, "the S3 server to answer", server)
+        yield endpoint
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        return requests.get(f"{endpoint}/moto-api/", timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "faceloop-test", "AWS_SECRET_ACCESS_KEY": "faceloop-test-secret"}
+
+
+@pytest.fixture
+def s3_storage(s3_server: str, settings, monkeypatch) -> dict[str, str]:
+    """Store this test's files in a fresh bucket of the S3 server, as ``FACELOOP_STORAGE=s3`` does.
+
+    The settings are built by the same ``env.get_storages`` as a deployment's; this process
+    keeps its own empty local folder (:func:`local_dir`). Returns the environment a worker process needs for the
+    same storage (its own ``FACELOOP_LOCAL_DIR`` is the caller's to add).
+    """
+    bucket = f"faceloop-{uuid.uuid4().hex[:16]}"
+    environment = {
+        **S3_CREDENTIALS,
+        "FACELOOP_STORAGE": "s3",
+        "FACELOOP_S3_BUCKET": bucket,
+        "FACELOOP_S3_ENDPOINT_URL": s3_server,
+        "FACELOOP_S3_REGION": "us-east-1",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=bucket)
+    settings.STORAGES = env.get_storages("FACELOOP_STORAGE")  # setting_changed drops the cached backend
+    return environment
 
 
 @pytest.fixture

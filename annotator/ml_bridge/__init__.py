@@ -6,8 +6,6 @@ encoding, vote aggregation, imports) and the progress types services hand to job
 ``cycles`` runs a cycle's training, scoring and selection for the workers (``training``,
 ``predictions``, ``selection``), ``pretraining`` the cold start, and ``exports`` writes label
 sets and models. Nothing here imports torch at module level.
-Services that put a file in place whole use :func:`write_bytes_atomically`, the one atomic
-write of :mod:`ml_engine.atomic_write`.
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ml_engine.atomic_write import write_bytes_atomically
 from ml_engine.data.dataset import UNLABELED, FaceDataset, ImportProblem
 from ml_engine.data.decoding import ImageDecodeError, decode_grayscale
 from ml_engine.labels.aggregation import agreement, candidate_sets, majority_labels
@@ -194,12 +191,10 @@ def vote_agreement(vote_table: list[list[int]]) -> dict[str, float | int | None]
     }
 
 
-def faces_to_dataset(
-    class_names: tuple[str, ...], rows: list[dict[str, object]], media_root: Path
-) -> FaceDataset:
+def faces_to_dataset(class_names: tuple[str, ...], rows: list[dict[str, object]]) -> FaceDataset:
     """Build a :class:`FaceDataset` over stored faces (paths, decoded on access).
 
-    Each row carries ``id``, ``image`` (path under ``media_root``), ``split`` ("pool",
+    Each row carries ``id``, ``image`` (a local file of the face: ``annotator.file_store.local_copies``), ``split`` ("pool",
     "test" or "auxiliary"), ``label_index`` (aggregated; None when unlabeled), ``imported_label`` and
     ``class_votes``, and optionally ``confirmed_label`` (a pseudo-label an annotator
     confirmed, used when the face has no voted label) and ``reviewed_label`` (a reviewer's
@@ -230,7 +225,7 @@ def faces_to_dataset(
     return FaceDataset(
         class_names=class_names,
         names=[str(row["id"]) for row in rows],
-        images=[str(media_root / str(row["image"])) for row in rows],
+        images=[str(row["image"]) for row in rows],
         labels=np.asarray(labels, dtype=np.int64),
         splits=np.asarray(splits, dtype=object),
         votes=np.asarray(votes, dtype=np.int32).reshape(len(rows), len(class_names)),
@@ -261,5 +256,4 @@ __all__ = [
     "read_dataset",
     "synthetic_faces",
     "vote_agreement",
-    "write_bytes_atomically",
 ]

@@ -49,7 +49,7 @@ class ComparisonInputs:
 
     class_names: tuple[str, ...]
     rows: list[dict[str, Any]]
-    media_root: Path
+    """One per face; its ``image`` is a local file of the face (``annotator.file_store.local_copies``)."""
     strategies: tuple[str, ...]
     seeds: tuple[int, ...]
     project_model: str
@@ -62,7 +62,7 @@ class ComparisonInputs:
 
 def comparison_faces(inputs: ComparisonInputs, image_size: int) -> tuple[FaceDataset, FaceDataset]:
     """The labeled pool faces (aggregated labels) and the labeled test faces, decoded into memory."""
-    stored = faces_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
+    stored = faces_to_dataset(inputs.class_names, inputs.rows)
     pixels = np.empty((len(stored), image_size, image_size), dtype=np.uint8)
     for index in range(len(stored)):
         pixels[index] = stored.load_image(index, image_size)

@@ -23,7 +23,7 @@ class CycleInputs:
 
     class_names: tuple[str, ...]
     rows: list[dict[str, Any]]
-    media_root: Path
+    """One per face; its ``image`` is a local file of the face (``annotator.file_store.local_copies``)."""
     model_name: str
     image_size: int
     training_mode: str
@@ -66,7 +66,7 @@ def training_dataset(inputs: CycleInputs) -> FaceDataset:
     then reads memory each epoch instead of decoding PNG files again (48 px x 100k faces is
     230 MB).
     """
-    stored = faces_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
+    stored = faces_to_dataset(inputs.class_names, inputs.rows)
     size = inputs.image_size
     pixels = np.empty((len(stored), size, size), dtype=np.uint8)
     for index in range(len(stored)):

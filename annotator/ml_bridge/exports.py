@@ -27,6 +27,8 @@ LABEL_WRITERS = {
     "labelstudio": (write_label_studio_zip, "label_studio.zip"),
     "hf_imagefolder": (write_hf_imagefolder_zip, "hf_imagefolder.zip"),
 }
+FORMATS_WITH_IMAGES = frozenset({"imagefolder", "ferplus", "labelstudio", "hf_imagefolder"})
+"""Label set formats that pack each face's image (the others write its name and labels only)."""
 MODEL_FORMATS = ("pytorch", "torchscript", "onnx")
 DISTILLED_FORMATS = ("zip",)
 DISTILL_ITERATIONS = 300
@@ -34,8 +36,11 @@ DISTILL_ITERATIONS = 300
 enough for a few hundred labeled faces, minutes on a CPU)."""
 
 
-def label_rows(face_rows: Iterable[dict[str, Any]], num_classes: int, media_root: Path) -> Iterator[LabelRow]:
+def label_rows(face_rows: Iterable[dict[str, Any]], num_classes: int) -> Iterator[LabelRow]:
     """One :class:`LabelRow` per face, from ``Face`` values (streamed, not listed).
+
+    ``image_path``, a local file of the face's image, is needed by the formats that pack
+    images (:data:`FORMATS_WITH_IMAGES`) only.
 
     Votes are every vote the face holds: cast here (``class_votes``) plus imported with it
     (``imported_votes``), so a project imported from another's export exports them again.
@@ -51,7 +56,7 @@ def label_rows(face_rows: Iterable[dict[str, Any]], num_classes: int, media_root
         reviewed = row.get("reviewed_label") is not None
         yield LabelRow(
             file_name=row["source_name"] or f"face-{row['id']}.png",
-            image_path=str(media_root / row["image"]),
+            image_path=str(row.get("image_path", "")),
             votes=[cast + extra for cast, extra in zip(votes, imported, strict=True)],
             candidates=list(row["candidate_set"] or []),
             label=_final_label(row),

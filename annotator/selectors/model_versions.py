@@ -3,10 +3,6 @@ what browsing searches, whom the crowd model distrusts. No writes."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
-
 from annotator.ml_bridge import FACE_IDS_KEY
 from annotator.models import (
     Job,
@@ -48,26 +44,23 @@ def _first_start(model: ModelVersion) -> str:
     return start
 
 
-def pretrained_backbone(project: Project) -> Path | None:
-    """The checkpoint of the project's newest finished self-supervised pre-training, if any."""
+def pretrained_backbone(project: Project) -> str | None:
+    """The stored checkpoint of the project's newest finished self-supervised pre-training, if any."""
     job = (
         Job.objects.filter(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED)
         .order_by("-finished_at", "-id")
         .first()
     )
-    return (
-        Path(settings.MEDIA_ROOT) / job.result["checkpoint"] if job and "checkpoint" in job.result else None
-    )
+    return str(job.result["checkpoint"]) if job and "checkpoint" in job.result else None
 
 
-def pool_index(project: Project) -> tuple[Path, Path] | None:
-    """The faiss index and its face ids from the project's newest pre-training, if it wrote them."""
+def pool_index(project: Project) -> tuple[str, str] | None:
+    """The stored faiss index and its face ids from the project's newest pre-training, if it wrote them."""
     jobs = Job.objects.filter(project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED)
     job = jobs.filter(result__has_key=FACE_IDS_KEY).order_by("-finished_at", "-id").first()
     if job is None or "index" not in job.result:
         return None
-    media = Path(settings.MEDIA_ROOT)
-    return media / job.result["index"], media / job.result[FACE_IDS_KEY]
+    return str(job.result["index"]), str(job.result[FACE_IDS_KEY])
 
 
 def unreliable_annotator_ids(project: Project, threshold: float) -> list[int]:

@@ -8,6 +8,7 @@ started would make the model versions of one project incomparable.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
+from annotator import file_store
 from annotator.media_layout import backbone_weights_name
 from annotator.ml_bridge.backbone_weights import adopt_backbone_weights
 from annotator.models import Project
@@ -39,8 +41,8 @@ def set_backbone_weights(project: Project, upload: UploadedFile) -> dict[str, An
     if upload.size is None or upload.size > settings.FACELOOP_MAX_WEIGHTS_BYTES:
         limit = settings.FACELOOP_MAX_WEIGHTS_BYTES // 1024**2
         raise InvalidInput(f"a weights file may be at most {limit} MB; a ResNet-18 is about 45 MB")
-    name = backbone_weights_name(project.pk)
-    destination = Path(settings.MEDIA_ROOT) / name
+    name = backbone_weights_name(project.pk, secrets.token_hex(8))
+    destination = file_store.scratch_root() / name
     destination.parent.mkdir(parents=True, exist_ok=True)
     for leftover in destination.parent.glob("*.upload"):  # copies earlier releases left when stopped
         leftover.unlink(missing_ok=True)
@@ -59,20 +61,30 @@ def set_backbone_weights(project: Project, upload: UploadedFile) -> dict[str, An
     finally:
         upload.close()
     report = {"file": upload.name, "given_at": timezone.now().isoformat(), **loaded}
+    _adopt(project, destination, report)
+    return report
+
+
+def _adopt(project: Project, written: Path, report: dict[str, Any]) -> None:
+    """Store the weights written at ``written`` under their fresh name, name them, then drop the replaced file."""
+    (name,) = file_store.publish([written])
+    file_store.discard_scratch(name)
+    replaced = project.backbone_weights
     Project.objects.filter(pk=project.pk).update(backbone_weights=name, backbone_weights_report=report)
     project.backbone_weights, project.backbone_weights_report = name, report
-    return report
+    if replaced:
+        file_store.delete(replaced)
 
 
 def clear_backbone_weights(project: Project) -> None:
     """Start from scratch again (or from pre-training alone). Raises Conflict once labeling started."""
     _check_not_started(project)
     if project.backbone_weights:
-        (Path(settings.MEDIA_ROOT) / project.backbone_weights).unlink(missing_ok=True)
+        file_store.delete(project.backbone_weights)
     Project.objects.filter(pk=project.pk).update(backbone_weights="", backbone_weights_report={})
     project.backbone_weights, project.backbone_weights_report = "", {}
 
 
 def backbone_weights_path(project: Project) -> Path | None:
-    """Where the project's starting backbone is stored, or None."""
-    return Path(settings.MEDIA_ROOT) / project.backbone_weights if project.backbone_weights else None
+    """A local file of the project's starting backbone, or None."""
+    return file_store.local_copy(project.backbone_weights) if project.backbone_weights else None

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from annotator import file_store
 from annotator.ml_bridge import comparisons as comparison_bridge
 from annotator.models import Face, Job, JobKind, JobState, Project, Split, Strategy
 from annotator.queues import COMPARE_STRATEGIES_TASK
@@ -94,11 +95,12 @@ def comparison_inputs(project: Project, job: Job) -> comparison_bridge.Compariso
     faces = Face.objects.filter(project=project, excluded=False, split__in=(Split.POOL, Split.TEST))
     columns = ("id", "image", "split", "label_index", "imported_label", "class_votes", "reviewed_label")
     rows: list[dict[str, Any]] = [dict(row) for row in faces.order_by("id").values(*columns)]
+    for row, image in zip(rows, file_store.local_copies([row["image"] for row in rows]), strict=True):
+        row["image"] = str(image)
     request = job.result["request"]
     return comparison_bridge.ComparisonInputs(
         class_names=class_names(project),
         rows=rows,
-        media_root=Path(settings.MEDIA_ROOT),
         strategies=tuple(request["strategies"]),
         seeds=tuple(request["seeds"]),
         project_model=project.model_name,
@@ -112,7 +114,9 @@ def comparison_inputs(project: Project, job: Job) -> comparison_bridge.Compariso
 def run_comparison_job(job_id: int) -> str:
     """Do the work of one comparison job (called by the worker); returns the job's final state.
 
-    A redelivered job resumes: the loop skips the (strategy, seed) runs already in its folder.
+    A redelivered job resumes: the loop skips the (strategy, seed) runs already in its folder
+    (on the media folder; with a remote storage the folder is the worker's scratch copy, so a
+    job taken over by another worker starts its runs over).
     """
     return jobs.run_job(job_id, stage="compare", work=_compare)
 
@@ -124,6 +128,7 @@ def _compare(job: Job) -> jobs.JobDone:
         progress=jobs.progress_reporter(job),
         cancel=jobs.cancel_flag(job),
     )
+    jobs.publish_outputs(job)
     return jobs.JobDone(outcome["sentence"], {**job.result, **outcome})
 
 

@@ -2,7 +2,8 @@
 
 Training, pre-training and the distilled-set export all start from the same
 :class:`~annotator.ml_bridge.cycle_inputs.CycleInputs`: the project's faces and votes, its
-settings, and the checkpoints it starts from. Reading them here keeps those jobs apart:
+settings, and the checkpoints it starts from, each a local file (:mod:`annotator.file_store`
+fetches them when the storage is remote). Reading them here keeps those jobs apart:
 none imports another to get its inputs.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from annotator import file_store
 from annotator.ml_bridge.cycle_inputs import CycleInputs
 from annotator.models import Cycle, Face, OfferState, Project, PseudoLabelOffer, VoteKind
 from annotator.selectors.classes import class_names
@@ -63,8 +65,9 @@ def cycle_inputs(project: Project, cycle: Cycle | None = None, *, epochs: int | 
             "face_id", "class_index"
         )
     )
-    for row in rows:
+    for row, image in zip(rows, file_store.local_copies([row["image"] for row in rows]), strict=True):
         row["confirmed_label"] = confirmed.get(row["id"])
+        row["image"] = str(image)
     votes = live_votes(project).filter(kind=VoteKind.LABEL, face__excluded=False)
     vote_rows = list(votes.values_list("face_id", "annotator_id", "class_index"))
     batch = 0 if cycle is None else next_batch_size(project, cycle)
@@ -72,7 +75,6 @@ def cycle_inputs(project: Project, cycle: Cycle | None = None, *, epochs: int | 
     return CycleInputs(
         class_names=class_names(project),
         rows=rows,
-        media_root=Path(settings.MEDIA_ROOT),
         model_name=project.model_name,
         image_size=project.image_size,
         training_mode=project.training_mode,
@@ -83,9 +85,9 @@ def cycle_inputs(project: Project, cycle: Cycle | None = None, *, epochs: int | 
         or (settings.FACELOOP_TRAIN_EPOCHS if warm is None else settings.FACELOOP_WARM_START_EPOCHS),
         next_batch_size=batch,
         reserve_size=batch if project.continuous_labeling else 0,
-        pretrained_backbone=pretrained_backbone(project),
+        pretrained_backbone=_local_copy(pretrained_backbone(project)),
         backbone_weights=backbone_weights_path(project),
-        warm_start_checkpoint=None if warm is None else Path(settings.MEDIA_ROOT) / warm.checkpoint,
+        warm_start_checkpoint=None if warm is None else file_store.local_copy(warm.checkpoint),
         warm_start_version=None if warm is None else warm.version,
         class_balanced=project.class_balanced,
         min_train_steps=settings.FACELOOP_MIN_TRAIN_STEPS,
@@ -99,4 +101,9 @@ def cycle_inputs(project: Project, cycle: Cycle | None = None, *, epochs: int | 
 def current_checkpoint(project: Project) -> Path | None:
     """The newest model version's checkpoint, which pseudo-labels auxiliary faces (None before any)."""
     model = latest_model(project)
-    return Path(settings.MEDIA_ROOT) / model.checkpoint if model is not None and model.checkpoint else None
+    return _local_copy(model.checkpoint if model is not None else None)
+
+
+def _local_copy(name: str | None) -> Path | None:
+    """A local file of stored file ``name`` (:func:`annotator.file_store.local_copy`), or None for no name."""
+    return file_store.local_copy(name) if name else None

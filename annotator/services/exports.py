@@ -1,8 +1,8 @@
 """Exports of a project's label set and models, run as background jobs with progress.
 
-An owner asks for an export (API or page); a worker writes the file under
-``MEDIA_ROOT/projects/<id>/exports/job-<job id>/`` and the job's result names it; the owner
-downloads it. The management commands call :func:`write_export` directly.
+An owner asks for an export (API or page); a worker writes the file, stores it as
+``projects/<id>/exports/job-<job id>/<file>`` (:mod:`annotator.file_store`) and the job's result
+names it; the owner downloads it. The management commands call :func:`write_export` directly.
 
 Label sets hold every split (each face says which) with reviews and exclusions applied, all
 faces or only the labeled ones (:mod:`annotator.services.export_rows`). A model export is a
@@ -13,12 +13,14 @@ version recorded in both and in the model's own metadata.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
+from annotator import file_store
 from annotator.ml_bridge import CancelFlag, ProgressCallback, ignore_progress, never_cancelled
 from annotator.ml_bridge import exports as export_bridge
 from annotator.models import Job, JobKind, JobState, ModelVersion, Project
@@ -38,6 +40,8 @@ DISTILLED_FORMATS = export_bridge.DISTILLED_FORMATS
 EXPORT_KINDS = {"labels": LABEL_FORMATS, "model": MODEL_FORMATS, "distilled": DISTILLED_FORMATS}
 """distilled: the labeled faces as a few synthetic images per class with learned step sizes and
 a card of the test accuracy they teach (dataset distillation; shares no face)."""
+IMAGE_CHUNK = 500
+"""Faces whose images a label set export fetches at once from a remote storage."""
 ANSWER_FORMATS = ("labelstudio",)
 """Formats that keep each annotator's answer and the model's guess, not only the counts."""
 
@@ -76,7 +80,8 @@ def _export(job: Job) -> jobs.JobDone:
         progress=jobs.progress_reporter(job),
         cancel=jobs.cancel_flag(job),
     )
-    return jobs.JobDone(f"wrote {path.name}", {**request, "file": jobs.relative_to_media(path), **details})
+    jobs.publish_outputs(job)
+    return jobs.JobDone(f"wrote {path.name}", {**request, "file": jobs.stored_name(path), **details})
 
 
 def write_export(
@@ -100,7 +105,9 @@ def write_export(
         # Names stored before they were checked may hold control characters: export a clean spelling.
         classes = tuple(exportable_names(class_names(project)))
         values = face_values(project, faces, with_answers=format in ANSWER_FORMATS)
-        rows = export_bridge.label_rows(values, len(classes), Path(settings.MEDIA_ROOT))
+        if format in export_bridge.FORMATS_WITH_IMAGES:
+            values = _with_local_images(values)
+        rows = export_bridge.label_rows(values, len(classes))
         path, details = export_bridge.write_label_set(
             format,
             out_dir,
@@ -122,22 +129,38 @@ def write_export(
         "project": project.name,
         "model_version": model_version.version,
     }
-    checkpoint = Path(settings.MEDIA_ROOT) / model_version.checkpoint
+    checkpoint = file_store.local_copy(model_version.checkpoint)
     path, details = export_bridge.write_model(
         checkpoint, format, out_dir, provenance, progress=progress, cancel=cancel
     )
     return path, {"model_version": model_version.version, **details}
 
 
-def export_file(job: Job) -> Path:
-    """The finished export file of ``job``.
+def _with_local_images(values: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """``values`` with each face's local ``image_path`` (of its ``image`` name), a chunk of faces at a time."""
+    chunk: list[dict[str, Any]] = []
+    for row in values:
+        chunk.append(row)
+        if len(chunk) == IMAGE_CHUNK:
+            yield from _localized(chunk)
+            chunk = []
+    yield from _localized(chunk)
+
+
+def _localized(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    paths = file_store.local_copies([row["image"] for row in rows])
+    return [{**row, "image_path": str(path)} for row, path in zip(rows, paths, strict=True)]
+
+
+def export_file(job: Job) -> str:
+    """The storage name of the finished export file of ``job``.
 
     Raises:
         NotAllowed: the job is not a finished export.
     """
     if job.kind != JobKind.EXPORT or job.state != JobState.SUCCEEDED or "file" not in job.result:
         raise NotAllowed("this job has no finished export to download")
-    return Path(settings.MEDIA_ROOT) / job.result["file"]
+    return str(job.result["file"])
 
 
 def _check(project: Project, what: str, format: str, version: int | None, faces: str) -> None:

@@ -1,6 +1,6 @@
 """Importing faces into a project from any format ``ml_engine`` reads.
 
-Faces are decoded, checksummed on their pixels, stored as PNG under ``MEDIA_ROOT`` and
+Faces are decoded, checksummed on their pixels, stored as PNG (:mod:`annotator.file_store`) and
 inserted in chunks; duplicates (same pixels already in the project, or twice in one
 import) are counted and skipped. Test faces must carry a label or votes (a tie has no label)
 and are never queued.
@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 
-from annotator import ml_bridge
+from annotator import file_store, ml_bridge
 from annotator.media_layout import face_image_name
 from annotator.models import Face, Job, JobState, Project, Split
 from annotator.selectors import evaluation_split
@@ -188,6 +187,7 @@ def _import_chunk(
 ) -> None:
     Project.objects.select_for_update().filter(pk=project.pk).first()  # one import writes at a time
     rows: dict[str, Face] = {}
+    images: dict[str, bytes] = {}
     for i in indices:
         name = dataset.names[i]
         try:
@@ -206,7 +206,9 @@ def _import_chunk(
             summary.duplicates += 1
         else:
             rows[encoded.sha256] = face
-            _write_face(face.image.name, encoded.png)
+            images[face.image.name] = encoded.png
+    # Named by their pixels' checksum: a stored file of one of these names already holds its bytes.
+    file_store.save_many(images)
     existing = set(
         Face.objects.filter(project=project, sha256__in=list(rows)).values_list("sha256", flat=True)
     )
@@ -239,14 +241,6 @@ def _build_face(
     )
     face.image.name = face_image_name(project.pk, encoded.sha256)
     return face
-
-
-def _write_face(name: str, png: bytes) -> None:
-    """Write atomically; the name is the pixel checksum, so an existing file already holds these bytes."""
-    target = Path(settings.MEDIA_ROOT) / name
-    if target.exists():
-        return
-    ml_bridge.write_bytes_atomically(target, png)
 
 
 def _describe(summary: ImportSummary) -> str:

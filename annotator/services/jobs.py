@@ -25,10 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from annotator import file_store
 from annotator.celery import app as celery_app
 from annotator.media_layout import JobFolder, job_folder_name
 from annotator.ml_bridge import CancelFlag, Cancelled, Progress, ProgressCallback
@@ -210,6 +210,21 @@ def run_claimed_job(
     back: its input dies with the request.
     """
     job.claim_token = token  # the cancel flag the work builds also stops it when the claim is lost
+    try:
+        return _run_claimed(job, token, work, on_stop, describe_failure, in_request)
+    finally:
+        if job.kind in JOB_FOLDERS:  # a remote storage's scratch copy: its files are stored or abandoned
+            file_store.discard_scratch(_job_folder(job))
+
+
+def _run_claimed(
+    job: Job,
+    token: str,
+    work: JobWork,
+    on_stop: Callable[[Job], None] | None,
+    describe_failure: Callable[[Job, Exception], str],
+    in_request: bool,
+) -> str:
     with job_heartbeats.Heartbeat(job.pk, token):
         try:
             done = work(job)
@@ -292,13 +307,24 @@ def cancel_flag(job: Job) -> CancelFlag:
 
 
 def job_dir(job: Job) -> Path:
-    """Where ``job`` writes its files: ``MEDIA_ROOT/projects/<project>/<its kind's folder>/job-<job>``.
+    """The local folder where ``job`` writes its files, stored as ``projects/<project>/<its kind's folder>/job-<job>``.
 
-    One folder per job, so a redelivered job writes over its own files and nobody else's.
+    One folder per job, so a redelivered job writes over its own files and nobody else's. With
+    the media folder as storage it is the stored folder itself; with a remote storage it is
+    this worker's scratch copy, which :func:`publish_outputs` uploads (``annotator.file_store``).
     """
-    return Path(settings.MEDIA_ROOT) / job_folder_name(job.project_id, JOB_FOLDERS[job.kind], job.pk)
+    return file_store.scratch_folder(_job_folder(job))
 
 
-def relative_to_media(path: Path) -> str:
-    """``path`` as stored in a row: relative to ``MEDIA_ROOT``, so the media folder can move."""
-    return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
+def _job_folder(job: Job) -> str:
+    return job_folder_name(job.project_id, JOB_FOLDERS[job.kind], job.pk)
+
+
+def publish_outputs(job: Job) -> None:
+    """Store every file ``job`` wrote in its folder under its name, before any row names one."""
+    file_store.publish([job_dir(job)])
+
+
+def stored_name(path: Path) -> str:
+    """``path``, a file a job wrote in its folder, as stored in a row: its storage name."""
+    return file_store.stored_name(path)

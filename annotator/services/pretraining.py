@@ -64,7 +64,8 @@ def _pretrain(job: Job) -> jobs.JobDone:
     except Exception:
         cycles.complete_initial_set(project, None)
         raise
-    files = {key: jobs.relative_to_media(value) for key, value in artefacts.items() if key != "losses"}
+    jobs.publish_outputs(job)
+    files = {key: jobs.stored_name(value) for key, value in artefacts.items() if key != "losses"}
     try:
         reserve = fallback_order.representative_reserve(project, Path(artefacts["embeddings"]))
     except Exception:  # the reserve only orders fallback faces; the pre-trained backbone stands without it

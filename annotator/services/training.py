@@ -102,6 +102,7 @@ def _train_score_select(job: Job) -> None:
         progress=cycle_progress_reporter(job),
         cancel=jobs.cancel_flag(job),
     )
+    jobs.publish_outputs(job)
     record_outcome(job, outcome)
 
 
@@ -114,7 +115,7 @@ def record_outcome(job: Job, outcome: CycleOutcome) -> ModelVersion:
     """
     project = Project.objects.select_for_update().get(pk=job.project_id)
     existing = ModelVersion.objects.filter(
-        project=project, checkpoint=jobs.relative_to_media(outcome.checkpoint_path)
+        project=project, checkpoint=jobs.stored_name(outcome.checkpoint_path)
     ).first()
     if existing is not None:
         return existing
@@ -123,8 +124,8 @@ def record_outcome(job: Job, outcome: CycleOutcome) -> ModelVersion:
         project=project,
         cycle=job.cycle,
         version=number,
-        checkpoint=jobs.relative_to_media(outcome.checkpoint_path),
-        predictions=jobs.relative_to_media(outcome.predictions_path),
+        checkpoint=jobs.stored_name(outcome.checkpoint_path),
+        predictions=jobs.stored_name(outcome.predictions_path),
         labels_used=outcome.labels_used,
         metrics=outcome.metrics,
         crowd=outcome.crowd,

@@ -8,11 +8,11 @@ import factory
 import numpy as np
 from django.contrib.auth import get_user_model
 
-from annotator import ml_bridge
+from annotator import file_store, ml_bridge
 from annotator.media_layout import face_image_name
 from annotator.ml_bridge.pseudo_labels import ConfirmablePseudoLabel
 from annotator.models import MAX_VOTES, Face, Membership, ModelVersion, Project, PseudoLabelOffer, Role, Split
-from annotator.services import budget_plan, confirmations, imports, labeling_start, projects, votes
+from annotator.services import budget_plan, confirmations, labeling_start, projects, votes
 
 CLASS_NAMES = ("neutral", "happiness", "surprise", "sadness")
 
@@ -81,7 +81,7 @@ class FaceFactory(factory.django.DjangoModelFactory):
         encoded = ml_bridge.encode_pixels(face_pixels(seed if seed is not None else cls._counter()))
         face = model_class(*args, sha256=encoded.sha256, width=encoded.width, height=encoded.height, **kwargs)
         face.image.name = face_image_name(face.project_id, encoded.sha256)
-        imports._write_face(face.image.name, encoded.png)
+        file_store.save_bytes(face.image.name, encoded.png)
         face.save()
         return face
 

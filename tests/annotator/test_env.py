@@ -158,3 +158,48 @@ def test_an_unset_or_blank_integer_takes_its_default_and_a_good_one_is_read(
     assert env.get_int("FACELOOP_TRAIN_EPOCHS", 30, minimum=1) == 30
     monkeypatch.setenv("FACELOOP_TRAIN_EPOCHS", " 12 ")
     assert env.get_int("FACELOOP_TRAIN_EPOCHS", 30, minimum=1) == 12
+
+
+def test_storage_defaults_to_the_media_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FACELOOP_STORAGE", raising=False)
+    assert env.get_storages("FACELOOP_STORAGE")["default"] == {
+        "BACKEND": "django.core.files.storage.FileSystemStorage"
+    }
+
+
+def test_s3_storage_is_private_signed_and_needs_a_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACELOOP_STORAGE", "s3")
+    monkeypatch.delenv("FACELOOP_S3_BUCKET", raising=False)
+    with pytest.raises(env.SettingError, match="FACELOOP_S3_BUCKET"):
+        env.get_storages("FACELOOP_STORAGE")
+    monkeypatch.setenv("FACELOOP_S3_BUCKET", "faces")
+    monkeypatch.setenv("FACELOOP_S3_ENDPOINT_URL", "http://minio:9000")
+    monkeypatch.setenv("FACELOOP_S3_URL_SECONDS", "30")
+    default = env.get_storages("FACELOOP_STORAGE")["default"]
+    assert default["BACKEND"] == "storages.backends.s3.S3Storage"
+    options = default["OPTIONS"]
+    assert (options["bucket_name"], options["endpoint_url"], options["region_name"]) == (
+        "faces",
+        "http://minio:9000",
+        "us-east-1",
+    )
+    assert (options["default_acl"], options["querystring_auth"], options["querystring_expire"]) == (
+        None,
+        True,
+        30,
+    )
+    monkeypatch.setenv("FACELOOP_STORAGE", "ftp")
+    with pytest.raises(env.SettingError, match="FACELOOP_STORAGE"):
+        env.get_storages("FACELOOP_STORAGE")
+
+
+def test_media_sendfile_must_fit_the_storage() -> None:
+    folder = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    bucket = {"default": {"BACKEND": "storages.backends.s3.S3Storage"}}
+    assert env.check_media_sendfile("x-accel-redirect", folder) == "x-accel-redirect"
+    assert env.check_media_sendfile("signed-url", bucket) == "signed-url"
+    assert env.check_media_sendfile("django", bucket) == "django"
+    with pytest.raises(env.SettingError, match="signed-url needs FACELOOP_STORAGE=s3"):
+        env.check_media_sendfile("signed-url", folder)
+    with pytest.raises(env.SettingError, match="MEDIA_SENDFILE=x-sendfile"):
+        env.check_media_sendfile("x-sendfile", bucket)

@@ -68,7 +68,7 @@ def world(media_root: Path) -> dict:
         "face": project.faces.order_by("id").first().image.name,
         "export": export_job.result["file"],
         "export_job": export_job,
-        "model": jobs.relative_to_media(model_dir / "model.pt"),
+        "model": jobs.stored_name(model_dir / "model.pt"),
     }
 
 

@@ -22,7 +22,7 @@ from annotator.ml_bridge.predictions import read_predictions
 from annotator.models import Face, ModelVersion, Project, Split
 from annotator.services import cycles, labeling_start
 from annotator.services.errors import InvalidInput
-from annotator.services.jobs import relative_to_media
+from annotator.services.jobs import stored_name
 from ml_engine.training import supervised
 from tests.annotator.factories import FaceFactory, UserFactory, cast_vote, face_pixels, make_project
 from tests.annotator.test_training_bridge import answered_project, run_cycle
@@ -121,9 +121,7 @@ def test_the_bridge_trains_the_kept_faces_with_their_pseudo_labels(tmp_path: Pat
     project = answered_project("supervised")
     auxiliary = add_auxiliary(project, 6)
     first = run_cycle(project, media_root / "first")  # the current model: labeled faces only
-    ModelVersion.objects.create(
-        project=project, version=1, checkpoint=relative_to_media(first.checkpoint_path)
-    )
+    ModelVersion.objects.create(project=project, version=1, checkpoint=stored_name(first.checkpoint_path))
     Project.objects.filter(pk=project.pk).update(omni_supervised_delta=0.0)
     project.refresh_from_db()
     seen = []

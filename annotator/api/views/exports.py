@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
@@ -10,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator import file_store
 from annotator.api.job_serializers import JobSerializer
 from annotator.api.openapi import errors
 from annotator.api.permissions import owner_or_403
@@ -83,8 +86,8 @@ class ExportDownloadView(ServiceErrorsMixin, APIView):
     def get(self, request: Request, job_id: int) -> FileResponse:
         job = get_object_or_404(Job, pk=job_id, kind=JobKind.EXPORT)
         owner_or_403(request, job.project_id)
-        path = exports.export_file(job)
-        content_type = DOWNLOAD_CONTENT_TYPES.get(path.suffix, MODEL_CONTENT_TYPE)
+        name = PurePosixPath(exports.export_file(job))
+        content_type = DOWNLOAD_CONTENT_TYPES.get(name.suffix, MODEL_CONTENT_TYPE)
         return FileResponse(
-            path.open("rb"), as_attachment=True, filename=path.name, content_type=content_type
+            file_store.open_file(str(name)), as_attachment=True, filename=name.name, content_type=content_type
         )

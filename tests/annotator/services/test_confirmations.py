@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -285,7 +284,7 @@ def test_a_confirmed_offer_trains_as_a_label_and_a_rejected_one_does_not(setting
         faces[2]: None,
         faces[3]: None,
     }
-    dataset = ml_bridge.faces_to_dataset(("a", "b", "c", "d"), rows, Path(settings.MEDIA_ROOT))
+    dataset = ml_bridge.faces_to_dataset(("a", "b", "c", "d"), rows)
     assert dataset.labels.tolist() == [2, -1, -1, 0]
     assert dataset.splits.tolist() == ["train", "pool", "pool", "train"]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from annotator import ml_bridge
@@ -22,7 +20,7 @@ def _pool_as_simulate_reads_it(project) -> ml_bridge.FaceDataset:
         .order_by("id")
         .values("id", "image", "split", "label_index", "imported_label", "class_votes")
     )
-    return ml_bridge.faces_to_dataset(CLASS_NAMES, rows, Path("/media"))
+    return ml_bridge.faces_to_dataset(CLASS_NAMES, rows)
 
 
 @pytest.mark.parametrize("seed", [0, 7, 123456])

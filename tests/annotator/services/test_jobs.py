@@ -174,7 +174,7 @@ def test_each_job_writes_into_its_own_folder_under_media() -> None:
         folder == Path(settings.MEDIA_ROOT) / "projects" / str(job.project_id) / "exports" / f"job-{job.pk}"
     )
     assert (
-        jobs.relative_to_media(folder / "labels.csv")
+        jobs.stored_name(folder / "labels.csv")
         == f"projects/{job.project_id}/exports/job-{job.pk}/labels.csv"
     )
 

@@ -73,7 +73,7 @@ def test_reviewed_label_overrides_votes_in_every_training_target() -> None:
     project, face, _ = disputed_project()
     reviews.review_face(project, project.owner, face.pk, 3)
     inputs = cycle_inputs(project)
-    dataset = faces_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
+    dataset = faces_to_dataset(inputs.class_names, inputs.rows)
     row = [r["id"] for r in inputs.rows].index(face.pk)
     assert dataset.labels[row] == 3 and dataset.splits[row] == "train"
     assert dataset.votes[row].tolist() == [0, 0, 0, 1]
@@ -171,7 +171,7 @@ def test_voted_test_faces_are_reviewed_but_imported_test_labels_are_not() -> Non
     )
     reviews.review_face(project, project.owner, voted_test.pk, 1)
     inputs = cycle_inputs(project)
-    dataset = faces_to_dataset(inputs.class_names, inputs.rows, inputs.media_root)
+    dataset = faces_to_dataset(inputs.class_names, inputs.rows)
     row = [r["id"] for r in inputs.rows].index(voted_test.pk)
     assert (dataset.splits[row], dataset.labels[row]) == ("test", 1)
     imported_row = [r["id"] for r in inputs.rows].index(imported.pk)
