@@ -30,11 +30,13 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 from urllib.parse import quote
 
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -86,9 +88,44 @@ def local_copy(name: str) -> Path:
     target = _cache_root() / _checked(name)
     if target.is_file():
         return target
-    with _written_whole(target) as out, storage().open(name, "rb") as source:
-        shutil.copyfileobj(cast("IO[bytes]", source), out, COPY_CHUNK)
+    with _written_whole(target) as out, open_object(name).body as source:
+        shutil.copyfileobj(source, out, COPY_CHUNK)
     return target
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A stored file opened to read, with what a response needs to describe it."""
+
+    body: IO[bytes]
+    size: int
+    modified: datetime
+
+
+def open_object(name: str) -> StoredObject:
+    """Stored file ``name`` opened to read: one request to a remote storage.
+
+    django-storages' ``open`` asks the bucket first whether the object exists and how large it
+    is (HeadObject) before it reads (GetObject); a GetObject's answer already says both.
+
+    Raises:
+        FileNotFoundError: no file of that name is stored.
+    """
+    checked = _checked(name)
+    if is_local():
+        path = Path(storage().path(checked))
+        body = path.open("rb")
+        stat = os.fstat(body.fileno())
+        return StoredObject(body, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+    bucket_storage: Any = storage()
+    key = bucket_storage._normalize_name(checked)  # the bucket key: the storage's location prefix + name
+    try:
+        answer = bucket_storage.bucket.Object(key).get()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            raise FileNotFoundError(f"no stored file {name!r}") from error
+        raise
+    return StoredObject(answer["Body"], answer["ContentLength"], answer["LastModified"])
 
 
 @contextmanager
@@ -186,11 +223,6 @@ def discard_scratch(name: str) -> None:
         path.unlink(missing_ok=True)
 
 
-def open_file(name: str) -> IO[bytes]:
-    """Stored file ``name`` opened to read, streamed from the storage (a response sends it in chunks)."""
-    return cast("IO[bytes]", storage().open(_checked(name), "rb"))
-
-
 def exists(name: str) -> bool:
     return storage().exists(_checked(name))
 
@@ -200,14 +232,6 @@ def delete(name: str) -> None:
     storage().delete(_checked(name))
     if not is_local():
         (_cache_root() / name).unlink(missing_ok=True)
-
-
-def modified_time(name: str) -> datetime | None:
-    """When ``name`` was stored, or None where the storage does not say."""
-    try:
-        return storage().get_modified_time(_checked(name))
-    except (NotImplementedError, OSError):
-        return None
 
 
 def signed_url(name: str, *, download_as: str | None = None) -> str:

@@ -85,9 +85,9 @@ def resolve_stored_name(raw: str) -> MediaFile | None:
     if file_store.is_local():
         return resolve_media_path(raw, Path(settings.MEDIA_ROOT))
     place = _layout_place(raw)
-    if place is None or len(raw) > MAX_NAME_LENGTH or not file_store.exists(raw):
+    if place is None or len(raw) > MAX_NAME_LENGTH:
         return None
-    return MediaFile(place[0], place[1], raw, None)
+    return MediaFile(place[0], place[1], raw, None)  # whether it is stored is asked once it is served
 
 
 def resolve_media_path(raw: str, media_root: Path) -> MediaFile | None:
@@ -165,25 +165,30 @@ def _stored_object_response(request: HttpRequest, media: MediaFile) -> HttpRespo
     name = PurePosixPath(media.relative).name
     attachment = media.kind is not MediaKind.FACES
     if settings.MEDIA_SENDFILE == "signed-url":
+        if not file_store.exists(media.relative):
+            raise Http404("No such file.")
         response: HttpResponse = HttpResponseRedirect(
             file_store.signed_url(media.relative, download_as=name if attachment else None)
         )
         response["Cache-Control"] = "private, no-store"  # the URL expires: never reuse the redirect
         return response
-    modified = file_store.modified_time(media.relative)
-    if modified is not None and not was_modified_since(
-        request.META.get("HTTP_IF_MODIFIED_SINCE"), int(modified.timestamp())
-    ):
+    try:
+        stored = file_store.open_object(media.relative)  # one GetObject: the bytes, size and date
+    except FileNotFoundError as error:
+        raise Http404("No such file.") from error
+    modified = stored.modified.timestamp()
+    if not was_modified_since(request.META.get("HTTP_IF_MODIFIED_SINCE"), int(modified)):
+        stored.body.close()
         return HttpResponseNotModified()
     content_type, _ = mimetypes.guess_type(name)
     response = FileResponse(
-        file_store.open_file(media.relative),
+        stored.body,
         as_attachment=attachment,
         filename=name,
         content_type=content_type or "application/octet-stream",
     )
-    if modified is not None:
-        response["Last-Modified"] = http_date(modified.timestamp())
+    response["Content-Length"] = str(stored.size)
+    response["Last-Modified"] = http_date(modified)
     response["Cache-Control"] = (
         f"private, max-age={FACE_CACHE_SECONDS}" if not attachment else "private, no-store"
     )

@@ -6,18 +6,16 @@ they started when the test ends, also when it fails.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-import requests
 import torch
 from django.db import connection
 
 from annotator import env, processes
+from annotator import s3_server as dev_s3_server
 from annotator.celery import app as celery_app
 
 WORKER_START_TIMEOUT_SECONDS = 90
@@ -90,20 +88,10 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     Returns its endpoint URL. Buckets live in the process's memory: each test makes its own.
     """
     port = processes.free_port()
-    endpoint = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("s3") / "s3.log"
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     with processes.ProcessGroup() as group:
-        server = group.add(processes.spawn("s3 server", command, log=log))
-        processes.wait_until(lambda: _answers(endpoint), 30, "the S3 server to answer", server)
-        yield endpoint
-
-
-def _answers(endpoint: str) -> bool:
-    try:
-        return requests.get(f"{endpoint}/moto-api/", timeout=1).ok
-    except requests.RequestException:
-        return False
+        group.add(dev_s3_server.start_s3_server(port, "faceloop-session", log=log))
+        yield dev_s3_server.endpoint(port)
 
 
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "faceloop-test", "AWS_SECRET_ACCESS_KEY": "faceloop-test-secret"}
@@ -127,7 +115,7 @@ def s3_storage(s3_server: str, settings, monkeypatch) -> dict[str, str]:
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=bucket)
+    dev_s3_server.create_bucket(s3_server, bucket)
     settings.STORAGES = env.get_storages("FACELOOP_STORAGE")  # setting_changed drops the cached backend
     return environment
 

@@ -50,7 +50,7 @@ def browser(world: dict, role: str) -> Client:
 
 
 def stored_bytes(name: str) -> bytes:
-    with file_store.open_file(name) as handle:
+    with file_store.open_object(name).body as handle:
         return handle.read()
 
 
@@ -77,7 +77,7 @@ def test_an_unchanged_face_is_answered_not_modified(world: dict) -> None:
     assert first.status_code == 200 and first["Last-Modified"]
     again = owner.get(f"/media/{world['face']}", HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
     assert again.status_code == 304
-    older = http_date(file_store.modified_time(world["face"]).timestamp() - 3600)
+    older = http_date(file_store.open_object(world["face"]).modified.timestamp() - 3600)
     assert owner.get(f"/media/{world['face']}", HTTP_IF_MODIFIED_SINCE=older).status_code == 200
 
 
@@ -99,3 +99,38 @@ def test_signed_url_mode_redirects_members_to_a_short_lived_url_of_a_private_obj
     assert export_download.headers["Content-Disposition"].startswith("attachment;")
     assert annotator.get(f"/media/{world['export']}").status_code == 403
     assert browser(world, "stranger").get(f"/media/{world['face']}").status_code == 404
+
+
+@pytest.fixture
+def s3_requests(monkeypatch) -> list[str]:
+    """The S3 operations this process sends from now on, in order (counted where botocore sends them)."""
+    from botocore.endpoint import Endpoint
+
+    sent: list[str] = []
+    original = Endpoint.make_request
+
+    def counted(endpoint, operation_model, request_dict):  # type: ignore[no-untyped-def]
+        sent.append(operation_model.name)
+        return original(endpoint, operation_model, request_dict)
+
+    monkeypatch.setattr(Endpoint, "make_request", counted)
+    return sent
+
+
+def test_serving_a_face_or_fetching_it_to_a_new_host_is_one_request(
+    world: dict, s3_requests, settings, tmp_path
+) -> None:
+    owner = browser(world, "owner")
+    served = owner.get(f"/media/{world['face']}")
+    assert served.status_code == 200 and int(served["Content-Length"]) == len(stored_bytes(world["face"]))
+    s3_requests.clear()
+    assert b"".join(owner.get(f"/media/{world['face']}").streaming_content)
+    assert s3_requests == ["GetObject"]
+    settings.FACELOOP_LOCAL_DIR = tmp_path / "new-host"
+    s3_requests.clear()
+    file_store.local_copy(world["face"])
+    file_store.local_copy(world["face"])
+    assert s3_requests == ["GetObject"], "fetched once, in one request; the copy is reused"
+    s3_requests.clear()
+    assert owner.get(f"/media/{world['face']}x.png").status_code == 404
+    assert s3_requests == ["GetObject"]

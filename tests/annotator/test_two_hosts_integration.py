@@ -96,7 +96,7 @@ def run_loop(name: str, logs: list[Path]) -> dict[str, object]:
     model_export = exports.request_export(project, what="model", format="pytorch")  # reads the checkpoint
     finished = Job.objects.filter(pk__in=[export.pk, model_export.pk], state=JobState.SUCCEEDED)
     wait_for(lambda: finished.count() == 2, "the exports", logs)
-    with file_store.open_file(Job.objects.get(pk=export.pk).result["file"]) as handle:
+    with file_store.open_object(Job.objects.get(pk=export.pk).result["file"]).body as handle:
         rows = list(csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8")))
     model = ModelVersion.objects.get(project=project, version=1)
     return {

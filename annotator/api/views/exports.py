@@ -88,6 +88,9 @@ class ExportDownloadView(ServiceErrorsMixin, APIView):
         owner_or_403(request, job.project_id)
         name = PurePosixPath(exports.export_file(job))
         content_type = DOWNLOAD_CONTENT_TYPES.get(name.suffix, MODEL_CONTENT_TYPE)
-        return FileResponse(
-            file_store.open_file(str(name)), as_attachment=True, filename=name.name, content_type=content_type
+        stored = file_store.open_object(str(name))
+        response = FileResponse(
+            stored.body, as_attachment=True, filename=name.name, content_type=content_type
         )
+        response["Content-Length"] = str(stored.size)
+        return response
