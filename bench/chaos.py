@@ -421,6 +421,7 @@ def main() -> None:
             FACELOOP_TRAIN_EPOCHS="1",
             FACELOOP_MIN_TRAIN_STEPS="0",
             FACELOOP_PRETRAIN_EPOCHS="2",
+            FACELOOP_PRETRAIN_MIN_STEPS="0",
             JOB_HEARTBEAT_SECONDS="2",
             JOB_HEARTBEAT_TIMEOUT_SECONDS="20",
             JOB_SWEEP_SECONDS="5",

@@ -8,7 +8,7 @@ Example (FER+ training faces, SimCLR, on a GPU)::
 Writes ``pretrain.pt`` (resumable; pass it to ``train --initial-weights``),
 ``embeddings.npy`` + ``embeddings.json`` and ``index.faiss`` into ``--out``. Running the same
 command again continues from the last finished epoch. ``--min-steps`` raises the epochs of a
-small pool until the run takes that many optimiser steps (``ml_engine.ssl.step_floor``).
+small pool until the run takes that many optimiser steps (``ml_engine.pretraining_steps``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ml_engine.embeddings import load_embeddings
 from ml_engine.models.resnet import STEMS
 from ml_engine.ssl import PretrainConfig, list_methods
 from ml_engine.ssl.pool_artifacts import pretrain_pool
-from ml_engine.ssl.step_floor import epochs_for_min_steps, steps_per_epoch
+from ml_engine.pretraining_steps import epochs_for_min_steps, steps_per_epoch
 from ml_engine.ssl.quality import knn_accuracy
 
 

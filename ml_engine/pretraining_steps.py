@@ -1,4 +1,6 @@
-"""How long a pre-training runs: a floor of optimiser steps, whatever the pool's size.
+"""How long a self-supervised pre-training runs: a floor of optimiser steps, whatever the pool's size.
+
+Pure arithmetic, outside ``ml_engine.ssl`` so the web process (time estimates) imports no torch.
 
 Sizing pre-training in epochs gives a small pool few optimiser steps, and a contrastive
 method learns per step, not per epoch. Measured on FER+ faces (ResNet-18, SimCLR 25
