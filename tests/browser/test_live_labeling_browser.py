@@ -43,6 +43,7 @@ def live_project() -> Project:
         batch_size=BATCH,
         initial_set_size=BATCH,
         ssl_method="none",
+        initial_selection="random",
         model_name="small_cnn",
         image_size=16,
         min_face_ms=0,
