@@ -27,7 +27,9 @@ def steps_per_epoch(faces: int, batch_size: int) -> int:
     takes them: batches of ``min(batch_size, faces)`` with the last partial one dropped (a
     contrastive batch of a few faces would give a noisy, badly scaled loss)."""
     if faces < 2 or batch_size < 2:
-        raise ValueError(f"pre-training needs at least two faces and a batch of two (got {faces}, {batch_size})")
+        raise ValueError(
+            f"pre-training needs at least two faces and a batch of two (got {faces}, {batch_size})"
+        )
     return faces // min(batch_size, faces)
 
 

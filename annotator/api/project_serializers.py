@@ -19,7 +19,10 @@ def _measured_help() -> dict[str, dict[str, str]]:
         setting.name: {
             "help_text": " ".join(
                 text
-                for text in (str(Project._meta.get_field(setting.name).help_text), measured_default_note(setting))
+                for text in (
+                    str(Project._meta.get_field(setting.name).help_text),
+                    measured_default_note(setting),
+                )
                 if text
             )
         }

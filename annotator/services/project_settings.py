@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from django.db.models import Field
+
 from annotator.models import Project
 
 Kind = Literal["", "text", "number", "choice", "switch"]
@@ -55,13 +57,14 @@ below random."""
 
 
 def measured_default_note(setting: Setting) -> str:
-    """"Measured default: <the model's default, as the form names it> — <the figure>"; empty for a
+    """ "Measured default: <the model's default, as the form names it> — <the figure>"; empty for a
     setting whose default was not measured."""
     if not setting.measured:
         return ""
     field = Project._meta.get_field(setting.name)
+    assert isinstance(field, Field)  # a setting is a plain column, never a relation
     default = field.default
-    value = ("on" if default else "off") if isinstance(default, bool) else dict(field.choices)[default]
+    value = ("on" if default else "off") if isinstance(default, bool) else dict(field.flatchoices)[default]
     return f"Measured default: {value} — {MEASURED_DEFAULTS}."
 
 

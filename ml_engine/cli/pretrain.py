@@ -24,9 +24,9 @@ from ml_engine.cli.train import initial_weights
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.embeddings import load_embeddings
 from ml_engine.models.resnet import STEMS
+from ml_engine.pretraining_steps import epochs_for_min_steps, steps_per_epoch
 from ml_engine.ssl import PretrainConfig, list_methods
 from ml_engine.ssl.pool_artifacts import pretrain_pool
-from ml_engine.pretraining_steps import epochs_for_min_steps, steps_per_epoch
 from ml_engine.ssl.quality import knn_accuracy
 
 

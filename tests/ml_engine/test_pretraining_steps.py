@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ml_engine.pretraining_steps import epochs_for_min_steps, steps_per_epoch
 from ml_engine.progress import Progress
 from ml_engine.ssl import pretrain
-from ml_engine.pretraining_steps import epochs_for_min_steps, steps_per_epoch
 from tests.ml_engine.ssl.test_ssl_pretrain import tiny_config, tiny_pool
 
 

@@ -156,6 +156,7 @@ function showPlan(plan) {
   const r = plan.retrain;
   el("budget-plan-retrain").textContent =
     `${plan.trainings} training${plan.trainings === 1 ? "" : "s"}. A retrain takes about ${duration(r.first_seconds)} after the initial set and ${duration(r.last_seconds)} at the end (${r.speed.source}).`;
+  el("budget-plan-pretraining").textContent = plan.pretraining.sentence;
   const problems = Object.values(plan.problems).flat();
   document
     .getElementById("budget-plan-problems")

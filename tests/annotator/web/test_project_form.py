@@ -84,19 +84,25 @@ MEASURED = {
 
 
 def measured_notes(html: str) -> dict[str, str]:
-    return dict(re.findall(r'<p class="muted small measured-default" id="([a-z_]+)-measured">([^<]*)</p>', html))
+    return dict(
+        re.findall(r'<p class="muted small measured-default" id="([a-z_]+)-measured">([^<]*)</p>', html)
+    )
 
 
 @pytest.mark.parametrize("page", ["new", "settings"])
 def test_the_form_says_which_defaults_were_measured_best_and_the_figure(client, page: str) -> None:
     project = make_project()
     client.force_login(project.owner)
-    html = client.get("/projects/new/" if page == "new" else f"/projects/{project.pk}/settings/").content.decode()
+    html = client.get(
+        "/projects/new/" if page == "new" else f"/projects/{project.pk}/settings/"
+    ).content.decode()
     notes = measured_notes(html)
 
     assert set(notes) == set(MEASURED)  # batch size, budget and the rest were not measured
     for name, value in MEASURED.items():
-        assert notes[name].startswith(f"Measured default: {value} — with the other measured defaults, 63.90% vs 61.14%")
+        assert notes[name].startswith(
+            f"Measured default: {value} — with the other measured defaults, 63.90% vs 61.14%"
+        )
         assert "28% fewer labels (46% on FER2013Valid; bench/al_real_faces.py)" in notes[name]
 
 
