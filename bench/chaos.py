@@ -135,6 +135,7 @@ def setup_project(args: argparse.Namespace) -> tuple[int, list[str]]:
         lease_seconds=30,
         min_face_ms=0,
         seed=args.seed,
+        initial_selection="random",  # labeling opens at once, as the scenario's annotators expect
     )
     dataset.splits = np.array(["pool"] * faces, dtype=object)
     imports.import_dataset(project, dataset, split="auto")

@@ -71,6 +71,7 @@ def project(transactional_db, ssl_method: str) -> tuple[Project, dict[str, int]]
         initial_set_size=BATCH,
         strategy="least_confidence",
         ssl_method=ssl_method,
+        initial_selection="random",  # the loop from a seeded random first batch, with or without pre-training
         model_name="small_cnn",
         image_size=32,
     )

@@ -70,7 +70,8 @@ function classEditor(table, { readOnly = false } = {}) {
   };
 }
 
-/** Fill the numeric inputs' min and max from the project bounds, and selects from choices. */
+/** Fill the numeric inputs' min and max from the project bounds, and selects from choices, each set to
+ * the model's default (its data-default; the settings page then shows the project's own values). */
 function prepare(form, config) {
   for (const [field, bounds] of Object.entries(config.bounds)) {
     const input = form.elements[field];
@@ -83,6 +84,7 @@ function prepare(form, config) {
     const select = form.elements[field];
     if (!select) continue;
     select.replaceChildren(...choices.map((c) => node("option", { value: c.value, text: c.label })));
+    if (select.dataset.default) select.value = select.dataset.default;
     const help = el(`${field}-help`);
     const explain = () => (help.textContent = choices.find((c) => c.value === select.value)?.help || "");
     select.addEventListener("change", explain);
