@@ -228,6 +228,11 @@ REDIS_URL = env.get_str("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0
 TORCH_DEVICE = env.get_torch_device("TORCH_DEVICE")
 FACELOOP_TRAIN_EPOCHS = env.get_int("FACELOOP_TRAIN_EPOCHS", 30, minimum=1)
 FACELOOP_PRETRAIN_EPOCHS = env.get_int("FACELOOP_PRETRAIN_EPOCHS", 20, minimum=1)
+# The least optimiser steps a pre-training runs: a small pool gets more epochs until it reaches
+# them (ml_engine.pretraining_steps), so a 2,000-face project gets what a 30,000-face one gets from
+# its epochs. Measured on FER+ (SimCLR 25 epochs, batch 256, seed 0): 475 steps over 5,000 faces
+# gave +0.5 points of accuracy over no pre-training, 975 steps over 10,000 faces +8.8. 0: off.
+FACELOOP_PRETRAIN_MIN_STEPS = env.get_int("FACELOOP_PRETRAIN_MIN_STEPS", 1000, minimum=0)
 # Fine-tuning from the previous model version (warm start) needs fewer epochs than training
 # from scratch: by default a third of them.
 FACELOOP_WARM_START_EPOCHS = env.get_int(

@@ -85,6 +85,7 @@ def setup_database(var_dir: Path, faces: int, dim: int) -> tuple[int, str, list[
         classes=projects.default_class_specs(names),
         budget_votes=10 * faces,
         ssl_method="none",
+        initial_selection="random",
     )
     rng = np.random.default_rng(0)
     chunk = 10_000

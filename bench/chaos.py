@@ -135,6 +135,7 @@ def setup_project(args: argparse.Namespace) -> tuple[int, list[str]]:
         lease_seconds=30,
         min_face_ms=0,
         seed=args.seed,
+        initial_selection="random",  # labeling opens at once, as the scenario's annotators expect
     )
     dataset.splits = np.array(["pool"] * faces, dtype=object)
     imports.import_dataset(project, dataset, split="auto")
@@ -421,6 +422,7 @@ def main() -> None:
             FACELOOP_TRAIN_EPOCHS="1",
             FACELOOP_MIN_TRAIN_STEPS="0",
             FACELOOP_PRETRAIN_EPOCHS="2",
+            FACELOOP_PRETRAIN_MIN_STEPS="0",
             JOB_HEARTBEAT_SECONDS="2",
             JOB_HEARTBEAT_TIMEOUT_SECONDS="20",
             JOB_SWEEP_SECONDS="5",

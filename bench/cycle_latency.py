@@ -86,6 +86,7 @@ def build_project(
         initial_set_size=batch,
         strategy="least_confidence",
         ssl_method="none",
+        initial_selection="random",
         **settings,
     )
     imports.import_dataset(project, faces.subset(np.arange(pool_size)), split="pool")

@@ -67,7 +67,13 @@ def setup_database(var_dir: Path) -> tuple[int, int, str]:
     classes = projects.default_class_specs(("neutral", "happiness", "surprise", "sadness", "anger"))
     imports = projects.create_project(owner, name="imports", classes=classes, budget_votes=1_000)
     labeling = projects.create_project(
-        owner, name="labeling", classes=classes, budget_votes=100, initial_set_size=20, batch_size=20
+        owner,
+        name="labeling",
+        classes=classes,
+        budget_votes=100,
+        initial_set_size=20,
+        batch_size=20,
+        initial_selection="random",  # labeling opens at once: no worker pre-trains here
     )
     Face.objects.bulk_create(
         Face(project=labeling, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48)

@@ -70,6 +70,7 @@ def setup_database(var_dir: Path, pool: int, batch: int, annotators: int) -> tup
         budget_votes=10 * pool,
         initial_set_size=batch,
         batch_size=batch,
+        initial_selection="random",  # labeling opens at once: no worker pre-trains here
     )
     chunk = 10_000
     for start in range(0, pool, chunk):

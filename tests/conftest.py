@@ -49,9 +49,10 @@ def throttle_cache(settings, tmp_path: Path) -> None:
 
 @pytest.fixture(autouse=True)
 def no_training_step_floor(settings) -> None:
-    """Tests train a dozen faces: the app's 500-step floor would make each training hundreds of
-    epochs. The tests of the floor set it themselves (worker processes get 0 too)."""
+    """Tests train a dozen faces: the app's 500-step floor (1,000 for pre-training) would make each
+    training hundreds of epochs. The tests of the floors set them themselves (worker processes get 0 too)."""
     settings.FACELOOP_MIN_TRAIN_STEPS = 0
+    settings.FACELOOP_PRETRAIN_MIN_STEPS = 0
 
 
 @pytest.fixture(scope="session")
@@ -185,6 +186,7 @@ def worker_process_env(broker: str, worker_env: dict[str, str], settings) -> dic
         "DATABASE_URL": database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "FACELOOP_MIN_TRAIN_STEPS": "0",
+        "FACELOOP_PRETRAIN_MIN_STEPS": "0",
         **worker_env,
     }
 

@@ -8,8 +8,27 @@ from rest_framework import serializers
 from annotator.api.class_rules import printable_name, validated_classes
 from annotator.models import Project, ProjectClass
 from annotator.selectors.budget import budget_status
-from annotator.services.project_settings import SETTINGS
+from annotator.services.project_settings import SETTINGS, measured_default_note
 from annotator.services.projects import MAX_CLASSES
+
+
+def _measured_help() -> dict[str, dict[str, str]]:
+    """The schema's description of each setting whose default was measured best: the model's help
+    text and the figure behind the default (the form shows the same note)."""
+    return {
+        setting.name: {
+            "help_text": " ".join(
+                text
+                for text in (
+                    str(Project._meta.get_field(setting.name).help_text),
+                    measured_default_note(setting),
+                )
+                if text
+            )
+        }
+        for setting in SETTINGS
+        if setting.measured
+    }
 
 
 class ProjectClassSerializer(serializers.ModelSerializer):
@@ -69,6 +88,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["votes_spent", "backbone_weights_report", "created_at"]
+        extra_kwargs = _measured_help()
 
     def validate_classes(self, classes: list[dict]) -> list[dict]:
         return validated_classes(classes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,9 +11,35 @@ from annotator.ml_bridge.backbone_weights import load_backbone_weights_file
 from annotator.ml_bridge.cycle_inputs import CycleInputs, pool_of, training_dataset
 from annotator.ml_bridge.similar import write_index_face_ids
 from ml_engine.json_values import json_safe
+from ml_engine.pretraining_steps import epochs_for_min_steps, steps_per_epoch
 
 if TYPE_CHECKING:
     from ml_engine.progress import CancelFlag, ProgressCallback
+
+SCHEDULE_KEY = "schedule"
+"""Where a pre-training job's result keeps its :class:`PretrainingSchedule` (faces, epochs, steps)."""
+
+POOL_BATCH_FACES = 256
+"""Faces per pre-training step (the whole pool when smaller): the batch of the measured runs behind
+``FACELOOP_PRETRAIN_MIN_STEPS`` (:mod:`ml_engine.pretraining_steps`)."""
+
+
+@dataclass(frozen=True)
+class PretrainingSchedule:
+    """How long a project's pre-training runs: its epochs, batch and optimiser steps."""
+
+    faces: int
+    batch_size: int
+    epochs: int
+    steps: int
+
+
+def pretraining_schedule(faces: int, *, epochs: int, min_steps: int) -> PretrainingSchedule:
+    """The schedule of a pre-training over ``faces`` pool faces: ``epochs``, raised until the run
+    takes ``min_steps`` optimiser steps (:mod:`ml_engine.pretraining_steps`)."""
+    batch_size = min(POOL_BATCH_FACES, max(2, faces))
+    epochs = epochs_for_min_steps(epochs=epochs, min_steps=min_steps, faces=faces, batch_size=batch_size)
+    return PretrainingSchedule(faces, batch_size, epochs, epochs * steps_per_epoch(faces, batch_size))
 
 
 def pretrain_and_index(
@@ -20,6 +47,7 @@ def pretrain_and_index(
     method: str,
     output_dir: Path,
     *,
+    min_steps: int,
     device: str,
     progress: ProgressCallback,
     cancel: CancelFlag,
@@ -28,18 +56,21 @@ def pretrain_and_index(
 
     Seed 000's cold-start fix: the first cycle's classifier starts from this backbone. The
     labels are never used. With the owner's own weights, pre-training continues from them.
-    Returns the artefacts' paths (under ``output_dir``) and the losses.
+    ``inputs.epochs`` are raised until the run takes ``min_steps`` optimiser steps
+    (:func:`pretraining_schedule`). Returns the artefacts' paths (under ``output_dir``), the
+    losses, and the schedule it ran (the measure of this machine's pre-training speed).
     """
     from ml_engine.ssl.config import PretrainConfig
     from ml_engine.ssl.pool_artifacts import pretrain_pool
 
     pool = pool_of(training_dataset(inputs))
+    schedule = pretraining_schedule(len(pool), epochs=inputs.epochs, min_steps=min_steps)
     config = PretrainConfig(
         method=method,
         model=inputs.model_name,
         image_size=inputs.image_size,
-        epochs=inputs.epochs,
-        batch_size=min(256, max(2, len(pool))),
+        epochs=schedule.epochs,
+        batch_size=schedule.batch_size,
         seed=inputs.seed,
     )
     weights = None if inputs.backbone_weights is None else load_backbone_weights_file(inputs.backbone_weights)
@@ -53,4 +84,5 @@ def pretrain_and_index(
         "index": artefacts.index,
         FACE_IDS_KEY: face_ids,
         "losses": json_safe(artefacts.losses),
+        SCHEDULE_KEY: asdict(schedule),
     }

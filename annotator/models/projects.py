@@ -169,9 +169,10 @@ class Project(models.Model):
     initial_selection = models.CharField(
         max_length=16,
         choices=InitialSelection.choices,
-        default=InitialSelection.RANDOM,
+        default=InitialSelection.TYPICLUST,
         help_text="The first batch: at random, or representative faces picked on the pre-trained "
-        "embeddings (labeling then starts when pre-training ends).",
+        "embeddings (labeling then starts when pre-training ends). TypiClust by default: the "
+        "measured best combination (services/project_settings.py).",
     )
     backbone_weights = models.CharField(
         max_length=255,
@@ -214,8 +215,9 @@ class Project(models.Model):
         ),
     )
     warm_start = models.BooleanField(
-        default=False,
-        help_text="Fine-tune each model from the previous model version instead of training from scratch.",
+        default=True,
+        help_text="Fine-tune each model from the previous model version instead of training from scratch; "
+        "on by default: the measured best combination (services/project_settings.py).",
     )
     class_balanced = models.BooleanField(
         default=False,

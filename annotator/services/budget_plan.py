@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from annotator.models import Face, Project, Split
-from annotator.selectors import evaluation_split, training_speed
+from annotator.selectors import evaluation_split, pretraining_speed, training_speed
 from annotator.services.errors import InvalidInput
 
 PLAN_FIELDS = ("budget_votes", "votes_per_face", "batch_size", "initial_set_size", "test_sample_size")
@@ -103,9 +103,20 @@ def plan_budget(project: Project, counts: FaceCounts | None = None) -> dict[str,
             "last_seconds": training_speed.retrain_seconds(initial_faces + batch_faces, last_epochs, speed),
             "speed": speed.as_dict(),
         },
+        "pretraining": pretraining_speed.pretraining_estimate(
+            project, _pretraining_faces(counts, test_faces)
+        ),
         # Once labeling started the split is fixed: a budget spent to its end is how a project finishes.
         "problems": {} if counts.started else _problems(project, test_faces, initial_faces, left),
     }
+
+
+def _pretraining_faces(counts: FaceCounts, test_faces: int) -> int:
+    """The pool faces pre-training runs over: the pool, less the test sample it reserves when
+    labeling starts beyond the unlabeled test faces imported (services/evaluation_split.py)."""
+    if counts.started or counts.labeled_test:
+        return counts.pool
+    return max(counts.pool - max(test_faces - counts.test, 0), 0)
 
 
 def _problems(project: Project, test_faces: int, initial_faces: int, left: int) -> dict[str, list[str]]:

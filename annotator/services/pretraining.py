@@ -56,6 +56,7 @@ def _pretrain(job: Job) -> jobs.JobDone:
             cycle_inputs(project, epochs=settings.FACELOOP_PRETRAIN_EPOCHS),
             project.ssl_method,
             jobs.job_dir(job),
+            min_steps=settings.FACELOOP_PRETRAIN_MIN_STEPS,
             device=settings.TORCH_DEVICE,
             progress=jobs.progress_reporter(job),
             cancel=jobs.cancel_flag(job),
@@ -65,7 +66,8 @@ def _pretrain(job: Job) -> jobs.JobDone:
         cycles.complete_initial_set(project, None)
         raise
     jobs.publish_outputs(job)
-    files = {key: jobs.stored_name(value) for key, value in artefacts.items() if key != "losses"}
+    kept = ("losses", pretraining_bridge.SCHEDULE_KEY)
+    files = {key: jobs.stored_name(value) for key, value in artefacts.items() if key not in kept}
     try:
         reserve = fallback_order.representative_reserve(project, Path(artefacts["embeddings"]))
     except Exception:  # the reserve only orders fallback faces; the pre-trained backbone stands without it
@@ -75,5 +77,9 @@ def _pretrain(job: Job) -> jobs.JobDone:
         reserve = []
     return jobs.JobDone(
         "pool pre-trained and indexed",
-        {**files, "losses": artefacts["losses"], fallback_order.REPRESENTATIVE_KEY: reserve},
+        {
+            **files,
+            **{key: artefacts[key] for key in kept},
+            fallback_order.REPRESENTATIVE_KEY: reserve,
+        },
     )

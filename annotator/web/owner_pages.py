@@ -25,7 +25,7 @@ from annotator.models import (
 from annotator.services import invites
 from annotator.services.errors import InvalidInput
 from annotator.services.memberships import OWNERS, REVIEWERS
-from annotator.services.project_settings import FORM_SETTINGS
+from annotator.services.project_settings import FORM_SETTINGS, measured_default_note
 from annotator.services.reviews import REASONS
 from annotator.web import page_choices
 from annotator.web.views import page_membership, render_project_page
@@ -83,12 +83,20 @@ def _choices(choices: list[tuple[str, str]], help_texts: dict[str, str]) -> list
 
 def _setting_fields() -> list[dict[str, object]]:
     """The form's settings (:data:`~annotator.services.project_settings.FORM_SETTINGS`), each with
-    the value a new project starts from and whether it may be left empty."""
+    the value a new project starts from, whether it may be left empty, and the note of a default
+    measured best (:func:`~annotator.services.project_settings.measured_default_note`)."""
     fields = []
     for setting in FORM_SETTINGS:
         model_field = Project._meta.get_field(setting.name)
         value = model_field.default if model_field.has_default() else setting.initial
-        fields.append({**asdict(setting), "value": value, "required": not model_field.null})
+        fields.append(
+            {
+                **asdict(setting),
+                "value": value,
+                "required": not model_field.null,
+                "measured_note": measured_default_note(setting),
+            }
+        )
     return fields
 
 

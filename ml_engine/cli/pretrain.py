@@ -7,7 +7,8 @@ Example (FER+ training faces, SimCLR, on a GPU)::
 
 Writes ``pretrain.pt`` (resumable; pass it to ``train --initial-weights``),
 ``embeddings.npy`` + ``embeddings.json`` and ``index.faiss`` into ``--out``. Running the same
-command again continues from the last finished epoch.
+command again continues from the last finished epoch. ``--min-steps`` raises the epochs of a
+small pool until the run takes that many optimiser steps (``ml_engine.pretraining_steps``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ml_engine.cli.train import initial_weights
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.embeddings import load_embeddings
 from ml_engine.models.resnet import STEMS
+from ml_engine.pretraining_steps import epochs_for_min_steps, steps_per_epoch
 from ml_engine.ssl import PretrainConfig, list_methods
 from ml_engine.ssl.pool_artifacts import pretrain_pool
 from ml_engine.ssl.quality import knn_accuracy
@@ -37,6 +39,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="resnet18", help="model registry name")
     parser.add_argument("--stem", choices=STEMS, default=None, help="ResNet stem (default: the model's)")
     parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument(
+        "--min-steps",
+        type=int,
+        default=0,
+        help="run more epochs where --epochs take fewer optimiser steps than this (a small pool's floor; 0: off)",
+    )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=None, help="peak SGD lr (default 0.06 x batch / 128)")
     parser.add_argument("--warmup-epochs", type=int, default=0)
@@ -93,12 +101,15 @@ def run(args: argparse.Namespace) -> int:
             **model_kwargs,
             **{k: v for k, v in saved_kwargs.items() if k not in ("dropout", "in_channels")},
         }
+    epochs = epochs_for_min_steps(
+        epochs=args.epochs, min_steps=args.min_steps, faces=len(faces), batch_size=args.batch_size
+    )
     config = PretrainConfig(
         method=args.method,
         model=model,
         model_kwargs=model_kwargs,
         image_size=args.image_size,
-        epochs=args.epochs,
+        epochs=epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,
         warmup_epochs=args.warmup_epochs,
@@ -106,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         num_workers=args.num_workers,
     )
-    print(f"pre-training {args.method} on {len(faces)} faces for {args.epochs} epochs")
+    steps = epochs * steps_per_epoch(len(faces), args.batch_size)
+    print(f"pre-training {args.method} on {len(faces)} faces for {epochs} epochs ({steps} optimiser steps)")
     started = time.perf_counter()
     artifacts = pretrain_pool(
         config, faces, args.out, device=args.device, progress=ProgressBar(), initial_weights=weights

@@ -30,6 +30,10 @@ class UserFactory(factory.django.DjangoModelFactory):
 def make_project(owner=None, *, classes=CLASS_NAMES, **settings) -> Project:
     """A project through the service (as the app creates them), with its classes and owner membership.
 
+    Unlike the app's defaults (the measured best combination), a test project skips pre-training,
+    so its first batch is random and opens at once, and each model trains from scratch; the tests of
+    pre-training, representative first batches and warm starts set them.
+
     A budget too small for the plan (tests of a budget that runs out inside the initial set) is
     set after creation, as an owner lowering it once labeling started would leave it: the
     planner refuses such a plan at creation (tests/annotator/services/test_budget_plan.py).
@@ -42,6 +46,8 @@ def make_project(owner=None, *, classes=CLASS_NAMES, **settings) -> Project:
         "batch_size": 6,
         "seed": 7,
         "ssl_method": "none",
+        "initial_selection": "random",
+        "warm_start": False,
     }
     wanted = {**defaults, **settings}
     plan_fields = {field: wanted[field] for field in budget_plan.PLAN_FIELDS if field in wanted}

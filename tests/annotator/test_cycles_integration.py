@@ -71,6 +71,7 @@ def project(transactional_db, ssl_method: str) -> tuple[Project, dict[str, int]]
         initial_set_size=BATCH,
         strategy="least_confidence",
         ssl_method=ssl_method,
+        initial_selection="random",  # the loop from a seeded random first batch, with or without pre-training
         model_name="small_cnn",
         image_size=32,
     )
@@ -200,7 +201,8 @@ def test_two_cycles_complete_on_their_own(project, worker_process, client_for) -
         assert version.metrics["accuracy"] == pytest.approx(np.trace(confusion) / TEST_SIZE)
     trainings = Job.objects.filter(project=project, kind=JobKind.TRAIN, state=JobState.SUCCEEDED)
     assert trainings.count() == 2
-    assert all(job.result["pretrained"] for job in trainings)
+    # The first model starts from the pre-trained backbone; the next fine-tunes it (warm start, the default).
+    assert [job.result["started_from"] for job in trainings.order_by("cycle__number")] == ["ssl", "v1"]
     pretraining = Job.objects.get(project=project, kind=JobKind.PRETRAIN)
     assert pretraining.state == JobState.SUCCEEDED
     for artefact in ("checkpoint", "index"):

@@ -31,6 +31,7 @@ def make_project(name: str, **settings) -> tuple[Project, dict[str, int]]:
         "batch_size": BATCH,
         "initial_set_size": BATCH,
         "ssl_method": "none",
+        "initial_selection": "random",
         "model_name": "small_cnn",
         "image_size": 32,
         "strategy": "least_confidence",

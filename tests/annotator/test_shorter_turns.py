@@ -55,10 +55,10 @@ def succeeded_pretraining(project: Project) -> Job:
     return job
 
 
-def test_warm_start_is_off_by_default_and_starts_from_the_newest_model_when_on():
-    project = make_labeling_project(model_name="small_cnn")
+def test_warm_start_is_on_by_default_and_starts_from_the_newest_model_when_on():
+    assert Project._meta.get_field("warm_start").default is True  # the measured best combination
+    project = make_labeling_project(model_name="small_cnn", warm_start=False)
     stored_model(project, 1, "scratch")
-    assert project.warm_start is False
     assert warm_start_model(project) is None
 
     project.warm_start = True

@@ -108,6 +108,8 @@ def app_run(faces: FaceDataset, strategy: str) -> tuple[list[list[str]], list[We
         strategy=strategy,
         seed=SEED,
         ssl_method="none",
+        initial_selection="random",  # simulate's parity: a seeded random first batch, every model from scratch
+        warm_start=False,
         model_name="small_cnn",
         image_size=IMAGE_SIZE,
         continuous_labeling=False,

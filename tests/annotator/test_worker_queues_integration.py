@@ -40,6 +40,7 @@ def labeled_project(owner, name: str) -> Project:
         batch_size=8,
         initial_set_size=8,
         ssl_method="none",
+        initial_selection="random",
         model_name="small_cnn",
         image_size=16,
     )

@@ -42,6 +42,7 @@ def labeled_project(owner):
         initial_set_size=30,
         strategy="random",
         ssl_method="none",
+        initial_selection="random",
         model_name="small_cnn",
         image_size=32,
     )

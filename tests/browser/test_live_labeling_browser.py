@@ -43,6 +43,10 @@ def live_project() -> Project:
         batch_size=BATCH,
         initial_set_size=BATCH,
         ssl_method="none",
+        initial_selection="random",
+        # Written for models trained from scratch: model 2's take-over is checked against faces its
+        # ranking (the batch and a reserve) holds, which a warm-started model 2 ranks otherwise.
+        warm_start=False,
         model_name="small_cnn",
         image_size=16,
         min_face_ms=0,

@@ -60,6 +60,7 @@ def create_project(page, live_server) -> Project:
     }.items():
         page.fill(f"#{field}", value)
     page.select_option("#ssl_method", "none")
+    page.select_option("#initial_selection", "random")  # a representative first batch needs pre-training
     assert page.get_attribute("#batch_size", "max") == "10000"
     page.click("#create")
     page.wait_for_selector("#classes tbody tr:nth-child(2) .key-error:has-text('reserved')")

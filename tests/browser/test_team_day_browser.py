@@ -85,6 +85,7 @@ def worker_env() -> dict[str, str]:
         "FACELOOP_TRAIN_EPOCHS": "1",
         "FACELOOP_PRETRAIN_EPOCHS": "1",
         "FACELOOP_MIN_TRAIN_STEPS": "0",
+        "FACELOOP_PRETRAIN_MIN_STEPS": "0",
         "OMP_NUM_THREADS": "1",
     }
 

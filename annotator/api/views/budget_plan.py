@@ -1,4 +1,4 @@
-"""The budget planner: how a budget splits and how long its retrains take, before and after creation."""
+"""The budget planner: how a budget splits and how long its retrains and pre-training take, before and after creation."""
 
 from __future__ import annotations
 
@@ -58,6 +58,29 @@ class PlannedRetrainSerializer(serializers.Serializer):
     speed = TrainingSpeedSerializer()
 
 
+class PretrainingSpeedSerializer(serializers.Serializer):
+    images_per_second = serializers.FloatField(
+        allow_null=True,
+        help_text="Faces through the optimiser per second; null before any pre-training finished here.",
+    )
+    pretrainings = serializers.IntegerField(help_text="Finished pre-trainings the speed was measured over.")
+    source = serializers.CharField()
+
+
+class PlannedPretrainingSerializer(serializers.Serializer):
+    runs = serializers.BooleanField(help_text="False without a pre-training method.")
+    faces = serializers.IntegerField(help_text="Pool faces it runs over.")
+    epochs = serializers.IntegerField(allow_null=True)
+    steps = serializers.IntegerField(
+        allow_null=True, help_text="Optimiser steps: the epochs' steps, at least FACELOOP_PRETRAIN_MIN_STEPS."
+    )
+    seconds = serializers.IntegerField(
+        allow_null=True, help_text="Estimated length at the measured speed; null: unknown."
+    )
+    speed = PretrainingSpeedSerializer()
+    sentence = serializers.CharField()
+
+
 class BudgetPlanSerializer(serializers.Serializer):
     budget_votes = serializers.IntegerField()
     votes_per_face = serializers.IntegerField()
@@ -72,6 +95,9 @@ class BudgetPlanSerializer(serializers.Serializer):
     )
     retrain = PlannedRetrainSerializer(
         help_text="Estimated seconds of the first and the last training, and the speed (measured or a default)."
+    )
+    pretraining = PlannedPretrainingSerializer(
+        help_text="The self-supervised pre-training labeling starts: its steps and estimated length."
     )
     problems = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from annotator import ml_bridge
-from annotator.models import Project
+from annotator.models import InitialSelection, Project
 from annotator.services import imports, labeling_start, projects
 
 DEMO_USERNAME = "demo"
@@ -70,4 +70,7 @@ class Command(BaseCommand):
             initial_set_size=25,
             batch_size=25,
             seed=DEMO_SEED,
+            # Ready to label at once: the measured default's representative first batch would wait
+            # for pre-training, which on a few hundred faces runs FACELOOP_PRETRAIN_MIN_STEPS steps.
+            initial_selection=InitialSelection.RANDOM,
         )

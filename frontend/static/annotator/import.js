@@ -13,6 +13,11 @@ function showJob(job) {
   el("import-problems").replaceChildren(...problems.slice(0, 50).map((p) => node("li", { text: `${p.source}: ${p.reason}` })));
 }
 
+/** What starting labeling sets off: pre-training's steps and, at this machine's measured speed, its length. */
+async function showPretraining() {
+  el("pretraining-estimate").textContent = (await get("budget-plan/")).pretraining.sentence;
+}
+
 el("import-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const files = el("files").files;
@@ -45,6 +50,7 @@ el("import-form").addEventListener("submit", async (event) => {
     progress.stop();
     el("upload-progress").value = 1;
   }
+  await showPretraining(); // the pool changed
 });
 
 el("start").addEventListener("click", async () => {
@@ -59,3 +65,5 @@ el("start").addEventListener("click", async () => {
     el("start-status").textContent = error.message;
   }
 });
+
+showPretraining();

@@ -9,8 +9,6 @@ const form = el("project-form");
 const classes = classEditor(el("classes"));
 
 prepare(form, config);
-form.elements.strategy.value = "least_confidence";
-form.elements.strategy.dispatchEvent(new Event("change"));
 
 async function loadPresets() {
   const presets = await get("/api/class-presets/");

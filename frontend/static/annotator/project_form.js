@@ -70,7 +70,8 @@ function classEditor(table, { readOnly = false } = {}) {
   };
 }
 
-/** Fill the numeric inputs' min and max from the project bounds, and selects from choices. */
+/** Fill the numeric inputs' min and max from the project bounds, and selects from choices, each set to
+ * the model's default (its data-default; the settings page then shows the project's own values). */
 function prepare(form, config) {
   for (const [field, bounds] of Object.entries(config.bounds)) {
     const input = form.elements[field];
@@ -83,6 +84,7 @@ function prepare(form, config) {
     const select = form.elements[field];
     if (!select) continue;
     select.replaceChildren(...choices.map((c) => node("option", { value: c.value, text: c.label })));
+    if (select.dataset.default) select.value = select.dataset.default;
     const help = el(`${field}-help`);
     const explain = () => (help.textContent = choices.find((c) => c.value === select.value)?.help || "");
     select.addEventListener("change", explain);
@@ -156,6 +158,7 @@ function showPlan(plan) {
   const r = plan.retrain;
   el("budget-plan-retrain").textContent =
     `${plan.trainings} training${plan.trainings === 1 ? "" : "s"}. A retrain takes about ${duration(r.first_seconds)} after the initial set and ${duration(r.last_seconds)} at the end (${r.speed.source}).`;
+  el("budget-plan-pretraining").textContent = plan.pretraining.sentence;
   const problems = Object.values(plan.problems).flat();
   document
     .getElementById("budget-plan-problems")

@@ -17,7 +17,7 @@ from annotator.ml_bridge.training import initial_weights
 from annotator.models import Project
 from annotator.services.cycle_inputs import cycle_inputs
 from ml_engine.models.external_weights import gray_stem
-from tests.annotator.factories import add_annotator, make_labeling_project, make_project
+from tests.annotator.factories import FaceFactory, add_annotator, make_labeling_project, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -129,6 +129,7 @@ def test_pre_training_continues_from_the_owners_weights(client_for, monkeypatch,
     project = make_labeling_project(model_name="resnet18", image_size=32, ssl_method="simclr")
     Project.objects.filter(pk=project.pk).update(backbone_weights="")  # labeling started: set directly
     fresh = make_project(model_name="resnet18", ssl_method="simclr")
+    FaceFactory.create_batch(2, project=fresh)  # pre-training needs a pair of faces
     client_for(fresh.owner).post(url(fresh), {"file": torchvision_file()}, format="multipart")
     fresh.refresh_from_db()
     given = []
@@ -146,6 +147,7 @@ def test_pre_training_continues_from_the_owners_weights(client_for, monkeypatch,
             cycle_inputs(fresh),
             "simclr",
             tmp_path,
+            min_steps=0,
             device="cpu",
             progress=lambda _: None,
             cancel=lambda: False,

@@ -119,7 +119,9 @@ def test_a_failed_pre_training_falls_back_to_the_random_initial_set(monkeypatch,
 
 
 def test_a_real_pre_training_job_queues_the_picks(settings):
+    """One epoch over the 22 pool faces is one step (one batch of them): a floor of 3 steps runs 3 epochs."""
     settings.FACELOOP_PRETRAIN_EPOCHS = 1
+    settings.FACELOOP_PRETRAIN_MIN_STEPS = 3
     project = project_with_pool(initial_selection="kmeans")
     update_project(project, model_name="small_cnn", image_size=16)
     cycle = labeling_start.start_labeling(project)
@@ -132,6 +134,9 @@ def test_a_real_pre_training_job_queues_the_picks(settings):
     reserve = Job.objects.get(pk=job.pk).result[REPRESENTATIVE_KEY]  # for batches no model ranked yet
     queued = set(cycle.entries.values_list("face_id", flat=True))
     assert len(reserve) == len(set(reserve)) == 2 * project.batch_size and not set(reserve) & queued
+    schedule = Job.objects.get(pk=job.pk).result[pretraining_bridge.SCHEDULE_KEY]
+    assert schedule == {"faces": 22, "batch_size": 22, "epochs": 3, "steps": 3}
+    assert len(Job.objects.get(pk=job.pk).result["losses"]) == 3
 
 
 def test_representative_picks_need_pre_training():

@@ -31,3 +31,13 @@ def test_pretrain_command_writes_checkpoint_embeddings_and_index(tmp_path, capsy
     longer[longer.index("--epochs") + 1] = "2"
     assert main(longer) == 0  # resumes from the checkpoint: one more epoch
     assert load_embeddings(out)[1].epochs == 2
+
+
+def test_min_steps_raises_the_epochs_of_a_small_pool(tmp_path, capsys) -> None:
+    """24 faces in batches of 8 take 3 steps an epoch: a floor of 7 steps makes one epoch three."""
+    out = tmp_path / "ssl"
+    options = "--data 24 --format synthetic --model small_cnn --image-size 16 --epochs 1 --batch-size 8"
+    arguments = ["pretrain", *options.split(), "--min-steps", "7", "--out", str(out), "--device", "cpu"]
+    assert main(arguments) == 0
+    assert "for 3 epochs (9 optimiser steps)" in capsys.readouterr().out
+    assert load_embeddings(out)[1].epochs == 3
