@@ -78,6 +78,8 @@ def loop_project() -> tuple[Project, dict[str, int]]:
         model_name="small_cnn",
         image_size=32,
         continuous_labeling=False,
+        initial_selection="random",  # the loop's first batch at once, not after pre-training
+        warm_start=False,
     )
     imports.import_dataset(project, faces.subset(np.arange(POOL)), split="pool")
     test = faces.subset(np.arange(POOL, POOL + TEST))

@@ -53,6 +53,8 @@ def new_project(name: str) -> tuple[Project, dict[str, int]]:
         image_size=32,
         seed=7,
         continuous_labeling=False,
+        initial_selection="random",  # the loop's first batch at once, not after pre-training
+        warm_start=False,
     )
     imports.import_dataset(project, faces.subset(np.arange(POOL)), split="pool")
     imports.import_dataset(project, faces.subset(np.arange(POOL, POOL + TEST)), split="test")
@@ -97,7 +99,7 @@ def run_loop(name: str, logs: list[Path]) -> dict[str, object]:
     finished = Job.objects.filter(pk__in=[export.pk, model_export.pk], state=JobState.SUCCEEDED)
     wait_for(lambda: finished.count() == 2, "the exports", logs)
     with file_store.open_object(Job.objects.get(pk=export.pk).result["file"]).body as handle:
-        rows = list(csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8")))
+        rows = list(csv.DictReader(io.StringIO(handle.read().decode("utf-8"))))
     model = ModelVersion.objects.get(project=project, version=1)
     return {
         "initial": initial,
