@@ -1,1 +1,1 @@
-"""Django's SQLite backend, with write transactions that wait for the lock by retrying every 2 ms at most (``base``)."""
+"""Django's SQLite backend, with write transactions that wait for the lock by polling (``base``)."""

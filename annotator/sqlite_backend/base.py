@@ -1,4 +1,4 @@
-"""SQLite for several web processes: a transaction that finds the write lock taken retries within 2 ms.
+"""SQLite for several web processes: a transaction that finds the write lock taken retries within a millisecond.
 
 With ``transaction_mode`` IMMEDIATE every ``transaction.atomic`` block takes SQLite's one
 write lock at its ``BEGIN``. A connection that finds the lock taken waits under SQLite's
@@ -6,22 +6,20 @@ busy timeout, which sleeps between tries on a fixed schedule, 1, 2, 5, 10, 15, 2
 25, 50, 50, 100 ms (``sqliteDefaultBusyCallback``), and nothing wakes it when the lock comes
 free: behind a vote's few-millisecond transaction a waiter slept 8 or 18 ms, its CPU idle
 meanwhile, and with two web processes (or two view threads) the tier labeled no faster than
-with one. Here ``BEGIN`` is tried with the busy timeout off and retried after 0.5, 1, then every 2 ms
-(:data:`RETRY_SECONDS`; short, but not so short that fifty waiting requests spend the CPU
-the lock holder needs) until the connection's ``timeout`` has passed, when it fails as
+with one. Here ``BEGIN`` is tried with the busy timeout off and retried every
+:data:`RETRY_SECONDS` until the connection's ``timeout`` has passed, when it fails as
 SQLite's own wait would ("database is locked"). Statements outside a transaction keep the
 busy timeout.
 """
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 import time
 
 from django.db.backends.sqlite3 import base
 
-RETRY_SECONDS = (0.0005, 0.001, 0.002)
+RETRY_SECONDS = 0.0005
 DEFAULT_TIMEOUT_SECONDS = 5.0  # Python's sqlite3.connect default
 
 
@@ -35,7 +33,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         raw = self.connection
         raw.execute("PRAGMA busy_timeout = 0")
         try:
-            for attempt in itertools.count():
+            while True:
                 try:
                     raw.execute(begin)
                     return
@@ -43,7 +41,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                     if not is_locked(error) or time.monotonic() >= deadline:
                         with self.wrap_database_errors:
                             raise
-                time.sleep(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
+                time.sleep(RETRY_SECONDS)
         finally:
             raw.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
