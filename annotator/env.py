@@ -18,8 +18,6 @@ DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql"}
 # Seconds a database connection is reused by the thread that opened it (health checks stay
 # off): opening one costs about as much as a vote's queries (annotator.view_threads).
 CONN_MAX_AGE_SECONDS = 60
-# Django's SQLite backend, with write transactions that wait for the lock without long sleeps.
-SQLITE_ENGINE = "annotator.sqlite_backend"
 
 
 class SettingError(ValueError):
@@ -107,7 +105,7 @@ def _sqlite(path: Path, url_options: dict[str, object]) -> dict[str, object]:
     """A SQLite file; options from the URL override the defaults below."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return {
-        "ENGINE": SQLITE_ENGINE,
+        "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
         "CONN_MAX_AGE": CONN_MAX_AGE_SECONDS,
         "OPTIONS": {

@@ -91,7 +91,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.get_database("DATABASE_URL", VAR_DIR / "faceloop.sqlite3")}
-if DATABASES["default"]["ENGINE"] == env.SQLITE_ENGINE:
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so worker processes and the live server in tests share the test database.
     # One file per test run (by process id), so two runs at once do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_faceloop_{os.getpid()}.sqlite3")}

@@ -2,8 +2,8 @@
 
 Real HTTP against the web server exactly as ``make run`` starts it (``annotator.processes.
 web_command``: gunicorn with uvicorn workers on ``annotator.asgi``, the same settings) on a
-SQLite database in WAL mode whose project has ``--pool`` faces, ``--batch`` of them in the open
-batch (rows only: nobody fetches the images here). Every simulated labeler is a thread with its own
+SQLite database in WAL mode whose project has ``--pool`` faces, all in one open batch (rows
+only: nobody fetches the images here). Every simulated labeler is a thread with its own
 keep-alive connection and API token. Three measurements, each on a fresh copy of the same
 database so that each starts from the same queue:
 
@@ -54,15 +54,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--team-seconds", type=float, default=40.0)
     parser.add_argument("--clients", type=int, default=8, help="clients without pause (saturation)")
     parser.add_argument("--saturation-seconds", type=float, default=20.0)
-    parser.add_argument("--pool", type=int, default=20_000, help="faces in the project")
-    parser.add_argument("--batch", type=int, default=10_000, help="faces in the open batch (at most 10,000)")
+    parser.add_argument("--pool", type=int, default=20_000, help="faces, all in the open batch")
     parser.add_argument("--think", type=float, nargs=2, default=(1.0, 2.0), metavar=("MIN", "MAX"))
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose code is served")
     return parser.parse_args()
 
 
-def setup_database(var_dir: Path, pool: int, batch: int, people: int) -> tuple[int, list[str]]:
-    """Migrate a fresh database; a project of ``pool`` faces whose open batch holds ``batch``; ``people`` tokens."""
+def setup_database(var_dir: Path, pool: int, people: int) -> tuple[int, list[str]]:
+    """Migrate a fresh database; one project whose batch holds all ``pool`` faces; ``people`` tokens."""
     os.environ["FACELOOP_VAR_DIR"] = str(var_dir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
     import django
@@ -77,15 +76,15 @@ def setup_database(var_dir: Path, pool: int, batch: int, people: int) -> tuple[i
     from annotator.services import labeling_start, projects
 
     call_command("migrate", verbosity=0)
-    owner = get_user_model().objects.create_user("owner")  # no password: tokens only, no slow hashing
+    owner = get_user_model().objects.create_user("owner", password="owner-pass")
     names = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear")
     project = projects.create_project(
         owner,
         name="team load",
         classes=projects.default_class_specs(names),
         budget_votes=10 * pool,
-        initial_set_size=batch,
-        batch_size=batch,
+        initial_set_size=pool,
+        batch_size=pool,
     )
     faces = [
         Face(project=project, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48)
@@ -95,7 +94,7 @@ def setup_database(var_dir: Path, pool: int, batch: int, people: int) -> tuple[i
     labeling_start.start_labeling(project)
     tokens = []
     for i in range(people):
-        user = get_user_model().objects.create_user(f"labeler{i}")
+        user = get_user_model().objects.create_user(f"labeler{i}", password="x")
         Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
         tokens.append(Token.objects.create(user=user).key)
     connections.close_all()
@@ -227,7 +226,7 @@ def measure(
     project_id, tokens = setup
     server, port = serve(args.repo, var_dir, workers)
     try:
-        run_clients(port, project_id, tokens, 3.0, None)  # warm-up: every worker's imports and connections
+        run_clients(port, project_id, tokens[:clients], 2.0, None)  # warm-up: imports, connections
         return run_clients(port, project_id, tokens[:clients], seconds, think)
     finally:
         server.terminate()
@@ -257,9 +256,9 @@ def main() -> None:
         scratch = Path(scratch_name)
         template = scratch / "template"
         started = time.perf_counter()
-        setup = setup_database(template, args.pool, args.batch, max(args.labelers, args.clients))
+        setup = setup_database(template, args.pool, max(args.labelers, args.clients))
         print(
-            f"setup: {args.pool} faces, {args.batch} in the open batch, {args.labelers} labelers in {time.perf_counter() - started:.1f} s"
+            f"setup: {args.pool} faces in one open batch, {args.labelers} labelers in {time.perf_counter() - started:.1f} s"
         )
         think = (args.think[0], args.think[1])
         team, team_wall = measure(

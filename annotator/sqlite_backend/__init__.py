@@ -1,1 +1,0 @@
-"""Django's SQLite backend, with write transactions that wait for the lock by polling (``base``)."""
