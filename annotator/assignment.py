@@ -132,14 +132,35 @@ def claimable_entries(project: Project, cycle: Cycle, annotator: User) -> QueryS
     A free slot, a face still in the loop, not answered by them, and not held by any tab of
     theirs: a face one tab holds is never handed to another, so no face shows in two tabs.
     """
+    return _open_to(cycle, annotator).filter(slots_taken__lt=project.votes_per_face).order_by("position")
+
+
+def _open_to(cycle: Cycle, annotator: User) -> QuerySet[QueueEntry]:
+    """Entries of ``cycle`` still in the loop that the annotator neither answered nor holds."""
     answered = Vote.objects.filter(annotator=annotator, face=OuterRef("face_id"), retracted_at__isnull=True)
     mine = Lease.objects.filter(annotator=annotator, entry=OuterRef("pk"))
     return (
-        QueueEntry.objects.filter(cycle=cycle, slots_taken__lt=project.votes_per_face, face__excluded=False)
+        QueueEntry.objects.filter(cycle=cycle, face__excluded=False)
         .exclude(Exists(answered))
         .exclude(Exists(mine))
-        .order_by("position")
     )
+
+
+def first_claimable(project: Project, cycle: Cycle, annotator: User, count: int) -> list[int]:
+    """The ids of the first ``count`` entries of :func:`claimable_entries`, in queue order.
+
+    One query per number of slots taken (0 .. ``votes_per_face`` - 1), merged by position,
+    instead of one query with ``slots_taken < votes_per_face``: an equality on ``slots_taken``
+    lets the ``queue_open_slots`` index (cycle, slots_taken, position) hand rows over in
+    position order, so each query stops after ``count`` rows. The range form made SQLite
+    sort every open entry of the batch on each request (a temporary B-tree over thousands of
+    rows, each with its two NOT EXISTS probes): 13 ms against 0.06 ms on a batch of 2,000.
+    """
+    open_entries = _open_to(cycle, annotator).order_by("position").values_list("position", "id")
+    found: list[tuple[int, int]] = []
+    for taken in range(project.votes_per_face):
+        found += open_entries.filter(slots_taken=taken)[:count]
+    return [entry_id for _, entry_id in sorted(found)[:count]]
 
 
 def _claim(
@@ -152,10 +173,9 @@ def _claim(
     face or finds fewer candidates, and the loop ends.
     """
     limit = project.votes_per_face
-    open_entries = claimable_entries(project, cycle, annotator).values_list("id", flat=True)
     claimed: list[Lease] = []
     for _ in range(MAX_CLAIM_ROUNDS):
-        candidates = list(open_entries[: wanted - len(claimed) + EXTRA_CANDIDATES])
+        candidates = first_claimable(project, cycle, annotator, wanted - len(claimed) + EXTRA_CANDIDATES)
         for entry_id in candidates:
             lease = _claim_entry(project, entry_id, annotator, tab, limit, expires)
             if lease is not None:

@@ -15,7 +15,9 @@ import dj_database_url
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql"}
-POSTGRES_CONN_MAX_AGE = 60  # seconds a connection is reused; health checks stay off, as before
+# Seconds a database connection is reused by the thread that opened it (health checks stay
+# off): opening one costs about as much as a vote's queries (annotator.view_threads).
+CONN_MAX_AGE_SECONDS = 60
 
 
 class SettingError(ValueError):
@@ -80,7 +82,7 @@ def get_database(name: str, default_sqlite_path: Path) -> dict[str, object]:
     ``postgres://user:password@host:port/name`` (or ``postgresql://``); query options such
     as ``?sslmode=require&connect_timeout=5`` become the connection's ``OPTIONS``. SQLite
     gets a busy timeout and WAL journaling so concurrent annotators and the worker do not
-    trip over locks; PostgreSQL connections are kept for 60 seconds.
+    trip over locks. Connections of both are kept for 60 seconds.
     """
     raw = os.environ.get(name)
     if not raw:
@@ -88,7 +90,7 @@ def get_database(name: str, default_sqlite_path: Path) -> dict[str, object]:
     scheme = raw.partition("://")[0]
     if scheme not in DATABASE_SCHEMES:
         raise SettingError(f"{name}={raw!r}: unsupported scheme {scheme!r}; use sqlite:// or postgres://")
-    config = dict(dj_database_url.parse(raw, conn_max_age=POSTGRES_CONN_MAX_AGE))
+    config = dict(dj_database_url.parse(raw, conn_max_age=CONN_MAX_AGE_SECONDS))
     options = dict(config.get("OPTIONS") or {})
     if scheme == "sqlite":
         if config["NAME"] in {"", ":memory:"}:
@@ -105,6 +107,7 @@ def _sqlite(path: Path, url_options: dict[str, object]) -> dict[str, object]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
+        "CONN_MAX_AGE": CONN_MAX_AGE_SECONDS,
         "OPTIONS": {
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",

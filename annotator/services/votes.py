@@ -108,17 +108,16 @@ def submit_vote(
         FaceNotAvailable: not in the current batch, already fully voted, or already answered.
         BudgetExhausted, QuotaReached: no vote left to spend.
     """
-    replay = _replay(annotator, client_id, face_id)
-    if replay is not None:
-        return replay
     if membership is None or membership.user_id != annotator.pk or membership.project_id != project.pk:
         membership = require_membership(project.pk, annotator)
     try:
         with transaction.atomic():
             vote = _record(project, membership, face_id, answer, client_id, time_spent_ms, tab)
     except (IntegrityError, ServiceError) as error:
-        # A parallel request with the same client id may have won while this one waited
-        # for a lock; its vote is this request's answer.
+        # A resent request (its client id is stored: the unique constraint, or the face
+        # already answered, stopped it) or a parallel one with the same client id that won
+        # while this one waited for the lock: the stored vote is this request's answer.
+        # Looking for it only here, not before, saves the first sending (nearly every vote) a query.
         replay = _replay(annotator, client_id, face_id)
         if replay is not None:
             return replay

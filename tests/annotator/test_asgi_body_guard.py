@@ -152,7 +152,7 @@ def test_django_spools_a_large_body_to_disk_before_the_view_runs(settings) -> No
     async def receive() -> dict:
         return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks)}
 
-    body = asyncio.run(application.app.read_body(receive))
+    body = asyncio.run(application.app.app.read_body(receive))  # the guard, the view threads, Django
     try:
         assert body._rolled is True  # a file on disk, not bytes in memory
         assert body.read() == b"x" * 1000 + b"y" * 1000

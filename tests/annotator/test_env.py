@@ -15,6 +15,7 @@ def test_database_defaults_to_sqlite_file(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert config == {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(tmp_path / "db.sqlite3"),
+        "CONN_MAX_AGE": 60,
         "OPTIONS": {
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
