@@ -54,13 +54,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--team-seconds", type=float, default=40.0)
     parser.add_argument("--clients", type=int, default=8, help="clients without pause (saturation)")
     parser.add_argument("--saturation-seconds", type=float, default=20.0)
-    parser.add_argument("--pool", type=int, default=20_000, help="faces, all in the open batch")
+    parser.add_argument("--pool", type=int, default=20_000, help="faces in the project")
+    parser.add_argument("--batch", type=int, default=10_000, help="faces in the open batch (at most 10,000)")
     parser.add_argument("--think", type=float, nargs=2, default=(1.0, 2.0), metavar=("MIN", "MAX"))
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose code is served")
     return parser.parse_args()
 
 
-def setup_database(var_dir: Path, pool: int, people: int) -> tuple[int, list[str]]:
+def setup_database(var_dir: Path, pool: int, batch: int, people: int) -> tuple[int, list[str]]:
     """Migrate a fresh database; one project whose batch holds all ``pool`` faces; ``people`` tokens."""
     os.environ["FACELOOP_VAR_DIR"] = str(var_dir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
@@ -83,8 +84,10 @@ def setup_database(var_dir: Path, pool: int, people: int) -> tuple[int, list[str
         name="team load",
         classes=projects.default_class_specs(names),
         budget_votes=10 * pool,
-        initial_set_size=pool,
-        batch_size=pool,
+        initial_set_size=batch,
+        batch_size=batch,
+        ssl_method="none",
+        initial_selection="random",  # labeling opens at once: no pre-training to wait for
     )
     faces = [
         Face(project=project, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48)
@@ -256,9 +259,9 @@ def main() -> None:
         scratch = Path(scratch_name)
         template = scratch / "template"
         started = time.perf_counter()
-        setup = setup_database(template, args.pool, max(args.labelers, args.clients))
+        setup = setup_database(template, args.pool, args.batch, max(args.labelers, args.clients))
         print(
-            f"setup: {args.pool} faces in one open batch, {args.labelers} labelers in {time.perf_counter() - started:.1f} s"
+            f"setup: {args.pool} faces, {args.batch} in the open batch, {args.labelers} labelers in {time.perf_counter() - started:.1f} s"
         )
         think = (args.think[0], args.think[1])
         team, team_wall = measure(
