@@ -12,7 +12,10 @@ shows what per-image ``torchvision.transforms.v2`` augmentation would cost inste
 Peak memory: each variant also runs once in a fresh child process, which reports its peak
 resident set size above its starting size (``ru_maxrss``; on CUDA, ``max_memory_allocated``).
 
-    python bench/train_throughput.py [--device cpu|cuda] [--faces 200] [--rounds 3]
+With ``--scoring`` it also times scoring (the forward pass over the pool each cycle makes):
+``predict`` against a bare no-grad forward loop, in the same way.
+
+    python bench/train_throughput.py [--device cpu|cuda] [--faces 200] [--rounds 3] [--scoring]
 """
 
 from __future__ import annotations
@@ -125,6 +128,43 @@ def run_bare(
     return time.perf_counter() - started
 
 
+def compare_scoring(args: argparse.Namespace, faces: FaceDataset, device: torch.device) -> None:
+    """Scoring (a cycle's pass over the pool): ``predict`` against a bare no-grad forward loop.
+
+    ``predict`` also keeps each face's embedding and softmax; the bare loop only runs the
+    model over pre-normalised tensors in batches of 256. Same model, alternating rounds.
+    """
+    from ml_engine.inference import predict
+
+    config = _config(args)
+    model = create_model(config.model, faces.num_classes, **config.model_kwargs).to(device).eval()
+    images = eval_transform(args.image_size)(torch.from_numpy(faces.images)[:, None])
+
+    def bare() -> None:
+        with torch.inference_mode():
+            for start in range(0, len(images), 256):
+                model(images[start : start + 256].to(device))
+
+    def scored() -> None:
+        predict(model, faces, image_size=args.image_size, device=device)
+
+    variants = {"predict": scored, "bare": bare}
+    bare()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for round_index in range(args.rounds):
+        for name in list(variants) if round_index % 2 == 0 else list(reversed(variants)):
+            _sync(device)
+            started = time.perf_counter()
+            variants[name]()
+            _sync(device)
+            times[name].append(time.perf_counter() - started)
+    rate = {name: len(faces.labels) / statistics.median(seconds) for name, seconds in times.items()}
+    print(
+        f"scoring: predict {rate['predict']:.1f} img/s, bare forward {rate['bare']:.1f} img/s (median of "
+        f"{args.rounds}); predict / bare = {rate['predict'] / rate['bare']:.3f}"
+    )
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -171,6 +211,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--torchvision", action="store_true", help="also time per-image v2 augmentation")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child runs")
+    parser.add_argument(
+        "--scoring", action="store_true", help="also time scoring the faces (a cycle's pool pass)"
+    )
     return parser.parse_args()
 
 
@@ -207,6 +250,8 @@ def main() -> None:
         f"fit / bare = {rate['fit'] / rate['bare']:.3f} (median), {best['fit'] / best['bare']:.3f} (best round); "
         "goal >= 0.9"
     )
+    if args.scoring:
+        compare_scoring(args, faces, device)
     if not args.no_memory:
         for name in ("bare", "fit"):
             rss, gpu = peak_memory(name, args)
