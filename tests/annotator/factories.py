@@ -12,7 +12,7 @@ from annotator import file_store, ml_bridge
 from annotator.media_layout import face_image_name
 from annotator.ml_bridge.pseudo_labels import ConfirmablePseudoLabel
 from annotator.models import MAX_VOTES, Face, Membership, ModelVersion, Project, PseudoLabelOffer, Role, Split
-from annotator.services import budget_plan, confirmations, labeling_start, projects, votes
+from annotator.services import budget_plan, confirmations, imports, labeling_start, projects, votes
 
 CLASS_NAMES = ("neutral", "happiness", "surprise", "sadness")
 
@@ -61,6 +61,36 @@ def make_project(owner=None, *, classes=CLASS_NAMES, **settings) -> Project:
         Project.objects.filter(pk=project.pk).update(budget_votes=wanted["budget_votes"])
         project.refresh_from_db()
     return project
+
+
+def synthetic_loop_project(
+    name: str, *, pool: int, test: int, batch: int, budget_votes: int, faces_seed: int, **settings
+) -> tuple[Project, dict[str, int]]:
+    """A small-CNN project at 32 px that runs the whole loop (SimCLR pre-training, least
+    confidence, strict batches of ``batch``, a random first batch that opens at once), with
+    ``pool`` + ``test`` synthetic faces imported; and each face's true class by name."""
+    owner = get_user_model().objects.create_user(f"owner-{name}", password="x")
+    faces = ml_bridge.synthetic_faces(pool + test, seed=faces_seed, image_size=32)
+    project = projects.create_project(
+        owner,
+        name=name,
+        classes=projects.default_class_specs(faces.class_names),
+        budget_votes=budget_votes,
+        batch_size=batch,
+        initial_set_size=batch,
+        votes_per_face=1,
+        strategy="least_confidence",
+        ssl_method="simclr",
+        model_name="small_cnn",
+        image_size=32,
+        continuous_labeling=False,
+        initial_selection="random",
+        warm_start=False,
+        **settings,
+    )
+    imports.import_dataset(project, faces.subset(np.arange(pool)), split="pool")
+    imports.import_dataset(project, faces.subset(np.arange(pool, pool + test)), split="test")
+    return project, dict(zip(faces.names, faces.labels.tolist(), strict=True))
 
 
 def add_annotator(project: Project, user=None, **fields) -> Membership:

@@ -15,10 +15,8 @@ import zipfile
 from pathlib import Path
 
 import boto3
-import numpy as np
 import pytest
 import torch
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from torchvision.models import resnet18
 
@@ -28,16 +26,14 @@ from annotator.models import Cycle, Face, Job, JobKind, JobState, ModelVersion, 
 from annotator.services import (
     backbone_weights,
     exports,
-    imports,
     labeling_start,
     pretraining,
-    projects,
     training,
     votes,
 )
 from annotator.services.cycle_inputs import cycle_inputs
 from ml_engine.checkpoint import read_checkpoint
-from tests.annotator.factories import make_project
+from tests.annotator.factories import make_project, synthetic_loop_project
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -61,32 +57,6 @@ def another_host(settings, tmp_path: Path, name: str) -> None:
     settings.FACELOOP_LOCAL_DIR = tmp_path / name
 
 
-def loop_project() -> tuple[Project, dict[str, int]]:
-    """A synthetic project (small CNN, 32 px) with SimCLR pre-training, and each face's true class."""
-    owner = get_user_model().objects.create_user("owner", password="x")
-    faces = ml_bridge.synthetic_faces(POOL + TEST, seed=5, image_size=32)
-    project = projects.create_project(
-        owner,
-        name="bucket",
-        classes=projects.default_class_specs(faces.class_names),
-        budget_votes=3 * BATCH,
-        batch_size=BATCH,
-        initial_set_size=BATCH,
-        votes_per_face=1,
-        strategy="least_confidence",
-        ssl_method="simclr",
-        model_name="small_cnn",
-        image_size=32,
-        continuous_labeling=False,
-        initial_selection="random",  # the loop's first batch at once, not after pre-training
-        warm_start=False,
-    )
-    imports.import_dataset(project, faces.subset(np.arange(POOL)), split="pool")
-    test = faces.subset(np.arange(POOL, POOL + TEST))
-    imports.import_dataset(project, test, split="test")
-    return project, dict(zip(faces.names, faces.labels.tolist(), strict=True))
-
-
 def answer_open_batch(project: Project, truth: dict[str, int]) -> None:
     cycle = Cycle.objects.filter(project=project).order_by("-number").first()
     for entry in cycle.entries.select_related("face").order_by("position"):
@@ -106,7 +76,9 @@ def short_jobs(settings, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_whole_loop_keeps_its_files_in_the_bucket_only(
     s3_storage, short_jobs, settings, tmp_path: Path, client_for
 ) -> None:
-    project, truth = loop_project()
+    project, truth = synthetic_loop_project(
+        "bucket", pool=POOL, test=TEST, batch=BATCH, budget_votes=3 * BATCH, faces_seed=5
+    )
     stored = bucket_objects(s3_storage)
     faces = Face.objects.filter(project=project)
     assert faces.count() == POOL + TEST

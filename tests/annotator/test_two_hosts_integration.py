@@ -15,14 +15,13 @@ import io
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
-from annotator import file_store, ml_bridge, processes
+from annotator import file_store, processes
 from annotator.models import Cycle, Face, Job, JobKind, JobState, ModelVersion, Project
-from annotator.services import exports, imports, labeling_start, projects, votes
+from annotator.services import exports, labeling_start, votes
+from tests.annotator.factories import synthetic_loop_project
 from tests.conftest import launch_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -34,31 +33,6 @@ WAIT_SECONDS = 240
 @pytest.fixture
 def worker_env() -> dict[str, str]:
     return {"FACELOOP_TRAIN_EPOCHS": "2", "FACELOOP_PRETRAIN_EPOCHS": "1"}
-
-
-def new_project(name: str) -> tuple[Project, dict[str, int]]:
-    owner = get_user_model().objects.create_user(f"owner-{name}", password="x")
-    faces = ml_bridge.synthetic_faces(POOL + TEST, seed=11, image_size=32)
-    project = projects.create_project(
-        owner,
-        name=name,
-        classes=projects.default_class_specs(faces.class_names),
-        budget_votes=2 * BATCH,
-        batch_size=BATCH,
-        initial_set_size=BATCH,
-        votes_per_face=1,
-        strategy="least_confidence",
-        ssl_method="simclr",
-        model_name="small_cnn",
-        image_size=32,
-        seed=7,
-        continuous_labeling=False,
-        initial_selection="random",  # the loop's first batch at once, not after pre-training
-        warm_start=False,
-    )
-    imports.import_dataset(project, faces.subset(np.arange(POOL)), split="pool")
-    imports.import_dataset(project, faces.subset(np.arange(POOL, POOL + TEST)), split="test")
-    return project, dict(zip(faces.names, faces.labels.tolist(), strict=True))
 
 
 def wait_for(predicate, what: str, logs: list[Path]) -> None:
@@ -82,7 +56,9 @@ def batch_names(project: Project, number: int) -> list[str]:
 
 def run_loop(name: str, logs: list[Path]) -> dict[str, object]:
     """Pre-train, label the initial set, train, let model v1 pick a batch, export the labels and the model."""
-    project, truth = new_project(name)
+    project, truth = synthetic_loop_project(
+        name, pool=POOL, test=TEST, batch=BATCH, budget_votes=2 * BATCH, faces_seed=11, seed=7
+    )
     labeling_start.start_labeling(project)
     wait_for(lambda: Cycle.objects.get(project=project, number=0).entries.exists(), "the initial set", logs)
     initial = batch_names(project, 0)
