@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
+from labeling_project import setup_labeling_database
 from threaded_server import threaded_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,48 +44,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     return parser.parse_args()
-
-
-def setup_database(var_dir: Path, pool: int, batch: int, annotators: int) -> tuple[int, list[str]]:
-    """Migrate a fresh database and create the project, its faces, the batch and the annotators."""
-    os.environ["FACELOOP_VAR_DIR"] = str(var_dir)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
-
-    from annotator.models import Face, Membership, Role
-    from annotator.services import labeling_start, projects
-
-    call_command("migrate", verbosity=0)
-    owner = get_user_model().objects.create_user("owner", password="owner-pass")
-    names = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear")
-    project = projects.create_project(
-        owner,
-        name="latency",
-        classes=projects.default_class_specs(names),
-        budget_votes=10 * pool,
-        initial_set_size=batch,
-        batch_size=batch,
-        initial_selection="random",  # labeling opens at once: no worker pre-trains here
-    )
-    chunk = 10_000
-    for start in range(0, pool, chunk):
-        rows = [
-            Face(project=project, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48)
-            for i in range(start, min(start + chunk, pool))
-        ]
-        Face.objects.bulk_create(rows)
-    labeling_start.start_labeling(project)
-    tokens = []
-    for i in range(annotators):
-        user = get_user_model().objects.create_user(f"annotator{i}", password="x")
-        Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
-        tokens.append(Token.objects.create(user=user).key)
-    return project.pk, tokens
 
 
 class Annotator:
@@ -165,7 +123,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="faceloop-bench-") as scratch:
         var_dir = Path(scratch)
         started = time.perf_counter()
-        project_id, tokens = setup_database(var_dir, args.pool, args.batch, args.annotators)
+        project_id, tokens = setup_labeling_database(var_dir, args.pool, args.batch, args.annotators)
         print(
             f"setup: {args.pool} pool faces, batch of {args.batch}, {args.annotators} annotators "
             f"in {time.perf_counter() - started:.1f} s"

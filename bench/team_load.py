@@ -44,6 +44,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labeling_project import setup_labeling_database
+
 REPO = Path(__file__).resolve().parents[1]
 THROTTLE_NOBODY_REACHES = "1000000/minute"
 
@@ -59,49 +61,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--think", type=float, nargs=2, default=(1.0, 2.0), metavar=("MIN", "MAX"))
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose code is served")
     return parser.parse_args()
-
-
-def setup_database(var_dir: Path, pool: int, batch: int, people: int) -> tuple[int, list[str]]:
-    """Migrate a fresh database; one project whose batch holds all ``pool`` faces; ``people`` tokens."""
-    os.environ["FACELOOP_VAR_DIR"] = str(var_dir)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from django.db import connections
-    from rest_framework.authtoken.models import Token
-
-    from annotator.models import Face, Membership, Role
-    from annotator.services import labeling_start, projects
-
-    call_command("migrate", verbosity=0)
-    owner = get_user_model().objects.create_user("owner", password="owner-pass")
-    names = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear")
-    project = projects.create_project(
-        owner,
-        name="team load",
-        classes=projects.default_class_specs(names),
-        budget_votes=10 * pool,
-        initial_set_size=batch,
-        batch_size=batch,
-        ssl_method="none",
-        initial_selection="random",  # labeling opens at once: no pre-training to wait for
-    )
-    faces = [
-        Face(project=project, image=f"bench/{i}.png", sha256=f"{i:064x}", width=48, height=48)
-        for i in range(pool)
-    ]
-    Face.objects.bulk_create(faces, batch_size=5_000)
-    labeling_start.start_labeling(project)
-    tokens = []
-    for i in range(people):
-        user = get_user_model().objects.create_user(f"labeler{i}", password="x")
-        Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
-        tokens.append(Token.objects.create(user=user).key)
-    connections.close_all()
-    return project.pk, tokens
 
 
 @dataclass
@@ -259,7 +218,7 @@ def main() -> None:
         scratch = Path(scratch_name)
         template = scratch / "template"
         started = time.perf_counter()
-        setup = setup_database(template, args.pool, args.batch, max(args.labelers, args.clients))
+        setup = setup_labeling_database(template, args.pool, args.batch, max(args.labelers, args.clients))
         print(
             f"setup: {args.pool} faces, {args.batch} in the open batch, {args.labelers} labelers in {time.perf_counter() - started:.1f} s"
         )
