@@ -18,13 +18,27 @@ def projects_for(user: User) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user).prefetch_related("classes").distinct()
 
 
-def get_membership(project_id: int, user: User) -> Membership | None:
-    """The user's membership of the project, or None; an id past 64 bits (from a URL) names none.
+MEMBERSHIP_SQL = 'SELECT * FROM "annotator_membership" WHERE "project_id" = %s AND "user_id" = %s'
+PROJECT_SQL = 'SELECT * FROM "annotator_project" WHERE "id" = %s'
 
-    SQLite raises ``OverflowError`` on such an id instead of finding nothing: a 500.
+
+def get_membership(project_id: int, user: User) -> Membership | None:
+    """The user's membership of the project with its project, or None; an id past 64 bits names none.
+
+    Every project-scoped request asks this first, so it is two written-out statements rather
+    than a queryset: building and compiling ``select_related("project")`` took 1.2 ms of
+    Python on the two-core bench machine, these take 0.4 ms (``bench/team_load.py``). The
+    ``user`` passed in is the membership's user. SQLite raises ``OverflowError`` on an id
+    past 64 bits (from a URL) instead of finding nothing: a 500.
     """
     if not 0 < project_id <= MAX_DATABASE_ID:
         return None
-    return (
-        Membership.objects.select_related("project", "user").filter(project_id=project_id, user=user).first()
-    )
+    membership = next(iter(Membership.objects.raw(MEMBERSHIP_SQL, [project_id, user.pk])), None)
+    if membership is None:
+        return None
+    project = next(iter(Project.objects.raw(PROJECT_SQL, [project_id])), None)
+    if project is None:
+        return None  # deleted between the two statements, with its memberships
+    membership.project = project
+    membership.user = user
+    return membership

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from annotator.assignment import claimable_entries, current_cycle, unreserved_budget
+from annotator.assignment import current_cycle, first_claimable, unreserved_budget
 from annotator.models import Lease, Project
 
 
@@ -80,7 +80,7 @@ def lease_wait(
         or Lease.objects.filter(project=project, annotator=user, tab=tab, entry__isnull=False).exists()
     ):
         return None
-    if claimable_entries(project, cycle, user).exists() and unreserved_budget(project) > 0:
+    if first_claimable(project, cycle, user, 1) and unreserved_budget(project) > 0:
         return None
     open_leases = Lease.objects.filter(
         entry__cycle=cycle, expires_at__gt=now, entry__votes_received__lt=project.votes_per_face
