@@ -4,7 +4,8 @@ gunicorn runs uvicorn workers (``annotator.processes.start_web``). Django's ASGI
 a request's whole body on the event loop, spooled to disk past ``FILE_UPLOAD_MAX_MEMORY_SIZE``,
 before it hands the request to a view thread; a client that trickles a 100 MB body costs a
 socket and a spool file, not one of a fixed few threads, and ``/healthz`` and sign-ins keep
-being answered. Views run on threads kept from request to request (``annotator.view_threads``),
+being answered. The middleware and the view then run in one hop to a thread
+(``annotator.sync_chain``), on threads kept from request to request (``annotator.view_threads``),
 so each keeps its database connection.
 
 Because the body is read before any Django middleware runs, :class:`RequestBodyGuard` checks
@@ -27,8 +28,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from django.conf import settings
-from django.core.asgi import get_asgi_application
 
+from annotator.sync_chain import sync_chain_application
 from annotator.view_threads import ViewThreads
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
@@ -145,4 +146,4 @@ class RequestBodyGuard:
             await respond(send, refused.status, {"code": refused.code, "detail": refused.detail})
 
 
-application = RequestBodyGuard(ViewThreads(get_asgi_application()))
+application = RequestBodyGuard(ViewThreads(sync_chain_application()))
