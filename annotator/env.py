@@ -105,7 +105,7 @@ def _sqlite(path: Path, url_options: dict[str, object]) -> dict[str, object]:
     """A SQLite file; options from the URL override the defaults below."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "annotator.queued_sqlite3",
         "NAME": str(path),
         "CONN_MAX_AGE": CONN_MAX_AGE_SECONDS,
         "OPTIONS": {

@@ -13,7 +13,7 @@ def test_database_defaults_to_sqlite_file(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.delenv("DATABASE_URL", raising=False)
     config = env.get_database("DATABASE_URL", tmp_path / "db.sqlite3")
     assert config == {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "annotator.queued_sqlite3",
         "NAME": str(tmp_path / "db.sqlite3"),
         "CONN_MAX_AGE": 60,
         "OPTIONS": {
