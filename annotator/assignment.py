@@ -19,9 +19,10 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
+from annotator import sql
 from annotator.models import Cycle, CycleState, Lease, Project, QueueEntry
 
 MAX_PREFETCH = 5
@@ -30,9 +31,7 @@ EXTRA_CANDIDATES = 10
 MAX_CLAIM_ROUNDS = 20
 """Looks at the queue per request; each one either claims a face or sees the queue shrink."""
 
-# The reads of every next-faces request, written out: building and compiling them as
-# querysets cost 0.5 to 1.9 ms of Python each on the two-core bench machine, running them
-# under 0.1 ms (``bench/team_load.py``). Plain SQL that SQLite and PostgreSQL both run.
+# The statements of every next-faces request and vote, written out (``annotator.sql``).
 EXPIRED_LEASES_SQL = """
     SELECT "id", "entry_id" FROM "annotator_lease"
     WHERE "project_id" = %s AND "expires_at" <= %s ORDER BY "created_at", "id"
@@ -45,6 +44,13 @@ UNRESERVED_BUDGET_SQL = """
         SELECT COUNT(*) FROM "annotator_lease" WHERE "project_id" = %s AND "entry_id" IS NOT NULL
     ) FROM "annotator_project" WHERE "id" = %s
 """
+TAKE_SLOT_SQL = """
+    UPDATE "annotator_queueentry" SET "slots_taken" = "slots_taken" + 1 WHERE "id" = %s AND "slots_taken" < %s
+"""
+FREE_SLOT_SQL = """
+    UPDATE "annotator_queueentry" SET "slots_taken" = "slots_taken" - 1 WHERE "id" = %s AND "slots_taken" > 0
+"""
+DELETE_LEASE_SQL = 'DELETE FROM "annotator_lease" WHERE "entry_id" = %s AND "annotator_id" = %s'
 OPEN_ENTRIES_SQL = """
     SELECT e."position", e."id" FROM "annotator_queueentry" e
     JOIN "annotator_face" f ON f."id" = e."face_id"
@@ -58,12 +64,6 @@ OPEN_ENTRIES_SQL = """
 """
 
 
-def _rows(sql: str, params: list[object]) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
 def current_cycle(project: Project) -> Cycle | None:
     """The cycle whose queue annotators work on now, if any."""
     return next(iter(Cycle.objects.raw(CURRENT_CYCLE_SQL, [project.pk, CycleState.LABELING.value])), None)
@@ -72,7 +72,7 @@ def current_cycle(project: Project) -> Cycle | None:
 def release_expired_leases(project: Project, now: datetime | None = None) -> int:
     """Delete leases past their expiry and free their slots. Safe to run concurrently."""
     now = now or timezone.now()
-    expired = _rows(EXPIRED_LEASES_SQL, [project.pk, connection.ops.adapt_datetimefield_value(now)])
+    expired = sql.rows(EXPIRED_LEASES_SQL, [project.pk, connection.ops.adapt_datetimefield_value(now)])
     released = 0
     for lease_id, entry_id in expired:
         released += _release(lease_id, entry_id, Lease.objects.filter(expires_at__lte=now))
@@ -109,14 +109,11 @@ def _release(lease_id: int, entry_id: int | None, leases: QuerySet[Lease]) -> in
 
 
 def _free_slot(entry_id: int) -> None:
-    QueueEntry.objects.filter(pk=entry_id, slots_taken__gt=0).update(slots_taken=F("slots_taken") - 1)
+    sql.execute(FREE_SLOT_SQL, [entry_id])
 
 
 def _take_slot(entry_id: int, limit: int) -> bool:
-    taken = QueueEntry.objects.filter(pk=entry_id, slots_taken__lt=limit).update(
-        slots_taken=F("slots_taken") + 1
-    )
-    return bool(taken)
+    return bool(sql.execute(TAKE_SLOT_SQL, [entry_id, limit]))
 
 
 def next_faces(project: Project, annotator: User, count: int = 1, tab: str = "") -> list[Lease]:
@@ -150,7 +147,7 @@ def next_faces(project: Project, annotator: User, count: int = 1, tab: str = "")
 
 def unreserved_budget(project: Project) -> int:
     """Votes left that no open lease has reserved yet (one query)."""
-    rows = _rows(UNRESERVED_BUDGET_SQL, [project.pk, project.pk])
+    rows = sql.rows(UNRESERVED_BUDGET_SQL, [project.pk, project.pk])
     return rows[0][0] if rows else 0
 
 
@@ -169,7 +166,7 @@ def first_claimable(project: Project, cycle: Cycle, annotator: User, count: int)
     """
     found: list[tuple[int, int]] = []
     for taken in range(project.votes_per_face):
-        found += _rows(OPEN_ENTRIES_SQL, [cycle.pk, taken, annotator.pk, annotator.pk, count])
+        found += sql.rows(OPEN_ENTRIES_SQL, [cycle.pk, taken, annotator.pk, annotator.pk, count])
     return [entry_id for _, entry_id in sorted(found)[:count]]
 
 
@@ -218,7 +215,7 @@ def settle_lease_for_vote(project: Project, entry: QueueEntry, annotator_id: int
     the vote's transaction. Returns False (and changes nothing) when a vote finds no slot
     free: the face already has all its votes.
     """
-    held, _ = Lease.objects.filter(entry=entry, annotator_id=annotator_id).delete()
+    held = sql.execute(DELETE_LEASE_SQL, [entry.pk, annotator_id])
     if skip:
         if held:
             _free_slot(entry.pk)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from annotator import assignment, ml_bridge
+from annotator import assignment, ml_bridge, sql
 from annotator.assignment import current_cycle
 from annotator.models import (
     Cycle,
@@ -42,12 +42,30 @@ from annotator.services.errors import (
 from annotator.services.memberships import require_membership
 from annotator.services.time_on_screen import time_on_screen
 
+# A vote's statements, written out (``annotator.sql``).
+CLASS_COUNT_SQL = 'SELECT COUNT(*) FROM "annotator_projectclass" WHERE "project_id" = %s'
+FACE_SQL = 'SELECT * FROM "annotator_face" WHERE "project_id" = %s AND "id" = %s'
+OPEN_ENTRY_SQL = """
+    SELECT e.* FROM "annotator_queueentry" e JOIN "annotator_cycle" c ON c."id" = e."cycle_id"
+    WHERE c."project_id" = %s AND c."state" = %s AND e."face_id" = %s ORDER BY c."number" DESC LIMIT 1
+"""
+CYCLE_SQL = 'SELECT * FROM "annotator_cycle" WHERE "id" = %s'
+SPEND_BUDGET_SQL = """
+    UPDATE "annotator_project" SET "votes_spent" = "votes_spent" + 1
+    WHERE "id" = %s AND "votes_spent" < "budget_votes"
+"""
+SPEND_QUOTA_SQL = """
+    UPDATE "annotator_membership" SET "votes_cast" = "votes_cast" + 1
+    WHERE "id" = %s AND ("quota_votes" IS NULL OR "votes_cast" < "quota_votes")
+"""
+COUNT_VOTE_SQL = 'UPDATE "annotator_queueentry" SET "votes_received" = "votes_received" + 1 WHERE "id" = %s'
+
 
 def class_count(project: Project) -> int:
     """The project's number of classes, counted once per project object (classes never change)."""
     cached = project.__dict__  # the instance's own attributes: a cache that lives as long as it
     if "_class_count" not in cached:
-        cached["_class_count"] = project.classes.count()
+        cached["_class_count"] = sql.rows(CLASS_COUNT_SQL, [project.pk])[0][0]
     return cached["_class_count"]
 
 
@@ -150,7 +168,7 @@ def _record(
     time_spent_ms: int,
     tab: str,
 ) -> Vote:
-    face = Face.objects.select_for_update().filter(project=project, pk=face_id).first()
+    face = next(iter(Face.objects.raw(FACE_SQL + sql.for_update(), [project.pk, face_id])), None)
     if face is None:
         raise InvalidInput(f"face {face_id} is not in this project")
     if face.split != Split.POOL and not (face.split == Split.TEST and face.imported_label is None):
@@ -159,15 +177,12 @@ def _record(
         )
     if face.excluded:
         raise FaceNotAvailable("this face was excluded from the project")
-    entry = (
-        QueueEntry.objects.select_related("cycle")
-        .filter(cycle__project=project, cycle__state=CycleState.LABELING, face=face)
-        .order_by("-cycle__number")
-        .first()
+    entry = next(
+        iter(QueueEntry.objects.raw(OPEN_ENTRY_SQL, [project.pk, CycleState.LABELING.value, face.pk])), None
     )
     if entry is None:
         raise FaceNotAvailable("this face is not in the current batch")
-    cycle = entry.cycle
+    cycle = entry.cycle = next(iter(Cycle.objects.raw(CYCLE_SQL, [entry.cycle_id])))
     if answer.kind != VoteKind.SKIP:
         _spend(project, membership)
     _settle_slot(project, entry, membership.user_id, answer.kind)
@@ -189,12 +204,9 @@ def _record(
 
 
 def _spend(project: Project, membership: Membership) -> None:
-    if not Project.objects.filter(pk=project.pk, votes_spent__lt=F("budget_votes")).update(
-        votes_spent=F("votes_spent") + 1
-    ):
+    if not sql.execute(SPEND_BUDGET_SQL, [project.pk]):
         raise BudgetExhausted("the project's budget is spent")
-    within_quota = Q(quota_votes__isnull=True) | Q(votes_cast__lt=F("quota_votes"))
-    if not Membership.objects.filter(within_quota, pk=membership.pk).update(votes_cast=F("votes_cast") + 1):
+    if not sql.execute(SPEND_QUOTA_SQL, [membership.pk]):
         raise QuotaReached("you have reached your vote quota for this project")
 
 
@@ -203,7 +215,7 @@ def _settle_slot(project: Project, entry: QueueEntry, annotator_id: int, kind: s
     if not assignment.settle_lease_for_vote(project, entry, annotator_id, skip=kind == VoteKind.SKIP):
         raise FaceNotAvailable("this face already has all its votes")
     if kind != VoteKind.SKIP:
-        QueueEntry.objects.filter(pk=entry.pk).update(votes_received=F("votes_received") + 1)
+        sql.execute(COUNT_VOTE_SQL, [entry.pk])
 
 
 def refresh_face_label(face: Face, project: Project) -> None:

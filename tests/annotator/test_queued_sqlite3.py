@@ -20,6 +20,9 @@ from annotator.queued_sqlite3.base import WriterQueue, writer_queue
 from tests.annotator import factories
 
 
+sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="the queue is SQLite's (DATABASE_URL)")
+
+
 def lock_is_free(lock_path: str) -> bool:
     """Whether another open file could take the ``flock`` right now."""
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -101,6 +104,7 @@ def test_a_writer_in_another_process_holds_the_queue_until_it_lets_go(tmp_path: 
         holder.wait()
 
 
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_a_transaction_holds_the_writer_lock_from_begin_to_commit_or_rollback() -> None:
     project = factories.make_project()
@@ -119,6 +123,7 @@ def test_a_transaction_holds_the_writer_lock_from_begin_to_commit_or_rollback() 
     assert project.votes_spent == 1
 
 
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_transactions_from_many_threads_lose_no_write() -> None:
     project = factories.make_project(budget_votes=1_000)
