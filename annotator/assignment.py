@@ -50,6 +50,10 @@ TAKE_SLOT_SQL = """
 FREE_SLOT_SQL = """
     UPDATE "annotator_queueentry" SET "slots_taken" = "slots_taken" - 1 WHERE "id" = %s AND "slots_taken" > 0
 """
+CLAIM_LEASE_SQL = """
+    INSERT INTO "annotator_lease" ("entry_id", "annotator_id", "project_id", "tab", "created_at", "expires_at")
+    VALUES (%s, %s, %s, %s, %s, %s) RETURNING "id"
+"""
 DELETE_LEASE_SQL = 'DELETE FROM "annotator_lease" WHERE "entry_id" = %s AND "annotator_id" = %s'
 OPEN_ENTRIES_SQL = """
     SELECT e."position", e."id" FROM "annotator_queueentry" e
@@ -140,7 +144,7 @@ def next_faces(project: Project, annotator: User, count: int = 1, tab: str = "")
     Lease.objects.filter(pk__in=held_ids).update(expires_at=expires)
     wanted = min(count - len(held_ids), unreserved_budget(project))
     if wanted > 0:
-        held_ids += [lease.pk for lease in _claim(project, cycle, annotator, tab, wanted, expires)]
+        held_ids += _claim(project, cycle, annotator, tab, wanted, expires)
     leases = Lease.objects.filter(pk__in=held_ids).select_related("entry__face").order_by("created_at", "id")
     return list(leases[:count])
 
@@ -172,21 +176,21 @@ def first_claimable(project: Project, cycle: Cycle, annotator: User, count: int)
 
 def _claim(
     project: Project, cycle: Cycle, annotator: User, tab: str, wanted: int, expires: datetime
-) -> list[Lease]:
-    """Claim up to ``wanted`` open entries in queue order.
+) -> list[int]:
+    """Claim up to ``wanted`` open entries in queue order; the new leases' ids.
 
     Annotators asking at the same moment race for the same first entries; a loser looks
     again. Each look sees only entries with a free slot, so every round either claims a
     face or finds fewer candidates, and the loop ends.
     """
     limit = project.votes_per_face
-    claimed: list[Lease] = []
+    claimed: list[int] = []
     for _ in range(MAX_CLAIM_ROUNDS):
         candidates = first_claimable(project, cycle, annotator, wanted - len(claimed) + EXTRA_CANDIDATES)
         for entry_id in candidates:
-            lease = _claim_entry(project, entry_id, annotator, tab, limit, expires)
-            if lease is not None:
-                claimed.append(lease)
+            lease_id = _claim_entry(project, entry_id, annotator, tab, limit, expires)
+            if lease_id is not None:
+                claimed.append(lease_id)
                 if len(claimed) == wanted:
                     return claimed
         if not candidates:
@@ -196,14 +200,21 @@ def _claim(
 
 def _claim_entry(
     project: Project, entry_id: int, annotator: User, tab: str, limit: int, expires: datetime
-) -> Lease | None:
+) -> int | None:
+    as_timestamp = connection.ops.adapt_datetimefield_value
     try:
         with transaction.atomic():
             if not _take_slot(entry_id, limit):
                 return None
-            return Lease.objects.create(
-                entry_id=entry_id, annotator=annotator, project=project, tab=tab, expires_at=expires
-            )
+            params = [
+                entry_id,
+                annotator.pk,
+                project.pk,
+                tab,
+                as_timestamp(timezone.now()),
+                as_timestamp(expires),
+            ]
+            return sql.rows(CLAIM_LEASE_SQL, params)[0][0]
     except IntegrityError:
         return None  # the same annotator claimed it in a parallel request (maybe from another tab)
 

@@ -7,11 +7,12 @@ cannot both succeed: one gets :class:`BudgetExhausted` and nothing of theirs is 
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -57,6 +58,14 @@ SPEND_BUDGET_SQL = """
 SPEND_QUOTA_SQL = """
     UPDATE "annotator_membership" SET "votes_cast" = "votes_cast" + 1
     WHERE "id" = %s AND ("quota_votes" IS NULL OR "votes_cast" < "quota_votes")
+"""
+LIVE_ANSWERS_SQL = """
+    SELECT "candidate_set" FROM "annotator_vote"
+    WHERE "face_id" = %s AND "retracted_at" IS NULL AND "kind" <> %s
+"""
+SET_FACE_LABEL_SQL = """
+    UPDATE "annotator_face" SET "class_votes" = %s, "vote_count" = %s, "label_index" = %s,
+    "candidate_set" = %s, "top_vote_share" = %s WHERE "id" = %s
 """
 COUNT_VOTE_SQL = 'UPDATE "annotator_queueentry" SET "votes_received" = "votes_received" + 1 WHERE "id" = %s'
 
@@ -186,7 +195,7 @@ def _record(
     if answer.kind != VoteKind.SKIP:
         _spend(project, membership)
     _settle_slot(project, entry, membership.user_id, answer.kind)
-    vote = Vote.objects.create(
+    vote = Vote(
         project=project,
         face=face,
         annotator=membership.user,
@@ -198,6 +207,7 @@ def _record(
         time_spent_ms=time_on_screen(time_spent_ms),
         tab=tab,
     )
+    sql.insert(vote)
     if answer.kind != VoteKind.SKIP:
         refresh_face_label(face, project)
     return vote
@@ -221,18 +231,25 @@ def _settle_slot(project: Project, entry: QueueEntry, annotator_id: int, kind: s
 def refresh_face_label(face: Face, project: Project) -> None:
     """Recompute a face's vote counts, label and candidate set from its live votes."""
     counts = [0] * class_count(project)
-    live = Vote.objects.filter(face=face, retracted_at__isnull=True).exclude(kind=VoteKind.SKIP)
-    answers = list(live.values_list("candidate_set", flat=True))
+    answers = [
+        json.loads(value) if isinstance(value, str) else value  # SQLite's JSON is text
+        for (value,) in sql.rows(LIVE_ANSWERS_SQL, [face.pk, VoteKind.SKIP.value])
+    ]
     for classes in answers:
         for index in classes:
             counts[index] += 1
     label, candidates = ml_bridge.aggregate_votes(counts, project.candidate_min_votes)
-    Face.objects.filter(pk=face.pk).update(
-        class_votes=counts,
-        vote_count=len(answers),
-        label_index=label,
-        candidate_set=candidates,
-        top_vote_share=max(counts) / len(answers) if answers else None,
+    as_json = Face._meta.get_field("class_votes")
+    sql.execute(
+        SET_FACE_LABEL_SQL,
+        [
+            as_json.get_db_prep_save(counts, connection),
+            len(answers),
+            label,
+            as_json.get_db_prep_save(candidates, connection),
+            max(counts) / len(answers) if answers else None,
+            face.pk,
+        ],
     )
 
 

@@ -19,7 +19,6 @@ from annotator.models import Project
 from annotator.queued_sqlite3.base import WriterQueue, writer_queue
 from tests.annotator import factories
 
-
 sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="the queue is SQLite's (DATABASE_URL)")
 
 
