@@ -27,9 +27,10 @@ import os
 import sqlite3
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from django.db.backends.sqlite3 import base
+from django.db.backends.sqlite3 import base, creation
 
 LONGEST_POLL_SECONDS = 0.0003
 """A vote's transaction holds the lock for about a millisecond. Polling at most every 0.3 ms
@@ -82,17 +83,33 @@ _queues: dict[str, WriterQueue] = {}
 _queues_lock = threading.Lock()
 
 
+def lock_path(database_path: str) -> str:
+    return os.path.abspath(database_path) + ".writers"
+
+
 def writer_queue(database_path: str) -> WriterQueue:
     """The process's one queue for ``database_path`` (every connection to the file shares it)."""
+    path = lock_path(database_path)
     with _queues_lock:
-        queue = _queues.get(database_path)
+        queue = _queues.get(path)
         if queue is None:
-            queue = _queues[database_path] = WriterQueue(database_path + ".writers")
+            queue = _queues[path] = WriterQueue(path)
         return queue
+
+
+class DatabaseCreation(creation.DatabaseCreation):
+    """Removes a test database's lock file with the database, so test runs leave none behind."""
+
+    def _destroy_test_db(self, test_database_name: str, verbosity: int) -> None:
+        super()._destroy_test_db(test_database_name, verbosity)
+        if not self.is_in_memory_db(test_database_name):
+            Path(lock_path(test_database_name)).unlink(missing_ok=True)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     """Django's SQLite connection; its write transactions queue (see the module's docstring)."""
+
+    creation_class = DatabaseCreation
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -103,7 +120,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             super()._start_transaction_under_autocommit()
             return
         timeout = float(self.settings_dict["OPTIONS"].get("timeout", 5))
-        queue = writer_queue(os.path.abspath(self.settings_dict["NAME"]))
+        queue = writer_queue(self.settings_dict["NAME"])
         fd = queue.acquire(timeout)
         try:
             super()._start_transaction_under_autocommit()
@@ -133,4 +150,4 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _release_writer_lock(self) -> None:
         fd, self._writer_lock_fd = self._writer_lock_fd, None
         if fd is not None:
-            writer_queue(os.path.abspath(self.settings_dict["NAME"])).release(fd)
+            writer_queue(self.settings_dict["NAME"]).release(fd)
