@@ -50,10 +50,6 @@ TAKE_SLOT_SQL = """
 FREE_SLOT_SQL = """
     UPDATE "annotator_queueentry" SET "slots_taken" = "slots_taken" - 1 WHERE "id" = %s AND "slots_taken" > 0
 """
-CLAIM_LEASE_SQL = """
-    INSERT INTO "annotator_lease" ("entry_id", "annotator_id", "project_id", "tab", "created_at", "expires_at")
-    VALUES (%s, %s, %s, %s, %s, %s) RETURNING "id"
-"""
 DELETE_LEASE_SQL = 'DELETE FROM "annotator_lease" WHERE "entry_id" = %s AND "annotator_id" = %s'
 OPEN_ENTRIES_SQL = """
     SELECT e."position", e."id" FROM "annotator_queueentry" e
@@ -201,20 +197,15 @@ def _claim(
 def _claim_entry(
     project: Project, entry_id: int, annotator: User, tab: str, limit: int, expires: datetime
 ) -> int | None:
-    as_timestamp = connection.ops.adapt_datetimefield_value
     try:
         with transaction.atomic():
             if not _take_slot(entry_id, limit):
                 return None
-            params = [
-                entry_id,
-                annotator.pk,
-                project.pk,
-                tab,
-                as_timestamp(timezone.now()),
-                as_timestamp(expires),
-            ]
-            return sql.rows(CLAIM_LEASE_SQL, params)[0][0]
+            lease = Lease(
+                entry_id=entry_id, annotator=annotator, project=project, tab=tab, expires_at=expires
+            )
+            sql.insert(lease)
+            return lease.pk
     except IntegrityError:
         return None  # the same annotator claimed it in a parallel request (maybe from another tab)
 

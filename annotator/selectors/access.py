@@ -27,7 +27,7 @@ def get_membership(project_id: int, user: User) -> Membership | None:
 
     Every project-scoped request asks this first, so it is two written-out statements rather
     than a queryset: building and compiling ``select_related("project")`` took 1.2 ms of
-    Python on the two-core bench machine, these take 0.4 ms (``bench/team_load.py``). The
+    Python on the two-core bench machine, these take 0.4 ms (``annotator.sql``). The
     ``user`` passed in is the membership's user. SQLite raises ``OverflowError`` on an id
     past 64 bits (from a URL) instead of finding nothing: a 500.
     """
