@@ -50,27 +50,24 @@ class WriterQueue:
         deadline = time.monotonic() + timeout
         if not self.threads.acquire(timeout=timeout):
             raise sqlite3.OperationalError("database is locked")
+        fd = None
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            poll = 0.0001
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise sqlite3.OperationalError("database is locked") from None
+                    time.sleep(poll)
+                    poll = min(2 * poll, LONGEST_POLL_SECONDS)
         except BaseException:
+            if fd is not None:
+                os.close(fd)
             self.threads.release()
             raise
-        poll = 0.0001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    self.threads.release()
-                    raise sqlite3.OperationalError("database is locked") from None
-                time.sleep(poll)
-                poll = min(2 * poll, LONGEST_POLL_SECONDS)
-            except BaseException:
-                os.close(fd)
-                self.threads.release()
-                raise
 
     def release(self, fd: int) -> None:
         try:
@@ -113,7 +110,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._writer_lock_fd: int | None = None
+        self._writer_lock: tuple[WriterQueue, int] | None = None
 
     def _start_transaction_under_autocommit(self) -> None:
         if self.is_in_memory_db():
@@ -127,7 +124,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         except BaseException:
             queue.release(fd)
             raise
-        self._writer_lock_fd = fd
+        self._writer_lock = (queue, fd)
 
     def _commit(self) -> None:
         try:
@@ -148,6 +145,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self._release_writer_lock()
 
     def _release_writer_lock(self) -> None:
-        fd, self._writer_lock_fd = self._writer_lock_fd, None
-        if fd is not None:
-            writer_queue(self.settings_dict["NAME"]).release(fd)
+        held, self._writer_lock = self._writer_lock, None
+        if held is not None:
+            queue, fd = held
+            queue.release(fd)
