@@ -80,6 +80,7 @@ PROJECT_ROUTES = [
     ("jobs/", resources.ProjectJobListView, "project-jobs"),
     ("dashboard/", resources.DashboardView, "dashboard"),
     ("comparisons/", comparisons.ComparisonListView, "comparisons"),
+    ("comparisons/plan/", comparisons.ComparisonPlanView, "comparison-plan"),
     ("comparisons/adopt/", comparisons.AdoptStrategyView, "adopt-strategy"),
     ("exports/", exports.ExportListView, "exports"),
     ("budget-plan/", budget_plan.ProjectBudgetPlanView, "project-budget-plan"),

@@ -6,6 +6,12 @@ the annotation loop once per (strategy, seed), the same code ``python -m ml_engi
 runs, and writes the same ``results.csv``. What comes back is plain values for the job's
 result: the curves, the sizes and model used, and one sentence saying whether any strategy
 saved labels against random sampling by more than the spread between seeds.
+
+A replay trains one of two models (:data:`REPLAYS`), chosen before the job is queued
+(``annotator.selectors.comparison_plan``): the project's own (its network, image size and
+epochs, its pre-trained backbone, its first-batch method and warm starts, as its cycles
+train), whose verdict holds for the model the project trains, or a small CNN at 32 px from
+scratch, a stand-in that answers in minutes on a CPU but may rank strategies differently.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annotator.ml_bridge import faces_to_dataset
+from annotator.ml_bridge.backbone_weights import load_backbone_weights_file
+from annotator.ml_bridge.training import BALD_DROPOUT, load_backbone
 from ml_engine.json_values import json_safe
+from ml_engine.simulation.schedule import labels_per_cycle
 
 if TYPE_CHECKING:
     from ml_engine.data.dataset import FaceDataset
@@ -30,9 +39,12 @@ BALANCED_SUFFIX = "+balanced"
 BASELINE = "random"
 """Every comparison runs random sampling: the savings are measured against it."""
 
-CPU_MODEL, CPU_IMAGE_SIZE, CPU_EPOCHS = "small_cnn", 32, 20
-CPU_TRAINING = {"batch_size": 16, "lr": 0.05, "augment": False}
-"""On a CPU worker: 1,000 labeled faces, 3 strategies and 3 seeds take minutes with these.
+PROJECT_MODEL, PROXY_MODEL = "project", "proxy"
+REPLAYS = (PROJECT_MODEL, PROXY_MODEL)
+
+PROXY_NETWORK, PROXY_IMAGE_SIZE, PROXY_EPOCHS = "small_cnn", 32, 20
+PROXY_TRAINING = {"batch_size": 16, "lr": 0.05, "augment": False}
+"""The stand-in: 1,000 labeled faces, 3 strategies and 3 seeds take minutes on a CPU with these.
 Calibrated on 1,000 synthetic faces (7 classes, 42.5% of the test faces in one): with 8
 epochs, batches of 32, the default learning rate and augmentation the small CNN stayed at
 34-42% from 100 to 500 labels, i.e. never beat always answering the largest class, and any
@@ -41,6 +53,9 @@ comparison would have compared noise; with these it reached 46-59%, 17 s per 5-c
 INITIAL_SHARE, BUDGET_SHARE, CYCLES = 0.1, 0.5, 5
 """Seed 000 starts from 10% of the pool and stops at 40%; at half the labeled faces the
 strategies still choose (at all of them every strategy would end on the same set)."""
+
+SSL_BACKBONE, OWNER_WEIGHTS, SCRATCH = "ssl", "owner weights", "scratch"
+"""Where the project's replay starts, as a project's first training starts (``training.initial_weights``)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,29 @@ class ComparisonInputs:
     device: str
     min_train_steps: int = 0
     """The step floor of low-variance training, as the project's own trainings."""
+    replay: str = PROXY_MODEL
+    """:data:`PROJECT_MODEL` or :data:`PROXY_MODEL`; the rest below applies to the project's model only."""
+    started_from: str = SCRATCH
+    backbone: Path | None = None
+    """A local file of the weights ``started_from`` names (None from scratch)."""
+    initial_selection: str = "random"
+    """The first batch's method; a representative one needs ``started_from`` to be the SSL backbone."""
+    warm_start_epochs: int | None = None
+    """Epochs of each training after the first, continued from the previous one; None retrains afresh."""
+
+
+def replay_schedule(labeled: int, num_classes: int) -> tuple[int, int, int]:
+    """Seed 000's loop sized to ``labeled`` faces: the initial set (10%, at least one per class),
+    the trainings and the budget (half of them)."""
+    initial = min(max(num_classes, round(INITIAL_SHARE * labeled)), labeled)
+    budget = max(initial, round(BUDGET_SHARE * labeled))
+    cycles = max(1, min(CYCLES, budget - initial + 1))
+    return initial, cycles, budget
+
+
+def replay_labels(labeled: int, num_classes: int) -> list[int]:
+    """The labeled faces of each training of one replay run on ``labeled`` faces."""
+    return labels_per_cycle(*replay_schedule(labeled, num_classes))
 
 
 def comparison_faces(inputs: ComparisonInputs, image_size: int) -> tuple[FaceDataset, FaceDataset]:
@@ -74,22 +112,42 @@ def comparison_faces(inputs: ComparisonInputs, image_size: int) -> tuple[FaceDat
 
 
 def loop_settings(
-    labeled: int, num_classes: int, model: str, image_size: int, epochs: int, device: str, **training: Any
+    labeled: int,
+    num_classes: int,
+    model: str,
+    image_size: int,
+    epochs: int,
+    device: str,
+    warm_start_epochs: int | None = None,
+    **training: Any,
 ) -> Any:
-    """Seed 000's loop sized to ``labeled`` faces: 10% initial (at least one per class), half as budget.
+    """Seed 000's loop sized to ``labeled`` faces (:func:`replay_schedule`).
 
     Every cycle trains low-variance (:data:`~ml_engine.training.LOW_VARIANCE`), as the
     project's own trainings do; ``training`` overrides :class:`~ml_engine.training.TrainConfig`
-    fields (the CPU settings, the step floor).
+    fields (the stand-in's settings, the step floor, BALD's dropout).
     """
     from ml_engine.simulation.oracle_loop import LoopSettings
     from ml_engine.training import LOW_VARIANCE, TrainConfig
 
-    initial = min(max(num_classes, round(INITIAL_SHARE * labeled)), labeled)
-    budget = max(initial, round(BUDGET_SHARE * labeled))
-    cycles = max(1, min(CYCLES, budget - initial + 1))
+    initial, cycles, budget = replay_schedule(labeled, num_classes)
     train = TrainConfig(model=model, image_size=image_size, epochs=epochs, **(LOW_VARIANCE | training))
-    return LoopSettings(initial_size=initial, cycles=cycles, budget=budget, train=train, device=device)
+    return LoopSettings(
+        initial_size=initial,
+        cycles=cycles,
+        budget=budget,
+        train=train,
+        device=device,
+        warm_start_epochs=warm_start_epochs,
+    )
+
+
+def _starting_weights(inputs: ComparisonInputs) -> dict[str, Any] | None:
+    if inputs.replay != PROJECT_MODEL or inputs.backbone is None:
+        return None
+    if inputs.started_from == SSL_BACKBONE:
+        return load_backbone(inputs.backbone)
+    return load_backbone_weights_file(inputs.backbone)
 
 
 def run_comparison(
@@ -97,24 +155,43 @@ def run_comparison(
 ) -> dict[str, Any]:
     """Run every (strategy, seed) of the oracle loop and summarise it (resumes from ``out_dir``).
 
-    A CPU worker trains the small CNN at 32 px for a few epochs; a GPU worker the project's
-    own model, size and epochs. ``progress`` gets the fraction of all trainings done.
+    The project's replay trains what the project's cycles train: its network, image size and
+    epochs, from its pre-trained backbone (or the owner's weights), warm-starting each later
+    cycle when the project does, after a first batch picked as the project picks it (a
+    representative method embeds the pool with the backbone). The stand-in trains a small CNN
+    at 32 px from scratch, after a random first batch.
+    Both train low-variance with the project's step floor, and with dropout before the head
+    for every strategy when BALD is among them (BALD samples it; the others get the same
+    network, for fairness). ``progress`` gets the fraction of all trainings done.
     """
     from ml_engine.device import resolve_device
     from ml_engine.progress import Cancelled, Progress
     from ml_engine.simulation.comparison import simulate
+    from ml_engine.simulation.oracle_loop import initial_selection, random_initial_selection
 
     device = str(resolve_device(inputs.device))
-    on_gpu = device.startswith("cuda")
-    model = inputs.project_model if on_gpu else CPU_MODEL
-    image_size = inputs.project_image_size if on_gpu else CPU_IMAGE_SIZE
-    epochs = inputs.project_epochs if on_gpu else CPU_EPOCHS
+    own = inputs.replay == PROJECT_MODEL
+    model = inputs.project_model if own else PROXY_NETWORK
+    image_size = inputs.project_image_size if own else PROXY_IMAGE_SIZE
+    epochs = inputs.project_epochs if own else PROXY_EPOCHS
     pool, test = comparison_faces(inputs, image_size)
-    training = ({} if on_gpu else CPU_TRAINING) | {"min_steps": inputs.min_train_steps}
-    settings = loop_settings(
-        len(pool), len(inputs.class_names), model, image_size, epochs, device, **training
-    )
     strategies = list(dict.fromkeys([BASELINE, *inputs.strategies]))
+    bald = any(name.removesuffix(BALANCED_SUFFIX) == "bald" for name in strategies)
+    training = ({} if own else PROXY_TRAINING) | {
+        "min_steps": inputs.min_train_steps,
+        "dropout": BALD_DROPOUT if bald else 0.0,
+    }
+    warm_start_epochs = inputs.warm_start_epochs if own else None
+    settings = loop_settings(
+        len(pool), len(inputs.class_names), model, image_size, epochs, device, warm_start_epochs, **training
+    )
+    weights = _starting_weights(inputs)
+    first_batch = inputs.initial_selection if own else "random"
+    picks = (
+        random_initial_selection
+        if first_batch == "random"
+        else initial_selection(first_batch, pool, settings, weights)
+    )
     total = len(strategies) * len(inputs.seeds) * settings.cycles
     finished = 0
 
@@ -138,19 +215,36 @@ def run_comparison(
             )
         )
 
+    started_from = inputs.started_from if own else SCRATCH
     outcome = simulate(
-        pool, test, strategies, list(inputs.seeds), settings, out_dir, progress=report, log=count
+        pool,
+        test,
+        strategies,
+        list(inputs.seeds),
+        settings,
+        out_dir,
+        initial_weights=weights,
+        weights_name=started_from,
+        initial_selection=picks,
+        initial_name=first_batch,
+        progress=report,
+        log=count,
     )
     return json_safe(
         {
             "labeled_faces": len(pool),
             "test_faces": len(test),
+            "replay": inputs.replay,
             "model": model,
             "image_size": image_size,
             "epochs": epochs,
+            "started_from": started_from,
+            "initial_selection": first_batch,
+            "warm_start_epochs": warm_start_epochs,
             "batch_size": settings.train.batch_size,
             "lr": settings.train.lr,
             "augment": settings.train.augment,
+            "dropout": settings.train.dropout,
             "ema_decay": settings.train.ema_decay,
             "min_steps": settings.train.min_steps,
             "validation_share": settings.train.validation_share,

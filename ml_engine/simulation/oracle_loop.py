@@ -28,6 +28,7 @@ from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
 from ml_engine.models import create_model, load_backbone_weights
 from ml_engine.progress import ProgressCallback
+from ml_engine.simulation import schedule
 from ml_engine.simulation.pool_inputs import selection_inputs
 from ml_engine.strategies import BALANCED_SUFFIX, get_strategy, select_batch
 from ml_engine.training import TrainConfig, fit
@@ -93,13 +94,8 @@ class LoopSettings:
     warm_start_epochs: int | None = None
 
     def batch_sizes(self) -> list[int]:
-        """Faces picked before cycles ``1 .. c-1``; they sum to ``budget - initial_size``."""
-        if self.cycles < 1 or not 0 < self.initial_size <= self.budget:
-            raise ValueError("need cycles >= 1 and 0 < initial size <= budget")
-        if self.cycles == 1:
-            return []
-        base, extra = divmod(self.budget - self.initial_size, self.cycles - 1)
-        return [base + (1 if i < extra else 0) for i in range(self.cycles - 1)]
+        """Faces picked before cycles ``1 .. c-1`` (:func:`~ml_engine.simulation.schedule.batch_sizes`)."""
+        return schedule.batch_sizes(self.initial_size, self.cycles, self.budget)
 
 
 @dataclass(frozen=True)

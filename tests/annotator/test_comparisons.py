@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
+from django.test import override_settings
 
 from annotator.ml_bridge import comparisons as comparison_bridge
 from annotator.models import Face, Job, JobKind, JobState, Split
 from annotator.services import comparisons
+from ml_engine.models import create_model
+from ml_engine.simulation.comparison import simulate
+from ml_engine.simulation.oracle_loop import initial_selection, random_initial_selection
 from ml_engine.simulation.results import StrategySummary, read_records
+from ml_engine.ssl.checkpoint import (
+    BACKBONE_PREFIX,
+    FORMAT,
+    VERSION,
+    load_pretrained_backbone,
+    save_pretraining_checkpoint,
+)
+from ml_engine.ssl.config import PretrainConfig
 from ml_engine.strategies import BALANCED_SUFFIX
+from ml_engine.training import TrainConfig
 from tests.annotator.factories import add_annotator, make_labeling_project
 
 pytestmark = pytest.mark.django_db
@@ -77,11 +93,14 @@ def test_the_request_checks_strategies_labels_and_one_at_a_time(client_for):
     assert response.status_code == 201, response.content
     job = Job.objects.get(pk=response.json()["id"])
     assert (job.kind, job.state) == (JobKind.COMPARE, JobState.QUEUED)
-    assert job.result["request"] == {
-        "strategies": ["random", "least_confidence", "least_confidence+balanced"],
-        "seeds": [0, 1, 2],
-        "labeled_faces": 60,
-    }
+    request = job.result["request"]
+    assert (request["strategies"], request["seeds"], request["labeled_faces"]) == (
+        ["random", "least_confidence", "least_confidence+balanced"],
+        [0, 1, 2],
+        60,
+    )
+    assert request["plan"]["runs"] == 9 and request["plan"]["replay"] in ("project", "proxy")
+    assert job.message.startswith("compare random, least_confidence, least_confidence+balanced with ")
     again = owner.post(url, {"strategies": ["margin"]}, format="json")
     assert again.status_code == 409 and "already queued or running" in again.json()["detail"]
     assert annotator.get(url).json() == {"comparison": None}
@@ -99,7 +118,7 @@ def test_too_few_labeled_faces_are_refused(client_for):
 
 def test_the_job_runs_the_oracle_loop_and_the_dashboard_keeps_its_result(client_for, settings):
     project = labeled_project()
-    job = comparisons.request_comparison(project, ["least_confidence"], seeds=1)
+    job = comparisons.request_comparison(project, ["least_confidence"], seeds=1, model="proxy")
     assert comparisons.run_comparison_job(job.pk) == JobState.SUCCEEDED
     job.refresh_from_db()
     result = job.result
@@ -110,6 +129,11 @@ def test_the_job_runs_the_oracle_loop_and_the_dashboard_keeps_its_result(client_
         32,
     )
     assert (result["initial"], result["budget"], result["cycles"], result["seeds"]) == (6, 30, 5, [0])
+    assert (result["replay"], result["started_from"], result["initial_selection"]) == (
+        "proxy",
+        "scratch",
+        "random",
+    )
     assert [curve["strategy"] for curve in result["curves"]] == ["random", "least_confidence"]
     assert result["curves"][0]["labels"] == [6, 12, 18, 24, 30]
     stored = read_records(comparisons.comparison_dir(job) / "results.csv")
@@ -137,3 +161,83 @@ def test_adopting_a_balanced_strategy_sets_both_settings(client_for):
     assert owner.post(url, {"strategy": "margin"}, format="json").json()["class_balanced"] is False
     assert owner.post(url, {"strategy": "nope+balanced"}, format="json").status_code == 400
     assert comparison_bridge.BALANCED_SUFFIX == BALANCED_SUFFIX
+
+
+def ssl_checkpoint(media_root: Path, model_name: str) -> str:
+    """A pre-training checkpoint as ``ml_engine.ssl.pretrain`` writes it, of a seeded random backbone."""
+    torch.manual_seed(3)
+    backbone = create_model(model_name, 4).backbone
+    name = "pretraining/backbone.pt"
+    save_pretraining_checkpoint(
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "model_name": model_name,
+            "model_kwargs": {},
+            "config": PretrainConfig(epochs=1).to_dict(),
+            "epoch": 1,
+            "method_state": {
+                f"{BACKBONE_PREFIX}{key}": value for key, value in backbone.state_dict().items()
+            },
+        },
+        media_root / name,
+    )
+    return name
+
+
+@override_settings(FACELOOP_TRAIN_EPOCHS=2, FACELOOP_WARM_START_EPOCHS=1)
+def test_the_projects_replay_trains_as_its_cycles_do_and_equals_simulate(media_root, tmp_path):
+    project = labeled_project(
+        model_name="small_cnn",
+        image_size=16,
+        ssl_method="simclr",
+        initial_selection="typiclust",
+        warm_start=True,
+    )
+    backbone = ssl_checkpoint(media_root, "small_cnn")
+    Job.objects.create(
+        project=project, kind=JobKind.PRETRAIN, state=JobState.SUCCEEDED, result={"checkpoint": backbone}
+    )
+    job = comparisons.request_comparison(project, ["least_confidence"], seeds=1, model="project")
+    assert job.result["request"]["plan"]["backbone"] == backbone
+    assert comparisons.run_comparison_job(job.pk) == JobState.SUCCEEDED, Job.objects.get(pk=job.pk).message
+    result = Job.objects.get(pk=job.pk).result
+    assert (result["replay"], result["model"], result["image_size"], result["epochs"]) == (
+        "project",
+        "small_cnn",
+        16,
+        2,
+    )
+    assert (result["started_from"], result["initial_selection"], result["warm_start_epochs"]) == (
+        "ssl",
+        "typiclust",
+        1,
+    )
+    assert (result["batch_size"], result["augment"]) == (TrainConfig().batch_size, TrainConfig().augment)
+
+    inputs = comparisons.comparison_inputs(project, Job.objects.get(pk=job.pk))
+    pool, test = comparison_bridge.comparison_faces(inputs, 16)
+    loop = comparison_bridge.loop_settings(
+        len(pool), 4, "small_cnn", 16, 2, "cpu", 1, min_steps=0, dropout=0.0
+    )
+    weights = load_pretrained_backbone(media_root / backbone).state_dict
+    picks = initial_selection("typiclust", pool, loop, weights)
+    report = simulate(
+        pool,
+        test,
+        ["random", "least_confidence"],
+        [0],
+        loop,
+        tmp_path / "simulate",
+        initial_weights=weights,
+        initial_selection=picks,
+        log=lambda _: None,
+    )
+    assert [curve["accuracy"] for curve in result["curves"]] == [
+        s.accuracy.tolist() for s in report.summaries
+    ]
+    written = read_records(comparisons.comparison_dir(job) / "results.csv")
+    typical = picks(pool, loop.initial_size, 0)
+    by_oracle = np.bincount(pool.labels[typical], minlength=4).tolist()
+    assert [r.labeled_per_class for r in written if r.cycle == 0] == [tuple(by_oracle)] * 2
+    assert set(typical.tolist()) != set(random_initial_selection(pool, loop.initial_size, 0).tolist())

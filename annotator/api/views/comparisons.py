@@ -12,6 +12,7 @@ from annotator.api.openapi import errors
 from annotator.api.project_serializers import ProjectSerializer
 from annotator.api.views.base import CREATED, ProjectScopedView, validated
 from annotator.models import Strategy
+from annotator.selectors import comparison_plan
 from annotator.selectors.dashboard import latest_comparison
 from annotator.services import comparisons
 
@@ -31,6 +32,15 @@ class ComparisonRequestSerializer(serializers.Serializer):
     )
     class_balanced = serializers.BooleanField(
         default=False, help_text="Also run each strategy's class-balanced variant."
+    )
+    model = serializers.ChoiceField(
+        choices=comparison_plan.CHOICES,
+        default=comparison_plan.AUTO,
+        help_text=(
+            "project: replay the project's own model, backbone, first batch and warm starts; proxy: a "
+            "small CNN at 32 px from scratch (minutes on a CPU); auto: the project's model when its "
+            "estimate fits in FACELOOP_COMPARISON_MINUTES, else the stand-in."
+        ),
     )
 
 
@@ -74,6 +84,32 @@ class ComparisonListView(ProjectScopedView):
     )
     def get(self, request: Request, project_id: int) -> Response:
         return Response({"comparison": latest_comparison(self.project())})
+
+
+class ComparisonPlanView(ProjectScopedView):
+    """Owners see, before asking, which model a comparison would replay and how long the project's takes."""
+
+    @extend_schema(
+        request=ComparisonRequestSerializer,
+        responses={
+            200: inline_serializer(
+                "ComparisonPlan",
+                {
+                    "replay": serializers.ChoiceField(choices=comparison_plan.CHOICES[1:]),
+                    "project_seconds": serializers.IntegerField(
+                        help_text="Estimated seconds to replay the project's model at this machine's training speed."
+                    ),
+                    "limit_seconds": serializers.IntegerField(),
+                    "sentence": serializers.CharField(),
+                },
+            ),
+            **errors(400, 403, 404, conflict="Fewer than 50 labeled faces, or no labeled test face."),
+        },
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.project(owner=True)
+        body = validated(ComparisonRequestSerializer, request.data)
+        return Response(comparisons.plan_comparison(project, **body).as_dict())
 
 
 class AdoptStrategyView(ProjectScopedView):

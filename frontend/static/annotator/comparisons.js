@@ -22,19 +22,31 @@ function series(curve, color) {
   return { name: curve.title, color, points };
 }
 
-/** The strategies an owner may compare, once (the dashboard's data lists them). */
+/** The strategies an owner may compare, once (the dashboard's data lists them); true when offered now. */
 function offerStrategies(choices) {
   const box = el("comparison-strategies");
-  if (!box || box.querySelector("input")) return;
+  if (!box || box.querySelector("input")) return false;
   for (const [value, title] of choices) {
     if (value === "random") continue;
     const input = node("input", { type: "checkbox", name: "strategy", value, checked: value === "least_confidence" });
     box.append(node("label", { className: "check" }, input, ` ${title}`));
   }
+  return true;
+}
+
+/** Which model a finished comparison trained: the project's own (and how it started), or the stand-in. */
+function replayed(c) {
+  const model = `${c.model} at ${c.image_size} px, ${c.epochs} epochs`;
+  if (c.replay === "project") {
+    const warm = c.warm_start_epochs ? `warm starts of ${c.warm_start_epochs} epochs` : "every training afresh";
+    return `your model: ${model} from ${c.started_from}, ${c.initial_selection} first batch, ${warm}`;
+  }
+  if (c.replay === "proxy") return `a stand-in, not your model: ${model} from scratch`;
+  return model; // a comparison finished before replays had a plan
 }
 
 function draw(c, current) {
-  offerStrategies(current.choices);
+  if (offerStrategies(current.choices)) showPlan(el("comparison-form"));
   if (!c) {
     el("comparison-sentence").textContent = "No comparison yet.";
     P.empty(
@@ -57,7 +69,7 @@ function draw(c, current) {
     range,
   );
   el("comparison-sizes").textContent =
-    `Run on ${c.labeled_faces} labeled faces (test: ${c.test_faces}) · ${c.model} at ${c.image_size} px, ${c.epochs} epochs, ${c.device} · ` +
+    `Run on ${c.labeled_faces} labeled faces (test: ${c.test_faces}) · ${replayed(c)}, ${c.device} · ` +
     `initial ${c.initial}, ${c.cycles} trainings up to ${c.budget} labels · seeds ${c.seeds.join(", ")} · finished ${new Date(c.finished_at).toLocaleString()}`;
   const select = el("adopt-strategy");
   if (!select) return;
@@ -69,20 +81,42 @@ function draw(c, current) {
   el("adopt-form").hidden = false;
 }
 
+function request(form) {
+  return {
+    strategies: [...form.querySelectorAll("input[name=strategy]:checked")].map((box) => box.value),
+    seeds: Number(el("comparison-seeds").value),
+    class_balanced: el("comparison-balanced").checked,
+    model: el("comparison-model").value,
+  };
+}
+
+/** What the form's settings would replay and how long the project's model takes, asked again on each change. */
+let planAsked = 0;
+async function showPlan(form) {
+  const asked = ++planAsked;
+  const body = request(form);
+  if (!body.strategies.length) {
+    el("comparison-plan").textContent = "Choose at least one strategy.";
+    return;
+  }
+  try {
+    const plan = await post("comparisons/plan/", body);
+    if (asked === planAsked) el("comparison-plan").textContent = plan.sentence;
+  } catch (error) {
+    if (asked === planAsked) el("comparison-plan").textContent = error.message;
+  }
+}
+
 function bind() {
   const form = el("comparison-form");
   if (!form) return;
+  form.addEventListener("change", () => showPlan(form));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const strategies = [...form.querySelectorAll("input[name=strategy]:checked")].map((box) => box.value);
     try {
-      const job = await post("comparisons/", {
-        strategies,
-        seeds: Number(el("comparison-seeds").value),
-        class_balanced: el("comparison-balanced").checked,
-      });
+      const job = await post("comparisons/", request(form));
       say(
-        `Comparison #${job.id} queued: ${job.result.request.strategies.join(", ")} on ${job.result.request.labeled_faces} labeled faces.`,
+        `Comparison #${job.id} queued: ${job.result.request.strategies.join(", ")} on ${job.result.request.labeled_faces} labeled faces. ${job.result.request.plan.sentence}`,
       );
     } catch (error) {
       say(error.message);

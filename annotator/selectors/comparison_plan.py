@@ -1,0 +1,184 @@
+"""Which model a strategy comparison replays, and how long the project's own would take. No writes.
+
+Seed 000 finds that the best strategy depends on the data, and a verdict reached with one
+network need not hold for another: a replay that trains a small CNN at 32 px may rank
+strategies differently from the ResNet-18 on SimCLR features the project trains. So the honest
+replay is the project's own model, backbone, first batch and warm starts
+(``annotator.ml_bridge.comparisons``). It is also far slower on a CPU, so before a comparison
+is queued the owner sees its length: the images it trains and scores over the images per
+second this machine measured on its own trainings (:mod:`annotator.selectors.training_speed`).
+Left to FaceLoop ("auto"), the project's model runs when that estimate fits in
+``FACELOOP_COMPARISON_MINUTES``, and the stand-in otherwise; the owner may choose either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from annotator.ml_bridge.comparisons import (
+    OWNER_WEIGHTS,
+    PROJECT_MODEL,
+    PROXY_IMAGE_SIZE,
+    PROXY_MODEL,
+    SCRATCH,
+    SSL_BACKBONE,
+    replay_labels,
+)
+from annotator.models import InitialSelection, Project
+from annotator.selectors.classes import class_names
+from annotator.selectors.model_versions import pretrained_backbone
+from annotator.selectors.training_speed import TrainingSpeed, duration, images_seen, training_speed
+
+AUTO = "auto"
+CHOICES = (AUTO, PROJECT_MODEL, PROXY_MODEL)
+"""What an owner may ask for: FaceLoop's choice within the time limit, or one model outright."""
+
+
+@dataclass(frozen=True)
+class ProjectReplay:
+    """How the project's own model would be replayed: where it starts and how it trains."""
+
+    model_name: str
+    image_size: int
+    epochs: int
+    started_from: str
+    backbone: str | None
+    """The stored file of ``started_from``'s weights; None from scratch."""
+    initial_selection: str
+    warm_start_epochs: int | None
+
+    def describe(self, project: Project) -> str:
+        starts = {
+            SSL_BACKBONE: f"from its {project.get_ssl_method_display()} pre-training",
+            OWNER_WEIGHTS: "from the owner's starting weights",
+            SCRATCH: "from scratch (no pre-training has finished)",
+        }[self.started_from]
+        first = (
+            "a random first batch"
+            if self.initial_selection == InitialSelection.RANDOM
+            else f"a {InitialSelection(self.initial_selection).label.split(': ')[-1]} first batch"
+        )
+        warm = (
+            f"warm starts of {self.warm_start_epochs} epochs"
+            if self.warm_start_epochs is not None
+            else "every training afresh"
+        )
+        return (
+            f"{project.get_model_name_display()} at {self.image_size} px {starts}, "
+            f"{self.epochs} epochs, {first}, {warm}"
+        )
+
+
+@dataclass(frozen=True)
+class ComparisonPlan:
+    """The model a comparison of ``runs`` (strategy, seed) runs would replay, and why."""
+
+    asked: str
+    replay: str
+    runs: int
+    project: ProjectReplay
+    project_seconds: int
+    """The estimate for replaying the project's model; the stand-in takes a small share of it."""
+    limit_seconds: int
+    speed: TrainingSpeed
+    sentence: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "asked": self.asked,
+            "replay": self.replay,
+            "runs": self.runs,
+            "project_seconds": self.project_seconds,
+            "limit_seconds": self.limit_seconds,
+            "speed": self.speed.as_dict(),
+            "model_name": self.project.model_name,
+            "image_size": self.project.image_size,
+            "epochs": self.project.epochs,
+            "started_from": self.project.started_from,
+            "backbone": self.project.backbone,
+            "initial_selection": self.project.initial_selection,
+            "warm_start_epochs": self.project.warm_start_epochs,
+            "sentence": self.sentence,
+        }
+
+
+def project_replay(project: Project) -> ProjectReplay:
+    """The project's model as its cycles train it now: the newest pre-training's backbone (else the
+    owner's weights, else none), its first-batch method when there are pre-trained embeddings to
+    pick on (the app draws at random without them), and its warm starts."""
+    ssl = pretrained_backbone(project)
+    if ssl is not None:
+        started_from, backbone = SSL_BACKBONE, ssl
+    elif project.backbone_weights:
+        started_from, backbone = OWNER_WEIGHTS, str(project.backbone_weights)
+    else:
+        started_from, backbone = SCRATCH, None
+    return ProjectReplay(
+        model_name=project.model_name,
+        image_size=project.image_size,
+        epochs=settings.FACELOOP_TRAIN_EPOCHS,
+        started_from=started_from,
+        backbone=backbone,
+        initial_selection=project.initial_selection
+        if started_from == SSL_BACKBONE
+        else InitialSelection.RANDOM,
+        warm_start_epochs=settings.FACELOOP_WARM_START_EPOCHS if project.warm_start else None,
+    )
+
+
+def replay_images(replay: ProjectReplay, labeled: int, test: int, num_classes: int, runs: int) -> int:
+    """Images the project's replay of ``runs`` runs goes through, each priced as a training image.
+
+    Per run, each training sees :func:`~annotator.selectors.training_speed.images_seen` (its
+    labeled faces times its epochs, never fewer than the step floor allows), and each cycle
+    scores the test faces and, but for the last, the pool it selects from; a representative
+    first batch embeds the pool once. A forward pass costs less than a training step, so
+    scoring priced as training makes the estimate an upper bound.
+    """
+    counts = replay_labels(labeled, num_classes)
+    training = sum(
+        images_seen(
+            count,
+            replay.epochs if cycle == 0 or replay.warm_start_epochs is None else replay.warm_start_epochs,
+        )
+        for cycle, count in enumerate(counts)
+    )
+    scoring = len(counts) * test + (len(counts) - 1) * labeled
+    embedding = labeled if replay.initial_selection != InitialSelection.RANDOM else 0
+    return runs * (training + scoring) + embedding
+
+
+def comparison_plan(
+    project: Project, *, labeled: int, test: int, runs: int, asked: str = AUTO
+) -> ComparisonPlan:
+    """What a comparison of ``runs`` runs on ``labeled`` pool and ``test`` test faces would replay.
+
+    Raises:
+        ValueError: ``asked`` is not one of :data:`CHOICES`.
+    """
+    if asked not in CHOICES:
+        raise ValueError(f"model must be one of {', '.join(CHOICES)}")
+    replay = project_replay(project)
+    speed = training_speed()
+    images = replay_images(replay, labeled, test, len(class_names(project)), runs)
+    seconds = max(1, round(images / speed.images_per_second))
+    limit = settings.FACELOOP_COMPARISON_MINUTES * 60
+    chosen = asked if asked != AUTO else (PROJECT_MODEL if seconds <= limit else PROXY_MODEL)
+    estimate = f"about {duration(seconds)} for {runs} run{'s' if runs != 1 else ''} ({speed.describe()})"
+    own = replay.describe(project)
+    if chosen == PROJECT_MODEL:
+        over = f", over the {duration(limit)} limit for a comparison, as you chose" if seconds > limit else ""
+        sentence = f"Replays your model: {own}. Takes {estimate}{over}."
+    else:
+        why = (
+            "as you chose"
+            if asked == PROXY_MODEL
+            else f"since it exceeds this installation's {duration(limit)} limit for a comparison"
+        )
+        sentence = (
+            f"Replays a stand-in, a small CNN at {PROXY_IMAGE_SIZE} px from scratch, {why}: "
+            f"your model ({own}) would take {estimate}. Its verdict may not hold for your model."
+        )
+    return ComparisonPlan(asked, chosen, runs, replay, seconds, limit, speed, sentence)
