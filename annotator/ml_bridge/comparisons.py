@@ -16,6 +16,7 @@ scratch, a stand-in that answers in minutes on a CPU but may rank strategies dif
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,8 @@ class ComparisonInputs:
     """A local file of the weights ``started_from`` names (None from scratch)."""
     initial_selection: str = "random"
     """The first batch's method; a representative one needs ``started_from`` to be the SSL backbone."""
+    estimated_seconds: int | None = None
+    """What the plan estimated for the project's replay, kept beside the seconds it took."""
     warm_start_epochs: int | None = None
     """Epochs of each training after the first, continued from the previous one; None retrains afresh."""
 
@@ -216,6 +219,7 @@ def run_comparison(
         )
 
     started_from = inputs.started_from if own else SCRATCH
+    started = time.perf_counter()
     outcome = simulate(
         pool,
         test,
@@ -253,6 +257,8 @@ def run_comparison(
             "cycles": settings.cycles,
             "budget": settings.budget,
             "seeds": list(inputs.seeds),
+            "seconds": round(time.perf_counter() - started),
+            "estimated_seconds": inputs.estimated_seconds if own else None,
             **summary(outcome.summaries, len(pool), len(inputs.seeds)),
         }
     )

@@ -158,6 +158,7 @@ def comparison_inputs(project: Project, job: Job) -> comparison_bridge.Compariso
         backbone=file_store.local_copy(plan["backbone"]) if own and plan.get("backbone") else None,
         initial_selection=plan.get("initial_selection", "random"),
         warm_start_epochs=plan.get("warm_start_epochs"),
+        estimated_seconds=plan.get("project_seconds"),
     )
 
 

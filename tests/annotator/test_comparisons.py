@@ -214,6 +214,8 @@ def test_the_projects_replay_trains_as_its_cycles_do_and_equals_simulate(media_r
         1,
     )
     assert (result["batch_size"], result["augment"]) == (TrainConfig().batch_size, TrainConfig().augment)
+    assert result["estimated_seconds"] == job.result["request"]["plan"]["project_seconds"] > 0
+    assert isinstance(result["seconds"], int)
 
     inputs = comparisons.comparison_inputs(project, Job.objects.get(pk=job.pk))
     pool, test = comparison_bridge.comparison_faces(inputs, 16)

@@ -72,10 +72,20 @@ def test_the_comparison_runs_on_a_worker_equals_simulate_and_shows(
     page = browser_page
     log_in(page, live_server, owner.username, f"/projects/{project.pk}/dashboard/")
     page.wait_for_selector("#comparison-strategies input[value=least_confidence]:checked")
+    # Before asking, the form says what "auto" would replay and how long the project's model takes.
+    page.wait_for_selector(
+        "#comparison-plan:has-text('Replays your model: Small CNN (tests and smoke runs) at 32 px')"
+    )
+    assert "for 6 runs (a default of 200 images/s" in page.inner_text("#comparison-plan")
     page.fill("#comparison-seeds", "2")
+    page.select_option("#comparison-model", "proxy")
+    page.wait_for_selector(
+        "#comparison-plan:has-text('Replays a stand-in, a small CNN at 32 px from scratch, as you chose')"
+    )
+    assert "for 4 runs" in page.inner_text("#comparison-plan")
     page.click("#compare")
     page.wait_for_selector(
-        "#comparison-status:has-text('queued: random, least_confidence on 300 labeled faces')"
+        "#comparison-status:has-text('queued: random, least_confidence on 300 labeled faces, replaying the small-CNN stand-in')"
     )
     job = Job.objects.get(project=project, kind=JobKind.COMPARE)
     wait_for(lambda: Job.objects.get(pk=job.pk).state not in (JobState.QUEUED, JobState.RUNNING), timeout=600)
@@ -128,7 +138,10 @@ def test_the_comparison_runs_on_a_worker_equals_simulate_and_shows(
     assert result["sentence"].startswith("On your 300 labeled faces, ")
     assert page.locator("#comparison-plot polyline").count() == 2
     assert page.locator("#comparison-plot polygon").count() == 2  # the seeds' spread
-    assert "Run on 300 labeled faces (test: 60) · small_cnn at 32 px" in page.inner_text("#comparison-sizes")
+    assert (
+        "Run on 300 labeled faces (test: 60) · a stand-in, not your model: small_cnn at 32 px, 20 epochs, from scratch"
+        in page.inner_text("#comparison-sizes")
+    )
     page.locator("#comparison-card").screenshot(path="/tmp/faceloop-comparison-on-a-worker.png")
     page.select_option("#adopt-strategy", "least_confidence")
     page.click("#adopt")

@@ -34,14 +34,19 @@ function offerStrategies(choices) {
   return true;
 }
 
+function minutes(seconds) {
+  return seconds < 90 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`;
+}
+
 /** Which model a finished comparison trained: the project's own (and how it started), or the stand-in. */
 function replayed(c) {
   const model = `${c.model} at ${c.image_size} px, ${c.epochs} epochs`;
   if (c.replay === "project") {
     const warm = c.warm_start_epochs ? `warm starts of ${c.warm_start_epochs} epochs` : "every training afresh";
-    return `your model: ${model} from ${c.started_from}, ${c.initial_selection} first batch, ${warm}`;
+    const took = c.seconds && c.estimated_seconds ? `, took ${minutes(c.seconds)} (estimated ${minutes(c.estimated_seconds)})` : "";
+    return `your model: ${model}, from ${c.started_from}, ${c.initial_selection} first batch, ${warm}${took}`;
   }
-  if (c.replay === "proxy") return `a stand-in, not your model: ${model} from scratch`;
+  if (c.replay === "proxy") return `a stand-in, not your model: ${model}, from scratch`;
   return model; // a comparison finished before replays had a plan
 }
 
@@ -116,7 +121,8 @@ function bind() {
     try {
       const job = await post("comparisons/", request(form));
       say(
-        `Comparison #${job.id} queued: ${job.result.request.strategies.join(", ")} on ${job.result.request.labeled_faces} labeled faces. ${job.result.request.plan.sentence}`,
+        `Comparison #${job.id} queued: ${job.result.request.strategies.join(", ")} on ${job.result.request.labeled_faces} labeled faces, ` +
+          (job.result.request.plan.replay === "project" ? "replaying your model." : "replaying the small-CNN stand-in."),
       );
     } catch (error) {
       say(error.message);
