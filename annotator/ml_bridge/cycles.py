@@ -122,6 +122,7 @@ def train_score_select(
     clock.lap("select")
     pseudo_labels = _offers(inputs, training, scored, pool, face_ids, next_face_ids)
     training["seconds"] = clock.rounded()
+    training["scored_faces"] = len(pool)  # with the score stage's seconds: this machine's scoring speed
     confirmed = sum(
         row["label_index"] is None and row.get("confirmed_label") is not None for row in inputs.rows
     )

@@ -7,6 +7,7 @@ replay is the project's own model, backbone, first batch and warm starts
 (``annotator.ml_bridge.comparisons``). It is also far slower on a CPU, so before a comparison
 is queued the owner sees its length: the images it trains and scores over the images per
 second this machine measured on its own trainings (:mod:`annotator.selectors.training_speed`).
+Training and scoring are priced apart where the trainings recorded their stages' seconds.
 Left to FaceLoop ("auto"), the project's model runs when that estimate fits in
 ``FACELOOP_COMPARISON_MINUTES``, and the stand-in otherwise; the owner may choose either.
 """
@@ -29,7 +30,7 @@ from annotator.ml_bridge.comparisons import (
 from annotator.models import InitialSelection, Project
 from annotator.selectors.classes import class_names
 from annotator.selectors.model_versions import pretrained_backbone
-from annotator.selectors.training_speed import TrainingSpeed, duration, images_seen, training_speed
+from annotator.selectors.training_speed import duration, images_seen, stage_speeds, training_speed
 
 AUTO = "auto"
 CHOICES = (AUTO, PROJECT_MODEL, PROXY_MODEL)
@@ -82,7 +83,8 @@ class ComparisonPlan:
     project_seconds: int
     """The estimate for replaying the project's model; the stand-in takes a small share of it."""
     limit_seconds: int
-    speed: TrainingSpeed
+    speed: str
+    """Where the estimate's speeds come from (measured here, or the default)."""
     sentence: str
 
     def as_dict(self) -> dict[str, object]:
@@ -92,7 +94,7 @@ class ComparisonPlan:
             "runs": self.runs,
             "project_seconds": self.project_seconds,
             "limit_seconds": self.limit_seconds,
-            "speed": self.speed.as_dict(),
+            "speed": self.speed,
             "model_name": self.project.model_name,
             "image_size": self.project.image_size,
             "epochs": self.project.epochs,
@@ -128,26 +130,49 @@ def project_replay(project: Project) -> ProjectReplay:
     )
 
 
-def replay_images(replay: ProjectReplay, labeled: int, test: int, num_classes: int, runs: int) -> int:
-    """Images the project's replay of ``runs`` runs goes through, each priced as a training image.
+@dataclass(frozen=True)
+class ReplayWork:
+    """What a replay computes: images it trains on and faces it scores (forward passes)."""
+
+    trained: int
+    scored: int
+
+
+def replay_work(replay: ProjectReplay, labeled: int, test: int, num_classes: int, runs: int) -> ReplayWork:
+    """The images the project's replay of ``runs`` runs trains on and the faces it scores.
 
     Per run, each training sees :func:`~annotator.selectors.training_speed.images_seen` (its
-    labeled faces times its epochs, never fewer than the step floor allows), and each cycle
-    scores the test faces and, but for the last, the pool it selects from; a representative
-    first batch embeds the pool once. A forward pass costs less than a training step, so
-    scoring priced as training makes the estimate an upper bound.
+    labeled faces times its epochs, never fewer than the step floor allows) and is evaluated on
+    the test faces, and each cycle but the last scores the pool it selects from; a
+    representative first batch embeds the pool once.
     """
     counts = replay_labels(labeled, num_classes)
-    training = sum(
+    trained = sum(
         images_seen(
             count,
             replay.epochs if cycle == 0 or replay.warm_start_epochs is None else replay.warm_start_epochs,
         )
         for cycle, count in enumerate(counts)
     )
-    scoring = len(counts) * test + (len(counts) - 1) * labeled
-    embedding = labeled if replay.initial_selection != InitialSelection.RANDOM else 0
-    return runs * (training + scoring) + embedding
+    scored = len(counts) * test + (len(counts) - 1) * labeled
+    embedded = labeled if replay.initial_selection != InitialSelection.RANDOM else 0
+    return ReplayWork(runs * trained, runs * scored + embedded)
+
+
+def replay_seconds(work: ReplayWork, replay: ProjectReplay) -> tuple[int, str]:
+    """Seconds ``work`` takes on this machine, and where the speeds come from.
+
+    With trainings of the replay's network and size that recorded their stages' seconds,
+    training and scoring are priced apart (:func:`~annotator.selectors.training_speed.stage_speeds`);
+    before any did, every face is priced at whole-training speed (its default until a training
+    finished), an upper bound, since a forward pass costs less than a training step.
+    """
+    stages = stage_speeds(replay.model_name, replay.image_size)
+    if stages is not None:
+        seconds = work.trained / stages.train_images_per_second + work.scored / stages.score_faces_per_second
+        return max(1, round(seconds)), stages.describe()
+    speed = training_speed()
+    return max(1, round((work.trained + work.scored) / speed.images_per_second)), speed.describe()
 
 
 def comparison_plan(
@@ -161,12 +186,12 @@ def comparison_plan(
     if asked not in CHOICES:
         raise ValueError(f"model must be one of {', '.join(CHOICES)}")
     replay = project_replay(project)
-    speed = training_speed()
-    images = replay_images(replay, labeled, test, len(class_names(project)), runs)
-    seconds = max(1, round(images / speed.images_per_second))
+    seconds, speed = replay_seconds(
+        replay_work(replay, labeled, test, len(class_names(project)), runs), replay
+    )
     limit = settings.FACELOOP_COMPARISON_MINUTES * 60
     chosen = asked if asked != AUTO else (PROJECT_MODEL if seconds <= limit else PROXY_MODEL)
-    estimate = f"about {duration(seconds)} for {runs} run{'s' if runs != 1 else ''} ({speed.describe()})"
+    estimate = f"about {duration(seconds)} for {runs} run{'s' if runs != 1 else ''} ({speed})"
     own = replay.describe(project)
     if chosen == PROJECT_MODEL:
         over = f", over the {duration(limit)} limit for a comparison, as you chose" if seconds > limit else ""

@@ -124,6 +124,9 @@ def test_pool_scores_are_stored_in_one_file_per_model(tmp_path: Path) -> None:
     assert stored[FACE_IDS_KEY].tolist() == pool_ids
     assert stored["probabilities"].shape == (len(pool_ids), 4)
     np.testing.assert_allclose(stored["probabilities"].sum(axis=1), 1.0, rtol=1e-5)
+    # The scoring speed a comparison's estimate prices its forward passes at.
+    assert outcome.training["scored_faces"] == len(pool_ids)
+    assert set(outcome.training["seconds"]) == {"crowd", "train", "score", "select"}
 
 
 @pytest.mark.parametrize(

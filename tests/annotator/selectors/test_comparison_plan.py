@@ -11,7 +11,15 @@ from django.utils import timezone
 
 from annotator.ml_bridge.comparisons import replay_labels
 from annotator.models import Face, Job, JobKind, JobState, ModelVersion, Split
-from annotator.selectors.comparison_plan import ProjectReplay, comparison_plan, project_replay, replay_images
+from annotator.selectors.comparison_plan import (
+    ProjectReplay,
+    ReplayWork,
+    comparison_plan,
+    project_replay,
+    replay_seconds,
+    replay_work,
+)
+from annotator.selectors.training_speed import StageSpeeds, stage_speeds
 from tests.annotator.factories import add_annotator, make_project
 
 pytestmark = pytest.mark.django_db
@@ -27,18 +35,25 @@ def pretrained(project) -> Job:
     )
 
 
-def measured_training(images_per_second: float) -> None:
-    """A finished training of 100 faces for 30 epochs that ran at ``images_per_second``."""
-    project = make_project()
+def measured_training(
+    images_per_second: float,
+    stages: dict[str, float] | None = None,
+    scored_faces: int | None = None,
+    model_name: str = "resnet18",
+) -> None:
+    """A finished training of 100 faces for 30 epochs that ran at ``images_per_second``, with
+    its stages' seconds and the faces it scored when given (as the cycle records them)."""
+    project = make_project(model_name=model_name)
     ModelVersion.objects.create(project=project, version=1, labels_used=100)
     start = timezone.now() - timedelta(hours=1)
+    staged = {} if stages is None else {"seconds": stages, "scored_faces": scored_faces}
     Job.objects.create(
         project=project,
         kind=JobKind.TRAIN,
         state=JobState.SUCCEEDED,
         started_at=start,
         finished_at=start + timedelta(seconds=3000 / images_per_second),
-        result={"model_version": 1, "epochs": 30},
+        result={"model_version": 1, "epochs": 30, **staged},
     )
 
 
@@ -70,13 +85,39 @@ def test_a_replays_images_are_counted_training_by_training():
     with override_settings(FACELOOP_MIN_TRAIN_STEPS=0):
         # Training: 10 x 30 epochs, then 20 + 30 + 40 + 50 faces x 10 warm-start epochs = 1,700.
         # Scoring: 5 x 20 test faces + 4 x 100 pool faces = 500. Two runs, and the pool embedded once.
-        assert replay_images(replay, 100, 20, 4, runs=2) == 2 * (1_700 + 500) + 100
+        assert replay_work(replay, 100, 20, 4, runs=2) == ReplayWork(2 * 1_700, 2 * 500 + 100)
     with override_settings(FACELOOP_MIN_TRAIN_STEPS=500):
         # Every training sees at least 500 steps of 20 faces.
-        assert replay_images(replay, 100, 20, 4, runs=1) == 5 * 10_000 + 500 + 100
+        assert replay_work(replay, 100, 20, 4, runs=1) == ReplayWork(5 * 10_000, 500 + 100)
     afresh = ProjectReplay("resnet18", 48, 30, "scratch", None, "random", None)
     with override_settings(FACELOOP_MIN_TRAIN_STEPS=0):
-        assert replay_images(afresh, 100, 20, 4, runs=1) == 150 * 30 + 500
+        assert replay_work(afresh, 100, 20, 4, runs=1) == ReplayWork(150 * 30, 500)
+
+
+@EPOCHS
+def test_training_and_scoring_are_priced_apart_once_trainings_of_the_model_recorded_their_stages():
+    work = ReplayWork(trained=6_000, scored=3_000)
+    replay = ProjectReplay("resnet18", 48, 30, "scratch", None, "random", None)
+    measured_training(images_per_second=10.0)  # whole jobs: 3,000 images in 300 s, no stages
+    assert replay_seconds(work, replay) == (
+        900,
+        "measured on this machine: 10 images/s over its last 1 training",
+    )
+    # A small CNN's training with stages says nothing about a ResNet-18's speed.
+    measured_training(10.0, {"train": 10.0, "score": 1.0}, scored_faces=6_000, model_name="small_cnn")
+    assert stage_speeds("resnet18", 48) is None
+    assert replay_seconds(work, replay)[0] == 900  # whole-job speed of both trainings: 10 images/s
+    # A ResNet-18 training whose train stage took 100 of its 300 s and which scored 6,000 faces in 20 s.
+    measured_training(10.0, {"train": 100.0, "score": 20.0}, scored_faces=6_000)
+    assert stage_speeds("resnet18", 48) == StageSpeeds(
+        train_images_per_second=30.0, score_faces_per_second=300.0, trainings=1
+    )
+    seconds, source = replay_seconds(work, replay)
+    assert seconds == 6_000 / 30 + 3_000 / 300
+    assert (
+        source
+        == "measured on this machine: training 30 images/s, scoring 300 faces/s over its last 1 training"
+    )
 
 
 @EPOCHS
@@ -129,7 +170,7 @@ def test_the_plan_is_owner_only_and_counts_the_runs_asked(client_for):
         "auto",
         "scratch",
     )  # 5 strategies x 2 seeds
-    assert plan["speed"]["measured"] is False and "a default of 200 images/s" in plan["sentence"]
+    assert plan["speed"].startswith("a default of 200 images/s") and plan["speed"] in plan["sentence"]
     bad = client_for(project.owner).post(url, {**body, "model": "biggest"}, format="json")
     assert bad.status_code == 400
     annotator = client_for(add_annotator(project).user)
