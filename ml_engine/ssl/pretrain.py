@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,9 @@ from ml_engine.ssl.checkpoint import (
     save_pretraining_checkpoint,
 )
 from ml_engine.ssl.config import PretrainConfig
+
+EpochEnd = Callable[[int, Mapping[str, torch.Tensor]], None]
+"""``(epochs completed, backbone weights)`` after each pre-training epoch."""
 
 
 @dataclass
@@ -197,6 +200,7 @@ def pretrain(
     cancel: CancelFlag | None = None,
     checkpoint_path: str | os.PathLike[str] | None = None,
     initial_weights: Mapping[str, torch.Tensor] | None = None,
+    epoch_end: EpochEnd | None = None,
 ) -> PretrainResult:
     """Pre-train ``config.model``'s backbone with ``config.method`` on every face of ``dataset``.
 
@@ -216,6 +220,9 @@ def pretrain(
         initial_weights: backbone weights to continue from (e.g. a ResNet-18 of one's own, see
             :mod:`ml_engine.models.external_weights`), checked key by key; a resumed
             checkpoint takes precedence.
+        epoch_end: called after every epoch (and its checkpoint) with the epochs completed and
+            the backbone's current weights, which stay valid only during the call: an early
+            checkpoint's embeddings (a first batch picked before pre-training ends).
 
     Returns:
         The trained backbone weights and the loss history.
@@ -243,6 +250,8 @@ def pretrain(
             save_pretraining_checkpoint(
                 _checkpoint_payload(config, state, model_kwargs, epoch + 1, faces), checkpoint_path
             )
+        if epoch_end is not None:
+            epoch_end(epoch + 1, backbone_state(method.state_dict()))
     weights = {
         key: value.detach().cpu().clone() for key, value in backbone_state(method.state_dict()).items()
     }
