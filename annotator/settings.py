@@ -233,6 +233,9 @@ FACELOOP_PRETRAIN_EPOCHS = env.get_int("FACELOOP_PRETRAIN_EPOCHS", 20, minimum=1
 # its epochs. Measured on FER+ (SimCLR 25 epochs, batch 256, seed 0): 475 steps over 5,000 faces
 # gave +0.5 points of accuracy over no pre-training, 975 steps over 10,000 faces +8.8. 0: off.
 FACELOOP_PRETRAIN_MIN_STEPS = env.get_int("FACELOOP_PRETRAIN_MIN_STEPS", 1000, minimum=0)
+# A representative first batch is picked on the pool's embeddings after this many pre-training
+# steps, while pre-training goes on (annotator.services.pretraining); 0: after the whole run.
+FACELOOP_FIRST_BATCH_STEPS = env.get_int("FACELOOP_FIRST_BATCH_STEPS", 100, minimum=0)
 # Fine-tuning from the previous model version (warm start) needs fewer epochs than training
 # from scratch: by default a third of them.
 FACELOOP_WARM_START_EPOCHS = env.get_int(

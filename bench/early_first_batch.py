@@ -44,7 +44,6 @@ from ml_engine.cold_start import random_initial, representative_initial
 from ml_engine.embeddings import compute_embeddings
 from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
-from ml_engine.models import create_model, load_backbone_weights
 from ml_engine.pretraining_steps import steps_per_epoch
 from ml_engine.ssl import PretrainConfig
 from ml_engine.ssl.pretrain import pretrain
@@ -67,12 +66,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def backbone_of(weights: dict[str, torch.Tensor], num_classes: int) -> torch.nn.Module:
-    model = create_model("resnet18", num_classes)
-    load_backbone_weights(model, weights)
-    return model.backbone
-
-
 def main() -> None:
     args = parse_args()
     pool, test = load_faces(args.ferplus, args.pool, args.image_size)
@@ -85,8 +78,7 @@ def main() -> None:
     embeddings: dict[int, np.ndarray] = {}
     options = {"image_size": args.image_size, "device": args.device}
 
-    def epoch_end(epoch: int, weights) -> None:
-        backbone = backbone_of(dict(weights), pool.num_classes)
+    def epoch_end(epoch: int, backbone: torch.nn.Module) -> None:
         pool_vectors = compute_embeddings(backbone, pool, **options)
         knn = knn_accuracy(
             pool_vectors, pool.labels, compute_embeddings(backbone, test, **options), test.labels

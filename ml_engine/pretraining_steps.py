@@ -15,6 +15,8 @@ Example:
     19
     >>> epochs_for_min_steps(epochs=20, min_steps=1_000, faces=2_000, batch_size=256)
     143
+    >>> early_epoch(after_steps=100, epochs=143, steps_per_epoch=7)
+    15
 """
 
 from __future__ import annotations
@@ -39,3 +41,12 @@ def epochs_for_min_steps(*, epochs: int, min_steps: int, faces: int, batch_size:
     if epochs < 1 or min_steps < 0:
         raise ValueError(f"epochs must be >= 1 and min_steps >= 0 (got {epochs}, {min_steps})")
     return max(epochs, math.ceil(min_steps / steps_per_epoch(faces, batch_size)))
+
+
+def early_epoch(*, after_steps: int, epochs: int, steps_per_epoch: int) -> int | None:
+    """The epoch after which a run of ``epochs`` has taken ``after_steps`` steps, if that comes
+    before its last epoch (``after_steps`` 0, or reached only at the end: None)."""
+    if after_steps <= 0:
+        return None
+    epoch = math.ceil(after_steps / steps_per_epoch)
+    return epoch if epoch < epochs else None

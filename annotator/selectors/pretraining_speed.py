@@ -19,7 +19,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from annotator.ml_bridge.pretraining import SCHEDULE_KEY, pretraining_schedule
+from annotator.ml_bridge.pretraining import (
+    SCHEDULE_KEY,
+    PretrainingSchedule,
+    first_batch_step,
+    pretraining_schedule,
+)
 from annotator.models import InitialSelection, Job, JobKind, JobState, Project, SslMethod
 from annotator.selectors.training_speed import duration
 
@@ -102,7 +107,7 @@ def pretraining_estimate(project: Project, faces: int) -> dict[str, object]:
         else f"how long is unknown: {speed.describe()}"
     )
     waits = (
-        " The first batch waits for it; the test sample can be labeled meanwhile."
+        f" {first_batch_wait(schedule, seconds)}; the test sample can be labeled meanwhile."
         if project.initial_selection != InitialSelection.RANDOM
         else ""
     )
@@ -113,3 +118,17 @@ def pretraining_estimate(project: Project, faces: int) -> dict[str, object]:
         "seconds": seconds,
         "sentence": f"{runs}: {length}.{waits}",
     }
+
+
+def first_batch_wait(schedule: PretrainingSchedule, seconds: int | None) -> str:
+    """When a representative first batch is picked: on the embeddings after the epoch that reaches
+    ``FACELOOP_FIRST_BATCH_STEPS`` steps, else at the end."""
+    step = first_batch_step(schedule, settings.FACELOOP_FIRST_BATCH_STEPS)
+    if step is None:
+        return "The first batch waits for it"
+    after = (
+        ""
+        if seconds is None
+        else f", about {duration(max(1, math.ceil(seconds * step / schedule.steps)))} in"
+    )
+    return f"The first batch is picked on the embeddings after {step} of its steps{after}"

@@ -7,6 +7,11 @@ the paper) needs no model, so annotators start at once. Pre-training has its own
 (one pre-training job per project), apart from training's, so a batch completed during
 pre-training is trained at once, from scratch, by another ``train`` worker; every training
 that starts after pre-training finished starts from the newest pre-trained backbone.
+
+A representative first batch (k-means, TypiClust) needs the pool's embeddings. It is picked on
+the embeddings after ``FACELOOP_FIRST_BATCH_STEPS`` optimiser steps, while pre-training goes on,
+so labelers wait for that part of the run only (``bench/early_first_batch.py`` measures what
+picking early costs against waiting); 0 waits for the whole run.
 """
 
 from __future__ import annotations
@@ -48,8 +53,9 @@ def run_pretraining_job(job_id: int) -> str:
 
 
 def _pretrain(job: Job) -> jobs.JobDone:
-    """Pre-train; then a first batch waiting for representative picks gets them (random if it failed),
-    and representative faces are kept for batches no model has ranked yet (the first turn)."""
+    """Pre-train; a first batch waiting for representative picks gets them on the embeddings after
+    ``FACELOOP_FIRST_BATCH_STEPS`` steps (else at the end; random if pre-training failed), and
+    representative faces are kept for batches no model has ranked yet (the first turn)."""
     project = job.project
     try:
         artefacts = pretraining_bridge.pretrain_and_index(
@@ -60,6 +66,8 @@ def _pretrain(job: Job) -> jobs.JobDone:
             device=settings.TORCH_DEVICE,
             progress=jobs.progress_reporter(job),
             cancel=jobs.cancel_flag(job),
+            first_batch_steps=settings.FACELOOP_FIRST_BATCH_STEPS,
+            first_batch=lambda embeddings: cycles.complete_initial_set(project, embeddings),
         )
         cycles.complete_initial_set(project, Path(artefacts["embeddings"]))
     except Exception:

@@ -9,7 +9,8 @@ pre-training from its checkpoint.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,15 +18,40 @@ import torch
 
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.device import resolve_device
-from ml_engine.embeddings import EmbeddingsMetadata, embed_pool, file_digest, load_embeddings, names_digest
+from ml_engine.embeddings import (
+    EmbeddingsMetadata,
+    compute_embeddings,
+    embed_pool,
+    file_digest,
+    load_embeddings,
+    names_digest,
+    save_embeddings,
+)
 from ml_engine.index import EmbeddingIndex
 from ml_engine.models import create_model, load_backbone_weights
+from ml_engine.pretraining_steps import early_epoch, steps_per_epoch
 from ml_engine.progress import CancelFlag, ProgressCallback
 from ml_engine.ssl.config import PretrainConfig
 from ml_engine.ssl.pretrain import PretrainResult, pretrain
 
 CHECKPOINT_FILE = "pretrain.pt"
 INDEX_FILE = "index.faiss"
+EARLY_DIR = "early"
+
+
+@dataclass(frozen=True)
+class EarlyEmbeddings:
+    """The pool's embeddings once pre-training has taken ``after_steps`` optimiser steps.
+
+    At the first epoch end at or past ``after_steps`` (before the last epoch:
+    :func:`~ml_engine.pretraining_steps.early_epoch`), the pool is
+    embedded with the backbone as it is then, written to a folder as the final embeddings are,
+    and handed to ``ready``; the folder is removed when ``ready`` returns. A first batch can be
+    picked on them while pre-training goes on.
+    """
+
+    after_steps: int
+    ready: Callable[[Path], None]
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,7 @@ def pretrain_pool(
     cancel: CancelFlag | None = None,
     batch_size: int = 512,
     initial_weights: Mapping[str, torch.Tensor] | None = None,
+    early: EarlyEmbeddings | None = None,
 ) -> PoolArtifacts:
     """Pre-train on ``dataset``, then write its embeddings and a faiss index into ``out_dir``.
 
@@ -75,11 +102,53 @@ def pretrain_pool(
         cancel: stops either stage with :class:`~ml_engine.progress.Cancelled`.
         batch_size: faces per forward pass when embedding.
         initial_weights: backbone weights pre-training continues from (see :func:`pretrain`).
+        early: embeddings to hand over before pre-training ends (see :class:`EarlyEmbeddings`).
     """
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     device = resolve_device(device)
     checkpoint = folder / CHECKPOINT_FILE
+    hand_over_at = (
+        None
+        if early is None
+        else early_epoch(
+            after_steps=early.after_steps,
+            epochs=config.epochs,
+            steps_per_epoch=steps_per_epoch(len(dataset), config.batch_size),
+        )
+    )
+
+    def metadata(dim: int, model_name: str, model_kwargs: dict, epochs: int) -> EmbeddingsMetadata:
+        return EmbeddingsMetadata(
+            count=len(dataset),
+            dim=dim,
+            model_name=model_name,
+            model_kwargs=model_kwargs,
+            image_size=config.image_size,
+            names_sha256=names_digest(dataset.names),
+            method=config.method,
+            epochs=epochs,
+            checkpoint_sha256=file_digest(checkpoint),
+        )
+
+    def epoch_end(epoch: int, backbone: torch.nn.Module) -> None:
+        if early is None or epoch != hand_over_at:
+            return
+        vectors = compute_embeddings(
+            backbone,
+            dataset,
+            image_size=config.image_size,
+            device=device,
+            batch_size=batch_size,
+            cancel=cancel,
+        )
+        target = folder / EARLY_DIR
+        save_embeddings(target, vectors, metadata(vectors.shape[1], config.model, config.model_kwargs, epoch))
+        try:
+            early.ready(target)
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
+
     result = pretrain(
         config,
         dataset,
@@ -88,23 +157,13 @@ def pretrain_pool(
         cancel=cancel,
         checkpoint_path=checkpoint,
         initial_weights=initial_weights,
-    )
-    metadata = EmbeddingsMetadata(
-        count=len(dataset),
-        dim=result.embedding_dim,
-        model_name=result.model_name,
-        model_kwargs=result.model_kwargs,
-        image_size=config.image_size,
-        names_sha256=names_digest(dataset.names),
-        method=config.method,
-        epochs=len(result.losses),
-        checkpoint_sha256=file_digest(checkpoint),
+        epoch_end=epoch_end,
     )
     embed_pool(
         folder,
         backbone_from_result(result),
         dataset,
-        metadata,
+        metadata(result.embedding_dim, result.model_name, result.model_kwargs, len(result.losses)),
         image_size=config.image_size,
         device=device,
         batch_size=batch_size,

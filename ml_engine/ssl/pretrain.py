@@ -35,8 +35,8 @@ from ml_engine.ssl.checkpoint import (
 )
 from ml_engine.ssl.config import PretrainConfig
 
-EpochEnd = Callable[[int, Mapping[str, torch.Tensor]], None]
-"""``(epochs completed, backbone weights)`` after each pre-training epoch."""
+EpochEnd = Callable[[int, torch.nn.Module], None]
+"""``(epochs completed, the backbone being trained)`` after each pre-training epoch."""
 
 
 @dataclass
@@ -221,8 +221,8 @@ def pretrain(
             :mod:`ml_engine.models.external_weights`), checked key by key; a resumed
             checkpoint takes precedence.
         epoch_end: called after every epoch (and its checkpoint) with the epochs completed and
-            the backbone's current weights, which stay valid only during the call: an early
-            checkpoint's embeddings (a first batch picked before pre-training ends).
+            the backbone being trained, to embed faces with it (a first batch picked before
+            pre-training ends); it must leave the backbone's weights and mode as they were.
 
     Returns:
         The trained backbone weights and the loss history.
@@ -251,7 +251,7 @@ def pretrain(
                 _checkpoint_payload(config, state, model_kwargs, epoch + 1, faces), checkpoint_path
             )
         if epoch_end is not None:
-            epoch_end(epoch + 1, backbone_state(method.state_dict()))
+            epoch_end(epoch + 1, method.backbone)
     weights = {
         key: value.detach().cpu().clone() for key, value in backbone_state(method.state_dict()).items()
     }

@@ -26,6 +26,7 @@ def test_a_new_project_starts_from_the_measured_defaults_and_says_how_long_pre_t
     live_server, browser_page, settings
 ):
     settings.FACELOOP_PRETRAIN_EPOCHS, settings.FACELOOP_PRETRAIN_MIN_STEPS = 20, 1000
+    settings.FACELOOP_FIRST_BATCH_STEPS = 100
     UserFactory(username="olga")
     page = browser_page
     log_in(page, live_server, "olga", "/projects/new/")
@@ -67,8 +68,8 @@ def test_a_new_project_starts_from_the_measured_defaults_and_says_how_long_pre_t
     page.wait_for_selector("#pretraining-estimate:has-text('about 2 min')")
     assert page.text_content("#pretraining-estimate") == (
         "Pre-training (SimCLR) runs 1000 epochs over 22 pool faces (1000 optimiser steps): about 2 min "
-        "(measured on this machine: 200 faces/s over its last 1 pre-training). The first batch waits for "
-        "it; the test sample can be labeled meanwhile."
+        "(measured on this machine: 200 faces/s over its last 1 pre-training). The first batch is picked "
+        "on the embeddings after 100 of its steps, about 13 s in; the test sample can be labeled meanwhile."
     )
     assert "100 faces picked on its embeddings (Representative: TypiClust)" in page.text_content("main")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -67,7 +67,8 @@ class StartLabelingView(ProjectScopedView):
     """Open cycle 0 with the initial set (random, seeded). Repeating it changes nothing.
 
     With a representative initial set (``initial_selection`` k-means or TypiClust) cycle 0
-    opens with its test sample and ``initial_set_pending``; the picks join when pre-training ends.
+    opens with its test sample and ``initial_set_pending``; the picks join once pre-training has
+    run ``FACELOOP_FIRST_BATCH_STEPS`` steps (or at its end).
     """
 
     @extend_schema(

@@ -15,7 +15,9 @@ from tests.annotator.factories import FaceFactory, make_project
 
 pytestmark = pytest.mark.django_db
 
-FLOOR = override_settings(FACELOOP_PRETRAIN_EPOCHS=20, FACELOOP_PRETRAIN_MIN_STEPS=1000)
+FLOOR = override_settings(
+    FACELOOP_PRETRAIN_EPOCHS=20, FACELOOP_PRETRAIN_MIN_STEPS=1000, FACELOOP_FIRST_BATCH_STEPS=100
+)
 
 
 def finished_pretraining(
@@ -80,9 +82,15 @@ def test_the_length_comes_from_the_pre_trainings_measured_here():
     assert estimate["seconds"] == 1_282  # 1,001 steps x 256 faces / 200 per second = 1,281.3
     assert estimate["sentence"] == (
         "Pre-training (SimCLR) runs 143 epochs over 2000 pool faces (1001 optimiser steps): about 21 min "
-        "(measured on this machine: 200 faces/s over its last 2 pre-trainings). The first batch waits "
-        "for it; the test sample can be labeled meanwhile."
-    )
+        "(measured on this machine: 200 faces/s over its last 2 pre-trainings). The first batch is picked "
+        "on the embeddings after 105 of its steps, about 2 min in; the test sample can be labeled meanwhile."
+    )  # the end of epoch 15 (7 steps each) is the first past 100 steps: 1,282 s x 105 / 1,001 = 135 s
+    with override_settings(FACELOOP_FIRST_BATCH_STEPS=0):
+        assert pretraining_estimate(project, 2_000)["sentence"].endswith(
+            "The first batch waits for it; the test sample can be labeled meanwhile."
+        )
+    with override_settings(FACELOOP_FIRST_BATCH_STEPS=1_001):  # reached only at the end
+        assert "The first batch waits for it" in pretraining_estimate(project, 2_000)["sentence"]
     assert pretraining_estimate(project, 30_000)["seconds"] == 2_996  # 2,340 x 256 / 200
 
 

@@ -10,12 +10,13 @@ import pytest
 from annotator.ml_bridge import pretraining as pretraining_bridge
 from annotator.ml_bridge.similar import write_index_face_ids
 from annotator.models import Cycle, Face, Job, JobKind, JobState, Split
-from annotator.services import cycle_states, labeling_start, pretraining
+from annotator.services import cycle_states, cycles, labeling_start, pretraining
 from annotator.services.cycles import choose_initial_set, complete_initial_set
 from annotator.services.errors import InvalidInput
 from annotator.services.fallback_order import REPRESENTATIVE_KEY
 from annotator.services.projects import update_project
-from ml_engine.embeddings import EmbeddingsMetadata, names_digest, save_embeddings
+from ml_engine.embeddings import EmbeddingsMetadata, load_embeddings, names_digest, save_embeddings
+from ml_engine.ssl.pool_artifacts import EARLY_DIR
 from tests.annotator.factories import FaceFactory, cast_vote, make_project
 
 pytestmark = pytest.mark.django_db
@@ -137,6 +138,38 @@ def test_a_real_pre_training_job_queues_the_picks(settings):
     schedule = Job.objects.get(pk=job.pk).result[pretraining_bridge.SCHEDULE_KEY]
     assert schedule == {"faces": 22, "batch_size": 22, "epochs": 3, "steps": 3}
     assert len(Job.objects.get(pk=job.pk).result["losses"]) == 3
+
+
+def test_the_first_batch_is_picked_on_an_early_epochs_embeddings_while_pre_training_goes_on(
+    settings, monkeypatch
+):
+    """3 epochs of one step each; after 1 step the picks are made on that epoch's embeddings."""
+    settings.FACELOOP_PRETRAIN_EPOCHS = 1
+    settings.FACELOOP_PRETRAIN_MIN_STEPS = 3
+    settings.FACELOOP_FIRST_BATCH_STEPS = 1
+    project = project_with_pool(initial_selection="kmeans")
+    update_project(project, model_name="small_cnn", image_size=16)
+    cycle = labeling_start.start_labeling(project)
+    job = Job.objects.get(project=project, kind=JobKind.PRETRAIN)
+    calls: list[tuple[str, int, str, list[int] | None]] = []
+    real_complete = cycles.complete_initial_set
+
+    def recording_complete(project, embeddings_dir):
+        epochs = load_embeddings(embeddings_dir)[1].epochs
+        completed = real_complete(project, embeddings_dir)
+        picked = None if completed is None else list(completed.entries.values_list("face_id", flat=True))
+        calls.append((Job.objects.get(pk=job.pk).state, epochs, Path(embeddings_dir).name, picked))
+        return completed
+
+    monkeypatch.setattr(cycles, "complete_initial_set", recording_complete)
+    assert pretraining.run_pretraining_job(job.pk) == JobState.SUCCEEDED
+
+    (state, epochs, folder, picked), final = calls
+    assert (state, epochs, folder) == (JobState.RUNNING, 1, EARLY_DIR)  # while 2 epochs were still to run
+    assert final[1] == 3 and final[2] != EARLY_DIR and final[3] is None  # the whole run's change nothing
+    cycle.refresh_from_db()
+    assert not cycle.initial_set_pending and cycle.strategy == "kmeans"
+    assert list(cycle.entries.values_list("face_id", flat=True)) == picked and len(picked) == 2 + MODES
 
 
 def test_representative_picks_need_pre_training():
