@@ -23,17 +23,18 @@ from annotator.ml_bridge.comparisons import (
     PROJECT_MODEL,
     PROXY_IMAGE_SIZE,
     PROXY_MODEL,
+    REPLAYS,
     SCRATCH,
     SSL_BACKBONE,
     replay_labels,
 )
-from annotator.models import InitialSelection, Project
+from annotator.models import InitialSelection, Project, TrainingMode
 from annotator.selectors.classes import class_names
 from annotator.selectors.model_versions import pretrained_backbone
 from annotator.selectors.training_speed import duration, images_seen, stage_speeds, training_speed
 
 AUTO = "auto"
-CHOICES = (AUTO, PROJECT_MODEL, PROXY_MODEL)
+CHOICES = (AUTO, *REPLAYS)
 """What an owner may ask for: FaceLoop's choice within the time limit, or one model outright."""
 
 
@@ -66,9 +67,14 @@ class ProjectReplay:
             if self.warm_start_epochs is not None
             else "every training afresh"
         )
+        supervised = (
+            ""
+            if project.training_mode == TrainingMode.SUPERVISED
+            else f", supervised on the aggregated labels (the {project.get_training_mode_display()} mode is not replayed)"
+        )
         return (
             f"{project.get_model_name_display()} at {self.image_size} px {starts}, "
-            f"{self.epochs} epochs, {first}, {warm}"
+            f"{self.epochs} epochs, {first}, {warm}{supervised}"
         )
 
 

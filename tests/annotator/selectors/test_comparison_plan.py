@@ -77,6 +77,17 @@ def test_the_replay_starts_where_the_projects_trainings_start():
     )
     project.warm_start = False
     assert project_replay(project).warm_start_epochs is None
+    assert project_replay(project).describe(project) == (
+        "ResNet-18 at 48 px from its SimCLR pre-training, 30 epochs, a TypiClust first batch, every training afresh"
+    )
+    project.training_mode = "vote_distribution"  # the replay's oracle answers with one label a face
+    assert (
+        project_replay(project)
+        .describe(project)
+        .endswith(
+            ", supervised on the aggregated labels (the Supervised on each face's vote distribution mode is not replayed)"
+        )
+    )
 
 
 def test_a_replays_images_are_counted_training_by_training():
