@@ -17,7 +17,7 @@ FER+ (``../shared/data/ferplus``, never copied into the repository):
    the floor. The cost of picking early is the accuracy lost against picking on the last epoch;
    the first model is where it shows most (later batches are chosen by the models).
 
-    python bench/early_first_batch.py [--pool 3000] [--pretrain-epochs 22] [--pick-at 2 6] [--seeds 0 1 2]
+    python bench/early_first_batch.py [--pool 3000] [--pretrain-epochs 30] [--pick-at 3 8] [--seeds 0 1 2]
 
 On a GPU machine, the app's floor of 1,000 steps on a larger pool::
 
@@ -55,9 +55,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ferplus", type=Path, default=FERPLUS)
     parser.add_argument("--pool", type=int, default=3000)
-    parser.add_argument("--pretrain-epochs", type=int, default=22)
+    parser.add_argument("--pretrain-epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=256, help="pre-training batch (the app's)")
-    parser.add_argument("--pick-at", type=int, nargs="+", default=[2, 6], help="early epochs to pick at")
+    parser.add_argument("--pick-at", type=int, nargs="+", default=[3, 8], help="early epochs to pick at")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=8, help="classifier epochs")
     parser.add_argument("--min-steps", type=int, default=500, help="classifier step floor (the app's)")
