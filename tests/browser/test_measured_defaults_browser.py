@@ -69,7 +69,7 @@ def test_a_new_project_starts_from_the_measured_defaults_and_says_how_long_pre_t
     assert page.text_content("#pretraining-estimate") == (
         "Pre-training (SimCLR) runs 1000 epochs over 22 pool faces (1000 optimiser steps): about 2 min "
         "(measured on this machine: 200 faces/s over its last 1 pre-training). The first batch is picked "
-        "on the embeddings after 100 of its steps, about 13 s in; the test sample can be labeled meanwhile."
+        "on the embeddings after 100 of its steps, about 11 s in; the test sample can be labeled meanwhile."
     )
     assert "100 faces picked on its embeddings (Representative: TypiClust)" in page.text_content("main")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
