@@ -87,7 +87,9 @@ class ComparisonListView(ProjectScopedView):
 
 
 class ComparisonPlanView(ProjectScopedView):
-    """Owners see, before asking, which model a comparison would replay and how long the project's takes."""
+    """Owners see, before asking, which model a comparison would replay and how long the project's
+    takes; or, while the labels cannot be compared yet, why (``ready`` false: not an error, the
+    dashboard shows it where the plan goes)."""
 
     @extend_schema(
         request=ComparisonRequestSerializer,
@@ -95,21 +97,25 @@ class ComparisonPlanView(ProjectScopedView):
             200: inline_serializer(
                 "ComparisonPlan",
                 {
-                    "replay": serializers.ChoiceField(choices=comparison_plan.CHOICES[1:]),
+                    "ready": serializers.BooleanField(),
+                    "replay": serializers.ChoiceField(choices=comparison_plan.CHOICES[1:], required=False),
                     "project_seconds": serializers.IntegerField(
-                        help_text="Estimated seconds to replay the project's model at this machine's training speed."
+                        required=False,
+                        help_text="Estimated seconds to replay the project's model at this machine's training speed.",
                     ),
-                    "limit_seconds": serializers.IntegerField(),
+                    "limit_seconds": serializers.IntegerField(required=False),
                     "sentence": serializers.CharField(),
                 },
             ),
-            **errors(400, 403, 404, conflict="Fewer than 50 labeled faces, or no labeled test face."),
+            **errors(400, 403, 404),
         },
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
         body = validated(ComparisonRequestSerializer, request.data)
-        return Response(comparisons.plan_comparison(project, **body).as_dict())
+        if (reason := comparisons.not_ready(project)) is not None:
+            return Response({"ready": False, "sentence": reason})
+        return Response({"ready": True, **comparisons.plan_comparison(project, **body).as_dict()})
 
 
 class AdoptStrategyView(ProjectScopedView):

@@ -176,13 +176,15 @@ def test_the_plan_is_owner_only_and_counts_the_runs_asked(client_for):
     response = client_for(project.owner).post(url, body, format="json")
     assert response.status_code == 200, response.content
     plan = response.json()
-    assert (plan["runs"], plan["asked"], plan["started_from"]) == (
-        10,
-        "auto",
-        "scratch",
-    )  # 5 strategies x 2 seeds
+    assert plan["ready"] and (plan["runs"], plan["asked"], plan["started_from"]) == (10, "auto", "scratch")
+    # 5 strategies (random, 2 chosen, their balanced variants) x 2 seeds
     assert plan["speed"].startswith("a default of 200 images/s") and plan["speed"] in plan["sentence"]
     bad = client_for(project.owner).post(url, {**body, "model": "biggest"}, format="json")
     assert bad.status_code == 400
     annotator = client_for(add_annotator(project).user)
     assert annotator.post(url, body, format="json").status_code == 403
+    # Before the labels can be compared the plan says why, as an answer, not as an error.
+    Face.objects.filter(project=project, sha256__in=[f"p{i}" for i in range(20)]).update(label_index=None)
+    waiting = client_for(project.owner).post(url, body, format="json")
+    assert waiting.status_code == 200
+    assert waiting.json() == {"ready": False, "sentence": "40 labeled faces: a comparison needs at least 50"}
