@@ -170,7 +170,7 @@ def run_comparison(
     from ml_engine.device import resolve_device
     from ml_engine.progress import Cancelled, Progress
     from ml_engine.simulation.comparison import simulate
-    from ml_engine.simulation.oracle_loop import initial_selection, random_initial_selection
+    from ml_engine.simulation.oracle_loop import initial_selection
 
     device = str(resolve_device(inputs.device))
     own = inputs.replay == PROJECT_MODEL
@@ -190,11 +190,7 @@ def run_comparison(
     )
     weights = _starting_weights(inputs)
     first_batch = inputs.initial_selection if own else "random"
-    picks = (
-        random_initial_selection
-        if first_batch == "random"
-        else initial_selection(first_batch, pool, settings, weights)
-    )
+    picks = initial_selection(first_batch, pool, settings, weights)
     total = len(strategies) * len(inputs.seeds) * settings.cycles
     finished = 0
 
