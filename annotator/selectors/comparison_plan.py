@@ -14,7 +14,7 @@ Left to FaceLoop ("auto"), the project's model runs when that estimate fits in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
 
@@ -84,16 +84,19 @@ class ComparisonPlan:
 
     asked: str
     replay: str
+    labeled: int
+    """Labeled pool faces the replay runs on."""
     runs: int
     project: ProjectReplay
     project_seconds: int
-    """The estimate for replaying the project's model; the stand-in takes a small share of it."""
+    """The estimate for replaying the project's model (the stand-in's length is not estimated)."""
     limit_seconds: int
     speed: str
     """Where the estimate's speeds come from (measured here, or the default)."""
     sentence: str
 
     def as_dict(self) -> dict[str, object]:
+        """The plan as a job's request keeps it and the API answers it: the project's replay flat."""
         return {
             "asked": self.asked,
             "replay": self.replay,
@@ -101,13 +104,7 @@ class ComparisonPlan:
             "project_seconds": self.project_seconds,
             "limit_seconds": self.limit_seconds,
             "speed": self.speed,
-            "model_name": self.project.model_name,
-            "image_size": self.project.image_size,
-            "epochs": self.project.epochs,
-            "started_from": self.project.started_from,
-            "backbone": self.project.backbone,
-            "initial_selection": self.project.initial_selection,
-            "warm_start_epochs": self.project.warm_start_epochs,
+            **asdict(self.project),
             "sentence": self.sentence,
         }
 
@@ -212,4 +209,4 @@ def comparison_plan(
             f"Replays a stand-in, a small CNN at {PROXY_IMAGE_SIZE} px from scratch, {why}: "
             f"your model ({own}) would take {estimate}. Its verdict may not hold for your model."
         )
-    return ComparisonPlan(asked, chosen, runs, replay, seconds, limit, speed, sentence)
+    return ComparisonPlan(asked, chosen, labeled, runs, replay, seconds, limit, speed, sentence)

@@ -80,20 +80,12 @@ def plan_comparison(
     if model not in comparison_plan.CHOICES:
         raise InvalidInput(f"model must be one of {', '.join(comparison_plan.CHOICES)}")
     runs = len(comparison_strategies(strategies, class_balanced)) * seeds
-    if (reason := not_ready(project)) is not None:
-        raise Conflict(reason)
     labeled, test = _labeled_pool(project).count(), _labeled_test_count(project)
-    return comparison_plan.comparison_plan(project, labeled=labeled, test=test, runs=runs, asked=model)
-
-
-def not_ready(project: Project) -> str | None:
-    """Why the project's labels cannot be compared yet (too few, or no labeled test face); None once they can."""
-    labeled = _labeled_pool(project).count()
     if labeled < MIN_LABELED_FACES:
-        return f"{labeled} labeled faces: a comparison needs at least {MIN_LABELED_FACES}"
-    if not _labeled_test_count(project):
-        return "no labeled test face: a comparison measures accuracy on the test split"
-    return None
+        raise Conflict(f"{labeled} labeled faces: a comparison needs at least {MIN_LABELED_FACES}")
+    if not test:
+        raise Conflict("no labeled test face: a comparison measures accuracy on the test split")
+    return comparison_plan.comparison_plan(project, labeled=labeled, test=test, runs=runs, asked=model)
 
 
 @transaction.atomic
@@ -118,7 +110,6 @@ def request_comparison(
     project = Project.objects.select_for_update().get(pk=project.pk)
     plan = plan_comparison(project, strategies, seeds=seeds, class_balanced=class_balanced, model=model)
     names = comparison_strategies(strategies, class_balanced)
-    labeled = _labeled_pool(project).count()
     if Job.objects.filter(
         project=project, kind=JobKind.COMPARE, state__in=(JobState.QUEUED, JobState.RUNNING)
     ).exists():
@@ -126,7 +117,7 @@ def request_comparison(
     request = {
         "strategies": names,
         "seeds": list(range(seeds)),
-        "labeled_faces": labeled,
+        "labeled_faces": plan.labeled,
         "plan": plan.as_dict(),
     }
     model_used = "your model" if plan.replay == comparison_bridge.PROJECT_MODEL else "a small-CNN stand-in"

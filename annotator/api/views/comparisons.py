@@ -15,6 +15,7 @@ from annotator.models import Strategy
 from annotator.selectors import comparison_plan
 from annotator.selectors.dashboard import latest_comparison
 from annotator.services import comparisons
+from annotator.services.errors import Conflict
 
 
 class ComparisonRequestSerializer(serializers.Serializer):
@@ -113,9 +114,11 @@ class ComparisonPlanView(ProjectScopedView):
     def post(self, request: Request, project_id: int) -> Response:
         project = self.project(owner=True)
         body = validated(ComparisonRequestSerializer, request.data)
-        if (reason := comparisons.not_ready(project)) is not None:
-            return Response({"ready": False, "sentence": reason})
-        return Response({"ready": True, **comparisons.plan_comparison(project, **body).as_dict()})
+        try:
+            plan = comparisons.plan_comparison(project, **body)
+        except Conflict as not_ready:  # too few labels to compare yet
+            return Response({"ready": False, "sentence": not_ready.message})
+        return Response({"ready": True, **plan.as_dict()})
 
 
 class AdoptStrategyView(ProjectScopedView):
