@@ -29,6 +29,11 @@ pre-training, plain and low-variance, for the variance before and after)::
 
     python bench/al_real_faces.py
 
+The ablation: the combination (the app's defaults), then each of its parts changed alone;
+``--rows`` runs some of them (the table's numbers)::
+
+    python bench/al_real_faces.py --configs ablation [--rows 1,2,3]
+
 Every row (both pre-trainings, both trainings, the three strategies, and the combination)::
 
     python bench/al_real_faces.py --configs all
@@ -46,7 +51,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,10 +82,12 @@ class Row:
     strategy: str
     initial: str = "random"
     warm_start: bool = False
+    validation_slice: bool = True
 
     @property
     def group(self) -> str:
         parts = ["simclr" if self.pretrained else "scratch", "low-variance" if self.low_variance else "plain"]
+        parts += [] if self.validation_slice or not self.low_variance else ["no-slice"]
         parts += [f"{self.initial}-initial"] if self.initial != "random" else []
         return "_".join(parts + (["warm-start"] if self.warm_start else []))
 
@@ -88,6 +95,7 @@ class Row:
     def title(self) -> str:
         parts = [STRATEGY_TITLES[self.strategy], "SimCLR" if self.pretrained else "no pre-training"]
         parts += ["low-variance" if self.low_variance else "plain recipe"]
+        parts += [] if self.validation_slice or not self.low_variance else ["no validation slice"]
         parts += [f"{self.initial} initial"] if self.initial != "random" else []
         return ", ".join(parts + (["warm start"] if self.warm_start else []))
 
@@ -107,6 +115,21 @@ ALL_ROWS = [
     for low_variance in (False, True)
     for strategy in STRATEGY_TITLES
 ] + [COMBINATION]
+ABLATION_ROWS = [
+    BASELINE,
+    COMBINATION,
+    replace(COMBINATION, validation_slice=False),
+    replace(COMBINATION, strategy="random"),
+    replace(COMBINATION, strategy="badge"),
+    replace(COMBINATION, initial="random"),
+    replace(COMBINATION, warm_start=False),
+    replace(COMBINATION, low_variance=False),
+    Row(False, True, "least_confidence", warm_start=True),
+]
+"""The default combination, then each of its parts changed alone: the strategy (random,
+BADGE), the first batch (random), no warm start, the plain recipe, low-variance without its
+validation slice (the seed-spread suspect), and no pre-training (hence a random first batch)."""
+CONFIGS = {"default": DEFAULT_ROWS, "ablation": ABLATION_ROWS, "all": ALL_ROWS}
 
 
 def load_faces(root: Path, pool_size: int, image_size: int) -> tuple[FaceDataset, FaceDataset]:
@@ -146,6 +169,7 @@ def loop_settings(args: argparse.Namespace, row: Row, pool_size: int, device: st
         batch_size=args.batch_size,
         lr=args.lr,
         **(LOW_VARIANCE if row.low_variance else {}),
+        **({} if row.validation_slice else {"validation_share": 0.0}),
     )
     return LoopSettings(
         initial_size=round(0.1 * pool_size),
@@ -240,15 +264,18 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
         print(
             f"reference: {reference_row.title} at {labels[-1]} labels, {reference:.2f}% (mean over its seeds)"
         )
-    header = f"{'row':<72} {'seeds':>5} " + " ".join(f"{f'acc@{n}':>13}" for n in labels)
+    header = f"{'row':<96} {'seeds':>5} " + " ".join(f"{f'acc@{n}':>13}" for n in labels)
     print(header + f" {'macro-F1@' + str(labels[-1]):>14} {'spread':>6} {'drop':>5} {'to reach':>8}")
-    for row, found in curves.items():
+    for number, row in enumerate(rows, 1):
+        if row not in curves:
+            continue
+        found = curves[row]
         mean, std = found.accuracy.mean(axis=0), found.accuracy.std(axis=0)
         cells = " ".join(f"{m:6.2f} ± {s:4.2f}" for m, s in zip(mean, std, strict=True))
         f1 = f"{found.macro_f1[:, -1].mean():6.2f} ± {found.macro_f1[:, -1].std():4.2f}"
         reach = None if reference is None else labels_to_reach(found.labels, mean, reference)
         print(
-            f"{row.title:<72} {len(found.accuracy):>5} {cells} {f1:>14} {found.spread:6.2f} "
+            f"{f'{number}. {row.title}':<96} {len(found.accuracy):>5} {cells} {f1:>14} {found.spread:6.2f} "
             f"{found.largest_drop:5.2f} {'—' if reach is None else f'{reach:.0f}':>8}"
         )
     print(
@@ -264,7 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--root", default=str(FERPLUS), help="FER+ folder")
     parser.add_argument("--pool", type=int, default=5000, help="pool faces of FER2013Train (0: all)")
-    parser.add_argument("--configs", choices=("default", "all"), default="default")
+    parser.add_argument("--configs", choices=tuple(CONFIGS), default="default")
+    parser.add_argument(
+        "--rows",
+        help="run only these rows of --configs (comma-separated numbers from 1, as the table numbers them)",
+    )
     parser.add_argument(
         "--pretraining",
         choices=("both", "simclr", "none"),
@@ -285,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "al_real_faces"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    rows = ALL_ROWS if args.configs == "all" else DEFAULT_ROWS
+    rows = CONFIGS[args.configs]
     if not args.report_only:
         pool, test = load_faces(Path(args.root), args.pool, args.image_size)
         counts = np.bincount(pool.labels, minlength=pool.num_classes) / len(pool)
@@ -293,9 +324,10 @@ def main(argv: list[str] | None = None) -> int:
             f"FER+: pool {len(pool)} (majority class {100 * counts.max():.1f}%), test {len(test)}; "
             f"{args.model} at {args.image_size} px, {args.epochs} epochs; initial 10%, {args.cycles} cycles, 40% budget"
         )
+        numbered = [rows[int(n) - 1] for n in args.rows.split(",")] if args.rows else rows
         chosen = [
             row
-            for row in rows
+            for row in numbered
             if args.pretraining == "both" or row.pretrained == (args.pretraining == "simclr")
         ]
         run_rows(chosen, [int(seed) for seed in args.seeds.split(",")], pool, test, args)

@@ -39,6 +39,13 @@ over to intact ones at this size. The paper's gain comes from a deep network tra
 on far more faces, which this CPU run does not reproduce. The paper-sized run wants a GPU::
 
     python bench/auxiliary_tasks.py --threads 1                 # CPU defaults
+
+On the base owners get: every arm starts from a SimCLR ResNet-18 backbone (a checkpoint of
+``python -m ml_engine pretrain``, or the one ``bench/al_real_faces.py`` caches) and trains with
+the app's recipe (``TrainConfig``'s SGD cosine schedule, batch 20, low-variance)::
+
+    python bench/auxiliary_tasks.py --backbone bench/results/al_real_faces/simclr/pretrain.pt \
+        --arms supervised,puzzle --grid 3 --labels 1000 --epochs 8 --val-size 0
     python bench/auxiliary_tasks.py --device cuda --model resnet18 --grid 3 --labels 5000,25000 \\
         --epochs 40,40 --val-size 0 --dropout 0.3                # GPU, all FER+ train faces
 """
@@ -55,7 +62,8 @@ from ferplus_subset import DEFAULT_ROOT, load_splits, mean_std, sample
 from ml_engine.device import resolve_device
 from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
-from ml_engine.training import TrainConfig, fit
+from ml_engine.ssl.checkpoint import PretrainedBackbone, load_pretrained_backbone
+from ml_engine.training import LOW_VARIANCE, TrainConfig, fit
 
 ARMS = ("supervised", "puzzle", "rotation", "puzzle_rotation")
 
@@ -77,10 +85,30 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--backbone",
+        help="a pre-training checkpoint (python -m ml_engine pretrain): every arm starts from its backbone "
+        "and trains as the app does; --model, --width, --stem, --dropout, --batch-size and --lr are unused",
+    )
     return parser.parse_args()
 
 
-def _config(args: argparse.Namespace, arm: str, epochs: int, seed: int) -> TrainConfig:
+def _config(
+    args: argparse.Namespace, arm: str, epochs: int, seed: int, backbone: PretrainedBackbone | None
+) -> TrainConfig:
+    """The bench's recipe, or with ``--backbone`` the app's (TrainConfig's SGD and cosine schedule,
+    low-variance) on the checkpoint's network."""
+    task = {"seed": seed, "auxiliary": "none" if arm == "supervised" else arm, "auxiliary_grid": args.grid}
+    if backbone is not None:
+        kwargs = {key: value for key, value in backbone.model_kwargs.items() if key != "dropout"}
+        return TrainConfig(
+            model=backbone.model_name,
+            model_kwargs=kwargs,
+            image_size=backbone.config.image_size,
+            epochs=epochs,
+            **LOW_VARIANCE,
+            **task,
+        )
     return TrainConfig(
         model=args.model,
         model_kwargs={"width": args.width} if args.model == "small_cnn" else {"stem": args.stem},
@@ -89,9 +117,7 @@ def _config(args: argparse.Namespace, arm: str, epochs: int, seed: int) -> Train
         batch_size=args.batch_size,
         lr=args.lr,
         schedule="onecycle",
-        seed=seed,
-        auxiliary="none" if arm == "supervised" else arm,
-        auxiliary_grid=args.grid,
+        **task,
     )
 
 
@@ -109,11 +135,17 @@ def main() -> None:
     seeds = [int(seed) for seed in args.seeds.split(",")]
     arms = args.arms.split(",")
     majority = np.bincount(val.labels, minlength=val.num_classes).max() / len(val)
+    backbone = load_pretrained_backbone(args.backbone) if args.backbone else None
+    recipe = (
+        f"{args.model}, SGD one-cycle lr {args.lr:g}, batch {args.batch_size}, dropout {args.dropout:g}"
+        if backbone is None
+        else f"{backbone.model_name} from {backbone.config.method} ({backbone.epochs} epochs), the app's "
+        "low-variance recipe"
+    )
     print(
         f"FER+ auxiliary tasks: labels {counts} for {epochs} epochs, {len(val)} FER2013Valid faces (majority "
-        f"class {100 * majority:.1f}%); {args.model}, {args.grid}x{args.grid} tiles, SGD one-cycle lr {args.lr:g}, "
-        f"batch {args.batch_size}, dropout {args.dropout:g}; device {args.device}, threads "
-        f"{torch.get_num_threads()}, seeds {seeds}"
+        f"class {100 * majority:.1f}%); {recipe}; {args.grid}x{args.grid} tiles; device {args.device}, "
+        f"threads {torch.get_num_threads()}, seeds {seeds}"
     )
     rows: dict[tuple[int, str], list[dict[str, float]]] = {}
     for seed in seeds:
@@ -123,7 +155,10 @@ def main() -> None:
             for arm in arms:
                 tick = time.perf_counter()
                 result = fit(
-                    _config(args, arm, epoch_count, seed), faces.subset(np.arange(count)), device=args.device
+                    _config(args, arm, epoch_count, seed, backbone),
+                    faces.subset(np.arange(count)),
+                    device=args.device,
+                    initial_weights=None if backbone is None else backbone.state_dict,
                 )
                 outputs = predict(result.model, val, device=args.device)
                 metrics = evaluate(val.labels, outputs.probabilities, val.class_names)
