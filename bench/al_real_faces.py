@@ -168,8 +168,8 @@ def loop_settings(args: argparse.Namespace, row: Row, pool_size: int, device: st
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
-        **(LOW_VARIANCE if row.low_variance else {}),
-        **({} if row.validation_slice else {"validation_share": 0.0}),
+        **(LOW_VARIANCE if row.low_variance else {})
+        | ({} if row.validation_slice else {"validation_share": 0.0}),
     )
     return LoopSettings(
         initial_size=round(0.1 * pool_size),
