@@ -55,8 +55,8 @@ class CycleInputs:
     class_balanced: bool = False
     """Wrap the strategy in class-balanced quotas (:mod:`ml_engine.strategies.class_balance`)."""
     min_train_steps: int = 0
-    """The schedule's floor in optimiser steps (low-variance training, with EMA weights and a
-    validation slice: :data:`ml_engine.training.LOW_VARIANCE`)."""
+    """The schedule's floor in optimiser steps (low-variance training, with EMA weights:
+    :data:`ml_engine.training.LOW_VARIANCE`)."""
 
 
 def training_dataset(inputs: CycleInputs) -> FaceDataset:

@@ -41,9 +41,8 @@ def train_classifier(
     labeled faces plus the unlabeled pool (seed 002). Test faces are never trained on.
 
     Every mode trains low-variance (:data:`~ml_engine.training.LOW_VARIANCE`): the model
-    version stores the EMA of the weights, at the epoch its validation slice of the labeled
-    faces chose, after at least ``inputs.min_train_steps`` steps; the labels, not the seed's
-    luck, should decide whether a new version is better than the last.
+    version stores the EMA of the weights after at least ``inputs.min_train_steps`` steps; the
+    labels, not the seed's luck, should decide whether a new version is better than the last.
     """
     weights, started_from = initial_weights(inputs)
     options = {"device": device, "progress": progress, "cancel": cancel, "initial_weights": weights}

@@ -85,7 +85,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--low-variance",
         action="store_true",
-        help="train as the app does: EMA weights, a step floor and a validation slice (TrainConfig.LOW_VARIANCE)",
+        help="train as the app does: EMA weights and a step floor (TrainConfig.LOW_VARIANCE)",
     )
     parser.add_argument(
         "--warm-start-epochs",
