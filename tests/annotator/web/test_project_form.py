@@ -126,3 +126,6 @@ def test_the_api_schema_carries_the_figure_behind_each_measured_default() -> Non
         assert "59.02% vs 54.73% for pre-trained random picks" in project["properties"][name]["description"]
     assert "Fine-tune each model from the previous" in project["properties"]["warm_start"]["description"]
     assert "59.02%" not in project["properties"]["batch_size"].get("description", "")
+    # Seed 003's heads lowered accuracy on the SimCLR base: API-only, marked experimental with the figure.
+    assert project["properties"]["auxiliary_tasks"]["description"].startswith("Experimental (seed 003)")
+    assert "from 51.2% to 37.6%" in project["properties"]["auxiliary_tasks"]["description"]
