@@ -39,15 +39,17 @@ over to intact ones at this size. The paper's gain comes from a deep network tra
 on far more faces, which this CPU run does not reproduce. The paper-sized run wants a GPU::
 
     python bench/auxiliary_tasks.py --threads 1                 # CPU defaults
+    python bench/auxiliary_tasks.py --device cuda --model resnet18 --grid 3 --labels 5000,25000 \\
+        --epochs 40,40 --val-size 0 --dropout 0.3                # GPU, all FER+ train faces
 
 On the base owners get: every arm starts from a SimCLR ResNet-18 backbone (a checkpoint of
 ``python -m ml_engine pretrain``, or the one ``bench/al_real_faces.py`` caches) and trains with
 the app's recipe (``TrainConfig``'s SGD cosine schedule, batch 20, low-variance)::
 
-    python bench/auxiliary_tasks.py --backbone bench/results/al_real_faces/simclr/pretrain.pt \
+    python bench/auxiliary_tasks.py --backbone bench/results/al_real_faces/simclr/pretrain.pt \\
         --arms supervised,puzzle --grid 3 --labels 1000 --epochs 8 --val-size 0
-    python bench/auxiliary_tasks.py --device cuda --model resnet18 --grid 3 --labels 5000,25000 \\
-        --epochs 40,40 --val-size 0 --dropout 0.3                # GPU, all FER+ train faces
+
+Measured so (3 seeds, all FER2013Valid): supervised 51.2 ± 0.9%, puzzle 37.6 ± 0.6%.
 """
 
 from __future__ import annotations
