@@ -102,10 +102,9 @@ def _config(
     low-variance) on the checkpoint's network."""
     task = {"seed": seed, "auxiliary": "none" if arm == "supervised" else arm, "auxiliary_grid": args.grid}
     if backbone is not None:
-        kwargs = {key: value for key, value in backbone.model_kwargs.items() if key != "dropout"}
         return TrainConfig(
             model=backbone.model_name,
-            model_kwargs=kwargs,
+            model_kwargs=backbone.network_kwargs,
             image_size=backbone.config.image_size,
             epochs=epochs,
             **LOW_VARIANCE,

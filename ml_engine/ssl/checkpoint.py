@@ -72,15 +72,20 @@ class PretrainedBackbone:
     config: PretrainConfig
     epochs: int
 
+    @property
+    def network_kwargs(self) -> dict[str, Any]:
+        """``model_kwargs`` less the pre-training's head dropout: the network's shape alone, for a
+        classifier that sets its own dropout."""
+        return {key: value for key, value in self.model_kwargs.items() if key != "dropout"}
+
     def build_classifier(self, num_classes: int, *, dropout: float = 0.0) -> FaceClassifier:
         """A classifier whose backbone holds these weights; only the linear head is new.
 
         ``load_backbone_weights`` raises if any backbone key is missing, unexpected or of
         another shape (the reference code loaded nothing and did not notice, §2.3).
         """
-        kwargs = {key: value for key, value in self.model_kwargs.items() if key != "dropout"}
         return create_model_with_weights(
-            self.model_name, num_classes, self.state_dict, dropout=dropout, **kwargs
+            self.model_name, num_classes, self.state_dict, dropout=dropout, **self.network_kwargs
         )
 
 
