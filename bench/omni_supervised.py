@@ -32,16 +32,28 @@ the kept faces lowered the accuracy; this primitive model is far weaker than the
     python bench/omni_supervised.py --device cuda --model resnet18 --labeled 5000 \\
         --auxiliary 20000 --epochs 25 --val-size 0 --distill-iterations 4000 \\
         --distill-batch 1024 --distill-width 128 --deltas 0.02,0.05,0.1   # GPU, paper-sized
+
+On the base owners get (the paper's primitive learner is a pre-trained network, not one from
+scratch): with ``--backbone`` the primitive model and every enlarged-set model start from a
+SimCLR checkpoint (of ``python -m ml_engine pretrain``, or the one ``bench/al_real_faces.py``
+caches) and train as a cycle of the app does (``TrainConfig`` with ``LOW_VARIANCE``); the
+faces are then embedded by the primitive model's penultimate layer, as the app's
+``omni_supervised_delta`` does with the project's latest model. ``--distill-iterations 0``
+leaves out the distillation, which trains its own ConvNets from scratch either way::
+
+    python bench/omni_supervised.py --backbone bench/results/al_real_faces/simclr/pretrain.pt \\
+        --labeled 1000 --auxiliary 4000 --epochs 8 --val-size 0 --distill-iterations 0 --seeds 0,1,2
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from ferplus_subset import DEFAULT_ROOT, decoded, load_splits
+from ferplus_subset import DEFAULT_ROOT, decoded, load_splits, mean_std
 
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.data.transforms import eval_transform
@@ -50,8 +62,9 @@ from ml_engine.distillation import ConvNet, DistillationConfig, distill, distill
 from ml_engine.distillation.distill import DistilledSet
 from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
+from ml_engine.ssl.checkpoint import PretrainedBackbone, load_pretrained_backbone
 from ml_engine.training.omni_supervised import select_auxiliary
-from ml_engine.training.supervised import TrainConfig, fit
+from ml_engine.training.supervised import LOW_VARIANCE, TrainConfig, fit
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,20 +88,36 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--images-per-class", type=int, default=1, help="per synthetic batch")
     parser.add_argument("--distill-width", type=int, default=32, help="ConvNet channels")
     parser.add_argument("--eval-networks", type=int, default=3, help="fresh networks per score")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seeds", default="0", help="each draws its own labeled and auxiliary faces; the first is distilled"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--backbone",
+        help="a pre-training checkpoint: every model starts from its backbone and trains as the app's "
+        "cycles do; --model, --width, --batch-size and --lr are unused",
+    )
     return parser.parse_args()
 
 
-def _config(args: argparse.Namespace) -> TrainConfig:
-    kwargs = {"width": args.width} if args.model == "small_cnn" else {}
+def _config(args: argparse.Namespace, seed: int, backbone: PretrainedBackbone | None) -> TrainConfig:
+    """The bench's recipe, or with ``backbone`` the app's on the checkpoint's network."""
+    if backbone is not None:
+        return TrainConfig(
+            model=backbone.model_name,
+            model_kwargs=backbone.network_kwargs,
+            image_size=backbone.config.image_size,
+            epochs=args.epochs,
+            seed=seed,
+            **LOW_VARIANCE,
+        )
     return TrainConfig(
         model=args.model,
-        model_kwargs=kwargs,
+        model_kwargs={"width": args.width} if args.model == "small_cnn" else {},
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
-        seed=args.seed,
+        seed=seed,
     )
 
 
@@ -139,31 +168,69 @@ def main() -> None:
     started = time.perf_counter()
     train_all, val_all = load_splits(args.data_root)
     train_all = train_all.subset(np.flatnonzero(train_all.labels >= 0))
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(train_all))
-    labeled = decoded(train_all.subset(np.sort(order[: args.labeled])))
-    auxiliary = decoded(train_all.subset(np.sort(order[args.labeled : args.labeled + args.auxiliary])))
     val_rows = np.arange(len(val_all))
     if args.val_size:
         val_rows = np.sort(np.random.default_rng(12345).choice(val_rows, args.val_size, replace=False))
     val = decoded(val_all.subset(val_rows))
     majority = np.bincount(val.labels, minlength=val.num_classes).max() / len(val)
+    backbone = load_pretrained_backbone(args.backbone) if args.backbone else None
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    recipe = (
+        f"{args.model}, {args.epochs} epochs, batch {args.batch_size}, SGD {args.lr:g}"
+        if backbone is None
+        else f"{backbone.model_name} from {backbone.config.method} ({backbone.epochs} epochs), the app's "
+        f"low-variance recipe, {args.epochs} epochs"
+    )
     print(
-        f"FER+ omni-supervised: {len(labeled)} labeled + {len(auxiliary)} auxiliary FER2013Train faces, "
-        f"{len(val)} FER2013Valid faces (majority class {majority:.3f}); {args.model}, {args.epochs} epochs, "
-        f"batch {args.batch_size}, SGD {args.lr:g}; device {device}, threads {torch.get_num_threads()}, "
-        f"seed {args.seed}",
+        f"FER+ omni-supervised: {args.labeled} labeled + {args.auxiliary} auxiliary FER2013Train faces, "
+        f"{len(val)} FER2013Valid faces (majority class {majority:.3f}); {recipe}; device {device}, "
+        f"threads {torch.get_num_threads()}, seeds {seeds}",
         flush=True,
     )
-    config = _config(args)
+    deltas = [float(value) for value in args.deltas.split(",")]
+    runs = [_selection_run(args, seed, deltas, train_all, val, device, backbone) for seed in seeds]
+    _print_selection_table(deltas, runs)
+    if args.distill_iterations:
+        middle = deltas[len(deltas) // 2]
+        _distillation(args, runs[0].enlarged[middle], middle, val, seeds[0])
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+@dataclass
+class SelectionRun:
+    """One seed's primitive model and, per δ, what it kept and what training on it scored."""
+
+    base: float
+    kept: dict[float, int] = field(default_factory=dict)
+    per_class: dict[float, list[int]] = field(default_factory=dict)
+    pseudo_accuracy: dict[float, float] = field(default_factory=dict)
+    accuracy: dict[float, float] = field(default_factory=dict)
+    enlarged: dict[float, FaceDataset] = field(default_factory=dict)
+
+
+def _selection_run(
+    args: argparse.Namespace,
+    seed: int,
+    deltas: list[float],
+    train_all: FaceDataset,
+    val: FaceDataset,
+    device: torch.device,
+    backbone: PretrainedBackbone | None,
+) -> SelectionRun:
+    """Draw the seed's labeled and auxiliary faces, train the primitive model, select per δ, retrain."""
+    order = np.random.default_rng(seed).permutation(len(train_all))
+    labeled = decoded(train_all.subset(np.sort(order[: args.labeled])))
+    auxiliary = decoded(train_all.subset(np.sort(order[args.labeled : args.labeled + args.auxiliary])))
+    config = _config(args, seed, backbone)
+    weights = None if backbone is None else backbone.state_dict
     tick = time.perf_counter()
-    primitive = fit(config, labeled, device=device).model
-    base = _accuracy(primitive, val, device)
-    print(f"  labeled only: val acc {base:.4f} ({time.perf_counter() - tick:.0f} s)", flush=True)
+    primitive = fit(config, labeled, device=device, initial_weights=weights).model
+    run = SelectionRun(_accuracy(primitive, val, device))
+    print(
+        f"  seed {seed} labeled only: val acc {run.base:.4f} ({time.perf_counter() - tick:.0f} s)", flush=True
+    )
     anchor = predict(primitive, labeled, device=device).embeddings
     features = predict(primitive, auxiliary, device=device).embeddings
-    deltas = [float(value) for value in args.deltas.split(",")]
-    rows, enlarged = [], {}
     for delta in deltas:
         selection = select_auxiliary(
             anchor,
@@ -174,37 +241,45 @@ def main() -> None:
             max_per_class=args.max_per_class,
         )
         kept = _with_labels(auxiliary.subset(selection.indices), selection.labels)
-        pseudo_accuracy = (
+        run.kept[delta], run.per_class[delta] = len(kept), selection.per_class.tolist()
+        run.pseudo_accuracy[delta] = (
             float((selection.labels == auxiliary.labels[selection.indices]).mean()) if len(kept) else np.nan
         )
-        enlarged[delta] = _concat(labeled, kept)
+        run.enlarged[delta] = _concat(labeled, kept)
         tick = time.perf_counter()
-        accuracy = _accuracy(fit(config, enlarged[delta], device=device).model, val, device)
-        rows.append((delta, len(kept), selection.per_class.tolist(), pseudo_accuracy, accuracy))
+        model = fit(config, run.enlarged[delta], device=device, initial_weights=weights).model
+        run.accuracy[delta] = _accuracy(model, val, device)
         print(
-            f"  δ {delta:g}: kept {len(kept)} {selection.per_class.tolist()} pseudo-label acc "
-            f"{pseudo_accuracy:.3f}, val acc {accuracy:.4f} ({time.perf_counter() - tick:.0f} s)",
+            f"  seed {seed} δ {delta:g}: kept {len(kept)} {run.per_class[delta]} pseudo-label acc "
+            f"{run.pseudo_accuracy[delta]:.3f}, val acc {run.accuracy[delta]:.4f} "
+            f"({time.perf_counter() - tick:.0f} s)",
             flush=True,
         )
-    _print_selection_table(base, rows)
-    _distillation(args, enlarged[deltas[len(deltas) // 2]], deltas[len(deltas) // 2], val)
-    print(f"total {time.perf_counter() - started:.0f} s")
+    return run
 
 
-def _print_selection_table(base: float, rows: list[tuple]) -> None:
+def _print_selection_table(deltas: list[float], runs: list[SelectionRun]) -> None:
+    """Means over seeds (± the population std of the accuracy); the ratio is of the mean accuracies."""
+    base = float(np.mean([run.base for run in runs]))
     print(
-        "\n| training set | δ | kept auxiliary faces | kept per class | pseudo-label acc % | val acc % | / labeled only |"
+        "\n| training set | δ | kept auxiliary faces | kept per class | pseudo-label acc % | val acc % | "
+        "/ labeled only |"
     )
     print("|---|---|---|---|---|---|---|")
-    print(f"| labeled only | - | 0 | - | - | {100 * base:.1f} | 1.000 |")
-    for delta, count, per_class, pseudo, accuracy in rows:
+    print(f"| labeled only | - | 0 | - | - | {mean_std([run.base for run in runs])} | 1.000 |")
+    for delta in deltas:
+        accuracy = [run.accuracy[delta] for run in runs]
+        per_class = np.mean([run.per_class[delta] for run in runs], axis=0).round().astype(int).tolist()
+        pseudo = np.nanmean([run.pseudo_accuracy[delta] for run in runs])
         print(
-            f"| labeled + kept | {delta:g} | {count} | {per_class} | {100 * pseudo:.1f} | {100 * accuracy:.1f} | "
-            f"{accuracy / base:.3f} |"
+            f"| labeled + kept | {delta:g} | {np.mean([run.kept[delta] for run in runs]):.0f} | {per_class} | "
+            f"{100 * pseudo:.1f} | {mean_std(accuracy)} | {np.mean(accuracy) / base:.3f} |"
         )
 
 
-def _distillation(args: argparse.Namespace, train: FaceDataset, delta: float, val: FaceDataset) -> None:
+def _distillation(
+    args: argparse.Namespace, train: FaceDataset, delta: float, val: FaceDataset, seed: int
+) -> None:
     images, labels = _tensors(train)
     val_images, val_labels = _tensors(val)
     classes = train.num_classes
@@ -220,14 +295,14 @@ def _distillation(args: argparse.Namespace, train: FaceDataset, delta: float, va
         batch_size=args.distill_batch,
         decay_every=max(1, args.distill_iterations // 2),
         init="real",
-        seed=args.seed,
+        seed=seed,
     )
     tick = time.perf_counter()
     distilled = distill(config, images, labels, classes, network, device=args.device)
     seconds = time.perf_counter() - tick
     scores = distilled_accuracy(distilled, network, val_images, val_labels, networks=args.eval_networks)
     per_class = args.distill_steps * args.images_per_class
-    real = _random_real(images, labels, distilled, args.seed)
+    real = _random_real(images, labels, distilled, seed)
     learned_scores = distilled_accuracy(real, network, val_images, val_labels, networks=args.eval_networks)
     baseline = {}
     for constant in (0.01, 0.03, 0.1):
@@ -246,15 +321,11 @@ def _distillation(args: argparse.Namespace, train: FaceDataset, delta: float, va
         f"\n| fresh ConvNet trained on ({args.eval_networks} initialisations) | faces | val acc % (mean ± std) |"
     )
     print("|---|---|---|")
-    print(f"| distilled set, learned step sizes | {per_class * classes} | {_mean_std(scores)} |")
-    print(f"| random real faces, learned step sizes | {per_class * classes} | {_mean_std(learned_scores)} |")
+    print(f"| distilled set, learned step sizes | {per_class * classes} | {mean_std(scores)} |")
+    print(f"| random real faces, learned step sizes | {per_class * classes} | {mean_std(learned_scores)} |")
     print(
-        f"| random real faces, best constant step {best:g} | {per_class * classes} | {_mean_std(baseline[best])} |"
+        f"| random real faces, best constant step {best:g} | {per_class * classes} | {mean_std(baseline[best])} |"
     )
-
-
-def _mean_std(values: list[float]) -> str:
-    return f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}"
 
 
 if __name__ == "__main__":

@@ -23,6 +23,18 @@ mode ever engaged and the comparison measured nothing.
     python bench/semi_supervised.py                           # CPU: about 80 min on 2 cores
     python bench/semi_supervised.py --device cuda --model resnet18 --pool-size 20000 --val-size 0 \\
         --steps-per-epoch 800 --lr 5e-4                        # GPU scale (paper: 20 x 800 steps)
+
+On the base owners get (the paper's setting: Ada-CM fine-tunes a pre-trained ResNet-18): with
+``--backbone`` every mode starts from a SimCLR checkpoint (of ``python -m ml_engine pretrain``,
+or the one ``bench/al_real_faces.py`` caches) with the settings the app trains a cycle with
+(``TrainConfig`` with ``LOW_VARIANCE``, turned into Ada-CM's by
+``SemiSupervisedConfig.from_train_config``: Adam 5e-4, the same epochs, step floor and EMA
+teacher), and a fourth mode ``fit`` is the app's own supervised training (SGD, cosine): what
+an owner gets without Ada-CM, the baseline of the ratio column::
+
+    python bench/semi_supervised.py --backbone bench/results/al_real_faces/simclr/pretrain.pt \\
+        --modes fit,supervised,ada_cm --labels 500,2000 --pool-size 3000 --epochs 8 \\
+        --steps-per-epoch 0 --val-size 0
 """
 
 from __future__ import annotations
@@ -38,9 +50,13 @@ from ml_engine.data.dataset import FaceDataset
 from ml_engine.device import resolve_device
 from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
+from ml_engine.ssl.checkpoint import PretrainedBackbone, load_pretrained_backbone
+from ml_engine.training import LOW_VARIANCE, TrainConfig, TrainResult, fit
 from ml_engine.training.semi_supervised import SemiSupervisedConfig, train_semi_supervised
 
 MODES = {"supervised": "supervised", "fixed_0.95": "fixed_threshold", "ada_cm": "ada_cm"}
+APP_FIT = "fit"
+"""With ``--backbone``: the app's supervised training of a cycle (``fit``, no unlabeled faces)."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,11 +70,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--train-size", type=int, default=None, help="alias: labeled + pool (overrides pool)")
     parser.add_argument("--val-size", type=int, default=1500, help="FER2013Valid faces (0: all)")
     parser.add_argument("--epochs", type=int, default=20, help="paper: 20")
-    parser.add_argument("--steps-per-epoch", type=int, default=100, help="paper: 800")
+    parser.add_argument(
+        "--steps-per-epoch", type=int, default=100, help="paper: 800; 0: one pass over the pool"
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="labeled and unlabeled batch (mu = 1)")
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam rate (paper: 5e-4, pre-trained)")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--modes", default=",".join(MODES), help="a subset of " + ", ".join(MODES))
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help=f"a subset of {', '.join(MODES)} (and {APP_FIT} with --backbone); the first is the ratios' baseline",
+    )
     parser.add_argument(
         "--contrastive-weight", type=float, default=0.1, help="lambda_3 of Eq. 10 (0: Table 1 row 6)"
     )
@@ -66,7 +88,48 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=16, help="small_cnn width")
     parser.add_argument("--stem", default="imagenet", help="resnet18 stem")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--backbone",
+        help="a pre-training checkpoint: every mode starts from its backbone with the app's settings; "
+        "--model, --width, --stem, --batch-size and --lr are unused, --steps-per-epoch 0 is one pass "
+        "over the pool (the app's)",
+    )
     return parser.parse_args()
+
+
+def _app_config(args: argparse.Namespace, seed: int, backbone: PretrainedBackbone) -> TrainConfig:
+    """The ``TrainConfig`` a cycle of the app trains with, on the checkpoint's network."""
+    return TrainConfig(
+        model=backbone.model_name,
+        model_kwargs=backbone.network_kwargs,
+        image_size=backbone.config.image_size,
+        epochs=args.epochs,
+        seed=seed,
+        **LOW_VARIANCE,
+    )
+
+
+def _train(
+    args: argparse.Namespace,
+    name: str,
+    seed: int,
+    labeled: FaceDataset,
+    pool: FaceDataset,
+    backbone: PretrainedBackbone | None,
+) -> TrainResult:
+    """One mode's training: from scratch with the bench's settings, or from ``backbone`` with the app's."""
+    if backbone is None:
+        return train_semi_supervised(_config(args, MODES[name], seed), labeled, pool, device=args.device)
+    app = _app_config(args, seed, backbone)
+    if name == APP_FIT:
+        return fit(app, labeled, device=args.device, initial_weights=backbone.state_dict)
+    semi = SemiSupervisedConfig.from_train_config(
+        app,
+        MODES[name],
+        steps_per_epoch=args.steps_per_epoch or None,
+        loss_weights=(*SemiSupervisedConfig.loss_weights[:2], args.contrastive_weight),
+    )
+    return train_semi_supervised(semi, labeled, pool, device=args.device, initial_weights=backbone.state_dict)
 
 
 def _config(args: argparse.Namespace, mode: str, seed: int) -> SemiSupervisedConfig:
@@ -75,7 +138,7 @@ def _config(args: argparse.Namespace, mode: str, seed: int) -> SemiSupervisedCon
         model=args.model,
         model_kwargs={"width": args.width} if args.model == "small_cnn" else {"stem": args.stem},
         epochs=args.epochs,
-        steps_per_epoch=args.steps_per_epoch,
+        steps_per_epoch=args.steps_per_epoch or None,
         labeled_batch_size=args.batch_size,
         unlabeled_batch_size=args.batch_size,
         lr=args.lr,
@@ -106,21 +169,32 @@ def main() -> None:
     counts = [int(count) for count in args.labels.split(",")]
     seeds = [int(seed) for seed in args.seeds.split(",")]
     size = args.train_size or max(counts) + args.pool_size
+    names = args.modes.split(",")
+    backbone = load_pretrained_backbone(args.backbone) if args.backbone else None
+    if APP_FIT in names and backbone is None:
+        raise SystemExit(f"--modes {APP_FIT} is the app's training from a backbone: it needs --backbone")
+    steps = f"{args.steps_per_epoch} steps" if args.steps_per_epoch else "one pass over the pool"
+    recipe = (
+        f"{args.model}, {args.epochs} epochs x {steps}, batch {args.batch_size}+{args.batch_size}, "
+        f"Adam {args.lr:g}"
+        if backbone is None
+        else f"{backbone.model_name} from {backbone.config.method} ({backbone.epochs} epochs), the app's "
+        f"settings ({args.epochs} epochs x {steps}, low-variance)"
+    )
     print(
         f"FER+ semi-supervised: {size} FER2013Train faces per seed (labeled + pool), {len(val)} FER2013Valid "
-        f"faces; {args.model}, {args.epochs} epochs x {args.steps_per_epoch} steps, batch {args.batch_size}+"
-        f"{args.batch_size}, Adam {args.lr:g}, contrastive weight {args.contrastive_weight:g}; device "
-        f"{args.device}, threads {torch.get_num_threads()}, seeds {seeds}"
+        f"faces (majority class {100 * np.bincount(val.labels).max() / len(val):.1f}%); {recipe}, contrastive "
+        f"weight {args.contrastive_weight:g}; device {args.device}, threads {torch.get_num_threads()}, "
+        f"seeds {seeds}"
     )
     rows: dict[tuple[int, str], list[dict[str, float]]] = {}
     for seed in seeds:
         faces = sample(train_all, size, np.random.default_rng(seed))
         for count in counts:
             labeled, pool = _split(faces, count, np.random.default_rng(1000 + seed))
-            for name in args.modes.split(","):
-                mode = MODES[name]
+            for name in names:
                 tick = time.perf_counter()
-                result = train_semi_supervised(_config(args, mode, seed), labeled, pool, device=args.device)
+                result = _train(args, name, seed, labeled, pool, backbone)
                 metrics = evaluate(
                     val.labels, predict(result.model, val, device=args.device).probabilities, val.class_names
                 )
@@ -133,25 +207,24 @@ def main() -> None:
                     "seconds": time.perf_counter() - tick,
                 }
                 rows.setdefault((count, name), []).append(row)
-                margins = f" margins {np.round(result.margins[-1], 2).tolist()}" if mode == "ada_cm" else ""
+                margins = f" margins {np.round(result.margins[-1], 2).tolist()}" if name == "ada_cm" else ""
                 print(
                     f"  seed {seed} labels {count:>5} {name:<10} acc {metrics.accuracy:.4f} "
                     f"confident {row['confident']:.2f} pseudo-acc {row['pseudo_accuracy']:.2f}{margins}",
                     flush=True,
                 )
-    _print_table(rows, counts, args.modes.split(","))
+    _print_table(rows, counts, names)
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
 def _print_table(rows: dict, counts: list[int], names: list[str]) -> None:
     print(
-        "\n| labels | method | val accuracy % | macro-F1 % | accuracy / supervised | confident share | "
+        f"\n| labels | method | val accuracy % | macro-F1 % | accuracy / {names[0]} | confident share | "
         "pseudo-label acc % | s per run |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for count in counts:
-        supervised = rows.get((count, "supervised"))
-        baseline = np.mean([row["accuracy"] for row in supervised]) if supervised else np.nan
+        baseline = np.mean([row["accuracy"] for row in rows[(count, names[0])]])
         for name in names:
             runs = rows[(count, name)]
             accuracy = [row["accuracy"] for row in runs]
