@@ -59,13 +59,13 @@ import time
 
 import numpy as np
 import torch
-from ferplus_subset import DEFAULT_ROOT, load_splits, mean_std, sample
+from ferplus_subset import DEFAULT_ROOT, app_train_config, load_splits, mean_std, sample
 
 from ml_engine.device import resolve_device
 from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
 from ml_engine.ssl.checkpoint import PretrainedBackbone, load_pretrained_backbone
-from ml_engine.training import LOW_VARIANCE, TrainConfig, fit
+from ml_engine.training import TrainConfig, fit
 
 ARMS = ("supervised", "puzzle", "rotation", "puzzle_rotation")
 
@@ -102,14 +102,7 @@ def _config(
     low-variance) on the checkpoint's network."""
     task = {"seed": seed, "auxiliary": "none" if arm == "supervised" else arm, "auxiliary_grid": args.grid}
     if backbone is not None:
-        return TrainConfig(
-            model=backbone.model_name,
-            model_kwargs=backbone.network_kwargs,
-            image_size=backbone.config.image_size,
-            epochs=epochs,
-            **LOW_VARIANCE,
-            **task,
-        )
+        return app_train_config(backbone, epochs, **task)
     return TrainConfig(
         model=args.model,
         model_kwargs={"width": args.width} if args.model == "small_cnn" else {"stem": args.stem},

@@ -1,9 +1,11 @@
 """Shared loading for the label benchmarks: a random FER+ training subset and FER2013Valid, in memory.
 
-Used by ``bench/partial_labels.py`` and ``bench/semi_supervised.py``. Faces are decoded once
-(48 px grayscale) so every training run of a benchmark reads the same pixels from memory.
-The original FER2013 label of each face (``fer2013_labels.csv``) is mapped to the FER+
-class order; FER2013 has no "contempt", so that class never appears in those labels.
+Used by ``bench/partial_labels.py``, ``bench/semi_supervised.py``, ``bench/auxiliary_tasks.py``
+and ``bench/omni_supervised.py``. Faces are decoded once (48 px grayscale) so every training
+run of a benchmark reads the same pixels from memory. The original FER2013 label of each face
+(``fer2013_labels.csv``) is mapped to the FER+ class order; FER2013 has no "contempt", so that
+class never appears in those labels. ``app_train_config`` is how those benches' ``--backbone``
+runs train: as a cycle of the app does.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.data.importers.ferplus import FERPLUS_CLASSES, load_ferplus
+from ml_engine.ssl.checkpoint import PretrainedBackbone
+from ml_engine.training import LOW_VARIANCE, TrainConfig
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared/data/ferplus"
 
@@ -71,3 +76,17 @@ def sample(faces: FaceDataset, size: int | None, rng: np.random.Generator) -> Fa
 def mean_std(values: list[float]) -> str:
     """``mean ± std`` in percent (population std over seeds)."""
     return f"{100 * np.mean(values):5.1f} ± {100 * np.std(values):3.1f}"
+
+
+def app_train_config(backbone: PretrainedBackbone, epochs: int, seed: int, **task: Any) -> TrainConfig:
+    """The ``TrainConfig`` a cycle of the app trains with (SGD, cosine, ``LOW_VARIANCE``), on the
+    checkpoint's network; ``task`` adds settings such as auxiliary heads."""
+    return TrainConfig(
+        model=backbone.model_name,
+        model_kwargs=backbone.network_kwargs,
+        image_size=backbone.config.image_size,
+        epochs=epochs,
+        seed=seed,
+        **LOW_VARIANCE,
+        **task,
+    )

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from ferplus_subset import DEFAULT_ROOT, decoded, load_splits, mean_std
+from ferplus_subset import DEFAULT_ROOT, app_train_config, decoded, load_splits, mean_std
 
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.data.transforms import eval_transform
@@ -64,7 +64,7 @@ from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
 from ml_engine.ssl.checkpoint import PretrainedBackbone, load_pretrained_backbone
 from ml_engine.training.omni_supervised import select_auxiliary
-from ml_engine.training.supervised import LOW_VARIANCE, TrainConfig, fit
+from ml_engine.training.supervised import TrainConfig, fit
 
 
 def parse_args() -> argparse.Namespace:
@@ -103,14 +103,7 @@ def parse_args() -> argparse.Namespace:
 def _config(args: argparse.Namespace, seed: int, backbone: PretrainedBackbone | None) -> TrainConfig:
     """The bench's recipe, or with ``backbone`` the app's on the checkpoint's network."""
     if backbone is not None:
-        return TrainConfig(
-            model=backbone.model_name,
-            model_kwargs=backbone.network_kwargs,
-            image_size=backbone.config.image_size,
-            epochs=args.epochs,
-            seed=seed,
-            **LOW_VARIANCE,
-        )
+        return app_train_config(backbone, args.epochs, seed)
     return TrainConfig(
         model=args.model,
         model_kwargs={"width": args.width} if args.model == "small_cnn" else {},
@@ -270,10 +263,11 @@ def _print_selection_table(deltas: list[float], runs: list[SelectionRun]) -> Non
     for delta in deltas:
         accuracy = [run.accuracy[delta] for run in runs]
         per_class = np.mean([run.per_class[delta] for run in runs], axis=0).round().astype(int).tolist()
-        pseudo = np.nanmean([run.pseudo_accuracy[delta] for run in runs])
+        known = [run.pseudo_accuracy[delta] for run in runs if run.kept[delta]]
+        pseudo = f"{100 * np.mean(known):.1f}" if known else "-"
         print(
             f"| labeled + kept | {delta:g} | {np.mean([run.kept[delta] for run in runs]):.0f} | {per_class} | "
-            f"{100 * pseudo:.1f} | {mean_std(accuracy)} | {np.mean(accuracy) / base:.3f} |"
+            f"{pseudo} | {mean_std(accuracy)} | {np.mean(accuracy) / base:.3f} |"
         )
 
 

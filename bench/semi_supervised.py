@@ -44,14 +44,14 @@ import time
 
 import numpy as np
 import torch
-from ferplus_subset import DEFAULT_ROOT, load_splits, mean_std, sample
+from ferplus_subset import DEFAULT_ROOT, app_train_config, load_splits, mean_std, sample
 
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.device import resolve_device
 from ml_engine.evaluation import evaluate
 from ml_engine.inference import predict
 from ml_engine.ssl.checkpoint import PretrainedBackbone, load_pretrained_backbone
-from ml_engine.training import LOW_VARIANCE, TrainConfig, TrainResult, fit
+from ml_engine.training import TrainResult, fit
 from ml_engine.training.semi_supervised import SemiSupervisedConfig, train_semi_supervised
 
 MODES = {"supervised": "supervised", "fixed_0.95": "fixed_threshold", "ada_cm": "ada_cm"}
@@ -97,18 +97,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _app_config(args: argparse.Namespace, seed: int, backbone: PretrainedBackbone) -> TrainConfig:
-    """The ``TrainConfig`` a cycle of the app trains with, on the checkpoint's network."""
-    return TrainConfig(
-        model=backbone.model_name,
-        model_kwargs=backbone.network_kwargs,
-        image_size=backbone.config.image_size,
-        epochs=args.epochs,
-        seed=seed,
-        **LOW_VARIANCE,
-    )
-
-
 def _train(
     args: argparse.Namespace,
     name: str,
@@ -120,7 +108,7 @@ def _train(
     """One mode's training: from scratch with the bench's settings, or from ``backbone`` with the app's."""
     if backbone is None:
         return train_semi_supervised(_config(args, MODES[name], seed), labeled, pool, device=args.device)
-    app = _app_config(args, seed, backbone)
+    app = app_train_config(backbone, args.epochs, seed)
     if name == APP_FIT:
         return fit(app, labeled, device=args.device, initial_weights=backbone.state_dict)
     semi = SemiSupervisedConfig.from_train_config(
