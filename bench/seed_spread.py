@@ -1,0 +1,132 @@
+"""Where an active-learning curve's seed spread comes from: training noise and the test set's own.
+
+The defaults' curves on FER+ (``bench/al_real_faces.py --configs ablation``) differ by up to
+2.1 points between seeds at one label count; the goal is 1. A seed changes the faces picked
+and the training itself. This bench holds the faces fixed, one random draw of ``--labels``
+FER2013Train faces (FERPlus majority labels), and trains the app's model on them from a
+SimCLR checkpoint (``TrainConfig`` with ``LOW_VARIANCE``, as a cycle of the app) once per
+seed, for each step floor in ``--floors`` (more steps: an EMA over more weights). Scored on
+all FER2013Valid faces, it prints per floor:
+
+* each seed's accuracy and their range: the spread training alone causes;
+* how often two seeds' models disagree on a test face (mean over pairs);
+* the test set's part: the range expected among models of *equal* true accuracy that
+  disagree as these do. Two models' accuracies on n test faces differ by the mean of
+  ``x_i = right_A(i) - right_B(i)``, whose standard deviation is ``sd(x) / sqrt(n)``; for
+  seeds this gives each model a test-sampling error ``sd(x) / sqrt(2 n)``, and the expected
+  range of k such errors is ``d_k`` times that (``d_3 = 1.69``, ``d_2 = 1.13``). Only models
+  that disagree less (or a larger test set) lower it;
+* the accuracy of the seeds' ensemble (mean probabilities): what averaging models buys.
+
+If training alone spreads more than the goal, a recipe or an ensemble must narrow it; if its
+range is near the test set's part, the picks (the initial set and the strategy's batches)
+carry the rest of a curve's spread.
+
+    python bench/seed_spread.py --backbone bench/results/al_real_faces/simclr/pretrain.pt
+    python bench/seed_spread.py --backbone PATH --device cuda --labels 1000,2000 --floors 500,2000,4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+from ferplus_subset import DEFAULT_ROOT, app_train_config, load_splits, sample
+
+from ml_engine.device import resolve_device
+from ml_engine.inference import predict
+from ml_engine.ssl.checkpoint import load_pretrained_backbone
+from ml_engine.training import fit
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", default=str(DEFAULT_ROOT))
+    parser.add_argument(
+        "--backbone", required=True, help="a pre-training checkpoint every training starts from"
+    )
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--labels", default="1000", help="labeled faces, one fixed draw per count")
+    parser.add_argument("--floors", default="500,1000,2000", help="min_steps per recipe (500: the default)")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--val-size", type=int, default=0, help="FER2013Valid faces (0: all)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    return parser.parse_args()
+
+
+def expected_range(count: int, draws: int = 200_000) -> float:
+    """E[max - min] of ``count`` standard normal draws (``d_k`` of control charts; 1.693 for 3)."""
+    samples = np.random.default_rng(0).standard_normal((draws, count))
+    return float((samples.max(axis=1) - samples.min(axis=1)).mean())
+
+
+def range_from_test_sampling(right: np.ndarray) -> float:
+    """The range expected among ``len(right)`` equally accurate models that disagree as these do.
+
+    ``right`` is ``(k, n)``: whether each model got each test face right. The per-pair standard
+    deviation of the accuracy difference is ``sd(x) / sqrt(n)``; each model's own part is that
+    over ``sqrt(2)``, averaged over the pairs.
+    """
+    count, faces = right.shape
+    pairs = [right[a].astype(float) - right[b] for a, b in itertools.combinations(range(count), 2)]
+    single = np.mean([difference.std() for difference in pairs]) / np.sqrt(2 * faces)
+    return expected_range(count) * single
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    backbone = load_pretrained_backbone(args.backbone)
+    train_all, val_all = load_splits(args.data_root)
+    train_all = train_all.subset(np.flatnonzero(train_all.labels >= 0))
+    val = sample(val_all, args.val_size or None, np.random.default_rng(12345))
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    floors = [int(floor) for floor in args.floors.split(",")]
+    print(
+        f"FER+ seed spread: {backbone.model_name} from {backbone.config.method} ({backbone.epochs} epochs), "
+        f"the app's recipe, {args.epochs} epochs; {len(val)} FER2013Valid faces; device {device}, threads "
+        f"{torch.get_num_threads()}, seeds {seeds}",
+        flush=True,
+    )
+    print(
+        "\n| labels | step floor | accuracy per seed % | range | disagreement % | test set's part | "
+        "ensemble % | s per training |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for count in (int(value) for value in args.labels.split(",")):
+        faces = sample(train_all, count, np.random.default_rng(0))
+        for floor in floors:
+            probabilities, seconds = [], []
+            for seed in seeds:
+                config = replace(app_train_config(backbone, args.epochs, seed), min_steps=floor)
+                tick = time.perf_counter()
+                model = fit(config, faces, device=device, initial_weights=backbone.state_dict).model
+                seconds.append(time.perf_counter() - tick)
+                probabilities.append(predict(model, val, device=device).probabilities)
+            right = np.stack([p.argmax(axis=1) == val.labels for p in probabilities])
+            accuracy = 100 * right.mean(axis=1)
+            predicted = np.stack([p.argmax(axis=1) for p in probabilities])
+            disagreement = np.mean(
+                [
+                    (predicted[a] != predicted[b]).mean()
+                    for a, b in itertools.combinations(range(len(seeds)), 2)
+                ]
+            )
+            ensemble = (np.mean(probabilities, axis=0).argmax(axis=1) == val.labels).mean()
+            print(
+                f"| {count} | {floor} | {' / '.join(f'{value:.2f}' for value in accuracy)} | "
+                f"{np.ptp(accuracy):.2f} | {100 * disagreement:.1f} | {100 * range_from_test_sampling(right):.2f} | "
+                f"{100 * ensemble:.2f} | {np.mean(seconds):.0f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
