@@ -35,6 +35,14 @@ The ablation: the combination (the app's defaults), then each of its parts chang
 
     python bench/al_real_faces.py --configs ablation [--rows 1,2,3]
 
+SimCLR's 25 default epochs over 5,000 faces are about 490 optimiser steps (19 per epoch at
+batch 256), half of what the app runs on a pool that size (``FACELOOP_PRETRAIN_MIN_STEPS``,
+1,000). The app's pre-training, in a folder of its own (results of one pre-training are never
+mixed with another's)::
+
+    python bench/al_real_faces.py --configs ablation --pretrain-epochs 53 \\
+        --out bench/results/al_real_faces_1000_steps
+
 Every row (both pre-trainings, both trainings, the three strategies, and the combination)::
 
     python bench/al_real_faces.py --configs all
@@ -67,6 +75,7 @@ from ml_engine.simulation.comparison import load_into_memory, simulate
 from ml_engine.simulation.oracle_loop import LoopSettings, initial_selection
 from ml_engine.simulation.results import CycleRecord, labels_to_reach, read_records
 from ml_engine.ssl import PretrainConfig
+from ml_engine.ssl.checkpoint import load_pretrained_backbone
 from ml_engine.ssl.pretrain import pretrain
 from ml_engine.training import LOW_VARIANCE, TrainConfig
 
@@ -148,8 +157,15 @@ def load_faces(root: Path, pool_size: int, image_size: int) -> tuple[FaceDataset
 def simclr_backbone(
     pool: FaceDataset, args: argparse.Namespace, device: str
 ) -> tuple[dict[str, torch.Tensor], str]:
-    """SimCLR on the pool's faces (labels unused), cached in ``--out``; resumes a cut-short run."""
+    """SimCLR on the pool's faces (labels unused), cached in ``--out``; resumes a cut-short run.
+
+    A cached run of other epochs is refused rather than extended: ``pretrain`` would continue it,
+    and the rows already measured on it would lose their backbone."""
     path = Path(args.out) / "simclr" / "pretrain.pt"
+    if path.exists() and (cached := load_pretrained_backbone(path).config.epochs) != args.pretrain_epochs:
+        raise SystemExit(
+            f"{path} is a {cached}-epoch pre-training, not {args.pretrain_epochs}: use another --out"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     config = PretrainConfig(
         method="simclr", model=args.model, image_size=args.image_size, epochs=args.pretrain_epochs
