@@ -191,10 +191,9 @@ def main() -> None:
 
 @dataclass
 class SelectionRun:
-    """One seed's primitive model and, per δ, what it kept and what training on it scored."""
+    """One seed's primitive model and, per δ, what it kept (per class) and what training on it scored."""
 
     base: float
-    kept: dict[float, int] = field(default_factory=dict)
     per_class: dict[float, list[int]] = field(default_factory=dict)
     pseudo_accuracy: dict[float, float] = field(default_factory=dict)
     accuracy: dict[float, float] = field(default_factory=dict)
@@ -234,7 +233,7 @@ def _selection_run(
             max_per_class=args.max_per_class,
         )
         kept = _with_labels(auxiliary.subset(selection.indices), selection.labels)
-        run.kept[delta], run.per_class[delta] = len(kept), selection.per_class.tolist()
+        run.per_class[delta] = selection.per_class.tolist()
         run.pseudo_accuracy[delta] = (
             float((selection.labels == auxiliary.labels[selection.indices]).mean()) if len(kept) else np.nan
         )
@@ -263,10 +262,10 @@ def _print_selection_table(deltas: list[float], runs: list[SelectionRun]) -> Non
     for delta in deltas:
         accuracy = [run.accuracy[delta] for run in runs]
         per_class = np.mean([run.per_class[delta] for run in runs], axis=0).round().astype(int).tolist()
-        known = [run.pseudo_accuracy[delta] for run in runs if run.kept[delta]]
+        known = [run.pseudo_accuracy[delta] for run in runs if sum(run.per_class[delta])]
         pseudo = f"{100 * np.mean(known):.1f}" if known else "-"
         print(
-            f"| labeled + kept | {delta:g} | {np.mean([run.kept[delta] for run in runs]):.0f} | {per_class} | "
+            f"| labeled + kept | {delta:g} | {np.mean([sum(run.per_class[delta]) for run in runs]):.0f} | {per_class} | "
             f"{pseudo} | {mean_std(accuracy)} | {np.mean(accuracy) / base:.3f} |"
         )
 

@@ -110,9 +110,9 @@ def main() -> None:
                 model = fit(config, faces, device=device, initial_weights=backbone.state_dict).model
                 seconds.append(time.perf_counter() - tick)
                 probabilities.append(predict(model, val, device=device).probabilities)
-            right = np.stack([p.argmax(axis=1) == val.labels for p in probabilities])
-            accuracy = 100 * right.mean(axis=1)
             predicted = np.stack([p.argmax(axis=1) for p in probabilities])
+            right = predicted == val.labels
+            accuracy = 100 * right.mean(axis=1)
             disagreement = np.mean(
                 [
                     (predicted[a] != predicted[b]).mean()
