@@ -35,7 +35,7 @@ The ablation: the combination (the app's defaults), then each of its parts chang
 
     python bench/al_real_faces.py --configs ablation [--rows 1,2,3]
 
-SimCLR's 25 default epochs over 5,000 faces are about 490 optimiser steps (19 per epoch at
+SimCLR's 25 default epochs over 5,000 faces are 475 optimiser steps (19 per epoch at
 batch 256), half of what the app runs on a pool that size (``FACELOOP_PRETRAIN_MIN_STEPS``,
 1,000). The app's pre-training, in a folder of its own (results of one pre-training are never
 mixed with another's)::
@@ -61,6 +61,7 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -71,12 +72,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ml_engine.data.dataset import FaceDataset
 from ml_engine.data.importers.ferplus import load_ferplus
 from ml_engine.device import resolve_device
+from ml_engine.embeddings import compute_embeddings
+from ml_engine.pretraining_steps import steps_per_epoch
 from ml_engine.simulation.comparison import load_into_memory, simulate
 from ml_engine.simulation.oracle_loop import LoopSettings, initial_selection
 from ml_engine.simulation.results import CycleRecord, labels_to_reach, read_records
 from ml_engine.ssl import PretrainConfig
 from ml_engine.ssl.checkpoint import load_pretrained_backbone
+from ml_engine.ssl.pool_artifacts import backbone_from_result
 from ml_engine.ssl.pretrain import pretrain
+from ml_engine.ssl.quality import knn_accuracy
 from ml_engine.training import LOW_VARIANCE, TrainConfig
 
 FERPLUS = Path(__file__).resolve().parents[2] / "shared/data/ferplus"
@@ -165,9 +170,13 @@ def load_faces(root: Path, pool_size: int, image_size: int) -> tuple[FaceDataset
 
 
 def simclr_backbone(
-    pool: FaceDataset, args: argparse.Namespace, device: str
+    pool: FaceDataset, test: FaceDataset, args: argparse.Namespace, device: str
 ) -> tuple[dict[str, torch.Tensor], str]:
     """SimCLR on the pool's faces (labels unused), cached in ``--out``; resumes a cut-short run.
+
+    It prints the pre-training's strength before any row uses it: the weighted kNN accuracy
+    (k=20) of the test faces' embeddings against the pool's, the pool's labels used only to
+    measure.
 
     A cached run of other epochs is refused rather than extended: ``pretrain`` would continue it,
     and the rows already measured on it would lose their backbone."""
@@ -182,9 +191,14 @@ def simclr_backbone(
     )
     started = time.perf_counter()
     result = pretrain(config, pool, device=device, checkpoint_path=path)
+    backbone = backbone_from_result(result)
+    embed = partial(compute_embeddings, backbone, image_size=args.image_size, device=device)
+    knn = knn_accuracy(embed(pool), pool.labels, embed(test), test.labels)
     print(
-        f"SimCLR on {len(pool)} pool faces, {args.pretrain_epochs} epochs: final loss "
-        f"{result.losses[-1]:.4f} ({time.perf_counter() - started:.0f} s, 0 s if cached)"
+        f"SimCLR on {len(pool)} pool faces, {args.pretrain_epochs} epochs "
+        f"({args.pretrain_epochs * steps_per_epoch(len(pool), config.batch_size)} steps): final loss "
+        f"{result.losses[-1]:.4f} ({time.perf_counter() - started:.0f} s, 0 s if cached); "
+        f"kNN accuracy of its embeddings {100 * knn:.2f}%"
     )
     return result.backbone_state, f"simclr-{args.pretrain_epochs}-epochs"
 
@@ -214,7 +228,7 @@ def run_rows(
 ) -> None:
     device = str(resolve_device(args.device))
     weights, weights_name = (
-        simclr_backbone(pool, args, device) if any(r.pretrained for r in rows) else (None, None)
+        simclr_backbone(pool, test, args, device) if any(r.pretrained for r in rows) else (None, None)
     )
     for seed in seeds:
         for row in rows:
