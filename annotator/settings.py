@@ -246,7 +246,7 @@ FACELOOP_WARM_START_EPOCHS = env.get_int(
 )
 # The least optimiser steps a training runs, however few faces are labeled: the schedule's
 # floor of low-variance training (ml_engine.training.LOW_VARIANCE); 0 turns it off.
-FACELOOP_MIN_TRAIN_STEPS = env.get_int("FACELOOP_MIN_TRAIN_STEPS", 500, minimum=0)
+FACELOOP_MIN_TRAIN_STEPS = env.get_int("FACELOOP_MIN_TRAIN_STEPS", 1000, minimum=0)
 # The longest a strategy comparison may replay the project's own model when the owner leaves the
 # choice to FaceLoop: estimated at this machine's measured training speed, a longer replay runs a
 # small CNN stand-in instead (annotator.selectors.comparison_plan). Owners see the estimate first.

@@ -36,7 +36,7 @@ def test_a_new_project_starts_from_the_measured_defaults_and_says_how_long_pre_t
         assert page.input_value(f"#{field}") == value
         note = page.text_content(f"#{field}-measured")
         assert note.startswith(
-            f"Measured default: {label} — with the other measured defaults, 59.02% vs 54.73%"
+            f"Measured default: {label} — with the other measured defaults, 66.89% vs 60.40%"
         )
     assert page.is_checked("#warm_start")
     assert page.text_content("#warm_start-measured").startswith("Measured default: on — ")
