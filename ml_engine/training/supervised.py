@@ -125,17 +125,18 @@ class TrainConfig:
 LOW_VARIANCE: dict[str, Any] = {"ema_decay": 0.999, "min_steps": 1000}
 """The low-variance settings of ``TrainConfig`` (see the module docstring); the app trains with them.
 
-0.999 is Ada-CM's teacher decay; with the warm-up it averages about the last tenth of a
-1,000-step run. 1,000 steps are 40 epochs of 500 faces in batches of 20, where seed 000's
-8-epoch recipe ran 200; larger sets keep their ``epochs``. The floor was 500 until the app's
-default loop on FER+ was measured with both, on the app's 1,000-step SimCLR pre-training
-(``bench/al_real_faces.py --configs ablation --pretrain-epochs 53``, rows 2 and 10, 3 seeds):
-with 1,000 steps 66.89% against 64.10% at 2,000 labels, 0.5 points less at 500, and pre-trained
-random's 2,000-label accuracy reached with 1,032 labels instead of 1,091, at about twice the CPU
-time of a cycle on few faces. Every labeled
-face trains and the last step's averaged weights are published: with a 10% validation slice
-choosing the epoch instead, the same loop was 0.75 to 1.62 points less accurate at every size
-from 500 to 2,000 labels, with the same spread (2.16 against 2.13 points).
+0.999 is Ada-CM's teacher decay; with the warm-up (``(1 + n) / (10 + n)`` after ``n`` steps,
+0.991 at the 1,000th) it averages about the last tenth of a 1,000-step run. 1,000 steps are
+40 epochs of 500 faces in batches of 20, where seed 000's 8-epoch recipe ran 200; larger sets
+keep their ``epochs``. The floor was 500 until the app's default loop on FER+
+was measured with both, on the app's 1,000-step SimCLR pre-training (``bench/al_real_faces.py
+--configs ablation --pretrain-epochs 53``, rows 2 and 10, 3 seeds): with 1,000 steps 66.89%
+against 64.10% at 2,000 labels, 0.5 points less at 500, and pre-trained random's 2,000-label
+accuracy reached with 1,032 labels instead of 1,091, at about twice the CPU time of a cycle on
+few faces. Every labeled face trains and the last step's averaged weights are published: with a
+10% validation slice choosing the epoch instead, the 500-step loop (on a 475-step pre-training)
+was 0.75 to 1.62 points less accurate at every size from 500 to 2,000 labels, with the same
+spread (2.16 against 2.13 points).
 """
 
 
