@@ -333,7 +333,8 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def argument_parser() -> argparse.ArgumentParser:
+    """The bench's options; ``bench/seed_spread.py`` builds the defaults' first cycle from them."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -362,7 +363,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--report-only", action="store_true", help="print the table of what has run")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "al_real_faces"))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argument_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = CONFIGS[args.configs]
     if not args.report_only:

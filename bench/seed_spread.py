@@ -22,8 +22,17 @@ If training alone spreads more than the goal, a recipe or an ensemble must narro
 range is near the test set's part, the picks (the initial set and the strategy's batches)
 carry the rest of a curve's spread.
 
+With ``--faces first-batches`` the faces are instead the defaults' first batch of
+``bench/al_real_faces.py`` (TypiClust on the checkpoint's embeddings of its 5,000-face pool,
+one batch per seed), and every batch is trained with every seed, as that bench's first cycle
+trains: a grid of batch against training seed. The range of the batches' means is what the
+picks cause, the range of the training seeds' means what training causes, at the label count
+where the defaults' curve spreads most.
+
     python bench/seed_spread.py --backbone bench/results/al_real_faces/simclr/pretrain.pt
     python bench/seed_spread.py --backbone PATH --device cuda --labels 1000,2000 --floors 500,2000,4000
+    python bench/seed_spread.py --backbone bench/results/al_real_faces_1000_steps/simclr/pretrain.pt \\
+        --faces first-batches --floors 1000                 # CPU: about 25 min
 """
 
 from __future__ import annotations
@@ -32,13 +41,16 @@ import argparse
 import itertools
 import time
 from dataclasses import replace
+from pathlib import Path
 
+import al_real_faces
 import numpy as np
 import torch
 from ferplus_subset import DEFAULT_ROOT, app_train_config, load_splits, sample
 
 from ml_engine.device import resolve_device
 from ml_engine.inference import predict
+from ml_engine.simulation.oracle_loop import initial_selection
 from ml_engine.ssl.checkpoint import load_pretrained_backbone
 from ml_engine.training import fit
 
@@ -50,6 +62,12 @@ def parse_args() -> argparse.Namespace:
         "--backbone", required=True, help="a pre-training checkpoint every training starts from"
     )
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--faces",
+        choices=("random", "first-batches"),
+        default="random",
+        help="one random draw per --labels count, or each seed's first batch of the defaults",
+    )
     parser.add_argument("--labels", default="1000", help="labeled faces, one fixed draw per count")
     parser.add_argument("--floors", default="500,1000,2000", help="min_steps per recipe (500: the default)")
     parser.add_argument("--epochs", type=int, default=8)
@@ -78,17 +96,78 @@ def range_from_test_sampling(right: np.ndarray) -> float:
     return expected_range(count) * single
 
 
+def first_batches(args: argparse.Namespace, seeds: list[int], floors: list[int], device: str) -> None:
+    """Each seed's first batch of the defaults, trained with every seed (the module's docstring)."""
+    bench = al_real_faces.argument_parser().parse_args(
+        ["--root", str(args.data_root), "--epochs", str(args.epochs), "--device", device]
+    )
+    pool, test = al_real_faces.load_faces(Path(bench.root), bench.pool, bench.image_size)
+    weights = load_pretrained_backbone(args.backbone).state_dict
+    defaults = al_real_faces.COMBINATION
+    settings = al_real_faces.loop_settings(bench, defaults, len(pool), device)
+    select = initial_selection(defaults.initial, pool, settings, weights)
+    batches = [select(pool, settings.initial_size, seed) for seed in seeds]
+    print(
+        f"FER+ first batches: {defaults.initial} picks {settings.initial_size} of {len(pool)} pool faces per "
+        f"seed {seeds}; faces two batches share: "
+        + ", ".join(
+            f"{a}-{b} {len(np.intersect1d(batches[i], batches[j]))}"
+            for (i, a), (j, b) in itertools.combinations(enumerate(seeds), 2)
+        )
+        + f"; {len(test)} FER2013Valid faces; device {device}, threads {torch.get_num_threads()}",
+        flush=True,
+    )
+    for floor in floors:
+        accuracy = np.zeros((len(seeds), len(seeds)))
+        test_part = []
+        for row, batch in enumerate(batches):
+            right = []
+            for column, seed in enumerate(seeds):
+                config = replace(settings.train, seed=seed, min_steps=floor)
+                model = fit(config, pool.subset(batch), device=device, initial_weights=weights).model
+                scores = predict(model, test, image_size=config.image_size, device=device)
+                predicted = scores.probabilities.argmax(axis=1)
+                right.append(predicted == test.labels)
+                accuracy[row, column] = 100 * right[-1].mean()
+                print(
+                    f"  floor {floor}, batch of seed {seeds[row]}, training seed {seed}: "
+                    f"{accuracy[row, column]:.2f}%",
+                    flush=True,
+                )
+            test_part.append(100 * range_from_test_sampling(np.stack(right)))
+        print(f"\nstep floor {floor}: accuracy % of each first batch (rows) trained with each seed (columns)")
+        print(
+            "| batch of seed | " + " | ".join(f"training seed {seed}" for seed in seeds) + " | mean | range |"
+        )
+        print("|---" * (len(seeds) + 3) + "|")
+        for row, seed in enumerate(seeds):
+            cells = " | ".join(f"{value:.2f}" for value in accuracy[row])
+            print(f"| {seed} | {cells} | {accuracy[row].mean():.2f} | {np.ptp(accuracy[row]):.2f} |")
+        means = " | ".join(f"{value:.2f}" for value in accuracy.mean(axis=0))
+        print(f"| mean | {means} | {accuracy.mean():.2f} | {np.ptp(accuracy.mean(axis=0)):.2f} |")
+        print(
+            f"range of the batches' means (the picks): {np.ptp(accuracy.mean(axis=1)):.2f}; of the training "
+            f"seeds' means: {np.ptp(accuracy.mean(axis=0)):.2f}; within a batch (training alone): "
+            f"{np.ptp(accuracy, axis=1).mean():.2f}, the test set's part of it {np.mean(test_part):.2f}; "
+            f"the diagonal (the loop's own first cycles): {np.ptp(np.diag(accuracy)):.2f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    floors = [int(floor) for floor in args.floors.split(",")]
+    if args.faces == "first-batches":
+        first_batches(args, seeds, floors, str(device))
+        return
     backbone = load_pretrained_backbone(args.backbone)
     train_all, val_all = load_splits(args.data_root)
     train_all = train_all.subset(np.flatnonzero(train_all.labels >= 0))
     val = sample(val_all, args.val_size or None, np.random.default_rng(12345))
-    seeds = [int(seed) for seed in args.seeds.split(",")]
-    floors = [int(floor) for floor in args.floors.split(",")]
     print(
         f"FER+ seed spread: {backbone.model_name} from {backbone.config.method} ({backbone.epochs} epochs), "
         f"the app's recipe, {args.epochs} epochs; {len(val)} FER2013Valid faces; device {device}, threads "
