@@ -22,17 +22,17 @@ If training alone spreads more than the goal, a recipe or an ensemble must narro
 range is near the test set's part, the picks (the initial set and the strategy's batches)
 carry the rest of a curve's spread.
 
-With ``--faces first-batches`` the faces are instead the defaults' first batch of
+With ``--first-batches typiclust`` the faces are instead the defaults' first batch of
 ``bench/al_real_faces.py`` (TypiClust on the checkpoint's embeddings of its 5,000-face pool,
-one batch per seed), and every batch is trained with every seed, as that bench's first cycle
-trains: a grid of batch against training seed. The range of the batches' means is what the
-picks cause, the range of the training seeds' means what training causes, at the label count
-where the defaults' curve spreads most.
+one batch per seed; ``random``: the loop's random draw), and every batch is trained with every
+seed, as that bench's first cycle trains: a grid of batch against training seed. The range of
+the batches' means is what the picks cause, the range of the training seeds' means what
+training causes, at the label count where the defaults' curve spreads most.
 
     python bench/seed_spread.py --backbone bench/results/al_real_faces/simclr/pretrain.pt
     python bench/seed_spread.py --backbone PATH --device cuda --labels 1000,2000 --floors 500,2000,4000
     python bench/seed_spread.py --backbone bench/results/al_real_faces_1000_steps/simclr/pretrain.pt \\
-        --faces first-batches --floors 1000                 # CPU: about 25 min
+        --first-batches typiclust,random --floors 1000       # CPU: about 25 min per method
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ import numpy as np
 import torch
 from ferplus_subset import DEFAULT_ROOT, app_train_config, load_splits, sample
 
+from ml_engine.data.dataset import FaceDataset
 from ml_engine.device import resolve_device
 from ml_engine.inference import predict
-from ml_engine.simulation.oracle_loop import initial_selection
+from ml_engine.simulation.oracle_loop import LoopSettings, initial_selection
 from ml_engine.ssl.checkpoint import load_pretrained_backbone
 from ml_engine.training import fit
 
@@ -63,10 +64,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument(
-        "--faces",
-        choices=("random", "first-batches"),
-        default="random",
-        help="one random draw per --labels count, or each seed's first batch of the defaults",
+        "--first-batches",
+        help="instead of one random draw per --labels count, each seed's first batch of the defaults "
+        "picked by these methods (comma-separated: typiclust, random), trained with every seed",
     )
     parser.add_argument("--labels", default="1000", help="labeled faces, one fixed draw per count")
     parser.add_argument("--floors", default="500,1000,2000", help="min_steps per recipe (500: the default)")
@@ -103,12 +103,27 @@ def first_batches(args: argparse.Namespace, seeds: list[int], floors: list[int],
     )
     pool, test = al_real_faces.load_faces(Path(bench.root), bench.pool, bench.image_size)
     weights = load_pretrained_backbone(args.backbone).state_dict
-    defaults = al_real_faces.COMBINATION
-    settings = al_real_faces.loop_settings(bench, defaults, len(pool), device)
-    select = initial_selection(defaults.initial, pool, settings, weights)
-    batches = [select(pool, settings.initial_size, seed) for seed in seeds]
+    settings = al_real_faces.loop_settings(bench, al_real_faces.COMBINATION, len(pool), device)
+    for method in args.first_batches.split(","):
+        select = initial_selection(method, pool, settings, weights)
+        batches = [select(pool, settings.initial_size, seed) for seed in seeds]
+        batch_grid(method, batches, pool, test, settings, weights, seeds, floors, device)
+
+
+def batch_grid(
+    method: str,
+    batches: list[np.ndarray],
+    pool: FaceDataset,
+    test: FaceDataset,
+    settings: LoopSettings,
+    weights: dict[str, torch.Tensor],
+    seeds: list[int],
+    floors: list[int],
+    device: str,
+) -> None:
+    """Train each of ``batches`` with each seed, per floor, and print the grid and its ranges."""
     print(
-        f"FER+ first batches: {defaults.initial} picks {settings.initial_size} of {len(pool)} pool faces per "
+        f"\nFER+ first batches: {method} picks {settings.initial_size} of {len(pool)} pool faces per "
         f"seed {seeds}; faces two batches share: "
         + ", ".join(
             f"{a}-{b} {len(np.intersect1d(batches[i], batches[j]))}"
@@ -130,12 +145,12 @@ def first_batches(args: argparse.Namespace, seeds: list[int], floors: list[int],
                 right.append(predicted == test.labels)
                 accuracy[row, column] = 100 * right[-1].mean()
                 print(
-                    f"  floor {floor}, batch of seed {seeds[row]}, training seed {seed}: "
+                    f"  {method}, floor {floor}, batch of seed {seeds[row]}, training seed {seed}: "
                     f"{accuracy[row, column]:.2f}%",
                     flush=True,
                 )
             test_part.append(100 * range_from_test_sampling(np.stack(right)))
-        print(f"\nstep floor {floor}: accuracy % of each first batch (rows) trained with each seed (columns)")
+        print(f"\n{method}, step floor {floor}: accuracy % of each first batch (rows) trained with each seed")
         print(
             "| batch of seed | " + " | ".join(f"training seed {seed}" for seed in seeds) + " | mean | range |"
         )
@@ -161,7 +176,7 @@ def main() -> None:
     device = resolve_device(args.device)
     seeds = [int(seed) for seed in args.seeds.split(",")]
     floors = [int(floor) for floor in args.floors.split(",")]
-    if args.faces == "first-batches":
+    if args.first_batches:
         first_batches(args, seeds, floors, str(device))
         return
     backbone = load_pretrained_backbone(args.backbone)
