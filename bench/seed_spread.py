@@ -69,7 +69,9 @@ def parse_args() -> argparse.Namespace:
         "picked by these methods (comma-separated: typiclust, random), trained with every seed",
     )
     parser.add_argument("--labels", default="1000", help="labeled faces, one fixed draw per count")
-    parser.add_argument("--floors", default="500,1000,2000", help="min_steps per recipe (500: the default)")
+    parser.add_argument(
+        "--floors", default="500,1000,2000", help="min_steps per recipe (1000: the app's default)"
+    )
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--val-size", type=int, default=0, help="FER2013Valid faces (0: all)")
