@@ -47,7 +47,7 @@ TRAINING_HELP = {
     "crowd_model": "Weigh each annotator by estimated reliability (Dawid-Skene); for noisy crowds.",
     "partial_label": "Learn from sets of plausible classes (unsure answers); for ambiguous faces.",
     "semi_supervised": "Also learn from unlabeled faces (Ada-CM). On FER+ with 500 labels and the app's "
-    "pre-training: 57.9% against 54.3% for supervised (3 seeds), each training about 5x as long.",
+    "pre-training: 57.9% against 54.3% for supervised (3 seeds), each training about 5.5x as long.",
 }
 SSL_HELP = {
     "none": "No pre-training: the first model starts from scratch.",

@@ -74,3 +74,16 @@ def test_a_new_project_starts_from_the_measured_defaults_and_says_how_long_pre_t
     assert "100 faces picked on its embeddings (Representative: TypiClust)" in page.text_content("main")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "import-pretraining-estimate.png"), full_page=True)
+
+
+def test_choosing_ada_cm_shows_its_figure_on_the_base_owners_get(live_server, browser_page):
+    UserFactory(username="olga")
+    page = browser_page
+    log_in(page, live_server, "olga", "/projects/new/")
+    page.wait_for_selector("[data-preset] >> nth=0")
+    assert "57.9%" not in page.text_content("#training_mode-help")
+    page.select_option("#training_mode", "semi_supervised")
+    page.wait_for_selector("#training_mode-help:has-text('57.9% against 54.3% for supervised')")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#training_mode").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "project-form-ada-cm-figure.png"))
